@@ -1,0 +1,83 @@
+# RealtyForYou backend — the front door. `make dev` runs the stack, `make test` checks it.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTO_SRC := $(shell find protos/realty -name '*.proto')
+PROTO_STAMP := protos/.generated
+
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: install protos dev test test-fast lint fmt bench migrate supergraph seed clean
+
+## install: create .venv with every service, the gateway and the dev tools (idempotent)
+install: $(STAMP) $(PROTO_STAMP)
+
+$(UV):
+	@echo "==> bootstrapping uv $(UV_VERSION) into $(TOOLS)/"
+	@$(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(STAMP): $(UV) pyproject.toml uv.lock $(wildcard */pyproject.toml) $(wildcard */*/pyproject.toml)
+	@echo "==> syncing the workspace into $(VENV)/"
+	@$(UV) sync --all-packages --frozen 2>/dev/null || $(UV) sync --all-packages
+	@touch $(STAMP)
+
+uv.lock:
+	@$(MAKE) --no-print-directory $(UV)
+	@$(UV) lock
+
+## protos: generate Python stubs from protos/ (never edit the output by hand)
+protos: $(STAMP)
+	@rm -f $(PROTO_STAMP)
+	@$(MAKE) --no-print-directory $(PROTO_STAMP)
+
+$(PROTO_STAMP): $(STAMP) $(PROTO_SRC)
+	@echo "==> generating protobuf/gRPC stubs"
+	@find protos/realty \( -name '*_pb2.py' -o -name '*_pb2.pyi' -o -name '*_pb2_grpc.py' -o -name '*_pb2_grpc.pyi' \) -delete
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m grpc_tools.protoc -I protos --python_out=protos --mypy_out=quiet:protos \
+		--grpc_python_out=protos --mypy_grpc_out=quiet:protos $(PROTO_SRC)
+	@touch $(PROTO_STAMP)
+
+## dev: run the whole stack on embedded defaults (Ctrl-C stops everything)
+dev: install
+	@$(PY) -m servicekit.devstack
+
+## test: every test (uses TEST_DATABASE_URL / NATS_URL when set, else embedded servers)
+test: install
+	@$(PY) -m pytest -q $(PYTEST_ARGS)
+
+## lint: ruff + mypy
+lint: install
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy libs/servicekit/servicekit $(wildcard services/*/[a-z]*/) gateway/gateway
+
+fmt: install
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+## bench: benchmarks (print figures; they do not pass or fail)
+bench: install
+	@$(PY) -m pytest -q -s -o python_files='bench_*.py' -p no:timeout $(wildcard bench libs/*/bench services/*/bench gateway/bench) $(PYTEST_ARGS)
+
+## migrate: run every service's database migrations against DATABASE_URL
+migrate: install
+	@$(PY) -m servicekit.migrate
+
+## supergraph: compose the subgraphs' SDL into supergraph.graphql
+supergraph: install
+	@$(VENV)/bin/gateway compose --out supergraph.graphql
+
+## seed: load demo data into a running stack
+seed: install
+	@$(PY) -m listings.seed
+
+clean:
+	rm -rf $(VENV) $(TOOLS) $(PROTO_STAMP)

@@ -1,0 +1,70 @@
+"""Names shared across the gateway: a request, its context, and the engine's surface.
+
+The HTTP/WebSocket layer (`server.py`) talks to the engine only through `Engine`;
+the engine talks to subgraphs only through `SubgraphTransport`. Each side can be tested
+with the other replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLRequest:
+    """One client operation, already decoded from HTTP or a WebSocket `subscribe` message."""
+
+    query: str
+    variables: Mapping[str, Any] | None = None
+    operation_name: str | None = None
+    extensions: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What the edge learned about the caller; forwarded to every subgraph fetch.
+
+    `headers` are the headers to forward to subgraphs (Authorization, traceparent,
+    tracestate, x-request-id …), lower-case names.
+    """
+
+    headers: dict[str, str] = field(default_factory=dict)
+    principal_id: str | None = None
+    principal_role: str | None = None
+    client_id: str | None = None
+
+
+class SubgraphTransport(Protocol):
+    """How the engine reaches a subgraph."""
+
+    async def fetch(
+        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+    ) -> JSON:
+        """POST one GraphQL operation; returns the decoded response body."""
+        ...
+
+    def subscribe(
+        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+    ) -> AsyncIterator[JSON]:
+        """Open a graphql-transport-ws subscription; yields each `next` payload."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Engine(Protocol):
+    """Plans and executes operations against the current supergraph."""
+
+    async def execute(self, request: GraphQLRequest, ctx: RequestContext) -> JSON:
+        """Run a query or mutation; returns `{"data": ..., "errors": [...]}` as the spec shapes it."""
+        ...
+
+    async def subscribe(
+        self, request: GraphQLRequest, ctx: RequestContext
+    ) -> AsyncIterator[JSON] | JSON:
+        """Start a subscription: an iterator of results, or one result holding the errors."""
+        ...
