@@ -1,0 +1,231 @@
+"""Composition root: builds the gateway's ASGI app from settings, and runs it (`main`).
+
+Nothing is created at import time. `build_app` wires the edge, the engine holder and the
+routes; the supergraph is loaded, Redis connected and the reload watcher started when the
+app starts (its lifespan), and all of it is released when it stops. Tests pass their own
+engine factory, token verifier or Redis client through the keyword arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import uvicorn
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+
+from gateway.edge.apq import APQStore, MemoryAPQStore, PersistedQueries, RedisAPQStore
+from gateway.edge.auth import Authenticator, TokenVerifier
+from gateway.edge.cors import cors_middleware
+from gateway.edge.document import DocumentAnalyser
+from gateway.edge.limits import Limits
+from gateway.edge.pipeline import Edge
+from gateway.edge.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from gateway.graphiql import graphiql_page
+from gateway.metrics import METRICS, GatewayMetrics
+from gateway.reload import Built, EngineFactory, EngineHolder, SupergraphWatcher, load
+from gateway.server import GraphQLHttp
+from gateway.settings import GatewaySettings
+from gateway.ws import GraphQLWebSocket
+
+log = logging.getLogger(__name__)
+
+_DEFAULT: Any = object()
+
+
+def federated_engine_factory(settings: GatewaySettings) -> EngineFactory:
+    """Builds the real engine (supergraph → HTTP transport → federated engine) for an SDL."""
+
+    async def build(sdl: str) -> Built:
+        from gateway.engine import FederatedEngine
+        from gateway.supergraph import Supergraph
+        from gateway.transport import HttpTransport
+
+        supergraph = await asyncio.to_thread(Supergraph.parse, sdl)
+        transport = HttpTransport(
+            supergraph.subgraph_urls,
+            timeout=settings.fetch_timeout,
+            max_connections=settings.max_connections,
+        )
+        engine = FederatedEngine(
+            supergraph,
+            transport,
+            plan_cache_size=settings.plan_cache_size,
+            fetch_timeout=settings.fetch_timeout,
+        )
+        return Built(engine, transport.close)
+
+    return build
+
+
+def jwks_verifier(settings: GatewaySettings) -> TokenVerifier:
+    from servicekit.auth import JwtVerifier
+
+    return JwtVerifier(
+        settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+
+
+def build_app(
+    settings: GatewaySettings | None = None,
+    *,
+    engine_factory: EngineFactory | None = None,
+    verifier: TokenVerifier | None = _DEFAULT,
+    redis: Redis | None = _DEFAULT,
+    metrics: GatewayMetrics = METRICS,
+) -> Starlette:
+    """The gateway as a Starlette app; it loads the supergraph when it starts."""
+    settings = settings or GatewaySettings()
+    factory = engine_factory or federated_engine_factory(settings)
+    if verifier is _DEFAULT:
+        verifier = jwks_verifier(settings)
+    if redis is _DEFAULT:
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    owns_redis = redis is not None and settings.redis_url is not None
+
+    holder = EngineHolder()
+    edge = Edge(
+        authenticator=Authenticator(verifier),
+        analyser=DocumentAnalyser(
+            Limits(
+                max_depth=settings.max_depth,
+                max_aliases=settings.max_aliases,
+                max_root_fields=settings.max_root_fields,
+                max_document_bytes=settings.max_document_bytes,
+            ),
+            introspection=settings.introspection,
+            cache_size=settings.parse_cache_size,
+        ),
+        persisted=PersistedQueries(_apq_store(settings, redis)),
+        limiter=_rate_limiter(settings, redis),
+    )
+    http = GraphQLHttp(
+        edge=edge,
+        engines=holder,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        graphiql_page=graphiql_page() if settings.graphiql else None,
+    )
+    websocket = GraphQLWebSocket(
+        edge=edge, engines=holder, metrics=metrics, init_timeout=settings.ws_init_timeout
+    )
+
+    async def health(request: Request) -> Response:
+        generation = holder.loaded
+        if generation is None:
+            return _json(503, {"status": "starting"})
+        return _json(200, {"status": "ok", "supergraph": generation.fingerprint[:12]})
+
+    async def live(request: Request) -> Response:
+        return _json(200, {"status": "ok"})
+
+    async def prometheus(request: Request) -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        holder.swap(await load(settings.supergraph_path, factory))
+        watcher_task: asyncio.Task[None] | None = None
+        if settings.reload_interval > 0:
+            watcher = SupergraphWatcher(
+                settings.supergraph_path,
+                holder,
+                factory,
+                interval=settings.reload_interval,
+                metrics=metrics,
+            )
+            watcher_task = asyncio.get_running_loop().create_task(watcher.run())
+        try:
+            yield
+        finally:
+            if watcher_task is not None:
+                watcher_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher_task
+            await holder.aclose()
+            await _close_quietly(verifier)
+            if owns_redis and redis is not None:
+                await redis.aclose()
+
+    middleware: list[Middleware] = []
+    cors = cors_middleware(settings.cors_origins)
+    if cors is not None:
+        middleware.append(cors)
+    return Starlette(
+        routes=[
+            Route("/graphql", http),
+            WebSocketRoute("/graphql", websocket),
+            Route("/health", health),
+            Route("/readyz", health),
+            Route("/healthz", live),
+            Route("/metrics", prometheus),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+
+
+def _apq_store(settings: GatewaySettings, redis: Redis | None) -> APQStore | None:
+    if not settings.apq_enabled:
+        return None
+    if redis is not None:
+        return RedisAPQStore(
+            redis, prefix=settings.redis_prefix, ttl_seconds=settings.apq_ttl_seconds
+        )
+    return MemoryAPQStore(settings.apq_cache_size)
+
+
+def _rate_limiter(settings: GatewaySettings, redis: Redis | None) -> RateLimiter | None:
+    if settings.rate_limit_per_second <= 0:
+        return None
+    if redis is not None:
+        return RedisRateLimiter(
+            redis,
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            prefix=settings.redis_prefix,
+        )
+    return MemoryRateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+
+
+async def _close_quietly(resource: object) -> None:
+    for name in ("aclose", "close"):
+        closer = getattr(resource, name, None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                outcome = closer()
+                if asyncio.iscoroutine(outcome):
+                    await outcome
+            return
+
+
+def _json(status: int, body: object) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def main() -> None:
+    """Run the gateway with uvicorn on GATEWAY_HOST:GATEWAY_PORT."""
+    from servicekit.telemetry import configure_logging, setup_telemetry
+
+    settings = GatewaySettings()
+    configure_logging("gateway", production=settings.production)
+    setup_telemetry("gateway")
+    uvicorn.run(
+        build_app(settings),
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        access_log=False,
+        log_config=None,
+    )

@@ -1,0 +1,1 @@
+"""Edge security: everything the gateway checks about a request before planning it."""

@@ -1,0 +1,85 @@
+"""Who is calling: the bearer token in `Authorization`, verified against identity's JWKS.
+
+No token means an anonymous caller, who may go on (the subgraphs decide what anonymous
+callers may see). A token that does not verify stops the request with 401 and
+UNAUTHENTICATED: a client holding an expired token must learn it, not be served as
+anonymous.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from servicekit.errors import ServiceError, Unauthenticated, Unavailable
+
+from gateway.edge.errors import EdgeError
+
+log = logging.getLogger(__name__)
+
+UNAUTHENTICATED = "UNAUTHENTICATED"
+
+
+class VerifiedPrincipal(Protocol):
+    """`servicekit.auth.Principal`: a user id (UUID) and a role (a str enum)."""
+
+    @property
+    def user_id(self) -> object: ...
+
+    @property
+    def role(self) -> object: ...
+
+
+class TokenVerifier(Protocol):
+    """`servicekit.auth.JwtVerifier` satisfies this; tests pass their own."""
+
+    async def verify(self, token: str) -> VerifiedPrincipal: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user_id: str
+    role: str
+
+
+class Authenticator:
+    def __init__(self, verifier: TokenVerifier | None) -> None:
+        self._verifier = verifier
+
+    async def authenticate(self, authorization: str | None) -> Caller | None:
+        """The caller behind an `Authorization` value; None when there is none."""
+        if authorization is None or not authorization.strip():
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthenticated("The Authorization header must be 'Bearer <token>'.")
+        if self._verifier is None:
+            raise _unauthenticated("This gateway does not accept tokens.")
+        try:
+            principal = await self._verifier.verify(token)
+        except Unauthenticated as error:
+            raise _unauthenticated(error.message or "Invalid token.") from None
+        except Unavailable:
+            raise _unavailable() from None
+        except ServiceError as error:
+            raise _unauthenticated(error.message or "Invalid token.") from None
+        except Exception:
+            log.exception("token verification failed unexpectedly")
+            raise _unavailable() from None
+        return Caller(str(principal.user_id), str(getattr(principal.role, "value", principal.role)))
+
+
+def _unauthenticated(message: str) -> EdgeError:
+    return EdgeError(
+        message, code=UNAUTHENTICATED, status=401, headers={"www-authenticate": "Bearer"}
+    )
+
+
+def _unavailable() -> EdgeError:
+    return EdgeError(
+        "Authentication is unavailable right now; try again shortly.",
+        code="UNAVAILABLE",
+        status=503,
+    )

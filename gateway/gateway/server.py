@@ -1,0 +1,281 @@
+"""GraphQL over HTTP on `/graphql`: POST JSON, GET for queries, by the GraphQL-over-HTTP spec.
+
+A plain ASGI app rather than a Starlette endpoint: this is the hot path of every frontend
+request, and it only needs the headers, the body and one JSON encode. The order of work
+is fixed: GraphiQL page → method → Accept → CSRF → body → edge (auth, rate limit, APQ,
+limits) → GET-only-queries → engine. Nothing reaches the engine before the edge has
+admitted it. Clients never see a stack trace: unexpected failures are logged and answered
+with INTERNAL_SERVER_ERROR.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.types import Receive, Scope, Send
+
+from gateway.edge.csrf import check_csrf, media_type
+from gateway.edge.errors import EdgeError
+from gateway.edge.negotiation import GRAPHQL_RESPONSE_JSON, accepts_html, negotiate
+from gateway.edge.pipeline import BAD_REQUEST, Edge
+from gateway.metrics import GatewayMetrics
+from gateway.reload import EngineHolder
+from gateway.types import JSON
+
+log = logging.getLogger(__name__)
+
+FORWARDED_HEADERS = ("authorization", "x-request-id")
+INTERNAL_ERROR: JSON = {
+    "errors": [
+        {"message": "Internal server error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+    ]
+}
+_JSON_BODY_TYPES = frozenset(("application/json", "application/graphql-response+json"))
+
+
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The request headers by lower-case name (ASGI already lower-cases them)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def forward_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers for subgraph fetches: the caller's credentials and id, plus the trace context.
+
+    The trace context is that of the current (gateway) span, so subgraph spans hang under
+    it; with no tracing SDK installed it is the caller's own context, passed through.
+    """
+    forwarded = {name: headers[name] for name in FORWARDED_HEADERS if name in headers}
+    propagate.inject(forwarded)
+    if "traceparent" not in forwarded and "traceparent" in headers:
+        forwarded["traceparent"] = headers["traceparent"]
+        if "tracestate" in headers:
+            forwarded["tracestate"] = headers["tracestate"]
+    return forwarded
+
+
+class GraphQLHttp:
+    """The ASGI app answering HTTP requests on `/graphql`."""
+
+    def __init__(
+        self,
+        *,
+        edge: Edge,
+        engines: EngineHolder,
+        metrics: GatewayMetrics,
+        max_body_bytes: int,
+        graphiql_page: bytes | None,
+    ) -> None:
+        self._edge = edge
+        self._engines = engines
+        self._metrics = metrics
+        self._max_body = max_body_bytes
+        self._graphiql = graphiql_page
+        self._tracer = trace.get_tracer("gateway")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers = request_headers(scope)
+        method: str = scope["method"]
+        accept = headers.get("accept")
+        if (
+            self._graphiql is not None
+            and method == "GET"
+            and accepts_html(accept)
+            and b"query=" not in scope["query_string"]
+            and b"extensions=" not in scope["query_string"]
+        ):
+            await _send(send, 200, self._graphiql, "text/html; charset=utf-8", {})
+            return
+        if method not in ("GET", "POST"):
+            error = EdgeError(
+                "GraphQL is served over GET and POST.",
+                code=BAD_REQUEST,
+                status=405,
+                headers={"allow": "GET, POST"},
+            )
+            await _send(
+                send, 405, orjson.dumps(error.to_response()), "application/json", error.headers
+            )
+            return
+        media = negotiate(accept)
+        if media is None:
+            error = EdgeError(
+                "Accept application/graphql-response+json or application/json.",
+                code=BAD_REQUEST,
+                status=406,
+            )
+            await _send(send, 406, orjson.dumps(error.to_response()), "application/json", {})
+            return
+
+        span = self._tracer.start_span(
+            "graphql.request", context=propagate.extract(headers), kind=SpanKind.SERVER
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        operation = "unknown"
+        status = 500
+        extra_headers: dict[str, str] = {}
+        error_code: str | None = None
+        try:
+            try:
+                check_csrf(method, headers)
+                payload = await self._payload(method, scope, receive, headers)
+                caller = await self._edge.authenticate(headers.get("authorization"))
+                client = scope.get("client")
+                admitted = await self._edge.admit(
+                    payload,
+                    caller=caller,
+                    address=client[0] if client else None,
+                    forward_headers=forward_headers(headers),
+                )
+                operation = admitted.operation.kind
+                if admitted.operation.name:
+                    span.set_attribute("graphql.operation.name", admitted.operation.name)
+                span.set_attribute("graphql.operation.type", operation)
+                if operation != "query" and method == "GET":
+                    raise EdgeError(
+                        f"Only queries may be sent with GET; send this {operation} with POST.",
+                        code=BAD_REQUEST,
+                        status=405,
+                        headers={"allow": "POST"},
+                    )
+                if operation == "subscription":
+                    raise EdgeError(
+                        "Subscriptions are served over WebSocket (graphql-transport-ws) on this path.",
+                        code=BAD_REQUEST,
+                    )
+                generation = self._engines.lease()
+                try:
+                    result = await generation.engine.execute(admitted.request, admitted.context)
+                finally:
+                    self._engines.release(generation)
+                status = 200 if "data" in result or media != GRAPHQL_RESPONSE_JSON else 400
+                errors = result.get("errors")
+                if errors:
+                    error_code = _first_code(errors)
+                body = orjson.dumps(result)
+            except EdgeError as error:
+                status = error.status or (400 if media == GRAPHQL_RESPONSE_JSON else 200)
+                extra_headers = error.headers
+                error_code = error.code
+                body = orjson.dumps(error.to_response())
+            except Exception as error:
+                log.exception("unexpected failure serving a GraphQL request")
+                span.record_exception(error)
+                status = 500
+                error_code = "INTERNAL_SERVER_ERROR"
+                body = orjson.dumps(INTERNAL_ERROR)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            await _send(send, status, body, media, extra_headers)
+        finally:
+            otel_context.detach(token)
+            span.end()
+            metrics = self._metrics
+            metrics.requests.labels("http", operation, str(status)).inc()
+            metrics.request_duration.labels("http", operation).observe(
+                time.perf_counter() - started
+            )
+            if error_code is not None:
+                metrics.request_errors.labels(error_code).inc()
+
+    async def _payload(
+        self, method: str, scope: Scope, receive: Receive, headers: Mapping[str, str]
+    ) -> Mapping[str, Any]:
+        if method == "GET":
+            return _query_params(scope["query_string"])
+        kind = media_type(headers.get("content-type"))
+        if kind not in _JSON_BODY_TYPES:
+            raise EdgeError(
+                "POST a JSON body with Content-Type: application/json.",
+                code=BAD_REQUEST,
+                status=415,
+            )
+        body = await self._body(receive, headers)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise EdgeError("The body is not valid JSON.", code=BAD_REQUEST, status=400) from None
+        if not isinstance(payload, dict):
+            raise EdgeError(
+                "The body must be a JSON object (batched requests are not supported).",
+                code=BAD_REQUEST,
+                status=400,
+            )
+        return payload
+
+    async def _body(self, receive: Receive, headers: Mapping[str, str]) -> bytes:
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
+            raise _too_large(self._max_body)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise EdgeError("The client went away.", code=BAD_REQUEST, status=400)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise _too_large(self._max_body)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _query_params(query_string: bytes) -> dict[str, Any]:
+    params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    payload: dict[str, Any] = {"query": params.get("query") or None}
+    if params.get("operationName"):
+        payload["operationName"] = params["operationName"]
+    for name in ("variables", "extensions"):
+        raw = params.get(name)
+        if raw:
+            try:
+                payload[name] = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise EdgeError(
+                    f"The {name} parameter is not valid JSON.", code=BAD_REQUEST, status=400
+                ) from None
+    return payload
+
+
+def _too_large(limit: int) -> EdgeError:
+    return EdgeError(
+        f"The request body is larger than {limit} bytes.", code=BAD_REQUEST, status=413
+    )
+
+
+def _first_code(errors: Any) -> str:
+    try:
+        return str(errors[0]["extensions"]["code"])
+    except (KeyError, IndexError, TypeError):
+        return "GRAPHQL_ERROR"
+
+
+async def _send(
+    send: Send, status: int, body: bytes, content_type: str, headers: Mapping[str, str]
+) -> None:
+    raw_headers = [
+        (
+            b"content-type",
+            content_type.encode() if ";" in content_type else _with_charset(content_type),
+        ),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    raw_headers.extend((name.encode(), value.encode()) for name, value in headers.items())
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _with_charset(content_type: str) -> bytes:
+    return f"{content_type}; charset=utf-8".encode()

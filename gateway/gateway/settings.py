@@ -1,0 +1,82 @@
+"""The gateway's configuration, read once from the environment (prefix `GATEWAY_`).
+
+Shared infrastructure keeps its unprefixed names (`REDIS_URL`), like every service, so one
+variable points the whole stack at the same Redis. Defaults match what `make dev` runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from servicekit.settings import repo_root
+
+
+def _default_supergraph_path() -> Path:
+    return repo_root() / ".dev" / "supergraph.graphql"
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the composition root (`gateway.app`) needs to build the gateway."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = 4000
+    environment: str = Field(
+        "development", validation_alias=AliasChoices("GATEWAY_ENVIRONMENT", "REALTY_ENV")
+    )
+
+    supergraph_path: Path = Field(default_factory=_default_supergraph_path)
+    reload_interval: float = 1.0
+    """Seconds between two looks at the supergraph file; 0 turns hot reload off."""
+
+    introspection: bool = True
+    graphiql: bool = True
+
+    fetch_timeout: float = 10.0
+    max_connections: int = 100
+    plan_cache_size: int = 2048
+    parse_cache_size: int = 2048
+
+    jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
+    jwt_issuer: str = "https://identity.realtyforyou.com"
+    jwt_audience: str = "realtyforyou"
+
+    max_body_bytes: int = 1_048_576
+    max_document_bytes: int = 32_768
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_root_fields: int = 20
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Allowed browser origins, comma separated (`*` allows any origin, without credentials)."""
+
+    apq_enabled: bool = True
+    apq_cache_size: int = 10_000
+    apq_ttl_seconds: int = 86_400
+
+    rate_limit_per_second: float = 50.0
+    """Sustained requests per second per client; 0 turns rate limiting off."""
+    rate_limit_burst: int = 100
+    redis_url: str | None = Field(
+        None, validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL")
+    )
+    redis_prefix: str = "gateway:"
+
+    ws_init_timeout: float = 10.0
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's setting)."""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"

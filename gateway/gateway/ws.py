@@ -1,0 +1,281 @@
+"""GraphQL over WebSocket on `/graphql`: the server side of the graphql-transport-ws protocol.
+
+One `Connection` per socket. The client has `init_timeout` seconds to send
+`connection_init`; its payload carries `Authorization` (as Apollo and urql clients send
+it, also accepted under `headers`), verified once for the whole connection: no token is
+an anonymous connection, an invalid one closes the socket with 4403. Every `subscribe`
+goes through the same edge checks as an HTTP request and then runs on the engine
+generation current at that moment, which it keeps until it ends, so a supergraph reload
+does not cut running subscriptions. Queries and mutations are allowed too (one `next`,
+then `complete`). Protocol violations close the socket with the codes the protocol
+defines: 4400 invalid message, 4401 subscribe before ack, 4403 forbidden, 4406
+subprotocol, 4408 init timeout, 4409 duplicate id, 4429 repeated init.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from gateway.edge.auth import Caller
+from gateway.edge.errors import EdgeError
+from gateway.edge.pipeline import Edge
+from gateway.metrics import GatewayMetrics
+from gateway.reload import EngineHolder
+from gateway.server import INTERNAL_ERROR, forward_headers, request_headers
+from gateway.types import JSON
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "graphql-transport-ws"
+
+
+class ProtocolViolation(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class GraphQLWebSocket:
+    """The ASGI app answering WebSocket connections on `/graphql`."""
+
+    def __init__(
+        self, *, edge: Edge, engines: EngineHolder, metrics: GatewayMetrics, init_timeout: float
+    ) -> None:
+        self._edge = edge
+        self._engines = engines
+        self._metrics = metrics
+        self._init_timeout = init_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+        if PROTOCOL not in scope.get("subprotocols", []):
+            await websocket.accept()
+            await websocket.close(4406, "Subprotocol not acceptable")
+            return
+        await websocket.accept(subprotocol=PROTOCOL)
+        self._metrics.websocket_connections.inc()
+        try:
+            await Connection(websocket, self._edge, self._engines, self._metrics).run(
+                self._init_timeout
+            )
+        finally:
+            self._metrics.websocket_connections.dec()
+
+
+class Connection:
+    def __init__(
+        self, websocket: WebSocket, edge: Edge, engines: EngineHolder, metrics: GatewayMetrics
+    ) -> None:
+        self._ws = websocket
+        self._edge = edge
+        self._engines = engines
+        self._metrics = metrics
+        self._headers = request_headers(websocket.scope)
+        client = websocket.scope.get("client")
+        self._address: str | None = client[0] if client else None
+        self._init_received = False
+        self._acknowledged = False
+        self._caller: Caller | None = None
+        self._authorization: str | None = None
+        self._operations: dict[str, asyncio.Task[None]] = {}
+        self._send_lock = asyncio.Lock()
+        self._closed = False
+
+    async def run(self, init_timeout: float) -> None:
+        watchdog = asyncio.get_running_loop().call_later(init_timeout, self._init_expired)
+        try:
+            while True:
+                message = await self._ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:
+                    raise ProtocolViolation(4400, "Binary frames are not supported")
+                await self._handle(text)
+        except ProtocolViolation as violation:
+            await self._close(violation.code, violation.reason)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            watchdog.cancel()
+            await self._stop_all()
+
+    def _init_expired(self) -> None:
+        if not self._init_received:
+            asyncio.get_running_loop().create_task(
+                self._close(4408, "Connection initialisation timeout")
+            )
+
+    async def _handle(self, text: str) -> None:
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise ProtocolViolation(4400, "Invalid message: not JSON") from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise ProtocolViolation(4400, "Invalid message: no type")
+        kind = message["type"]
+        if kind == "connection_init":
+            await self._on_init(message.get("payload"))
+        elif kind == "ping":
+            await self._send({"type": "pong"})
+        elif kind == "pong":
+            return
+        elif kind == "subscribe":
+            self._on_subscribe(message)
+        elif kind == "complete":
+            operation_id = message.get("id")
+            if not isinstance(operation_id, str):
+                raise ProtocolViolation(4400, "Invalid message: complete needs an id")
+            task = self._operations.pop(operation_id, None)
+            if task is not None:
+                task.cancel()
+        else:
+            raise ProtocolViolation(4400, f"Invalid message type '{kind}'")
+
+    async def _on_init(self, payload: Any) -> None:
+        if self._init_received:
+            raise ProtocolViolation(4429, "Too many initialisation requests")
+        self._init_received = True
+        if payload is not None and not isinstance(payload, dict):
+            raise ProtocolViolation(4400, "Invalid message: connection_init payload")
+        self._authorization = _authorization(payload or {}) or self._headers.get("authorization")
+        try:
+            self._caller = await self._edge.authenticate(self._authorization)
+        except EdgeError as error:
+            if error.status == 401:
+                raise ProtocolViolation(4403, "Forbidden") from None
+            raise ProtocolViolation(1011, "Authentication unavailable") from None
+        self._acknowledged = True
+        await self._send({"type": "connection_ack"})
+
+    def _on_subscribe(self, message: Mapping[str, Any]) -> None:
+        if not self._acknowledged:
+            raise ProtocolViolation(4401, "Unauthorized")
+        operation_id = message.get("id")
+        payload = message.get("payload")
+        if not isinstance(operation_id, str) or not operation_id:
+            raise ProtocolViolation(4400, "Invalid message: subscribe needs an id")
+        if not isinstance(payload, dict):
+            raise ProtocolViolation(4400, "Invalid message: subscribe needs a payload")
+        if operation_id in self._operations:
+            raise ProtocolViolation(4409, f"Subscriber for {operation_id} already exists")
+        task = asyncio.get_running_loop().create_task(self._operate(operation_id, payload))
+        self._operations[operation_id] = task
+
+    async def _operate(self, operation_id: str, payload: Mapping[str, Any]) -> None:
+        headers = dict(self._headers)
+        if self._authorization:
+            headers["authorization"] = self._authorization
+        span = trace.get_tracer("gateway").start_span(
+            "graphql.ws.operation", context=propagate.extract(self._headers), kind=SpanKind.SERVER
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        kind = "unknown"
+        try:
+            admitted = await self._edge.admit(
+                payload,
+                caller=self._caller,
+                address=self._address,
+                forward_headers=forward_headers(headers),
+            )
+            kind = admitted.operation.kind
+            span.set_attribute("graphql.operation.type", kind)
+            generation = self._engines.lease()
+            try:
+                engine = generation.engine
+                if kind == "subscription":
+                    await self._stream(
+                        operation_id, await engine.subscribe(admitted.request, admitted.context)
+                    )
+                else:
+                    result = await engine.execute(admitted.request, admitted.context)
+                    await self._send({"id": operation_id, "type": "next", "payload": result})
+                    await self._send({"id": operation_id, "type": "complete"})
+            finally:
+                self._engines.release(generation)
+        except EdgeError as error:
+            self._metrics.request_errors.labels(error.code).inc()
+            await self._send({"id": operation_id, "type": "error", "payload": [error.to_error()]})
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("unexpected failure serving a WebSocket operation")
+            span.record_exception(error)
+            await self._send(
+                {"id": operation_id, "type": "error", "payload": INTERNAL_ERROR["errors"]}
+            )
+        finally:
+            otel_context.detach(token)
+            span.end()
+            self._metrics.requests.labels("ws", kind, "ws").inc()
+            if self._operations.get(operation_id) is asyncio.current_task():
+                del self._operations[operation_id]
+
+    async def _stream(self, operation_id: str, result: AsyncIterator[JSON] | JSON) -> None:
+        if isinstance(result, Mapping):
+            if "data" not in result or (result.get("data") is None and result.get("errors")):
+                await self._send({"id": operation_id, "type": "error", "payload": result["errors"]})
+            else:
+                await self._send({"id": operation_id, "type": "next", "payload": result})
+                await self._send({"id": operation_id, "type": "complete"})
+            return
+        self._metrics.active_subscriptions.inc()
+        try:
+            async for event in result:
+                await self._send({"id": operation_id, "type": "next", "payload": event})
+            await self._send({"id": operation_id, "type": "complete"})
+        finally:
+            self._metrics.active_subscriptions.dec()
+            closer = getattr(result, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+
+    async def _send(self, message: JSON) -> None:
+        if self._closed:
+            return
+        async with self._send_lock:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self._ws.send_text(orjson.dumps(message).decode())
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._stop_all()
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await self._ws.close(code, reason)
+
+    async def _stop_all(self) -> None:
+        tasks = list(self._operations.values())
+        self._operations.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _authorization(payload: Mapping[str, Any]) -> str | None:
+    """`Authorization` from a connection_init payload, flat or under `headers`, any case."""
+    for source in (payload, payload.get("headers")):
+        if isinstance(source, Mapping):
+            for name, value in source.items():
+                if (
+                    isinstance(name, str)
+                    and name.lower() == "authorization"
+                    and isinstance(value, str)
+                ):
+                    return value
+    return None
