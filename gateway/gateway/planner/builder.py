@@ -1,0 +1,459 @@
+"""Query planning: split a normalised operation into fetch groups, one subgraph each.
+
+The builder walks the client selection position by position, carrying the group whose
+data fills the current position. A field that group's subgraph resolves is added to it;
+any other field moves to an `_entities` fetch in a subgraph that resolves it, reached
+through a key the current data can supply (`@key`), after fetching what the field needs
+(`@requires`). Where several subgraphs could serve a field, each is tried on a scratch
+builder and the one needing the fewest fetches wins; a subgraph already being fetched at
+the position is preferred, so the plan stays in the current subgraph when it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    get_named_type,
+    is_leaf_type,
+)
+
+from gateway.planner.operation import NField, NFragment, NSel, collect_fields
+from gateway.planner.plan import FetchSel, Group, PathSeg, RepTemplate
+from gateway.supergraph import EntityKey, FieldSet, Supergraph
+
+__all__ = ["Builder", "PlanningError"]
+
+Provided = dict[str, Any]  # field name (or "... on T") -> nested Provided or None
+Fields = dict[str, list[NField]]  # response key -> every occurrence of that key
+
+_INFINITE = 1_000_000.0
+
+
+class PlanningError(Exception):
+    """The operation cannot be planned over this supergraph (no subgraph path reaches a field)."""
+
+
+def provided_of(field_set: FieldSet | None) -> Provided | None:
+    if field_set is None:
+        return None
+    return {name: provided_of(sub) for name, sub in field_set}
+
+
+def _merge_provided(a: Provided | None, b: Provided | None) -> Provided | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    merged = dict(a)
+    for name, sub in b.items():
+        merged[name] = _merge_provided(merged.get(name), sub) if name in merged else sub
+    return merged
+
+
+def _provided_for(provided: Provided | None, type_name: str) -> Provided | None:
+    if provided is None:
+        return None
+    plain = {k: v for k, v in provided.items() if not k.startswith("... on ")}
+    return _merge_provided(plain, provided.get("... on " + type_name))
+
+
+def merge_field_sets(a: FieldSet, b: FieldSet) -> FieldSet:
+    """Union of two field sets, nested selections merged, order kept."""
+    merged: dict[str, FieldSet | None] = dict(a)
+    for name, sub in b:
+        if name in merged and merged[name] is not None and sub is not None:
+            merged[name] = merge_field_sets(merged[name] or (), sub)
+        elif name not in merged:
+            merged[name] = sub
+    return tuple(merged.items())
+
+
+class Builder:
+    """Builds the groups of one plan. Not reused across operations."""
+
+    def __init__(self, supergraph: Supergraph, memo: dict[Any, float] | None = None) -> None:
+        self.sg = supergraph
+        self.schema: GraphQLSchema = supergraph.schema
+        self.groups: list[Group] = []
+        self.memo: dict[Any, float] = {} if memo is None else memo
+        self._graph_order = {name: index for index, name in enumerate(supergraph.subgraph_urls)}
+
+    # Groups ---------------------------------------------------------------------------------
+
+    def new_group(self, graph: str, *, entity: bool, **kwargs: Any) -> Group:
+        group = Group(id=len(self.groups), graph=graph, entity=entity, **kwargs)
+        self.groups.append(group)
+        return group
+
+    # Field collection ------------------------------------------------------------------------
+
+    def collect(self, type_name: str, selections: Sequence[NSel]) -> Fields:
+        return collect_fields(self.schema, type_name, selections)
+
+    def field_type(self, type_name: str, field_name: str) -> GraphQLNamedType:
+        """The named type a field returns in the supergraph."""
+        parent = self.schema.type_map[type_name]
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            raise PlanningError(f"{type_name} has no fields")
+        field_def = parent.fields.get(field_name)
+        if field_def is None:
+            raise PlanningError(f"{type_name}.{field_name} is not in the supergraph")
+        named: GraphQLNamedType = get_named_type(field_def.type)
+        return named
+
+    @staticmethod
+    def merged(occurrences: list[NField]) -> tuple[NSel, ...]:
+        if len(occurrences) == 1:
+            return occurrences[0].selections or ()
+        out: list[NSel] = []
+        for occurrence in occurrences:
+            out.extend(occurrence.selections or ())
+        return tuple(out)
+
+    def has_fields(self, type_name: str, selections: Sequence[NSel]) -> bool:
+        """Whether anything beyond `__typename` is selected on `type_name`."""
+        return any(
+            occ[0].name != "__typename" for occ in self.collect(type_name, selections).values()
+        )
+
+    # Positions -------------------------------------------------------------------------------
+
+    def plan_position(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        selections: Sequence[NSel],
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+    ) -> set[Group]:
+        """Plan `selections` on a value of `type_name` that `group` fetches at `path`.
+
+        Returns every other group the position's data comes from.
+        """
+        gtype = self.schema.type_map[type_name]
+        if isinstance(gtype, GraphQLObjectType):
+            return self.plan_object(group, out, type_name, selections, path, provided)
+        join = self.sg.graphs_of_type(type_name).get(group.graph)
+        if join is not None and join.is_interface_object:
+            return self._plan_interface_object(group, out, type_name, selections, path, provided)
+        out.add("__typename", "__typename", "", False)
+        known = self.sg.possible_types_in(group.graph, type_name)
+        deps: set[Group] = set()
+        for possible in self.schema.get_possible_types(gtype):  # type: ignore[arg-type]
+            name = possible.name
+            if known and name not in known:
+                continue
+            if not known and group.graph not in self.sg.graphs_of_type(name):
+                continue
+            if not self.has_fields(name, selections):
+                continue
+            deps |= self.plan_object(
+                group,
+                out.fragment(name),
+                name,
+                selections,
+                (*path, frozenset((name,))),
+                _provided_for(provided, name),
+            )
+        return deps
+
+    def plan_object(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        selections: Sequence[NSel],
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+    ) -> set[Group]:
+        fields = self.collect(type_name, selections)
+        deps: set[Group] = set()
+        pending: list[list[NField]] = []
+        for occurrences in fields.values():
+            name = occurrences[0].name
+            if name == "__typename":
+                continue
+            if self.local(group.graph, type_name, name, provided):
+                deps |= self._add_local(group, out, type_name, occurrences, path, provided)
+            else:
+                pending.append(occurrences)
+        if pending:
+            deps |= self._plan_remote(group, out, type_name, fields, pending, path, provided)
+        return deps
+
+    def local(self, graph: str, type_name: str, field_name: str, provided: Provided | None) -> bool:
+        """Whether `graph` answers `type.field` inside the fetch that reached this position."""
+        join = self.sg.field_join(type_name, field_name, graph)
+        if join is not None and join.requires is not None:
+            return False  # a field with @requires is resolved only through _entities
+        if graph in self.sg.resolving_graphs(type_name, field_name):
+            return True
+        if provided is not None and field_name in provided:
+            return True
+        if join is not None and join.external:
+            type_join = self.sg.graphs_of_type(type_name).get(graph)
+            return type_join is not None and any(
+                field_name == name for key in type_join.keys for name, _ in key.fields
+            )
+        return False
+
+    def _add_local(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        occurrences: list[NField],
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+    ) -> set[Group]:
+        first = occurrences[0]
+        for occurrence in occurrences:
+            group.variables.update(occurrence.variables)
+        named = self.field_type(type_name, first.name)
+        composite = not is_leaf_type(named)
+        sub = out.add(first.key, first.name, first.args, composite)
+        if sub is None:
+            return set()
+        child_provided = provided.get(first.name) if provided else None
+        join = self.sg.field_join(type_name, first.name, group.graph)
+        if join is not None and join.provides is not None:
+            child_provided = _merge_provided(child_provided, provided_of(join.provides))
+        return self.plan_position(
+            group,
+            sub,
+            named.name,
+            self.merged(occurrences),
+            (*path, first.key),
+            child_provided,
+        )
+
+    # Leaving the current subgraph ------------------------------------------------------------
+
+    def _plan_remote(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        fields: Fields,
+        pending: list[list[NField]],
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+    ) -> set[Group]:
+        deps: set[Group] = set()
+        jumps: dict[tuple[str, str], Group] = {}
+        for occurrences in pending:
+            graph, target = self._choose(group, type_name, occurrences, jumps, provided)
+            join = self.sg.field_join(target, occurrences[0].name, graph)
+            if join is not None and join.requires is not None:
+                fetch = self._entity_group(
+                    group, out, type_name, target, graph, fields, path, provided, join.requires
+                )
+            else:
+                fetch = jumps.get((graph, target)) or self._entity_group(
+                    group, out, type_name, target, graph, fields, path, provided, None
+                )
+                jumps[(graph, target)] = fetch
+            deps.add(fetch)
+            deps |= self.plan_object(fetch, fetch.selection, target, occurrences, path, None)
+        return deps
+
+    def _routes(self, type_name: str, field_name: str) -> list[tuple[str, str]]:
+        """(subgraph, entity type as that subgraph knows it) pairs that can resolve a field."""
+        routes = [
+            (graph, type_name)
+            for graph in self.sg.resolving_graphs(type_name, field_name)
+            if self._keys(type_name, graph)
+        ]
+        if routes:
+            return routes
+        gtype = self.schema.type_map.get(type_name)
+        for interface in getattr(gtype, "interfaces", ()):
+            for graph in self.sg.resolving_graphs(interface.name, field_name):
+                join = self.sg.graphs_of_type(interface.name).get(graph)
+                if join is not None and join.is_interface_object and join.resolvable_keys:
+                    routes.append((graph, interface.name))
+        return routes
+
+    def _keys(self, type_name: str, graph: str) -> list[EntityKey]:
+        join = self.sg.graphs_of_type(type_name).get(graph)
+        return join.resolvable_keys if join is not None else []
+
+    def _choose(
+        self,
+        group: Group,
+        type_name: str,
+        occurrences: list[NField],
+        jumps: dict[tuple[str, str], Group],
+        provided: Provided | None,
+    ) -> tuple[str, str]:
+        name = occurrences[0].name
+        routes = self._routes(type_name, name)
+        if not routes:
+            raise PlanningError(
+                f"cannot plan {type_name}.{name}: no subgraph reachable from "
+                f"'{group.graph}' resolves it"
+            )
+        if len(routes) == 1:
+            return routes[0]
+        best: tuple[float, int] | None = None
+        chosen = routes[0]
+        for graph, target in routes:
+            cost = 0.0 if (graph, target) in jumps else 1.0
+            keys = self._keys(target, graph)
+            if not any(
+                self._local_field_set(group.graph, type_name, k.fields, provided) for k in keys
+            ):
+                cost += 2.0
+            cost += self.cost(graph, target, tuple(occurrences))
+            rank = (cost, self._graph_order.get(graph, 0))
+            if best is None or rank < best:
+                best, chosen = rank, (graph, target)
+        return chosen
+
+    def cost(self, graph: str, type_name: str, selections: tuple[NSel, ...]) -> float:
+        """How many more fetches planning `selections` from `graph` takes (memoised per plan)."""
+        memo_key = (graph, type_name, tuple(id(s) for s in selections))
+        found = self.memo.get(memo_key)
+        if found is not None:
+            return found
+        self.memo[memo_key] = _INFINITE  # a cycle while computing counts as unreachable
+        scratch = Builder(self.sg, self.memo)
+        root = scratch.new_group(graph, entity=True)
+        try:
+            scratch.plan_position(root, root.selection, type_name, selections, (), None)
+            value = float(len(scratch.groups) - 1)
+        except PlanningError:
+            value = _INFINITE
+        self.memo[memo_key] = value
+        return value
+
+    def _local_field_set(
+        self, graph: str, type_name: str, field_set: FieldSet, provided: Provided | None
+    ) -> bool:
+        for name, sub in field_set:
+            if name.startswith("... on ") or name == "__typename":
+                continue
+            if not self.local(graph, type_name, name, provided):
+                return False
+            if sub is not None:
+                child = self.field_type(type_name, name)
+                child_provided = provided.get(name) if provided else None
+                if not self._local_field_set(graph, child.name, sub, child_provided):
+                    return False
+        return True
+
+    def _entity_group(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        target: str,
+        graph: str,
+        fields: Fields,
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+        requires: FieldSet | None,
+    ) -> Group:
+        """A new `_entities` fetch to `graph` at `path`, after fetching its key (and requires)."""
+        keys = self._keys(target, graph)
+        if not keys:
+            raise PlanningError(f"subgraph '{graph}' has no resolvable key for {target}")
+        key = next(
+            (k for k in keys if self._local_field_set(group.graph, type_name, k.fields, provided)),
+            keys[0],
+        )
+        field_set = key.fields if requires is None else merge_field_sets(key.fields, requires)
+        template, selections = self.requirement(type_name, field_set, fields)
+        deps = self.plan_object(group, out, type_name, selections, path, provided)
+        is_object = isinstance(self.schema.type_map[type_name], GraphQLObjectType)
+        return self.new_group(
+            graph,
+            entity=True,
+            path=path,
+            target_type=target,
+            rep_typename=target if is_object else None,
+            rep=template,
+            deps={group, *deps},
+        )
+
+    def requirement(
+        self, type_name: str, field_set: FieldSet, client: Fields
+    ) -> tuple[RepTemplate, tuple[NSel, ...]]:
+        """Selections fetching a field set, and the template reading it back from the data.
+
+        A requirement goes under its own name unless the client already uses that response
+        key for something else; then it gets a private alias.
+        """
+        template: list[tuple[str, str, RepTemplate | None]] = []
+        selections: list[NSel] = []
+        for name, sub in field_set:
+            if name.startswith("... on "):
+                condition = name[len("... on ") :]
+                sub_template, sub_selections = self.requirement(condition, sub or (), {})
+                template.append((name, name, sub_template))
+                selections.append(NFragment(condition, sub_selections))
+                continue
+            occurrences = client.get(name)
+            conflict = occurrences is not None and (
+                occurrences[0].name != name or occurrences[0].args != ""
+            )
+            data_key = "_r_" + name if conflict else name
+            nested_template: RepTemplate | None = None
+            nested: tuple[NSel, ...] | None = None
+            if sub is not None:
+                child = self.field_type(type_name, name)
+                child_client = (
+                    self.collect(child.name, self.merged(occurrences))
+                    if occurrences is not None and not conflict
+                    else {}
+                )
+                nested_template, nested = self.requirement(child.name, sub, child_client)
+            template.append((name, data_key, nested_template))
+            selections.append(NField(data_key, name, "", frozenset(), nested))
+        return tuple(template), tuple(selections)
+
+    def _plan_interface_object(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        selections: Sequence[NSel],
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+    ) -> set[Group]:
+        """An interface this subgraph knows only as an `@interfaceObject`.
+
+        Its own fields are fetched here; the concrete type and everything else come from
+        a subgraph that owns the interface, through the interface's key.
+        """
+        out.add("__typename", "__typename", "", False)
+        fields = self.collect(type_name, selections)
+        deps: set[Group] = set()
+        done: set[str] = set()
+        for key, occurrences in fields.items():
+            name = occurrences[0].name
+            if name != "__typename" and self.local(group.graph, type_name, name, provided):
+                deps |= self._add_local(group, out, type_name, occurrences, path, provided)
+                done.add(key)
+        rest = tuple(s for s in selections if not (isinstance(s, NField) and s.key in done))
+        owners = [
+            graph
+            for graph, join in self.sg.graphs_of_type(type_name).items()
+            if not join.is_interface_object and join.resolvable_keys
+        ]
+        if not owners:
+            raise PlanningError(f"no subgraph owns interface {type_name} with a resolvable key")
+        owner = min(owners, key=lambda g: (self.cost(g, type_name, rest), self._graph_order[g]))
+        fetch = self._entity_group(
+            group, out, type_name, type_name, owner, fields, path, provided, None
+        )
+        deps.add(fetch)
+        deps |= self.plan_position(fetch, fetch.selection, type_name, rest, path, None)
+        return deps

@@ -1,0 +1,202 @@
+"""The client operation, normalised: fragments spread inline, `@skip`/`@include` decided.
+
+Planning and response shaping both walk this form instead of the graphql-core AST, so
+neither needs to know about named fragments, directives or variable definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    BooleanValueNode,
+    DirectiveNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    Visitor,
+    print_ast,
+    visit,
+)
+
+__all__ = [
+    "NField",
+    "NFragment",
+    "NSel",
+    "collect_fields",
+    "condition_variables",
+    "fragment_applies",
+    "normalize",
+]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NField:
+    """One field as the client asked for it."""
+
+    key: str  # response key: alias or name
+    name: str
+    args: str  # printed argument list, "(a: $x)" or ""
+    variables: frozenset[str]
+    selections: tuple[NSel, ...] | None  # None for a leaf
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NFragment:
+    """An inline fragment (named fragments are spread into these)."""
+
+    type_condition: str | None
+    selections: tuple[NSel, ...]
+
+
+NSel = NField | NFragment
+
+
+class _VariableCollector(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+
+def _variables_in(node: Any) -> frozenset[str]:
+    collector = _VariableCollector()
+    visit(node, collector)
+    return frozenset(collector.names)
+
+
+def condition_variables(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> tuple[str, ...]:
+    """Variables used by `@skip`/`@include`: their values select the plan, so they key the cache."""
+    found: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode | None, seen: set[str]) -> None:
+        if selection_set is None:
+            return
+        for selection in selection_set.selections:
+            for directive in selection.directives or ():
+                if directive.name.value in ("skip", "include"):
+                    found.update(_variables_in(directive))
+            if isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in seen and name in fragments:
+                    walk(fragments[name].selection_set, seen | {name})
+            elif isinstance(selection, FieldNode | InlineFragmentNode):
+                walk(selection.selection_set, seen)
+
+    walk(operation.selection_set, set())
+    return tuple(sorted(found))
+
+
+def _included(directives: Sequence[DirectiveNode] | None, variables: Mapping[str, Any]) -> bool:
+    for directive in directives or ():
+        name = directive.name.value
+        if name not in ("skip", "include"):
+            continue
+        value: ValueNode | None = None
+        for arg in directive.arguments or ():
+            if arg.name.value == "if":
+                value = arg.value
+        if isinstance(value, BooleanValueNode):
+            flag = value.value
+        elif isinstance(value, VariableNode):
+            flag = variables.get(value.name.value) is True
+        else:
+            continue
+        if (name == "skip") == flag:
+            return False
+    return True
+
+
+def normalize(
+    selection_set: SelectionSetNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+) -> tuple[NSel, ...]:
+    """Turn a selection set into `NSel`s; `variables` decide `@skip`/`@include`."""
+    out: list[NSel] = []
+    for selection in selection_set.selections:
+        if not _included(selection.directives, variables):
+            continue
+        if isinstance(selection, FieldNode):
+            args = ""
+            used: frozenset[str] = frozenset()
+            if selection.arguments:
+                args = "(" + ", ".join(print_ast(arg) for arg in selection.arguments) + ")"
+                used = _variables_in(selection.arguments)
+            sub = (
+                normalize(selection.selection_set, fragments, variables)
+                if selection.selection_set is not None
+                else None
+            )
+            out.append(
+                NField(
+                    key=selection.alias.value if selection.alias else selection.name.value,
+                    name=selection.name.value,
+                    args=args,
+                    variables=used,
+                    selections=sub,
+                )
+            )
+        elif isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition.name.value if selection.type_condition else None
+            out.append(
+                NFragment(condition, normalize(selection.selection_set, fragments, variables))
+            )
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments[selection.name.value]
+            out.append(
+                NFragment(
+                    fragment.type_condition.name.value,
+                    normalize(fragment.selection_set, fragments, variables),
+                )
+            )
+    return tuple(out)
+
+
+def fragment_applies(schema: GraphQLSchema, condition: str, type_name: str) -> bool:
+    """Whether a fragment on `condition` applies to a value of `type_name` (object or interface)."""
+    if condition == type_name:
+        return True
+    cond = schema.type_map.get(condition)
+    actual = schema.type_map.get(type_name)
+    if not isinstance(cond, GraphQLInterfaceType | GraphQLUnionType) or actual is None:
+        return False
+    if isinstance(actual, GraphQLObjectType):
+        return schema.is_sub_type(cond, actual)
+    if isinstance(actual, GraphQLInterfaceType) and isinstance(cond, GraphQLInterfaceType):
+        return cond in actual.interfaces
+    return False
+
+
+def collect_fields(
+    schema: GraphQLSchema, type_name: str, selections: Sequence[NSel]
+) -> dict[str, list[NField]]:
+    """Fields selected on `type_name`, by response key, in the order the client wrote them."""
+    fields: dict[str, list[NField]] = {}
+
+    def walk(items: Sequence[NSel]) -> None:
+        for selection in items:
+            if isinstance(selection, NField):
+                fields.setdefault(selection.key, []).append(selection)
+            elif selection.type_condition is None or fragment_applies(
+                schema, selection.type_condition, type_name
+            ):
+                walk(selection.selections)
+
+    walk(selections)
+    return fields

@@ -1,0 +1,149 @@
+"""What a query plan is made of: fetch groups, their selections, and how results merge back.
+
+A plan is a list of steps (one for a query, one per root-field group for a mutation).
+A step starts with root fetches, then runs waves of entity fetches; a group sits in the
+wave after the latest of the groups it depends on. Executing a plan needs nothing but
+these objects: every document text is printed once, when the plan is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "FetchField",
+    "FetchSel",
+    "Group",
+    "Plan",
+    "RepTemplate",
+    "Step",
+]
+
+# A path from the response root to the objects an entity fetch resolves. A `str` steps
+# into a field (lists are walked through); a `frozenset` keeps only objects whose
+# `__typename` is in it.
+PathSeg = str | frozenset[str]
+
+# How to build a representation from an object of the merged response:
+# (name sent to the subgraph, key it has in the merged data, nested template or None).
+# A name starting with "... on " applies the nested template when `__typename` matches.
+RepTemplate = tuple[tuple[str, str, "RepTemplate | None"], ...]
+
+
+class FetchSel:
+    """A selection set being built for one subgraph fetch."""
+
+    __slots__ = ("fields", "fragments")
+
+    def __init__(self) -> None:
+        self.fields: dict[str, FetchField] = {}
+        self.fragments: dict[str, FetchSel] = {}
+
+    def add(self, key: str, name: str, args: str, composite: bool) -> FetchSel | None:
+        existing = self.fields.get(key)
+        if existing is None:
+            existing = FetchField(key, name, args, FetchSel() if composite else None)
+            self.fields[key] = existing
+        return existing.sub
+
+    def fragment(self, type_name: str) -> FetchSel:
+        sel = self.fragments.get(type_name)
+        if sel is None:
+            sel = self.fragments[type_name] = FetchSel()
+        return sel
+
+    def print(self) -> str:
+        parts = [f.print() for f in self.fields.values()]
+        parts.extend(
+            f"... on {name} {sel.print()}" for name, sel in self.fragments.items() if sel.fields
+        )
+        return "{ " + " ".join(parts) + " }" if parts else "{ __typename }"
+
+
+@dataclass(slots=True)
+class FetchField:
+    key: str
+    name: str
+    args: str
+    sub: FetchSel | None
+
+    def print(self) -> str:
+        head = self.name if self.key == self.name else f"{self.key}: {self.name}"
+        text = head + self.args
+        return text if self.sub is None else f"{text} {self.sub.print()}"
+
+
+@dataclass(eq=False, slots=True)
+class Group:
+    """One fetch to one subgraph: a root operation, or an `_entities` call at `path`."""
+
+    id: int
+    graph: str
+    entity: bool
+    path: tuple[PathSeg, ...] = ()
+    target_type: str = ""
+    rep_typename: str | None = None  # None: take each object's own __typename
+    rep: RepTemplate = ()
+    selection: FetchSel = field(default_factory=FetchSel)
+    deps: set[Group] = field(default_factory=set)
+    variables: set[str] = field(default_factory=set)
+    # Root groups only: the response keys of the root fields this fetch answers.
+    root_keys: list[str] = field(default_factory=list)
+    # Filled by `finish()`:
+    body: str = ""
+    wave: int = 0
+    variable_names: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:
+        return self.id
+
+
+@dataclass(slots=True)
+class Step:
+    """Root fetches that start together, then waves of entity fetches depending on them."""
+
+    roots: list[Group]
+    waves: list[list[Group]]
+
+
+@dataclass(slots=True)
+class Plan:
+    """A finished plan; immutable once built and shared by every request that uses it."""
+
+    kind: str  # "query" | "mutation" | "subscription"
+    steps: list[Step]
+    variable_types: dict[str, str]  # client variable name -> its declared type text
+    reps_prefix: str
+    shape: Any  # executor.shape.ShapeSet for the root selection
+    documents: dict[tuple[int, ...], str] = field(default_factory=dict)
+
+    def root_document(self, group: Group) -> str:
+        op = "query" if self.kind == "query" else self.kind
+        return self._with_variables(op, group.variable_names, group.body)
+
+    def entity_document(self, groups: list[Group]) -> str:
+        """One operation holding an aliased `_entities` field per group (cached per combination)."""
+        cache_key = tuple(g.id for g in groups)
+        doc = self.documents.get(cache_key)
+        if doc is None:
+            names: list[str] = []
+            defs: list[str] = []
+            parts: list[str] = []
+            for index, group in enumerate(groups):
+                defs.append(f"${self.reps_prefix}{index}: [_Any!]!")
+                parts.append(
+                    f"_{index}: _entities(representations: ${self.reps_prefix}{index}) "
+                    f"{{ ... on {group.target_type} {group.body} }}"
+                )
+                names.extend(n for n in group.variable_names if n not in names)
+            defs.extend(f"${name}: {self.variable_types[name]}" for name in names)
+            doc = f"query({', '.join(defs)}) {{ {' '.join(parts)} }}"
+            self.documents[cache_key] = doc
+        return doc
+
+    def _with_variables(self, op: str, names: tuple[str, ...], body: str) -> str:
+        if not names:
+            return f"{op} {body}"
+        defs = ", ".join(f"${name}: {self.variable_types[name]}" for name in names)
+        return f"{op}({defs}) {body}"

@@ -1,0 +1,124 @@
+"""The query planner's entry point: an operation in, a finished `Plan` out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, print_ast
+
+from gateway.planner.builder import Builder, PlanningError
+from gateway.planner.operation import NField, normalize
+from gateway.planner.plan import Group, Plan, Step
+from gateway.supergraph import Supergraph
+
+__all__ = ["QueryPlanner"]
+
+
+class QueryPlanner:
+    """Plans operations over one supergraph. Stateless between calls; cache plans outside."""
+
+    def __init__(self, supergraph: Supergraph) -> None:
+        self.supergraph = supergraph
+        self._order = {name: index for index, name in enumerate(supergraph.subgraph_urls)}
+
+    def plan(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+    ) -> Plan:
+        """Plan `operation`; `variables` only decide `@skip`/`@include`."""
+        kind = operation.operation.value
+        schema = self.supergraph.schema
+        root_type = {
+            "query": schema.query_type,
+            "mutation": schema.mutation_type,
+            "subscription": schema.subscription_type,
+        }[kind]
+        if root_type is None:
+            raise PlanningError(f"the supergraph has no {kind} type")
+        selections = normalize(operation.selection_set, fragments, variables)
+        builder = Builder(self.supergraph)
+        fields = builder.collect(root_type.name, selections)
+        roots: list[Group] = []
+        for occurrences in fields.values():
+            if occurrences[0].name == "__typename":
+                continue
+            group = self._root_group(builder, kind, root_type.name, occurrences, roots)
+            group.root_keys.append(occurrences[0].key)
+            builder.plan_object(group, group.selection, root_type.name, occurrences, (), None)
+        variable_types = {
+            d.variable.name.value: print_ast(d.type) for d in operation.variable_definitions or ()
+        }
+        prefix = "_reps"
+        while any(name.startswith(prefix) for name in variable_types):
+            prefix = "_" + prefix
+        return Plan(
+            kind=kind,
+            steps=self._steps(kind, builder.groups, roots),
+            variable_types=variable_types,
+            reps_prefix=prefix,
+            shape=None,
+        )
+
+    def _root_group(
+        self,
+        builder: Builder,
+        kind: str,
+        root_name: str,
+        occurrences: list[NField],
+        roots: list[Group],
+    ) -> Group:
+        name = occurrences[0].name
+        graphs = self.supergraph.resolving_graphs(root_name, name)
+        if not graphs:
+            raise PlanningError(f"no subgraph resolves {root_name}.{name}")
+        if kind == "query":
+            reusable = {group.graph: group for group in roots}
+        else:
+            # Mutation fields run in order: only the previous fetch may take another field.
+            reusable = {roots[-1].graph: roots[-1]} if roots and kind == "mutation" else {}
+
+        def rank(graph: str) -> tuple[float, int]:
+            extra = 0.0 if graph in reusable else 1.0
+            return (extra + builder.cost(graph, root_name, tuple(occurrences)), self._order[graph])
+
+        graph = min(graphs, key=rank)
+        group = reusable.get(graph)
+        if group is None:
+            group = builder.new_group(graph, entity=False)
+            roots.append(group)
+        return group
+
+    @staticmethod
+    def _steps(kind: str, groups: list[Group], roots: list[Group]) -> list[Step]:
+        for group in groups:
+            group.body = group.selection.print()
+            group.variable_names = tuple(sorted(group.variables))
+        step_of: dict[int, int] = {root.id: index for index, root in enumerate(roots)}
+        waves: dict[int, int] = {root.id: 0 for root in roots}
+
+        def place(group: Group) -> tuple[int, int]:
+            if group.id not in waves:
+                placed = [place(dep) for dep in group.deps]
+                waves[group.id] = 1 + max(wave for wave, _ in placed)
+                step_of[group.id] = max(step for _, step in placed)
+            return waves[group.id], step_of[group.id]
+
+        for group in groups:
+            place(group)
+            group.wave = waves[group.id]
+        if kind != "mutation":
+            step_of = dict.fromkeys(step_of, 0)
+            steps = [Step(roots=list(roots), waves=[])]
+        else:
+            steps = [Step(roots=[root], waves=[]) for root in roots]
+        for group in groups:
+            if not group.entity:
+                continue
+            step = steps[step_of[group.id]]
+            while len(step.waves) < group.wave:
+                step.waves.append([])
+            step.waves[group.wave - 1].append(group)
+        return steps

@@ -1,0 +1,512 @@
+"""A Federation v2 supergraph: the join metadata the planner reads, and the API schema clients see.
+
+The supergraph SDL is what a composition tool writes: every type and field carries
+`@join__*` directives saying which subgraph defines it, under which keys, with which
+requirements. This module reads those directives once into plain dataclasses, so the
+planner never touches the AST, and derives the API schema (no `join__`/`link__` machinery,
+nothing `@inaccessible`) that client documents are validated against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from graphql import (
+    BooleanValueNode,
+    DefinitionNode,
+    DirectiveDefinitionNode,
+    DirectiveNode,
+    DocumentNode,
+    EnumTypeDefinitionNode,
+    EnumValueNode,
+    FieldNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    InputObjectTypeDefinitionNode,
+    InterfaceTypeDefinitionNode,
+    ListValueNode,
+    Node,
+    ObjectTypeDefinitionNode,
+    SchemaDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    TypeDefinitionNode,
+    UnionTypeDefinitionNode,
+    ValueNode,
+    build_ast_schema,
+    parse,
+)
+
+__all__ = [
+    "EntityKey",
+    "FieldJoin",
+    "FieldSet",
+    "Supergraph",
+    "SupergraphError",
+    "TypeJoin",
+    "parse_field_set",
+]
+
+_BUILTIN_DIRECTIVES = frozenset({"skip", "include", "deprecated", "specifiedBy", "oneOf"})
+
+
+class SupergraphError(ValueError):
+    """The supergraph SDL cannot be used: unparsable, or its federation metadata is inconsistent."""
+
+
+# A field set (`"id organization { id }"`) parsed into a selection tree. Each item is
+# (field name, sub field set or None); inline fragments are kept as ("... on T", sub).
+FieldSet = tuple[tuple[str, "FieldSet | None"], ...]
+
+
+def parse_field_set(text: str) -> FieldSet:
+    """Parse the `fields:` string of `@key`/`@requires`/`@provides` into a `FieldSet`."""
+    try:
+        document = parse("{" + text + "}", no_location=True)
+    except GraphQLError as exc:
+        raise SupergraphError(f"invalid field set {text!r}: {exc.message}") from exc
+    op = document.definitions[0]
+    selection_set = getattr(op, "selection_set", None)
+    if not isinstance(selection_set, SelectionSetNode):
+        raise SupergraphError(f"invalid field set {text!r}")
+    return _field_set_of(selection_set)
+
+
+def _field_set_of(selection_set: SelectionSetNode) -> FieldSet:
+    items: list[tuple[str, FieldSet | None]] = []
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            sub = _field_set_of(selection.selection_set) if selection.selection_set else None
+            items.append((selection.name.value, sub))
+        elif isinstance(selection, InlineFragmentNode) and selection.type_condition:
+            sub = _field_set_of(selection.selection_set)
+            items.append(("... on " + selection.type_condition.name.value, sub))
+        else:
+            raise SupergraphError("field sets may hold only fields and inline fragments")
+    return tuple(items)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityKey:
+    """One `@join__type(key:)` of a type in one subgraph."""
+
+    fields: FieldSet
+    text: str
+    resolvable: bool
+
+
+@dataclass(slots=True)
+class TypeJoin:
+    """How one subgraph defines a composite type."""
+
+    graph: str
+    keys: list[EntityKey] = field(default_factory=list)
+    is_interface_object: bool = False
+    extension: bool = False
+
+    @property
+    def resolvable_keys(self) -> list[EntityKey]:
+        return [key for key in self.keys if key.resolvable]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldJoin:
+    """How one subgraph defines a field (`@join__field`)."""
+
+    graph: str
+    requires: FieldSet | None = None
+    requires_text: str | None = None
+    provides: FieldSet | None = None
+    type: str | None = None
+    external: bool = False
+    override: str | None = None
+    used_overridden: bool = False
+
+    @property
+    def resolvable(self) -> bool:
+        return not self.external and not self.used_overridden
+
+
+@dataclass(slots=True)
+class Supergraph:
+    """A parsed supergraph. Build it with `Supergraph.parse(sdl)`.
+
+    `graphs` maps the `join__Graph` enum value (e.g. `ACCOUNTS`) to the subgraph name
+    (`accounts`); everything else speaks subgraph names.
+    """
+
+    sdl: str
+    schema: GraphQLSchema
+    api_schema: GraphQLSchema
+    subgraph_urls: dict[str, str]
+    graphs: dict[str, str]
+    type_joins: dict[str, dict[str, TypeJoin]]
+    field_joins: dict[tuple[str, str], dict[str, FieldJoin]]
+    # Fields whose supergraph definition carries `@join__field` without `graph:`: no
+    # subgraph defines them on this type (they come through an `@interfaceObject`).
+    unowned_fields: frozenset[tuple[str, str]]
+    implements: dict[tuple[str, str], frozenset[str]]  # (graph, interface) -> object types
+    union_members: dict[tuple[str, str], frozenset[str]]  # (graph, union) -> object types
+
+    @classmethod
+    def parse(cls, sdl: str) -> Supergraph:
+        """Parse a supergraph SDL; raises `SupergraphError` with the reason when it is malformed."""
+        try:
+            document = parse(sdl, no_location=True)
+        except GraphQLError as exc:
+            raise SupergraphError(f"supergraph SDL does not parse: {exc.message}") from exc
+        return _Reader(sdl, document).read()
+
+    # Queries the planner asks, precomputed where cheap ------------------------------------
+
+    def graphs_of_type(self, type_name: str) -> dict[str, TypeJoin]:
+        return self.type_joins.get(type_name, {})
+
+    def resolving_graphs(self, type_name: str, field_name: str) -> list[str]:
+        """Subgraphs that can resolve `type.field` themselves (not external, not overridden)."""
+        joins = self.field_joins.get((type_name, field_name))
+        if joins is not None:
+            return [graph for graph, join in joins.items() if join.resolvable]
+        if (type_name, field_name) in self.unowned_fields:
+            return []
+        return list(self.type_joins.get(type_name, {}))
+
+    def field_join(self, type_name: str, field_name: str, graph: str) -> FieldJoin | None:
+        joins = self.field_joins.get((type_name, field_name))
+        return None if joins is None else joins.get(graph)
+
+    def possible_types_in(self, graph: str, abstract: str) -> frozenset[str]:
+        """Object types that `graph` may return where it declares the abstract type."""
+        found = self.implements.get((graph, abstract))
+        if found is None:
+            found = self.union_members.get((graph, abstract))
+        return found if found is not None else frozenset()
+
+
+@dataclass(slots=True)
+class _Names:
+    """The directive names the supergraph's `@link`s give each spec (they can be renamed)."""
+
+    join: str = "join"
+    link: str = "link"
+    inaccessible: str = "inaccessible"
+    tag: str = "tag"
+    other_links: set[str] = field(default_factory=set)
+
+    def machinery_prefixes(self) -> tuple[str, ...]:
+        return (self.join + "__", self.link + "__", *(name + "__" for name in self.other_links))
+
+    def machinery_directives(self) -> frozenset[str]:
+        return frozenset({self.link, self.inaccessible, self.tag, "core"})
+
+
+class _Reader:
+    """Reads one supergraph document; split from `Supergraph` to keep the dataclass plain."""
+
+    def __init__(self, sdl: str, document: DocumentNode) -> None:
+        self.sdl = sdl
+        self.document = document
+        self.names = _Names()
+        self._inaccessible_types: set[str] | None = None
+
+    def read(self) -> Supergraph:
+        self._read_links()
+        graphs, urls = self._read_graphs()
+        try:
+            schema = build_ast_schema(self.document, assume_valid_sdl=True)
+        except (GraphQLError, TypeError) as exc:
+            raise SupergraphError(f"supergraph schema is invalid: {exc}") from exc
+        type_joins: dict[str, dict[str, TypeJoin]] = {}
+        field_joins: dict[tuple[str, str], dict[str, FieldJoin]] = {}
+        unowned: set[tuple[str, str]] = set()
+        implements: dict[tuple[str, str], set[str]] = {}
+        members: dict[tuple[str, str], set[str]] = {}
+        join = self.names.join
+        for definition in self._type_definitions():
+            name = definition.name.value
+            for directive in definition.directives or ():
+                args = _arguments(directive)
+                directive_name = directive.name.value
+                if directive_name == join + "__type":
+                    graph = _graph(graphs, args, name)
+                    joined = type_joins.setdefault(name, {}).setdefault(graph, TypeJoin(graph))
+                    key = args.get("key")
+                    if isinstance(key, str):
+                        joined.keys.append(
+                            EntityKey(
+                                parse_field_set(key), key, args.get("resolvable", True) is True
+                            )
+                        )
+                    joined.is_interface_object |= args.get("isInterfaceObject") is True
+                    joined.extension |= args.get("extension") is True
+                elif directive_name == join + "__implements":
+                    graph = _graph(graphs, args, name)
+                    interface = str(args.get("interface"))
+                    implements.setdefault((graph, interface), set()).add(name)
+                elif directive_name == join + "__unionMember":
+                    graph = _graph(graphs, args, name)
+                    members.setdefault((graph, name), set()).add(str(args.get("member")))
+            if isinstance(definition, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode):
+                for field_node in definition.fields or ():
+                    self._read_field(name, field_node, graphs, field_joins, unowned)
+        self._check_types(schema, type_joins)
+        return Supergraph(
+            sdl=self.sdl,
+            schema=schema,
+            api_schema=self._api_schema(),
+            subgraph_urls=urls,
+            graphs=graphs,
+            type_joins=type_joins,
+            field_joins=field_joins,
+            unowned_fields=frozenset(unowned),
+            implements={key: frozenset(value) for key, value in implements.items()},
+            union_members={key: frozenset(value) for key, value in members.items()},
+        )
+
+    def _read_links(self) -> None:
+        for definition in self.document.definitions:
+            if not isinstance(definition, SchemaDefinitionNode):
+                continue
+            for directive in definition.directives or ():
+                if directive.name.value not in ("link", "core"):
+                    continue
+                args = _arguments(directive)
+                url = str(args.get("url") or args.get("feature") or "")
+                alias = args.get("as")
+                spec = url.rstrip("/").split("/")[-2] if url.count("/") >= 2 else ""
+                name = alias if isinstance(alias, str) else spec
+                if spec == "join":
+                    self.names.join = name
+                elif spec == "link":
+                    self.names.link = name
+                elif spec == "inaccessible":
+                    self.names.inaccessible = name
+                elif spec == "tag":
+                    self.names.tag = name
+                elif spec:
+                    self.names.other_links.add(name)
+
+    def _read_graphs(self) -> tuple[dict[str, str], dict[str, str]]:
+        enum_name = self.names.join + "__Graph"
+        for definition in self.document.definitions:
+            if (
+                isinstance(definition, EnumTypeDefinitionNode)
+                and definition.name.value == enum_name
+            ):
+                graphs: dict[str, str] = {}
+                urls: dict[str, str] = {}
+                for value in definition.values or ():
+                    for directive in value.directives or ():
+                        if directive.name.value == self.names.join + "__graph":
+                            args = _arguments(directive)
+                            name = args.get("name")
+                            url = args.get("url")
+                            if not isinstance(name, str) or not isinstance(url, str):
+                                raise SupergraphError(
+                                    f"{enum_name}.{value.name.value} needs @join__graph(name:, url:)"
+                                )
+                            graphs[value.name.value] = name
+                            urls[name] = url
+                    if value.name.value not in graphs:
+                        raise SupergraphError(f"{enum_name}.{value.name.value} has no @join__graph")
+                if not graphs:
+                    raise SupergraphError(f"enum {enum_name} lists no subgraph")
+                return graphs, urls
+        raise SupergraphError(f"not a supergraph: enum {enum_name} is missing")
+
+    def _type_definitions(self) -> Iterable[TypeDefinitionNode]:
+        for definition in self.document.definitions:
+            if isinstance(definition, TypeDefinitionNode) and not self._is_machinery(
+                definition.name.value
+            ):
+                yield definition
+
+    def _is_machinery(self, name: str) -> bool:
+        return name.startswith(self.names.machinery_prefixes())
+
+    def _read_field(
+        self,
+        type_name: str,
+        node: Node,
+        graphs: dict[str, str],
+        field_joins: dict[tuple[str, str], dict[str, FieldJoin]],
+        unowned: set[tuple[str, str]],
+    ) -> None:
+        field_name = node.name.value  # type: ignore[attr-defined]
+        for directive in node.directives or ():  # type: ignore[attr-defined]
+            if directive.name.value != self.names.join + "__field":
+                continue
+            args = _arguments(directive)
+            if "graph" not in args:
+                unowned.add((type_name, field_name))
+                continue
+            graph = _graph(graphs, args, f"{type_name}.{field_name}")
+            requires = args.get("requires")
+            provides = args.get("provides")
+            override = args.get("override")
+            field_type = args.get("type")
+            field_joins.setdefault((type_name, field_name), {})[graph] = FieldJoin(
+                graph=graph,
+                requires=parse_field_set(requires) if isinstance(requires, str) else None,
+                requires_text=requires if isinstance(requires, str) else None,
+                provides=parse_field_set(provides) if isinstance(provides, str) else None,
+                type=field_type if isinstance(field_type, str) else None,
+                external=args.get("external") is True,
+                override=override if isinstance(override, str) else None,
+                used_overridden=args.get("usedOverridden") is True,
+            )
+
+    def _check_types(
+        self, schema: GraphQLSchema, type_joins: dict[str, dict[str, TypeJoin]]
+    ) -> None:
+        if schema.query_type is None:
+            raise SupergraphError("supergraph has no Query type")
+        for name, joins in type_joins.items():
+            keyed = any(join.keys for join in joins.values())
+            if keyed and not isinstance(
+                schema.type_map.get(name), GraphQLObjectType | GraphQLInterfaceType
+            ):
+                raise SupergraphError(
+                    f"@join__type(key:) on {name}, which is not an object or interface"
+                )
+
+    # The API schema ------------------------------------------------------------------------
+
+    def _api_schema(self) -> GraphQLSchema:
+        definitions: list[DefinitionNode] = []
+        for definition in self.document.definitions:
+            cleaned = self._api_definition(definition)
+            if cleaned is not None:
+                definitions.append(cleaned)
+        try:
+            return build_ast_schema(DocumentNode(definitions=tuple(definitions)))
+        except (GraphQLError, TypeError) as exc:
+            raise SupergraphError(
+                f"API schema derived from the supergraph is invalid: {exc}"
+            ) from exc
+
+    def _api_definition(self, definition: DefinitionNode) -> DefinitionNode | None:
+        if isinstance(definition, SchemaDefinitionNode):
+            return SchemaDefinitionNode(
+                operation_types=definition.operation_types, directives=(), description=None
+            )
+        if isinstance(definition, DirectiveDefinitionNode):
+            name = definition.name.value
+            if name in _BUILTIN_DIRECTIVES or self._is_machinery(name):
+                return None
+            if name in self.names.machinery_directives():
+                return None
+            return definition
+        if not isinstance(definition, TypeDefinitionNode):
+            return definition
+        name = definition.name.value
+        if self._is_machinery(name) or self._inaccessible(definition):
+            return None
+        kwargs = {key: getattr(definition, key) for key in definition.keys}
+        kwargs["directives"] = self._api_directives(definition.directives)
+        if isinstance(definition, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode):
+            kwargs["fields"] = tuple(
+                field_node.__class__(
+                    **{
+                        **{key: getattr(field_node, key) for key in field_node.keys},
+                        "directives": self._api_directives(field_node.directives),
+                        "arguments": tuple(
+                            arg.__class__(
+                                **{
+                                    **{key: getattr(arg, key) for key in arg.keys},
+                                    "directives": self._api_directives(arg.directives),
+                                }
+                            )
+                            for arg in field_node.arguments or ()
+                            if not self._inaccessible(arg)
+                        ),
+                    }
+                )
+                for field_node in definition.fields or ()
+                if not self._inaccessible(field_node)
+            )
+            kwargs["interfaces"] = tuple(
+                named
+                for named in definition.interfaces or ()
+                if not self._inaccessible_name(named.name.value)
+            )
+        elif isinstance(definition, UnionTypeDefinitionNode):
+            kwargs["types"] = tuple(
+                named
+                for named in definition.types or ()
+                if not self._inaccessible_name(named.name.value)
+            )
+        elif isinstance(definition, EnumTypeDefinitionNode):
+            kwargs["values"] = tuple(
+                value.__class__(
+                    **{
+                        **{key: getattr(value, key) for key in value.keys},
+                        "directives": self._api_directives(value.directives),
+                    }
+                )
+                for value in definition.values or ()
+                if not self._inaccessible(value)
+            )
+        elif isinstance(definition, InputObjectTypeDefinitionNode):
+            kwargs["fields"] = tuple(
+                value.__class__(
+                    **{
+                        **{key: getattr(value, key) for key in value.keys},
+                        "directives": self._api_directives(value.directives),
+                    }
+                )
+                for value in definition.fields or ()
+                if not self._inaccessible(value)
+            )
+        return definition.__class__(**kwargs)
+
+    def _api_directives(
+        self, directives: Sequence[DirectiveNode] | None
+    ) -> tuple[DirectiveNode, ...]:
+        machinery = self.names.machinery_directives()
+        return tuple(
+            directive
+            for directive in directives or ()
+            if directive.name.value not in machinery
+            and not self._is_machinery(directive.name.value)
+        )
+
+    def _inaccessible(self, node: Node) -> bool:
+        name = self.names.inaccessible
+        return any(d.name.value == name for d in getattr(node, "directives", None) or ())
+
+    def _inaccessible_name(self, type_name: str) -> bool:
+        if self._inaccessible_types is None:
+            self._inaccessible_types = {
+                definition.name.value
+                for definition in self.document.definitions
+                if isinstance(definition, TypeDefinitionNode) and self._inaccessible(definition)
+            }
+        return type_name in self._inaccessible_types
+
+
+def _graph(graphs: dict[str, str], args: dict[str, object], where: str) -> str:
+    value = args.get("graph")
+    if not isinstance(value, str) or value not in graphs:
+        raise SupergraphError(f"{where}: unknown join__Graph value {value!r}")
+    return graphs[value]
+
+
+def _arguments(directive: DirectiveNode) -> dict[str, object]:
+    return {arg.name.value: _literal(arg.value) for arg in directive.arguments or ()}
+
+
+def _literal(value: ValueNode) -> object:
+    if isinstance(value, StringValueNode):
+        return value.value
+    if isinstance(value, BooleanValueNode):
+        return value.value
+    if isinstance(value, EnumValueNode):
+        return value.value
+    if isinstance(value, ListValueNode):
+        return [_literal(item) for item in value.values]
+    return getattr(value, "value", None)
