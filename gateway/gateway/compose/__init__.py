@@ -1,0 +1,10 @@
+"""Federation v2 composition: subgraph SDLs in, a supergraph SDL (join v0.3) out.
+
+The output is the `@link`/`join__` format that Apollo composition writes, which is what
+`gateway.supergraph.Supergraph.parse` reads.
+"""
+
+from .composer import compose
+from .types import CompositionError, CompositionIssue, SubgraphSource
+
+__all__ = ["CompositionError", "CompositionIssue", "SubgraphSource", "compose"]

@@ -1,0 +1,56 @@
+"""`compose`: subgraph sources in, supergraph SDL out (or every reason it cannot be)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .merge import Merger
+from .printer import print_supergraph
+from .satisfiability import check_satisfiability
+from .subgraph import Subgraph, read_subgraph
+from .types import CompositionError, IssueLog, SubgraphSource
+from .validate import validate_subgraph
+
+
+def compose(subgraphs: Sequence[SubgraphSource]) -> str:
+    """Compose Federation v2 (or v1-style) subgraphs into a supergraph SDL.
+
+    Subgraphs are taken in name order, as the `join__Graph` enum lists them. Raises
+    `CompositionError` carrying every issue found; nothing is printed until the whole
+    composition is sound.
+    """
+    issues = IssueLog()
+    if not subgraphs:
+        issues.add("NO_SUBGRAPHS", "No subgraphs to compose.")
+        raise CompositionError(issues.issues)
+    seen: set[str] = set()
+    for source in subgraphs:
+        if not source.name or not source.name.strip():
+            issues.add("INVALID_SUBGRAPH_NAME", "A subgraph has an empty name.")
+        elif source.name in seen:
+            issues.add(
+                "INVALID_SUBGRAPH_NAME",
+                f'More than one subgraph is named "{source.name}".',
+                [source.name],
+            )
+        seen.add(source.name)
+    if issues:
+        raise CompositionError(issues.issues)
+    parsed: list[Subgraph] = []
+    for source in sorted(subgraphs, key=lambda s: s.name):
+        subgraph = read_subgraph(source.name, source.url, source.sdl, issues)
+        if subgraph is not None:
+            parsed.append(subgraph)
+    if issues:
+        raise CompositionError(issues.issues)
+    for subgraph in parsed:
+        validate_subgraph(subgraph, issues)
+    if issues:
+        raise CompositionError(issues.issues)
+    supergraph = Merger(parsed, issues).merge()
+    if issues:
+        raise CompositionError(issues.issues)
+    check_satisfiability(supergraph, parsed, issues)
+    if issues:
+        raise CompositionError(issues.issues)
+    return print_supergraph(supergraph)

@@ -1,0 +1,386 @@
+"""Merging one field (and its arguments) across the subgraphs that define its parent type.
+
+This is where the supergraph's `@join__field` annotations are decided. A field gets none
+when every subgraph that knows the parent type resolves the field itself, with the same
+type and without `@requires`/`@provides`/`@external`/`@override`; otherwise every
+subgraph that defines it gets one, saying how it takes part.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
+
+from .model import JoinField, SArgument, SField
+from .subgraph import OBJECT, Argument, Field, Marks, Subgraph
+from .typeref import TypeRef, is_strict_subtype
+from .types import IssueLog
+from .wording import grouped, subgraph_list
+
+
+@dataclass(slots=True)
+class Source:
+    """The field as one subgraph defines it (`field` None when that subgraph lacks it)."""
+
+    subgraph: Subgraph
+    field: Field | None
+
+
+def most_common(descriptions: Sequence[str | None]) -> str | None:
+    """The description most subgraphs agree on (the first one written wins ties)."""
+    written = [d for d in descriptions if d]
+    if not written:
+        return None
+    counts = Counter(written)
+    best = max(counts.values())
+    return next(d for d in written if counts[d] == best)
+
+
+def pass_through(marks: Sequence[Marks]) -> tuple[list[str], bool, bool]:
+    """Printed `@deprecated`/`@inaccessible`/`@tag` applications, plus whether each spec is used."""
+    out: list[str] = []
+    deprecated = next((m.deprecated for m in marks if m.deprecated), None)
+    if deprecated:
+        out.append(deprecated)
+    inaccessible = any(m.inaccessible for m in marks)
+    if inaccessible:
+        out.append("@inaccessible")
+    tags: list[str] = []
+    for mark in marks:
+        tags.extend(t for t in mark.tags if t not in tags)
+    out.extend(f'@tag(name: "{tag}")' for tag in tags)
+    return out, inaccessible, bool(tags)
+
+
+class FieldMerger:
+    """Merges fields for one supergraph; `possible` maps abstract types to their members."""
+
+    def __init__(
+        self, issues: IssueLog, graph_enum: Mapping[str, str], possible: Mapping[str, Set[str]]
+    ) -> None:
+        self.issues = issues
+        self.graph_enum = graph_enum
+        self.possible = possible
+        self.uses_inaccessible = False
+        self.uses_tag = False
+
+    def marks(self, marks: Sequence[Marks]) -> list[str]:
+        out, inaccessible, tags = pass_through(marks)
+        self.uses_inaccessible |= inaccessible
+        self.uses_tag |= tags
+        return out
+
+    # -- output fields -------------------------------------------------------------------
+
+    def merge_output(
+        self, parent: str, parent_kind: str, name: str, sources: Sequence[Source]
+    ) -> SField | None:
+        coordinate = f"{parent}.{name}"
+        present = [s for s in sources if s.field is not None]
+        overridden = self._overrides(parent, name, present)
+        resolving = [s for s in present if not _field(s).external]
+        if not resolving:
+            names = [s.subgraph.name for s in present]
+            self.issues.add(
+                "EXTERNAL_MISSING_ON_BASE",
+                f'Field "{coordinate}" is marked @external on all the subgraphs in which it is '
+                f"listed ({subgraph_list(names)}).",
+                names,
+                coordinate,
+            )
+            return None
+        merged_type = self._output_type(coordinate, resolving)
+        if merged_type is None:
+            return None
+        self._check_externals(coordinate, merged_type, present)
+        all_equal = len({_field(s).type for s in present}) == 1
+        result = SField(
+            name,
+            merged_type,
+            most_common([_field(s).description for s in present]),
+            self._arguments(coordinate, resolving),
+            directives=self.marks([_field(s).marks for s in present]),
+        )
+        if parent_kind == OBJECT:
+            self._check_sharing(parent, coordinate, present, overridden)
+        if self._needs_join(sources, overridden, all_equal):
+            for source in present:
+                item = _field(source)
+                state = overridden.get(source.subgraph.name)
+                if state == "unused":
+                    continue
+                result.joins.append(
+                    JoinField(
+                        graph=self.graph_enum[source.subgraph.name],
+                        requires=item.requires,
+                        provides=item.provides,
+                        override=item.override,
+                        type=None if all_equal else str(item.type),
+                        external=item.external,
+                        used_overridden=state == "used",
+                    )
+                )
+        return result
+
+    def _needs_join(
+        self, sources: Sequence[Source], overridden: Mapping[str, str], all_equal: bool
+    ) -> bool:
+        if not all_equal or "used" in overridden.values():
+            return True
+        for source in sources:
+            item = source.field
+            if item is None or overridden.get(source.subgraph.name) == "unused":
+                return True
+            if item.external or item.requires is not None or item.provides is not None:
+                return True
+        return False
+
+    def _overrides(self, parent: str, name: str, present: Sequence[Source]) -> dict[str, str]:
+        """Which subgraphs' definitions an `@override` takes over: name -> "used"/"unused"."""
+        by_name = {s.subgraph.name: s for s in present}
+        out: dict[str, str] = {}
+        coordinate = f"{parent}.{name}"
+        for source in present:
+            origin = _field(source).override
+            if origin is None:
+                continue
+            if origin == source.subgraph.name:
+                self.issues.add(
+                    "OVERRIDE_FROM_SELF_ERROR",
+                    f'Source and destination subgraphs "{origin}" are the same for overridden '
+                    f'field "{coordinate}"',
+                    [origin],
+                    coordinate,
+                )
+                continue
+            target = by_name.get(origin)
+            if target is None:
+                continue
+            if _field(target).override is not None:
+                self.issues.add(
+                    "OVERRIDE_SOURCE_HAS_OVERRIDE",
+                    f'Field "{coordinate}" on subgraph "{source.subgraph.name}" is also marked '
+                    f'with directive @override in subgraph "{origin}". Only one @override '
+                    "directive is allowed per field.",
+                    [source.subgraph.name, origin],
+                    coordinate,
+                )
+                continue
+            if _field(target).external:
+                continue
+            used = (parent, name) in target.subgraph.key_fields or (
+                parent,
+                name,
+            ) in target.subgraph.required
+            out[origin] = "used" if used else "unused"
+        return out
+
+    def _output_type(self, coordinate: str, sources: Sequence[Source]) -> TypeRef | None:
+        """The most general of the types (outputs may be narrower in one subgraph)."""
+        merged = _field(sources[0]).type
+        incompatible = False
+        for source in sources[1:]:
+            candidate = _field(source).type
+            if candidate == merged or is_strict_subtype(merged, candidate, self.possible):
+                continue
+            if is_strict_subtype(candidate, merged, self.possible):
+                merged = candidate
+            else:
+                incompatible = True
+        if incompatible:
+            self._type_mismatch("FIELD_TYPE_MISMATCH", f'field "{coordinate}"', sources, coordinate)
+            return None
+        return merged
+
+    def _check_externals(self, coordinate: str, merged: TypeRef, present: Sequence[Source]) -> None:
+        for source in present:
+            item = _field(source)
+            if not item.external or item.type == merged:
+                continue
+            if not (
+                is_strict_subtype(merged, item.type, self.possible)
+                or is_strict_subtype(item.type, merged, self.possible)
+            ):
+                self._type_mismatch(
+                    "EXTERNAL_TYPE_MISMATCH",
+                    f'field "{coordinate}"',
+                    present,
+                    coordinate,
+                    " (where marked @external)",
+                )
+                return
+
+    def _type_mismatch(
+        self,
+        code: str,
+        what: str,
+        sources: Sequence[Source],
+        coordinate: str,
+        qualifier: str = "",
+        types: Sequence[TypeRef] | None = None,
+    ) -> None:
+        listed = types if types is not None else [_field(s).type for s in sources]
+        pairs = [(f'"{t}"', s.subgraph.name) for t, s in zip(listed, sources, strict=True)]
+        self.issues.add(
+            code,
+            f"Type of {what} is incompatible across subgraphs{qualifier}: it has "
+            + grouped(pairs, "type"),
+            [s.subgraph.name for s in sources],
+            coordinate,
+        )
+
+    def _check_sharing(
+        self,
+        parent: str,
+        coordinate: str,
+        present: Sequence[Source],
+        overridden: Mapping[str, str],
+    ) -> None:
+        resolving: list[str] = []
+        unshared: list[str] = []
+        for source in present:
+            subgraph, item = source.subgraph, _field(source)
+            if overridden.get(subgraph.name) == "unused":
+                continue
+            if item.external:
+                if (parent, item.name) in subgraph.provided:
+                    resolving.append(subgraph.name)
+                continue
+            resolving.append(subgraph.name)
+            if not item.shareable and (parent, item.name) not in subgraph.key_fields:
+                unshared.append(subgraph.name)
+        if len(resolving) < 2 or not unshared:
+            return
+        where = "all of them" if len(unshared) == len(resolving) else subgraph_list(unshared)
+        self.issues.add(
+            "INVALID_FIELD_SHARING",
+            f'Non-shareable field "{coordinate}" is resolved from multiple subgraphs: it is '
+            f"resolved from {subgraph_list(resolving)} and defined as non-shareable in {where}",
+            resolving,
+            coordinate,
+        )
+
+    # -- arguments and input fields ------------------------------------------------------
+
+    def _arguments(self, coordinate: str, sources: Sequence[Source]) -> list[SArgument]:
+        names: list[str] = []
+        for source in sources:
+            names.extend(n for n in _field(source).args if n not in names)
+        out: list[SArgument] = []
+        for name in names:
+            arg_coordinate = f"{coordinate}({name}:)"
+            holders = [s for s in sources if name in _field(s).args]
+            args = [_field(s).args[name] for s in holders]
+            if len(holders) < len(sources):
+                required = [
+                    s.subgraph.name
+                    for s, a in zip(holders, args, strict=True)
+                    if a.type.is_non_null and a.default is None
+                ]
+                if required:
+                    missing = [s.subgraph.name for s in sources if s not in holders]
+                    self.issues.add(
+                        "REQUIRED_ARGUMENT_MISSING_IN_SOME_SUBGRAPH",
+                        f'Argument "{arg_coordinate}" is required in some subgraphs but does not '
+                        f"appear in all subgraphs: it is required in {subgraph_list(required)} "
+                        f"but does not appear in {subgraph_list(missing)}",
+                        required + missing,
+                        arg_coordinate,
+                    )
+                continue
+            merged = self._input_value(
+                "FIELD_ARGUMENT_TYPE_MISMATCH",
+                "FIELD_ARGUMENT_DEFAULT_MISMATCH",
+                f'argument "{arg_coordinate}"',
+                f'Argument "{arg_coordinate}"',
+                arg_coordinate,
+                holders,
+                args,
+            )
+            if merged is not None:
+                merged_type, default = merged
+                out.append(
+                    SArgument(
+                        name,
+                        merged_type,
+                        most_common([a.description for a in args]),
+                        default,
+                        self.marks([a.marks for a in args]),
+                    )
+                )
+        return out
+
+    def _input_value(
+        self,
+        type_code: str,
+        default_code: str,
+        what: str,
+        subject: str,
+        coordinate: str,
+        sources: Sequence[Source],
+        values: Sequence[Argument | Field],
+    ) -> tuple[TypeRef, str | None] | None:
+        """Merge an argument or input field: the most restrictive type, one default value."""
+        merged = values[0].type
+        incompatible = False
+        for value in values[1:]:
+            if value.type == merged or is_strict_subtype(value.type, merged, self.possible):
+                continue
+            if is_strict_subtype(merged, value.type, self.possible):
+                merged = value.type
+            else:
+                incompatible = True
+        if incompatible:
+            self._type_mismatch(
+                type_code, what, sources, coordinate, types=[v.type for v in values]
+            )
+            return None
+        defaults = [(v.default, s.subgraph.name) for v, s in zip(values, sources, strict=True)]
+        distinct = {d for d, _ in defaults if d is not None}
+        if len(distinct) > 1:
+            pairs = [(d if d is not None else "(none)", n) for d, n in defaults]
+            self.issues.add(
+                default_code,
+                f"{subject} has incompatible default values across subgraphs: it has "
+                + grouped(pairs, "default value"),
+                [n for _, n in defaults],
+                coordinate,
+            )
+            return None
+        return merged, next(iter(distinct), None)
+
+    def merge_input(self, parent: str, name: str, sources: Sequence[Source]) -> SField | None:
+        """An input field every subgraph defines (the caller drops the others)."""
+        coordinate = f"{parent}.{name}"
+        items = [_field(s) for s in sources]
+        merged = self._input_value(
+            "FIELD_TYPE_MISMATCH",
+            "INPUT_FIELD_DEFAULT_MISMATCH",
+            f'field "{coordinate}"',
+            f'Input field "{coordinate}"',
+            coordinate,
+            sources,
+            items,
+        )
+        if merged is None:
+            return None
+        merged_type, default = merged
+        result = SField(
+            name,
+            merged_type,
+            most_common([i.description for i in items]),
+            default=default,
+            directives=self.marks([i.marks for i in items]),
+        )
+        if len({i.type for i in items}) > 1:
+            result.joins = [
+                JoinField(graph=self.graph_enum[s.subgraph.name], type=str(_field(s).type))
+                for s in sources
+            ]
+        return result
+
+
+def _field(source: Source) -> Field:
+    assert source.field is not None
+    return source.field

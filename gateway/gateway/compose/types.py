@@ -1,0 +1,70 @@
+"""The names composition speaks in: what goes in (subgraph sources) and what can go wrong.
+
+Every problem is a `CompositionIssue` with a stable `code` (the same vocabulary Apollo
+composition uses, so a message can be looked up by anyone who knows that tool) and a
+message that names the type, field and subgraphs involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class SubgraphSource:
+    """One subgraph as composition sees it: its name, routing URL and printed SDL."""
+
+    name: str
+    url: str
+    sdl: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompositionIssue:
+    """One reason the subgraphs do not compose.
+
+    `subgraphs` names the subgraphs involved; `coordinate` is the schema coordinate the
+    issue is about (`Type`, `Type.field`, `Type.field(arg:)`), when there is one.
+    """
+
+    code: str
+    message: str
+    subgraphs: tuple[str, ...] = ()
+    coordinate: str | None = None
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+class CompositionError(Exception):
+    """Raised by `compose` when the subgraphs cannot form a supergraph; holds every issue."""
+
+    def __init__(self, issues: Sequence[CompositionIssue]) -> None:
+        self.issues: list[CompositionIssue] = list(issues)
+        lines = "\n".join(str(issue) for issue in self.issues)
+        super().__init__(f"composition failed with {len(self.issues)} error(s):\n{lines}")
+
+    @property
+    def codes(self) -> list[str]:
+        """The issue codes, in report order (handy for callers and tests)."""
+        return [issue.code for issue in self.issues]
+
+
+@dataclass(slots=True)
+class IssueLog:
+    """Collects issues while composition runs, so one pass reports every problem it finds."""
+
+    issues: list[CompositionIssue] = field(default_factory=list)
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        subgraphs: Sequence[str] = (),
+        coordinate: str | None = None,
+    ) -> None:
+        self.issues.append(CompositionIssue(code, message, tuple(subgraphs), coordinate))
+
+    def __bool__(self) -> bool:
+        return bool(self.issues)

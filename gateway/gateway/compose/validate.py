@@ -1,0 +1,229 @@
+"""Checks of one subgraph's own federation directives, before anything is merged.
+
+`@key`, `@requires` and `@provides` name fields by string; each must select fields that
+exist in that subgraph, in a shape the directive allows. While walking them this also
+records the facts the merge needs: which fields are key fields (implicitly shareable),
+which `@external` fields are only the "fake" externals of a federation-1 style entity
+extension, which fields a subgraph provides and which it requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .fieldsets import FieldSetSyntaxError, Selection, parse_field_set
+from .subgraph import INTERFACE, OBJECT, UNION, Field, Key, Subgraph
+from .types import IssueLog
+
+Visit = Callable[[str, str, Field, int], None]
+
+
+class _FieldSetChecker:
+    """Walks one field set against one subgraph, reporting with a directive-specific code."""
+
+    def __init__(self, subgraph: Subgraph, issues: IssueLog, directive: str, prefix: str) -> None:
+        self.subgraph = subgraph
+        self.issues = issues
+        self.directive = directive
+        self.code = directive.upper()
+        self.prefix = f"[{subgraph.name}] {prefix}"
+        self.ok = True
+
+    def error(self, code: str, message: str, coordinate: str | None = None) -> None:
+        self.ok = False
+        self.issues.add(code, self.prefix + message, [self.subgraph.name], coordinate)
+
+    def walk(
+        self, type_name: str, selections: tuple[Selection, ...], visit: Visit, depth: int = 0
+    ) -> None:
+        owner = self.subgraph.types.get(type_name)
+        for selection in selections:
+            if selection.type_condition is not None or not selection.name:
+                condition = selection.type_condition or type_name
+                if condition not in self.subgraph.types:
+                    self.error(f"{self.code}_INVALID_FIELDS", f'Unknown type "{condition}".')
+                else:
+                    self.walk(condition, selection.children, visit, depth)
+                continue
+            if selection.name == "__typename":
+                continue
+            found = owner.fields.get(selection.name) if owner is not None else None
+            if found is None:
+                self.error(
+                    f"{self.code}_INVALID_FIELDS",
+                    f'Cannot query field "{selection.name}" on type "{type_name}" (if the field '
+                    "is defined in another subgraph, you need to add it to this subgraph with "
+                    "@external).",
+                    f"{type_name}.{selection.name}",
+                )
+                continue
+            coordinate = f"{type_name}.{selection.name}"
+            if selection.has_alias:
+                self.error(
+                    f"{self.code}_INVALID_FIELDS",
+                    f'Cannot use an alias on field "{coordinate}": aliases are not allowed in '
+                    f"@{self.directive}",
+                    coordinate,
+                )
+            if selection.has_args and self.directive == "key":
+                self.error(
+                    "KEY_FIELDS_HAS_ARGS",
+                    f'field "{coordinate}" cannot be included because it has arguments (fields '
+                    "with argument are not allowed in @key)",
+                    coordinate,
+                )
+            target = self.subgraph.types.get(found.type.named)
+            composite = target is not None and target.kind in (OBJECT, INTERFACE, UNION)
+            if self.directive == "key" and target is not None and target.kind in (INTERFACE, UNION):
+                label = "Interface" if target.kind == INTERFACE else "Union"
+                self.error(
+                    "KEY_FIELDS_SELECT_INVALID_TYPE",
+                    f'field "{coordinate}" is a {label} type which is not allowed in @key',
+                    coordinate,
+                )
+                continue
+            if composite and not selection.children:
+                self.error(
+                    f"{self.code}_INVALID_FIELDS",
+                    f'Field "{selection.name}" of type "{found.type}" must have a selection of '
+                    f'subfields. Did you mean "{selection.name} {{ ... }}"?',
+                    coordinate,
+                )
+                continue
+            if not composite and selection.children:
+                self.error(
+                    f"{self.code}_INVALID_FIELDS",
+                    f'Field "{selection.name}" must not have a selection since type '
+                    f'"{found.type}" has no subfields.',
+                    coordinate,
+                )
+                continue
+            visit(type_name, selection.name, found, depth)
+            if selection.children:
+                self.walk(found.type.named, selection.children, visit, depth + 1)
+
+    def parse(self, text: str) -> tuple[Selection, ...] | None:
+        try:
+            return parse_field_set(text)
+        except FieldSetSyntaxError as exc:
+            self.error(f"{self.code}_INVALID_FIELDS", f"invalid field set: {exc}")
+            return None
+
+
+def validate_subgraph(subgraph: Subgraph, issues: IssueLog) -> None:
+    """Validate keys, requires and provides of one subgraph and record what they select."""
+    _check_keys(subgraph, issues)
+    _check_requires(subgraph, issues)
+    _check_provides(subgraph, issues)
+    if not subgraph.fed2:
+        # Federation 1 had no @shareable: every field could be resolved anywhere.
+        for owner in subgraph.types.values():
+            for item in owner.fields.values():
+                item.shareable = True
+
+
+def _check_keys(subgraph: Subgraph, issues: IssueLog) -> None:
+    for owner in subgraph.types.values():
+        for key in owner.keys:
+            checker = _FieldSetChecker(
+                subgraph,
+                issues,
+                "key",
+                f'On type "{owner.name}", for @key(fields: "{key.fields}"): ',
+            )
+            selections = checker.parse(key.fields)
+            if selections is None:
+                continue
+
+            def visit(
+                type_name: str, field_name: str, found: Field, depth: int, key: Key = key
+            ) -> None:
+                subgraph.key_fields.add((type_name, field_name))
+                if key.extension and found.external:
+                    # A federation-1 style `extend type T @key` stub marks its key fields
+                    # @external although it resolves them: they are not really external.
+                    found.external = False
+
+            checker.walk(owner.name, selections, visit)
+
+
+def _check_requires(subgraph: Subgraph, issues: IssueLog) -> None:
+    for owner in subgraph.types.values():
+        for item in owner.fields.values():
+            if item.requires is None:
+                continue
+            checker = _FieldSetChecker(
+                subgraph,
+                issues,
+                "requires",
+                f'On field "{owner.name}.{item.name}", for @requires(fields: "{item.requires}"): ',
+            )
+            selections = checker.parse(item.requires)
+            if selections is None:
+                continue
+
+            def visit(
+                type_name: str,
+                field_name: str,
+                found: Field,
+                depth: int,
+                checker: _FieldSetChecker = checker,
+            ) -> None:
+                subgraph.required.add((type_name, field_name))
+                if depth == 0 and not found.external and subgraph.fed2:
+                    checker.error(
+                        "REQUIRES_FIELDS_MISSING_EXTERNAL",
+                        f'field "{type_name}.{field_name}" should not be part of a @requires '
+                        "since it is already provided by this subgraph (it is not marked "
+                        "@external)",
+                        f"{type_name}.{field_name}",
+                    )
+
+            checker.walk(owner.name, selections, visit)
+
+
+def _check_provides(subgraph: Subgraph, issues: IssueLog) -> None:
+    for owner in subgraph.types.values():
+        for item in owner.fields.values():
+            if item.provides is None:
+                continue
+            coordinate = f"{owner.name}.{item.name}"
+            target = subgraph.types.get(item.type.named)
+            if target is None or target.kind not in (OBJECT, INTERFACE, UNION):
+                issues.add(
+                    "PROVIDES_ON_NON_OBJECT_FIELD",
+                    f'[{subgraph.name}] Invalid @provides directive on field "{coordinate}": '
+                    f'field has type "{item.type}" which is not a Composite Type',
+                    [subgraph.name],
+                    coordinate,
+                )
+                continue
+            checker = _FieldSetChecker(
+                subgraph,
+                issues,
+                "provides",
+                f'On field "{coordinate}", for @provides(fields: "{item.provides}"): ',
+            )
+            selections = checker.parse(item.provides)
+            if selections is None:
+                continue
+
+            def visit(
+                type_name: str,
+                field_name: str,
+                found: Field,
+                depth: int,
+                checker: _FieldSetChecker = checker,
+            ) -> None:
+                subgraph.provided.add((type_name, field_name))
+                is_key = (type_name, field_name) in subgraph.key_fields
+                if depth == 0 and not found.external and not is_key and subgraph.fed2:
+                    checker.error(
+                        "PROVIDES_FIELDS_MISSING_EXTERNAL",
+                        f'field "{type_name}.{field_name}" should not be part of a @provides '
+                        "since it is already provided by this subgraph (it is not marked "
+                        "@external)",
+                        f"{type_name}.{field_name}",
+                    )
+
+            checker.walk(target.name, selections, visit)
