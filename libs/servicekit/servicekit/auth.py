@@ -1,0 +1,156 @@
+"""Who is calling: verification of identity's access tokens against its JWKS.
+
+Keys are cached; a token signed with an unknown `kid` triggers one refresh of the key set
+(at most every `min_refresh_interval` seconds), which is how a rotated key is picked up
+without a restart. Only asymmetric algorithms are accepted, so `alg: none` and HMAC tricks
+with a public key fail before any signature check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+import jwt
+
+from servicekit.errors import Forbidden, Unauthenticated
+
+ALLOWED_ALGORITHMS = ("EdDSA", "RS256", "ES256")
+
+
+class Role(StrEnum):
+    BUYER = "BUYER"
+    REALTOR = "REALTOR"
+    ADMIN = "ADMIN"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    user_id: uuid.UUID
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def require_role(self, *roles: Role) -> None:
+        if self.role not in roles and not self.is_admin:
+            raise Forbidden(f"requires role {' or '.join(r.value for r in roles)}")
+
+
+current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "current_principal", default=None
+)
+
+
+def require_principal(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("authentication required")
+    return principal
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer …` header, None when absent."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("malformed Authorization header")
+    return token.strip()
+
+
+class JwtVerifier:
+    """Verifies access tokens: signature (JWKS), `iss`, `aud`, `exp`, `sub`, `role`."""
+
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        http: httpx.AsyncClient | None = None,
+        cache_ttl: float = 300.0,
+        min_refresh_interval: float = 1.0,
+        leeway: float = 5.0,
+    ) -> None:
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+        self.audience = audience
+        self._http = http or httpx.AsyncClient(timeout=3.0)
+        self._cache_ttl = cache_ttl
+        self._min_refresh = min_refresh_interval
+        self._leeway = leeway
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self, *, force: bool) -> None:
+        async with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if (force and age < self._min_refresh) or (not force and age < self._cache_ttl):
+                return
+            try:
+                response = await self._http.get(self.jwks_url)
+                response.raise_for_status()
+                keys: dict[str, jwt.PyJWK] = {}
+                for entry in response.json().get("keys", []):
+                    if "kid" in entry:
+                        keys[entry["kid"]] = jwt.PyJWK(entry)
+            except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
+                if not self._keys:
+                    raise Unauthenticated("cannot verify tokens right now") from exc
+                return
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    async def _key_for(self, kid: str) -> jwt.PyJWK:
+        await self._refresh(force=False)
+        if kid not in self._keys:
+            await self._refresh(force=True)
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise Unauthenticated("invalid token: unknown signing key") from None
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthenticated("invalid token") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in ALLOWED_ALGORITHMS or not isinstance(kid, str):
+            raise Unauthenticated("invalid token")
+        key = await self._key_for(kid)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=[alg],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token expired") from None
+        except jwt.PyJWTError:
+            raise Unauthenticated("invalid token") from None
+        try:
+            return Principal(user_id=uuid.UUID(claims["sub"]), role=Role(str(claims.get("role"))))
+        except (ValueError, KeyError):
+            raise Unauthenticated("invalid token") from None
+
+    async def principal_from_header(self, authorization: str | None) -> Principal | None:
+        token = bearer_token(authorization)
+        return None if token is None else await self.verify(token)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,168 @@
+"""Durable JetStream consumers whose effects happen exactly once.
+
+For each delivery the runner opens a unit of work, records the event id in the inbox and
+runs the handler in that same transaction, commits, then acks. A redelivered event finds its
+id in the inbox and is acked without running the handler again. A handler that fails is
+retried with growing delays; after `max_deliver` attempts the event goes to the dead-letter
+subject `dlq.<service>.<durable>` with the error, and is acked so the stream moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import FetchTimeoutError
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind
+from sqlalchemy.dialects.postgresql import insert
+
+from servicekit.bus.connection import Bus
+from servicekit.bus.events import Event
+from servicekit.db import Database, UnitOfWork
+from servicekit.tables import inbox
+from servicekit.telemetry import context_from_headers, tracer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """`handler` runs for every event on `subject` (a logical subject, wildcards allowed)."""
+
+    subject: str
+    handler: Handler
+    durable: str
+    max_deliver: int = 5
+    backoff: Sequence[float] = field(default=(0.5, 2.0, 10.0, 30.0, 60.0))
+    ack_wait: float = 30.0
+
+
+class ConsumerRunner:
+    """Runs every subscription of one service until cancelled."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        service: str,
+        subscriptions: Sequence[Subscription],
+        *,
+        batch: int = 64,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.service = service
+        self.subscriptions = list(subscriptions)
+        self.batch = batch
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(self._consume(sub)) for sub in self.subscriptions]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _consume(self, sub: Subscription) -> None:
+        js = await self.bus.connect()
+        stream = await self.bus.ensure_stream_for(sub.subject)
+        await self.bus.ensure_dlq_stream()
+        durable = f"{self.service}-{sub.durable}"
+        config = ConsumerConfig(
+            durable_name=durable,
+            filter_subject=self.bus.subject(sub.subject),
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=sub.ack_wait,
+            max_deliver=sub.max_deliver + 1,
+            max_ack_pending=1000,
+        )
+        psub = await js.pull_subscribe(
+            self.bus.subject(sub.subject), durable=durable, stream=stream, config=config
+        )
+        self.ready.set()
+        try:
+            while True:
+                try:
+                    messages = await psub.fetch(self.batch, timeout=1.0)
+                except (FetchTimeoutError, TimeoutError):
+                    continue
+                for msg in messages:
+                    await self._deliver(sub, msg)
+        finally:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+
+    async def _deliver(self, sub: Subscription, msg: Msg) -> None:
+        try:
+            event = Event.from_envelope(msg.data)
+        except Exception as exc:
+            await self._dead_letter(sub, msg, f"undecodable envelope: {exc}")
+            return
+        parent = context_from_headers(
+            {"traceparent": event.traceparent, "tracestate": event.tracestate}
+        )
+        token = otel_context.attach(parent)
+        try:
+            with tracer("servicekit.bus").start_as_current_span(
+                f"consume {event.subject}", kind=SpanKind.CONSUMER
+            ) as span:
+                span.set_attribute("messaging.message.id", str(event.id))
+                span.set_attribute("messaging.consumer.group.name", sub.durable)
+                await self._handle(sub, event)
+        except Exception as exc:
+            attempt = msg.metadata.num_delivered if msg.metadata else 1
+            if attempt >= sub.max_deliver:
+                log.error("event %s failed %d times; dead-lettered: %s", event.id, attempt, exc)
+                await self._dead_letter(sub, msg, repr(exc))
+            else:
+                delay = sub.backoff[min(attempt - 1, len(sub.backoff) - 1)]
+                log.warning(
+                    "event %s failed (attempt %d), retrying in %.1fs: %s",
+                    event.id,
+                    attempt,
+                    delay,
+                    exc,
+                )
+                await msg.nak(delay=delay)
+            return
+        finally:
+            otel_context.detach(token)
+        await msg.ack()
+
+    async def _handle(self, sub: Subscription, event: Event) -> None:
+        async with self.db.uow(actor=event.actor) as uow:
+            first_time = await uow.session.execute(
+                insert(inbox)
+                .values(consumer=sub.durable, event_id=event.id, subject=event.subject)
+                .on_conflict_do_nothing()
+                .returning(inbox.c.event_id)
+            )
+            if first_time.first() is None:
+                log.debug("event %s already processed by %s", event.id, sub.durable)
+                return
+            await sub.handler(event, uow)
+            await uow.commit()
+
+    async def _dead_letter(self, sub: Subscription, msg: Msg, error: str) -> None:
+        js = await self.bus.connect()
+        headers = dict(msg.headers or {})
+        headers.pop("Nats-Msg-Id", None)
+        headers.update(
+            {
+                "Realty-Original-Subject": msg.subject,
+                "Realty-Error": error[:1000],
+                "Realty-Consumer": sub.durable,
+            }
+        )
+        await js.publish(self.bus.dlq_subject(self.service, sub.durable), msg.data, headers=headers)
+        await msg.ack()

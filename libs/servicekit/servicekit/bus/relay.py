@@ -1,0 +1,145 @@
+"""The outbox relay: publishes committed events to JetStream, losing none.
+
+One relay per service database runs at a time (a PostgreSQL advisory lock elects it), so
+events of one entity go out in commit order. Within a batch, events of different entities
+are published concurrently and events of the same entity one after another; an entity whose
+publish fails keeps its remaining events for the next round. While NATS is down the relay
+waits and retries with backoff; rows stay in the outbox until JetStream acknowledges them.
+Re-publishing after a crash is harmless: the event id is the `Nats-Msg-Id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from sqlalchemy import Row, select, update
+from sqlalchemy.sql import func
+
+from servicekit.bus.connection import Bus
+from servicekit.db import Database, libpq_url
+from servicekit.tables import OUTBOX_CHANNEL, outbox
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        *,
+        batch_size: int = 1000,
+        idle_interval: float = 1.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.batch_size = batch_size
+        self.idle_interval = idle_interval
+        self.max_backoff = max_backoff
+        self.published = 0
+        self._lock_key = zlib.crc32(f"outbox-relay:{db.source}".encode())
+
+    async def run(self) -> None:
+        """Relay forever (cancel to stop). Waits to become the leader first."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    libpq_url(self.db.url), autocommit=True
+                ) as listener:
+                    await self._become_leader(listener)
+                    await listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    await self._relay_while_leader(listener)
+            except (psycopg.OperationalError, OSError) as exc:
+                log.warning("outbox relay lost its database connection: %s", exc)
+                await asyncio.sleep(1.0)
+
+    async def _become_leader(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        while True:
+            cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,))
+            row = await cur.fetchone()
+            if row and row[0]:
+                return
+            await asyncio.sleep(self.idle_interval)
+
+    async def _relay_while_leader(self, listener: psycopg.AsyncConnection[Any]) -> None:
+        backoff = 0.1
+        while True:
+            sent, failed = await self.relay_once()
+            if failed:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            backoff = 0.1
+            if sent >= self.batch_size:
+                continue
+            if sent == 0:
+                await self._wait_for_notify(listener)
+
+    async def _wait_for_notify(self, listener: psycopg.AsyncConnection[Any]) -> None:
+        async for _ in listener.notifies(timeout=self.idle_interval, stop_after=1):
+            break
+
+    async def relay_once(self) -> tuple[int, int]:
+        """Publish one batch; returns (published, failed)."""
+        await self.bus.connect()
+        async with self.db.uow() as uow:
+            rows = (
+                await uow.session.execute(
+                    select(
+                        outbox.c.id,
+                        outbox.c.subject,
+                        outbox.c.subject_id,
+                        outbox.c.envelope,
+                        outbox.c.traceparent,
+                    )
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.seq)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0, 0
+            done, failed = await self._publish(rows)
+            if done:
+                await uow.session.execute(
+                    update(outbox).where(outbox.c.id.in_(done)).values(published_at=func.now())
+                )
+            await uow.commit()
+        self.published += len(done)
+        return len(done), failed
+
+    async def _publish(self, rows: Sequence[Row[Any]]) -> tuple[list[uuid.UUID], int]:
+        by_entity: dict[tuple[str, str], list[Row[Any]]] = defaultdict(list)
+        for row in rows:
+            entity_type = row.subject.split(".")[1] if "." in row.subject else row.subject
+            by_entity[(entity_type, row.subject_id)].append(row)
+        done: list[uuid.UUID] = []
+        failed = 0
+
+        async def send_in_order(chain: list[Row[Any]]) -> None:
+            nonlocal failed
+            for i, row in enumerate(chain):
+                headers = {"traceparent": row.traceparent} if row.traceparent else None
+                try:
+                    await self.bus.publish(
+                        row.subject, row.envelope, msg_id=str(row.id), headers=headers
+                    )
+                except Exception as exc:
+                    failed += len(chain) - i
+                    log.debug("publish of %s failed: %s", row.id, exc)
+                    return
+                done.append(row.id)
+
+        await asyncio.gather(*(send_in_order(chain) for chain in by_entity.values()))
+        if failed:
+            log.warning("outbox relay: %d events not yet published (NATS unavailable?)", failed)
+        return done, failed

@@ -1,0 +1,213 @@
+"""The service's own PostgreSQL database: engine, creation, and the unit of work.
+
+A `UnitOfWork` is one transaction. Events recorded on it with `emit` are written to the
+outbox table in that same transaction at commit, so a change and the facts it announces
+are stored together or not at all. Units of work nest: an inner `async with uow` joins the
+outer one, and only the outermost commit really commits (the event consumer uses this to
+record the inbox row and the handler's effect in one transaction).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import psycopg
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from psycopg import sql
+from realty.events.v1.envelope_pb2 import Envelope
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from servicekit.tables import OUTBOX_CHANNEL, outbox
+from servicekit.telemetry import current_trace_headers
+
+
+def async_url(url: str) -> str:
+    """SQLAlchemy URL for the async psycopg 3 driver."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """Plain libpq URL (for psycopg connections outside SQLAlchemy)."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the database named in `url` when it does not exist yet; True when created."""
+    parsed = make_url(url)
+    name = parsed.database
+    assert name, "database URL must name a database"
+    admin = libpq_url(parsed.set(database="postgres").render_as_string(hide_password=False))
+    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+        found = await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if await found.fetchone():
+            return False
+        try:
+            await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
+            return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    subject: str
+    subject_id: str
+    envelope: Envelope
+
+
+class Database:
+    """One service's database: a pooled async engine plus the unit-of-work factory."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        source: str,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        echo: bool = False,
+    ) -> None:
+        self.url = url
+        self.source = source
+        self.engine: AsyncEngine = create_async_engine(
+            async_url(url),
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            echo=echo,
+        )
+
+    def uow(self, actor: str | None = None) -> UnitOfWork:
+        return UnitOfWork(self, actor=actor)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session for queries that need no unit of work."""
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction over the service's tables and its outbox."""
+
+    def __init__(self, db: Database, *, actor: str | None = None) -> None:
+        self.db = db
+        self.actor = actor
+        self._depth = 0
+        self._session: AsyncSession | None = None
+        self._pending: list[PendingEvent] = []
+        self.committed = False
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        if self._depth == 0:
+            self._session = AsyncSession(self.db.engine, expire_on_commit=False)
+            self._pending = []
+            self.committed = False
+        self._depth += 1
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        session, self._session = self._session, None
+        assert session is not None
+        try:
+            if not self.committed:
+                await session.rollback()
+        finally:
+            self._pending = []
+            await session.close()
+
+    def emit(
+        self,
+        subject: str,
+        payload: Message,
+        *,
+        subject_id: str | uuid.UUID,
+        actor: str | uuid.UUID | None = None,
+        time: datetime | None = None,
+    ) -> uuid.UUID:
+        """Record an event to publish if, and only if, this unit of work commits."""
+        event_id = uuid.uuid4()
+        stamp = Timestamp()
+        stamp.FromDatetime(time or datetime.now(UTC))
+        trace = current_trace_headers()
+        envelope = Envelope(
+            id=str(event_id),
+            type=payload.DESCRIPTOR.full_name,
+            time=stamp,
+            subject=subject,
+            subject_id=str(subject_id),
+            actor=str(actor or self.actor or ""),
+            traceparent=trace.get("traceparent", ""),
+            tracestate=trace.get("tracestate", ""),
+            source=self.db.source,
+            payload=payload.SerializeToString(),
+        )
+        self._pending.append(PendingEvent(subject, str(subject_id), envelope))
+        return event_id
+
+    async def flush_events(self) -> None:
+        """Write recorded events to the outbox (done by `commit`; callable earlier)."""
+        if not self._pending:
+            return
+        rows: list[dict[str, Any]] = [
+            {
+                "id": uuid.UUID(p.envelope.id),
+                "subject": p.subject,
+                "subject_id": p.subject_id,
+                "envelope": p.envelope.SerializeToString(),
+                "traceparent": p.envelope.traceparent or None,
+            }
+            for p in self._pending
+        ]
+        self._pending = []
+        await self.session.execute(outbox.insert(), rows)
+        await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+
+    async def commit(self) -> None:
+        """Commit the transaction with its events; inside a nested unit of work, defer to the outer."""
+        if self._depth > 1:
+            return
+        await self.flush_events()
+        await self.session.commit()
+        self.committed = True
+
+    async def rollback(self) -> None:
+        self._pending = []
+        await self.session.rollback()

@@ -1,0 +1,157 @@
+"""What every subgraph shares: the request context, error codes, and the ASGI app.
+
+The context knows the caller lazily: the bearer token (from the `Authorization` header, or
+the `connection_init` payload on a WebSocket) is verified the first time a resolver asks,
+so public fields work for anonymous callers and an invalid token fails only where identity
+matters. Errors leave with `extensions.code`; anything unexpected is masked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import SchemaExtension
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from servicekit.auth import JwtVerifier, Principal, Role, current_principal, require_principal
+from servicekit.errors import ErrorCode, ServiceError
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_UNSET: Any = object()
+
+
+@dataclass
+class Context:
+    """`info.context` in every resolver."""
+
+    request: Request | WebSocket
+    verifier: JwtVerifier | None
+    services: Any = None
+    connection_params: dict[str, Any] | None = None
+    loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    _principal: Any = _UNSET
+
+    def _authorization(self) -> str | None:
+        if isinstance(self.connection_params, dict):
+            value = self.connection_params.get("Authorization") or self.connection_params.get(
+                "authorization"
+            )
+            if value:
+                return str(value)
+        return self.request.headers.get("authorization")
+
+    async def principal(self) -> Principal | None:
+        """The caller, or None when anonymous; an invalid token raises UNAUTHENTICATED."""
+        if self._principal is _UNSET:
+            if self.verifier is None:
+                self._principal = None
+            else:
+                self._principal = await self.verifier.principal_from_header(self._authorization())
+            current_principal.set(self._principal)
+        principal: Principal | None = self._principal
+        return principal
+
+    async def user(self, *roles: Role) -> Principal:
+        """The authenticated caller, optionally required to hold one of `roles` (ADMIN always may)."""
+        who = require_principal(await self.principal())
+        if roles:
+            who.require_role(*roles)
+        return who
+
+    def loader(self, name: str, factory: Callable[[], DataLoader[K, V]]) -> DataLoader[K, V]:
+        """A per-request DataLoader, so a batch of references costs one query."""
+        if name not in self.loaders:
+            self.loaders[name] = factory()
+        return self.loaders[name]
+
+
+def _coded(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, ServiceError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=original.extensions(),
+        )
+    if original is None:
+        if error.extensions and "code" in error.extensions:
+            return error
+        # Parse and validation errors: the document is wrong.
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+        )
+    if isinstance(original, (ValueError, TypeError)) and error.path is None:
+        # Variable coercion problems raised by scalars before execution.
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            positions=error.positions,
+            extensions={"code": ErrorCode.BAD_USER_INPUT.value},
+        )
+    log.error("unexpected error at %s", error.path, exc_info=original)
+    return GraphQLError(
+        "Internal server error",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": ErrorCode.INTERNAL_SERVER_ERROR.value},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error an `extensions.code` and hides unexpected ones."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [_coded(e) for e in errors]
+
+
+class SubgraphApp(GraphQL[Context, None]):
+    """The strawberry ASGI app of a subgraph, with our context."""
+
+    def __init__(
+        self,
+        schema: strawberry.federation.Schema,
+        *,
+        verifier: JwtVerifier | None,
+        services: Any = None,
+        graphql_ide: bool = True,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphql_ide else None,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        )
+        self.verifier = verifier
+        self.services = services
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return Context(request=request, verifier=self.verifier, services=self.services)

@@ -1,0 +1,68 @@
+"""The HTTP surface every service shares besides its subgraph: probes and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
+
+Check = Callable[[], Awaitable[bool]]
+
+HTTP_REQUESTS = Counter(
+    "realty_http_requests_total", "HTTP requests served", ["service", "path", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "realty_http_request_seconds",
+    "HTTP request latency",
+    ["service", "path"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+def probe_routes(checks: Mapping[str, Check]) -> list[BaseRoute]:
+    """`/healthz` (the process is alive), `/readyz` (every dependency answers), `/metrics`."""
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        results = {name: await check() for name, check in checks.items()}
+        ready = all(results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+
+
+def service_app(
+    *,
+    graphql: ASGIApp,
+    checks: Mapping[str, Check],
+    routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """A service's HTTP app: `/graphql`, probes, metrics and its own extra routes, traced."""
+    return Starlette(
+        routes=[
+            *probe_routes(checks),
+            *routes,
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Mount("/graphql", graphql),  # WebSocket subscriptions on the same path
+        ],
+        middleware=[Middleware(OpenTelemetryMiddleware)],
+    )

@@ -1,0 +1,112 @@
+"""The shared parts a service is built from, created once in its composition root.
+
+`Infrastructure.open(settings, migrations_dir)` configures logging and tracing, creates and
+migrates the service's database, and builds the engine, bus, token verifier and mailer.
+`runtime(...)` then assembles the process: subgraph + probes over HTTP, gRPC with health,
+the outbox relay, the event consumers and any other workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
+
+from servicekit.auth import JwtVerifier
+from servicekit.bus import Bus, ConsumerRunner, OutboxRelay, Subscription
+from servicekit.db import Database
+from servicekit.grpc import GrpcServer, Registration
+from servicekit.http import service_app
+from servicekit.mail import Mailer, build_mailer
+from servicekit.migrations import migrate
+from servicekit.runtime import Runtime, Worker
+from servicekit.settings import ServiceSettings
+from servicekit.telemetry import configure_logging, setup_telemetry
+
+
+@dataclass
+class Infrastructure:
+    settings: ServiceSettings
+    db: Database
+    bus: Bus
+    verifier: JwtVerifier
+    mailer: Mailer
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    async def open(
+        cls,
+        settings: ServiceSettings,
+        migrations_dir: Path | None,
+        *,
+        configure_process: bool = True,
+    ) -> Infrastructure:
+        name = settings.service_name
+        if configure_process:
+            configure_logging(name, production=settings.infra.production)
+            setup_telemetry(name)
+        url = settings.resolved_database_url()
+        if migrations_dir is not None:
+            await migrate(url, migrations_dir)
+        infra = settings.infra
+        return cls(
+            settings=settings,
+            db=Database(
+                url,
+                source=name,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+            ),
+            bus=Bus(infra.nats_url, namespace=infra.bus_namespace, name=name),
+            verifier=JwtVerifier(
+                infra.jwks_url, issuer=infra.jwt_issuer, audience=infra.jwt_audience
+            ),
+            mailer=build_mailer(infra),
+        )
+
+    async def bus_ready(self) -> bool:
+        return self.bus.connected
+
+    def runtime(
+        self,
+        *,
+        graphql: ASGIApp,
+        grpc_registrations: Sequence[Registration] = (),
+        grpc_service_names: Sequence[str] = (),
+        subscriptions: Sequence[Subscription] = (),
+        routes: Sequence[BaseRoute] = (),
+        workers: Sequence[Worker] = (),
+    ) -> Runtime:
+        s = self.settings
+        relay = OutboxRelay(self.db, self.bus)
+        all_workers: list[Worker] = [relay.run, *workers]
+        if subscriptions:
+            all_workers.append(ConsumerRunner(self.db, self.bus, s.service_name, subscriptions).run)
+        checks = {"database": self.db.ping, "nats": self.bus_ready}
+        grpc_server = None
+        if grpc_registrations:
+            grpc_server = GrpcServer(
+                host=s.grpc_host,
+                port=s.grpc_port,
+                registrations=grpc_registrations,
+                service_names=grpc_service_names,
+                readiness=self.db.ping,
+            )
+        return Runtime(
+            name=s.service_name,
+            http_app=service_app(graphql=graphql, checks=checks, routes=routes),
+            http_host=s.http_host,
+            http_port=s.http_port,
+            grpc=grpc_server,
+            workers=all_workers,
+            on_shutdown=[self.close],
+        )
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.verifier.aclose()
+        await self.db.dispose()

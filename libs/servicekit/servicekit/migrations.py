@@ -1,0 +1,46 @@
+"""Alembic, driven from code: each service's `migrations/` folder, run at start-up.
+
+A service's `migrations/env.py` is two lines (`from servicekit.migrations import run_env;
+run_env(metadata)`), so all services migrate the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, create_engine, pool
+
+from servicekit.db import ensure_database, libpq_url
+
+
+def alembic_config(url: str, migrations_dir: Path) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", libpq_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, migrations_dir: Path, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url, migrations_dir), revision)
+
+
+async def migrate(url: str, migrations_dir: Path) -> None:
+    """Create the database if needed and bring it to the latest revision."""
+    await ensure_database(url)
+    await asyncio.to_thread(upgrade, url, migrations_dir)
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """Body of a service's `migrations/env.py` (online mode only)."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url
+    sync_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(sync_url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()

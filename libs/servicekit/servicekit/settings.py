@@ -1,0 +1,94 @@
+"""Configuration: environment variables with working local defaults (12-factor).
+
+Shared infrastructure is named without a prefix (`DATABASE_URL`, `NATS_URL`, `REDIS_URL`,
+`REALTY_DATA_DIR`) so one variable points every service at the same servers; each service's
+own settings use its prefix (`IDENTITY_…`), and `<PREFIX>DATABASE_URL` overrides the shared
+server URL with a complete one. Defaults match what `make dev` starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/postgres"
+DEFAULT_NATS_URL = "nats://127.0.0.1:44222"
+
+
+def repo_root() -> Path:
+    """The checkout this code runs from (where `Makefile` is), else the working directory."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "Makefile").exists() and (parent / "libs").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def default_data_dir() -> Path:
+    return repo_root() / ".dev"
+
+
+class InfraSettings(BaseSettings):
+    """Where the shared servers are. Read by every service and by the dev stack."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    nats_url: str = Field(DEFAULT_NATS_URL, validation_alias="NATS_URL")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="REALTY_DATA_DIR")
+    environment: str = Field("development", validation_alias="REALTY_ENV")
+    bus_namespace: str = Field("", validation_alias="REALTY_BUS_NAMESPACE")
+    aws_endpoint_url: str | None = Field(
+        "http://127.0.0.1:4566", validation_alias="AWS_ENDPOINT_URL"
+    )
+    aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    jwks_url: str = Field(
+        "http://127.0.0.1:4001/.well-known/jwks.json", validation_alias="IDENTITY_JWKS_URL"
+    )
+    jwt_issuer: str = Field("https://identity.realtyforyou.com", validation_alias="JWT_ISSUER")
+    jwt_audience: str = Field("realtyforyou", validation_alias="JWT_AUDIENCE")
+    smtp_host: str = Field("127.0.0.1", validation_alias="SMTP_HOST")
+    smtp_port: int = Field(1025, validation_alias="SMTP_PORT")
+    mail_backend: str = Field("smtp", validation_alias="MAIL_BACKEND")
+    mail_from: str = Field("RealtyForYou <no-reply@realtyforyou.com>", validation_alias="MAIL_FROM")
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings; subclasses set `env_prefix` and their own fields.
+
+    Example: `class Settings(ServiceSettings): model_config = service_config("IDENTITY_")`.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50050
+    database_name: str = ""
+    database_url: str | None = Field(None)
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    infra: InfraSettings = Field(default_factory=InfraSettings)
+
+    def resolved_database_url(self) -> str:
+        """This service's own database: `<PREFIX>DATABASE_URL`, else its database on DATABASE_URL."""
+        if self.database_url:
+            return self.database_url
+        url = make_url(self.infra.database_url)
+        name = self.database_name or f"realty_{self.service_name}"
+        return url.set(database=name).render_as_string(hide_password=False)
+
+
+def service_config(prefix: str) -> SettingsConfigDict:
+    """Settings config for a service with env prefix `prefix` (e.g. `"IDENTITY_"`)."""
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", frozen=True)

@@ -1,0 +1,100 @@
+"""Tracing and logging set-up shared by every process.
+
+Traces go to an OTLP collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, to the console when
+`OTEL_TRACES_EXPORTER=console`, and nowhere otherwise — but a tracer provider is always
+installed, so trace ids exist and propagate across HTTP, gRPC and NATS hops in every setting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+_provider: TracerProvider | None = None
+
+
+def setup_telemetry(
+    service_name: str, *, extra_processors: list[SpanProcessor] | None = None
+) -> TracerProvider:
+    """Install the process-wide tracer provider once; later calls add processors only."""
+    global _provider
+    if _provider is None:
+        _provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        exporter = _configured_exporter()
+        if exporter is not None:
+            _provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(_provider)
+    for processor in extra_processors or []:
+        _provider.add_span_processor(processor)
+    return _provider
+
+
+def _configured_exporter() -> SpanExporter | None:
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if os.environ.get("OTEL_TRACES_EXPORTER") == "console":
+        return ConsoleSpanExporter()
+    return None
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def current_trace_headers() -> dict[str, str]:
+    """The W3C trace context of the current span, as headers (`traceparent`, `tracestate`)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def context_from_headers(headers: Mapping[str, str]) -> otel_context.Context:
+    return propagate.extract(dict(headers))
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(service_name: str, *, production: bool, level: str | None = None) -> None:
+    """JSON lines in production, short readable lines in development."""
+    handler = logging.StreamHandler(sys.stderr)
+    if production:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                f"%(asctime)s {service_name:<10} %(levelname)-5s %(name)s: %(message)s"
+            )
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
+    for noisy in ("uvicorn.access", "aiosmtpd", "mail.log", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,193 @@
+"""The outbox, the relay and consumers against real PostgreSQL and NATS JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from google.protobuf.wrappers_pb2 import StringValue
+from nats.aio.msg import Msg
+from servicekit.bus import Bus, ConsumerRunner, Event, OutboxRelay, Subscription
+from servicekit.db import Database, UnitOfWork
+from servicekit.embedded import EmbeddedNats, free_port
+from servicekit.tables import outbox
+from sqlalchemy import func, select, text
+
+
+@contextlib.asynccontextmanager
+async def running(*coros: object) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(c) for c in coros]  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def wait_until(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_events_commit_with_the_change_or_not_at_all(db: Database) -> None:
+    async with db.uow() as uow:
+        uow.emit("demo.item.changed", StringValue(value="kept"), subject_id="a")
+        await uow.commit()
+    async with db.uow() as uow:
+        uow.emit("demo.item.changed", StringValue(value="dropped"), subject_id="a")
+        # no commit: rolled back with the change
+    async with db.session() as session:
+        count = (await session.execute(select(func.count()).select_from(outbox))).scalar_one()
+    assert count == 1
+
+
+async def test_outbox_loses_nothing_while_nats_is_down(db: Database, tmp_path: Path) -> None:
+    nats = EmbeddedNats(tmp_path / "nats", free_port())
+    nats.start()
+    publisher = Bus(nats.url, namespace="chaos")
+    await publisher.connect()
+    await publisher.ensure_stream_for("demo.item.changed")
+    nats.stop()
+
+    entities = [f"item-{i}" for i in range(50)]
+    for n in range(1000):
+        async with db.uow() as uow:
+            uow.emit("demo.item.changed", StringValue(value=str(n)), subject_id=entities[n % 50])
+            await uow.commit()
+
+    received: list[Event] = []
+
+    async def record(event: Event, uow: UnitOfWork) -> None:
+        received.append(event)
+
+    consumer_bus = Bus(nats.url, namespace="chaos")
+    relay = OutboxRelay(db, publisher, idle_interval=0.2)
+    runner = ConsumerRunner(
+        db, consumer_bus, "demo", [Subscription("demo.item.changed", record, durable="rec")]
+    )
+    async with running(relay.run(), runner.run()):
+        await asyncio.sleep(1.0)  # relay is running and failing while NATS is down
+        assert received == []
+        nats.start()
+        await wait_until(lambda: len(received) >= 1000, timeout=60)
+        await asyncio.sleep(0.5)  # nothing more arrives
+    await publisher.close()
+    await consumer_bus.close()
+    nats.stop()
+
+    assert len(received) == 1000
+    assert len({e.id for e in received}) == 1000
+    by_entity: dict[str, list[int]] = defaultdict(list)
+    for event in received:
+        by_entity[event.subject_id].append(int(event.unpack(StringValue).value))
+    for entity, values in by_entity.items():
+        assert values == sorted(values), f"{entity} out of commit order"
+    async with db.session() as session:
+        pending = (
+            await session.execute(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            )
+        ).scalar_one()
+    assert pending == 0
+
+
+async def test_redelivered_event_has_its_effect_once(db: Database, bus: Bus) -> None:
+    calls = 0
+
+    async def apply(event: Event, uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        await uow.session.execute(
+            text("INSERT INTO effects (event_id, body) VALUES (:id, :body)"),
+            {"id": event.id, "body": event.unpack(StringValue).value},
+        )
+
+    async with db.uow() as uow:
+        uow.emit("demo.item.changed", StringValue(value="once"), subject_id="x")
+        await uow.commit()
+    async with db.session() as session:
+        envelope = (await session.execute(select(outbox.c.envelope))).scalar_one()
+    # The same event arrives twice (a redelivery after a lost ack looks exactly like this).
+    await bus.publish("demo.item.changed", envelope, msg_id=str(uuid.uuid4()))
+    await bus.publish("demo.item.changed", envelope, msg_id=str(uuid.uuid4()))
+
+    runner = ConsumerRunner(
+        db, bus, "demo", [Subscription("demo.item.changed", apply, durable="fx")]
+    )
+    async with running(runner.run()):
+        await wait_until(lambda: calls >= 1)
+        await asyncio.sleep(0.5)
+    async with db.session() as session:
+        rows = (await session.execute(text("SELECT body FROM effects"))).scalars().all()
+    assert rows == ["once"]
+    assert calls == 1
+
+
+async def test_failing_handler_sends_event_to_dead_letter_subject(db: Database, bus: Bus) -> None:
+    attempts = 0
+
+    async def broken(event: Event, uow: UnitOfWork) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise RuntimeError("cannot handle this")
+
+    dead: list[tuple[bytes, dict[str, str]]] = []
+    await bus.ensure_dlq_stream()
+
+    async def on_dead(msg: Msg) -> None:
+        dead.append((msg.data, dict(msg.headers or {})))
+
+    sub = await bus.nc.subscribe(bus.dlq_subject("demo", "broken"), cb=on_dead)
+    async with db.uow() as uow:
+        event_id = uow.emit("demo.item.changed", StringValue(value="poison"), subject_id="p")
+        await uow.commit()
+    relay = OutboxRelay(db, bus)
+    runner = ConsumerRunner(
+        db,
+        bus,
+        "demo",
+        [
+            Subscription(
+                "demo.item.changed", broken, durable="broken", max_deliver=3, backoff=(0.05,)
+            )
+        ],
+    )
+    async with running(relay.run(), runner.run()):
+        await wait_until(lambda: len(dead) == 1)
+        await asyncio.sleep(0.3)
+    await sub.unsubscribe()
+    assert attempts == 3
+    data, headers = dead[0]
+    assert Event.from_envelope(data).id == event_id
+    assert "cannot handle this" in headers["Realty-Error"]
+    assert headers["Realty-Original-Subject"] == bus.subject("demo.item.changed")
+    async with db.session() as session:
+        assert (await session.execute(text("SELECT count(*) FROM inbox"))).scalar_one() == 0
+
+
+@pytest.mark.parametrize("nested", [True, False])
+async def test_nested_unit_of_work_commits_once_at_the_outer_level(
+    db: Database, nested: bool
+) -> None:
+    async with db.uow() as outer:
+        if nested:
+            async with outer as inner:
+                inner.emit("demo.item.changed", StringValue(value="n"), subject_id="n")
+                await inner.commit()
+                assert not outer.committed
+            await outer.rollback()
+        else:
+            outer.emit("demo.item.changed", StringValue(value="n"), subject_id="n")
+            await outer.commit()
+    async with db.session() as session:
+        count = (await session.execute(select(func.count()).select_from(outbox))).scalar_one()
+    assert count == (0 if nested else 1)
