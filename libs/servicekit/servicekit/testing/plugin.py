@@ -19,6 +19,7 @@ from servicekit.bus.connection import Bus
 from servicekit.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from servicekit.mail import MailCatcher
 from servicekit.testing.databases import DatabaseFactory
+from servicekit.testing.tokens import TokenIssuer
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +100,14 @@ def aws_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def token_issuer() -> Iterator[TokenIssuer]:
+    """Signs access tokens and serves their JWKS on loopback (`issuer.verifier()` checks them)."""
+    issuer = TokenIssuer()
+    issuer.start()
+    try:
+        yield issuer
+    finally:
+        issuer.stop()

@@ -1,0 +1,93 @@
+"""Access-token verification against a real JWKS endpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from servicekit.auth import Role
+from servicekit.errors import Unauthenticated
+from servicekit.testing import TokenIssuer
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+async def test_valid_token_gives_the_principal(token_issuer: TokenIssuer) -> None:
+    user = uuid.uuid4()
+    principal = await token_issuer.verifier().verify(token_issuer.token(user, Role.REALTOR))
+    assert principal.user_id == user
+    assert principal.role is Role.REALTOR
+
+
+async def test_alg_none_is_rejected(token_issuer: TokenIssuer) -> None:
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "role": "ADMIN",
+        "iss": token_issuer.issuer,
+        "aud": token_issuer.audience,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+    }
+    forged = f"{_b64({'alg': 'none', 'kid': token_issuer.current_kid})}.{_b64(claims)}."
+    with pytest.raises(Unauthenticated):
+        await token_issuer.verifier().verify(forged)
+
+
+async def test_token_signed_by_another_key_is_rejected(token_issuer: TokenIssuer) -> None:
+    stranger = Ed25519PrivateKey.generate()
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "role": "BUYER",
+        "iss": token_issuer.issuer,
+        "aud": token_issuer.audience,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+    }
+    forged = jwt.encode(
+        claims, stranger, algorithm="EdDSA", headers={"kid": token_issuer.current_kid}
+    )
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        await token_issuer.verifier().verify(forged)
+
+
+async def test_expired_token_is_rejected(token_issuer: TokenIssuer) -> None:
+    token = token_issuer.token(uuid.uuid4(), expires_in=-60)
+    with pytest.raises(Unauthenticated, match="expired"):
+        await token_issuer.verifier().verify(token)
+
+
+async def test_wrong_audience_is_rejected(token_issuer: TokenIssuer) -> None:
+    token = token_issuer.token(uuid.uuid4(), aud="someone-else")
+    with pytest.raises(Unauthenticated):
+        await token_issuer.verifier().verify(token)
+
+
+async def test_unknown_kid_is_rejected(token_issuer: TokenIssuer) -> None:
+    token = token_issuer.token(uuid.uuid4())
+    _header, rest = token.split(".", 1)
+    tampered = _b64({"alg": "EdDSA", "kid": "nobody", "typ": "JWT"}) + "." + rest
+    with pytest.raises(Unauthenticated, match="unknown signing key"):
+        await token_issuer.verifier().verify(tampered)
+
+
+async def test_rotated_key_is_picked_up_without_restart() -> None:
+    issuer = TokenIssuer()
+    issuer.start()
+    try:
+        verifier = issuer.verifier(min_refresh_interval=0.0)
+        old = issuer.token(uuid.uuid4())
+        await verifier.verify(old)  # caches the first key set
+        issuer.rotate()
+        new = issuer.token(uuid.uuid4())
+        assert (await verifier.verify(new)).role is Role.BUYER
+        assert (await verifier.verify(old)).role is Role.BUYER  # old key still published
+        await verifier.aclose()
+    finally:
+        issuer.stop()
