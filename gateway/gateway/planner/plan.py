@@ -115,12 +115,19 @@ class Plan:
     steps: list[Step]
     variable_types: dict[str, str]  # client variable name -> its declared type text
     reps_prefix: str
-    shape: Any  # executor.shape.ShapeSet for the root selection
+    shape: Any = None  # executor.shape.ShapeSet for the root selection, set by the engine
+    selections: tuple[Any, ...] = ()  # the normalised root selections (NSel)
+    introspection: bool = False  # the operation selects __schema or __type at its root
     documents: dict[tuple[int, ...], str] = field(default_factory=dict)
 
+    # Root documents are cached under (-1 - group id): entity combinations use group ids >= 0.
     def root_document(self, group: Group) -> str:
-        op = "query" if self.kind == "query" else self.kind
-        return self._with_variables(op, group.variable_names, group.body)
+        cache_key = (-1 - group.id,)
+        doc = self.documents.get(cache_key)
+        if doc is None:
+            doc = self._with_variables(self.kind, group.variable_names, group.body)
+            self.documents[cache_key] = doc
+        return doc
 
     def entity_document(self, groups: list[Group]) -> str:
         """One operation holding an aliased `_entities` field per group (cached per combination)."""

@@ -42,8 +42,10 @@ class QueryPlanner:
         builder = Builder(self.supergraph)
         fields = builder.collect(root_type.name, selections)
         roots: list[Group] = []
+        introspection = False
         for occurrences in fields.values():
-            if occurrences[0].name == "__typename":
+            if occurrences[0].name.startswith("__"):
+                introspection |= occurrences[0].name != "__typename"
                 continue
             group = self._root_group(builder, kind, root_type.name, occurrences, roots)
             group.root_keys.append(occurrences[0].key)
@@ -59,7 +61,8 @@ class QueryPlanner:
             steps=self._steps(kind, builder.groups, roots),
             variable_types=variable_types,
             reps_prefix=prefix,
-            shape=None,
+            selections=selections,
+            introspection=introspection,
         )
 
     def _root_group(

@@ -1,0 +1,304 @@
+"""The federated engine: validate a client operation, plan it (cached), execute, shape.
+
+Results follow GraphQL over HTTP: a *request error* (the document does not parse or
+validate, the operation is missing, variables do not coerce) is a result **without a
+`data` key**, `{"errors": [...]}` with codes GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED
+or BAD_USER_INPUT; `is_request_error(result)` says so. Anything that got as far as
+execution has a `data` key, possibly null, with errors beside it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    get_variable_values,
+    parse,
+    print_ast,
+    validate,
+)
+
+from gateway.executor.run import Execution
+from gateway.executor.shape import Shaper, ShapeSet
+from gateway.planner import Plan, PlanningError, QueryPlanner
+from gateway.planner.operation import condition_variables
+from gateway.supergraph import Supergraph
+from gateway.types import JSON, GraphQLRequest, RequestContext, SubgraphTransport
+
+__all__ = ["FederatedEngine", "is_request_error"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def is_request_error(result: Mapping[str, Any]) -> bool:
+    """True when the result rejects the request itself (no execution happened)."""
+    return "data" not in result
+
+
+def _request_error(message: str, code: str) -> JSON:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+class _LRU(Generic[K, V]):
+    """A small least-recently-used map; a hit costs one dict lookup and one move."""
+
+    __slots__ = ("_items", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._size = max(1, size)
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = value
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
+@dataclass(slots=True)
+class _Document:
+    """A parsed, validated client document (cached by its text)."""
+
+    document: DocumentNode | None
+    errors: JSON | None
+    normalized: str = ""
+    operations: dict[str | None, OperationDefinitionNode] = field(default_factory=dict)
+    fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
+    conditions: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
+
+
+class FederatedEngine:
+    """Implements `gateway.types.Engine` over a supergraph and a `SubgraphTransport`."""
+
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        transport: SubgraphTransport,
+        *,
+        plan_cache_size: int = 2048,
+        fetch_timeout: float = 10.0,
+    ) -> None:
+        self.supergraph = supergraph
+        self._schema = supergraph.api_schema
+        self._transport = transport
+        self._timeout = fetch_timeout
+        self._planner = QueryPlanner(supergraph)
+        self._documents: _LRU[str, _Document] = _LRU(plan_cache_size)
+        self._plans: _LRU[tuple[str, str | None, tuple[bool, ...]], Plan | JSON] = _LRU(
+            plan_cache_size
+        )
+        self.plan_cache_hits = 0
+        self.plan_cache_misses = 0
+
+    async def execute(self, request: GraphQLRequest, ctx: RequestContext) -> JSON:
+        """Run a query or mutation; see the module docstring for the result's shape."""
+        prepared = self._prepare(request, subscription=False)
+        if isinstance(prepared, dict):
+            return prepared
+        plan, variables, entry = prepared
+        execution = Execution(plan, self._transport, ctx, variables, self._timeout)
+        await execution.run()
+        if plan.introspection:
+            self._introspect(entry, request, variables, execution.data)
+        return self._respond(plan, execution)
+
+    async def subscribe(
+        self, request: GraphQLRequest, ctx: RequestContext
+    ) -> AsyncIterator[JSON] | JSON:
+        """Start a subscription: an iterator of shaped events, or a result holding errors."""
+        prepared = self._prepare(request, subscription=True)
+        if isinstance(prepared, dict):
+            return prepared
+        plan, variables, _ = prepared
+        return self._events(plan, variables, ctx)
+
+    def plan_for(self, request: GraphQLRequest) -> Plan | JSON:
+        """The plan an operation would run with (for tests and diagnostics)."""
+        prepared = self._prepare(request, subscription=None)
+        return prepared if isinstance(prepared, dict) else prepared[0]
+
+    async def _events(
+        self, plan: Plan, variables: Mapping[str, Any], ctx: RequestContext
+    ) -> AsyncIterator[JSON]:
+        step = plan.steps[0]
+        root = step.roots[0]
+        probe = Execution(plan, self._transport, ctx, variables, self._timeout)
+        source = self._transport.subscribe(
+            root.graph, plan.root_document(root), probe.variables_for(root.variable_names), ctx
+        )
+        try:
+            async for payload in source:
+                execution = Execution(plan, self._transport, ctx, variables, self._timeout)
+                execution.absorb_root(root, payload)
+                await execution.run_waves(step)
+                yield self._respond(plan, execution)
+        finally:
+            close = getattr(source, "aclose", None)
+            if close is not None:
+                await close()
+
+    # Preparing an operation ------------------------------------------------------------------
+
+    def _prepare(
+        self, request: GraphQLRequest, *, subscription: bool | None
+    ) -> tuple[Plan, dict[str, Any], _Document] | JSON:
+        entry = self._document(request.query)
+        if entry.errors is not None:
+            return entry.errors
+        operation = entry.operations.get(request.operation_name)
+        if operation is None:
+            if request.operation_name is None:
+                return _request_error(
+                    "Must provide operation name if query contains multiple operations.",
+                    "GRAPHQL_VALIDATION_FAILED",
+                )
+            return _request_error(
+                f'Unknown operation named "{request.operation_name}".',
+                "GRAPHQL_VALIDATION_FAILED",
+            )
+        is_subscription = operation.operation == OperationType.SUBSCRIPTION
+        if subscription is not None and is_subscription != subscription:
+            return _request_error(
+                "Subscriptions are started with subscribe, not execute."
+                if is_subscription
+                else "Only subscription operations can be subscribed to.",
+                "GRAPHQL_VALIDATION_FAILED",
+            )
+        variables: dict[str, Any] = {}
+        if operation.variable_definitions:
+            coerced = get_variable_values(
+                self._schema, operation.variable_definitions, dict(request.variables or {})
+            )
+            if isinstance(coerced, list):
+                return {
+                    "errors": [
+                        {"message": error.message, "extensions": {"code": "BAD_USER_INPUT"}}
+                        for error in coerced
+                    ]
+                }
+            variables = coerced.coerced
+        plan = self._plan(entry, operation, request.operation_name, variables)
+        if isinstance(plan, dict):
+            return plan
+        return plan, variables, entry
+
+    def _document(self, query: str) -> _Document:
+        entry = self._documents.get(query)
+        if entry is not None:
+            return entry
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            entry = _Document(None, _request_error(error.message, "GRAPHQL_PARSE_FAILED"))
+        else:
+            errors = validate(self._schema, document)
+            if errors:
+                entry = _Document(
+                    None,
+                    {
+                        "errors": [
+                            {
+                                "message": error.message,
+                                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+                            }
+                            for error in errors
+                        ]
+                    },
+                )
+            else:
+                entry = self._index(document)
+        self._documents.put(query, entry)
+        return entry
+
+    @staticmethod
+    def _index(document: DocumentNode) -> _Document:
+        entry = _Document(document, None, normalized=print_ast(document))
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        for operation in operations:
+            entry.operations[operation.name.value if operation.name else None] = operation
+        if len(operations) == 1:
+            entry.operations[None] = operations[0]
+        for definition in document.definitions:
+            if isinstance(definition, FragmentDefinitionNode):
+                entry.fragments[definition.name.value] = definition
+        return entry
+
+    def _plan(
+        self,
+        entry: _Document,
+        operation: OperationDefinitionNode,
+        name: str | None,
+        variables: Mapping[str, Any],
+    ) -> Plan | JSON:
+        conditions = entry.conditions.get(name)
+        if conditions is None:
+            conditions = entry.conditions[name] = condition_variables(operation, entry.fragments)
+        key = (entry.normalized, name, tuple(variables.get(v) is True for v in conditions))
+        cached = self._plans.get(key)
+        if cached is not None:
+            self.plan_cache_hits += 1
+            return cached
+        self.plan_cache_misses += 1
+        result: Plan | JSON
+        try:
+            plan = self._planner.plan(operation, entry.fragments, variables)
+        except PlanningError as error:
+            result = {
+                "data": None,
+                "errors": [
+                    {
+                        "message": f"Query planning failed: {error}",
+                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                    }
+                ],
+            }
+        else:
+            root = self._schema.get_root_type(operation.operation)
+            assert root is not None  # validation guarantees the root type exists
+            plan.shape = ShapeSet(self._schema, root.name, plan.selections)
+            result = plan
+        self._plans.put(key, result)
+        return result
+
+    def _introspect(
+        self,
+        entry: _Document,
+        request: GraphQLRequest,
+        variables: Mapping[str, Any],
+        data: dict[str, Any],
+    ) -> None:
+        assert entry.document is not None
+        result = execute(
+            self._schema,
+            entry.document,
+            root_value={},
+            variable_values=dict(variables),
+            operation_name=request.operation_name,
+        )
+        found = getattr(result, "data", None) or {}
+        for key, value in found.items():
+            if value is not None and key not in data:
+                data[key] = value
+
+    @staticmethod
+    def _respond(plan: Plan, execution: Execution) -> JSON:
+        errors = execution.errors
+        data = Shaper(errors).root(plan.shape, execution.data)
+        if errors:
+            return {"data": data, "errors": errors}
+        return {"data": data}

@@ -1,0 +1,284 @@
+"""Plan execution: run the fetches, merge what they return, re-path their errors.
+
+Root fetches of a step run concurrently; then each wave of entity fetches runs, every
+group's representations collected from the merged data and deduplicated, and all groups
+of a wave bound for one subgraph sent as one operation (one aliased `_entities` field per
+group). A fetch that fails or times out becomes errors on the fields it owed; it never
+raises out of here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from gateway.planner.plan import Group, PathSeg, Plan, RepTemplate, Step
+from gateway.types import JSON, RequestContext, SubgraphTransport
+
+__all__ = ["Execution", "merge_into", "unavailable"]
+
+Located = tuple[dict[str, Any], tuple[str | int, ...]]  # an object and its response path
+
+
+def unavailable(graph: str, reason: str) -> JSON:
+    """The response standing in for a subgraph that could not answer."""
+    return {
+        "data": None,
+        "errors": [
+            {
+                "message": f"Subgraph '{graph}' {reason}.",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "serviceName": graph},
+            }
+        ],
+    }
+
+
+def merge_into(target: dict[str, Any], source: Mapping[str, Any]) -> None:
+    """Deep-merge one fetch's object into the merged data (objects field by field)."""
+    for key, value in source.items():
+        current = target.get(key)
+        if current is None:
+            target[key] = value
+        elif isinstance(value, dict):
+            if isinstance(current, dict):
+                merge_into(current, value)
+            else:
+                target[key] = value
+        elif isinstance(value, list):
+            if isinstance(current, list) and len(current) == len(value):
+                _merge_lists(current, value)
+            else:
+                target[key] = value
+        elif value is not None:
+            target[key] = value
+
+
+def _merge_lists(target: list[Any], source: list[Any]) -> None:
+    for index, item in enumerate(source):
+        current = target[index]
+        if isinstance(item, dict) and isinstance(current, dict):
+            merge_into(current, item)
+        elif isinstance(item, list) and isinstance(current, list) and len(item) == len(current):
+            _merge_lists(current, item)
+        elif item is not None or current is None:
+            target[index] = item
+
+
+def _locate(root: dict[str, Any], path: tuple[PathSeg, ...]) -> list[Located]:
+    current: list[Located] = [(root, ())]
+    for segment in path:
+        found: list[Located] = []
+        if isinstance(segment, str):
+            for obj, where in current:
+                _flatten(obj.get(segment), (*where, segment), found)
+        else:
+            found = [(obj, where) for obj, where in current if obj.get("__typename") in segment]
+        current = found
+    return current
+
+
+def _flatten(value: Any, where: tuple[str | int, ...], out: list[Located]) -> None:
+    if isinstance(value, dict):
+        out.append((value, where))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _flatten(item, (*where, index), out)
+
+
+_ABSENT: Any = object()
+
+
+def _representation(template: RepTemplate, obj: dict[str, Any]) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    for name, key, sub in template:
+        if sub is not None and name.startswith("... on "):
+            if obj.get("__typename") == name[7:]:
+                nested = _representation(sub, obj)
+                if nested is None:
+                    return None
+                out.update(nested)
+            continue
+        value = obj.get(key, _ABSENT)
+        if value is _ABSENT:
+            if name == "__typename":
+                continue
+            return None  # the data this fetch needs never arrived
+        if sub is not None and value is not None:
+            value = _nested(sub, value)
+            if value is _ABSENT:
+                return None
+        out[name] = value
+    return out
+
+
+def _nested(template: RepTemplate, value: Any) -> Any:
+    if isinstance(value, list):
+        items = [_nested(template, item) for item in value]
+        return _ABSENT if any(item is _ABSENT for item in items) else items
+    if isinstance(value, dict):
+        nested = _representation(template, value)
+        return _ABSENT if nested is None else nested
+    return value
+
+
+class _Batch:
+    """One group's share of a wave: its representations and the objects each one fills."""
+
+    __slots__ = ("group", "owners", "reps")
+
+    def __init__(self, group: Group) -> None:
+        self.group = group
+        self.reps: list[dict[str, Any]] = []
+        self.owners: list[list[Located]] = []
+
+
+class Execution:
+    """One operation's run: the merged data and errors of every fetch of a plan."""
+
+    __slots__ = ("ctx", "data", "errors", "plan", "timeout", "transport", "variables")
+
+    def __init__(
+        self,
+        plan: Plan,
+        transport: SubgraphTransport,
+        ctx: RequestContext,
+        variables: Mapping[str, Any],
+        timeout: float,
+    ) -> None:
+        self.plan = plan
+        self.transport = transport
+        self.ctx = ctx
+        self.variables = variables
+        self.timeout = timeout
+        self.data: dict[str, Any] = {}
+        self.errors: list[dict[str, Any]] = []
+
+    async def run(self) -> None:
+        for step in self.plan.steps:
+            roots = step.roots
+            if len(roots) == 1:
+                await self._root(roots[0])
+            else:
+                await asyncio.gather(*(self._root(group) for group in roots))
+            await self.run_waves(step)
+
+    async def run_waves(self, step: Step) -> None:
+        for wave in step.waves:
+            await self._wave(wave)
+
+    def variables_for(self, names: tuple[str, ...]) -> dict[str, Any]:
+        variables = self.variables
+        return {name: variables[name] for name in names if name in variables}
+
+    async def fetch(self, graph: str, document: str, variables: dict[str, Any]) -> JSON:
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self.transport.fetch(graph, document, variables, self.ctx)
+        except TimeoutError:
+            return unavailable(graph, "did not answer in time")
+        except (OSError, ValueError) as error:
+            return unavailable(graph, f"failed: {type(error).__name__}")
+        return response if isinstance(response, dict) else unavailable(graph, "answered nonsense")
+
+    async def _root(self, group: Group) -> None:
+        response = await self.fetch(
+            group.graph, self.plan.root_document(group), self.variables_for(group.variable_names)
+        )
+        self.absorb_root(group, response)
+
+    def absorb_root(self, group: Group, response: JSON) -> None:
+        data = response.get("data")
+        if isinstance(data, dict):
+            merge_into(self.data, data)
+        for error in response.get("errors") or ():
+            path = error.get("path") if isinstance(error, dict) else None
+            if not path and group.root_keys:
+                path = [group.root_keys[0]]
+            self.errors.append(_client_error(error, path))
+
+    async def _wave(self, groups: list[Group]) -> None:
+        by_graph: dict[str, list[_Batch]] = {}
+        for group in groups:
+            batch = self._batch(group)
+            if batch.reps:
+                by_graph.setdefault(group.graph, []).append(batch)
+        if len(by_graph) == 1:
+            for graph, batches in by_graph.items():
+                await self._entities(graph, batches)
+        elif by_graph:
+            await asyncio.gather(*(self._entities(g, b) for g, b in by_graph.items()))
+
+    def _batch(self, group: Group) -> _Batch:
+        batch = _Batch(group)
+        seen: dict[bytes, int] = {}
+        typename = group.rep_typename
+        for obj, where in _locate(self.data, group.path):
+            fields = _representation(group.rep, obj)
+            if fields is None:
+                continue
+            rep_type = typename or obj.get("__typename")
+            if rep_type is None:
+                continue
+            rep = {"__typename": rep_type, **fields}
+            identity = orjson.dumps(rep)
+            index = seen.get(identity)
+            if index is None:
+                seen[identity] = len(batch.reps)
+                batch.reps.append(rep)
+                batch.owners.append([(obj, where)])
+            else:
+                batch.owners[index].append((obj, where))
+        return batch
+
+    async def _entities(self, graph: str, batches: list[_Batch]) -> None:
+        plan = self.plan
+        document = plan.entity_document([batch.group for batch in batches])
+        names: list[str] = []
+        for batch in batches:
+            names.extend(n for n in batch.group.variable_names if n not in names)
+        variables = self.variables_for(tuple(names))
+        for index, batch in enumerate(batches):
+            variables[f"{plan.reps_prefix}{index}"] = batch.reps
+        response = await self.fetch(graph, document, variables)
+        data = response.get("data")
+        for index, batch in enumerate(batches):
+            results = data.get(f"_{index}") if isinstance(data, dict) else None
+            if isinstance(results, list):
+                for position, result in enumerate(results[: len(batch.owners)]):
+                    if isinstance(result, dict):
+                        for obj, _ in batch.owners[position]:
+                            merge_into(obj, result)
+        errors = response.get("errors") or ()
+        for error in errors:
+            self._entity_error(error, batches, data)
+
+    def _entity_error(self, error: Any, batches: list[_Batch], data: Any) -> None:
+        path = error.get("path") if isinstance(error, dict) else None
+        if isinstance(path, list) and len(path) >= 2 and isinstance(path[1], int):
+            alias = path[0]
+            if isinstance(alias, str) and alias[1:].isdigit():
+                index = int(alias[1:])
+                if index < len(batches) and path[1] < len(batches[index].owners):
+                    for _, where in batches[index].owners[path[1]]:
+                        self.errors.append(_client_error(error, [*where, *path[2:]]))
+                    return
+        if isinstance(data, dict):
+            self.errors.append(_client_error(error, None))
+            return
+        for batch in batches:  # the whole fetch failed: say so where each group's data was due
+            self.errors.append(_client_error(error, list(batch.owners[0][0][1])))
+
+
+def _client_error(error: Any, path: Any) -> dict[str, Any]:
+    if not isinstance(error, dict):
+        return {"message": str(error), "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+    out: dict[str, Any] = {"message": str(error.get("message", "Unknown subgraph error"))}
+    if path:
+        out["path"] = list(path)
+    extensions = error.get("extensions")
+    if isinstance(extensions, dict) and extensions:
+        out["extensions"] = extensions
+    return out

@@ -1,0 +1,240 @@
+"""Response shaping: from merged subgraph data to the response the client asked for.
+
+The merged data holds everything every fetch returned, including fields the planner
+added for keys and requirements. Shaping walks the client's selection (compiled once per
+plan), emits only the fields asked for, in the order asked, with `__typename` filled in,
+and applies the API schema's nullability: a null in a non-null position nulls the
+nearest nullable parent and records an error with the client-facing path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLUnionType,
+)
+
+from gateway.planner.operation import NField, NSel, collect_fields
+
+__all__ = ["ShapeSet", "Shaper"]
+
+_LEAF, _ENUM, _OBJECT, _TYPENAME = 0, 1, 2, 3
+_BUBBLE: Any = object()  # "null here, and this position is non-null: null the parent"
+_INTERNAL = "INTERNAL_SERVER_ERROR"
+
+# A linked path: (parent, key) pairs, built only where composite values nest.
+Path = tuple[Any, str | int] | None
+
+
+class ShapeField:
+    """One client field at one position: where to read it and how to complete its value."""
+
+    __slots__ = ("enum_values", "key", "kind", "label", "simple", "sub", "wrappers")
+
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        kind: int,
+        wrappers: str,
+        sub: ShapeSet | None,
+        enum_values: frozenset[str] | None,
+    ) -> None:
+        self.key = key
+        self.label = label  # "Type.field", for error messages
+        self.kind = kind
+        self.wrappers = wrappers  # outermost first: "N" non-null, "L" list
+        self.sub = sub
+        self.enum_values = enum_values
+        self.simple = kind == _LEAF and wrappers in ("", "N")
+
+
+class ShapeSet:
+    """A client selection set on one output type; per runtime type fields are collected lazily."""
+
+    __slots__ = ("_by_type", "_possible", "schema", "selections", "static_type")
+
+    def __init__(self, schema: GraphQLSchema, type_name: str, selections: Sequence[NSel]) -> None:
+        self.schema = schema
+        self.selections = tuple(selections)
+        gtype = schema.type_map[type_name]
+        self.static_type: str | None = type_name if isinstance(gtype, GraphQLObjectType) else None
+        if isinstance(gtype, GraphQLInterfaceType | GraphQLUnionType):
+            self._possible = frozenset(t.name for t in schema.get_possible_types(gtype))
+        else:
+            self._possible = frozenset((type_name,))
+        self._by_type: dict[str, tuple[ShapeField, ...]] = {}
+
+    def fields_for(self, runtime: Any) -> tuple[ShapeField, ...] | None:
+        """The fields to emit for an object of `runtime` type, or None when it cannot be here."""
+        found = self._by_type.get(runtime)
+        if found is None:
+            if runtime not in self._possible:
+                return None
+            found = self._by_type[runtime] = self._compile(runtime)
+        return found
+
+    def _compile(self, runtime: str) -> tuple[ShapeField, ...]:
+        parent = self.schema.type_map[runtime]
+        assert isinstance(parent, GraphQLObjectType)
+        out: list[ShapeField] = []
+        for key, occurrences in collect_fields(self.schema, runtime, self.selections).items():
+            first = occurrences[0]
+            if first.name == "__typename":
+                out.append(ShapeField(key, "__typename", _TYPENAME, "", None, None))
+                continue
+            if first.name in ("__schema", "__type"):  # answered whole by introspection
+                out.append(ShapeField(key, first.name, _LEAF, "", None, None))
+                continue
+            out.append(self._field(runtime, parent, key, first, occurrences))
+        return tuple(out)
+
+    def _field(
+        self,
+        runtime: str,
+        parent: GraphQLObjectType,
+        key: str,
+        first: NField,
+        occurrences: list[NField],
+    ) -> ShapeField:
+        gtype: GraphQLOutputType = parent.fields[first.name].type
+        wrappers = ""
+        while isinstance(gtype, GraphQLNonNull | GraphQLList):
+            wrappers += "N" if isinstance(gtype, GraphQLNonNull) else "L"
+            gtype = gtype.of_type
+        label = f"{runtime}.{first.name}"
+        if isinstance(gtype, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
+            selections: list[NSel] = []
+            for occurrence in occurrences:
+                selections.extend(occurrence.selections or ())
+            sub = ShapeSet(self.schema, gtype.name, selections)
+            return ShapeField(key, label, _OBJECT, wrappers, sub, None)
+        if isinstance(gtype, GraphQLEnumType):
+            return ShapeField(key, label, _ENUM, wrappers, None, frozenset(gtype.values))
+        return ShapeField(key, label, _LEAF, wrappers, None, None)
+
+
+def _path_list(path: Path) -> list[str | int]:
+    out: list[str | int] = []
+    while path is not None:
+        path, key = path
+        out.append(key)
+    out.reverse()
+    return out
+
+
+class Shaper:
+    """Shapes one response; collects the errors it finds along the way."""
+
+    __slots__ = ("errors",)
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+
+    def root(self, shape: ShapeSet, data: dict[str, Any] | None) -> dict[str, Any] | None:
+        result = self._object(shape, data if data is not None else {}, None, shape.static_type)
+        return None if result is _BUBBLE else result
+
+    def _object(
+        self, shape: ShapeSet, data: dict[str, Any], path: Path, runtime: Any
+    ) -> dict[str, Any] | Any:
+        fields = shape.fields_for(runtime)
+        if fields is None:
+            return None
+        out: dict[str, Any] = {}
+        for field in fields:
+            key = field.key
+            if field.kind == _TYPENAME:
+                out[key] = runtime
+                continue
+            value = data.get(key)
+            if field.simple:
+                if value is None and field.wrappers:
+                    self._null_error(field, (path, key))
+                    return _BUBBLE
+                out[key] = value
+                continue
+            value = self._complete(field, value, 0, (path, key))
+            if value is _BUBBLE:
+                return _BUBBLE
+            out[key] = value
+        return out
+
+    def _complete(self, field: ShapeField, value: Any, index: int, path: Path) -> Any:
+        wrappers = field.wrappers
+        non_null = index < len(wrappers) and wrappers[index] == "N"
+        if non_null:
+            index += 1
+        if value is None:
+            if non_null:
+                self._null_error(field, path)
+                return _BUBBLE
+            return None
+        if index < len(wrappers):  # a list
+            if not isinstance(value, list):
+                return self._invalid(field, path, non_null, "a list")
+            items: list[Any] = []
+            for position, item in enumerate(value):
+                completed = self._complete(field, item, index + 1, (path, position))
+                if completed is _BUBBLE:
+                    return _BUBBLE if non_null else None
+                items.append(completed)
+            return items
+        kind = field.kind
+        if kind == _LEAF:
+            return value
+        if kind == _ENUM:
+            if value in field.enum_values:  # type: ignore[operator]
+                return value
+            return self._invalid(field, path, non_null, "a value of its enum")
+        if not isinstance(value, dict):
+            return self._invalid(field, path, non_null, "an object")
+        sub = field.sub
+        assert sub is not None
+        runtime = sub.static_type or value.get("__typename")
+        result = self._object(sub, value, path, runtime)
+        if result is None:  # an object of a type the client cannot see here
+            if non_null:
+                self._null_error(field, path)
+                return _BUBBLE
+            return None
+        if result is _BUBBLE:
+            return _BUBBLE if non_null else None
+        return result
+
+    def _invalid(self, field: ShapeField, path: Path, non_null: bool, expected: str) -> Any:
+        self.errors.append(
+            {
+                "message": f"{field.label} did not resolve to {expected}.",
+                "path": _path_list(path),
+                "extensions": {"code": _INTERNAL},
+            }
+        )
+        return _BUBBLE if non_null else None
+
+    def _null_error(self, field: ShapeField, path: Path) -> None:
+        """Record a non-null violation unless an error already explains this position."""
+        flat = _path_list(path)
+        for error in self.errors:
+            known = error.get("path")
+            if known is None:
+                continue
+            size = min(len(known), len(flat))
+            if known[:size] == flat[:size]:
+                return
+        self.errors.append(
+            {
+                "message": f"Cannot return null for non-nullable field {field.label}.",
+                "path": flat,
+                "extensions": {"code": _INTERNAL},
+            }
+        )
