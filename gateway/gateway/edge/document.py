@@ -102,22 +102,24 @@ def _select_operation(document: DocumentNode, name: str | None) -> OperationDefi
 
 
 def _selects_introspection(
-    document: DocumentNode, selection_set: SelectionSetNode, seen: set[str]
+    document: DocumentNode, selection_set: SelectionSetNode, visited: set[str]
 ) -> bool:
+    """Whether the operation selects `__schema`/`__type`; each fragment is looked at once."""
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             if selection.name.value in _INTROSPECTION_FIELDS:
                 return True
         elif isinstance(selection, InlineFragmentNode):
-            if _selects_introspection(document, selection.selection_set, seen):
+            if _selects_introspection(document, selection.selection_set, visited):
                 return True
-        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in visited:
             name = selection.name.value
+            visited.add(name)
             for definition in document.definitions:
                 if (
                     isinstance(definition, FragmentDefinitionNode)
                     and definition.name.value == name
-                    and _selects_introspection(document, definition.selection_set, seen | {name})
+                    and _selects_introspection(document, definition.selection_set, visited)
                 ):
                     return True
     return False

@@ -98,11 +98,12 @@ class _Measure:
     def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
         self._fragments = fragments
         self._memo: dict[str, tuple[int, int]] = {}
+        self._root_memo: dict[str, int] = {}
         self._visiting: set[str] = set()
 
     def operation(self, operation: OperationDefinitionNode) -> Shape:
         depth, aliases = self._selection_set(operation.selection_set)
-        return Shape(depth, aliases, self._root_fields(operation.selection_set, set()))
+        return Shape(depth, aliases, self._root_fields(operation.selection_set))
 
     def _selection_set(self, selection_set: SelectionSetNode | None) -> tuple[int, int]:
         """(depth, aliases) of a selection set; a leaf field has depth 1."""
@@ -144,16 +145,28 @@ class _Measure:
         self._memo[name] = result
         return result
 
-    def _root_fields(self, selection_set: SelectionSetNode, seen: set[str]) -> int:
+    def _root_fields(self, selection_set: SelectionSetNode) -> int:
         count = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 count += 1
             elif isinstance(selection, InlineFragmentNode):
-                count += self._root_fields(selection.selection_set, seen)
+                count += self._root_fields(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self._fragments.get(name)
-                if fragment is not None and name not in seen:
-                    count += self._root_fields(fragment.selection_set, seen | {name})
+                count += self._fragment_root_fields(selection.name.value)
+        return count
+
+    def _fragment_root_fields(self, name: str) -> int:
+        known = self._root_memo.get(name)
+        if known is not None:
+            return known
+        fragment = self._fragments.get(name)
+        if fragment is None or name in self._visiting:
+            return 0
+        self._visiting.add(name)
+        try:
+            count = self._root_fields(fragment.selection_set)
+        finally:
+            self._visiting.discard(name)
+        self._root_memo[name] = count
         return count

@@ -8,6 +8,8 @@ federated engine is replaced.
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -206,12 +208,13 @@ def make_client(
         }
         values.update(overrides)
         settings = GatewaySettings(**values)
-        app = build_app(
-            settings,
-            engine_factory=engine_factory(engines),
-            verifier=verifier if verifier is not None else StaticVerifier(),
-            redis=redis,
-        )
+        parts: dict[str, Any] = {
+            "engine_factory": engine_factory(engines),
+            "verifier": verifier if verifier is not None else StaticVerifier(),
+        }
+        if "redis_url" not in overrides:
+            parts["redis"] = redis
+        app = build_app(settings, **parts)
         client = TestClient(app, client=("203.0.113.7", 5555))
         client.__enter__()
         clients.append(client)
@@ -225,3 +228,25 @@ def make_client(
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own on the configured Redis; skips when there is none."""
+    import redis as sync_redis
+
+    client = sync_redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except sync_redis.RedisError:
+        client.close()
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    prefix = f"test-gateway-{uuid.uuid4().hex}:"
+    yield prefix
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -1,0 +1,138 @@
+"""JWT at the edge, with servicekit's verifier and a JWKS of the test's own."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
+from servicekit.auth import JwtVerifier
+
+ISSUER = "https://identity.test"
+AUDIENCE = "realtyforyou"
+KEY = Ed25519PrivateKey.generate()
+OTHER_KEY = Ed25519PrivateKey.generate()
+HEADERS = {"content-type": "application/json"}
+
+
+def jwks() -> dict[str, Any]:
+    public = json.loads(OKPAlgorithm.to_jwk(KEY.public_key()))
+    return {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "EdDSA"}]}
+
+
+def token(*, key: Ed25519PrivateKey = KEY, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {
+        "sub": str(USER),
+        "role": "REALTOR",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 300,
+        **claims,
+    }
+    return jwt.encode(payload, key, algorithm="EdDSA", headers={"kid": "k1"})
+
+
+USER = uuid.uuid4()
+
+
+@pytest.fixture
+def authed(make_client: Callable[..., Any]) -> Any:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=jwks()))
+    verifier = JwtVerifier(
+        "http://identity.test/.well-known/jwks.json",
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        http=httpx.AsyncClient(transport=transport),
+    )
+    return make_client(verifier=verifier)
+
+
+def ask(client: Any, authorization: str | None) -> Any:
+    headers = dict(HEADERS)
+    if authorization is not None:
+        headers["authorization"] = authorization
+    body = json.dumps({"query": "{ me headers }"})
+    return client.post("/graphql", content=body, headers=headers)
+
+
+def test_valid_token_identifies_the_caller_and_is_forwarded(
+    authed: Any, engines: dict[str, Any]
+) -> None:
+    bearer = f"Bearer {token()}"
+    response = ask(authed, bearer)
+    assert response.status_code == 200
+    assert response.json()["data"]["me"] == str(USER)
+    _, ctx = engines["v1"].calls[-1]
+    assert ctx.principal_id == str(USER)
+    assert ctx.principal_role == "REALTOR"
+    assert ctx.headers["authorization"] == bearer
+    assert ctx.client_id == f"user:{USER}"
+
+
+def test_no_token_is_anonymous(authed: Any, engines: dict[str, Any]) -> None:
+    response = ask(authed, None)
+    assert response.status_code == 200
+    assert response.json()["data"]["me"] is None
+    _, ctx = engines["v1"].calls[-1]
+    assert ctx.principal_id is None
+    assert "authorization" not in ctx.headers
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        f"Bearer {token(key=OTHER_KEY)}",
+        f"Bearer {token(exp=int(time.time()) - 3600)}",
+        f"Bearer {token(aud='someone-else')}",
+        "Bearer not.a.jwt",
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+    ],
+)
+def test_invalid_token_is_401_unauthenticated(
+    authed: Any, engines: dict[str, Any], authorization: str
+) -> None:
+    response = ask(authed, authorization)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert engines["v1"].calls == []
+
+
+def test_401_whatever_the_accept_header(authed: Any) -> None:
+    response = authed.post(
+        "/graphql",
+        content=json.dumps({"query": "{ me }"}),
+        headers={
+            **HEADERS,
+            "authorization": "Bearer bad",
+            "accept": "application/graphql-response+json",
+        },
+    )
+    assert response.status_code == 401
+
+
+def test_trace_context_is_forwarded(client: Any, engines: dict[str, Any]) -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    client.post(
+        "/graphql",
+        content=json.dumps({"query": "{ hello }"}),
+        headers={
+            **HEADERS,
+            "traceparent": traceparent,
+            "tracestate": "vendor=1",
+            "x-request-id": "r1",
+        },
+    )
+    _, ctx = engines["v1"].calls[-1]
+    assert ctx.headers["traceparent"].split("-")[1] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert ctx.headers["x-request-id"] == "r1"
