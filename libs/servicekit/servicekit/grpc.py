@@ -17,12 +17,10 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
 from servicekit.auth import Principal, Role, current_principal
 from servicekit.errors import GRPC_STATUS, ServiceError, from_grpc_status
-from servicekit.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +48,6 @@ class _ErrorsAndIdentity(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             token = current_principal.set(_principal_from(metadata))
-            trace_token = otel_context.attach(context_from_headers(metadata))
             try:
                 return await behaviour(request, context)
             except ServiceError as exc:
@@ -61,7 +58,6 @@ class _ErrorsAndIdentity(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 log.exception("unexpected error in %s", details.method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             finally:
-                otel_context.detach(trace_token)
                 current_principal.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(
