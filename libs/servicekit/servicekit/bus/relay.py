@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from sqlalchemy import Row, select, update
+from sqlalchemy import select, update
 from sqlalchemy.sql import func
 
 from servicekit.bus.connection import Bus
@@ -117,15 +117,15 @@ class OutboxRelay:
         self.published += len(done)
         return len(done), failed
 
-    async def _publish(self, rows: Sequence[Row[Any]]) -> tuple[list[uuid.UUID], int]:
-        by_entity: dict[tuple[str, str], list[Row[Any]]] = defaultdict(list)
+    async def _publish(self, rows: Sequence[Any]) -> tuple[list[uuid.UUID], int]:
+        by_entity: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for row in rows:
             entity_type = row.subject.split(".")[1] if "." in row.subject else row.subject
             by_entity[(entity_type, row.subject_id)].append(row)
         done: list[uuid.UUID] = []
         failed = 0
 
-        async def send_in_order(chain: list[Row[Any]]) -> None:
+        async def send_in_order(chain: list[Any]) -> None:
             nonlocal failed
             for i, row in enumerate(chain):
                 headers = {"traceparent": row.traceparent} if row.traceparent else None
