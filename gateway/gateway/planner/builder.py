@@ -82,6 +82,12 @@ class Builder:
         self.schema: GraphQLSchema = supergraph.schema
         self.groups: list[Group] = []
         self.memo: dict[Any, float] = {} if memo is None else memo
+        # @requires fetches already made, by (graph, type, path, parent group, requirement):
+        # two fields needing the same requirement at one position share one fetch.
+        self._requiring: dict[tuple[Any, ...], Group] = {}
+        # Plain entity fetches, by (graph, type, path, parent group): fields (and keys other
+        # fetches need) bound for one subgraph at one position share one fetch.
+        self._jumps: dict[tuple[Any, ...], Group] = {}
         self._graph_order = {name: index for index, name in enumerate(supergraph.subgraph_urls)}
 
     # Groups ---------------------------------------------------------------------------------
@@ -247,21 +253,26 @@ class Builder:
         provided: Provided | None,
     ) -> set[Group]:
         deps: set[Group] = set()
-        jumps: dict[tuple[str, str], Group] = {}
         for occurrences in pending:
-            graph, target = self._choose(group, type_name, occurrences, jumps, provided)
+            graph, target = self._choose(group, type_name, occurrences, path, provided)
             join = self.sg.field_join(target, occurrences[0].name, graph)
             if join is not None and join.requires is not None:
-                fetch = self._entity_group(
-                    group, out, type_name, target, graph, fields, path, provided, join.requires
-                )
+                reuse = (graph, target, path, group.id, join.requires_text)
+                found = self._requiring.get(reuse)
+                if found is None:
+                    found = self._entity_group(
+                        group, out, type_name, target, graph, fields, path, provided, join.requires
+                    )
+                    self._requiring[reuse] = found
+                fetch = found
             else:
-                fetch = jumps.get((graph, target)) or self._entity_group(
+                jump = (graph, target, path, group.id)
+                fetch = self._jumps.get(jump) or self._entity_group(
                     group, out, type_name, target, graph, fields, path, provided, None
                 )
-                jumps[(graph, target)] = fetch
+                self._jumps[jump] = fetch
             deps.add(fetch)
-            deps |= self.plan_object(fetch, fetch.selection, target, occurrences, path, None)
+            deps |= self._add_local(fetch, fetch.selection, target, occurrences, path, None)
         return deps
 
     def _routes(self, type_name: str, field_name: str) -> list[tuple[str, str]]:
@@ -290,7 +301,7 @@ class Builder:
         group: Group,
         type_name: str,
         occurrences: list[NField],
-        jumps: dict[tuple[str, str], Group],
+        path: tuple[PathSeg, ...],
         provided: Provided | None,
     ) -> tuple[str, str]:
         name = occurrences[0].name
@@ -305,7 +316,7 @@ class Builder:
         best: tuple[float, int] | None = None
         chosen = routes[0]
         for graph, target in routes:
-            cost = 0.0 if (graph, target) in jumps else 1.0
+            cost = 0.0 if (graph, target, path, group.id) in self._jumps else 1.0
             keys = self._keys(target, graph)
             if not any(
                 self._local_field_set(group.graph, type_name, k.fields, provided) for k in keys

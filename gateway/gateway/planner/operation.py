@@ -137,7 +137,7 @@ def normalize(
             used: frozenset[str] = frozenset()
             if selection.arguments:
                 args = "(" + ", ".join(print_ast(arg) for arg in selection.arguments) + ")"
-                used = _variables_in(selection.arguments)
+                used = frozenset().union(*(_variables_in(arg) for arg in selection.arguments))
             sub = (
                 normalize(selection.selection_set, fragments, variables)
                 if selection.selection_set is not None
