@@ -241,8 +241,8 @@ class FieldMerger:
         unshared: list[str] = []
         for source in present:
             subgraph, item = source.subgraph, _field(source)
-            if overridden.get(subgraph.name) == "unused":
-                continue
+            if subgraph.name in overridden:
+                continue  # overridden: another subgraph resolves the field now
             if item.external:
                 if (parent, item.name) in subgraph.provided:
                     resolving.append(subgraph.name)
