@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from gateway.compose import SubgraphSource, compose
+from gateway.supergraph import Supergraph
+from graphql import print_schema
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -64,3 +66,17 @@ def test_two_subgraph_supergraph_layout() -> None:
     # Key fields shared by both subgraphs are plain.
     assert "\n  id: ID!\n  name: String! @join__field(graph: IDENTITY)\n" in supergraph
     assert '"""A person"""\ntype User\n' in supergraph
+
+
+@pytest.mark.parametrize("case", ["two", "four"])
+def test_golden_supergraphs_load_in_the_gateway(case: str) -> None:
+    parsed = Supergraph.parse(compose(sources(case)))
+    api = print_schema(parsed.api_schema)
+    assert "join__" not in api and "link__" not in api and "@" not in api
+    if case == "four":
+        assert "secret" not in api  # @inaccessible
+        assert "union SearchResult = Product | Shop" in api
+        assert parsed.resolving_graphs("Product", "reviewsScore") == ["reviews"]
+        assert parsed.resolving_graphs("Product", "price") == ["products"]
+        requires = parsed.field_join("Product", "shippingEstimate", "inventory")
+        assert requires is not None and requires.requires_text == "price weight"
