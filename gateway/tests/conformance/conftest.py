@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-
 from gateway.engine import FederatedEngine
 from gateway.supergraph import Supergraph
 from gateway.transport import HttpTransport
