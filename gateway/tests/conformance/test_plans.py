@@ -1,0 +1,149 @@
+"""Plan shapes: which subgraphs are called, how often, in which order, how concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import pytest
+from gateway.engine import FederatedEngine
+from gateway.planner import Plan
+from gateway.types import GraphQLRequest, RequestContext
+
+
+async def test_entity_fetches_are_batched_and_deduplicated(gateway: Any) -> None:
+    result = await gateway.run("{ topReviews { author { name } } }")
+    assert result == {
+        "data": {
+            "topReviews": [
+                {"author": {"name": "Ada Lovelace"}},
+                {"author": {"name": "Alan Turing"}},
+                {"author": {"name": "Ada Lovelace"}},
+            ]
+        }
+    }
+    assert gateway.transport.subgraphs == ["reviews", "accounts"]
+    assert gateway.transport.calls[1][2] == {
+        "_reps0": [{"__typename": "User", "id": "u1"}, {"__typename": "User", "id": "u2"}]
+    }
+
+
+async def test_one_entities_call_per_subgraph_per_step(gateway: Any) -> None:
+    result = await gateway.run(
+        "{ topProducts(first: 2) { inStock shippingEstimate deliveryNote reviews { id } } }"
+    )
+    assert [p["inStock"] for p in result["data"]["topProducts"]] == [True, False]
+    assert sorted(gateway.transport.subgraphs) == ["inventory", "products", "reviews"]
+
+
+async def test_fields_of_one_subgraph_share_one_fetch(gateway: Any) -> None:
+    await gateway.run("{ me { name username address { city } } users { name } }")
+    assert gateway.transport.subgraphs == ["accounts"]
+
+
+async def test_mutation_root_fields_run_in_order(gateway: Any) -> None:
+    result = await gateway.run(
+        """mutation {
+             a: updateName(id: "u2", name: "A. Turing") { name }
+             b: updateName(id: "u2", name: "Alan M. Turing") { name }
+             c: createProduct(input: {upc: "9", name: "Lamp"}) { name inStock }
+             d: updateName(id: "u2", name: "Alan Turing") { id name } }"""
+    )
+    assert result == {
+        "data": {
+            "a": {"name": "A. Turing"},
+            "b": {"name": "Alan M. Turing"},
+            "c": {"name": "Lamp", "inStock": False},
+            "d": {"id": "u2", "name": "Alan Turing"},
+        }
+    }
+    assert gateway.transport.subgraphs == ["accounts", "products", "inventory", "accounts"]
+    assert "a: updateName" in gateway.transport.calls[0][1]
+    assert "b: updateName" in gateway.transport.calls[0][1]
+    assert gateway.transport.calls[0][1].startswith("mutation")
+    assert gateway.transport.calls[2][1].startswith("query")
+
+
+async def test_plans_are_cached_by_normalised_document(gateway: Any) -> None:
+    engine: FederatedEngine = gateway.engine
+    await gateway.run("{ me { name } }")
+    await gateway.run("{ me { name } }")
+    await gateway.run("query {\n  me {\n    name # comment\n  }\n}")
+    assert (engine.plan_cache_misses, engine.plan_cache_hits) == (1, 2)
+
+
+async def test_skip_include_values_select_distinct_plans(gateway: Any) -> None:
+    engine: FederatedEngine = gateway.engine
+    query = "query Q($r: Boolean!) { me { name reviews @include(if: $r) { id } } }"
+    with_reviews = engine.plan_for(GraphQLRequest(query, {"r": True}))
+    without = engine.plan_for(GraphQLRequest(query, {"r": False}))
+    assert isinstance(with_reviews, Plan) and isinstance(without, Plan)
+    assert sum(len(w) for w in with_reviews.steps[0].waves) == 1
+    assert without.steps[0].waves == []
+
+
+async def test_headers_are_forwarded_to_subgraphs(gateway: Any) -> None:
+    await gateway.run(
+        "{ me { reviews { id } } }",
+        headers={"authorization": "Bearer t0k3n", "traceparent": "00-abc-def-01"},
+    )
+    received = gateway.traffic.requests[-2:]
+    assert [name for name, _, _ in received] == ["accounts", "reviews"]
+    for _, _, headers in received:
+        assert headers["authorization"] == "Bearer t0k3n"
+        assert headers["traceparent"] == "00-abc-def-01"
+
+
+class SlowTransport:
+    """Delays every fetch and records when each ran, to observe concurrency."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self.inner = inner
+        self.delay = delay
+        self.spans: list[tuple[str, float, float]] = []
+
+    async def fetch(
+        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+    ) -> Any:
+        started = time.perf_counter()
+        await asyncio.sleep(self.delay)
+        result = await self.inner.fetch(subgraph, query, variables, ctx)
+        self.spans.append((subgraph, started, time.perf_counter()))
+        return result
+
+    def subscribe(self, *args: Any) -> AsyncIterator[Any]:
+        raise AssertionError("not used")
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+@pytest.fixture
+async def slow(
+    gateway: Any, supergraph: Any
+) -> AsyncIterator[tuple[FederatedEngine, SlowTransport]]:
+    transport = SlowTransport(gateway.transport.inner, 0.15)
+    yield FederatedEngine(supergraph, transport), transport
+
+
+async def test_independent_fetches_run_concurrently(slow: Any) -> None:
+    engine, transport = slow
+    started = time.perf_counter()
+    result = await engine.execute(
+        GraphQLRequest("{ me { name } topProducts(first: 1) { inStock reviews { id } } }"),
+        RequestContext(),
+    )
+    elapsed = time.perf_counter() - started
+    assert result["data"]["me"] == {"name": "Ada Lovelace"}
+    assert sorted(s[0] for s in transport.spans) == ["accounts", "inventory", "products", "reviews"]
+    # two waves of 0.15 s each: roots together, then inventory and reviews together
+    assert elapsed < 0.45
+    spans = {name: (start, end) for name, start, end in transport.spans}
+    assert (
+        spans["accounts"][0] < spans["products"][1] and spans["products"][0] < spans["accounts"][1]
+    )
+    assert (
+        spans["inventory"][0] < spans["reviews"][1] and spans["reviews"][0] < spans["inventory"][1]
+    )
