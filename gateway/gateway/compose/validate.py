@@ -12,7 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .fieldsets import FieldSetSyntaxError, Selection, parse_field_set
-from .subgraph import INTERFACE, OBJECT, UNION, Field, Key, Subgraph
+from .subgraph import (
+    ENUM,
+    INPUT,
+    INTERFACE,
+    KIND_LABELS,
+    OBJECT,
+    SCALAR,
+    UNION,
+    Field,
+    Key,
+    Subgraph,
+)
 from .types import IssueLog
 
 Visit = Callable[[str, str, Field, int], None]
@@ -112,6 +123,8 @@ class _FieldSetChecker:
 
 def validate_subgraph(subgraph: Subgraph, issues: IssueLog) -> None:
     """Validate keys, requires and provides of one subgraph and record what they select."""
+    if not _check_references(subgraph, issues):
+        return
     _check_keys(subgraph, issues)
     _check_requires(subgraph, issues)
     _check_provides(subgraph, issues)
@@ -120,6 +133,48 @@ def validate_subgraph(subgraph: Subgraph, issues: IssueLog) -> None:
         for owner in subgraph.types.values():
             for item in owner.fields.values():
                 item.shareable = True
+
+
+BUILT_IN_SCALARS = frozenset({"String", "Int", "Float", "Boolean", "ID"})
+OUTPUT_KINDS = frozenset({OBJECT, INTERFACE, UNION, ENUM, SCALAR})
+INPUT_KINDS = frozenset({INPUT, ENUM, SCALAR})
+
+
+def _check_references(subgraph: Subgraph, issues: IssueLog) -> bool:
+    """Every type a subgraph names must exist there, and be usable where it is used."""
+    ok = True
+
+    def check(coordinate: str, name: str, allowed: frozenset[str], position: str) -> None:
+        nonlocal ok
+        if name in BUILT_IN_SCALARS:
+            return
+        target = subgraph.types.get(name)
+        if target is None:
+            message = f'[{subgraph.name}] Unknown type "{name}" (used by "{coordinate}").'
+        elif target.kind not in allowed:
+            message = (
+                f'[{subgraph.name}] The type of "{coordinate}" must be {position} type but got '
+                f'"{name}" ({KIND_LABELS[target.kind]}).'
+            )
+        else:
+            return
+        ok = False
+        issues.add("INVALID_GRAPHQL", message, [subgraph.name], coordinate)
+
+    for owner in subgraph.types.values():
+        for item in owner.fields.values():
+            coordinate = f"{owner.name}.{item.name}"
+            if owner.kind == INPUT:
+                check(coordinate, item.type.named, INPUT_KINDS, "an input")
+                continue
+            check(coordinate, item.type.named, OUTPUT_KINDS, "an output")
+            for arg in item.args.values():
+                check(f"{coordinate}({arg.name}:)", arg.type.named, INPUT_KINDS, "an input")
+        for interface in owner.interfaces:
+            check(owner.name, interface, frozenset({INTERFACE}), "an interface")
+        for member in owner.members:
+            check(owner.name, member, frozenset({OBJECT}), "an object")
+    return ok
 
 
 def _check_keys(subgraph: Subgraph, issues: IssueLog) -> None:

@@ -388,3 +388,12 @@ def test_mutation_paths_are_checked_too() -> None:
     assert issue.message.startswith(
         "The following supergraph API query:\nmutation {\n  make {\n    label\n  }\n}\n"
     )
+
+
+def test_unknown_and_misused_types_in_a_subgraph() -> None:
+    found = issues(a="type Query { t: Thing f(i: Out): Int } type Out { x: Int }")
+    assert [i.code for i in found] == ["INVALID_GRAPHQL", "INVALID_GRAPHQL"]
+    assert found[0].message == '[a] Unknown type "Thing" (used by "Query.t").'
+    assert found[1].message == (
+        '[a] The type of "Query.f(i:)" must be an input type but got "Out" (Object Type).'
+    )
