@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from graphql import GraphQLError, build_schema, validate_schema
+
 from .merge import Merger
 from .printer import print_supergraph
 from .satisfiability import check_satisfiability
@@ -53,4 +55,18 @@ def compose(subgraphs: Sequence[SubgraphSource]) -> str:
     check_satisfiability(supergraph, parsed, issues)
     if issues:
         raise CompositionError(issues.issues)
-    return print_supergraph(supergraph)
+    printed = print_supergraph(supergraph)
+    for problem in _schema_problems(printed):
+        issues.add("INVALID_GRAPHQL", f"The composed supergraph is not a valid schema: {problem}")
+    if issues:
+        raise CompositionError(issues.issues)
+    return printed
+
+
+def _schema_problems(sdl: str) -> list[str]:
+    """GraphQL validity of the result: a last guard against a merge rule this module misses."""
+    try:
+        schema = build_schema(sdl, assume_valid_sdl=True)
+    except (GraphQLError, TypeError) as exc:
+        return [str(exc)]
+    return [error.message for error in validate_schema(schema)]

@@ -101,6 +101,7 @@ class Merger:
             if merged is not None:
                 types[name] = merged
         self._spread_interface_object_fields(types)
+        self._check_interface_fields(types)
         roots = {op: name for op, name in ROOT_NAMES.items() if name in types}
         query = types.get("Query")
         if query is None or not query.fields:
@@ -284,6 +285,35 @@ class Merger:
                 [s.name for s, _ in sources],
                 merged.name,
             )
+
+    def _check_interface_fields(self, types: dict[str, SType]) -> None:
+        """A type implementing an interface in some subgraph must have all its merged fields."""
+        for implementation in types.values():
+            for interface_name in implementation.interfaces:
+                interface = types.get(interface_name)
+                if interface is None:
+                    continue
+                for field_name in interface.fields:
+                    if field_name in implementation.fields:
+                        continue
+                    declared = [
+                        s.name
+                        for s in self.subgraphs
+                        if s.field(interface_name, field_name) is not None
+                    ]
+                    implementing = [g for g, i in implementation.implements if i == interface_name]
+                    names = [
+                        s.name for s in self.subgraphs if self.graph_enum[s.name] in implementing
+                    ]
+                    self.issues.add(
+                        "INTERFACE_FIELD_NO_IMPLEM",
+                        f'Interface field "{interface_name}.{field_name}" is declared in '
+                        f'{subgraph_list(declared)} but type "{implementation.name}", which '
+                        f'implements "{interface_name}" only in {subgraph_list(names)}, does not '
+                        f'have field "{field_name}".',
+                        declared + names,
+                        f"{implementation.name}.{field_name}",
+                    )
 
     def _spread_interface_object_fields(self, types: dict[str, SType]) -> None:
         """Fields an `@interfaceObject` adds to an interface also exist on its implementations."""

@@ -397,3 +397,30 @@ def test_unknown_and_misused_types_in_a_subgraph() -> None:
     assert found[1].message == (
         '[a] The type of "Query.f(i:)" must be an input type but got "Out" (Object Type).'
     )
+
+
+def test_interface_field_missing_on_an_implementation() -> None:
+    issue = only(
+        issues(
+            a="type Query { i: I } interface I { x: Int } type O implements I { x: Int }",
+            b="interface I { x: Int y: Int } type P implements I { x: Int y: Int }",
+        )
+    )
+    assert issue.code == "INTERFACE_FIELD_NO_IMPLEM"
+    assert issue.message == (
+        'Interface field "I.y" is declared in subgraph "b" but type "O", which implements "I" '
+        'only in subgraph "a", does not have field "y".'
+    )
+
+
+def test_the_result_is_validated_as_a_graphql_schema() -> None:
+    issue = only(
+        issues(
+            a="type Query { i: I } interface I { x: Int! } "
+            "type O implements I { x: Int! @shareable }",
+            b="type Query { o: O @shareable } type O { x: Int @shareable }",
+        )
+    )
+    assert issue.code == "INVALID_GRAPHQL"
+    assert issue.message.startswith("The composed supergraph is not a valid schema: ")
+    assert "I.x" in issue.message and "O.x" in issue.message
