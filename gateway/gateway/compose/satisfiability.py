@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from .fieldsets import FieldSetSyntaxError, Selection, parse_field_set
+from .fieldsets import FieldSetSyntaxError, Selection, parse_field_set, top_level_names
 from .model import SType, Supergraph
 from .subgraph import INTERFACE, OBJECT, UNION, Key, Subgraph
 from .types import IssueLog
@@ -91,6 +91,23 @@ class _Graph:
         result = frozenset(reached)
         self._closures[cache_key] = result
         return result
+
+    def requirements_met(
+        self, type_name: str, field_name: str, serving: str, alternatives: Alternatives
+    ) -> bool:
+        """Whether the `@requires` of the field in `serving` can be fetched from here."""
+        found = self.by_name[serving].field(type_name, field_name)
+        if found is None or found.requires is None:
+            return True
+        try:
+            selections = parse_field_set(found.requires)
+        except FieldSetSyntaxError:
+            return False
+        reachable = self.closure(type_name, alternatives | {serving})
+        return all(
+            any(self.by_name[n].resolves(type_name, required) for n in reachable)
+            for required in top_level_names(selections)
+        )
 
     def reasons(self, type_name: str, field_name: str, alternatives: Alternatives) -> list[str]:
         """Why each subgraph in `alternatives` cannot serve `type_name.field_name`."""
@@ -233,8 +250,13 @@ def check_satisfiability(
         expanded = graph.closure(type_name, alternatives)
         for field_name, item in current.fields.items():
             coordinate = f"{type_name}.{field_name}"
+            resolving = [
+                n
+                for n in graph.order
+                if n in expanded and graph.by_name[n].resolves(type_name, field_name)
+            ]
             serving = frozenset(
-                n for n in expanded if graph.by_name[n].resolves(type_name, field_name)
+                n for n in resolving if graph.requirements_met(type_name, field_name, n, expanded)
             )
             target = supergraph.types.get(item.type.named)
             composite = target is not None and target.kind in (OBJECT, INTERFACE, UNION)
@@ -245,7 +267,15 @@ def check_satisfiability(
                     continue
                 reported.add(coordinate)
                 query = _example_query(operation, path, field_name, composite)
-                reasons = graph.reasons(type_name, field_name, expanded)
+                reasons = (
+                    [
+                        f'- from subgraph "{n}": cannot satisfy @requires conditions on field '
+                        f'"{coordinate}".'
+                        for n in resolving
+                    ]
+                    if resolving
+                    else graph.reasons(type_name, field_name, expanded)
+                )
                 issues.add(
                     "SATISFIABILITY_ERROR",
                     "The following supergraph API query:\n"

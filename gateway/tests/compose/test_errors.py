@@ -424,3 +424,18 @@ def test_the_result_is_validated_as_a_graphql_schema() -> None:
     assert issue.code == "INVALID_GRAPHQL"
     assert issue.message.startswith("The composed supergraph is not a valid schema: ")
     assert "I.x" in issue.message and "O.x" in issue.message
+
+
+def test_requires_that_cannot_be_fetched() -> None:
+    found = issues(
+        a='type Query { t: T } type T @key(fields: "id") { id: ID! '
+        'cost: Int @requires(fields: "weight") weight: Int @external }',
+        b="type T { id: ID! @shareable weight: Int }",
+    )
+    assert [(i.code, i.coordinate) for i in found] == [
+        ("SATISFIABILITY_ERROR", "T.cost"),
+        ("SATISFIABILITY_ERROR", "T.weight"),
+    ]
+    assert found[0].message.endswith(
+        '- from subgraph "a": cannot satisfy @requires conditions on field "T.cost".'
+    )
