@@ -1,0 +1,1 @@
+"""RealtyForYou scheduling: tours between buyers and realtors, booked without double bookings."""

@@ -1,0 +1,3 @@
+from scheduling.app import main
+
+main()

@@ -1,0 +1,110 @@
+"""Composition root: builds scheduling from its settings and runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from realty.scheduling.v1 import scheduling_pb2_grpc
+from servicekit.graphql import SubgraphApp
+from servicekit.infrastructure import Infrastructure
+from servicekit.runtime import Runtime, run
+
+from scheduling.clients import Directory
+from scheduling.consumers import Consumers
+from scheduling.feeds import CalendarFeeds, feed_route
+from scheduling.graphql import Services, build_schema
+from scheduling.live import LiveTours
+from scheduling.notifications import Notifier
+from scheduling.queries import TourQueries
+from scheduling.reminders import NoShowWorker, ReminderWorker
+from scheduling.rpc import SchedulingServicer
+from scheduling.service import Policy, Scheduling, utcnow
+from scheduling.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+if not MIGRATIONS_DIR.is_dir():  # running from a source checkout
+    MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+
+
+@dataclass
+class Parts:
+    """Everything scheduling is made of, wired; tests build the same with other settings."""
+
+    infra: Infrastructure
+    directory: Directory
+    scheduling: Scheduling
+    queries: TourQueries
+    feeds: CalendarFeeds
+    live: LiveTours
+    notifier: Notifier
+    consumers: Consumers
+    reminders: ReminderWorker
+    no_shows: NoShowWorker
+    services: Services
+
+
+def assemble(
+    settings: Settings, infra: Infrastructure, *, clock: Callable[[], datetime] = utcnow
+) -> Parts:
+    directory = Directory.connect(
+        listings_target=settings.listings_grpc,
+        identity_target=settings.identity_grpc,
+        timeout=settings.grpc_timeout_seconds,
+    )
+    policy = Policy(
+        reminder_offsets_minutes=tuple(settings.reminder_offsets_minutes),
+        no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
+        slot_step=timedelta(minutes=settings.slot_step_minutes),
+    )
+    scheduling = Scheduling(infra.db, directory, policy=policy, clock=clock)
+    queries = TourQueries(infra.db)
+    feeds = CalendarFeeds(infra.db, secret=settings.feed_secret, public_url=settings.public_url)
+    live = LiveTours(infra.bus)
+    notifier = Notifier(
+        directory.identity, infra.mailer, sender=settings.infra.mail_from, clock=clock
+    )
+    return Parts(
+        infra=infra,
+        directory=directory,
+        scheduling=scheduling,
+        queries=queries,
+        feeds=feeds,
+        live=live,
+        notifier=notifier,
+        consumers=Consumers(scheduling, notifier),
+        reminders=ReminderWorker(
+            infra.db, notifier, clock=clock, poll_seconds=settings.reminder_poll_seconds
+        ),
+        no_shows=NoShowWorker(scheduling, poll_seconds=settings.no_show_poll_seconds),
+        services=Services(scheduling=scheduling, queries=queries, feeds=feeds, live=live),
+    )
+
+
+def runtime(parts: Parts) -> Runtime:
+    servicer = SchedulingServicer(parts.queries)
+    app = SubgraphApp(build_schema(), verifier=parts.infra.verifier, services=parts.services)
+    result = parts.infra.runtime(
+        graphql=app,
+        grpc_registrations=[
+            lambda server: scheduling_pb2_grpc.add_SchedulingServicer_to_server(servicer, server)
+        ],
+        grpc_service_names=["realty.scheduling.v1.Scheduling"],
+        subscriptions=parts.consumers.subscriptions(),
+        routes=[feed_route(parts.feeds, parts.queries, parts.scheduling.clock)],
+        workers=[parts.live.run, parts.reminders.run, parts.no_shows.run],
+    )
+    result.on_shutdown.insert(0, parts.directory.close)
+    return result
+
+
+async def build(settings: Settings | None = None) -> Runtime:
+    settings = settings or Settings()
+    infra = await Infrastructure.open(settings, MIGRATIONS_DIR)
+    return runtime(assemble(settings, infra))
+
+
+def main() -> None:
+    run(build)

@@ -1,0 +1,96 @@
+"""What scheduling does when other services (and scheduling itself) announce facts.
+
+Handlers run inside the consumer's unit of work, together with the inbox row, so each
+event has its effect once however often NATS redelivers it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from realty.identity.v1 import identity_pb2
+from realty.listings.v1 import listings_pb2
+from realty.media.v1 import media_pb2
+from realty.scheduling.v1 import scheduling_pb2
+from servicekit.bus import Event, Subscription
+from servicekit.db import UnitOfWork
+
+from scheduling.clients import BOOKABLE, listing_status
+from scheduling.domain import Verb
+from scheduling.messages import tour_from_proto
+from scheduling.notifications import Notifier
+from scheduling.service import Scheduling
+
+
+def _id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+class Consumers:
+    def __init__(self, scheduling: Scheduling, notifier: Notifier) -> None:
+        self.scheduling = scheduling
+        self.notifier = notifier
+
+    async def on_user_deleted(self, event: Event, uow: UnitOfWork) -> None:
+        user_id = _id(event.unpack(identity_pb2.UserDeleted).user_id)
+        if user_id is not None:
+            await self.scheduling.forget_user(uow, user_id)
+
+    async def on_listing_status_changed(self, event: Event, uow: UnitOfWork) -> None:
+        changed = event.unpack(listings_pb2.ListingStatusChanged)
+        status = listing_status(changed.to_status)
+        listing_id = _id(changed.listing_id)
+        if listing_id is None or status in BOOKABLE:
+            return
+        reason = (
+            f"the listing is no longer open for tours ({status.value.replace('_', ' ').lower()})"
+        )
+        await self.scheduling.cancel_for_listing(uow, listing_id, reason)
+
+    async def on_listing_deleted(self, event: Event, uow: UnitOfWork) -> None:
+        listing_id = _id(event.unpack(listings_pb2.ListingDeleted).listing_id)
+        if listing_id is not None:
+            await self.scheduling.cancel_for_listing(uow, listing_id, "the listing was removed")
+
+    async def on_attendee_joined(self, event: Event, uow: UnitOfWork) -> None:
+        joined = event.unpack(media_pb2.AttendeeJoined)
+        tour_id = _id(joined.tour_id)
+        if tour_id is not None and joined.first:
+            await self.scheduling.media_started(uow, tour_id)
+
+    async def on_meeting_ended(self, event: Event, uow: UnitOfWork) -> None:
+        tour_id = _id(event.unpack(media_pb2.MeetingEnded).tour_id)
+        if tour_id is not None:
+            await self.scheduling.media_ended(uow, tour_id)
+
+    async def on_tour_changed(self, event: Event, uow: UnitOfWork) -> None:
+        """Email both participants about a change of their tour, invitation attached."""
+        try:
+            verb = Verb(event.subject.rsplit(".", 1)[-1])
+        except ValueError:
+            return
+        changed = event.unpack(scheduling_pb2.TourChanged)
+        await self.notifier.tour_changed(
+            verb, tour_from_proto(changed.tour), changed.reason or None
+        )
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription("identity.user.deleted", self.on_user_deleted, durable="user-deleted"),
+            Subscription(
+                "listings.listing.status_changed",
+                self.on_listing_status_changed,
+                durable="listing-status",
+            ),
+            Subscription(
+                "listings.listing.deleted", self.on_listing_deleted, durable="listing-deleted"
+            ),
+            Subscription(
+                "media.attendee.joined", self.on_attendee_joined, durable="attendee-joined"
+            ),
+            Subscription("media.meeting.ended", self.on_meeting_ended, durable="meeting-ended"),
+            Subscription("scheduling.tour.>", self.on_tour_changed, durable="notifier"),
+        ]

@@ -1,0 +1,108 @@
+"""Live tour updates for subscriptions, fed by NATS so every replica sees every change.
+
+Each replica holds one core NATS subscription to `scheduling.tour.>` (no durable consumer:
+live updates are for whoever is connected now) and fans each change out in-process to the
+queues of its local subscribers, keyed by tour and by participant. A change committed on
+any replica reaches the subscribers of all of them, in the order the relay published it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+from nats.aio.msg import Msg
+from realty.scheduling.v1 import scheduling_pb2
+from servicekit.bus import Bus, Event
+
+from scheduling.domain import Tour
+from scheduling.messages import tour_from_proto
+
+log = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 256
+
+
+class Overflow(Exception):
+    """A subscriber fell too far behind; it must resubscribe."""
+
+
+@dataclass(eq=False)
+class Listener:
+    queue: asyncio.Queue[Tour] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    overflowed: bool = False
+
+    def offer(self, tour: Tour) -> None:
+        try:
+            self.queue.put_nowait(tour)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def __aiter__(self) -> AsyncIterator[Tour]:
+        while True:
+            tour = await self.queue.get()
+            yield tour
+            if self.overflowed and self.queue.empty():
+                raise Overflow("too many updates queued; subscribe again")
+
+
+class LiveTours:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.ready = asyncio.Event()
+        self._by_tour: dict[uuid.UUID, set[Listener]] = defaultdict(set)
+        self._by_user: dict[uuid.UUID, set[Listener]] = defaultdict(set)
+        self.delivered = 0
+
+    async def run(self) -> None:
+        """Worker: hold the NATS subscription until cancelled."""
+        await self.bus.connect()
+        subscription = await self.bus.nc.subscribe(
+            self.bus.subject("scheduling.tour.>"), cb=self._on_message, pending_msgs_limit=65536
+        )
+        self.ready.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.ready.clear()
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            changed = Event.from_envelope(msg.data).unpack(scheduling_pb2.TourChanged)
+            tour = tour_from_proto(changed.tour)
+        except Exception as exc:
+            log.warning("ignoring undecodable tour event on %s: %s", msg.subject, exc)
+            return
+        self.publish(tour)
+
+    def publish(self, tour: Tour) -> None:
+        """Hand a changed tour to every local subscriber interested in it."""
+        targets = set(self._by_tour.get(tour.id, ()))
+        targets.update(self._by_user.get(tour.buyer_id, ()))
+        targets.update(self._by_user.get(tour.realtor_id, ()))
+        for listener in targets:
+            listener.offer(tour)
+        self.delivered += len(targets)
+
+    @contextlib.contextmanager
+    def listen(
+        self, *, tour_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None
+    ) -> Iterator[Listener]:
+        """Register a listener for one tour or for all tours of one user, while in the block."""
+        listener = Listener()
+        index, key = (self._by_tour, tour_id) if tour_id is not None else (self._by_user, user_id)
+        assert key is not None, "listen to a tour or a user"
+        index[key].add(listener)
+        try:
+            yield listener
+        finally:
+            index[key].discard(listener)
+            if not index[key]:
+                del index[key]
