@@ -1,0 +1,354 @@
+# mypy: disable-error-code="untyped-decorator"
+"""Identity's subgraph: the `User` entity, sign-in and account operations. Thin by design:
+parse the input, call `IdentityService`, shape the answer.
+
+Visibility of `User` fields: `id`, `displayName`, `role`, `avatarUrl`, `realtorProfile`
+and `createdAt` are public (what a buyer sees of a realtor, or a realtor of a client).
+`email`, `phone`, `timeZone` and `emailVerified` belong to the user: asked by anyone but
+the user or an admin they fail with FORBIDDEN rather than answer null, so a client learns
+at once that it asked for something private instead of mistaking it for missing data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from servicekit.auth import Principal, bearer_token
+from servicekit.auth import Role as AuthRole
+from servicekit.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from servicekit.graphql import Context, ErrorCodes
+from servicekit.pagination import Connection, build_connection, page_size
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from identity import domain
+from identity.service import Client, IdentityService, Registration
+from identity.tokens import session_id_of
+
+
+@dataclass(frozen=True)
+class Services:
+    """What resolvers reach through `info.context.services`."""
+
+    identity: IdentityService
+
+
+Role = strawberry.enum(AuthRole, description="What a user is on the platform.")
+GqlInfo = Info[Context, None]
+
+
+def _service(info: GqlInfo) -> IdentityService:
+    services: Services = info.context.services
+    return services.identity
+
+
+def client_of(info: GqlInfo) -> Client:
+    """The client address: first hop of `X-Forwarded-For` when present, else the peer."""
+    request = info.context.request
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        first = forwarded.split(",", 1)[0].strip()
+        if first:
+            return Client(ip=first[:64])
+    return Client(ip=request.client.host if request.client else None)
+
+
+def parse_id(value: str, *, argument: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise BadUserInput("not a valid ID", argument=argument) from None
+
+
+def _users_loader(service: IdentityService) -> DataLoader[uuid.UUID, domain.User | None]:
+    async def load(ids: list[uuid.UUID]) -> list[domain.User | None]:
+        found = await service.users_by_ids(ids)
+        return [found.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def users_loader(info: GqlInfo) -> DataLoader[uuid.UUID, domain.User | None]:
+    return info.context.loader("identity.users", lambda: _users_loader(_service(info)))
+
+
+@strawberry.type(description="A realtor's professional details, public to everyone.")
+class RealtorProfile:
+    license_number: str | None = strawberry.field(description="Real-estate licence number.")
+    brokerage: str | None = strawberry.field(description="The brokerage the realtor works for.")
+    bio: str | None = strawberry.field(description="A short presentation written by the realtor.")
+    verified: bool = strawberry.field(description="True once an admin has checked the licence.")
+
+
+@strawberry.federation.type(keys=["id"], description="A person with an account.")
+class User:
+    id: strawberry.ID = strawberry.field(description="Stable identifier of the account.")
+    account: strawberry.Private[domain.User]
+
+    @classmethod
+    def of(cls, user: domain.User) -> User:
+        return cls(id=strawberry.ID(str(user.id)), account=user)
+
+    @classmethod
+    async def resolve_reference(cls, info: GqlInfo, id: strawberry.ID) -> User | None:
+        """Batched: every reference of one `_entities` call costs a single query together."""
+        try:
+            key = uuid.UUID(str(id))
+        except ValueError:
+            return None
+        user = await users_loader(info).load(key)
+        return cls.of(user) if user else None
+
+    async def _private(self, info: GqlInfo) -> domain.User:
+        who = await info.context.principal()
+        if who is None or (who.user_id != self.account.id and not who.is_admin):
+            raise Forbidden("only the user and admins can see this field")
+        if self.account.is_deleted:
+            raise NotFound("this account has been deleted")
+        return self.account
+
+    @strawberry.field(description="Sign-in and contact address (self or admin only).")
+    async def email(self, info: GqlInfo) -> str:
+        user = await self._private(info)
+        return user.email or ""
+
+    @strawberry.field(description="What the user is on the platform.")
+    def role(self) -> Role:  # type: ignore[valid-type]
+        return self.account.role
+
+    @strawberry.field(description="Name shown to other users.")
+    def display_name(self) -> str:
+        return self.account.display_name
+
+    @strawberry.field(description="Phone number in E.164 form (self or admin only).")
+    async def phone(self, info: GqlInfo) -> str | None:
+        return (await self._private(info)).phone
+
+    @strawberry.field(description="URL of the user's picture.")
+    def avatar_url(self) -> str | None:
+        return self.account.avatar_url
+
+    @strawberry.field(description="The user's IANA time zone, e.g. Europe/Paris (self or admin).")
+    async def time_zone(self, info: GqlInfo) -> str:
+        return (await self._private(info)).time_zone
+
+    @strawberry.field(description="True once the user opened the emailed link (self or admin).")
+    async def email_verified(self, info: GqlInfo) -> bool:
+        return (await self._private(info)).email_verified
+
+    @strawberry.field(description="Professional details; present for realtors only.")
+    def realtor_profile(self) -> RealtorProfile | None:
+        r = self.account.realtor
+        if r is None:
+            return None
+        return RealtorProfile(
+            license_number=r.license_number, brokerage=r.brokerage, bio=r.bio, verified=r.verified
+        )
+
+    @strawberry.field(description="When the account was created.")
+    def created_at(self) -> datetime:
+        return self.account.created_at
+
+
+@strawberry.type(description="The result of signing in: tokens and the signed-in user.")
+class AuthPayload:
+    access_token: str = strawberry.field(
+        description="JWT for `Authorization: Bearer`, valid `expiresIn` seconds."
+    )
+    refresh_token: str = strawberry.field(
+        description="Opaque, single-use token for `refreshToken`; keep it secret."
+    )
+    expires_in: int = strawberry.field(description="Lifetime of the access token in seconds.")
+    user: User = strawberry.field(description="The signed-in user.")
+
+
+@strawberry.input(description="A new account.")
+class RegisterInput:
+    email: str = strawberry.field(description="Sign-in address (case-insensitive, unique).")
+    password: str = strawberry.field(description="At least 12 characters, not a common password.")
+    display_name: str = strawberry.field(description="Name shown to other users.")
+    role: Role = strawberry.field(description="BUYER or REALTOR.")  # type: ignore[valid-type]
+    time_zone: str = strawberry.field(description="IANA time zone, e.g. America/New_York.")
+    phone: str | None = strawberry.field(default=None, description="E.164 phone number.")
+
+
+@strawberry.input(description="Changes to a realtor profile; omitted fields stay as they are.")
+class RealtorProfileInput:
+    license_number: str | None = strawberry.field(default=None, description="Licence number.")
+    brokerage: str | None = strawberry.field(default=None, description="Brokerage name.")
+    bio: str | None = strawberry.field(default=None, description="Short presentation.")
+
+
+@strawberry.input(description="Profile changes; omitted fields stay, empty strings clear.")
+class UpdateProfileInput:
+    display_name: str | None = strawberry.field(default=None, description="Name shown to others.")
+    phone: str | None = strawberry.field(default=None, description="E.164 phone number.")
+    avatar_url: str | None = strawberry.field(default=None, description="http(s) picture URL.")
+    time_zone: str | None = strawberry.field(default=None, description="IANA time zone.")
+    realtor_profile: RealtorProfileInput | None = strawberry.field(
+        default=None, description="Realtor details (realtors only)."
+    )
+
+
+def _payload(result: object) -> AuthPayload:
+    from identity.service import AuthResult
+
+    assert isinstance(result, AuthResult)
+    return AuthPayload(
+        access_token=result.access_token,
+        refresh_token=result.refresh_token,
+        expires_in=result.expires_in,
+        user=User.of(result.user),
+    )
+
+
+async def _me(info: GqlInfo) -> Principal:
+    return await info.context.user()
+
+
+@strawberry.type(description="Reading accounts.")
+class Query:
+    @strawberry.field(description="The signed-in user; null when anonymous.")
+    async def me(self, info: GqlInfo) -> User | None:
+        who = await info.context.principal()
+        if who is None:
+            return None
+        user = await users_loader(info).load(who.user_id)
+        if user is None or user.is_deleted:
+            raise Unauthenticated("this account no longer exists")
+        return User.of(user)
+
+    @strawberry.field(description="A user by id (public fields only unless self or admin).")
+    async def user(self, info: GqlInfo, id: strawberry.ID) -> User | None:
+        user = await users_loader(info).load(parse_id(id))
+        return User.of(user) if user else None
+
+    @strawberry.field(description="Accounts, oldest first, filtered by role and text (ADMIN).")
+    async def users(
+        self,
+        info: GqlInfo,
+        role: Annotated[Role | None, strawberry.argument(description="Only this role.")] = None,  # type: ignore[valid-type]
+        search: Annotated[
+            str | None, strawberry.argument(description="Part of the email or display name.")
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (max 100).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the item to start after.")
+        ] = None,
+    ) -> Connection[User]:
+        admin = await info.context.user(AuthRole.ADMIN)
+        limit = page_size(first)
+        page = await _service(info).search_users(
+            admin, role=role, search=search, limit=limit, after=after
+        )
+        return build_connection(
+            page.users,
+            limit=limit,
+            key=IdentityService.cursor_key,
+            node=User.of,
+            after=after,
+            total_count=page.total,
+        )
+
+
+@strawberry.type(description="Changing accounts and sessions.")
+class Mutation:
+    @strawberry.mutation(description="Create a BUYER or REALTOR account and sign in.")
+    async def register(self, info: GqlInfo, input: RegisterInput) -> AuthPayload:
+        data = Registration(
+            email=input.email,
+            password=input.password,
+            display_name=input.display_name,
+            role=input.role,
+            time_zone=input.time_zone,
+            phone=input.phone,
+        )
+        return _payload(await _service(info).register(data, client_of(info)))
+
+    @strawberry.mutation(description="Sign in with email and password.")
+    async def login(self, info: GqlInfo, email: str, password: str) -> AuthPayload:
+        return _payload(await _service(info).login(email, password, client_of(info)))
+
+    @strawberry.mutation(description="New tokens for a refresh token; each one works once.")
+    async def refresh_token(self, info: GqlInfo, refresh_token: str) -> AuthPayload:
+        return _payload(await _service(info).refresh(refresh_token, client_of(info)))
+
+    @strawberry.mutation(description="End the session the refresh token belongs to.")
+    async def logout(self, info: GqlInfo, refresh_token: str) -> bool:
+        return await _service(info).logout(refresh_token)
+
+    @strawberry.mutation(description="Email a reset link if the account exists; always true.")
+    async def request_password_reset(self, info: GqlInfo, email: str) -> bool:
+        return await _service(info).request_password_reset(email, client_of(info))
+
+    @strawberry.mutation(
+        description="Set a new password with the emailed token; ends all sessions."
+    )
+    async def reset_password(self, info: GqlInfo, token: str, new_password: str) -> bool:
+        return await _service(info).reset_password(token, new_password, client_of(info))
+
+    @strawberry.mutation(description="Confirm the email address with the emailed token.")
+    async def verify_email(self, info: GqlInfo, token: str) -> bool:
+        return await _service(info).verify_email(token, client_of(info))
+
+    @strawberry.mutation(description="Email a new verification link; false when already verified.")
+    async def resend_verification_email(self, info: GqlInfo) -> bool:
+        return await _service(info).resend_verification(await _me(info))
+
+    @strawberry.mutation(description="Change the signed-in user's profile.")
+    async def update_profile(self, info: GqlInfo, input: UpdateProfileInput) -> User:
+        r = input.realtor_profile
+        changes = domain.ProfileChanges(
+            display_name=input.display_name,
+            phone=input.phone,
+            avatar_url=input.avatar_url,
+            time_zone=input.time_zone,
+            realtor=domain.RealtorProfileChanges(r.license_number, r.brokerage, r.bio)
+            if r
+            else None,
+        )
+        return User.of(await _service(info).update_profile(await _me(info), changes))
+
+    @strawberry.mutation(description="Change password; every other session is signed out.")
+    async def change_password(
+        self, info: GqlInfo, current_password: str, new_password: str
+    ) -> bool:
+        who = await _me(info)
+        token = bearer_token(info.context.request.headers.get("authorization"))
+        return await _service(info).change_password(
+            who,
+            current_password,
+            new_password,
+            session_id=session_id_of(token) if token else None,
+            client=client_of(info),
+        )
+
+    @strawberry.mutation(description="Erase the account (password required); cannot be undone.")
+    async def delete_my_account(self, info: GqlInfo, password: str) -> bool:
+        return await _service(info).delete_account(await _me(info), password, client_of(info))
+
+    @strawberry.mutation(description="Make a user a BUYER or a REALTOR (ADMIN).")
+    async def set_user_role(self, info: GqlInfo, user_id: strawberry.ID, role: Role) -> User:  # type: ignore[valid-type]
+        admin = await info.context.user(AuthRole.ADMIN)
+        target = parse_id(user_id, argument="userId")
+        return User.of(await _service(info).set_role(admin, target, role))
+
+    @strawberry.mutation(description="Mark a realtor's licence as checked or not (ADMIN).")
+    async def set_realtor_verified(
+        self, info: GqlInfo, user_id: strawberry.ID, verified: bool
+    ) -> User:
+        admin = await info.context.user(AuthRole.ADMIN)
+        target = parse_id(user_id, argument="userId")
+        return User.of(await _service(info).set_realtor_verified(admin, target, verified))
+
+
+def build_schema() -> strawberry.federation.Schema:
+    return strawberry.federation.Schema(
+        query=Query, mutation=Mutation, types=[User], extensions=[ErrorCodes]
+    )

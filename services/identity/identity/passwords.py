@@ -1,0 +1,113 @@
+"""Passwords: the acceptance policy (NIST SP 800-63B in spirit) and Argon2id hashing.
+
+The policy checks length (in Unicode characters after NFKC normalisation), refuses the
+most common breached passwords from zxcvbn's frequency list, refuses anything built on the
+email's name, and requires a minimum zxcvbn strength score. There are no composition rules.
+
+Hashing runs in a worker thread (argon2 releases the GIL), so a login does not stall the
+event loop. `verify_dummy` spends the same effort when no account matches, so a failed
+login takes the same time whether the email is known or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from dataclasses import dataclass
+from functools import cached_property
+
+from argon2 import PasswordHasher as Argon2Hasher
+from argon2 import Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from servicekit.errors import BadUserInput
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+ZXCVBN_MAX_LENGTH = 72  # the estimator's own input limit; longer passwords are judged by their head
+_COMMON_PASSWORDS = frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 12
+    max_length: int = 256
+    min_score: int = 3
+
+    def check(self, password: str, *, email: str | None, hints: tuple[str, ...] = ()) -> str:
+        """The normalised password, or BAD_USER_INPUT saying what is wrong with it."""
+        value = unicodedata.normalize("NFKC", password)
+        if len(value) < self.min_length:
+            raise _weak(f"password must be at least {self.min_length} characters")
+        if len(value) > self.max_length:
+            raise _weak(f"password must be at most {self.max_length} characters")
+        lowered = value.lower()
+        if lowered in _COMMON_PASSWORDS:
+            raise _weak("password is one of the most commonly used passwords")
+        inputs = [h for h in hints if h]
+        if email:
+            name = email.split("@", 1)[0].lower()
+            inputs += [email, name]
+            if lowered == email.lower() or (len(name) >= 3 and name in lowered):
+                raise _weak("password must not contain your email address")
+        result = zxcvbn(value[:ZXCVBN_MAX_LENGTH], user_inputs=inputs)
+        if int(result["score"]) < self.min_score:
+            feedback = result.get("feedback") or {}
+            reason = str(feedback.get("warning") or "password is too easy to guess")
+            raise _weak(reason, suggestions=list(feedback.get("suggestions") or []))
+        return value
+
+
+def _weak(message: str, **details: object) -> BadUserInput:
+    return BadUserInput(message, field="password", reason="WEAK_PASSWORD", **details)
+
+
+@dataclass(frozen=True)
+class Argon2Parameters:
+    memory_cost: int  # KiB
+    time_cost: int
+    parallelism: int
+
+    def describe(self) -> str:
+        return f"argon2id m={self.memory_cost}KiB t={self.time_cost} p={self.parallelism}"
+
+
+class PasswordHasher:
+    """Argon2id with configured parameters; tells when a stored hash should be upgraded."""
+
+    def __init__(self, params: Argon2Parameters) -> None:
+        self.params = params
+        self._hasher = Argon2Hasher(
+            time_cost=params.time_cost,
+            memory_cost=params.memory_cost,
+            parallelism=params.parallelism,
+            type=Type.ID,
+        )
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return self._hasher.hash("a password nobody has, to spend the same effort")
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    def _verify(self, stored: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """True when `password` matches; with no stored hash, spends the same time and fails."""
+        if stored is None:
+            await self.verify_dummy(password)
+            return False
+        return await asyncio.to_thread(self._verify, stored, password)
+
+    async def verify_dummy(self, password: str) -> None:
+        await asyncio.to_thread(self._verify, self._dummy_hash, password)
+
+    def needs_rehash(self, stored: str) -> bool:
+        try:
+            return self._hasher.check_needs_rehash(stored)
+        except InvalidHashError:
+            return True
