@@ -185,3 +185,20 @@ async def test_operation_name_selection(gateway: Any) -> None:
     assert unknown["errors"][0]["message"] == 'Unknown operation named "C".'
     chosen = await gateway.run(document, operation_name="B")
     assert chosen == {"data": {"users": [{"id": "u1"}, {"id": "u2"}]}}
+
+
+async def test_unplannable_field_is_an_execution_error(supergraph: Any) -> None:
+    from gateway.engine import FederatedEngine
+    from gateway.supergraph import Supergraph
+    from gateway.types import GraphQLRequest, RequestContext
+
+    # Drop reviews' key on Product: nothing can reach Product.reviews from products any more.
+    sdl = supergraph.sdl.replace('  @join__type(graph: REVIEWS, key: "upc")\n{', "{", 1)
+    orphaned = Supergraph.parse(sdl)
+    engine = FederatedEngine(orphaned, object())  # type: ignore[arg-type]
+    result = await engine.execute(
+        GraphQLRequest('{ product(upc: "1") { reviews { id } } }'), RequestContext()
+    )
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "Product.reviews" in result["errors"][0]["message"]

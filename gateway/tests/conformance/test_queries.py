@@ -373,3 +373,17 @@ async def test_introspection_beside_federated_fields(gateway: Any) -> None:
             "__type": {"enumValues": [{"name": "SCIFI"}, {"name": "HORROR"}]},
         }
     }
+
+
+async def test_response_keys_follow_the_client_order(gateway: Any) -> None:
+    result = await gateway.run(
+        """{ me { reviews { product { inStock name } body } name id }
+             topReviews(first: 1) { author { name username } id } }"""
+    )
+    me = result["data"]["me"]
+    assert list(me) == ["reviews", "name", "id"]
+    assert list(me["reviews"][0]) == ["product", "body"]
+    assert list(me["reviews"][0]["product"]) == ["inStock", "name"]
+    assert list(result["data"]) == ["me", "topReviews"]
+    assert list(result["data"]["topReviews"][0]) == ["author", "id"]
+    assert list(result["data"]["topReviews"][0]["author"]) == ["name", "username"]
