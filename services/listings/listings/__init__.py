@@ -1,0 +1,1 @@
+"""The listings service: homes for sale, their search, photos and public pages."""

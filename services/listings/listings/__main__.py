@@ -1,0 +1,3 @@
+from listings.app import main
+
+main()

@@ -1,0 +1,452 @@
+"""Listings' rules: what a listing is, who may change it, and how its status may move.
+
+Plain Python on purpose: the aggregate validates its own data, enforces ownership and the
+status machine, and records what happened as domain events that the use cases turn into
+outbox messages. Field names follow the RESO Data Dictionary where one exists
+(ListPrice, StandardStatus, PropertyType, BedroomsTotal, BathroomsTotalDecimal,
+LivingArea, UnparsedAddress parts).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from servicekit.errors import BadUserInput, Forbidden
+
+from listings.timezones import BY_REGION, is_valid_zone, zone_for_address
+
+
+class ListingStatus(StrEnum):
+    """RESO StandardStatus, reduced to what the platform uses."""
+
+    DRAFT = "DRAFT"
+    COMING_SOON = "COMING_SOON"
+    ACTIVE = "ACTIVE"
+    PENDING = "PENDING"
+    CLOSED = "CLOSED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class PropertyType(StrEnum):
+    RESIDENTIAL = "RESIDENTIAL"
+    CONDO = "CONDO"
+    TOWNHOUSE = "TOWNHOUSE"
+    MULTI_FAMILY = "MULTI_FAMILY"
+    LAND = "LAND"
+    COMMERCIAL = "COMMERCIAL"
+    RENTAL = "RENTAL"
+
+
+PUBLIC_STATUSES = frozenset(
+    {ListingStatus.COMING_SOON, ListingStatus.ACTIVE, ListingStatus.PENDING, ListingStatus.CLOSED}
+)
+INITIAL_STATUSES = frozenset({ListingStatus.DRAFT, ListingStatus.COMING_SOON, ListingStatus.ACTIVE})
+
+S = ListingStatus
+TRANSITIONS: dict[ListingStatus, frozenset[ListingStatus]] = {
+    S.DRAFT: frozenset({S.COMING_SOON, S.ACTIVE, S.WITHDRAWN}),
+    S.COMING_SOON: frozenset({S.ACTIVE, S.DRAFT, S.WITHDRAWN}),
+    S.ACTIVE: frozenset({S.PENDING, S.COMING_SOON, S.WITHDRAWN}),
+    S.PENDING: frozenset({S.ACTIVE, S.CLOSED, S.WITHDRAWN}),
+    S.CLOSED: frozenset({S.WITHDRAWN}),
+    S.WITHDRAWN: frozenset({S.DRAFT, S.COMING_SOON, S.ACTIVE}),
+}
+
+# ISO 4217 codes accepted for prices, with their number of minor-unit digits.
+CURRENCIES: dict[str, int] = {
+    "USD": 2, "CAD": 2, "MXN": 2, "BRL": 2, "ARS": 2, "CLP": 0, "COP": 2, "PEN": 2,
+    "EUR": 2, "GBP": 2, "CHF": 2, "SEK": 2, "NOK": 2, "DKK": 2, "ISK": 0, "PLN": 2,
+    "CZK": 2, "HUF": 2, "RON": 2, "BGN": 2, "UAH": 2, "TRY": 2, "ILS": 2, "AED": 2,
+    "SAR": 2, "INR": 2, "SGD": 2, "MYR": 2, "THB": 2, "VND": 0, "PHP": 2, "IDR": 2,
+    "CNY": 2, "HKD": 2, "TWD": 2, "JPY": 0, "KRW": 0, "AUD": 2, "NZD": 2, "ZAR": 2,
+    "EGP": 2, "MAD": 2, "KES": 2, "NGN": 2, "RUB": 2,
+}  # fmt: skip
+
+MAX_TITLE = 120
+MAX_DESCRIPTION = 10_000
+# GraphQL `Int` is 32-bit: the largest amount the public contract can carry.
+MAX_PRICE_MINOR = 2_147_483_647
+MAX_ROOMS = 100
+MAX_LIVING_AREA = 1_000_000
+MAX_PHOTOS = 50
+
+_POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{0,19}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text(
+    value: str, name: str, *, maximum: int, required: bool = True, lines: bool = False
+) -> str:
+    cleaned = value.strip()
+    if required and not cleaned:
+        raise BadUserInput(f"{name} must not be empty", field=name)
+    if len(cleaned) > maximum:
+        raise BadUserInput(f"{name} is longer than {maximum} characters", field=name)
+    bad = _CONTROL.search(cleaned) or (not lines and ("\n" in cleaned or "\r" in cleaned))
+    if bad:
+        raise BadUserInput(f"{name} contains control characters", field=name)
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in minor units of an ISO 4217 currency (cents for USD)."""
+
+    amount: int
+    currency: str
+
+    @classmethod
+    def of(cls, amount: int, currency: str) -> Money:
+        code = currency.strip().upper()
+        if code not in CURRENCIES:
+            raise BadUserInput(f"unknown currency {currency!r}", field="price.currency")
+        if amount <= 0:
+            raise BadUserInput("price must be positive", field="price.amount")
+        if amount > MAX_PRICE_MINOR:
+            raise BadUserInput("price is too large", field="price.amount")
+        return cls(amount, code)
+
+    @property
+    def exponent(self) -> int:
+        return CURRENCIES.get(self.currency, 2)
+
+    def decimal_string(self) -> str:
+        """The amount in major units as text, e.g. "450000.00" (schema.org `price`)."""
+        if self.exponent == 0:
+            return str(self.amount)
+        major, minor = divmod(self.amount, 10**self.exponent)
+        return f"{major}.{minor:0{self.exponent}d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    street: str
+    unit: str | None
+    city: str
+    state: str
+    postal_code: str
+    country: str
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        street: str,
+        unit: str | None,
+        city: str,
+        state: str,
+        postal_code: str,
+        country: str,
+    ) -> Address:
+        code = country.strip().upper()
+        if not _COUNTRY.match(code):
+            raise BadUserInput(
+                "country must be an ISO 3166-1 alpha-2 code", field="address.country"
+            )
+        region = _text(state, "address.state", maximum=50)
+        if code in BY_REGION:
+            region = region.upper()
+            if region not in BY_REGION[code]:
+                raise BadUserInput(
+                    f"unknown state/province code {state!r} for {code}", field="address.state"
+                )
+        postal = postal_code.strip()
+        if not _POSTAL.match(postal):
+            raise BadUserInput("postal code is not valid", field="address.postalCode")
+        unit_text = _text(unit, "address.unit", maximum=50, required=False) if unit else None
+        return cls(
+            street=_text(street, "address.street", maximum=200),
+            unit=unit_text or None,
+            city=_text(city, "address.city", maximum=100),
+            state=region,
+            postal_code=postal.upper(),
+            country=code,
+        )
+
+    def one_line(self) -> str:
+        street = f"{self.street} {self.unit}" if self.unit else self.street
+        return f"{street}, {self.city}, {self.state} {self.postal_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class GeoPoint:
+    lat: float
+    lng: float
+
+    @classmethod
+    def of(cls, lat: float, lng: float) -> GeoPoint:
+        if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
+            raise BadUserInput("latitude must be between -90 and 90", field="location.lat")
+        if not (math.isfinite(lng) and -180.0 <= lng <= 180.0):
+            raise BadUserInput("longitude must be between -180 and 180", field="location.lng")
+        return cls(lat, lng)
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    id: uuid.UUID
+    key: str
+    content_type: str
+    size: int
+    position: int
+    is_cover: bool
+
+
+# -- domain events --------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ListingCreated:
+    listing_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ListingUpdated:
+    listing_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ListingStatusChanged:
+    listing_id: uuid.UUID
+    realtor_id: uuid.UUID
+    from_status: ListingStatus
+    to_status: ListingStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ListingDeleted:
+    listing_id: uuid.UUID
+    realtor_id: uuid.UUID
+
+
+DomainEvent = ListingCreated | ListingUpdated | ListingStatusChanged | ListingDeleted
+
+
+@dataclass(frozen=True, slots=True)
+class ListingDetails:
+    """Everything a realtor describes about a home (validated on construction)."""
+
+    title: str
+    description: str
+    price: Money
+    property_type: PropertyType
+    bedrooms: int
+    bathrooms: float
+    living_area_sqft: int | None
+    address: Address
+    location: GeoPoint | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "title", _text(self.title, "title", maximum=MAX_TITLE))
+        object.__setattr__(
+            self,
+            "description",
+            _text(
+                self.description, "description", maximum=MAX_DESCRIPTION, required=False, lines=True
+            ),
+        )
+        if not 0 <= self.bedrooms <= MAX_ROOMS:
+            raise BadUserInput(f"bedrooms must be between 0 and {MAX_ROOMS}", field="bedrooms")
+        baths = self.bathrooms
+        if not (math.isfinite(baths) and 0 <= baths <= MAX_ROOMS) or (baths * 4) % 1:
+            raise BadUserInput(
+                f"bathrooms must be between 0 and {MAX_ROOMS} in steps of 0.25", field="bathrooms"
+            )
+        area = self.living_area_sqft
+        if area is not None and not 1 <= area <= MAX_LIVING_AREA:
+            raise BadUserInput(
+                f"livingAreaSqft must be between 1 and {MAX_LIVING_AREA}", field="livingAreaSqft"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ListingChanges:
+    """A partial update: `details` holds only the `ListingDetails` attributes that change."""
+
+    details: dict[str, object] = field(default_factory=dict)
+    status: ListingStatus | None = None
+    time_zone: str | None = None
+
+
+def resolve_time_zone(explicit: str | None, address: Address) -> str:
+    """The property's IANA zone: the explicit one when valid, else derived from the address."""
+    if explicit is not None:
+        name = explicit.strip()
+        if not is_valid_zone(name):
+            raise BadUserInput(f"unknown IANA time zone {explicit!r}", field="timeZone")
+        return name
+    zone = zone_for_address(address.country, address.state)
+    if zone is None:
+        raise BadUserInput(
+            f"cannot derive a time zone for country {address.country}; give timeZone",
+            field="timeZone",
+        )
+    return zone
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def make_slug(listing_id: uuid.UUID, details: ListingDetails) -> str:
+    """A readable, unique and stable slug: set once at creation, never changed by edits."""
+    words = slugify(details.title)[:60].rstrip("-")
+    place = slugify(f"{details.address.city} {details.address.state}")[:40].rstrip("-")
+    parts = [p for p in (words, place, listing_id.hex[:10]) if p]
+    return "-".join(parts)
+
+
+@dataclass
+class Listing:
+    """The aggregate: a home offered by one realtor."""
+
+    id: uuid.UUID
+    slug: str
+    realtor_id: uuid.UUID
+    details: ListingDetails
+    status: ListingStatus
+    time_zone: str
+    created_at: datetime
+    updated_at: datetime
+    photos: list[Photo] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)
+
+    # -- creation ---------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        *,
+        realtor_id: uuid.UUID,
+        details: ListingDetails,
+        status: ListingStatus,
+        time_zone: str | None,
+        now: datetime,
+        listing_id: uuid.UUID | None = None,
+    ) -> Listing:
+        if status not in INITIAL_STATUSES:
+            raise BadUserInput(
+                "a new listing starts as DRAFT, COMING_SOON or ACTIVE", field="status"
+            )
+        new_id = listing_id or uuid.uuid4()
+        listing = cls(
+            id=new_id,
+            slug=make_slug(new_id, details),
+            realtor_id=realtor_id,
+            details=details,
+            status=status,
+            time_zone=resolve_time_zone(time_zone, details.address),
+            created_at=now,
+            updated_at=now,
+        )
+        listing.events.append(ListingCreated(new_id))
+        return listing
+
+    # -- rules ------------------------------------------------------------------------------
+    @property
+    def is_public(self) -> bool:
+        return self.status in PUBLIC_STATUSES
+
+    def visible_to(self, user_id: uuid.UUID | None, *, is_admin: bool = False) -> bool:
+        """DRAFT and WITHDRAWN listings are seen by their owner (and admins) only."""
+        return self.is_public or is_admin or (user_id is not None and user_id == self.realtor_id)
+
+    def ensure_owner(self, user_id: uuid.UUID, *, is_admin: bool = False) -> None:
+        if not is_admin and user_id != self.realtor_id:
+            raise Forbidden("only the listing's realtor may change it")
+
+    # -- commands ---------------------------------------------------------------------------
+    def update(self, changes: ListingChanges, *, now: datetime) -> None:
+        """Apply a partial update (details, time zone, status) as one change."""
+        details_changed = False
+        if changes.details:
+            new_details = replace(self.details, **changes.details)  # type: ignore[arg-type]
+            details_changed = new_details != self.details
+            old_address = self.details.address
+            self.details = new_details
+            moved = (old_address.country, old_address.state) != (
+                new_details.address.country,
+                new_details.address.state,
+            )
+            if moved and changes.time_zone is None:
+                self.time_zone = resolve_time_zone(None, new_details.address)
+        if changes.time_zone is not None:
+            zone = resolve_time_zone(changes.time_zone, self.details.address)
+            details_changed = details_changed or zone != self.time_zone
+            self.time_zone = zone
+        if changes.status is not None and changes.status != self.status:
+            self.change_status(changes.status, now=now)
+        if details_changed:
+            self.updated_at = now
+            self.events.append(ListingUpdated(self.id))
+
+    def change_status(self, to: ListingStatus, *, now: datetime) -> None:
+        if to not in TRANSITIONS[self.status]:
+            raise BadUserInput(
+                f"a {self.status.value} listing cannot become {to.value}", field="status"
+            )
+        before, self.status = self.status, to
+        self.updated_at = now
+        self.events.append(ListingStatusChanged(self.id, self.realtor_id, before, to))
+
+    def withdraw(self, *, now: datetime) -> bool:
+        """Take the listing off the market (any status may be withdrawn); False if already."""
+        if self.status is ListingStatus.WITHDRAWN:
+            return False
+        self.change_status(ListingStatus.WITHDRAWN, now=now)
+        return True
+
+    def delete(self) -> None:
+        self.events.append(ListingDeleted(self.id, self.realtor_id))
+
+    # -- photos -----------------------------------------------------------------------------
+    def ensure_room_for_photo(self, limit: int = MAX_PHOTOS) -> None:
+        if len(self.photos) >= limit:
+            raise BadUserInput(f"a listing has at most {limit} photos", field="listingId")
+
+    def add_photo(self, photo: Photo, *, now: datetime) -> Photo:
+        self.ensure_room_for_photo()
+        added = replace(photo, position=len(self.photos), is_cover=not self.photos)
+        self.photos.append(added)
+        self._touched(now)
+        return added
+
+    def remove_photo(self, photo_id: uuid.UUID, *, now: datetime) -> Photo:
+        removed = self._photo(photo_id)
+        rest = [p for p in self.photos if p.id != photo_id]
+        cover = next((p.id for p in rest if p.is_cover), rest[0].id if rest else None)
+        self.photos = [replace(p, position=i, is_cover=p.id == cover) for i, p in enumerate(rest)]
+        self._touched(now)
+        return removed
+
+    def reorder_photos(self, order: list[uuid.UUID], *, now: datetime) -> None:
+        """Put the photos in `order`, which must name every photo exactly once."""
+        if sorted(order) != sorted(p.id for p in self.photos) or len(set(order)) != len(order):
+            raise BadUserInput(
+                "photoIds must list every photo of the listing once", field="photoIds"
+            )
+        by_id = {p.id: p for p in self.photos}
+        self.photos = [replace(by_id[pid], position=i) for i, pid in enumerate(order)]
+        self._touched(now)
+
+    def set_cover(self, photo_id: uuid.UUID, *, now: datetime) -> Photo:
+        self._photo(photo_id)
+        self.photos = [replace(p, is_cover=p.id == photo_id) for p in self.photos]
+        self._touched(now)
+        return self._photo(photo_id)
+
+    def _photo(self, photo_id: uuid.UUID) -> Photo:
+        for photo in self.photos:
+            if photo.id == photo_id:
+                return photo
+        raise BadUserInput("no such photo on this listing", field="photoId")
+
+    def _touched(self, now: datetime) -> None:
+        self.updated_at = now
+        if not any(isinstance(e, ListingUpdated) for e in self.events):
+            self.events.append(ListingUpdated(self.id))

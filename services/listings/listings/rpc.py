@@ -1,0 +1,49 @@
+"""gRPC `realty.listings.v1.Listings`: what other services ask about listings.
+
+Callers are trusted services, so every status is returned (scheduling must know a listing
+was withdrawn); the public visibility rules apply to GraphQL only.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+from realty.listings.v1 import listings_pb2, listings_pb2_grpc
+from servicekit.errors import BadUserInput, NotFound
+
+from listings.events import listing_message
+from listings.service import ListingService
+
+MAX_BATCH = 500
+
+
+def _parse(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise BadUserInput(f"invalid listing id {value!r}") from None
+
+
+class ListingsServicer(listings_pb2_grpc.ListingsServicer):
+    def __init__(self, service: ListingService) -> None:
+        self.service = service
+
+    async def GetListing(
+        self, request: listings_pb2.GetListingRequest, context: grpc.aio.ServicerContext
+    ) -> listings_pb2.Listing:
+        listing_id = _parse(request.id)
+        found = await self.service.get_many([listing_id])
+        if listing_id not in found:
+            raise NotFound(f"listing {request.id} not found")
+        return listing_message(found[listing_id])
+
+    async def BatchGetListings(
+        self, request: listings_pb2.BatchGetListingsRequest, context: grpc.aio.ServicerContext
+    ) -> listings_pb2.BatchGetListingsResponse:
+        if len(request.ids) > MAX_BATCH:
+            raise BadUserInput(f"at most {MAX_BATCH} ids per call")
+        found = await self.service.get_many([_parse(i) for i in request.ids])
+        return listings_pb2.BatchGetListingsResponse(
+            listings=[listing_message(listing) for listing in found.values()]
+        )

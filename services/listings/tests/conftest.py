@@ -1,0 +1,183 @@
+"""Listings test fixtures: a migrated database per test, the moto S3/KMS server, the subgraph."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from listings.app import MIGRATIONS_DIR
+from listings.graphql import build_schema
+from listings.service import ListingService
+from listings.sitemap import sitemap_route
+from listings.storage import PhotoStorage
+from servicekit.auth import Role
+from servicekit.db import Database
+from servicekit.graphql import SubgraphApp
+from servicekit.http import service_app
+from servicekit.testing import DatabaseFactory, TokenIssuer
+
+PUBLIC_URL = "https://www.realty.test"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def storage(aws_endpoint: str) -> PhotoStorage:
+    photos = PhotoStorage(
+        bucket=f"photos-{uuid.uuid4().hex[:8]}",
+        kms_key_alias="alias/listings-test",
+        region="us-east-1",
+        endpoint_url=aws_endpoint,
+    )
+    await photos.ensure_ready()
+    return photos
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db(database_factory: DatabaseFactory) -> AsyncIterator[Database]:
+    url = await database_factory.create(MIGRATIONS_DIR)
+    database = Database(url, source="listings")
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await database_factory.drop(url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def service(db: Database, storage: PhotoStorage) -> ListingService:
+    return ListingService(db, storage, public_url=PUBLIC_URL)
+
+
+LISTING_FIELDS = """
+  id slug title description status propertyType bedrooms bathrooms livingAreaSqft timeZone
+  price { amount currency }
+  address { street unit city state postalCode country }
+  location { lat lng }
+  realtor { id }
+  createdAt updatedAt
+"""
+
+
+def listing_input(**overrides: Any) -> dict[str, Any]:
+    """A valid CreateListingInput; keyword arguments replace fields."""
+    base: dict[str, Any] = {
+        "title": "Sunny craftsman bungalow with garden",
+        "description": "Three bedrooms, renovated kitchen, hardwood floors and a large backyard.",
+        "price": {"amount": 45_000_000, "currency": "USD"},
+        "propertyType": "RESIDENTIAL",
+        "bedrooms": 3,
+        "bathrooms": 2.5,
+        "livingAreaSqft": 1850,
+        "address": {
+            "street": "1421 Maple Avenue",
+            "city": "Portland",
+            "state": "OR",
+            "postalCode": "97214",
+            "country": "US",
+        },
+        "location": {"lat": 45.5152, "lng": -122.6431},
+        "status": "ACTIVE",
+    }
+    base.update(overrides)
+    return base
+
+
+class Api:
+    """The subgraph over HTTP (ASGI), with helpers to call it as someone."""
+
+    FIELDS = LISTING_FIELDS
+    listing_input = staticmethod(listing_input)
+
+    def __init__(self, client: httpx.AsyncClient, issuer: TokenIssuer) -> None:
+        self.client = client
+        self.issuer = issuer
+
+    def headers(self, who: tuple[uuid.UUID, Role] | None) -> dict[str, str]:
+        return self.issuer.headers(*who) if who else {}
+
+    async def call(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        who: tuple[uuid.UUID, Role] | None = None,
+    ) -> dict[str, Any]:
+        response = await self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=self.headers(who),
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        who: tuple[uuid.UUID, Role] | None = None,
+    ) -> dict[str, Any]:
+        body = await self.call(query, variables, who=who)
+        assert not body.get("errors"), body["errors"]
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def error_code(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        who: tuple[uuid.UUID, Role] | None = None,
+    ) -> str:
+        body = await self.call(query, variables, who=who)
+        assert body.get("errors"), body
+        code: str = body["errors"][0]["extensions"]["code"]
+        return code
+
+    async def create_listing(self, who: tuple[uuid.UUID, Role], **overrides: Any) -> dict[str, Any]:
+        mutation = (
+            "mutation($input: CreateListingInput!) { createListing(input: $input) { "
+            + LISTING_FIELDS
+            + " } }"
+        )
+        data = await self.data(mutation, {"input": listing_input(**overrides)}, who=who)
+        listing: dict[str, Any] = data["createListing"]
+        return listing
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(service: ListingService, token_issuer: TokenIssuer) -> AsyncIterator[Api]:
+    verifier = token_issuer.verifier()
+    app = service_app(
+        graphql=SubgraphApp(build_schema(), verifier=verifier, services=service),
+        checks={},
+        routes=[sitemap_route(service)],
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield Api(client, token_issuer)
+    await verifier.aclose()
+
+
+@pytest.fixture
+def realtor() -> tuple[uuid.UUID, Role]:
+    return uuid.uuid4(), Role.REALTOR
+
+
+@pytest.fixture
+def other_realtor() -> tuple[uuid.UUID, Role]:
+    return uuid.uuid4(), Role.REALTOR
+
+
+@pytest.fixture
+def buyer() -> tuple[uuid.UUID, Role]:
+    return uuid.uuid4(), Role.BUYER
+
+
+@pytest.fixture
+def admin() -> tuple[uuid.UUID, Role]:
+    return uuid.uuid4(), Role.ADMIN
