@@ -26,15 +26,19 @@ from graphql import (
     print_ast,
     validate,
 )
+from opentelemetry import trace
 
 from gateway.executor.run import Execution
 from gateway.executor.shape import Shaper, ShapeSet
+from gateway.metrics import record_plan_cache
 from gateway.planner import Plan, PlanningError, QueryPlanner
 from gateway.planner.operation import condition_variables
 from gateway.supergraph import Supergraph
 from gateway.types import JSON, GraphQLRequest, RequestContext, SubgraphTransport
 
 __all__ = ["FederatedEngine", "is_request_error"]
+
+_TRACER = trace.get_tracer("gateway.engine")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -252,11 +256,14 @@ class FederatedEngine:
         cached = self._plans.get(key)
         if cached is not None:
             self.plan_cache_hits += 1
+            record_plan_cache(True)
             return cached
         self.plan_cache_misses += 1
+        record_plan_cache(False)
         result: Plan | JSON
         try:
-            plan = self._planner.plan(operation, entry.fragments, variables)
+            with _TRACER.start_as_current_span("gateway.plan"):
+                plan = self._planner.plan(operation, entry.fragments, variables)
         except PlanningError as error:
             result = {
                 "data": None,
