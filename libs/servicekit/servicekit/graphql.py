@@ -102,8 +102,8 @@ def _coded(error: GraphQLError) -> GraphQLError:
             path=error.path,
             extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
         )
-    if isinstance(original, (ValueError, TypeError)) and error.path is None:
-        # Variable coercion problems raised by scalars before execution.
+    if isinstance(original, (ValueError, TypeError, GraphQLError)) and error.path is None:
+        # Variable coercion problems raised by scalars and enums before execution.
         return GraphQLError(
             error.message,
             nodes=error.nodes,
