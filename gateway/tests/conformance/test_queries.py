@@ -387,3 +387,54 @@ async def test_response_keys_follow_the_client_order(gateway: Any) -> None:
     assert list(result["data"]) == ["me", "topReviews"]
     assert list(result["data"]["topReviews"][0]) == ["author", "id"]
     assert list(result["data"]["topReviews"][0]["author"]) == ["name", "username"]
+
+
+async def test_skipped_root_field_and_typename_only_need_no_fetch(gateway: Any) -> None:
+    result = await gateway.run("{ __typename me @skip(if: true) { id } }")
+    assert result == {"data": {"__typename": "Query"}}
+    assert gateway.transport.calls == []
+
+
+async def test_entities_under_nested_lists(gateway: Any) -> None:
+    result = await gateway.run("{ users { name reviews { product { name inStock } } } }")
+    assert result == {
+        "data": {
+            "users": [
+                {
+                    "name": "Ada Lovelace",
+                    "reviews": [
+                        {"product": {"name": "Table", "inStock": True}},
+                        {"product": {"name": "Couch", "inStock": False}},
+                    ],
+                },
+                {
+                    "name": "Alan Turing",
+                    "reviews": [{"product": {"name": "Table", "inStock": True}}],
+                },
+            ]
+        }
+    }
+    assert gateway.transport.subgraphs == ["accounts", "reviews", "products", "inventory"]
+    products_reps = gateway.transport.calls[2][2]["_reps0"]
+    assert products_reps == [
+        {"__typename": "Product", "upc": "1"},
+        {"__typename": "Product", "upc": "2"},
+    ]
+
+
+async def test_same_entity_reached_twice_is_merged(gateway: Any) -> None:
+    result = await gateway.run(
+        """{ product(upc: "1") { name reviews { product { upc name } } } }"""
+    )
+    assert result == {
+        "data": {
+            "product": {
+                "name": "Table",
+                "reviews": [
+                    {"product": {"upc": "1", "name": "Table"}},
+                    {"product": {"upc": "1", "name": "Table"}},
+                ],
+            }
+        }
+    }
+    assert gateway.transport.calls[2][2] == {"_reps0": [{"__typename": "Product", "upc": "1"}]}
