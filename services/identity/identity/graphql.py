@@ -88,10 +88,12 @@ class RealtorProfile:
 class User:
     id: strawberry.ID = strawberry.field(description="Stable identifier of the account.")
     account: strawberry.Private[domain.User]
+    # True when this object answers the account's own sign-in (the caller has no token yet).
+    signed_in_as: strawberry.Private[bool] = False
 
     @classmethod
-    def of(cls, user: domain.User) -> User:
-        return cls(id=strawberry.ID(str(user.id)), account=user)
+    def of(cls, user: domain.User, *, signed_in_as: bool = False) -> User:
+        return cls(id=strawberry.ID(str(user.id)), account=user, signed_in_as=signed_in_as)
 
     @classmethod
     async def resolve_reference(cls, info: GqlInfo, id: strawberry.ID) -> User | None:
@@ -104,6 +106,8 @@ class User:
         return cls.of(user) if user else None
 
     async def _private(self, info: GqlInfo) -> domain.User:
+        if self.signed_in_as:
+            return self.account
         who = await info.context.principal()
         if who is None or (who.user_id != self.account.id and not who.is_admin):
             raise Forbidden("only the user and admins can see this field")
@@ -202,7 +206,7 @@ def _payload(result: object) -> AuthPayload:
         access_token=result.access_token,
         refresh_token=result.refresh_token,
         expires_in=result.expires_in,
-        user=User.of(result.user),
+        user=User.of(result.user, signed_in_as=True),
     )
 
 
