@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from .model import JoinField, SArgument, SField
+from .printer import string
 from .subgraph import OBJECT, Argument, Field, Marks, Subgraph
 from .typeref import TypeRef, is_strict_subtype
 from .types import IssueLog
@@ -39,18 +40,21 @@ def most_common(descriptions: Sequence[str | None]) -> str | None:
 
 def pass_through(marks: Sequence[Marks]) -> tuple[list[str], bool, bool]:
     """Printed `@deprecated`/`@inaccessible`/`@tag` applications, plus whether each spec is used."""
-    out: list[str] = []
-    deprecated = next((m.deprecated for m in marks if m.deprecated), None)
-    if deprecated:
-        out.append(deprecated)
-    inaccessible = any(m.inaccessible for m in marks)
-    if inaccessible:
-        out.append("@inaccessible")
+    names: list[str] = []
+    for mark in marks:
+        names.extend(n for n in mark.order if n not in names)
     tags: list[str] = []
     for mark in marks:
         tags.extend(t for t in mark.tags if t not in tags)
-    out.extend(f'@tag(name: "{tag}")' for tag in tags)
-    return out, inaccessible, bool(tags)
+    out: list[str] = []
+    for name in names:
+        if name == "deprecated":
+            out.append(next(m.deprecated for m in marks if m.deprecated))
+        elif name == "inaccessible":
+            out.append("@inaccessible")
+        elif name == "tag":
+            out.extend(f"@tag(name: {string(tag)})" for tag in tags)
+    return out, "inaccessible" in names, bool(tags)
 
 
 class FieldMerger:

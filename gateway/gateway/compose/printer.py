@@ -1,8 +1,9 @@
 """Printing the supergraph SDL in the layout Apollo composition writes.
 
 Definitions come in a fixed order (schema, directive definitions, then types) with
-directives and types sorted by name the way JavaScript's `localeCompare` sorts them;
-a type's own directives go one per line before its body, a field's stay on its line.
+directive definitions and types sorted by name the way JavaScript's `localeCompare`
+sorts them; a type's own directives go one per line before its body, a field's stay on
+its line, each in the order composition applies them.
 """
 
 from __future__ import annotations
@@ -99,14 +100,6 @@ def description(text: str | None, indentation: str = "", first_in_block: bool = 
     return prefix + printed.replace("\n", "\n" + indentation) + "\n"
 
 
-def _directive_name(applied: str) -> str:
-    return applied[1:].split("(", 1)[0]
-
-
-def _sorted_directives(applied: list[str]) -> list[str]:
-    return sorted(applied, key=lambda d: sort_key(_directive_name(d)))
-
-
 def join_type(join: JoinType) -> str:
     args = [f"graph: {join.graph}"]
     if join.key is not None:
@@ -143,7 +136,7 @@ def _argument(arg: SArgument) -> str:
     text = f"{arg.name}: {arg.type}"
     if arg.default is not None:
         text += f" = {arg.default}"
-    for applied in _sorted_directives(arg.directives):
+    for applied in arg.directives:
         text += " " + applied
     return text
 
@@ -165,16 +158,15 @@ def _field(item: SField, first: bool) -> str:
     text += _arguments(item.args, "  ") + f": {item.type}"
     if item.default is not None:
         text += f" = {item.default}"
-    applied = item.directives + [join_field(j) for j in item.joins]
-    for directive in _sorted_directives(applied):
+    for directive in [join_field(j) for j in item.joins] + item.directives:
         text += " " + directive
     return text
 
 
 def _enum_value(value: SEnumValue, first: bool) -> str:
     text = description(value.description, "  ", first) + "  " + value.name
-    applied = value.directives + [f"@join__enumValue(graph: {g})" for g in value.graphs]
-    for directive in _sorted_directives(applied):
+    applied = [f"@join__enumValue(graph: {g})" for g in value.graphs] + value.directives
+    for directive in applied:
         text += " " + directive
     return text
 
@@ -191,15 +183,17 @@ def _type(definition: SType) -> str:
     head = description(definition.description) + f"{keyword} {definition.name}"
     if definition.interfaces:
         head += " implements " + " & ".join(definition.interfaces)
-    applied = list(definition.directives)
-    applied += [join_type(j) for j in definition.join_types]
-    applied += [
+    # Composition applies `@join__implements` in an early pass, then `@join__type`, then
+    # union members; directives merged from the subgraphs (`@inaccessible`, `@tag`, ...) last.
+    applied = [
         f"@join__implements(graph: {g}, interface: {string(i)})" for g, i in definition.implements
     ]
+    applied += [join_type(j) for j in definition.join_types]
     applied += [
         f"@join__unionMember(graph: {g}, member: {string(m)})" for g, m in definition.member_joins
     ]
-    lines = [head] + ["  " + d for d in _sorted_directives(applied)]
+    applied += definition.directives
+    lines = [head] + ["  " + d for d in applied]
     if definition.kind == SCALAR:
         return "\n".join(lines)
     if definition.kind == UNION:

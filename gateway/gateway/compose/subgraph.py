@@ -109,11 +109,16 @@ class Key:
 
 @dataclass(slots=True)
 class Marks:
-    """Directives that pass through to the supergraph: `@inaccessible`, `@tag`, `@deprecated`."""
+    """Directives that pass through to the supergraph: `@inaccessible`, `@tag`, `@deprecated`.
+
+    `order` keeps the names in the order the subgraph applied them, which is the order the
+    supergraph prints them in.
+    """
 
     inaccessible: bool = False
     tags: list[str] = field(default_factory=list)
     deprecated: str | None = None  # the printed application, e.g. '@deprecated(reason: "x")'
+    order: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -276,6 +281,8 @@ class _Reader:
 
     def marks(self, applied: list[tuple[str, dict[str, ValueNode]]], into: Marks) -> None:
         for name, args in applied:
+            if name in ("inaccessible", "tag", "deprecated") and name not in into.order:
+                into.order.append(name)
             if name == "inaccessible":
                 into.inaccessible = True
             elif name == "tag":

@@ -240,3 +240,25 @@ def test_union_members_and_scalars() -> None:
     assert definition(sdl, "Date") == (
         "scalar Date\n  @join__type(graph: A)\n  @join__type(graph: B)"
     )
+
+
+def test_directive_order_implements_then_type_then_merged_directives() -> None:
+    sdl = supergraph(
+        a="type Query { n: Node } interface Node { id: ID! } type Secret implements Node "
+        '@key(fields: "id") @tag(name: "internal") @inaccessible { id: ID! '
+        'code: String @deprecated(reason: "gone") @inaccessible }',
+        b='type Secret @key(fields: "id") @inaccessible { id: ID! note: String @tag(name: "x") }',
+    )
+    assert definition(sdl, "Secret") == (
+        "type Secret implements Node\n"
+        '  @join__implements(graph: A, interface: "Node")\n'
+        '  @join__type(graph: A, key: "id")\n'
+        '  @join__type(graph: B, key: "id")\n'
+        '  @tag(name: "internal")\n'
+        "  @inaccessible\n"
+        "{\n"
+        "  id: ID!\n"
+        '  code: String @join__field(graph: A) @deprecated(reason: "gone") @inaccessible\n'
+        '  note: String @join__field(graph: B) @tag(name: "x")\n'
+        "}"
+    )
