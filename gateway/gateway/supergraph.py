@@ -39,6 +39,7 @@ from graphql import (
     ValueNode,
     build_ast_schema,
     parse,
+    print_ast,
 )
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "SupergraphError",
     "TypeJoin",
     "parse_field_set",
+    "split_field",
 ]
 
 _BUILTIN_DIRECTIVES = frozenset({"skip", "include", "deprecated", "specifiedBy", "oneOf"})
@@ -59,7 +61,8 @@ class SupergraphError(ValueError):
 
 
 # A field set (`"id organization { id }"`) parsed into a selection tree. Each item is
-# (field name, sub field set or None); inline fragments are kept as ("... on T", sub).
+# (field name, sub field set or None); a field with arguments keeps them printed after its
+# name (`"price(currency: EUR)"`, see `split_field`); inline fragments are ("... on T", sub).
 FieldSet = tuple[tuple[str, "FieldSet | None"], ...]
 
 
@@ -81,13 +84,22 @@ def _field_set_of(selection_set: SelectionSetNode) -> FieldSet:
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             sub = _field_set_of(selection.selection_set) if selection.selection_set else None
-            items.append((selection.name.value, sub))
+            name = selection.name.value
+            if selection.arguments:
+                name += "(" + ", ".join(print_ast(arg) for arg in selection.arguments) + ")"
+            items.append((name, sub))
         elif isinstance(selection, InlineFragmentNode) and selection.type_condition:
             sub = _field_set_of(selection.selection_set)
             items.append(("... on " + selection.type_condition.name.value, sub))
         else:
             raise SupergraphError("field sets may hold only fields and inline fragments")
     return tuple(items)
+
+
+def split_field(item: str) -> tuple[str, str]:
+    """A field set item's field name and printed arguments: `"a(x: 1)"` -> `("a", "(x: 1)")`."""
+    paren = item.find("(")
+    return (item, "") if paren < 0 else (item[:paren], item[paren:])
 
 
 @dataclass(frozen=True, slots=True)

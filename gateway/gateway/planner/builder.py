@@ -11,6 +11,7 @@ the position is preferred, so the plan stays in the current subgraph when it can
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ from graphql import (
 
 from gateway.planner.operation import NField, NFragment, NSel, collect_fields
 from gateway.planner.plan import FetchSel, Group, PathSeg, RepTemplate
-from gateway.supergraph import EntityKey, FieldSet, Supergraph
+from gateway.supergraph import EntityKey, FieldSet, Supergraph, split_field
 
 __all__ = ["Builder", "PlanningError"]
 
@@ -42,7 +43,7 @@ class PlanningError(Exception):
 def provided_of(field_set: FieldSet | None) -> Provided | None:
     if field_set is None:
         return None
-    return {name: provided_of(sub) for name, sub in field_set}
+    return {split_field(name)[0]: provided_of(sub) for name, sub in field_set}
 
 
 def _merge_provided(a: Provided | None, b: Provided | None) -> Provided | None:
@@ -206,7 +207,9 @@ class Builder:
         if join is not None and join.external:
             type_join = self.sg.graphs_of_type(type_name).get(graph)
             return type_join is not None and any(
-                field_name == name for key in type_join.keys for name, _ in key.fields
+                field_name == split_field(name)[0]
+                for key in type_join.keys
+                for name, _ in key.fields
             )
         return False
 
@@ -348,7 +351,8 @@ class Builder:
     def _local_field_set(
         self, graph: str, type_name: str, field_set: FieldSet, provided: Provided | None
     ) -> bool:
-        for name, sub in field_set:
+        for item, sub in field_set:
+            name = split_field(item)[0]
             if name.startswith("... on ") or name == "__typename":
                 continue
             if not self.local(graph, type_name, name, provided):
@@ -411,11 +415,15 @@ class Builder:
                 template.append((name, name, sub_template))
                 selections.append(NFragment(condition, sub_selections))
                 continue
+            name, args = split_field(name)
             occurrences = client.get(name)
             conflict = occurrences is not None and (
-                occurrences[0].name != name or occurrences[0].args != ""
+                occurrences[0].name != name or occurrences[0].args != args
             )
-            data_key = "_r_" + name if conflict else name
+            if args:  # one private alias per argument list
+                data_key = f"_r_{name}_{zlib.crc32(args.encode()):08x}"
+            else:
+                data_key = "_r_" + name if conflict else name
             nested_template: RepTemplate | None = None
             nested: tuple[NSel, ...] | None = None
             if sub is not None:
@@ -427,7 +435,7 @@ class Builder:
                 )
                 nested_template, nested = self.requirement(child.name, sub, child_client)
             template.append((name, data_key, nested_template))
-            selections.append(NField(data_key, name, "", frozenset(), nested))
+            selections.append(NField(data_key, name, args, frozenset(), nested))
         return tuple(template), tuple(selections)
 
     def _plan_interface_object(

@@ -229,6 +229,10 @@ def _create_product(_root: Any, _info: Any, input: dict[str, Any]) -> dict[str, 
     }
 
 
+def _converted_price(product: dict[str, Any], _info: Any, currency: str) -> int:
+    return product["price"] * {"EUR": 2, "USD": 3}[currency]
+
+
 products = Subgraph(
     "products",
     """
@@ -243,6 +247,7 @@ products = Subgraph(
     type Product {
       upc: String!  sku: String!  name: String!  price: Int!  weight: Int!
       dimensions: Dimensions!  category: Category  secret: String  seller: Seller
+      convertedPrice(currency: String!): Int!
     }
     type Dimensions { size: String!  weight: Int! }
     enum Category { FURNITURE BOOKS LEGACY }
@@ -272,6 +277,7 @@ products = Subgraph(
             "search": _search,
         },
         "Mutation": {"createProduct": _create_product},
+        "Product": {"convertedPrice": _converted_price},
     },
 )
 
@@ -303,6 +309,7 @@ inventory = Subgraph(
       sku: String!  price: Int!  weight: Int!  dimensions: Dimensions!
       inStock: Boolean!  restockDate: String
       shippingEstimate(zip: String): Int  deliveryNote: String
+      convertedPrice(currency: String!): Int!  exportPrice: String
     }
     type Dimensions { size: String!  weight: Int! }
     """,
@@ -313,7 +320,11 @@ inventory = Subgraph(
                 _inventory_product({"__typename": "Product", "sku": sku}) if sku in STOCK else None
             )
         },
-        "Product": {"shippingEstimate": _shipping_estimate, "deliveryNote": _delivery_note},
+        "Product": {
+            "shippingEstimate": _shipping_estimate,
+            "deliveryNote": _delivery_note,
+            "exportPrice": lambda product, _i: f"EUR {product['convertedPrice']}",
+        },
     },
 )
 

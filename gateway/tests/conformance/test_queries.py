@@ -438,3 +438,15 @@ async def test_same_entity_reached_twice_is_merged(gateway: Any) -> None:
         }
     }
     assert gateway.transport.calls[2][2] == {"_reps0": [{"__typename": "Product", "upc": "1"}]}
+
+
+async def test_requirement_on_a_field_with_arguments(gateway: Any) -> None:
+    result = await gateway.run(
+        '{ product(upc: "1") { usd: convertedPrice(currency: "USD") exportPrice } }'
+    )
+    assert result == {"data": {"product": {"usd": 2697, "exportPrice": "EUR 1798"}}}
+    products_call, inventory_call = gateway.transport.calls
+    assert 'convertedPrice(currency: "EUR")' in products_call[1]
+    assert inventory_call[2] == {
+        "_reps0": [{"__typename": "Product", "sku": "sku-1", "convertedPrice": 1798}]
+    }
