@@ -230,7 +230,7 @@ class Query:
         self,
         info: Info,
         filter: ListingFilter | None = None,
-        sort: ListingSort = ListingSort.RELEVANCE,
+        sort: ListingSort | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Listing]:
@@ -238,7 +238,7 @@ class Query:
         page = await services(info).search(
             await _viewer(info),
             query,
-            sort,
+            sort or ListingSort.RELEVANCE,
             limit=page_size(first),
             after=after,
             with_total=_wants_total(info),

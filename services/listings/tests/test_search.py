@@ -1,0 +1,250 @@
+"""Search: each filter and sort against a known set of listings, and keyset pagination."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from typing import Any
+
+import pytest
+from listings.domain import Address, GeoPoint, ListingDetails, ListingStatus, Money, PropertyType
+from servicekit.auth import Principal, Role
+
+SEARCH = """
+query($f: ListingFilter, $s: ListingSort, $first: Int, $after: String) {
+  listings(filter: $f, sort: $s, first: $first, after: $after) {
+    totalCount
+    edges { cursor node { id title price { amount } } }
+    pageInfo { hasNextPage endCursor hasPreviousPage startCursor }
+  }
+}
+"""
+
+PORTLAND = ("Portland", "OR", "97209")
+
+
+def details(
+    title: str,
+    *,
+    description: str = "A home.",
+    city: str = "Portland",
+    state: str = "OR",
+    postal: str = "97209",
+    kind: PropertyType = PropertyType.RESIDENTIAL,
+    price: int = 50_000_000,
+    beds: int = 3,
+    baths: float = 2.0,
+    sqft: int | None = 1500,
+    at: tuple[float, float] | None = (45.52, -122.67),
+) -> ListingDetails:
+    return ListingDetails(
+        title=title,
+        description=description,
+        price=Money.of(price, "USD"),
+        property_type=kind,
+        bedrooms=beds,
+        bathrooms=baths,
+        living_area_sqft=sqft,
+        address=Address.of(
+            street="100 Main Street",
+            unit=None,
+            city=city,
+            state=state,
+            postal_code=postal,
+            country="US",
+        ),
+        location=GeoPoint.of(*at) if at else None,
+    )
+
+
+@pytest.fixture
+async def homes(service) -> dict[str, str]:
+    """A known data set: name → listing id."""
+    owner = Principal(uuid.uuid4(), Role.REALTOR)
+    other = Principal(uuid.uuid4(), Role.REALTOR)
+    specs: list[tuple[str, Principal, ListingDetails, ListingStatus]] = [
+        ("A", owner, details("Modern loft downtown", description="Exposed brick and tall windows.",
+                             kind=PropertyType.CONDO, price=50_000_000, beds=1, baths=1.0, sqft=800,
+                             at=(45.527, -122.681)), ListingStatus.ACTIVE),
+        ("B", owner, details("Family home", description="Large backyard with a swimming pool.",
+                             postal="97214", price=75_000_000, beds=4, baths=3.0, sqft=2400,
+                             at=(45.512, -122.643)), ListingStatus.ACTIVE),
+        ("C", owner, details("Townhouse near the park", description="Community pool nearby.",
+                             city="Seattle", state="WA", postal="98101", kind=PropertyType.TOWNHOUSE,
+                             price=65_000_000, beds=3, baths=2.5, sqft=1600, at=(47.61, -122.33)),
+         ListingStatus.ACTIVE),
+        ("D", owner, details("Ranch on acreage", description="Horse barn and pasture.",
+                             city="Bend", postal="97701", price=90_000_000, beds=3, baths=2.0,
+                             sqft=2000, at=(44.058, -121.315)), ListingStatus.ACTIVE),
+        ("E", other, details("Pool view condo", description="Corner unit.", city="Seattle",
+                             state="WA", postal="98109", kind=PropertyType.CONDO, price=40_000_000,
+                             beds=2, baths=2.0, sqft=1000, at=(47.62, -122.35)), ListingStatus.ACTIVE),
+        ("F", owner, details("Draft with pool", price=30_000_000), ListingStatus.DRAFT),
+        ("G", owner, details("Pending cottage", price=30_000_000), ListingStatus.COMING_SOON),
+    ]  # fmt: skip
+    ids: dict[str, str] = {}
+    for name, who, spec, status in specs:
+        listing = await service.create(who, spec, status=status)
+        ids[name] = str(listing.id)
+    pending = Principal(uuid.uuid4(), Role.ADMIN)
+    from listings.domain import ListingChanges
+
+    await service.update(pending, uuid.UUID(ids["G"]), ListingChanges(status=ListingStatus.ACTIVE))
+    await service.update(pending, uuid.UUID(ids["G"]), ListingChanges(status=ListingStatus.PENDING))
+    ids["owner"] = str(owner.user_id)
+    ids["other"] = str(other.user_id)
+    return ids
+
+
+async def search(api, f: dict[str, Any] | None = None, s: str | None = None, **kw: Any):
+    data = await api.data(SEARCH, {"f": f, "s": s, **kw})
+    return data["listings"]
+
+
+def names(homes: dict[str, str], result: dict[str, Any]) -> list[str]:
+    by_id = {v: k for k, v in homes.items()}
+    return [by_id[e["node"]["id"]] for e in result["edges"]]
+
+
+@pytest.mark.parametrize(
+    ("f", "expected"),
+    [
+        ({"city": "portland"}, {"A", "B"}),
+        ({"state": "wa"}, {"C", "E"}),
+        ({"postalCode": "97214"}, {"B"}),
+        ({"propertyTypes": ["CONDO"]}, {"A", "E"}),
+        ({"propertyTypes": ["CONDO", "TOWNHOUSE"]}, {"A", "C", "E"}),
+        ({"minPrice": 60_000_000, "maxPrice": 80_000_000}, {"B", "C"}),
+        ({"minPrice": 85_000_000}, {"D"}),
+        ({"maxPrice": 45_000_000}, {"E"}),
+        ({"minBedrooms": 3}, {"B", "C", "D"}),
+        ({"minBathrooms": 2.5}, {"B", "C"}),
+        ({"minSqft": 1600}, {"B", "C", "D"}),
+        ({"near": {"lat": 45.52, "lng": -122.67, "radiusKm": 10}}, {"A", "B"}),
+        ({"near": {"lat": 47.615, "lng": -122.34, "radiusKm": 5}}, {"C", "E"}),
+        ({"near": {"lat": 45.52, "lng": -122.67, "radiusKm": 300}}, {"A", "B", "C", "D", "E"}),
+        ({"statuses": ["PENDING"]}, {"G"}),
+        ({"statuses": ["ACTIVE", "PENDING"], "city": "Portland"}, {"A", "B", "G"}),
+        ({"text": "pool"}, {"B", "C", "E"}),
+        ({"text": "bend"}, {"D"}),
+        ({"text": "pool", "state": "WA"}, {"C", "E"}),
+        ({"text": "helicopter"}, set()),
+    ],
+)
+async def test_each_filter(api, homes, f, expected):
+    result = await search(api, f)
+    assert set(names(homes, result)) == expected
+    assert result["totalCount"] == len(expected)
+
+
+async def test_realtor_filter(api, homes):
+    result = await search(api, {"realtorId": homes["other"]})
+    assert names(homes, result) == ["E"]
+
+
+async def test_relevance_ranks_title_above_description(api, homes):
+    result = await search(api, {"text": "pool"}, "RELEVANCE")
+    assert names(homes, result)[0] == "E", "the match in the title ranks first"
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("PRICE_ASC", ["E", "A", "C", "B", "D"]),
+        ("PRICE_DESC", ["D", "B", "C", "A", "E"]),
+        ("NEWEST", ["E", "D", "C", "B", "A"]),
+        ("RELEVANCE", ["E", "D", "C", "B", "A"]),  # without text: newest first
+    ],
+)
+async def test_each_sort_and_its_pages(api, homes, sort, expected):
+    assert names(homes, await search(api, None, sort)) == expected
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await search(api, None, sort, first=2, after=after)
+        seen += names(homes, page)
+        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == expected
+
+
+async def test_text_relevance_pages(api, homes):
+    first = await search(api, {"text": "pool"}, "RELEVANCE", first=1)
+    rest = await search(
+        api, {"text": "pool"}, "RELEVANCE", first=10, after=first["pageInfo"]["endCursor"]
+    )
+    everything = names(homes, first) + names(homes, rest)
+    assert everything[0] == "E" and sorted(everything) == ["B", "C", "E"]
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        {"minPrice": 10, "maxPrice": 5},
+        {"minPrice": -1},
+        {"near": {"lat": 45.0, "lng": -122.0, "radiusKm": 0}},
+        {"near": {"lat": 95.0, "lng": -122.0, "radiusKm": 5}},
+        {"text": "x" * 201},
+        {"realtorId": "not-an-id"},
+        {"statuses": []},
+    ],
+)
+async def test_bad_filters_are_bad_user_input(api, f):
+    body = await api.call(SEARCH, {"f": f})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_bad_cursors_are_bad_user_input(api, homes):
+    page = await search(api, None, "PRICE_ASC", first=1)
+    for after in ("garbage!", page["pageInfo"]["endCursor"]):
+        body = await api.call(SEARCH, {"s": "NEWEST", "after": after})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    too_big = await api.call(SEARCH, {"first": 101})
+    assert too_big["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize("sort", ["NEWEST", "PRICE_ASC", "PRICE_DESC"])
+async def test_pagination_with_concurrent_inserts_has_no_duplicates_or_gaps(api, service, sort):
+    owner = Principal(uuid.uuid4(), Role.REALTOR)
+    rng = random.Random(7)
+    prices = [rng.randrange(1_000, 2_000) * 10_000 for _ in range(40)]
+    prices[5] = prices[6] = prices[7]  # ties are broken by id
+    original = set()
+    for i, price in enumerate(prices):
+        listing = await service.create(
+            owner, details(f"Home {i}", price=price), status=ListingStatus.ACTIVE
+        )
+        original.add(str(listing.id))
+
+    stop = asyncio.Event()
+
+    async def insert_meanwhile() -> None:
+        n = 0
+        while not stop.is_set():
+            await service.create(
+                owner,
+                details(f"Late {n}", price=rng.randrange(1_000, 2_000) * 10_000),
+                status=ListingStatus.ACTIVE,
+            )
+            n += 1
+            await asyncio.sleep(0)
+
+    inserter = asyncio.create_task(insert_meanwhile())
+    seen: list[str] = []
+    after = None
+    try:
+        while True:
+            page = await search(api, None, sort, first=6, after=after)
+            seen += [e["node"]["id"] for e in page["edges"]]
+            await asyncio.sleep(0.01)
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+    finally:
+        stop.set()
+        await inserter
+    assert len(seen) == len(set(seen)), "no listing appears twice"
+    assert original <= set(seen), "no listing that existed is skipped"
