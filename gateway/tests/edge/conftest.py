@@ -49,7 +49,7 @@ type Query {
 }
 type Node { id: ID  name: String  child: Node }
 type Mutation { bump: Int }
-type Subscription { ticks(count: Int!): Int  failing: Int }
+type Subscription { ticks(count: Int!): Int  failing: Int  slowTicks: Int }
 """
 
 
@@ -87,7 +87,15 @@ class FakeEngine:
             yield {"failing": 1}
             raise CoreError("the stream broke")
 
+        async def slow_ticks(info: Any) -> AsyncIterator[dict[str, int]]:
+            tick = 0
+            while True:
+                yield {"slowTicks": tick}
+                tick += 1
+                await asyncio.sleep(10)
+
         return {
+            "slowTicks": slow_ticks,
             "hello": lambda info, name: f"hello {name}",
             "me": ctx.principal_id,
             "version": self.version,
