@@ -8,8 +8,9 @@ from graphql import GraphQLError, build_schema, validate_schema
 
 from .merge import Merger
 from .printer import print_supergraph
+from .reader import read_subgraph
 from .satisfiability import check_satisfiability
-from .subgraph import Subgraph, read_subgraph
+from .subgraph import Subgraph
 from .types import CompositionError, IssueLog, SubgraphSource
 from .validate import validate_subgraph
 

@@ -1,0 +1,338 @@
+"""Reading one subgraph's SDL into the model composition merges.
+
+Subgraphs print their schema with federation's own machinery in it (`_entities`,
+`_service`, `_Any`, `_Entity`, `_Service`, directive definitions) and may rename
+federation directives through `@link(import:)`. This module strips the machinery,
+resolves directive names to their canonical meaning and records, per type and field,
+exactly the federation facts composition needs.
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLError, parse, print_ast
+from graphql.language import (
+    BooleanValueNode,
+    ConstDirectiveNode,
+    DirectiveNode,
+    EnumTypeDefinitionNode,
+    EnumTypeExtensionNode,
+    InputObjectTypeDefinitionNode,
+    InputObjectTypeExtensionNode,
+    InputValueDefinitionNode,
+    InterfaceTypeDefinitionNode,
+    InterfaceTypeExtensionNode,
+    ListValueNode,
+    ObjectTypeDefinitionNode,
+    ObjectTypeExtensionNode,
+    ObjectValueNode,
+    ScalarTypeDefinitionNode,
+    ScalarTypeExtensionNode,
+    SchemaDefinitionNode,
+    SchemaExtensionNode,
+    StringValueNode,
+    TypeDefinitionNode,
+    TypeExtensionNode,
+    UnionTypeDefinitionNode,
+    UnionTypeExtensionNode,
+    ValueNode,
+)
+
+from .subgraph import (
+    ENUM,
+    INPUT,
+    INTERFACE,
+    KIND_LABELS,
+    OBJECT,
+    ROOT_NAMES,
+    SCALAR,
+    UNION,
+    Argument,
+    EnumValue,
+    Field,
+    Key,
+    Marks,
+    Subgraph,
+    Type,
+)
+from .typeref import TypeRef
+from .types import IssueLog
+
+FEDERATION_SPEC = "specs.apollo.dev/federation/"
+
+FEDERATION_DIRECTIVES = (
+    "key",
+    "requires",
+    "provides",
+    "external",
+    "shareable",
+    "override",
+    "inaccessible",
+    "tag",
+    "extends",
+    "interfaceObject",
+    "composeDirective",
+)
+
+#: Types that belong to federation's machinery, never to the composed API.
+MACHINERY_TYPES = frozenset(
+    {
+        "_Any",
+        "_Entity",
+        "_Service",
+        "_FieldSet",
+        "link__Import",
+        "link__Purpose",
+        "join__FieldSet",
+        "federation__FieldSet",
+        "federation__Scope",
+        "federation__Policy",
+        "federation__ContextFieldValue",
+    }
+)
+MACHINERY_QUERY_FIELDS = frozenset({"_entities", "_service"})
+
+
+class _Names:
+    """Maps the directive names a subgraph writes to federation's canonical names."""
+
+    def __init__(self, links: list[DirectiveNode]) -> None:
+        self.fed2 = False
+        self.names: dict[str, str] = {}
+        self.machinery_types: set[str] = set()
+        prefix = "federation"
+        imports: dict[str, str] = {}
+        for link in links:
+            args = {arg.name.value: arg.value for arg in link.arguments or ()}
+            url = _string(args.get("url")) or ""
+            if FEDERATION_SPEC not in url:
+                continue
+            self.fed2 = True
+            prefix = _string(args.get("as")) or prefix
+            imported = args.get("import")
+            if isinstance(imported, ListValueNode):
+                for item in imported.values:
+                    if isinstance(item, StringValueNode):
+                        imports[item.value] = item.value
+                    elif isinstance(item, ObjectValueNode):
+                        entry = {f.name.value: _string(f.value) for f in item.fields}
+                        if entry.get("name"):
+                            imports[str(entry["name"])] = str(entry.get("as") or entry["name"])
+        for canonical in FEDERATION_DIRECTIVES:
+            self.names.setdefault(canonical, canonical)
+        for canonical in FEDERATION_DIRECTIVES:
+            self.names[f"{prefix}__{canonical}"] = canonical
+            alias = imports.get("@" + canonical)
+            if alias:
+                self.names[alias.lstrip("@")] = canonical
+        for name, alias in imports.items():
+            if not name.startswith("@"):
+                self.machinery_types.add(alias)
+
+    def canonical(self, written: str) -> str | None:
+        return self.names.get(written)
+
+
+def _string(value: ValueNode | None) -> str | None:
+    return value.value if isinstance(value, StringValueNode) else None
+
+
+def _bool(value: ValueNode | None) -> bool | None:
+    return value.value if isinstance(value, BooleanValueNode) else None
+
+
+def _description(node: object) -> str | None:
+    description = getattr(node, "description", None)
+    return description.value if description is not None else None
+
+
+class _Reader:
+    """Turns one parsed document into a `Subgraph`, reporting what it cannot accept."""
+
+    def __init__(self, name: str, url: str, issues: IssueLog) -> None:
+        self.name = name
+        self.url = url
+        self.issues = issues
+        self.types: dict[str, Type] = {}
+        self.renames: dict[str, str] = {}
+        self.names = _Names([])
+
+    def rename(self, type_name: str) -> str:
+        return self.renames.get(type_name, type_name)
+
+    def directives(self, node: object) -> list[tuple[str, dict[str, ValueNode]]]:
+        """Federation and pass-through directives on a node, by canonical name."""
+        out: list[tuple[str, dict[str, ValueNode]]] = []
+        applied: tuple[ConstDirectiveNode, ...] = getattr(node, "directives", None) or ()
+        for directive in applied:
+            written = directive.name.value
+            args: dict[str, ValueNode] = {
+                arg.name.value: arg.value for arg in directive.arguments or ()
+            }
+            if written in ("deprecated", "specifiedBy"):
+                out.append((written, args))
+                continue
+            canonical = self.names.canonical(written)
+            if canonical is not None:
+                out.append((canonical, args))
+        return out
+
+    def marks(self, applied: list[tuple[str, dict[str, ValueNode]]], into: Marks) -> None:
+        for name, args in applied:
+            if name in ("inaccessible", "tag", "deprecated") and name not in into.order:
+                into.order.append(name)
+            if name == "inaccessible":
+                into.inaccessible = True
+            elif name == "tag":
+                tag = _string(args.get("name"))
+                if tag is not None and tag not in into.tags:
+                    into.tags.append(tag)
+            elif name == "deprecated" and into.deprecated is None:
+                reason = args.get("reason")
+                into.deprecated = (
+                    f"@deprecated(reason: {print_ast(reason)})" if reason else "@deprecated"
+                )
+
+    def read(self, sdl: str) -> Subgraph | None:
+        try:
+            document = parse(sdl, no_location=False)
+        except GraphQLError as exc:
+            self.issues.add(
+                "INVALID_GRAPHQL",
+                f"[{self.name}] the subgraph schema does not parse: {exc.message}",
+                [self.name],
+            )
+            return None
+        links: list[DirectiveNode] = []
+        for definition in document.definitions:
+            if isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
+                for directive in definition.directives or ():
+                    if directive.name.value == "link":
+                        links.append(directive)
+                for operation in definition.operation_types or ():
+                    root = ROOT_NAMES[operation.operation.value]
+                    written = operation.type.name.value
+                    if written != root:
+                        self.renames[written] = root
+        self.names = _Names(links)
+        for definition in document.definitions:
+            if isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
+                self.read_type(definition)
+        self.types.setdefault("Query", Type("Query", OBJECT))
+        return Subgraph(self.name, self.url, self.types, self.names.fed2)
+
+    def read_type(self, node: TypeDefinitionNode | TypeExtensionNode) -> None:
+        written = node.name.value
+        if written in MACHINERY_TYPES or written in self.names.machinery_types:
+            return
+        name = self.rename(written)
+        kind = _kind_of(node)
+        existing = self.types.get(name)
+        if existing is None:
+            existing = self.types[name] = Type(name, kind)
+        elif existing.kind != kind:
+            self.issues.add(
+                "INVALID_GRAPHQL",
+                f'[{self.name}] type "{name}" is defined both as {KIND_LABELS[existing.kind]} '
+                f"and as {KIND_LABELS[kind]}",
+                [self.name],
+                name,
+            )
+            return
+        owner = existing
+        if owner.description is None:
+            owner.description = _description(node)
+        applied = self.directives(node)
+        self.marks(applied, owner.marks)
+        is_extension = isinstance(node, TypeExtensionNode) or any(
+            n == "extends" for n, _ in applied
+        )
+        type_shareable = any(n == "shareable" for n, _ in applied)
+        for directive_name, args in applied:
+            if directive_name == "key":
+                fields = _string(args.get("fields"))
+                if fields is None:
+                    self.issues.add(
+                        "KEY_INVALID_FIELDS",
+                        f'[{self.name}] On type "{name}", @key needs a "fields" string argument',
+                        [self.name],
+                        name,
+                    )
+                    continue
+                owner.keys.append(Key(fields, _bool(args.get("resolvable")), is_extension))
+            elif directive_name == "interfaceObject":
+                owner.interface_object = True
+            elif directive_name == "specifiedBy":
+                owner.specified_by = f"@specifiedBy(url: {print_ast(args['url'])})"
+        for interface in getattr(node, "interfaces", None) or ():
+            interface_name = self.rename(interface.name.value)
+            if interface_name not in owner.interfaces:
+                owner.interfaces.append(interface_name)
+        for member in getattr(node, "types", None) or ():
+            member_name = self.rename(member.name.value)
+            if member_name not in owner.members:
+                owner.members.append(member_name)
+        for value in getattr(node, "values", None) or ():
+            if isinstance(node, EnumTypeDefinitionNode | EnumTypeExtensionNode):
+                enum_value = EnumValue(value.name.value, _description(value))
+                self.marks(self.directives(value), enum_value.marks)
+                owner.values.setdefault(enum_value.name, enum_value)
+        for field_node in getattr(node, "fields", None) or ():
+            if name == "Query" and field_node.name.value in MACHINERY_QUERY_FIELDS:
+                continue
+            read = self.read_field(field_node)
+            read.shareable = read.shareable or type_shareable
+            owner.fields.setdefault(read.name, read)
+
+    def read_field(self, node: object) -> Field:
+        field_name: str = node.name.value  # type: ignore[attr-defined]
+        result = Field(
+            field_name,
+            TypeRef.from_ast(node.type, self.rename),  # type: ignore[attr-defined]
+            _description(node),
+        )
+        if isinstance(node, InputValueDefinitionNode):
+            result.default = print_ast(node.default_value) if node.default_value else None
+        for arg in getattr(node, "arguments", None) or ():
+            argument = Argument(
+                arg.name.value,
+                TypeRef.from_ast(arg.type, self.rename),
+                _description(arg),
+                print_ast(arg.default_value) if arg.default_value else None,
+            )
+            self.marks(self.directives(arg), argument.marks)
+            result.args[argument.name] = argument
+        applied = self.directives(node)
+        self.marks(applied, result.marks)
+        for directive_name, args in applied:
+            if directive_name == "external":
+                result.external = True
+            elif directive_name == "shareable":
+                result.shareable = True
+            elif directive_name == "requires":
+                result.requires = _string(args.get("fields"))
+            elif directive_name == "provides":
+                result.provides = _string(args.get("fields"))
+            elif directive_name == "override":
+                result.override = _string(args.get("from"))
+        return result
+
+
+def _kind_of(node: TypeDefinitionNode | TypeExtensionNode) -> str:
+    if isinstance(node, ObjectTypeDefinitionNode | ObjectTypeExtensionNode):
+        return OBJECT
+    if isinstance(node, InterfaceTypeDefinitionNode | InterfaceTypeExtensionNode):
+        return INTERFACE
+    if isinstance(node, UnionTypeDefinitionNode | UnionTypeExtensionNode):
+        return UNION
+    if isinstance(node, EnumTypeDefinitionNode | EnumTypeExtensionNode):
+        return ENUM
+    if isinstance(node, InputObjectTypeDefinitionNode | InputObjectTypeExtensionNode):
+        return INPUT
+    if isinstance(node, ScalarTypeDefinitionNode | ScalarTypeExtensionNode):
+        return SCALAR
+    raise AssertionError(f"unexpected type node {type(node).__name__}")
+
+
+def read_subgraph(name: str, url: str, sdl: str, issues: IssueLog) -> Subgraph | None:
+    """Parse one subgraph's SDL; None (with issues logged) when it cannot be read."""
+    return _Reader(name, url, issues).read(sdl)
