@@ -261,7 +261,7 @@ class Stack:
         key: str | None = None,
         note: str | None = None,
     ) -> dict[str, Any]:
-        body = await self.gql(
+        return await self.gql(
             REQUEST_TOUR,
             {
                 "input": {
@@ -274,7 +274,6 @@ class Stack:
             },
             as_=buyer,
         )
-        return body
 
 
 def settings_for(

@@ -210,7 +210,7 @@ async def test_requests_are_validated(stack: Any) -> None:
 
 
 async def test_no_double_booking_and_idempotency(stack: Any) -> None:
-    realtor, listing = await stack.open_for_tours(buffer=15)
+    _realtor, listing = await stack.open_for_tours(buffer=15)
     alice, bob = stack.peers.person(Role.BUYER), stack.peers.person(Role.BUYER)
 
     first = data(await stack.request(alice, listing, TUESDAY_10AM, key="k-1"), "requestTour")
@@ -240,7 +240,7 @@ async def test_no_double_booking_and_idempotency(stack: Any) -> None:
 
 
 async def test_available_slots_leave_out_tours_and_buffers(stack: Any) -> None:
-    realtor, listing = await stack.open_for_tours(buffer=15)
+    _realtor, listing = await stack.open_for_tours(buffer=15)
     buyer = stack.peers.person(Role.BUYER)
     await stack.request(buyer, listing, TUESDAY_10AM)
     query = """
@@ -309,7 +309,7 @@ async def test_listing_tours_and_my_lists(stack: Any) -> None:
 
 
 async def test_listings_unreachable_fails_cleanly(stack: Any) -> None:
-    realtor, listing = await stack.open_for_tours()
+    _realtor, listing = await stack.open_for_tours()
     buyer = stack.peers.person(Role.BUYER)
     nowhere = f"127.0.0.1:{free_port()}"
     dead = Directory.connect(listings_target=nowhere, identity_target=nowhere, timeout=0.5)
