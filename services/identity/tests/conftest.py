@@ -155,9 +155,7 @@ async def open_identity(
     service.clock = clock
     await service.ensure_signing_key()
     verifier = local_verifier(service, settings)
-    app = service_app(
-        graphql=subgraph(service, verifier), checks={}, routes=[jwks_route(service)]
-    )
+    app = service_app(graphql=subgraph(service, verifier), checks={}, routes=[jwks_route(service)])
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     return Identity(settings, db, service, app, client, mail_catcher, clock)
 
