@@ -96,6 +96,8 @@ def run_compose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except CompositionError as exc:
         for issue in exc.issues:
             print(f"error[{issue.code}]: {issue.message}", file=err)
+            for location in issue.locations:
+                print(f"  --> {location}", file=err)
         print(f"composition failed with {len(exc.issues)} error(s)", file=err)
         return 1
     names = ", ".join(sorted(s.name for s in sources))

@@ -5,6 +5,12 @@ The output is the `@link`/`join__` format that Apollo composition writes, which 
 """
 
 from .composer import compose
-from .types import CompositionError, CompositionIssue, SubgraphSource
+from .types import CompositionError, CompositionIssue, IssueLocation, SubgraphSource
 
-__all__ = ["CompositionError", "CompositionIssue", "SubgraphSource", "compose"]
+__all__ = [
+    "CompositionError",
+    "CompositionIssue",
+    "IssueLocation",
+    "SubgraphSource",
+    "compose",
+]

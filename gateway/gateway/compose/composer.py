@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from graphql import GraphQLError, build_schema, validate_schema
 
@@ -11,7 +12,13 @@ from .printer import print_supergraph
 from .reader import read_subgraph
 from .satisfiability import check_satisfiability
 from .subgraph import Subgraph
-from .types import CompositionError, IssueLog, SubgraphSource
+from .types import (
+    CompositionError,
+    CompositionIssue,
+    IssueLocation,
+    IssueLog,
+    SubgraphSource,
+)
 from .validate import validate_subgraph
 
 
@@ -44,24 +51,45 @@ def compose(subgraphs: Sequence[SubgraphSource]) -> str:
         subgraph = read_subgraph(source.name, source.url, source.sdl, issues)
         if subgraph is not None:
             parsed.append(subgraph)
-    if issues:
-        raise CompositionError(issues.issues)
+    _stop_on(issues, parsed)
     for subgraph in parsed:
         validate_subgraph(subgraph, issues)
-    if issues:
-        raise CompositionError(issues.issues)
+    _stop_on(issues, parsed)
     supergraph = Merger(parsed, issues).merge()
-    if issues:
-        raise CompositionError(issues.issues)
+    _stop_on(issues, parsed)
     check_satisfiability(supergraph, parsed, issues)
-    if issues:
-        raise CompositionError(issues.issues)
+    _stop_on(issues, parsed)
     printed = print_supergraph(supergraph)
     for problem in _schema_problems(printed):
         issues.add("INVALID_GRAPHQL", f"The composed supergraph is not a valid schema: {problem}")
-    if issues:
-        raise CompositionError(issues.issues)
+    _stop_on(issues, parsed)
     return printed
+
+
+def _stop_on(issues: IssueLog, parsed: Sequence[Subgraph]) -> None:
+    """Raise with every issue so far, each located in the subgraphs it involves."""
+    if not issues:
+        return
+    by_name = {s.name: s for s in parsed}
+    located: list[CompositionIssue] = []
+    for issue in issues.issues:
+        locations: list[IssueLocation] = []
+        if issue.coordinate is not None:
+            # The element itself, else its field, else its type (a missing key field
+            # is reported where the type is written).
+            candidates = [issue.coordinate, issue.coordinate.split("(")[0]]
+            candidates.append(candidates[-1].split(".")[0])
+            for name in issue.subgraphs:
+                subgraph = by_name.get(name)
+                if subgraph is None:
+                    continue
+                position = next(
+                    (subgraph.positions[c] for c in candidates if c in subgraph.positions), None
+                )
+                if position is not None:
+                    locations.append(IssueLocation(name, *position))
+        located.append(replace(issue, locations=tuple(locations)))
+    raise CompositionError(located)
 
 
 def _schema_problems(sdl: str) -> list[str]:

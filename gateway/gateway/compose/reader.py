@@ -22,6 +22,7 @@ from graphql.language import (
     InterfaceTypeDefinitionNode,
     InterfaceTypeExtensionNode,
     ListValueNode,
+    Node,
     ObjectTypeDefinitionNode,
     ObjectTypeExtensionNode,
     ObjectValueNode,
@@ -35,6 +36,7 @@ from graphql.language import (
     UnionTypeDefinitionNode,
     UnionTypeExtensionNode,
     ValueNode,
+    get_location,
 )
 
 from .subgraph import (
@@ -155,6 +157,13 @@ class _Reader:
         self.types: dict[str, Type] = {}
         self.renames: dict[str, str] = {}
         self.names = _Names([])
+        self.positions: dict[str, tuple[int, int]] = {}
+
+    def position(self, coordinate: str, node: Node) -> None:
+        """Remember where a type, field or argument is first written, for error reports."""
+        if node.loc is not None and coordinate not in self.positions:
+            where = get_location(node.loc.source, node.loc.start)
+            self.positions[coordinate] = (where.line, where.column)
 
     def rename(self, type_name: str) -> str:
         return self.renames.get(type_name, type_name)
@@ -196,9 +205,12 @@ class _Reader:
         try:
             document = parse(sdl, no_location=False)
         except GraphQLError as exc:
+            where = "".join(
+                f" (line {loc.line}, column {loc.column})" for loc in exc.locations or ()
+            )
             self.issues.add(
                 "INVALID_GRAPHQL",
-                f"[{self.name}] the subgraph schema does not parse: {exc.message}",
+                f"[{self.name}] the subgraph schema does not parse: {exc.message}{where}",
                 [self.name],
             )
             return None
@@ -218,7 +230,9 @@ class _Reader:
             if isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
                 self.read_type(definition)
         self.types.setdefault("Query", Type("Query", OBJECT))
-        return Subgraph(self.name, self.url, self.types, self.names.fed2)
+        subgraph = Subgraph(self.name, self.url, self.types, self.names.fed2)
+        subgraph.positions = self.positions
+        return subgraph
 
     def read_type(self, node: TypeDefinitionNode | TypeExtensionNode) -> None:
         written = node.name.value
@@ -239,6 +253,7 @@ class _Reader:
             )
             return
         owner = existing
+        self.position(name, node)
         if owner.description is None:
             owner.description = _description(node)
         applied = self.directives(node)
@@ -274,17 +289,20 @@ class _Reader:
         for value in getattr(node, "values", None) or ():
             if isinstance(node, EnumTypeDefinitionNode | EnumTypeExtensionNode):
                 enum_value = EnumValue(value.name.value, _description(value))
+                self.position(f"{name}.{enum_value.name}", value)
                 self.marks(self.directives(value), enum_value.marks)
                 owner.values.setdefault(enum_value.name, enum_value)
         for field_node in getattr(node, "fields", None) or ():
             if name == "Query" and field_node.name.value in MACHINERY_QUERY_FIELDS:
                 continue
-            read = self.read_field(field_node)
+            read = self.read_field(field_node, name)
             read.shareable = read.shareable or type_shareable
             owner.fields.setdefault(read.name, read)
 
-    def read_field(self, node: object) -> Field:
+    def read_field(self, node: object, parent: str) -> Field:
         field_name: str = node.name.value  # type: ignore[attr-defined]
+        assert isinstance(node, Node)
+        self.position(f"{parent}.{field_name}", node)
         result = Field(
             field_name,
             TypeRef.from_ast(node.type, self.rename),  # type: ignore[attr-defined]
@@ -293,6 +311,7 @@ class _Reader:
         if isinstance(node, InputValueDefinitionNode):
             result.default = print_ast(node.default_value) if node.default_value else None
         for arg in getattr(node, "arguments", None) or ():
+            self.position(f"{parent}.{field_name}({arg.name.value}:)", arg)
             argument = Argument(
                 arg.name.value,
                 TypeRef.from_ast(arg.type, self.rename),

@@ -117,6 +117,7 @@ class Subgraph:
     key_fields: set[tuple[str, str]] = field(default_factory=set)
     provided: set[tuple[str, str]] = field(default_factory=set)
     required: set[tuple[str, str]] = field(default_factory=set)
+    positions: dict[str, tuple[int, int]] = field(default_factory=dict)  # coordinate -> line, col
 
     def field(self, type_name: str, field_name: str) -> Field | None:
         owner = self.types.get(type_name)

@@ -21,17 +21,31 @@ class SubgraphSource:
 
 
 @dataclass(frozen=True, slots=True)
+class IssueLocation:
+    """Where, in one subgraph's SDL, the element an issue is about is written (1-based)."""
+
+    subgraph: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.subgraph}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
 class CompositionIssue:
     """One reason the subgraphs do not compose.
 
     `subgraphs` names the subgraphs involved; `coordinate` is the schema coordinate the
-    issue is about (`Type`, `Type.field`, `Type.field(arg:)`), when there is one.
+    issue is about (`Type`, `Type.field`, `Type.field(arg:)`), when there is one, and
+    `locations` where that element is written in the involved subgraphs.
     """
 
     code: str
     message: str
     subgraphs: tuple[str, ...] = ()
     coordinate: str | None = None
+    locations: tuple[IssueLocation, ...] = ()
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.message}"

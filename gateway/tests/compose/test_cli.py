@@ -188,6 +188,7 @@ def test_composition_errors_exit_non_zero_with_each_error(
     assert status == 1
     err = capsys.readouterr().err
     assert 'error[KEY_INVALID_FIELDS]: [listings] On type "User", for @key(fields: "uuid")' in err
+    assert "  --> listings:" in err
     assert "composition failed with 1 error(s)" in err
     assert not out.exists()
 

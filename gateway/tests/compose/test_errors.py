@@ -40,6 +40,8 @@ def test_conflicting_field_types() -> None:
     )
     assert issue.coordinate == "T.size"
     assert issue.subgraphs == ("a", "b")
+    # Line 1 of each subgraph is the `extend schema @link(...)` header.
+    assert [str(loc) for loc in issue.locations] == ["a:2:57", "b:2:37"]
 
 
 def test_list_and_single_value_do_not_mix() -> None:
@@ -299,7 +301,10 @@ def test_override_from_self() -> None:
 def test_unparseable_subgraph_and_missing_query() -> None:
     found = issues(a="type Query {")
     assert [i.code for i in found] == ["INVALID_GRAPHQL"]
-    assert found[0].message.startswith("[a] the subgraph schema does not parse: Syntax Error")
+    assert found[0].message == (
+        "[a] the subgraph schema does not parse: Syntax Error: Expected Name, found <EOF>. "
+        "(line 2, column 13)"
+    )
     assert [i.code for i in issues(a="type T { x: Int }")] == ["NO_QUERIES"]
 
 
