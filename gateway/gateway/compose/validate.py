@@ -128,7 +128,9 @@ def validate_subgraph(subgraph: Subgraph, issues: IssueLog) -> None:
     _check_keys(subgraph, issues)
     _check_requires(subgraph, issues)
     _check_provides(subgraph, issues)
-    if not subgraph.fed2:
+    if subgraph.fed2:
+        _check_unused_externals(subgraph, issues)
+    else:
         # Federation 1 had no @shareable: every field could be resolved anywhere.
         for owner in subgraph.types.values():
             for item in owner.fields.values():
@@ -175,6 +177,32 @@ def _check_references(subgraph: Subgraph, issues: IssueLog) -> bool:
         for member in owner.members:
             check(owner.name, member, frozenset({OBJECT}), "an object")
     return ok
+
+
+def _check_unused_externals(subgraph: Subgraph, issues: IssueLog) -> None:
+    used = subgraph.key_fields | subgraph.required | subgraph.provided
+    for owner in subgraph.types.values():
+        interface_fields = {
+            name
+            for interface in owner.interfaces
+            if (definition := subgraph.types.get(interface)) is not None
+            for name in definition.fields
+        }
+        for item in owner.fields.values():
+            if not item.external or (owner.name, item.name) in used:
+                continue
+            if item.name in interface_fields:
+                continue
+            coordinate = f"{owner.name}.{item.name}"
+            issues.add(
+                "EXTERNAL_UNUSED",
+                f'[{subgraph.name}] Field "{coordinate}" is marked @external but is not used in '
+                "any federation directive (@key, @provides, @requires) or to satisfy an "
+                "interface; the field declaration has no use and should be removed (or the "
+                "field should not be @external).",
+                [subgraph.name],
+                coordinate,
+            )
 
 
 def _check_keys(subgraph: Subgraph, issues: IssueLog) -> None:

@@ -156,15 +156,14 @@ def test_requires_of_a_field_that_is_not_external() -> None:
 
 
 def test_provides_naming_a_missing_field() -> None:
-    issue = only(
-        issues(
-            a='type Query { u: U } type U @key(fields: "id") { id: ID! name: String @shareable }',
-            b='type Query { top: U @provides(fields: "nmae") } '
-            'type U @key(fields: "id") { id: ID! name: String @external }',
-        )
+    found = issues(
+        a='type Query { u: U } type U @key(fields: "id") { id: ID! name: String @shareable }',
+        b='type Query { top: U @provides(fields: "nmae") } '
+        'type U @key(fields: "id") { id: ID! name: String @external }',
     )
-    assert issue.code == "PROVIDES_INVALID_FIELDS"
-    assert issue.message.startswith(
+    # The external field the typo meant to provide is then unused as well.
+    assert [i.code for i in found] == ["PROVIDES_INVALID_FIELDS", "EXTERNAL_UNUSED"]
+    assert found[0].message.startswith(
         '[b] On field "Query.top", for @provides(fields: "nmae"): Cannot query field "nmae"'
     )
 
@@ -444,3 +443,14 @@ def test_requires_that_cannot_be_fetched() -> None:
     assert found[0].message.endswith(
         '- from subgraph "a": cannot satisfy @requires conditions on field "T.cost".'
     )
+
+
+def test_external_field_that_nothing_uses() -> None:
+    issue = only(
+        issues(
+            a='type Query { t: T } type T @key(fields: "id") { id: ID! w: Int @shareable }',
+            b='type T @key(fields: "id") { id: ID! w: Int @external }',
+        )
+    )
+    assert issue.code == "EXTERNAL_UNUSED"
+    assert issue.message.startswith('[b] Field "T.w" is marked @external but is not used')
