@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from servicekit.db import Database
 from sqlalchemy import select, update
@@ -60,11 +60,14 @@ class ReminderWorker:
             found = await store.get_tours(uow.session, [job.tour_id for job in jobs])
             for job in jobs:
                 tour = found.get(job.tour_id)
+                # Sent only for the start it was planned for, while the tour is scheduled, and
+                # while at least half its lead time remains (a 24 h reminder found 3 h before
+                # the start, after an outage, would say the wrong thing; the 1 h one follows).
                 current = (
                     tour is not None
                     and tour.status is TourStatus.SCHEDULED
                     and tour.starts_at == job.for_starts_at
-                    and tour.starts_at > now
+                    and tour.starts_at - now >= timedelta(minutes=job.offset_minutes / 2)
                 )
                 state = "skipped"
                 if current:
