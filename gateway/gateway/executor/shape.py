@@ -69,7 +69,12 @@ class ShapeSet:
         gtype = schema.type_map[type_name]
         self.static_type: str | None = type_name if isinstance(gtype, GraphQLObjectType) else None
         if isinstance(gtype, GraphQLInterfaceType | GraphQLUnionType):
-            self._possible = frozenset(t.name for t in schema.get_possible_types(gtype))
+            possible = {t.name for t in schema.get_possible_types(gtype)}
+            if isinstance(gtype, GraphQLInterfaceType):
+                # An `@interfaceObject` subgraph reports the interface itself as the type;
+                # the planner lets that through only for interface-level selections.
+                possible.add(type_name)
+            self._possible = frozenset(possible)
         else:
             self._possible = frozenset((type_name,))
         self._by_type: dict[str, tuple[ShapeField, ...]] = {}
@@ -85,7 +90,7 @@ class ShapeSet:
 
     def _compile(self, runtime: str) -> tuple[ShapeField, ...]:
         parent = self.schema.type_map[runtime]
-        assert isinstance(parent, GraphQLObjectType)
+        assert isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
         out: list[ShapeField] = []
         for key, occurrences in collect_fields(self.schema, runtime, self.selections).items():
             first = occurrences[0]
@@ -101,7 +106,7 @@ class ShapeSet:
     def _field(
         self,
         runtime: str,
-        parent: GraphQLObjectType,
+        parent: GraphQLObjectType | GraphQLInterfaceType,
         key: str,
         first: NField,
         occurrences: list[NField],

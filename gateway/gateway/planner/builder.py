@@ -450,7 +450,8 @@ class Builder:
         """An interface this subgraph knows only as an `@interfaceObject`.
 
         Its own fields are fetched here; the concrete type and everything else come from
-        a subgraph that owns the interface, through the interface's key.
+        a subgraph that owns the interface, through the interface's key (only when the
+        client needs them: `__typename`, fields this subgraph lacks, or type conditions).
         """
         out.add("__typename", "__typename", "", False)
         fields = self.collect(type_name, selections)
@@ -462,6 +463,8 @@ class Builder:
                 deps |= self._add_local(group, out, type_name, occurrences, path, provided)
                 done.add(key)
         rest = tuple(s for s in selections if not (isinstance(s, NField) and s.key in done))
+        if not self._needs_concrete_type(type_name, rest, done):
+            return deps  # shaping reads interface-level fields without knowing the object type
         owners = [
             graph
             for graph, join in self.sg.graphs_of_type(type_name).items()
@@ -476,3 +479,16 @@ class Builder:
         deps.add(fetch)
         deps |= self.plan_position(fetch, fetch.selection, type_name, rest, path, None)
         return deps
+
+    def _needs_concrete_type(
+        self, type_name: str, selections: Sequence[NSel], done: set[str]
+    ) -> bool:
+        for selection in selections:
+            if isinstance(selection, NField):
+                if selection.name == "__typename" or selection.key not in done:
+                    return True
+            elif selection.type_condition not in (None, type_name) or self._needs_concrete_type(
+                type_name, selection.selections, done
+            ):
+                return True
+        return False

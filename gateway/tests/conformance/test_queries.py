@@ -450,3 +450,11 @@ async def test_requirement_on_a_field_with_arguments(gateway: Any) -> None:
     assert inventory_call[2] == {
         "_reps0": [{"__typename": "Product", "sku": "sku-1", "convertedPrice": 1798}]
     }
+
+
+async def test_interface_object_fields_alone_need_no_owner_fetch(gateway: Any) -> None:
+    result = await gateway.run("{ topRated { id rating } }")
+    assert result == {
+        "data": {"topRated": [{"id": "b1", "rating": 4.5}, {"id": "m1", "rating": 3.9}]}
+    }
+    assert gateway.transport.subgraphs == ["ratings"]
