@@ -7,11 +7,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from scheduling.reminders import ReminderWorker
 from servicekit.auth import Role
 from servicekit.db import Database
 from sqlalchemy import text
-
-from scheduling.reminders import ReminderWorker
 
 FIRST = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
 SPACING = timedelta(minutes=45)  # 30-minute tours with a 15-minute buffer
@@ -24,7 +23,11 @@ async def drain(worker: ReminderWorker) -> None:
 
 
 def reminders_to(stack: Any, person: Any) -> list[str]:
-    return [str(m["Subject"]) for m in stack.mail.messages(to=person.email) if "Reminder" in str(m["Subject"])]
+    return [
+        str(m["Subject"])
+        for m in stack.mail.messages(to=person.email)
+        if "Reminder" in str(m["Subject"])
+    ]
 
 
 async def test_each_reminder_is_sent_once_by_racing_workers(stack: Any) -> None:
@@ -33,7 +36,9 @@ async def test_each_reminder_is_sent_once_by_racing_workers(stack: Any) -> None:
     ids = []
     for i, buyer in enumerate(buyers):
         tour = (await stack.request(buyer, listing, FIRST + i * SPACING))["data"]["requestTour"]
-        await stack.ok('mutation($id: ID!) { confirmTour(id: $id) { id } }', {"id": tour["id"]}, as_=realtor)
+        await stack.ok(
+            "mutation($id: ID!) { confirmTour(id: $id) { id } }", {"id": tour["id"]}, as_=realtor
+        )
         ids.append(tour["id"])
 
     url = stack.db.url
@@ -52,7 +57,9 @@ async def test_each_reminder_is_sent_once_by_racing_workers(stack: Any) -> None:
 
         # The first tour is cancelled, the second moved by the realtor to the next day.
         await stack.ok(
-            'mutation($id: ID!) { cancelTour(id: $id, reason: "sold") { id } }', {"id": ids[0]}, as_=realtor
+            'mutation($id: ID!) { cancelTour(id: $id, reason: "sold") { id } }',
+            {"id": ids[0]},
+            as_=realtor,
         )
         moved_to = FIRST + SPACING + timedelta(days=1)
         await stack.ok(
@@ -88,7 +95,11 @@ async def test_each_reminder_is_sent_once_by_racing_workers(stack: Any) -> None:
 
     async with stack.db.session() as session:
         states = dict(
-            (await session.execute(text("SELECT state, count(*) FROM reminder_jobs GROUP BY state"))).all()
+            (
+                await session.execute(
+                    text("SELECT state, count(*) FROM reminder_jobs GROUP BY state")
+                )
+            ).all()
         )
     assert states.get("pending", 0) == 0
     # 24 h for every tour, 1 h for the four left alone, and both again for the moved one.
@@ -103,7 +114,9 @@ async def test_scheduled_tours_nobody_started_become_no_shows(stack: Any) -> Non
     tour = (await stack.request(buyer, listing, FIRST))["data"]["requestTour"]
     other = (await stack.request(buyer, listing, FIRST + SPACING))["data"]["requestTour"]
     for ident in (tour["id"], other["id"]):
-        await stack.ok('mutation($id: ID!) { confirmTour(id: $id) { id } }', {"id": ident}, as_=realtor)
+        await stack.ok(
+            "mutation($id: ID!) { confirmTour(id: $id) { id } }", {"id": ident}, as_=realtor
+        )
 
     stack.clock.now = FIRST + timedelta(minutes=30) + timedelta(minutes=14)
     assert await stack.parts.scheduling.mark_no_shows() == 0
