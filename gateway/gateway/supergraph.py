@@ -472,9 +472,21 @@ class _Reader:
                     }
                 )
                 for value in definition.fields or ()
-                if not self._inaccessible(value)
+                if not self._inaccessible(value) and self._in_every_graph(definition, value)
             )
         return definition.__class__(**kwargs)
+
+    def _joined_graphs(self, node: Node, directive: str) -> set[object]:
+        return {
+            _arguments(d).get("graph")
+            for d in getattr(node, "directives", None) or ()
+            if d.name.value == self.names.join + directive
+        }
+
+    def _in_every_graph(self, input_type: Node, input_field: Node) -> bool:
+        """An input field is part of the API only if every subgraph taking the type has it."""
+        field_graphs = self._joined_graphs(input_field, "__field")
+        return not field_graphs or self._joined_graphs(input_type, "__type") <= field_graphs
 
     def _api_directives(
         self, directives: Sequence[DirectiveNode] | None

@@ -103,3 +103,21 @@ def test_renamed_join_spec_is_understood() -> None:
 def test_malformed_supergraphs_are_rejected_with_a_reason(sdl: str, reason: str) -> None:
     with pytest.raises(SupergraphError, match=reason):
         Supergraph.parse(sdl)
+
+
+def test_input_fields_missing_from_some_subgraphs_are_not_exposed() -> None:
+    sdl = SDL.replace(
+        """input ProductInput
+  @join__type(graph: PRODUCTS)
+{""",
+        """input ProductInput
+  @join__type(graph: PRODUCTS)
+  @join__type(graph: REVIEWS)
+{
+  note: String @join__field(graph: PRODUCTS)
+  tag: String @join__field(graph: PRODUCTS) @join__field(graph: REVIEWS)""",
+    )
+    api = Supergraph.parse(sdl).api_schema
+    product_input = api.type_map["ProductInput"]
+    assert isinstance(product_input, GraphQLInputObjectType)
+    assert list(product_input.fields) == ["tag", "upc", "name", "price"]
