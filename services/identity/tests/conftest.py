@@ -12,8 +12,6 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from starlette.applications import Starlette
-
 from identity import MIGRATIONS_DIR
 from identity.app import build_service, jwks_route, local_verifier, subgraph
 from identity.service import IdentityService
@@ -24,6 +22,7 @@ from servicekit.http import service_app
 from servicekit.mail import MailCatcher, SmtpMailer
 from servicekit.settings import InfraSettings
 from servicekit.testing import DatabaseFactory
+from starlette.applications import Starlette
 
 PASSWORD = "violet tractor sings at dawn"
 

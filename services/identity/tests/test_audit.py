@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+import itertools
 
+import pytest
 from identity.manage import execute
 from identity.tables import audit_log
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from .conftest import PASSWORD, Identity
 
@@ -35,7 +36,7 @@ async def test_security_events_are_chained_and_verify(
         "login.succeeded",
     ]
     assert [r.seq for r in rows] == [1, 2, 3, 4]
-    assert all(bytes(b.prev_hash) == bytes(a.hash) for a, b in zip(rows, rows[1:], strict=False))
+    assert all(bytes(b.prev_hash) == bytes(a.hash) for a, b in itertools.pairwise(rows))
     assert rows[2].ip == "127.0.0.1" and rows[2].details == {"known_account": True}
     assert await execute(["verify-audit"], identity.settings) == 0
     assert "OK: 4 audit rows" in capsys.readouterr().out

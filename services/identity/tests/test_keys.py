@@ -6,7 +6,6 @@ import uuid
 
 import jwt
 import pytest
-
 from identity.keys import VERIFY_LEEWAY
 from servicekit.auth import Role
 from servicekit.errors import Unauthenticated
@@ -110,9 +109,8 @@ async def test_a_new_key_is_published_before_it_signs(database_factory, mail_cat
 async def test_signing_keys_are_encrypted_at_rest_when_a_passphrase_is_set(
     database_factory, mail_catcher
 ) -> None:
-    from sqlalchemy import select
-
     from identity.tables import signing_keys
+    from sqlalchemy import select
 
     from .conftest import open_identity
 

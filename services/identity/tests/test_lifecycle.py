@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from realty.identity.v1 import identity_pb2 as pb
-from sqlalchemy import select
-
 from identity.tables import sessions, users
+from realty.identity.v1 import identity_pb2 as pb
 from servicekit.bus import Bus, Event, OutboxRelay
 from servicekit.tables import outbox
+from sqlalchemy import select
 
 from .conftest import PASSWORD, Identity
 

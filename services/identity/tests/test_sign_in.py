@@ -6,9 +6,8 @@ import statistics
 import time
 import uuid
 
-from sqlalchemy import select
-
 from identity.tables import audit_log, users
+from sqlalchemy import select
 
 from .conftest import PASSWORD, Identity
 
