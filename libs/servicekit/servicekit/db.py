@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from servicekit.tables import OUTBOX_CHANNEL, outbox
+from servicekit.tables import outbox
 from servicekit.telemetry import current_trace_headers
 
 
@@ -197,8 +197,7 @@ class UnitOfWork:
             for p in self._pending
         ]
         self._pending = []
-        await self.session.execute(outbox.insert(), rows)
-        await self.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+        await self.session.execute(outbox.insert(), rows)  # its trigger wakes the relay
 
     async def commit(self) -> None:
         """Commit the transaction with its events; inside a nested unit of work, defer to the outer."""

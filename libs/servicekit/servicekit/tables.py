@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Column,
     DateTime,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    event,
     func,
     text,
 )
@@ -48,6 +50,21 @@ inbox = Table(
 )
 
 
+# One NOTIFY per inserting statement wakes the relay at commit, with no extra round trip.
+event.listen(
+    outbox,
+    "after_create",
+    DDL(  # type: ignore[no-untyped-call]
+        f"""
+        CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$;
+        CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+            FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+        """
+    ),
+)
+
+
 def create_bus_tables(connection: Connection) -> None:
     """Create the outbox and inbox tables (call from a service's first Alembic migration)."""
     bus_metadata.create_all(connection)
@@ -55,3 +72,4 @@ def create_bus_tables(connection: Connection) -> None:
 
 def drop_bus_tables(connection: Connection) -> None:
     bus_metadata.drop_all(connection)
+    connection.execute(text("DROP FUNCTION IF EXISTS outbox_notify()"))

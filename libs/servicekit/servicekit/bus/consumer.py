@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
+from realty.events.v1.envelope_pb2 import Envelope
 from sqlalchemy.dialects.postgresql import insert
 
 from servicekit.bus.connection import Bus
@@ -43,6 +46,14 @@ class Subscription:
     max_deliver: int = 5
     backoff: Sequence[float] = field(default=(0.5, 2.0, 10.0, 30.0, 60.0))
     ack_wait: float = 30.0
+
+
+def _ordering_key(msg: Msg) -> str:
+    """The entity an event is about (envelope `subject_id`), read without a full decode."""
+    try:
+        return Envelope.FromString(msg.data).subject_id
+    except DecodeError:
+        return ""
 
 
 class ConsumerRunner:
@@ -96,11 +107,22 @@ class ConsumerRunner:
                     messages = await psub.fetch(self.batch, timeout=1.0)
                 except (FetchTimeoutError, TimeoutError):
                     continue
-                for msg in messages:
-                    await self._deliver(sub, msg)
+                await self._deliver_batch(sub, messages)
         finally:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
+
+    async def _deliver_batch(self, sub: Subscription, messages: list[Msg]) -> None:
+        """Handle a batch: entities concurrently, each entity's events in stream order."""
+        chains: dict[str, list[Msg]] = defaultdict(list)
+        for msg in messages:
+            chains[_ordering_key(msg)].append(msg)
+
+        async def in_order(chain: list[Msg]) -> None:
+            for msg in chain:
+                await self._deliver(sub, msg)
+
+        await asyncio.gather(*(in_order(chain) for chain in chains.values()))
 
     async def _deliver(self, sub: Subscription, msg: Msg) -> None:
         try:

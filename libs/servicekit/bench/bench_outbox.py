@@ -1,0 +1,83 @@
+"""Outbox relay throughput and end-to-end event latency (figures, not pass/fail).
+
+The producer runs in its own process, as a service would; this process runs the relay and
+a consumer (with its inbox transaction), so the latency is commit → handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from google.protobuf.wrappers_pb2 import Int64Value
+from servicekit.bus import Bus, ConsumerRunner, Event, OutboxRelay, Subscription
+from servicekit.db import Database, UnitOfWork
+
+ENTITIES = 200
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def bench_relay_throughput(db: Database, bus: Bus) -> None:
+    total = 20_000
+    async with db.uow() as uow:
+        for n in range(total):
+            uow.emit("bench.item.changed", Int64Value(value=n), subject_id=f"e{n % ENTITIES}")
+        await uow.commit()
+    await bus.ensure_stream_for("bench.item.changed")
+    relay = OutboxRelay(db, bus, batch_size=2000)
+    started = time.perf_counter()
+    task = asyncio.create_task(relay.run())
+    while relay.published < total:
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    print(
+        f"\noutbox relay throughput: {total} events in {elapsed:.2f}s = "
+        f"{total / elapsed:,.0f} events/s (commit → JetStream ack, {ENTITIES} entities)"
+    )
+
+
+async def bench_end_to_end_latency(db: Database, bus: Bus) -> None:
+    rate, seconds = 1000, 5
+    total = rate * seconds
+    latencies: list[float] = []
+
+    async def receive(event: Event, uow: UnitOfWork) -> None:
+        latencies.append(time.time() - event.unpack(Int64Value).value / 1e9)
+
+    relay = OutboxRelay(db, bus)
+    runner = ConsumerRunner(
+        db, bus, "bench", [Subscription("bench.tick.happened", receive, "latency")], batch=256
+    )
+    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
+    await runner.ready.wait()
+    producer = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("outbox_producer.py")),
+        db.url,
+        str(rate),
+        str(total),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await producer.communicate()
+    offered = float(output.decode().strip())
+    deadline = time.perf_counter() + 30
+    while len(latencies) < total and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    ms = [x * 1000 for x in latencies]
+    print(
+        f"end-to-end event latency at {offered:,.0f} events/s committed by a separate process "
+        f"({len(ms)}/{total} received; commit → consumer handler, inbox included): "
+        f"p50 {statistics.median(ms):.1f} ms, p95 {pct(ms, 0.95):.1f} ms, p99 {pct(ms, 0.99):.1f} ms"
+    )
