@@ -5,6 +5,10 @@ Each folder under `golden/` holds subgraph schemas (`<name>.graphql`, routed at
 `supergraph.graphql` composition must print, byte for byte: the join v0.3 layout with the
 schema's `@link`s, the spec's directive definitions, then every type sorted by name, type
 directives one per line and `@join__field` only where a subgraph's view differs.
+
+Cases: `two` (an entity and a value type across identity/listings), `four` (requires,
+provides, override, interfaces, unions, enum and input merging, @tag, @inaccessible) and
+`fed1` (federation-1 style `extend type ... @key` subgraphs with fake `@external` keys).
 """
 
 from __future__ import annotations
@@ -39,13 +43,13 @@ def sources(case: str) -> list[SubgraphSource]:
     ]
 
 
-@pytest.mark.parametrize("case", ["two", "four"])
+@pytest.mark.parametrize("case", ["two", "four", "fed1"])
 def test_composes_into_the_exact_golden_supergraph(case: str) -> None:
     expected = (GOLDEN / case / "supergraph.graphql").read_text(encoding="utf-8")
     assert compose(sources(case)) == expected
 
 
-@pytest.mark.parametrize("case", ["two", "four"])
+@pytest.mark.parametrize("case", ["two", "four", "fed1"])
 def test_output_does_not_depend_on_the_order_subgraphs_are_given_in(case: str) -> None:
     assert compose(list(reversed(sources(case)))) == compose(sources(case))
 
@@ -68,7 +72,7 @@ def test_two_subgraph_supergraph_layout() -> None:
     assert '"""A person"""\ntype User\n' in supergraph
 
 
-@pytest.mark.parametrize("case", ["two", "four"])
+@pytest.mark.parametrize("case", ["two", "four", "fed1"])
 def test_golden_supergraphs_load_in_the_gateway(case: str) -> None:
     parsed = Supergraph.parse(compose(sources(case)))
     api = print_schema(parsed.api_schema)
