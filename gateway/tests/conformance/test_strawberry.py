@@ -14,14 +14,13 @@ from typing import Any
 import pytest
 import strawberry
 import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
-from strawberry.asgi import GraphQL
-
 from gateway.engine import FederatedEngine
 from gateway.supergraph import Supergraph
 from gateway.transport import HttpTransport
 from gateway.types import GraphQLRequest, RequestContext
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from strawberry.asgi import GraphQL
 
 NAMES = {"1": "Grace", "2": "Edsger"}
 NOTES = {"1": ["compilers"], "2": ["goto", "semaphores"]}
