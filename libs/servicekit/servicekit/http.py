@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -11,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -24,6 +25,35 @@ HTTP_LATENCY = Histogram(
     ["service", "path"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+class RequestMetrics:
+    """Counts requests and records latency per route (the path template, not the raw URL)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            HTTP_REQUESTS.labels(self.service, path, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, path).observe(time.perf_counter() - started)
 
 
 def probe_routes(checks: Mapping[str, Check]) -> list[BaseRoute]:
@@ -55,6 +85,7 @@ def service_app(
     graphql: ASGIApp,
     checks: Mapping[str, Check],
     routes: Sequence[BaseRoute] = (),
+    service: str = "service",
 ) -> Starlette:
     """A service's HTTP app: `/graphql`, probes, metrics and its own extra routes, traced."""
     return Starlette(
@@ -64,5 +95,8 @@ def service_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Mount("/graphql", graphql),  # WebSocket subscriptions on the same path
         ],
-        middleware=[Middleware(OpenTelemetryMiddleware)],
+        middleware=[
+            Middleware(OpenTelemetryMiddleware),
+            Middleware(RequestMetrics, service=service),
+        ],
     )

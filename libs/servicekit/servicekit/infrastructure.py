@@ -25,7 +25,7 @@ from servicekit.mail import Mailer, build_mailer
 from servicekit.migrations import migrate
 from servicekit.runtime import Runtime, Worker
 from servicekit.settings import ServiceSettings
-from servicekit.telemetry import configure_logging, setup_telemetry
+from servicekit.telemetry import configure_logging, instrument_database, setup_telemetry
 
 
 @dataclass
@@ -53,14 +53,14 @@ class Infrastructure:
         if migrations_dir is not None:
             await migrate(url, migrations_dir)
         infra = settings.infra
+        db = Database(
+            url, source=name, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
+        if configure_process:
+            instrument_database(db)
         return cls(
             settings=settings,
-            db=Database(
-                url,
-                source=name,
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-            ),
+            db=db,
             bus=Bus(infra.nats_url, namespace=infra.bus_namespace, name=name),
             verifier=JwtVerifier(
                 infra.jwks_url, issuer=infra.jwt_issuer, audience=infra.jwt_audience
@@ -98,7 +98,9 @@ class Infrastructure:
             )
         return Runtime(
             name=s.service_name,
-            http_app=service_app(graphql=graphql, checks=checks, routes=routes),
+            http_app=service_app(
+                service=s.service_name, graphql=graphql, checks=checks, routes=routes
+            ),
             http_host=s.http_host,
             http_port=s.http_port,
             grpc=grpc_server,

@@ -13,13 +13,16 @@ import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+if TYPE_CHECKING:
+    from servicekit.db import Database
 
 _provider: TracerProvider | None = None
 
@@ -48,6 +51,13 @@ def _configured_exporter() -> SpanExporter | None:
     if os.environ.get("OTEL_TRACES_EXPORTER") == "console":
         return ConsoleSpanExporter()
     return None
+
+
+def instrument_database(db: Database) -> None:
+    """Trace every SQL statement of this database's engine."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(engine=db.engine.sync_engine)
 
 
 def tracer(name: str) -> trace.Tracer:
