@@ -10,6 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from listings.app import MIGRATIONS_DIR
+from listings.domain import Address, GeoPoint, ListingDetails, Money, PropertyType
 from listings.graphql import build_schema
 from listings.service import ListingService
 from listings.sitemap import sitemap_route
@@ -181,3 +182,43 @@ def buyer() -> tuple[uuid.UUID, Role]:
 @pytest.fixture
 def admin() -> tuple[uuid.UUID, Role]:
     return uuid.uuid4(), Role.ADMIN
+
+
+def build_details(
+    title: str,
+    *,
+    description: str = "A home.",
+    city: str = "Portland",
+    state: str = "OR",
+    postal: str = "97209",
+    kind: PropertyType = PropertyType.RESIDENTIAL,
+    price: int = 50_000_000,
+    beds: int = 3,
+    baths: float = 2.0,
+    sqft: int | None = 1500,
+    at: tuple[float, float] | None = (45.52, -122.67),
+) -> ListingDetails:
+    return ListingDetails(
+        title=title,
+        description=description,
+        price=Money.of(price, "USD"),
+        property_type=kind,
+        bedrooms=beds,
+        bathrooms=baths,
+        living_area_sqft=sqft,
+        address=Address.of(
+            street="100 Main Street",
+            unit=None,
+            city=city,
+            state=state,
+            postal_code=postal,
+            country="US",
+        ),
+        location=GeoPoint.of(*at) if at else None,
+    )
+
+
+@pytest.fixture
+def details() -> Any:
+    """`details(title, **attributes)` builds valid `ListingDetails` for use-case tests."""
+    return build_details

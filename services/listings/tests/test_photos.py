@@ -7,7 +7,6 @@ import zlib
 from typing import Any
 
 import httpx
-import pytest
 
 REQUEST = """
 mutation($listingId: ID!, $contentType: String!, $fileName: String!) {
@@ -163,17 +162,17 @@ async def test_confirm_before_upload_keeps_the_ticket(api, realtor):
     assert photo["confirmPhotoUpload"]["isCover"] is True
 
 
-@pytest.mark.parametrize(
-    "content_type", ["image/gif", "application/pdf", "text/html", "image/svg+xml"]
-)
-async def test_only_image_types_may_be_uploaded(api, realtor, content_type):
+async def test_only_image_types_may_be_uploaded(api, realtor):
     listing = await api.create_listing(realtor)
-    code = await api.error_code(
-        REQUEST,
-        {"listingId": listing["id"], "contentType": content_type, "fileName": "x"},
-        who=realtor,
-    )
-    assert code == "BAD_USER_INPUT"
+    for content_type in ("image/gif", "application/pdf", "text/html", "image/svg+xml"):
+        code = await api.error_code(
+            REQUEST,
+            {"listingId": listing["id"], "contentType": content_type, "fileName": "x"},
+            who=realtor,
+        )
+        assert code == "BAD_USER_INPUT", content_type
+    too_long = {"listingId": listing["id"], "contentType": "image/png", "fileName": "x" * 256}
+    assert await api.error_code(REQUEST, too_long, who=realtor) == "BAD_USER_INPUT"
 
 
 async def test_photo_mutations_are_for_the_owner_only(api, realtor, other_realtor, buyer):
