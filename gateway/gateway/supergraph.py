@@ -213,7 +213,8 @@ class _Names:
         return (self.join + "__", self.link + "__", *(name + "__" for name in self.other_links))
 
     def machinery_directives(self) -> frozenset[str]:
-        return frozenset({self.link, self.inaccessible, self.tag, "core"})
+        """Directives of linked specs: they steer the gateway and are no part of the API."""
+        return frozenset({self.link, self.inaccessible, self.tag, "core", *self.other_links})
 
 
 class _Reader:

@@ -121,3 +121,25 @@ def test_input_fields_missing_from_some_subgraphs_are_not_exposed() -> None:
     product_input = api.type_map["ProductInput"]
     assert isinstance(product_input, GraphQLInputObjectType)
     assert list(product_input.fields) == ["tag", "upc", "name", "price"]
+
+
+def test_other_linked_specs_stay_out_of_the_api() -> None:
+    sdl = (
+        SDL.replace(
+            '@link(url: "https://specs.apollo.dev/inaccessible/v0.2", for: SECURITY)',
+            '@link(url: "https://specs.apollo.dev/inaccessible/v0.2", for: SECURITY)\n'
+            '  @link(url: "https://specs.apollo.dev/requiresScopes/v0.1", for: SECURITY)',
+        )
+        .replace(
+            "scalar join__FieldSet",
+            "scalar join__FieldSet\nscalar requiresScopes__Scope\n"
+            "directive @requiresScopes(scopes: [[requiresScopes__Scope!]!]!) on FIELD_DEFINITION",
+        )
+        .replace(
+            "  me: User @join__field(graph: ACCOUNTS)",
+            '  me: User @join__field(graph: ACCOUNTS) @requiresScopes(scopes: [["read"]])',
+        )
+    )
+    api = Supergraph.parse(sdl).api_schema
+    assert "requiresScopes__Scope" not in api.type_map
+    assert "requiresScopes" not in {d.name for d in api.directives}
