@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from gateway.compose import CompositionError, compose
+from gateway.compose import CompositionError, compose_with_hints
 from gateway.compose.sources import (
     SourceError,
     SubgraphSpec,
@@ -101,7 +101,7 @@ def run_compose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("error: no subgraph answered; nothing to compose", file=err)
         return 2
     try:
-        supergraph = compose(sources)
+        composition = compose_with_hints(sources)
     except CompositionError as exc:
         for issue in exc.issues:
             print(f"error[{issue.code}]: {issue.message}", file=err)
@@ -109,6 +109,9 @@ def run_compose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(f"  --> {location}", file=err)
         print(f"composition failed with {len(exc.issues)} error(s)", file=err)
         return 1
+    for hint in composition.hints:
+        print(f"hint[{hint.code}]: {hint.message}", file=err)
+    supergraph = composition.supergraph
     names = ", ".join(sorted(s.name for s in sources))
     if args.out is not None:
         _write_atomically(args.out, supergraph)

@@ -4,13 +4,21 @@ The output is the `@link`/`join__` format that Apollo composition writes, which 
 `gateway.supergraph.Supergraph.parse` reads.
 """
 
-from .composer import compose
-from .types import CompositionError, CompositionIssue, IssueLocation, SubgraphSource
+from .composer import compose, compose_with_hints
+from .types import (
+    Composition,
+    CompositionError,
+    CompositionIssue,
+    IssueLocation,
+    SubgraphSource,
+)
 
 __all__ = [
+    "Composition",
     "CompositionError",
     "CompositionIssue",
     "IssueLocation",
     "SubgraphSource",
     "compose",
+    "compose_with_hints",
 ]

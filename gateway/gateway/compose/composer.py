@@ -13,6 +13,7 @@ from .reader import read_subgraph
 from .satisfiability import check_satisfiability
 from .subgraph import Subgraph
 from .types import (
+    Composition,
     CompositionError,
     CompositionIssue,
     IssueLocation,
@@ -29,6 +30,11 @@ def compose(subgraphs: Sequence[SubgraphSource]) -> str:
     `CompositionError` carrying every issue found; nothing is printed until the whole
     composition is sound.
     """
+    return compose_with_hints(subgraphs).supergraph
+
+
+def compose_with_hints(subgraphs: Sequence[SubgraphSource]) -> Composition:
+    """`compose`, also returning the hints (what was dropped or narrowed on purpose)."""
     issues = IssueLog()
     if not subgraphs:
         issues.add("NO_SUBGRAPHS", "No subgraphs to compose.")
@@ -63,7 +69,7 @@ def compose(subgraphs: Sequence[SubgraphSource]) -> str:
     for problem in _schema_problems(printed):
         issues.add("INVALID_GRAPHQL", f"The composed supergraph is not a valid schema: {problem}")
     _stop_on(issues, parsed)
-    return printed
+    return Composition(printed, tuple(issues.hints))
 
 
 def _stop_on(issues: IssueLog, parsed: Sequence[Subgraph]) -> None:

@@ -160,6 +160,13 @@ class FieldMerger:
                 continue
             target = by_name.get(origin)
             if target is None:
+                self.issues.hint(
+                    "FROM_SUBGRAPH_DOES_NOT_EXIST",
+                    f'Source subgraph "{origin}" for field "{coordinate}" on subgraph '
+                    f'"{source.subgraph.name}" does not exist or does not define that field.',
+                    [source.subgraph.name],
+                    coordinate,
+                )
                 continue
             if _field(target).override is not None:
                 self.issues.add(
@@ -195,6 +202,20 @@ class FieldMerger:
         if incompatible:
             self._type_mismatch("FIELD_TYPE_MISMATCH", f'field "{coordinate}"', sources, coordinate)
             return None
+        narrower = [s for s in sources if _field(s).type != merged]
+        if narrower:
+            self.issues.hint(
+                "INCONSISTENT_BUT_COMPATIBLE_FIELD_TYPE",
+                f'Type of field "{coordinate}" is inconsistent but compatible across subgraphs: '
+                f'the supergraph uses "{merged}" while '
+                + " and ".join(
+                    f'{subgraph_list([s.subgraph.name])} returns "{_field(s).type}"'
+                    for s in narrower
+                )
+                + ".",
+                [s.subgraph.name for s in sources],
+                coordinate,
+            )
         return merged
 
     def _check_externals(self, coordinate: str, merged: TypeRef, present: Sequence[Source]) -> None:
@@ -290,6 +311,17 @@ class FieldMerger:
                         f"appear in all subgraphs: it is required in {subgraph_list(required)} "
                         f"but does not appear in {subgraph_list(missing)}",
                         required + missing,
+                        arg_coordinate,
+                    )
+                else:
+                    present = [s.subgraph.name for s in holders]
+                    missing = [s.subgraph.name for s in sources if s not in holders]
+                    self.issues.hint(
+                        "INCONSISTENT_ARGUMENT_PRESENCE",
+                        f'Optional argument "{arg_coordinate}" will not be included in the '
+                        "supergraph as it does not appear in all subgraphs: it is defined in "
+                        f"{subgraph_list(present)} but not in {subgraph_list(missing)}.",
+                        present + missing,
                         arg_coordinate,
                     )
                 continue

@@ -229,6 +229,17 @@ class Merger:
                         required + missing,
                         coordinate,
                     )
+                else:
+                    missing = [s.name for s, t in sources if field_name not in t.fields]
+                    present = [h.subgraph.name for h in holders]
+                    self.issues.hint(
+                        "INCONSISTENT_INPUT_OBJECT_FIELD",
+                        f'Input object field "{coordinate}" will not be added to the supergraph '
+                        "as it does not appear in all subgraphs: it is defined in "
+                        f"{subgraph_list(present)} but not in {subgraph_list(missing)}.",
+                        present + missing,
+                        coordinate,
+                    )
                 continue
             result = self.fields.merge_input(merged.name, field_name, holders)
             if result is not None:
@@ -262,6 +273,17 @@ class Merger:
                         f"{subgraph_list([s.name for s, _ in holders])} but not in "
                         f"{subgraph_list(missing)}",
                         [s.name for s, _ in sources],
+                        f"{merged.name}.{value_name}",
+                    )
+                else:
+                    present = [s.name for s, _ in holders]
+                    self.issues.hint(
+                        "INCONSISTENT_ENUM_VALUE_FOR_INPUT_ENUM",
+                        f'Value "{value_name}" of enum type "{merged.name}" will not be part of '
+                        "the supergraph as it is not defined in all the subgraphs defining "
+                        f'"{merged.name}": "{value_name}" is defined in {subgraph_list(present)} '
+                        f"but not in {subgraph_list(missing)}.",
+                        present + missing,
                         f"{merged.name}.{value_name}",
                     )
                 continue

@@ -65,11 +65,33 @@ class CompositionError(Exception):
         return [issue.code for issue in self.issues]
 
 
+@dataclass(frozen=True, slots=True)
+class Composition:
+    """A successful composition: the supergraph SDL and the hints worth a look.
+
+    A hint is not an error: something was dropped or narrowed on purpose (an optional
+    input field one subgraph lacks, an argument defined in one subgraph only, ...).
+    """
+
+    supergraph: str
+    hints: tuple[CompositionIssue, ...] = ()
+
+
 @dataclass(slots=True)
 class IssueLog:
     """Collects issues while composition runs, so one pass reports every problem it finds."""
 
     issues: list[CompositionIssue] = field(default_factory=list)
+    hints: list[CompositionIssue] = field(default_factory=list)
+
+    def hint(
+        self,
+        code: str,
+        message: str,
+        subgraphs: Sequence[str] = (),
+        coordinate: str | None = None,
+    ) -> None:
+        self.hints.append(CompositionIssue(code, message, tuple(subgraphs), coordinate))
 
     def add(
         self,

@@ -151,6 +151,7 @@ def test_defaults_keep_the_subgraphs_that_answer(
     assert cli.main(["compose", "--timeout", "2"]) == 0
     captured = capsys.readouterr()
     assert "skipped: subgraph 'media'" in captured.err
+    assert "hint[" not in captured.err
     assert "composed 1 subgraph(s) (identity)" in captured.err
     assert '@join__graph(name: "identity"' in captured.out
     assert '"media"' not in captured.out
@@ -206,3 +207,18 @@ def test_serve_runs_the_gateway_app(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gateway.app, "main", lambda: calls.append("served"))
     assert cli.main(["serve"]) == 0
     assert calls == ["served"]
+
+
+def test_hints_are_printed_after_a_successful_composition(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    four = GOLDEN / "four"
+    args = ["compose"]
+    for name in ("inventory", "products", "reviews", "users"):
+        args += ["--from-files", f"{name}=http://{name}/graphql={four / (name + '.graphql')}"]
+    assert cli.main(args) == 0
+    captured = capsys.readouterr()
+    assert captured.out == (four / "supergraph.graphql").read_text(encoding="utf-8")
+    assert 'hint[INCONSISTENT_INPUT_OBJECT_FIELD]: Input object field "ProductFilter.sort"' in (
+        captured.err
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.compose import SubgraphSource, compose
+from gateway.compose import SubgraphSource, compose, compose_with_hints
 
 FED2 = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", '
@@ -261,4 +261,36 @@ def test_directive_order_implements_then_type_then_merged_directives() -> None:
         '  code: String @join__field(graph: A) @deprecated(reason: "gone") @inaccessible\n'
         '  note: String @join__field(graph: B) @tag(name: "x")\n'
         "}"
+    )
+
+
+def test_what_is_dropped_or_narrowed_is_reported_as_hints() -> None:
+    composition = compose_with_hints(
+        [
+            SubgraphSource(
+                "a",
+                "http://a",
+                FED2 + "type Query { t(x: Int, y: Int): T a(i: In, e: E): Int } "
+                'type T @key(fields: "id") { id: ID! n: String @shareable f(x: Int): Int @shareable } '
+                "input In { x: Int y: Int } enum E { P Q }",
+            ),
+            SubgraphSource(
+                "b",
+                "http://b",
+                FED2
+                + 'type T @key(fields: "id") { id: ID! n: String! @shareable f: Int @shareable '
+                'm: Int @override(from: "gone") } input In { x: Int } enum E { P }',
+            ),
+        ]
+    )
+    assert [(h.code, h.coordinate) for h in composition.hints] == [
+        ("INCONSISTENT_BUT_COMPATIBLE_FIELD_TYPE", "T.n"),
+        ("INCONSISTENT_ARGUMENT_PRESENCE", "T.f(x:)"),
+        ("FROM_SUBGRAPH_DOES_NOT_EXIST", "T.m"),
+        ("INCONSISTENT_INPUT_OBJECT_FIELD", "In.y"),
+        ("INCONSISTENT_ENUM_VALUE_FOR_INPUT_ENUM", "E.Q"),
+    ]
+    assert composition.hints[3].message == (
+        'Input object field "In.y" will not be added to the supergraph as it does not appear '
+        'in all subgraphs: it is defined in subgraph "a" but not in subgraph "b".'
     )
