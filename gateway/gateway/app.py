@@ -22,6 +22,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.edge.apq import APQStore, MemoryAPQStore, PersistedQueries, RedisAPQStore
 from gateway.edge.auth import Authenticator, TokenVerifier
@@ -158,10 +159,14 @@ def build_app(
                 await redis.aclose()
 
     middleware: list[Middleware] = []
+    graphql_http: ASGIApp = http
     cors = cors_middleware(settings.cors_origins)
     if cors is not None:
         middleware.append(cors)
-    return Starlette(
+        cls, args, kwargs = cors
+        graphql_http = cls(http, *args, **kwargs)
+    return GatewayApp(
+        graphql_http=graphql_http,
         routes=[
             Route("/graphql", http),
             WebSocketRoute("/graphql", websocket),
@@ -173,6 +178,25 @@ def build_app(
         middleware=middleware,
         lifespan=lifespan,
     )
+
+
+class GatewayApp(Starlette):
+    """Starlette, with GraphQL over HTTP dispatched straight to its handler.
+
+    Every frontend request is a POST to `/graphql`; sending it past the router and the
+    generic middleware saves their per-request cost. The handler answers every failure
+    itself, so nothing the error middleware would add is lost.
+    """
+
+    def __init__(self, *, graphql_http: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._graphql_http = graphql_http
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/graphql":
+            await self._graphql_http(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _apq_store(settings: GatewaySettings, redis: Redis | None) -> APQStore | None:

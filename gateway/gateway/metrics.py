@@ -22,6 +22,8 @@ exactly these plus the process collector, whatever else a test process registers
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -100,6 +102,41 @@ class GatewayMetrics:
             "gateway_supergraph_reloads", "Supergraph hot reloads.", ["result"], registry=registry
         )
 
+        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._error_children: dict[str, Any] = {}
+        self._fetch_children: dict[str, Any] = {}
+
+    def observe_request(
+        self, transport: str, operation: str, status: str, seconds: float, error_code: str | None
+    ) -> None:
+        """Count one request and its latency (label children are looked up once, then cached)."""
+        key = (transport, operation, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(transport, operation, status),
+                self.request_duration.labels(transport, operation),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if error_code is not None:
+            self.request_error(error_code)
+
+    def request_error(self, code: str) -> None:
+        child = self._error_children.get(code)
+        if child is None:
+            child = self._error_children[code] = self.request_errors.labels(code)
+        child.inc()
+
+    def observe_fetch(self, subgraph: str, seconds: float, *, ok: bool = True) -> None:
+        child = self._fetch_children.get(subgraph)
+        if child is None:
+            child = self._fetch_children[subgraph] = self.subgraph_fetch_duration.labels(subgraph)
+        child.observe(seconds)
+        if not ok:
+            self.subgraph_fetch_errors.labels(subgraph).inc()
+
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -112,11 +149,13 @@ METRICS = GatewayMetrics(REGISTRY)
 
 def observe_fetch(subgraph: str, seconds: float, *, ok: bool = True) -> None:
     """Record one subgraph fetch (for the engine/transport)."""
-    METRICS.subgraph_fetch_duration.labels(subgraph).observe(seconds)
-    if not ok:
-        METRICS.subgraph_fetch_errors.labels(subgraph).inc()
+    METRICS.observe_fetch(subgraph, seconds, ok=ok)
+
+
+_PLAN_HIT = METRICS.plan_cache.labels("hit")
+_PLAN_MISS = METRICS.plan_cache.labels("miss")
 
 
 def record_plan_cache(hit: bool) -> None:
     """Record one plan cache look-up (for the engine)."""
-    METRICS.plan_cache.labels("hit" if hit else "miss").inc()
+    (_PLAN_HIT if hit else _PLAN_MISS).inc()

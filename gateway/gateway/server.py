@@ -179,13 +179,9 @@ class GraphQLHttp:
         finally:
             otel_context.detach(token)
             span.end()
-            metrics = self._metrics
-            metrics.requests.labels("http", operation, str(status)).inc()
-            metrics.request_duration.labels("http", operation).observe(
-                time.perf_counter() - started
+            self._metrics.observe_request(
+                "http", operation, str(status), time.perf_counter() - started, error_code
             )
-            if error_code is not None:
-                metrics.request_errors.labels(error_code).inc()
 
     async def _payload(
         self, method: str, scope: Scope, receive: Receive, headers: Mapping[str, str]

@@ -206,7 +206,7 @@ class Connection:
             finally:
                 self._engines.release(generation)
         except EdgeError as error:
-            self._metrics.request_errors.labels(error.code).inc()
+            self._metrics.request_error(error.code)
             await self._send({"id": operation_id, "type": "error", "payload": [error.to_error()]})
         except asyncio.CancelledError:
             raise
