@@ -91,7 +91,11 @@ def run_compose(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 2
     optional = not specs
     if optional:
-        specs = default_specs()
+        try:
+            specs = default_specs()
+        except SourceError as exc:
+            print(f"error: GATEWAY_SUBGRAPHS: {exc}", file=err)
+            return 2
     sources, failures = asyncio.run(resolve(specs, timeout=args.timeout))
     for name, reason in failures.items():
         print(f"{'skipped' if optional else 'error'}: subgraph {name!r}: {reason}", file=err)

@@ -194,7 +194,10 @@ def test_composition_errors_exit_non_zero_with_each_error(
     assert not out.exists()
 
 
-def test_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_SUBGRAPHS", "identity")
+    assert cli.main(["compose"]) == 2
+    assert "error: GATEWAY_SUBGRAPHS: expected name=url" in capsys.readouterr().err
     assert cli.main(["compose", "--subgraph", "no-url"]) == 2
     assert cli.main(["compose", "--from-files", "a=b"]) == 2
     assert "expected name=url=path" in capsys.readouterr().err
