@@ -96,6 +96,8 @@ def load_config(path: Path) -> list[SubgraphSpec]:
         if not isinstance(entry, Mapping):
             raise SourceError(f"{path}: subgraph {name!r} must be a mapping")
         schema = entry.get("schema") or {}
+        if not isinstance(schema, Mapping):
+            raise SourceError(f"{path}: subgraph {name!r}: 'schema' must be a mapping")
         routing_url = entry.get("routing_url") or schema.get("subgraph_url")
         if not routing_url:
             raise SourceError(f"{path}: subgraph {name!r} has no routing_url")
@@ -123,7 +125,7 @@ async def fetch_sdl(client: httpx.AsyncClient, url: str) -> str:
     """Ask a running subgraph for its SDL."""
     try:
         response = await client.post(url, json={"query": SERVICE_SDL_QUERY})
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise SourceError(f"{url} did not answer: {exc.__class__.__name__}: {exc}") from exc
     if response.status_code != 200:
         raise SourceError(f"{url} answered HTTP {response.status_code}")
