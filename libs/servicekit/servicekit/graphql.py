@@ -131,6 +131,13 @@ class ErrorCodes(SchemaExtension):
         if result is not None and errors:
             result.errors = [_coded(e) for e in errors]
 
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """The same for each result a subscription streams (graphql-transport-ws `next`)."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [_coded(e) for e in errors]
+        yield
+
 
 class SubgraphApp(GraphQL[Context, None]):
     """The strawberry ASGI app of a subgraph, with our context."""
