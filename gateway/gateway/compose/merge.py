@@ -122,6 +122,17 @@ class Merger:
         kinds = {
             (INTERFACE if t.kind == OBJECT and t.interface_object else t.kind) for _, t in sources
         }
+        if all(t.interface_object for _, t in sources):
+            names = [s.name for s, _ in sources]
+            self.issues.add(
+                "INTERFACE_OBJECT_USAGE_ERROR",
+                f'Type "{name}" is declared with @interfaceObject in all the subgraphs in which '
+                f"it is defined ({subgraph_list(names)}) but should be defined as an interface "
+                "in at least one subgraph.",
+                names,
+                name,
+            )
+            return None
         if len(kinds) == 1:
             return kinds.pop()
         by_kind: dict[str, list[str]] = {}

@@ -454,3 +454,14 @@ def test_external_field_that_nothing_uses() -> None:
     )
     assert issue.code == "EXTERNAL_UNUSED"
     assert issue.message.startswith('[b] Field "T.w" is marked @external but is not used')
+
+
+def test_interface_object_without_the_interface() -> None:
+    found = issues(
+        a='type Query { m: Media } type Media @key(fields: "id") @interfaceObject { id: ID! }'
+    )
+    assert found[0].code == "INTERFACE_OBJECT_USAGE_ERROR"
+    assert found[0].message == (
+        'Type "Media" is declared with @interfaceObject in all the subgraphs in which it is '
+        'defined (subgraph "a") but should be defined as an interface in at least one subgraph.'
+    )
