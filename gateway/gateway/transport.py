@@ -1,7 +1,10 @@
 """How the engine reaches subgraphs: pooled keep-alive HTTP, and graphql-transport-ws.
 
-One aiohttp session (created in the running loop on first use) keeps connections to
-every subgraph alive; bodies go through orjson. A subgraph that cannot be reached, times
+Plain `http://` subgraphs are reached through a small HTTP/1.1 keep-alive client written
+on asyncio's protocol layer: on the gateway's hot path it costs well under half the CPU
+of a general-purpose client per fetch. `https://` subgraphs and WebSocket subscriptions go
+through one aiohttp session (created in the running loop on first use). Bodies go
+through orjson. A subgraph that cannot be reached, times
 out or answers something that is not GraphQL becomes a GraphQL error response: callers
 always get a result, never an exception.
 """
@@ -11,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -51,6 +56,198 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
+class _ProtocolError(ConnectionError):
+    """The subgraph's answer is not HTTP/1.1 we can read."""
+
+
+class _Exchange(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, carrying one request at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.lost = False
+        self.answered = False  # any byte of the current response arrived
+        self.headed = False
+        self.status = 0
+        self.length: int | None = None
+        self.chunked = False
+        self.keep_alive = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            if self.headed and self.length is None and not self.chunked:
+                waiter.set_result((self.status, bytes(self.buffer)))  # body ends at close
+            else:
+                waiter.set_exception(ConnectionResetError("subgraph closed the connection"))
+
+    def data_received(self, data: bytes) -> None:
+        self.answered = True
+        self.buffer += data
+        if self.waiter is not None and not self.waiter.done():
+            try:
+                self._read()
+            except (ValueError, IndexError) as error:
+                self.waiter.set_exception(_ProtocolError(str(error)))
+
+    def send(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.answered = self.headed = False
+        self.transport.write(data)
+        return self.waiter
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def _read(self) -> None:
+        buffer = self.buffer
+        while not self.headed:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            lines = bytes(buffer[:end]).split(b"\r\n")
+            del buffer[: end + 4]
+            version, status = lines[0].split(b" ", 2)[:2]
+            self.status = int(status)
+            if 100 <= self.status < 200:
+                continue  # an interim answer; the real one follows
+            self.length, self.chunked = None, False
+            self.keep_alive = version == b"HTTP/1.1"
+            for line in lines[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    self.length = int(value)
+                elif name == b"transfer-encoding":
+                    self.chunked = b"chunked" in value.lower()
+                elif name == b"connection":
+                    self.keep_alive = b"close" not in value.lower()
+            self.headed = True
+        if self.chunked:
+            body = _dechunk(buffer)
+            if body is None:
+                return
+        elif self.length is not None:
+            if len(buffer) < self.length:
+                return
+            body = bytes(buffer[: self.length])
+            del buffer[: self.length]
+        else:
+            return  # the body runs until the connection closes
+        assert self.waiter is not None
+        self.waiter.set_result((self.status, body))
+
+
+def _dechunk(buffer: bytearray) -> bytes | None:
+    """A complete chunked body taken off the buffer, or None while it is incomplete."""
+    body = bytearray()
+    position = 0
+    while True:
+        line_end = buffer.find(b"\r\n", position)
+        if line_end < 0:
+            return None
+        size = int(bytes(buffer[position:line_end]).split(b";", 1)[0].strip(), 16)
+        position = line_end + 2
+        if size == 0:
+            if buffer[position : position + 2] == b"\r\n":
+                end = position + 2
+            else:
+                trailer_end = buffer.find(b"\r\n\r\n", position)
+                if trailer_end < 0:
+                    return None
+                end = trailer_end + 4
+            del buffer[:end]
+            return bytes(body)
+        if len(buffer) < position + size + 2:
+            return None
+        body += buffer[position : position + size]
+        position += size + 2
+
+
+class _Http1Pool:
+    """Keep-alive connections per host, at most `limit` requests in flight in all."""
+
+    def __init__(self, limit: int) -> None:
+        self._idle: dict[tuple[str, int], list[_Exchange]] = {}
+        self._slots = asyncio.Semaphore(limit)
+        self._closed = False
+
+    async def post(self, host: str, port: int, request: bytes) -> tuple[int, bytes]:
+        async with self._slots:
+            idle = self._idle.setdefault((host, port), [])
+            exchange = None
+            while idle and exchange is None:
+                candidate = idle.pop()
+                exchange = None if candidate.lost else candidate
+            if exchange is not None:
+                try:
+                    return await self._exchange(exchange, request, idle)
+                except ConnectionResetError:
+                    if exchange.answered:
+                        raise
+                    # The server dropped an idle connection as the request left: the
+                    # request never reached it, so one fresh connection may carry it.
+            exchange = await self._open(host, port)
+            return await self._exchange(exchange, request, idle)
+
+    @staticmethod
+    async def _open(host: str, port: int) -> _Exchange:
+        loop = asyncio.get_running_loop()
+        _, exchange = await loop.create_connection(_Exchange, host, port)
+        return exchange
+
+    async def _exchange(
+        self, exchange: _Exchange, request: bytes, idle: list[_Exchange]
+    ) -> tuple[int, bytes]:
+        try:
+            answer = await exchange.send(request)
+        except BaseException:
+            exchange.close()
+            raise
+        if exchange.keep_alive and not exchange.lost and not self._closed:
+            idle.append(exchange)
+        else:
+            exchange.close()
+        return answer
+
+    def close(self) -> None:
+        self._closed = True
+        for idle in self._idle.values():
+            for exchange in idle:
+                exchange.close()
+        self._idle.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where one plain-HTTP subgraph lives, and the fixed head of every request to it."""
+
+    host: str
+    port: int
+    head: bytes
+
+
+def _target(url: str) -> _Target | None:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return None
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        "Content-Type: application/json\r\nAccept: application/json\r\n"
+    ).encode("latin-1")
+    return _Target(parts.hostname, parts.port or 80, head)
+
+
 class HttpTransport:
     """`SubgraphTransport` over HTTP POST and graphql-transport-ws WebSockets."""
 
@@ -61,6 +258,8 @@ class HttpTransport:
         self._timeout = timeout
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._targets = {name: _target(url) for name, url in self._urls.items()}
+        self._pool: _Http1Pool | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         session = self._session
@@ -92,15 +291,24 @@ class HttpTransport:
         url = self._urls.get(subgraph)
         if url is None:
             return unavailable(subgraph, "is not in the supergraph")
-        body = {"query": query, "variables": variables} if variables else {"query": query}
+        body = orjson.dumps(
+            {"query": query, "variables": variables} if variables else {"query": query}
+        )
+        target = self._targets.get(subgraph)
         try:
-            async with self._client().post(
-                url, data=orjson.dumps(body), headers=self._headers(ctx)
-            ) as response:
-                raw = await response.read()
-                status = response.status
+            async with asyncio.timeout(self._timeout):
+                if target is not None:
+                    status, raw = await self._post(target, body, ctx)
+                else:
+                    async with self._client().post(
+                        url, data=body, headers=self._headers(ctx)
+                    ) as response:
+                        raw = await response.read()
+                        status = response.status
         except TimeoutError:
             return unavailable(subgraph, "did not answer in time")
+        except _ProtocolError:
+            return unavailable(subgraph, "answered with malformed HTTP")
         except (aiohttp.ClientError, OSError):
             return unavailable(subgraph, "is unreachable")
         try:
@@ -110,6 +318,24 @@ class HttpTransport:
         if isinstance(decoded, dict) and ("data" in decoded or "errors" in decoded):
             return decoded
         return unavailable(subgraph, f"answered HTTP {status} without a GraphQL response")
+
+    async def _post(self, target: _Target, body: bytes, ctx: RequestContext) -> tuple[int, bytes]:
+        pool = self._pool
+        if pool is None:
+            pool = self._pool = _Http1Pool(self._max_connections)
+        forwarded = "".join(
+            f"{name}: {value}\r\n"
+            for name, value in ctx.headers.items()
+            if name.lower() not in _HOP_HEADERS and "\r" not in value and "\n" not in value
+        )
+        request = b"".join(
+            (
+                target.head,
+                f"{forwarded}Content-Length: {len(body)}\r\n\r\n".encode("latin-1"),
+                body,
+            )
+        )
+        return await pool.post(target.host, target.port, request)
 
     async def subscribe(
         self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
@@ -181,6 +407,9 @@ class HttpTransport:
 
     async def close(self) -> None:
         """Close pooled connections; the transport reopens on next use."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None

@@ -116,3 +116,71 @@ async def test_timeout_and_unknown_subgraph(server: str) -> None:
         await client.close()
     assert timed_out["errors"][0]["message"] == "Subgraph 'slow' did not answer in time."
     assert unknown["errors"][0]["message"] == "Subgraph 'elsewhere' is not in the supergraph."
+
+
+async def raw_server(answer: bytes, *, close_after: bool = False) -> tuple[asyncio.Server, str]:
+    """A bare TCP server replying `answer` to every request it reads (one per connection)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                writer.write(answer)
+                await writer.drain()
+                if close_after:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/graphql"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b'HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{"data":{"a":1}}',
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5\r\n{"dat\r\nb;ext=1\r\na":{"a":1}}\r\n0\r\nX-Trailer: 1\r\n\r\n',
+        b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"data":{"a":1}}',
+    ],
+    ids=["content-length", "chunked-with-trailer", "until-close"],
+)
+async def test_http1_framings(answer: bytes) -> None:
+    close_after = b"HTTP/1.0" in answer
+    server, url = await raw_server(answer, close_after=close_after)
+    client = HttpTransport({"raw": url})
+    try:
+        for _ in range(2):
+            assert await client.fetch("raw", "{ a }", None, RequestContext()) == {"data": {"a": 1}}
+    finally:
+        await client.close()
+        server.close()
+
+
+async def test_idle_connection_closed_by_the_server_is_replaced() -> None:
+    answer = b'HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{"data":{"a":1}}'
+    server, url = await raw_server(answer, close_after=True)  # never keeps a connection
+    client = HttpTransport({"raw": url})
+    try:
+        for _ in range(3):
+            assert await client.fetch("raw", "{ a }", None, RequestContext()) == {"data": {"a": 1}}
+    finally:
+        await client.close()
+        server.close()
+
+
+async def test_malformed_http_becomes_an_error() -> None:
+    server, url = await raw_server(b"HTTP/1.1 abc nonsense\r\n\r\n")
+    client = HttpTransport({"raw": url})
+    try:
+        result = await client.fetch("raw", "{ a }", None, RequestContext())
+    finally:
+        await client.close()
+        server.close()
+    assert result["errors"][0]["message"] == "Subgraph 'raw' answered with malformed HTTP."
