@@ -275,6 +275,15 @@ class FieldMerger:
             resolving.append(subgraph.name)
             if not item.shareable and (parent, item.name) not in subgraph.key_fields:
                 unshared.append(subgraph.name)
+        if parent == "Subscription" and len(resolving) > 1:
+            self.issues.add(
+                "INVALID_FIELD_SHARING",
+                f"Fields on root level subscription object cannot be marked as shareable: field "
+                f'"{coordinate}" is resolved from {subgraph_list(resolving)}',
+                resolving,
+                coordinate,
+            )
+            return
         if len(resolving) < 2 or not unshared:
             return
         where = "all of them" if len(unshared) == len(resolving) else subgraph_list(unshared)

@@ -465,3 +465,17 @@ def test_interface_object_without_the_interface() -> None:
         'Type "Media" is declared with @interfaceObject in all the subgraphs in which it is '
         'defined (subgraph "a") but should be defined as an interface in at least one subgraph.'
     )
+
+
+def test_subscription_fields_have_one_owner() -> None:
+    issue = only(
+        issues(
+            a="type Query { a: Int } type Subscription { ticks: Int @shareable }",
+            b="type Query { b: Int } type Subscription { ticks: Int @shareable }",
+        )
+    )
+    assert issue.code == "INVALID_FIELD_SHARING"
+    assert issue.message == (
+        "Fields on root level subscription object cannot be marked as shareable: field "
+        '"Subscription.ticks" is resolved from subgraphs "a" and "b"'
+    )
