@@ -29,7 +29,6 @@ from servicekit.settings import InfraSettings, ServiceSettings
 EMBEDDED_POSTGRES_PORT = 55432
 EMBEDDED_NATS_PORT = 44222
 MOTO_PORT = 4566
-GATEWAY_PORT = 4000
 
 
 def say(message: str) -> None:
@@ -143,9 +142,10 @@ class DevStack:
         say(f"gateway: composing the supergraph from {len(services)} subgraphs")
         subprocess.run(args, env=self.env, check=True)
         self.env["GATEWAY_SUPERGRAPH_PATH"] = str(supergraph)
+        port = int(self.env.get("GATEWAY_PORT", "4000"))
         child = self.spawn("gateway", [sys.executable, "-m", "gateway"])
-        self.wait_ready(child, f"http://127.0.0.1:{GATEWAY_PORT}/health")
-        return f"http://127.0.0.1:{GATEWAY_PORT}/graphql"
+        self.wait_ready(child, f"http://127.0.0.1:{port}/health")
+        return f"http://127.0.0.1:{port}/graphql"
 
     def stop(self) -> None:
         for child in reversed(self.children):
