@@ -100,7 +100,7 @@ class SesMailer:
 
 def build_mailer(infra: InfraSettings) -> Mailer:
     if infra.mail_backend == "ses":
-        return SesMailer(infra.aws_region)
+        return SesMailer(infra.aws_region, infra.aws_endpoint_url)
     return SmtpMailer(infra.smtp_host, infra.smtp_port)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -59,6 +59,13 @@ class InfraSettings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @model_validator(mode="after")
+    def _real_aws_in_production(self) -> InfraSettings:
+        """The local emulator is a development default: production talks to AWS itself."""
+        if self.production and "aws_endpoint_url" not in self.model_fields_set:
+            object.__setattr__(self, "aws_endpoint_url", None)
+        return self
 
 
 class ServiceSettings(BaseSettings):
