@@ -128,9 +128,23 @@ def validate_subgraph(subgraph: Subgraph, issues: IssueLog) -> None:
     _check_keys(subgraph, issues)
     _check_requires(subgraph, issues)
     _check_provides(subgraph, issues)
+    unused = _unused_externals(subgraph)
     if subgraph.fed2:
-        _check_unused_externals(subgraph, issues)
+        for owner_name, field_name in unused:
+            coordinate = f"{owner_name}.{field_name}"
+            issues.add(
+                "EXTERNAL_UNUSED",
+                f'[{subgraph.name}] Field "{coordinate}" is marked @external but is not used in '
+                "any federation directive (@key, @provides, @requires) or to satisfy an "
+                "interface; the field declaration has no use and should be removed (or the "
+                "field should not be @external).",
+                [subgraph.name],
+                coordinate,
+            )
     else:
+        # Federation 1 tolerated unused @external declarations: they are simply dropped.
+        for owner_name, field_name in unused:
+            del subgraph.types[owner_name].fields[field_name]
         # Federation 1 had no @shareable: every field could be resolved anywhere.
         for owner in subgraph.types.values():
             for item in owner.fields.values():
@@ -179,8 +193,10 @@ def _check_references(subgraph: Subgraph, issues: IssueLog) -> bool:
     return ok
 
 
-def _check_unused_externals(subgraph: Subgraph, issues: IssueLog) -> None:
+def _unused_externals(subgraph: Subgraph) -> list[tuple[str, str]]:
+    """`@external` fields no key, `@requires`, `@provides` or interface needs."""
     used = subgraph.key_fields | subgraph.required | subgraph.provided
+    unused: list[tuple[str, str]] = []
     for owner in subgraph.types.values():
         interface_fields = {
             name
@@ -191,18 +207,9 @@ def _check_unused_externals(subgraph: Subgraph, issues: IssueLog) -> None:
         for item in owner.fields.values():
             if not item.external or (owner.name, item.name) in used:
                 continue
-            if item.name in interface_fields:
-                continue
-            coordinate = f"{owner.name}.{item.name}"
-            issues.add(
-                "EXTERNAL_UNUSED",
-                f'[{subgraph.name}] Field "{coordinate}" is marked @external but is not used in '
-                "any federation directive (@key, @provides, @requires) or to satisfy an "
-                "interface; the field declaration has no use and should be removed (or the "
-                "field should not be @external).",
-                [subgraph.name],
-                coordinate,
-            )
+            if item.name not in interface_fields:
+                unused.append((owner.name, item.name))
+    return unused
 
 
 def _check_keys(subgraph: Subgraph, issues: IssueLog) -> None:

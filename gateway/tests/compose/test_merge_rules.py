@@ -294,3 +294,12 @@ def test_what_is_dropped_or_narrowed_is_reported_as_hints() -> None:
         'Input object field "In.y" will not be added to the supergraph as it does not appear '
         'in all subgraphs: it is defined in subgraph "a" but not in subgraph "b".'
     )
+
+
+def test_federation_1_unused_externals_are_dropped() -> None:
+    sdl = supergraph(
+        fed2=False,
+        a='type Query { t: T } type T @key(fields: "id") { id: ID! w: Int }',
+        b='extend type T @key(fields: "id") { id: ID! @external w: Int @external x: Int }',
+    )
+    assert "  w: Int @join__field(graph: A)\n" in definition(sdl, "T")
