@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from graphql import (
     BooleanValueNode,
@@ -32,6 +33,7 @@ from graphql import (
     Node,
     ObjectTypeDefinitionNode,
     SchemaDefinitionNode,
+    SchemaExtensionNode,
     SelectionSetNode,
     StringValueNode,
     TypeDefinitionNode,
@@ -282,7 +284,7 @@ class _Reader:
 
     def _read_links(self) -> None:
         for definition in self.document.definitions:
-            if not isinstance(definition, SchemaDefinitionNode):
+            if not isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
                 continue
             for directive in definition.directives or ():
                 if directive.name.value not in ("link", "core"):
@@ -407,6 +409,13 @@ class _Reader:
             return SchemaDefinitionNode(
                 operation_types=definition.operation_types, directives=(), description=None
             )
+        if isinstance(definition, SchemaExtensionNode):
+            if not definition.operation_types:
+                return None  # only there to carry @link
+            extension: Any = SchemaExtensionNode(
+                operation_types=definition.operation_types, directives=()
+            )
+            return cast(DefinitionNode, extension)
         if isinstance(definition, DirectiveDefinitionNode):
             name = definition.name.value
             if name in _BUILTIN_DIRECTIVES or self._is_machinery(name):

@@ -143,3 +143,17 @@ def test_other_linked_specs_stay_out_of_the_api() -> None:
     api = Supergraph.parse(sdl).api_schema
     assert "requiresScopes__Scope" not in api.type_map
     assert "requiresScopes" not in {d.name for d in api.directives}
+
+
+def test_links_on_a_schema_extension() -> None:
+    head, rest = SDL.split("{\n  query: Query", 1)
+    sdl = (
+        "extend "
+        + head.replace("schema\n", "schema\n", 1)
+        + "\n"
+        + "schema {\n  query: Query"
+        + rest
+    )
+    supergraph = Supergraph.parse(sdl)
+    assert "Query" in supergraph.api_schema.type_map
+    assert supergraph.resolving_graphs("Product", "inStock") == ["inventory"]
