@@ -90,7 +90,7 @@ def _stop_on(issues: IssueLog, parsed: Sequence[Subgraph]) -> None:
                 if subgraph is None:
                     continue
                 position = next(
-                    (subgraph.positions[c] for c in candidates if c in subgraph.positions), None
+                    (loc for c in candidates if (loc := subgraph.location(c)) is not None), None
                 )
                 if position is not None:
                     locations.append(IssueLocation(name, *position))

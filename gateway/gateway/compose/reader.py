@@ -36,7 +36,6 @@ from graphql.language import (
     UnionTypeDefinitionNode,
     UnionTypeExtensionNode,
     ValueNode,
-    get_location,
 )
 
 from .subgraph import (
@@ -157,13 +156,12 @@ class _Reader:
         self.types: dict[str, Type] = {}
         self.renames: dict[str, str] = {}
         self.names = _Names([])
-        self.positions: dict[str, tuple[int, int]] = {}
+        self.positions: dict[str, int] = {}
 
     def position(self, coordinate: str, node: Node) -> None:
         """Remember where a type, field or argument is first written, for error reports."""
         if node.loc is not None and coordinate not in self.positions:
-            where = get_location(node.loc.source, node.loc.start)
-            self.positions[coordinate] = (where.line, where.column)
+            self.positions[coordinate] = node.loc.start
 
     def rename(self, type_name: str) -> str:
         return self.renames.get(type_name, type_name)
@@ -232,6 +230,7 @@ class _Reader:
         self.types.setdefault("Query", Type("Query", OBJECT))
         subgraph = Subgraph(self.name, self.url, self.types, self.names.fed2)
         subgraph.positions = self.positions
+        subgraph.sdl = sdl
         return subgraph
 
     def read_type(self, node: TypeDefinitionNode | TypeExtensionNode) -> None:

@@ -117,7 +117,16 @@ class Subgraph:
     key_fields: set[tuple[str, str]] = field(default_factory=set)
     provided: set[tuple[str, str]] = field(default_factory=set)
     required: set[tuple[str, str]] = field(default_factory=set)
-    positions: dict[str, tuple[int, int]] = field(default_factory=dict)  # coordinate -> line, col
+    positions: dict[str, int] = field(default_factory=dict)  # coordinate -> offset in `sdl`
+    sdl: str = ""
+
+    def location(self, coordinate: str) -> tuple[int, int] | None:
+        """1-based line and column where a type, field or argument is first written."""
+        offset = self.positions.get(coordinate)
+        if offset is None:
+            return None
+        line_start = self.sdl.rfind("\n", 0, offset) + 1
+        return self.sdl.count("\n", 0, offset) + 1, offset - line_start + 1
 
     def field(self, type_name: str, field_name: str) -> Field | None:
         owner = self.types.get(type_name)
