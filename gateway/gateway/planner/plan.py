@@ -149,6 +149,30 @@ class Plan:
             self.documents[cache_key] = doc
         return doc
 
+    def describe(self) -> list[dict[str, Any]]:
+        """The plan in readable form (for logs and tests): each step's fetches, wave by wave."""
+        return [
+            {
+                "roots": [
+                    {"subgraph": g.graph, "document": self.root_document(g)} for g in step.roots
+                ],
+                "waves": [
+                    [
+                        {
+                            "subgraph": g.graph,
+                            "path": [
+                                seg if isinstance(seg, str) else sorted(seg) for seg in g.path
+                            ],
+                            "entities": f"... on {g.target_type} {g.body}",
+                        }
+                        for g in wave
+                    ]
+                    for wave in step.waves
+                ],
+            }
+            for step in self.steps
+        ]
+
     def _with_variables(self, op: str, names: tuple[str, ...], body: str) -> str:
         if not names:
             return f"{op} {body}"

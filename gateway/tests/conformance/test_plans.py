@@ -147,3 +147,35 @@ async def test_independent_fetches_run_concurrently(slow: Any) -> None:
     assert (
         spans["inventory"][0] < spans["reviews"][1] and spans["reviews"][0] < spans["inventory"][1]
     )
+
+
+async def test_plan_description(gateway: Any) -> None:
+    plan = gateway.engine.plan_for(
+        GraphQLRequest('{ search(term: "x") { ... on Book { title } } me { reviews { id } } }')
+    )
+    assert isinstance(plan, Plan)
+    assert plan.describe() == [
+        {
+            "roots": [
+                {
+                    "subgraph": "products",
+                    "document": 'query { search(term: "x") { __typename ... on Book { id } } }',
+                },
+                {"subgraph": "accounts", "document": "query { me { id } }"},
+            ],
+            "waves": [
+                [
+                    {
+                        "subgraph": "media",
+                        "path": ["search", ["Book"]],
+                        "entities": "... on Book { title }",
+                    },
+                    {
+                        "subgraph": "reviews",
+                        "path": ["me"],
+                        "entities": "... on User { reviews { id } }",
+                    },
+                ]
+            ],
+        }
+    ]
