@@ -88,17 +88,21 @@ class DevStack:
         if "AWS_ENDPOINT_URL" in os.environ:
             say(f"AWS: using endpoint {os.environ['AWS_ENDPOINT_URL']}")
             return
-        say(f"AWS (S3, KMS): starting local emulator on 127.0.0.1:{MOTO_PORT}")
+        say(f"AWS (S3, KMS): starting local emulator on 127.0.0.1:{MOTO_PORT} (log: aws.log)")
         self.env.setdefault("AWS_ACCESS_KEY_ID", "local")
         self.env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         self.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{MOTO_PORT}"
         binary = Path(sys.executable).parent / "moto_server"
-        self.spawn("aws", [str(binary), "-H", "127.0.0.1", "-p", str(MOTO_PORT)])
+        log = self.infra.data_dir / "aws.log"
+        self.spawn("aws", [str(binary), "-H", "127.0.0.1", "-p", str(MOTO_PORT)], log=log)
         wait_for_port("127.0.0.1", MOTO_PORT, 30, self.children[-1].proc)
 
     # -- processes -------------------------------------------------------------------------
-    def spawn(self, name: str, argv: list[str]) -> Child:
-        proc = subprocess.Popen(argv, env=self.env, start_new_session=True)
+    def spawn(self, name: str, argv: list[str], *, log: Path | None = None) -> Child:
+        output = open(log, "ab") if log else None  # noqa: SIM115 — owned by the child
+        proc = subprocess.Popen(
+            argv, env=self.env, start_new_session=True, stdout=output, stderr=output
+        )
         child = Child(name, proc)
         self.children.append(child)
         return child
