@@ -27,6 +27,7 @@ from graphql import (
     validate,
 )
 from opentelemetry import trace
+from servicekit.errors import ErrorCode
 
 from gateway.executor.run import Execution
 from gateway.executor.shape import Shaper, ShapeSet
@@ -191,7 +192,10 @@ class FederatedEngine:
             if isinstance(coerced, list):
                 return {
                     "errors": [
-                        {"message": error.message, "extensions": {"code": "BAD_USER_INPUT"}}
+                        {
+                            "message": error.message,
+                            "extensions": {"code": ErrorCode.BAD_USER_INPUT.value},
+                        }
                         for error in coerced
                     ]
                 }
@@ -270,7 +274,7 @@ class FederatedEngine:
                 "errors": [
                     {
                         "message": f"Query planning failed: {error}",
-                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                        "extensions": {"code": ErrorCode.INTERNAL_SERVER_ERROR.value},
                     }
                 ],
             }

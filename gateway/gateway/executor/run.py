@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
+from servicekit.errors import ErrorCode
 
 from gateway.metrics import observe_fetch
 from gateway.planner.plan import Group, PathSeg, Plan, RepTemplate, Step
@@ -38,7 +39,7 @@ def unavailable(graph: str, reason: str) -> JSON:
         "errors": [
             {
                 "message": f"Subgraph '{graph}' {reason}.",
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "serviceName": graph},
+                "extensions": {"code": ErrorCode.UNAVAILABLE.value, "serviceName": graph},
             }
         ],
     }
@@ -293,7 +294,10 @@ class Execution:
 
 def _client_error(error: Any, path: Any) -> dict[str, Any]:
     if not isinstance(error, dict):
-        return {"message": str(error), "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+        return {
+            "message": str(error),
+            "extensions": {"code": ErrorCode.INTERNAL_SERVER_ERROR.value},
+        }
     out: dict[str, Any] = {"message": str(error.get("message", "Unknown subgraph error"))}
     if path:
         out["path"] = list(path)

@@ -22,6 +22,7 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
 )
+from servicekit.errors import ErrorCode
 
 from gateway.planner.operation import NField, NSel, collect_fields
 
@@ -29,7 +30,7 @@ __all__ = ["ShapeSet", "Shaper"]
 
 _LEAF, _ENUM, _OBJECT, _TYPENAME = 0, 1, 2, 3
 _BUBBLE: Any = object()  # "null here, and this position is non-null: null the parent"
-_INTERNAL = "INTERNAL_SERVER_ERROR"
+_INTERNAL = ErrorCode.INTERNAL_SERVER_ERROR.value
 
 # A linked path: (parent, key) pairs, built only where composite values nest.
 Path = tuple[Any, str | int] | None

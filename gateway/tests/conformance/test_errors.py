@@ -78,7 +78,7 @@ async def test_unreachable_subgraph_gives_partial_data(broken_inventory: Any) ->
             {
                 "message": "Subgraph 'inventory' is unreachable.",
                 "path": ["product"],
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "serviceName": "inventory"},
+                "extensions": {"code": "UNAVAILABLE", "serviceName": "inventory"},
             }
         ],
     }
@@ -92,7 +92,7 @@ async def test_unreachable_subgraph_non_null_field_nulls_parent(broken_inventory
             {
                 "message": "Subgraph 'inventory' is unreachable.",
                 "path": ["product"],
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "serviceName": "inventory"},
+                "extensions": {"code": "UNAVAILABLE", "serviceName": "inventory"},
             }
         ],
     }
@@ -106,7 +106,7 @@ async def test_unreachable_root_subgraph(broken_inventory: Any) -> None:
             {
                 "message": "Subgraph 'inventory' is unreachable.",
                 "path": ["productBySku"],
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "serviceName": "inventory"},
+                "extensions": {"code": "UNAVAILABLE", "serviceName": "inventory"},
             }
         ],
     }
@@ -127,7 +127,7 @@ async def test_fetch_timeout(subgraph_server: tuple[str, Any], supergraph: Any) 
             {
                 "message": "Subgraph 'accounts' did not answer in time.",
                 "path": ["sleepy"],
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "serviceName": "accounts"},
+                "extensions": {"code": "UNAVAILABLE", "serviceName": "accounts"},
             }
         ],
     }

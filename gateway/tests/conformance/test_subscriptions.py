@@ -98,7 +98,7 @@ async def test_unreachable_subscription_subgraph_yields_an_error(
                 {
                     "message": "Subgraph 'reviews' is unreachable.",
                     "path": ["reviewAdded"],
-                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "serviceName": "reviews"},
+                    "extensions": {"code": "UNAVAILABLE", "serviceName": "reviews"},
                 }
             ],
         }

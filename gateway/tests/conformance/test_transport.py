@@ -92,7 +92,7 @@ async def test_non_graphql_answer_becomes_an_error(server: str) -> None:
         "errors": [
             {
                 "message": "Subgraph 'broken' answered HTTP 502 without a GraphQL response.",
-                "extensions": {"code": "INTERNAL_SERVER_ERROR", "serviceName": "broken"},
+                "extensions": {"code": "UNAVAILABLE", "serviceName": "broken"},
             }
         ],
     }
