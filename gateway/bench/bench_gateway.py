@@ -15,6 +15,11 @@ client, with 50 concurrent clients (throughput and p50/p95/p99) and with one cli
 (the per-request latency, where the difference is the gateway's own overhead). Every run
 is bounded by a request count and a time budget, and only talks to 127.0.0.1.
 
+A second figure is independent of the other processes sharing the machine: the
+gateway's own CPU time per request (this process's CPU clock), running the ASGI app in
+process with the subgraphs answered from memory, for the server layer alone and for
+(a) and (b) with the real engine.
+
 Run with `make bench`; `python gateway/bench/bench_gateway.py serve-subgraphs PORT` is how
 the subgraph process is started.
 """
@@ -387,6 +392,7 @@ async def run_benchmarks(tmp: Path) -> list[Result]:
         "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
         "GATEWAY_RATE_LIMIT_BURST": "1000000",
         "GATEWAY_RELOAD_INTERVAL": "1",
+        "GATEWAY_LOOP": os.environ.get("BENCH_GATEWAY_LOOP", "auto"),
         "LOG_LEVEL": "WARNING",
     }
     gateway_env.pop("REDIS_URL", None)
@@ -487,6 +493,141 @@ def report(results: list[Result]) -> None:
         )
 
 
+# The gateway's own CPU time per request, without network or other processes ----------------
+
+
+class _MemoryTransport:
+    """Calls the in-memory subgraphs' ASGI app directly: no sockets, no other process."""
+
+    def __init__(self) -> None:
+        self._app = subgraphs_app()
+
+    async def fetch(self, subgraph: str, query: str, variables: Any, ctx: Any) -> dict[str, Any]:
+        import orjson
+
+        body = orjson.dumps(
+            {"query": query, "variables": variables} if variables else {"query": query}
+        )
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                chunks.append(message["body"])
+
+        await self._app({"type": "http", "path": f"/{subgraph}"}, receive, send)
+        answer: dict[str, Any] = orjson.loads(chunks[0])
+        return answer
+
+    def subscribe(self, *args: Any) -> Any:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+class _ConstantEngine:
+    async def execute(self, request: Any, ctx: Any) -> dict[str, Any]:
+        return {"data": {"listing": {"id": "l1"}}}
+
+    async def subscribe(self, request: Any, ctx: Any) -> dict[str, Any]:
+        return {"errors": []}
+
+
+async def cpu_per_request(
+    tmp: Path, query: str, *, constant_engine: bool, count: int = 2000
+) -> float:
+    """Microseconds of this process's CPU per request through the ASGI app (server + engine)."""
+    import orjson
+    from gateway.app import build_app
+    from gateway.engine import FederatedEngine
+    from gateway.reload import Built
+    from gateway.settings import GatewaySettings
+    from gateway.supergraph import Supergraph
+
+    async def factory(sdl: str) -> Built:
+        async def close() -> None:
+            return None
+
+        if constant_engine:
+            return Built(_ConstantEngine(), close)
+        return Built(FederatedEngine(Supergraph.parse(sdl), _MemoryTransport()), close)
+
+    path = tmp / "cpu-supergraph.graphql"
+    path.write_text(supergraph_sdl("http://127.0.0.1:9"))
+    settings = GatewaySettings(
+        supergraph_path=path, reload_interval=0, rate_limit_per_second=1e9, rate_limit_burst=10**9
+    )
+    app = build_app(settings, engine_factory=factory, verifier=None, redis=None)
+    body = orjson.dumps({"query": query})
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:4000"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"accept", b"application/graphql-response+json"),
+        ],
+        "client": ("127.0.0.1", 50000),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200
+
+    async with app.router.lifespan_context(app):
+        for _ in range(300):
+            await app(dict(scope), receive, send)
+        started = time.process_time()
+        for _ in range(count):
+            await app(dict(scope), receive, send)
+        return (time.process_time() - started) / count * 1e6
+
+
+def report_cpu(tmp: Path) -> None:
+    async def run() -> list[tuple[str, float]]:
+        return [
+            (
+                "server layer alone (constant engine)",
+                await cpu_per_request(tmp, ONE_SUBGRAPH, constant_engine=True),
+            ),
+            (
+                "(a) one subgraph, server + engine",
+                await cpu_per_request(tmp, ONE_SUBGRAPH, constant_engine=False),
+            ),
+            (
+                "(b) tour page, server + engine",
+                await cpu_per_request(tmp, TOUR_PAGE, constant_engine=False),
+            ),
+        ]
+
+    print("gateway CPU per request, in process (subgraphs answered in memory, no sockets):")
+    for name, micros in asyncio.run(run()):
+        print(f"  {name:<40} {micros:8.1f} µs")
+
+
+def test_gateway_cpu_per_request(tmp_path: Path) -> None:
+    # A process of its own, where `gateway` imports as the installed package.
+    done = subprocess.run(
+        [sys.executable, __file__, "cpu", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    print()
+    print(done.stdout, end="")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_gateway_overhead(tmp_path: Path) -> None:
     results = asyncio.run(run_benchmarks(tmp_path))
     report(results)
@@ -504,6 +645,8 @@ def _serve_subgraphs(port: int) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve-subgraphs":
         _serve_subgraphs(int(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "cpu":
+        report_cpu(Path(sys.argv[2]))
     else:
-        print("usage: bench_gateway.py serve-subgraphs PORT  (or run `make bench`)")
+        print("usage: bench_gateway.py serve-subgraphs PORT | cpu DIR  (or run `make bench`)")
         sys.exit(2)

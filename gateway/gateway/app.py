@@ -248,6 +248,7 @@ def main() -> None:
         build_app(settings),
         host=settings.host,
         port=settings.port,
+        loop=settings.loop,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,

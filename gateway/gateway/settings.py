@@ -66,6 +66,9 @@ class GatewaySettings(BaseSettings):
     )
     redis_prefix: str = "gateway:"
 
+    loop: str = "auto"
+    """uvicorn's event loop: auto (uvloop when installed), asyncio or uvloop."""
+
     ws_init_timeout: float = 10.0
     forwarded_allow_ips: str = "127.0.0.1"
     """Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's setting)."""
