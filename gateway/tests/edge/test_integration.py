@@ -108,6 +108,14 @@ async def test_authorization_and_trace_context_reach_the_subgraphs(stack: Stack)
         assert seen[name]["traceparent"].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
 
 
+async def test_subgraph_fetch_metrics_are_exposed(stack: Stack) -> None:
+    await post(stack, "{ topReviews { author { name } } }")
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(stack.url.replace("/graphql", "/metrics"))).text
+    assert 'gateway_subgraph_fetch_duration_seconds_count{subgraph="users"}' in text
+    assert 'gateway_plan_cache_total{result="miss"}' in text
+
+
 async def test_validation_errors_from_the_engine_are_400(stack: Stack) -> None:
     response = await post(stack, "{ me { nickname } }")
     assert response.status_code == 400
