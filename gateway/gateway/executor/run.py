@@ -134,14 +134,19 @@ def _nested(template: RepTemplate, value: Any) -> Any:
 
 
 class _Batch:
-    """One group's share of a wave: its representations and the objects each one fills."""
+    """One `_entities` field of a wave: its representations and the objects each one fills.
 
-    __slots__ = ("group", "owners", "reps")
+    Groups of a wave asking one subgraph the same selection on the same type share a
+    batch, so their representations are deduplicated together.
+    """
+
+    __slots__ = ("group", "owners", "reps", "seen")
 
     def __init__(self, group: Group) -> None:
         self.group = group
         self.reps: list[dict[str, Any]] = []
         self.owners: list[list[Located]] = []
+        self.seen: dict[bytes, int] = {}
 
 
 class Execution:
@@ -220,20 +225,25 @@ class Execution:
             self.errors.append(_client_error(error, path))
 
     async def _wave(self, groups: list[Group]) -> None:
-        by_graph: dict[str, list[_Batch]] = {}
+        shared: dict[tuple[str, str, str], _Batch] = {}
         for group in groups:
-            batch = self._batch(group)
+            key = (group.graph, group.target_type, group.body)
+            batch = shared.get(key)
+            if batch is None:
+                batch = shared[key] = _Batch(group)
+            self._collect(group, batch)
+        by_graph: dict[str, list[_Batch]] = {}
+        for batch in shared.values():
             if batch.reps:
-                by_graph.setdefault(group.graph, []).append(batch)
+                by_graph.setdefault(batch.group.graph, []).append(batch)
         if len(by_graph) == 1:
             for graph, batches in by_graph.items():
                 await self._entities(graph, batches)
         elif by_graph:
             await asyncio.gather(*(self._entities(g, b) for g, b in by_graph.items()))
 
-    def _batch(self, group: Group) -> _Batch:
-        batch = _Batch(group)
-        seen: dict[bytes, int] = {}
+    def _collect(self, group: Group, batch: _Batch) -> None:
+        seen = batch.seen
         typename = group.rep_typename
         for obj, where in _locate(self.data, group.path):
             fields = _representation(group.rep, obj)
@@ -251,7 +261,6 @@ class Execution:
                 batch.owners.append([(obj, where)])
             else:
                 batch.owners[index].append((obj, where))
-        return batch
 
     async def _entities(self, graph: str, batches: list[_Batch]) -> None:
         plan = self.plan
