@@ -160,8 +160,9 @@ def conditions(query: ListingQuery, viewer: Viewer) -> list[ColumnElement[bool]]
 
 def _rank(query: ListingQuery) -> ColumnElement[float]:
     assert query.text
-    # Normalisation 1 divides by 1 + log(document length): long descriptions do not win by size.
-    return func.ts_rank_cd(listings.c.search, _tsquery(query.text), 1).cast(Float)
+    # ts_rank weighs matches by label (A title 1.0 > B description 0.4 > C address 0.2);
+    # normalisation 1 divides by 1 + log(length) so long descriptions do not win by size.
+    return func.ts_rank(listings.c.search, _tsquery(query.text), 1).cast(Float)
 
 
 def sort_key(query: ListingQuery, sort: ListingSort) -> list[ColumnElement[Any]]:

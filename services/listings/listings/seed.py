@@ -1,0 +1,168 @@
+"""`python -m listings.seed [--count N]`: demo listings in the running stack (`make seed`).
+
+Realtors come from identity through the public GraphQL contract: demo realtor accounts
+are registered (or logged into, when they exist) so the listings point at real users.
+Small counts go through the use cases, so every listing is announced with its events like
+one a realtor created; large counts (`--bulk`, or more than 2,000) are loaded with COPY.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+import psycopg
+from servicekit.auth import Principal, Role
+from servicekit.db import Database, libpq_url
+from servicekit.migrations import migrate
+
+from listings import store
+from listings.app import MIGRATIONS_DIR
+from listings.demo import generate_listings
+from listings.domain import Listing, ListingCreated
+from listings.events import outgoing
+from listings.settings import Settings
+
+log = logging.getLogger("listings.seed")
+
+BULK_THRESHOLD = 2_000
+DEMO_PASSWORD = "demo-realtor-password-1"
+COPY_COLUMNS = [c.name for c in store.LISTING_COLUMNS]
+
+REGISTER = """
+mutation($input: RegisterInput!) { register(input: $input) { user { id } } }
+"""
+LOGIN = """
+mutation($email: String!, $password: String!) { login(email: $email, password: $password) { user { id } } }
+"""
+
+
+async def demo_realtors(identity_url: str, count: int) -> list[uuid.UUID]:
+    """Ids of `count` demo realtors registered with identity; random ids if it is not running."""
+    ids: list[uuid.UUID] = []
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            for n in range(1, count + 1):
+                email = f"realtor{n}@demo.realtyforyou.com"
+                variables: dict[str, Any] = {
+                    "input": {
+                        "email": email,
+                        "password": DEMO_PASSWORD,
+                        "displayName": f"Demo Realtor {n}",
+                        "role": "REALTOR",
+                        "timeZone": "America/Los_Angeles",
+                    }
+                }
+                body = (
+                    await client.post(
+                        identity_url, json={"query": REGISTER, "variables": variables}
+                    )
+                ).json()
+                if body.get("errors"):
+                    login = {"email": email, "password": DEMO_PASSWORD}
+                    body = (
+                        await client.post(identity_url, json={"query": LOGIN, "variables": login})
+                    ).json()
+                if body.get("errors") or not body.get("data"):
+                    raise RuntimeError(
+                        f"identity refused demo realtor {email}: {body.get('errors')}"
+                    )
+                payload = body["data"].get("register") or body["data"].get("login")
+                ids.append(uuid.UUID(payload["user"]["id"]))
+    except (httpx.HTTPError, RuntimeError, ValueError, KeyError) as exc:
+        log.warning("identity unavailable (%s); listings get random realtor ids", exc)
+        return [uuid.uuid4() for _ in range(count)]
+    return ids
+
+
+def _copy_row(listing: Listing) -> tuple[Any, ...]:
+    values = store.listing_values(listing)
+    return tuple(values[name] for name in COPY_COLUMNS)
+
+
+async def bulk_load(database_url: str, listings: Iterable[Listing], *, batch: int = 10_000) -> int:
+    """COPY listings into the table (no events: a bulk load is not a business fact)."""
+    total = 0
+    async with await psycopg.AsyncConnection.connect(libpq_url(database_url)) as conn:
+        async with conn.cursor() as cur:
+            columns = ", ".join(COPY_COLUMNS)
+            async with cur.copy(f"COPY listings ({columns}) FROM STDIN") as copy:
+                for listing in listings:
+                    await copy.write_row(_copy_row(listing))
+                    total += 1
+        await conn.commit()
+        await conn.execute("ANALYZE listings")
+        await conn.commit()
+    return total
+
+
+async def load_with_events(db: Database, listings: Iterable[Listing]) -> int:
+    """Insert listings one unit of work each, with their `created` (and status) events."""
+    total = 0
+    for listing in listings:
+        actor = Principal(listing.realtor_id, Role.REALTOR)
+        async with db.uow(actor=str(actor.user_id)) as uow:
+            await store.insert_listing(uow.session, listing)
+            subject, payload = outgoing(listing, ListingCreated(listing.id))
+            uow.emit(subject, payload, subject_id=listing.id)
+            await uow.commit()
+        total += 1
+    return total
+
+
+async def seed(
+    count: int, *, bulk: bool, realtors: int, identity_url: str, seed_value: int
+) -> None:
+    settings = Settings()
+    url = settings.resolved_database_url()
+    await migrate(url, MIGRATIONS_DIR)
+    realtor_ids = await demo_realtors(identity_url, realtors)
+    listings = generate_listings(count, realtor_ids=realtor_ids, seed=seed_value)
+    started = time.perf_counter()
+    if bulk or count > BULK_THRESHOLD:
+        loaded = await bulk_load(url, listings)
+    else:
+        db = Database(url, source=settings.service_name)
+        try:
+            loaded = await load_with_events(db, listings)
+        finally:
+            await db.dispose()
+    elapsed = time.perf_counter() - started
+    print(f"seeded {loaded} listings for {len(realtor_ids)} realtors in {elapsed:.1f}s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m listings.seed", description=__doc__)
+    parser.add_argument("--count", type=int, default=300, help="listings to create (default 300)")
+    parser.add_argument("--realtors", type=int, default=8, help="demo realtors (default 8)")
+    parser.add_argument("--bulk", action="store_true", help="COPY without events")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
+    parser.add_argument(
+        "--identity-url",
+        default="http://127.0.0.1:4001/graphql",
+        help="identity subgraph used to register the demo realtors",
+    )
+    args = parser.parse_args(argv)
+    if args.count < 1 or args.realtors < 1:
+        parser.error("--count and --realtors must be positive")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    seed_value = args.seed if args.seed is not None else time.time_ns()
+    asyncio.run(
+        seed(
+            args.count,
+            bulk=args.bulk,
+            realtors=args.realtors,
+            identity_url=args.identity_url,
+            seed_value=seed_value,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
