@@ -64,7 +64,9 @@ class DocumentAnalyser:
         else:
             self._cache.move_to_end(key)
         if isinstance(cached, EdgeError):
-            raise cached
+            # The cached error is raised again and again: drop the previous traceback so
+            # it does not grow by a frame with every request.
+            raise cached.with_traceback(None)
         return cached
 
     def _analyse(self, query: str, operation_name: str | None) -> Operation:

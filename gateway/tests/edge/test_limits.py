@@ -112,3 +112,19 @@ def test_analysis_is_cached_including_failures() -> None:
     with pytest.raises(EdgeError) as two:
         analyser.analyse(nested(3), None)
     assert one.value is two.value
+
+
+def test_a_cached_error_does_not_accumulate_tracebacks() -> None:
+    analyser = DocumentAnalyser(Limits(), introspection=True)
+    depths = []
+    for _ in range(5):
+        try:
+            analyser.analyse("{ broken", None)
+        except EdgeError as error:
+            frames = 0
+            tb = error.__traceback__
+            while tb is not None:
+                frames += 1
+                tb = tb.tb_next
+            depths.append(frames)
+    assert len(set(depths)) == 1
