@@ -8,6 +8,7 @@ tested through real HTTP. `supergraph.graphql` beside this file is their composi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -491,15 +492,13 @@ def build_app(traffic: Traffic) -> Starlette:
                 {"id": message["id"], "type": "error", "payload": result.formatted["errors"]}
             )
             return
-        try:
+        with contextlib.suppress(WebSocketDisconnect):  # the gateway may stop listening early
             async for event in result:
                 await socket.send_json(
                     {"id": message["id"], "type": "next", "payload": event.formatted}
                 )
             await socket.send_json({"id": message["id"], "type": "complete"})
             await socket.close()
-        except WebSocketDisconnect:
-            pass
 
     return Starlette(
         routes=[Route("/{name}", http, methods=["POST"]), WebSocketRoute("/{name}", ws)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -122,7 +123,7 @@ async def raw_server(answer: bytes, *, close_after: bool = False) -> tuple[async
     """A bare TCP server replying `answer` to every request it reads (one per connection)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):  # client left
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
@@ -131,8 +132,6 @@ async def raw_server(answer: bytes, *, close_after: bool = False) -> tuple[async
                 await writer.drain()
                 if close_after:
                     break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
         writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
