@@ -39,19 +39,23 @@ def most_common(descriptions: Sequence[str | None]) -> str | None:
 
 
 def pass_through(marks: Sequence[Marks]) -> tuple[list[str], bool, bool]:
-    """Printed `@deprecated`/`@inaccessible`/`@tag` applications, plus whether each spec is used."""
+    """Printed pass-through applications, plus whether `@inaccessible` / `@tag` are used.
+
+    `@inaccessible` comes first (the printer places it where composition applies it, before
+    the join directives of a field); the others follow in the order the subgraphs wrote them.
+    """
     names: list[str] = []
     for mark in marks:
         names.extend(n for n in mark.order if n not in names)
     tags: list[str] = []
     for mark in marks:
         tags.extend(t for t in mark.tags if t not in tags)
-    out: list[str] = []
+    out = ["@inaccessible"] if "inaccessible" in names else []
     for name in names:
         if name == "deprecated":
             out.append(next(m.deprecated for m in marks if m.deprecated))
-        elif name == "inaccessible":
-            out.append("@inaccessible")
+        elif name == "specifiedBy":
+            out.append(next(m.specified_by for m in marks if m.specified_by))
         elif name == "tag":
             out.extend(f"@tag(name: {string(tag)})" for tag in tags)
     return out, "inaccessible" in names, bool(tags)

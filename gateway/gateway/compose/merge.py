@@ -156,9 +156,6 @@ class Merger:
             most_common([t.description for _, t in sources]),
             directives=self.fields.marks([t.marks for _, t in sources]),
         )
-        specified_by = next((t.specified_by for _, t in sources if t.specified_by), None)
-        if specified_by:
-            merged.directives.append(specified_by)
         merged.join_types = self._join_types(sources)
         if kind in (OBJECT, INTERFACE):
             self._merge_composite(merged, sources)
@@ -171,11 +168,14 @@ class Merger:
             if not merged.values:
                 return None
         elif kind == UNION:
-            for subgraph, owner in sources:
-                for member in owner.members:
-                    if member not in merged.members:
-                        merged.members.append(member)
-                    merged.member_joins.append((self.graph_enum[subgraph.name], member))
+            for _, owner in sources:
+                merged.members.extend(m for m in owner.members if m not in merged.members)
+            merged.member_joins = [
+                (self.graph_enum[subgraph.name], member)
+                for member in merged.members
+                for subgraph, owner in sources
+                if member in owner.members
+            ]
         elif kind == SCALAR and name in BUILT_IN_SCALARS:
             return None
         return merged
@@ -191,7 +191,9 @@ class Merger:
                     JoinType(
                         graph,
                         key=key.fields,
-                        extension=key.extension,
+                        # Federation 1 schemas are upgraded as if written for federation 2,
+                        # which drops their `extend`: only federation 2 extensions say so.
+                        extension=key.extension and subgraph.fed2,
                         resolvable=key.resolvable,
                         interface_object=owner.interface_object,
                     )

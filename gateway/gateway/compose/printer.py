@@ -100,6 +100,12 @@ def description(text: str | None, indentation: str = "", first_in_block: bool = 
     return prefix + printed.replace("\n", "\n" + indentation) + "\n"
 
 
+def _split(directives: list[str]) -> tuple[list[str], list[str]]:
+    """`@inaccessible` (applied early by composition) apart from the other merged directives."""
+    early = [d for d in directives if d == "@inaccessible"]
+    return early, [d for d in directives if d != "@inaccessible"]
+
+
 def join_type(join: JoinType) -> str:
     args = [f"graph: {join.graph}"]
     if join.key is not None:
@@ -158,15 +164,16 @@ def _field(item: SField, first: bool) -> str:
     text += _arguments(item.args, "  ") + f": {item.type}"
     if item.default is not None:
         text += f" = {item.default}"
-    for directive in [join_field(j) for j in item.joins] + item.directives:
+    early, late = _split(item.directives)
+    for directive in early + [join_field(j) for j in item.joins] + late:
         text += " " + directive
     return text
 
 
 def _enum_value(value: SEnumValue, first: bool) -> str:
     text = description(value.description, "  ", first) + "  " + value.name
-    applied = [f"@join__enumValue(graph: {g})" for g in value.graphs] + value.directives
-    for directive in applied:
+    early, late = _split(value.directives)
+    for directive in early + [f"@join__enumValue(graph: {g})" for g in value.graphs] + late:
         text += " " + directive
     return text
 
@@ -184,15 +191,17 @@ def _type(definition: SType) -> str:
     if definition.interfaces:
         head += " implements " + " & ".join(definition.interfaces)
     # Composition applies `@join__implements` in an early pass, then `@join__type`, then
-    # union members; directives merged from the subgraphs (`@inaccessible`, `@tag`, ...) last.
+    # `@inaccessible`, then union members; other merged directives (`@tag`, ...) come last.
+    early, late = _split(definition.directives)
     applied = [
         f"@join__implements(graph: {g}, interface: {string(i)})" for g, i in definition.implements
     ]
     applied += [join_type(j) for j in definition.join_types]
+    applied += early
     applied += [
         f"@join__unionMember(graph: {g}, member: {string(m)})" for g, m in definition.member_joins
     ]
-    applied += definition.directives
+    applied += late
     lines = [head] + ["  " + d for d in applied]
     if definition.kind == SCALAR:
         return "\n".join(lines)

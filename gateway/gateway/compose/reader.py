@@ -90,6 +90,7 @@ MACHINERY_TYPES = frozenset(
         "federation__ContextFieldValue",
     }
 )
+PASS_THROUGH = ("inaccessible", "tag", "deprecated", "specifiedBy")
 MACHINERY_QUERY_FIELDS = frozenset({"_entities", "_service"})
 
 
@@ -185,7 +186,7 @@ class _Reader:
 
     def marks(self, applied: list[tuple[str, dict[str, ValueNode]]], into: Marks) -> None:
         for name, args in applied:
-            if name in ("inaccessible", "tag", "deprecated") and name not in into.order:
+            if name in PASS_THROUGH and name not in into.order:
                 into.order.append(name)
             if name == "inaccessible":
                 into.inaccessible = True
@@ -193,6 +194,8 @@ class _Reader:
                 tag = _string(args.get("name"))
                 if tag is not None and tag not in into.tags:
                     into.tags.append(tag)
+            elif name == "specifiedBy" and into.specified_by is None and "url" in args:
+                into.specified_by = f"@specifiedBy(url: {print_ast(args['url'])})"
             elif name == "deprecated" and into.deprecated is None:
                 reason = args.get("reason")
                 into.deprecated = (
@@ -275,8 +278,6 @@ class _Reader:
                 owner.keys.append(Key(fields, _bool(args.get("resolvable")), is_extension))
             elif directive_name == "interfaceObject":
                 owner.interface_object = True
-            elif directive_name == "specifiedBy":
-                owner.specified_by = f"@specifiedBy(url: {print_ast(args['url'])})"
         for interface in getattr(node, "interfaces", None) or ():
             interface_name = self.rename(interface.name.value)
             if interface_name not in owner.interfaces:

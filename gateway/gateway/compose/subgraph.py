@@ -44,7 +44,8 @@ class Key:
 
 @dataclass(slots=True)
 class Marks:
-    """Directives that pass through to the supergraph: `@inaccessible`, `@tag`, `@deprecated`.
+    """Directives that pass through to the supergraph: `@inaccessible`, `@tag`, `@deprecated`,
+    `@specifiedBy`.
 
     `order` keeps the names in the order the subgraph applied them, which is the order the
     supergraph prints them in.
@@ -53,6 +54,7 @@ class Marks:
     inaccessible: bool = False
     tags: list[str] = field(default_factory=list)
     deprecated: str | None = None  # the printed application, e.g. '@deprecated(reason: "x")'
+    specified_by: str | None = None  # the printed `@specifiedBy(url: ...)` of a scalar
     order: list[str] = field(default_factory=list)
 
 
@@ -102,7 +104,6 @@ class Type:
     values: dict[str, EnumValue] = field(default_factory=dict)
     keys: list[Key] = field(default_factory=list)
     interface_object: bool = False
-    specified_by: str | None = None
     marks: Marks = field(default_factory=Marks)
 
 

@@ -145,6 +145,7 @@ def test_interface_object_fields_reach_the_implementations() -> None:
 
 
 def test_federation_1_extensions_compose() -> None:
+    """Federation 1 schemas are upgraded first, which drops `extend`: no `extension: true`."""
     sdl = supergraph(
         fed2=False,
         accounts='type Query { me: User } type User @key(fields: "id") { id: ID! name: String }',
@@ -154,7 +155,7 @@ def test_federation_1_extensions_compose() -> None:
     assert definition(sdl, "User") == (
         "type User\n"
         '  @join__type(graph: ACCOUNTS, key: "id")\n'
-        '  @join__type(graph: REVIEWS, key: "id", extension: true)\n'
+        '  @join__type(graph: REVIEWS, key: "id")\n'
         "{\n"
         "  id: ID!\n"
         "  name: String @join__field(graph: ACCOUNTS)\n"
@@ -233,8 +234,8 @@ def test_union_members_and_scalars() -> None:
         "  @join__type(graph: A)\n"
         "  @join__type(graph: B)\n"
         '  @join__unionMember(graph: A, member: "A")\n'
-        '  @join__unionMember(graph: A, member: "B")\n'
         '  @join__unionMember(graph: B, member: "A")\n'
+        '  @join__unionMember(graph: A, member: "B")\n'
         " = A | B"
     )
     assert definition(sdl, "Date") == (
@@ -242,7 +243,7 @@ def test_union_members_and_scalars() -> None:
     )
 
 
-def test_directive_order_implements_then_type_then_merged_directives() -> None:
+def test_directive_order_follows_where_composition_applies_them() -> None:
     sdl = supergraph(
         a="type Query { n: Node } interface Node { id: ID! } type Secret implements Node "
         '@key(fields: "id") @tag(name: "internal") @inaccessible { id: ID! '
@@ -254,11 +255,11 @@ def test_directive_order_implements_then_type_then_merged_directives() -> None:
         '  @join__implements(graph: A, interface: "Node")\n'
         '  @join__type(graph: A, key: "id")\n'
         '  @join__type(graph: B, key: "id")\n'
-        '  @tag(name: "internal")\n'
         "  @inaccessible\n"
+        '  @tag(name: "internal")\n'
         "{\n"
         "  id: ID!\n"
-        '  code: String @join__field(graph: A) @deprecated(reason: "gone") @inaccessible\n'
+        '  code: String @inaccessible @join__field(graph: A) @deprecated(reason: "gone")\n'
         '  note: String @join__field(graph: B) @tag(name: "x")\n'
         "}"
     )

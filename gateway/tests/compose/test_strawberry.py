@@ -192,7 +192,7 @@ def test_strawberry_subgraphs_compose() -> None:
         '  @join__type(graph: SCHEDULING, key: "id", resolvable: false)\n'
         "{\n"
         "  id: ID!\n"
-        "  email: String! @join__field(graph: IDENTITY) @inaccessible\n"
+        "  email: String! @inaccessible @join__field(graph: IDENTITY)\n"
     ) in supergraph
     assert "type Subscription\n  @join__type(graph: SCHEDULING)\n{\n" in supergraph
     for machinery in ("_entities", "_service", "_Any", "_Entity", "_Service"):
