@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -12,6 +13,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from gateway.edge.errors import EdgeError
 from jwt.algorithms import OKPAlgorithm
 from servicekit.auth import JwtVerifier
 
@@ -136,3 +138,56 @@ def test_trace_context_is_forwarded(client: Any, engines: dict[str, Any]) -> Non
     _, ctx = engines["v1"].calls[-1]
     assert ctx.headers["traceparent"].split("-")[1] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert ctx.headers["x-request-id"] == "r1"
+
+
+class CountingVerifier:
+    def __init__(self, inner: JwtVerifier) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    async def verify(self, token: str) -> Any:
+        self.calls += 1
+        return await self.inner.verify(token)
+
+
+def verifier() -> JwtVerifier:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=jwks()))
+    return JwtVerifier(
+        "http://identity.test/.well-known/jwks.json",
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        http=httpx.AsyncClient(transport=transport),
+    )
+
+
+async def test_verified_tokens_are_remembered_until_they_expire() -> None:
+    from gateway.edge.auth import Authenticator
+
+    counting = CountingVerifier(verifier())
+    authenticator = Authenticator(counting, cache_seconds=60)
+    bearer = f"Bearer {token()}"
+    first = await authenticator.authenticate(bearer)
+    second = await authenticator.authenticate(bearer)
+    assert first == second and first is not None and first.user_id == str(USER)
+    assert counting.calls == 1
+    soon = f"Bearer {token(exp=int(time.time()) + 2)}"
+    await authenticator.authenticate(soon)
+    await authenticator.authenticate(soon)
+    assert counting.calls == 2
+    await asyncio.sleep(2.05)
+    await authenticator.authenticate(soon)  # past `exp`: checked again, not served from memory
+    assert counting.calls == 3
+    await counting.inner.aclose()
+
+
+async def test_failures_are_not_remembered() -> None:
+    from gateway.edge.auth import Authenticator
+
+    counting = CountingVerifier(verifier())
+    authenticator = Authenticator(counting)
+    forged = f"Bearer {token(key=OTHER_KEY)}"
+    for _ in range(2):
+        with pytest.raises(EdgeError):
+            await authenticator.authenticate(forged)
+    assert counting.calls == 2
+    await counting.inner.aclose()
