@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from servicekit.auth import Role
-from sqlalchemy import Row, and_, func, or_, select, tuple_
+from sqlalchemy import Row, and_, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -139,7 +139,9 @@ async def search_users(
     ).scalar_one()
     query = select(users).where(where)
     if after is not None:
-        query = query.where(tuple_(users.c.created_at, users.c.id) > tuple_(*after))
+        query = query.where(
+            tuple_(users.c.created_at, users.c.id) > tuple_(literal(after[0]), literal(after[1]))
+        )
     rows = (
         await session.execute(query.order_by(users.c.created_at, users.c.id).limit(limit + 1))
     ).all()

@@ -148,17 +148,28 @@ class IdentityService:
     async def register(self, data: Registration, client: Client) -> AuthResult:
         if data.role not in (Role.BUYER, Role.REALTOR):
             raise BadUserInput("role must be BUYER or REALTOR", field="role")
-        return await self._create_account(data, client, by_operator=False)
+        user, verify = await self._create_account(data, client, by_operator=False)
+        assert user.email is not None and verify is not None
+        now = self.clock()
+        async with self.db.uow(actor=str(user.id)) as uow:
+            session_id, refresh = await credentials.open_session(
+                uow.session, user.id, now=now, ttl=self.settings.refresh_token_ttl
+            )
+            await uow.commit()
+        self.mail.send_verification(user.email, user.display_name, verify)
+        return await self._signed_in(user, session_id, refresh)
 
     async def create_admin(self, *, email: str, display_name: str, password: str) -> User:
-        """Operator command: the only way an ADMIN account comes to exist."""
+        """Operator command: the only way an ADMIN account comes to exist. The operator
+        vouches for the address, so it starts verified and no link is mailed."""
         data = Registration(email, password, display_name, Role.ADMIN, "UTC")
-        result = await self._create_account(data, Client(), by_operator=True, sign_in=False)
-        return result.user
+        user, _ = await self._create_account(data, Client(), by_operator=True)
+        return user
 
     async def _create_account(
-        self, data: Registration, client: Client, *, by_operator: bool, sign_in: bool = True
-    ) -> AuthResult:
+        self, data: Registration, client: Client, *, by_operator: bool
+    ) -> tuple[User, str | None]:
+        """Insert the account; returns it with its email-verification token (if any)."""
         email = normalize_email(data.email)
         password = self.policy.check(data.password, email=email, hints=(data.display_name,))
         now = self.clock()
@@ -172,24 +183,21 @@ class IdentityService:
             now=now,
             by_operator=by_operator,
         )
+        verify: str | None = None
         async with self.db.uow(actor=str(user.id)) as uow:
             if await repository.email_taken(uow.session, email):
                 raise Conflict("an account with this email already exists", field="email")
+            if by_operator:
+                user.verify_email(now)
             await repository.insert_user(uow.session, user)
-            verify = await credentials.issue_one_time(
-                uow.session,
-                user.id,
-                Purpose.VERIFY_EMAIL,
-                now=now,
-                ttl=self.settings.verify_token_ttl,
-            )
-            session_id, refresh = (
-                await credentials.open_session(
-                    uow.session, user.id, now=now, ttl=self.settings.refresh_token_ttl
+            if not by_operator:
+                verify = await credentials.issue_one_time(
+                    uow.session,
+                    user.id,
+                    Purpose.VERIFY_EMAIL,
+                    now=now,
+                    ttl=self.settings.verify_token_ttl,
                 )
-                if sign_in
-                else (uuid.uuid4(), "")
-            )
             events.emit_all(uow, user)
             action = AuditAction.ADMIN_CREATED if by_operator else AuditAction.REGISTERED
             entry = AuditEntry(action, user.id, ip=client.ip, details={"role": user.role.value})
@@ -197,8 +205,7 @@ class IdentityService:
                 await self._finish(uow, [entry], now)
             except IntegrityError:  # registered concurrently with the same email
                 raise Conflict("an account with this email already exists", field="email") from None
-        self.mail.send_verification(email, user.display_name, verify)
-        return await self._signed_in(user, session_id, refresh)
+        return user, verify
 
     async def update_profile(self, who: Principal, changes: ProfileChanges) -> User:
         now = self.clock()
