@@ -114,7 +114,7 @@ def build_app(
         engines=holder,
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
-        graphiql_page=graphiql_page() if settings.graphiql else None,
+        graphiql_page=graphiql_page() if settings.serve_graphiql else None,
     )
     websocket = GraphQLWebSocket(
         edge=edge, engines=holder, metrics=metrics, init_timeout=settings.ws_init_timeout

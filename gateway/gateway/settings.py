@@ -34,7 +34,8 @@ class GatewaySettings(BaseSettings):
     """Seconds between two looks at the supergraph file; 0 turns hot reload off."""
 
     introspection: bool = True
-    graphiql: bool = True
+    graphiql: bool | None = None
+    """The GraphiQL page; unset means on in development, off in production."""
 
     fetch_timeout: float = 10.0
     max_connections: int = 100
@@ -83,3 +84,7 @@ class GatewaySettings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def serve_graphiql(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.production

@@ -177,6 +177,12 @@ def test_graphiql_page_for_browsers(make_client) -> None:  # type: ignore[no-unt
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "graphiql" in page.text.lower()
+    assert (
+        make_client(environment="production")
+        .get("/graphql", headers={"accept": "text/html"})
+        .status_code
+        == 406
+    )
     off = make_client(graphiql=False)
     assert off.get("/graphql", headers={"accept": "text/html"}).status_code == 406
 
