@@ -1,8 +1,8 @@
 """`make dev`: the whole stack on one machine, on embedded defaults.
 
 Starts what is not configured (PostgreSQL, NATS JetStream, the mail catcher, the S3/KMS
-emulator), then every installed service (entry point group `realty.services`), each once
-the previous ones are up, waits until each answers `/readyz`, composes the supergraph from
+emulator), then every installed service (entry point group `realty.services`) at once,
+waits until each answers `/readyz`, composes the supergraph from
 the live subgraphs and starts the gateway. State lives in the data dir (`REALTY_DATA_DIR`,
 default `.dev/`). Ctrl-C stops everything, in reverse order.
 """
@@ -119,18 +119,22 @@ class DevStack:
         raise SystemExit(f"{child.name} not ready at {url} after {timeout:.0f}s")
 
     def start_services(self) -> list[tuple[str, ServiceSettings]]:
-        started: list[tuple[str, ServiceSettings]] = []
+        """Start every service at once (they wait for each other over the network), then
+        wait until each one is ready."""
         entries = sorted(
             importlib.metadata.entry_points(group="realty.services"), key=lambda e: e.name
         )
+        launched: list[tuple[str, ServiceSettings, Child]] = []
         for entry in entries:
-            settings_cls = entry.load()
-            settings: ServiceSettings = settings_cls()
+            settings: ServiceSettings = entry.load()()
             say(f"{entry.name}: starting (http {settings.http_port}, grpc {settings.grpc_port})")
-            child = self.spawn(entry.name, [sys.executable, "-m", entry.name])
+            launched.append(
+                (entry.name, settings, self.spawn(entry.name, [sys.executable, "-m", entry.name]))
+            )
+        for name, settings, child in launched:
             self.wait_ready(child, f"http://{settings.http_host}:{settings.http_port}/readyz")
-            started.append((entry.name, settings))
-        return started
+            say(f"{name}: ready")
+        return [(name, settings) for name, settings, _ in launched]
 
     def start_gateway(self, services: list[tuple[str, ServiceSettings]]) -> str | None:
         gateway_bin = Path(sys.executable).parent / "gateway"
