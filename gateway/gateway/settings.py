@@ -21,7 +21,9 @@ def _default_supergraph_path() -> Path:
 class GatewaySettings(BaseSettings):
     """Everything the composition root (`gateway.app`) needs to build the gateway."""
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     host: str = "127.0.0.1"
     port: int = 4000
