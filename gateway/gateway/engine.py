@@ -88,7 +88,13 @@ class _Document:
 
 
 class FederatedEngine:
-    """Implements `gateway.types.Engine` over a supergraph and a `SubgraphTransport`."""
+    """Implements `gateway.types.Engine` over a supergraph and a `SubgraphTransport`.
+
+    `plan_cache_size` bounds both the parsed-document cache and the plan cache.
+    `fetch_timeout` bounds each fetch of a transport that does not time its fetches out
+    itself (`HttpTransport` does, with its own `timeout`). `plan_cache_hits` and
+    `plan_cache_misses` count plan look-ups.
+    """
 
     def __init__(
         self,

@@ -251,6 +251,8 @@ def _target(url: str) -> _Target | None:
 class HttpTransport:
     """`SubgraphTransport` over HTTP POST and graphql-transport-ws WebSockets."""
 
+    enforces_timeout = True  # every fetch is bounded by `timeout` here
+
     def __init__(
         self, urls: Mapping[str, str], *, timeout: float = 10.0, max_connections: int = 200
     ) -> None:

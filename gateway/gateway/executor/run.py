@@ -188,12 +188,19 @@ class Execution:
         return {name: variables[name] for name in names if name in variables}
 
     async def fetch(self, graph: str, document: str, variables: dict[str, Any]) -> JSON:
-        """One subgraph fetch under the fetch timeout, traced and measured."""
+        """One subgraph fetch under the fetch timeout, traced and measured.
+
+        A transport declaring `enforces_timeout = True` (like `HttpTransport`) times its
+        own fetches out and answers with an error; others get the engine's timeout.
+        """
         started = time.perf_counter()
         span = _TRACER.start_span("gateway.fetch", attributes={"graphql.subgraph": graph})
         try:
-            async with asyncio.timeout(self.timeout):
+            if getattr(self.transport, "enforces_timeout", False):
                 response = await self.transport.fetch(graph, document, variables, self.ctx)
+            else:
+                async with asyncio.timeout(self.timeout):
+                    response = await self.transport.fetch(graph, document, variables, self.ctx)
             if not isinstance(response, dict):
                 response = unavailable(graph, "answered with something that is not GraphQL")
         except TimeoutError:

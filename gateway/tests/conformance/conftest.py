@@ -42,6 +42,7 @@ class RecordingTransport:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self.enforces_timeout = getattr(inner, "enforces_timeout", False)
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
 
     async def fetch(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -116,7 +117,7 @@ async def test_fetch_timeout(subgraph_server: tuple[str, Any], supergraph: Any) 
     from .conftest import make_gateway
 
     base, traffic = subgraph_server
-    built, _ = make_gateway(base, traffic, supergraph, fetch_timeout=0.2)
+    built, _ = make_gateway(base, traffic, supergraph, timeout=0.2)
     try:
         result = await built.run("{ sleepy(ms: 1000) me { name } }")
     finally:
@@ -185,6 +186,32 @@ async def test_operation_name_selection(gateway: Any) -> None:
     assert unknown["errors"][0]["message"] == 'Unknown operation named "C".'
     chosen = await gateway.run(document, operation_name="B")
     assert chosen == {"data": {"users": [{"id": "u1"}, {"id": "u2"}]}}
+
+
+async def test_engine_times_out_transports_without_their_own_timeout(
+    gateway: Any, supergraph: Any
+) -> None:
+    from gateway.engine import FederatedEngine
+    from gateway.types import GraphQLRequest, RequestContext
+
+    class Plain:
+        """A transport that would wait forever."""
+
+        async def fetch(self, *_: Any) -> Any:
+            await asyncio.sleep(30)
+
+    engine = FederatedEngine(supergraph, Plain(), fetch_timeout=0.1)  # type: ignore[arg-type]
+    result = await engine.execute(GraphQLRequest("{ me { name } }"), RequestContext())
+    assert result == {
+        "data": {"me": None},
+        "errors": [
+            {
+                "message": "Subgraph 'accounts' did not answer in time.",
+                "path": ["me"],
+                "extensions": {"code": "UNAVAILABLE", "serviceName": "accounts"},
+            }
+        ],
+    }
 
 
 async def test_unplannable_field_is_an_execution_error(supergraph: Any) -> None:
