@@ -100,6 +100,8 @@ class FieldMerger:
             return None
         merged_type = self._output_type(coordinate, resolving)
         if merged_type is None:
+            if parent_kind == OBJECT:
+                self._check_sharing(parent, coordinate, present, overridden)
             return None
         self._check_externals(coordinate, merged_type, present)
         all_equal = len({_field(s).type for s in present}) == 1
@@ -282,8 +284,7 @@ class FieldMerger:
         if parent == "Subscription" and len(resolving) > 1:
             self.issues.add(
                 "INVALID_FIELD_SHARING",
-                f"Fields on root level subscription object cannot be marked as shareable: field "
-                f'"{coordinate}" is resolved from {subgraph_list(resolving)}',
+                "Fields on root level subscription object cannot be marked as shareable",
                 resolving,
                 coordinate,
             )

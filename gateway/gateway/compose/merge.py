@@ -127,8 +127,8 @@ class Merger:
             self.issues.add(
                 "INTERFACE_OBJECT_USAGE_ERROR",
                 f'Type "{name}" is declared with @interfaceObject in all the subgraphs in which '
-                f"it is defined ({subgraph_list(names)}) but should be defined as an interface "
-                "in at least one subgraph.",
+                f"it is defined (it is defined in {subgraph_list(names)} but should be defined "
+                "as an interface in at least one subgraph)",
                 names,
                 name,
             )
@@ -344,7 +344,7 @@ class Merger:
                         "INTERFACE_FIELD_NO_IMPLEM",
                         f'Interface field "{interface_name}.{field_name}" is declared in '
                         f'{subgraph_list(declared)} but type "{implementation.name}", which '
-                        f'implements "{interface_name}" only in {subgraph_list(names)}, does not '
+                        f'implements "{interface_name}" only in {subgraph_list(names)} does not '
                         f'have field "{field_name}".',
                         declared + names,
                         f"{implementation.name}.{field_name}",

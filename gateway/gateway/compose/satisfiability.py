@@ -269,7 +269,7 @@ def check_satisfiability(
                 query = _example_query(operation, path, field_name, composite)
                 reasons = (
                     [
-                        f'- from subgraph "{n}": cannot satisfy @requires conditions on field '
+                        f'- from subgraph "{n}": cannot satisfy @require conditions on field '
                         f'"{coordinate}".'
                         for n in resolving
                     ]

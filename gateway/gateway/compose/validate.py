@@ -60,11 +60,16 @@ class _FieldSetChecker:
                 continue
             found = owner.fields.get(selection.name) if owner is not None else None
             if found is None:
+                advice = (
+                    "the field should either be added to this subgraph or, if it should not be "
+                    "resolved by this subgraph, you need to add it to this subgraph with @external"
+                    if self.directive == "key"
+                    else "if the field is defined in another subgraph, you need to add it to "
+                    "this subgraph with @external"
+                )
                 self.error(
                     f"{self.code}_INVALID_FIELDS",
-                    f'Cannot query field "{selection.name}" on type "{type_name}" (if the field '
-                    "is defined in another subgraph, you need to add it to this subgraph with "
-                    "@external).",
+                    f'Cannot query field "{selection.name}" on type "{type_name}" ({advice}).',
                     f"{type_name}.{selection.name}",
                 )
                 continue
@@ -79,7 +84,7 @@ class _FieldSetChecker:
             if selection.has_args and self.directive == "key":
                 self.error(
                     "KEY_FIELDS_HAS_ARGS",
-                    f'field "{coordinate}" cannot be included because it has arguments (fields '
+                    f"field {coordinate} cannot be included because it has arguments (fields "
                     "with argument are not allowed in @key)",
                     coordinate,
                 )
@@ -96,8 +101,8 @@ class _FieldSetChecker:
             if composite and not selection.children:
                 self.error(
                     f"{self.code}_INVALID_FIELDS",
-                    f'Field "{selection.name}" of type "{found.type}" must have a selection of '
-                    f'subfields. Did you mean "{selection.name} {{ ... }}"?',
+                    f'Invalid empty selection set for field "{coordinate}" of non-leaf type '
+                    f"{found.type}",
                     coordinate,
                 )
                 continue
@@ -117,7 +122,7 @@ class _FieldSetChecker:
         try:
             return parse_field_set(text)
         except FieldSetSyntaxError as exc:
-            self.error(f"{self.code}_INVALID_FIELDS", f"invalid field set: {exc}")
+            self.error(f"{self.code}_INVALID_FIELDS", str(exc))
             return None
 
 
@@ -166,7 +171,7 @@ def _check_references(subgraph: Subgraph, issues: IssueLog) -> bool:
             return
         target = subgraph.types.get(name)
         if target is None:
-            message = f'[{subgraph.name}] Unknown type "{name}" (used by "{coordinate}").'
+            message = f'[{subgraph.name}] Unknown type {name} (used by "{coordinate}").'
         elif target.kind not in allowed:
             message = (
                 f'[{subgraph.name}] The type of "{coordinate}" must be {position} type but got '
@@ -298,22 +303,8 @@ def _check_provides(subgraph: Subgraph, issues: IssueLog) -> None:
             if selections is None:
                 continue
 
-            def visit(
-                type_name: str,
-                field_name: str,
-                found: Field,
-                depth: int,
-                checker: _FieldSetChecker = checker,
-            ) -> None:
+            def visit(type_name: str, field_name: str, found: Field, depth: int) -> None:
+                # Providing a field this subgraph resolves anyway is harmless (and allowed).
                 subgraph.provided.add((type_name, field_name))
-                is_key = (type_name, field_name) in subgraph.key_fields
-                if depth == 0 and not found.external and not is_key and subgraph.fed2:
-                    checker.error(
-                        "PROVIDES_FIELDS_MISSING_EXTERNAL",
-                        f'field "{type_name}.{field_name}" should not be part of a @provides '
-                        "since it is already provided by this subgraph (it is not marked "
-                        "@external)",
-                        f"{type_name}.{field_name}",
-                    )
 
             checker.walk(target.name, selections, visit)
