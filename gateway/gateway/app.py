@@ -117,7 +117,11 @@ def build_app(
         graphiql_page=graphiql_page() if settings.serve_graphiql else None,
     )
     websocket = GraphQLWebSocket(
-        edge=edge, engines=holder, metrics=metrics, init_timeout=settings.ws_init_timeout
+        edge=edge,
+        engines=holder,
+        metrics=metrics,
+        init_timeout=settings.ws_init_timeout,
+        max_operations=settings.ws_max_operations,
     )
 
     async def health(request: Request) -> Response:
@@ -249,6 +253,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         loop=settings.loop,
+        ws_max_size=settings.max_body_bytes,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,

@@ -73,6 +73,8 @@ class GatewaySettings(BaseSettings):
     """uvicorn's event loop: auto (uvloop when installed), asyncio or uvloop."""
 
     ws_init_timeout: float = 10.0
+    ws_max_operations: int = 100
+    """Operations (subscriptions) one WebSocket connection may run at once."""
     forwarded_allow_ips: str = "127.0.0.1"
     """Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's setting)."""
 

@@ -9,7 +9,8 @@ generation current at that moment, which it keeps until it ends, so a supergraph
 does not cut running subscriptions. Queries and mutations are allowed too (one `next`,
 then `complete`). Protocol violations close the socket with the codes the protocol
 defines: 4400 invalid message, 4401 subscribe before ack, 4403 forbidden, 4406
-subprotocol, 4408 init timeout, 4409 duplicate id, 4429 repeated init.
+subprotocol, 4408 init timeout, 4409 duplicate id, 4429 repeated init. A connection runs
+at most `max_operations` operations at once; one more is refused with an `error` message.
 """
 
 from __future__ import annotations
@@ -51,12 +52,19 @@ class GraphQLWebSocket:
     """The ASGI app answering WebSocket connections on `/graphql`."""
 
     def __init__(
-        self, *, edge: Edge, engines: EngineHolder, metrics: GatewayMetrics, init_timeout: float
+        self,
+        *,
+        edge: Edge,
+        engines: EngineHolder,
+        metrics: GatewayMetrics,
+        init_timeout: float,
+        max_operations: int = 100,
     ) -> None:
         self._edge = edge
         self._engines = engines
         self._metrics = metrics
         self._init_timeout = init_timeout
+        self._max_operations = max_operations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
@@ -67,18 +75,25 @@ class GraphQLWebSocket:
         await websocket.accept(subprotocol=PROTOCOL)
         self._metrics.websocket_connections.inc()
         try:
-            await Connection(websocket, self._edge, self._engines, self._metrics).run(
-                self._init_timeout
+            connection = Connection(
+                websocket, self._edge, self._engines, self._metrics, self._max_operations
             )
+            await connection.run(self._init_timeout)
         finally:
             self._metrics.websocket_connections.dec()
 
 
 class Connection:
     def __init__(
-        self, websocket: WebSocket, edge: Edge, engines: EngineHolder, metrics: GatewayMetrics
+        self,
+        websocket: WebSocket,
+        edge: Edge,
+        engines: EngineHolder,
+        metrics: GatewayMetrics,
+        max_operations: int,
     ) -> None:
         self._ws = websocket
+        self._max_operations = max_operations
         self._edge = edge
         self._engines = engines
         self._metrics = metrics
@@ -133,7 +148,7 @@ class Connection:
         elif kind == "pong":
             return
         elif kind == "subscribe":
-            self._on_subscribe(message)
+            await self._on_subscribe(message)
         elif kind == "complete":
             operation_id = message.get("id")
             if not isinstance(operation_id, str):
@@ -160,7 +175,7 @@ class Connection:
         self._acknowledged = True
         await self._send({"type": "connection_ack"})
 
-    def _on_subscribe(self, message: Mapping[str, Any]) -> None:
+    async def _on_subscribe(self, message: Mapping[str, Any]) -> None:
         if not self._acknowledged:
             raise ProtocolViolation(4401, "Unauthorized")
         operation_id = message.get("id")
@@ -171,6 +186,14 @@ class Connection:
             raise ProtocolViolation(4400, "Invalid message: subscribe needs a payload")
         if operation_id in self._operations:
             raise ProtocolViolation(4409, f"Subscriber for {operation_id} already exists")
+        if len(self._operations) >= self._max_operations:
+            error = EdgeError(
+                f"At most {self._max_operations} operations may run at once on one connection.",
+                code="BAD_REQUEST",
+            )
+            self._metrics.request_error(error.code)
+            await self._send({"id": operation_id, "type": "error", "payload": [error.to_error()]})
+            return
         task = asyncio.get_running_loop().create_task(self._operate(operation_id, payload))
         self._operations[operation_id] = task
 

@@ -175,3 +175,22 @@ def test_subscription_error_mid_stream(client: Any) -> None:
         assert first == {"id": "f", "type": "next", "payload": {"data": {"failing": 1}}}
         second = ws.receive_json()
         assert second["id"] == "f" and second["type"] in ("next", "error")
+
+
+def test_operations_per_connection_are_bounded(make_client: Callable[..., Any]) -> None:
+    client = make_client(ws_max_operations=2)
+    with connect(client) as ws:
+        for operation_id in ("a", "b"):
+            subscribe = {"query": "subscription { slowTicks }"}
+            ws.send_json({"id": operation_id, "type": "subscribe", "payload": subscribe})
+            assert ws.receive_json()["type"] == "next"
+        ws.send_json({"id": "c", "type": "subscribe", "payload": {"query": "{ hello }"}})
+        refused = ws.receive_json()
+        assert refused["id"] == "c" and refused["type"] == "error"
+        ws.send_json({"id": "a", "type": "complete"})
+        ws.send_json({"id": "c", "type": "subscribe", "payload": {"query": "{ hello }"}})
+        assert ws.receive_json() == {
+            "id": "c",
+            "type": "next",
+            "payload": {"data": {"hello": "hello world"}},
+        }
