@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from gateway.compose import SubgraphSource, compose
 from gateway.engine import FederatedEngine
 from gateway.supergraph import Supergraph
 from gateway.transport import HttpTransport
@@ -106,9 +107,16 @@ async def subgraph_server() -> AsyncIterator[tuple[str, Any]]:
     await task
 
 
-@pytest.fixture(scope="session")
-def supergraph() -> Supergraph:
-    return Supergraph.parse((HERE / "supergraph.graphql").read_text())
+@pytest.fixture(scope="session", params=["hand-written", "composed"])
+def supergraph(request: pytest.FixtureRequest) -> Supergraph:
+    """The corpus's supergraph: the hand-written file, and `gateway compose`'s own output."""
+    if request.param == "hand-written":
+        return Supergraph.parse((HERE / "supergraph.graphql").read_text())
+    sources = [
+        SubgraphSource(name, f"http://{name}.invalid/graphql", sdl)
+        for name, sdl in subgraphs.FEDERATION_SDL.items()
+    ]
+    return Supergraph.parse(compose(sources))
 
 
 def make_gateway(

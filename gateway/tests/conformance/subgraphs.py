@@ -452,6 +452,94 @@ ratings = Subgraph(
 
 SUBGRAPHS = {s.name: s for s in (accounts, products, inventory, reviews, media, ratings)}
 
+# The same subgraphs as Federation v2 SDL (what `_service { sdl }` would answer): what a
+# composition of the corpus starts from. `supergraph.graphql` is written by hand from these.
+_LINK = (
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
+    'import: ["@key", "@shareable", "@external", "@requires", "@provides", "@override", '
+    '"@inaccessible", "@interfaceObject"])\n'
+)
+FEDERATION_SDL = {
+    "accounts": _LINK
+    + """
+type Query { me: User  user(id: ID!): User  users: [User!]!  sleepy(ms: Int!): String }
+type Mutation { updateName(id: ID!, name: String!): User }
+type User @key(fields: "id") {
+  id: ID!  name: String!  username: String! @shareable  birthYear: Int @inaccessible
+  address: Address
+}
+type Address { street: String!  city: String! }
+type Seller @key(fields: "id region { code }") { id: ID!  region: Region!  rating: Int! }
+type Region @shareable { code: String! }
+""",
+    "products": _LINK
+    + """
+type Query {
+  topProducts(first: Int = 5): [Product!]!  product(upc: String!): Product
+  productBySku(sku: String!): Product @shareable  search(term: String!): [SearchResult!]!
+}
+type Mutation { createProduct(input: ProductInput!): Product! }
+input ProductInput { upc: String!  name: String!  price: Int! = 100  secretNote: String @inaccessible }
+type Product @key(fields: "upc") @key(fields: "sku") {
+  upc: String!  sku: String!  name: String!  price: Int!  weight: Int!
+  dimensions: Dimensions! @shareable  category: Category  secret: String @inaccessible
+  seller: Seller  convertedPrice(currency: String!): Int!  restockDate: String
+}
+type Dimensions @shareable { size: String!  weight: Int! }
+enum Category { FURNITURE BOOKS LEGACY @inaccessible }
+type Seller @key(fields: "id region { code }") { id: ID!  region: Region!  name: String! }
+type Region @shareable { code: String! }
+type Book @key(fields: "id") { id: ID! }
+union SearchResult = Product | Book
+""",
+    "inventory": _LINK
+    + """
+type Query { productBySku(sku: String!): Product @shareable }
+type Product @key(fields: "sku") {
+  sku: String!  price: Int! @external  weight: Int! @external  dimensions: Dimensions! @external
+  inStock: Boolean! @override(from: "products")
+  restockDate: String @override(from: "products")
+  shippingEstimate(zip: String): Int @requires(fields: "price weight")
+  deliveryNote: String @requires(fields: "dimensions { size weight }")
+  convertedPrice(currency: String!): Int! @external
+  exportPrice: String @requires(fields: "convertedPrice(currency: \\"EUR\\")")
+}
+type Dimensions @shareable { size: String!  weight: Int! }
+""",
+    "reviews": _LINK
+    + """
+type Query { topReviews(first: Int): [Review!]! }
+type Mutation { addReview(upc: String!, body: String!, rating: Int!): Review! }
+type Subscription { reviewAdded(upc: String): Review! }
+type Review @key(fields: "id") {
+  id: ID!  body: String!  rating: Int!  author: User! @provides(fields: "username")
+  product: Product!  flaky: String!  flakyNullable: String
+}
+type User @key(fields: "id") { id: ID!  username: String! @external  reviews: [Review!]! }
+type Product @key(fields: "upc") {
+  upc: String!  reviews: [Review!]!  deliveryNote: String @external
+  shippingLabel: String @requires(fields: "deliveryNote")
+}
+""",
+    "media": _LINK
+    + """
+type Query { media: [Media!]!  mediaSearch: [SearchResult!]! }
+interface Media @key(fields: "id") { id: ID!  title: String! }
+type Book implements Media @key(fields: "id") {
+  id: ID!  title: String!  pages: Int!  author: User  genre: Genre!
+}
+type Movie implements Media @key(fields: "id") { id: ID!  title: String!  minutes: Int!  genre: Genre! }
+enum Genre { SCIFI HORROR }
+union SearchResult = Book | Movie
+type User @key(fields: "id", resolvable: false) { id: ID! }
+""",
+    "ratings": _LINK
+    + """
+type Query { topRated: [Media!]! }
+type Media @key(fields: "id") @interfaceObject { id: ID!  rating: Float! }
+""",
+}
+
 
 # Serving -----------------------------------------------------------------------------------
 
