@@ -253,6 +253,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         loop=settings.loop,
+        ws="websockets-sansio",
         ws_max_size=settings.max_body_bytes,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,

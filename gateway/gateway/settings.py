@@ -44,9 +44,19 @@ class GatewaySettings(BaseSettings):
     plan_cache_size: int = 2048
     parse_cache_size: int = 2048
 
-    jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
-    jwt_issuer: str = "https://identity.realtyforyou.com"
-    jwt_audience: str = "realtyforyou"
+    # Identity's keys and claims: the gateway's own variables, else the names every
+    # service reads (servicekit's InfraSettings), so one setting serves the whole stack.
+    jwks_url: str = Field(
+        "http://127.0.0.1:4001/.well-known/jwks.json",
+        validation_alias=AliasChoices("GATEWAY_JWKS_URL", "IDENTITY_JWKS_URL"),
+    )
+    jwt_issuer: str = Field(
+        "https://identity.realtyforyou.com",
+        validation_alias=AliasChoices("GATEWAY_JWT_ISSUER", "JWT_ISSUER"),
+    )
+    jwt_audience: str = Field(
+        "realtyforyou", validation_alias=AliasChoices("GATEWAY_JWT_AUDIENCE", "JWT_AUDIENCE")
+    )
 
     max_body_bytes: int = 1_048_576
     max_document_bytes: int = 32_768
