@@ -249,7 +249,9 @@ class Connection:
     async def _stream(self, operation_id: str, result: AsyncIterator[JSON] | JSON) -> None:
         if isinstance(result, Mapping):
             if "data" not in result or (result.get("data") is None and result.get("errors")):
-                await self._send({"id": operation_id, "type": "error", "payload": result["errors"]})
+                await self._send(
+                    {"id": operation_id, "type": "error", "payload": result.get("errors") or []}
+                )
             else:
                 await self._send({"id": operation_id, "type": "next", "payload": result})
                 await self._send({"id": operation_id, "type": "complete"})
