@@ -73,6 +73,29 @@ class FieldMerger:
         self.uses_inaccessible = False
         self.uses_tag = False
 
+    def description(self, element: str, written: Sequence[tuple[str, str | None]]) -> str | None:
+        """The description to keep; a hint when subgraphs describe the element differently."""
+        chosen = most_common([d for _, d in written])
+        others: dict[str, list[str]] = {}
+        for subgraph, text in written:
+            if text and text != chosen:
+                others.setdefault(text, []).append(subgraph)
+        if chosen is not None and others:
+            keeping = [subgraph for subgraph, text in written if text == chosen]
+            parts = [
+                f"In {subgraph_list(names)}, the description is:\n{_quoted_block(text)}"
+                for text, names in others.items()
+            ]
+            self.issues.hint(
+                "INCONSISTENT_DESCRIPTION",
+                f'Element "{element}" has inconsistent descriptions across subgraphs. The '
+                f"supergraph will use description (from {subgraph_list(keeping)}):\n"
+                f"{_quoted_block(chosen)}\n" + " and \n".join(parts),
+                keeping + [n for names in others.values() for n in names],
+                element,
+            )
+        return chosen
+
     def marks(self, marks: Sequence[Marks]) -> list[str]:
         out, inaccessible, tags = pass_through(marks)
         self.uses_inaccessible |= inaccessible
@@ -108,7 +131,9 @@ class FieldMerger:
         result = SField(
             name,
             merged_type,
-            most_common([_field(s).description for s in present]),
+            self.description(
+                coordinate, [(s.subgraph.name, _field(s).description) for s in present]
+            ),
             self._arguments(coordinate, resolving),
             directives=self.marks([_field(s).marks for s in present]),
         )
@@ -354,7 +379,13 @@ class FieldMerger:
                     SArgument(
                         name,
                         merged_type,
-                        most_common([a.description for a in args]),
+                        self.description(
+                            arg_coordinate,
+                            [
+                                (s.subgraph.name, a.description)
+                                for s, a in zip(holders, args, strict=True)
+                            ],
+                        ),
                         default,
                         self.marks([a.marks for a in args]),
                     )
@@ -419,7 +450,9 @@ class FieldMerger:
         result = SField(
             name,
             merged_type,
-            most_common([i.description for i in items]),
+            self.description(
+                coordinate, [(s.subgraph.name, _field(s).description) for s in sources]
+            ),
             default=default,
             directives=self.marks([i.marks for i in items]),
         )
@@ -429,6 +462,11 @@ class FieldMerger:
                 for s in sources
             ]
         return result
+
+
+def _quoted_block(text: str) -> str:
+    lines = ['"""', *text.split("\n"), '"""']
+    return "\n".join("  " + line for line in lines)
 
 
 def _field(source: Source) -> Field:

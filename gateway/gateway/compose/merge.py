@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .fields import FieldMerger, Source, most_common, pass_through
+from .fields import FieldMerger, Source, pass_through
 from .model import Graph, JoinField, JoinType, SEnumValue, SField, SType, Supergraph
 from .subgraph import (
     ENUM,
@@ -153,7 +153,7 @@ class Merger:
         merged = SType(
             name,
             kind,
-            most_common([t.description for _, t in sources]),
+            self.fields.description(name, [(s.name, t.description) for s, t in sources]),
             directives=self.fields.marks([t.marks for _, t in sources]),
         )
         merged.join_types = self._join_types(sources)
@@ -306,7 +306,9 @@ class Merger:
             merged.values.append(
                 SEnumValue(
                     value_name,
-                    most_common([v.description for _, v in holders]),
+                    self.fields.description(
+                        f"{merged.name}.{value_name}", [(s.name, v.description) for s, v in holders]
+                    ),
                     directives,
                     [self.graph_enum[s.name] for s, _ in holders],
                 )

@@ -304,3 +304,26 @@ def test_federation_1_unused_externals_are_dropped() -> None:
         b='extend type T @key(fields: "id") { id: ID! @external w: Int @external x: Int }',
     )
     assert "  w: Int @join__field(graph: A)\n" in definition(sdl, "T")
+
+
+def test_differing_descriptions_keep_the_most_common_and_say_so() -> None:
+    composition = compose_with_hints(
+        [
+            SubgraphSource(n, f"http://{n}", FED2 + sdl)
+            for n, sdl in {
+                "a": 'type Query { u: U } "A person." type U @key(fields: "id") { id: ID! }',
+                "b": '"Someone." type U @key(fields: "id") { id: ID! }',
+                "c": '"Someone." type U @key(fields: "id") { id: ID! }',
+            }.items()
+        ]
+    )
+    assert '"""Someone."""\ntype U\n' in composition.supergraph
+    [hint] = composition.hints
+    assert hint.code == "INCONSISTENT_DESCRIPTION"
+    assert hint.message == (
+        'Element "U" has inconsistent descriptions across subgraphs. The supergraph will use '
+        'description (from subgraphs "b" and "c"):\n'
+        '  """\n  Someone.\n  """\n'
+        'In subgraph "a", the description is:\n'
+        '  """\n  A person.\n  """'
+    )
