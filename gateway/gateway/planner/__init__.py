@@ -1,4 +1,11 @@
-"""Query planning: from a client operation to fetches against subgraphs."""
+"""Query planning: from a client operation to fetches against subgraphs.
+
+`operation.normalize` turns the validated client document into `NField`/`NFragment`
+trees with fragments spread and `@skip`/`@include` decided. `QueryPlanner.plan` walks
+them with a `builder.Builder` over the supergraph's join metadata and returns a `Plan`:
+steps of root fetches followed by waves of `_entities` fetches, each fetch's document
+printed once. The engine caches plans; the executor runs them.
+"""
 
 from gateway.planner.builder import PlanningError
 from gateway.planner.plan import Group, Plan, Step
