@@ -20,6 +20,7 @@ from servicekit.errors import BadUserInput
 from servicekit.graphql import ErrorCodes
 from servicekit.pagination import Connection, Edge, PageInfo, page_size
 from strawberry.dataloader import DataLoader
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -335,5 +336,6 @@ def build_schema() -> strawberry.federation.Schema:
         query=Query,
         mutation=Mutation,
         types=[Listing, User],
-        extensions=[ErrorCodes],
+        # The gateway sends the same few documents over and over: parse and validate once.
+        extensions=[ErrorCodes, ParserCache(maxsize=512), ValidationCache(maxsize=512)],
     )
