@@ -29,6 +29,7 @@ from gateway.planner.operation import NField, NSel, collect_fields
 __all__ = ["ShapeSet", "Shaper"]
 
 _LEAF, _ENUM, _OBJECT, _TYPENAME = 0, 1, 2, 3
+_FAST_LEAF, _FAST_OBJECT, _FAST_OBJECTS, _GENERAL = 0, 1, 2, 3
 _BUBBLE: Any = object()  # "null here, and this position is non-null: null the parent"
 _INTERNAL = ErrorCode.INTERNAL_SERVER_ERROR.value
 
@@ -39,7 +40,7 @@ Path = tuple[Any, str | int] | None
 class ShapeField:
     """One client field at one position: where to read it and how to complete its value."""
 
-    __slots__ = ("enum_values", "key", "kind", "label", "simple", "sub", "wrappers")
+    __slots__ = ("enum_values", "key", "kind", "label", "mode", "sub", "wrappers")
 
     def __init__(
         self,
@@ -56,7 +57,16 @@ class ShapeField:
         self.wrappers = wrappers  # outermost first: "N" non-null, "L" list
         self.sub = sub
         self.enum_values = enum_values
-        self.simple = kind == _LEAF and wrappers in ("", "N")
+        # How `Shaper._object` takes the value: a fast path for the common shapes, the
+        # general `_complete` for the rest (and for anything unusual on a fast path).
+        if kind == _LEAF and wrappers in ("", "N"):
+            self.mode = _FAST_LEAF
+        elif kind == _OBJECT and wrappers in ("", "N"):
+            self.mode = _FAST_OBJECT
+        elif kind == _OBJECT and wrappers in ("L", "LN", "NL", "NLN"):
+            self.mode = _FAST_OBJECTS
+        else:
+            self.mode = _GENERAL
 
 
 class ShapeSet:
@@ -163,17 +173,48 @@ class Shaper:
                 out[key] = runtime
                 continue
             value = data.get(key)
-            if field.simple:
+            mode = field.mode
+            if mode == _FAST_LEAF:
                 if value is None and field.wrappers:
                     self._null_error(field, (path, key))
                     return _BUBBLE
                 out[key] = value
                 continue
+            if value is not None:
+                if mode == _FAST_OBJECT and value.__class__ is dict:
+                    sub = field.sub
+                    assert sub is not None
+                    done = self._object(
+                        sub, value, (path, key), sub.static_type or value.get("__typename")
+                    )
+                    if done is not None and done is not _BUBBLE:
+                        out[key] = done
+                        continue
+                elif mode == _FAST_OBJECTS and value.__class__ is list:
+                    done = self._objects(field, value, (path, key))
+                    if done is not None:
+                        out[key] = done
+                        continue
             value = self._complete(field, value, 0, (path, key))
             if value is _BUBBLE:
                 return _BUBBLE
             out[key] = value
         return out
+
+    def _objects(self, field: ShapeField, value: list[Any], path: Path) -> list[Any] | None:
+        """A list of objects on the happy path; None sends the caller to `_complete`."""
+        sub = field.sub
+        assert sub is not None
+        static = sub.static_type
+        items: list[Any] = []
+        for position, item in enumerate(value):
+            if item.__class__ is not dict:
+                return None
+            done = self._object(sub, item, (path, position), static or item.get("__typename"))
+            if done is None or done is _BUBBLE:
+                return None
+            items.append(done)
+        return items
 
     def _complete(self, field: ShapeField, value: Any, index: int, path: Path) -> Any:
         wrappers = field.wrappers
@@ -218,13 +259,13 @@ class Shaper:
         return result
 
     def _invalid(self, field: ShapeField, path: Path, non_null: bool, expected: str) -> Any:
-        self.errors.append(
-            {
-                "message": f"{field.label} did not resolve to {expected}.",
-                "path": _path_list(path),
-                "extensions": {"code": _INTERNAL},
-            }
-        )
+        error = {
+            "message": f"{field.label} did not resolve to {expected}.",
+            "path": _path_list(path),
+            "extensions": {"code": _INTERNAL},
+        }
+        if error not in self.errors:  # a fast path may have seen it before falling back
+            self.errors.append(error)
         return _BUBBLE if non_null else None
 
     def _null_error(self, field: ShapeField, path: Path) -> None:
