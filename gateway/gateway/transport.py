@@ -133,6 +133,10 @@ class _Exchange(asyncio.Protocol):
                     self.keep_alive = b"close" not in value.lower()
             self.headed = True
         if self.chunked:
+            # A complete chunked message ends with an empty line (after the last chunk and
+            # any trailers): only then is it worth walking the chunks.
+            if not buffer.endswith(b"\r\n\r\n"):
+                return
             body = _dechunk(buffer)
             if body is None:
                 return
