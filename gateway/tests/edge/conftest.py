@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -65,13 +66,18 @@ class FakeEngine:
     def __init__(self, version: str = "v1", slow_seconds: float = 0.0) -> None:
         self.version = version
         self.slow_seconds = slow_seconds
+        self.gate: threading.Event | None = None
         self.schema: GraphQLSchema = build_schema(SDL)
         self.calls: list[tuple[GraphQLRequest, RequestContext]] = []
         self.bumps = 0
 
     def _root(self, ctx: RequestContext) -> dict[str, Any]:
         async def slow(info: Any) -> str:
-            await asyncio.sleep(self.slow_seconds)
+            if self.gate is not None:
+                while not self.gate.is_set():  # set from the test's thread
+                    await asyncio.sleep(0.005)
+            else:
+                await asyncio.sleep(self.slow_seconds)
             return self.version
 
         def bump(info: Any) -> int:

@@ -33,13 +33,13 @@ def assert_limited(response: Any) -> None:
 def test_memory_limiter_refuses_past_the_burst(
     make_client: Callable[..., Any], engines: dict[str, Any]
 ) -> None:
-    client = make_client(rate_limit_per_second=0.5, rate_limit_burst=3)
+    client = make_client(rate_limit_per_second=0.01, rate_limit_burst=3)
     assert_limited(exhaust(client, 3))
     assert len(engines["v1"].calls) == 3
 
 
 def test_clients_are_limited_separately(make_client: Callable[..., Any]) -> None:
-    client = make_client(rate_limit_per_second=0.5, rate_limit_burst=2)
+    client = make_client(rate_limit_per_second=0.01, rate_limit_burst=2)
     assert_limited(exhaust(client, 2))
     user = {"authorization": "Bearer good-u1-BUYER"}
     assert_limited(exhaust(client, 2, **user))
@@ -53,7 +53,7 @@ def test_redis_limiter_is_shared_between_gateways(
     settings = {
         "redis_url": REDIS_URL,
         "redis_prefix": redis_prefix,
-        "rate_limit_per_second": 0.5,
+        "rate_limit_per_second": 0.01,
         "rate_limit_burst": 3,
     }
     first = make_client(**settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ def test_in_flight_request_finishes_on_the_old_engine(
     make_client: Callable[..., Any], supergraph_file: Path, engines: dict[str, Any]
 ) -> None:
     client = make_client(reload_interval=0.02)
+    engines["v1"].gate = threading.Event()
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(ask, client, "{ slow }")
         wait_until(lambda: engines["v1"].calls)
@@ -42,6 +44,8 @@ def test_in_flight_request_finishes_on_the_old_engine(
         wait_until(lambda: serving(client, new_sdl))
         assert ask(client, "{ version }").json() == {"data": {"version": "v2"}}
         assert not getattr(engines["v1"], "closed", False)
+        assert not slow.done()
+        engines["v1"].gate.set()
         assert slow.result(timeout=5).json() == {"data": {"slow": "v1"}}
     wait_until(lambda: getattr(engines["v1"], "closed", False))
 
@@ -50,11 +54,19 @@ def test_broken_supergraph_keeps_the_running_engine(
     make_client: Callable[..., Any], supergraph_file: Path
 ) -> None:
     client = make_client(reload_interval=0.02)
+    failed = 'gateway_supergraph_reloads_total{result="failed"}'
+
+    def failures() -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith(failed):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = failures()
     supergraph_file.write_text("# broken\nnot a supergraph at all\n")
-    time.sleep(0.15)
+    wait_until(lambda: failures() > before)
     assert serving(client, "# v1\n")
     assert ask(client, "{ version }").json() == {"data": {"version": "v1"}}
-    assert 'gateway_supergraph_reloads_total{result="failed"}' in client.get("/metrics").text
     fixed = "# v3\nfixed again\n"
     supergraph_file.write_text(fixed)
     wait_until(lambda: serving(client, fixed))
