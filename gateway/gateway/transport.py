@@ -132,7 +132,10 @@ class _Exchange(asyncio.Protocol):
                 elif name == b"connection":
                     self.keep_alive = b"close" not in value.lower()
             self.headed = True
-        if self.chunked:
+        body: bytes | None
+        if self.status in (204, 304):
+            body = b""  # no body, whatever the headers say
+        elif self.chunked:
             # A complete chunked message ends with an empty line (after the last chunk and
             # any trailers): only then is it worth walking the chunks.
             if not buffer.endswith(b"\r\n\r\n"):

@@ -183,3 +183,16 @@ async def test_malformed_http_becomes_an_error() -> None:
         await client.close()
         server.close()
     assert result["errors"][0]["message"] == "Subgraph 'raw' answered with malformed HTTP."
+
+
+async def test_no_content_answer_is_not_graphql() -> None:
+    server, url = await raw_server(b"HTTP/1.1 204 No Content\r\n\r\n")
+    client = HttpTransport({"raw": url})
+    try:
+        result = await client.fetch("raw", "{ a }", None, RequestContext())
+    finally:
+        await client.close()
+        server.close()
+    assert result["errors"][0]["message"] == (
+        "Subgraph 'raw' answered HTTP 204 without a GraphQL response."
+    )
