@@ -134,6 +134,16 @@ class _Names:
         return self.names.get(written)
 
 
+def print_value(value: ValueNode) -> str:
+    """A literal as composition prints it: `{a: 1, b: [X, Y]}` (no inner padding)."""
+    if isinstance(value, ListValueNode):
+        return "[" + ", ".join(print_value(v) for v in value.values) + "]"
+    if isinstance(value, ObjectValueNode):
+        fields = ", ".join(f"{f.name.value}: {print_value(f.value)}" for f in value.fields)
+        return "{" + fields + "}"
+    return print_ast(value)
+
+
 def _string(value: ValueNode | None) -> str | None:
     return value.value if isinstance(value, StringValueNode) else None
 
@@ -309,14 +319,14 @@ class _Reader:
             _description(node),
         )
         if isinstance(node, InputValueDefinitionNode):
-            result.default = print_ast(node.default_value) if node.default_value else None
+            result.default = print_value(node.default_value) if node.default_value else None
         for arg in getattr(node, "arguments", None) or ():
             self.position(f"{parent}.{field_name}({arg.name.value}:)", arg)
             argument = Argument(
                 arg.name.value,
                 TypeRef.from_ast(arg.type, self.rename),
                 _description(arg),
-                print_ast(arg.default_value) if arg.default_value else None,
+                print_value(arg.default_value) if arg.default_value else None,
             )
             self.marks(self.directives(arg), argument.marks)
             result.args[argument.name] = argument

@@ -103,11 +103,29 @@ class _Graph:
             selections = parse_field_set(found.requires)
         except FieldSetSyntaxError:
             return False
-        reachable = self.closure(type_name, alternatives | {serving})
+        # The requirements are fetched for the requiring subgraph: from there, other
+        # subgraphs must be reachable through keys it can provide itself.
+        reachable = self.closure(type_name, frozenset({serving}))
         return all(
             any(self.by_name[n].resolves(type_name, required) for n in reachable)
             for required in top_level_names(selections)
         )
+
+    def requires_reason(self, origin: Subgraph, type_name: str, field_name: str) -> str:
+        reason = f'cannot satisfy @require conditions on field "{type_name}.{field_name}"'
+        owner = origin.types[type_name]
+        external_keys = [
+            name
+            for key in owner.keys
+            for name in top_level_names(self.key_selections(key) or ())
+            if (found := owner.fields.get(name)) is not None and found.external
+        ]
+        if external_keys:
+            reason += (
+                f' (please ensure that this is not due to key field "{external_keys[0]}" being '
+                "accidentally marked @external)"
+            )
+        return reason + "."
 
     def reasons(self, type_name: str, field_name: str, alternatives: Alternatives) -> list[str]:
         """Why each subgraph in `alternatives` cannot serve `type_name.field_name`."""
@@ -119,12 +137,19 @@ class _Graph:
                 continue
             origin = self.by_name[name]
             found = origin.field(type_name, field_name)
+            if origin.resolves(type_name, field_name):
+                lines.append(
+                    f'- from subgraph "{name}": {self.requires_reason(origin, type_name, field_name)}'
+                )
+                continue
             why = [
                 f'field "{coordinate}" is not resolvable because marked @external.'
                 if found is not None and found.external
                 else f'cannot find field "{coordinate}".'
             ]
             for owner_name in owners:
+                if owner_name in alternatives:
+                    continue
                 owner = self.by_name[owner_name].types[type_name]
                 if not owner.keys:
                     why.append(
@@ -267,15 +292,7 @@ def check_satisfiability(
                     continue
                 reported.add(coordinate)
                 query = _example_query(operation, path, field_name, composite)
-                reasons = (
-                    [
-                        f'- from subgraph "{n}": cannot satisfy @require conditions on field '
-                        f'"{coordinate}".'
-                        for n in resolving
-                    ]
-                    if resolving
-                    else graph.reasons(type_name, field_name, expanded)
-                )
+                reasons = graph.reasons(type_name, field_name, expanded)
                 issues.add(
                     "SATISFIABILITY_ERROR",
                     "The following supergraph API query:\n"
