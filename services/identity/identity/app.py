@@ -56,7 +56,9 @@ def jwks_route(service: IdentityService) -> Route:
 
     async def jwks(_: Request) -> Response:
         body = await service.keys.jwks(service.clock())
-        return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
+        # Caches must not outlive the delay before a new key signs (see keys.py).
+        max_age = int(service.settings.key_cache_seconds)
+        return JSONResponse(body, headers={"Cache-Control": f"public, max-age={max_age}"})
 
     return Route(JWKS_PATH, jwks, methods=["GET"])
 

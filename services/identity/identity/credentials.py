@@ -131,15 +131,6 @@ async def revoke_user_sessions(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def session_is_live(db: AsyncSession, session_id: uuid.UUID, now: datetime) -> bool:
-    row = (
-        await db.execute(
-            select(sessions.c.revoked_at, sessions.c.expires_at).where(sessions.c.id == session_id)
-        )
-    ).first()
-    return row is not None and row.revoked_at is None and row.expires_at > now
-
-
 # -- single-use email tokens ------------------------------------------------------------------
 async def issue_one_time(
     db: AsyncSession, user_id: uuid.UUID, purpose: Purpose, *, now: datetime, ttl: int

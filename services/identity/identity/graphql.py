@@ -26,7 +26,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from identity import domain
-from identity.service import Client, IdentityService, Registration
+from identity.service import AuthResult, Client, IdentityService, Registration
 from identity.tokens import session_id_of
 
 
@@ -198,10 +198,7 @@ class UpdateProfileInput:
     )
 
 
-def _payload(result: object) -> AuthPayload:
-    from identity.service import AuthResult
-
-    assert isinstance(result, AuthResult)
+def _payload(result: AuthResult) -> AuthPayload:
     return AuthPayload(
         access_token=result.access_token,
         refresh_token=result.refresh_token,

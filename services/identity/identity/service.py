@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from servicekit.auth import Principal, Role
 from servicekit.db import Database, UnitOfWork
 from servicekit.errors import BadUserInput, Conflict, NotFound, RateLimited, Unauthenticated
-from servicekit.pagination import decode_cursor, encode_cursor
+from servicekit.pagination import decode_cursor
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -106,7 +106,7 @@ class IdentityService:
             window_seconds=settings.login_window_seconds,
         )
         self.ip_limits = ThrottleLimits(
-            free_failures=settings.login_max_failures_ip // 2,
+            free_failures=settings.login_free_failures_ip,
             max_failures=settings.login_max_failures_ip,
             delay_base=settings.login_delay_base_seconds,
             delay_max=settings.login_delay_max_seconds,
@@ -604,14 +604,6 @@ class IdentityService:
     @staticmethod
     def cursor_key(user: User) -> list[str]:
         return [user.created_at.isoformat(), str(user.id)]
-
-    @staticmethod
-    def encode_cursor(user: User) -> str:
-        return encode_cursor(IdentityService.cursor_key(user))
-
-    async def session_is_live(self, session_id: uuid.UUID) -> bool:
-        async with self.db.session() as session:
-            return await credentials.session_is_live(session, session_id, self.clock())
 
     # -- signing keys -----------------------------------------------------------------------
     async def ensure_signing_key(self) -> None:

@@ -53,6 +53,7 @@ class Settings(ServiceSettings):
     # Brute force: per account (the submitted email) and per client IP.
     login_free_failures: int = 3
     login_max_failures_account: int = 10
+    login_free_failures_ip: int = 25
     login_max_failures_ip: int = 50
     login_delay_base_seconds: float = 1.0
     login_delay_max_seconds: float = 60.0
