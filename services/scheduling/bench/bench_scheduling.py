@@ -1,6 +1,6 @@
 """Benchmarks (printed figures, no pass/fail thresholds beyond correctness):
 
-1. Contention: 200 concurrent `requestTour` calls over HTTP aimed at 10 realtors' overlapping
+1. Contention: 200 concurrent `requestTour` calls to the HTTP app aimed at 10 realtors' overlapping
    slots. The non-overlapping ones succeed, the rest get CONFLICT, no 5xx, and the database
    holds no two overlapping live tours of one realtor. Throughput and latency are printed.
 2. Fan-out: one status change delivered to 1,000 graphql-transport-ws subscribers through
@@ -42,11 +42,16 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-@contextlib.asynccontextmanager
-async def serve(stack: Any) -> AsyncIterator[str]:
+def app_of(stack: Any) -> Any:
+    """Scheduling's HTTP app as `runtime()` assembles it (subgraph, WebSocket route, probes)."""
     parts = stack.parts
     graphql = SubgraphApp(build_schema(), verifier=parts.infra.verifier, services=parts.services)
-    app = service_app(graphql=graphql, checks={}, routes=[WebSocketRoute("/graphql", graphql)])
+    return service_app(graphql=graphql, checks={}, routes=[WebSocketRoute("/graphql", graphql)])
+
+
+@contextlib.asynccontextmanager
+async def serve(stack: Any) -> AsyncIterator[str]:
+    app = app_of(stack)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -81,7 +86,8 @@ async def test_contention_on_overlapping_slots(stack: Any) -> None:
     for i in range(REQUESTS):
         realtor, listing = realtors[i % REALTORS]
         start = FIRST + timedelta(minutes=15 * ((i // REALTORS) % 10))
-        plan.append((stack.peers.person(Role.BUYER), realtor, listing, start))
+        buyer = stack.peers.person(Role.BUYER)
+        plan.append((buyer, realtor, listing, start, stack.issuer.headers(buyer.id, Role.BUYER)))
 
     query = "mutation($input: RequestTourInput!) { requestTour(input: $input) { id startsAt } }"
     # 200 requests land at once on one process: give the listings lookup a deadline that
@@ -90,22 +96,20 @@ async def test_contention_on_overlapping_slots(stack: Any) -> None:
         listings_target=stack.peers.target, identity_target=stack.peers.target, timeout=15.0
     )
     stack.parts.scheduling.directory = patient
-    async with (
-        serve(stack) as address,
-        httpx.AsyncClient(
-            base_url=f"http://{address}", limits=httpx.Limits(max_connections=REQUESTS), timeout=60
-        ) as http,
-    ):
+    transport = httpx.ASGITransport(app=app_of(stack))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://scheduling", timeout=60
+    ) as http:
 
-        async def one(buyer: Any, listing: Any, start: datetime) -> tuple[int, str, float]:
+        async def one(
+            listing: Any, start: datetime, headers: dict[str, str]
+        ) -> tuple[int, str, float]:
             body = {
                 "query": query,
                 "variables": {"input": {"listingId": str(listing), "startsAt": start.isoformat()}},
             }
             began = time.perf_counter()
-            response = await http.post(
-                "/graphql", json=body, headers=stack.issuer.headers(buyer.id, Role.BUYER)
-            )
+            response = await http.post("/graphql", json=body, headers=headers)
             elapsed = time.perf_counter() - began
             if response.status_code >= 500:
                 return response.status_code, "HTTP_5XX", elapsed
@@ -114,7 +118,7 @@ async def test_contention_on_overlapping_slots(stack: Any) -> None:
             return response.status_code, outcome, elapsed
 
         began = time.perf_counter()
-        results = await asyncio.gather(*(one(b, listing, s) for b, _, listing, s in plan))
+        results = await asyncio.gather(*(one(listing, s, h) for _, _, listing, s, h in plan))
         wall = time.perf_counter() - began
 
     await patient.close()
@@ -144,12 +148,12 @@ async def test_contention_on_overlapping_slots(stack: Any) -> None:
     won: dict[Any, list[tuple[datetime, datetime]]] = {}
     for row in booked:
         won.setdefault(row.realtor_id, []).append((row.starts_at, row.ends_at))
-    for (_buyer, realtor, _, start), outcome in zip(plan, outcomes, strict=True):
+    for (_, realtor, _, start, _), outcome in zip(plan, outcomes, strict=True):
         if outcome == "CONFLICT":
             end = start + timedelta(minutes=30)
             assert any(s < end and start < e for s, e in won[realtor.id]), "needless CONFLICT"
     print(
-        f"\ncontention: {REQUESTS} concurrent requestTour over HTTP, {REALTORS} realtors:"
+        f"\ncontention: {REQUESTS} concurrent requestTour through the HTTP app, {REALTORS} realtors:"
         f" {outcomes.count('OK')} booked, {outcomes.count('CONFLICT')} CONFLICT, 0 5xx,"
         f" 0 double bookings; {REQUESTS / wall:.0f} req/s,"
         f" latency p50 {statistics.median(latencies) * 1000:.0f} ms,"

@@ -20,6 +20,7 @@ from servicekit.errors import BadUserInput, Forbidden
 from servicekit.graphql import Context, ErrorCodes
 from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
 from strawberry.dataloader import DataLoader
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from scheduling import domain
@@ -475,5 +476,10 @@ def build_schema() -> strawberry.federation.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[User, Listing, Tour],
-        extensions=[ErrorCodes],
+        # Frontends send the same few documents over and over: parse and validate each once.
+        extensions=[
+            ErrorCodes,
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from servicekit.db import Database
 from servicekit.errors import BadUserInput
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, func, literal, select, tuple_
 
 from scheduling import store
 from scheduling.domain import Tour, TourStatus
@@ -48,6 +48,10 @@ def _parse_key(after: list[Any] | None) -> tuple[datetime, uuid.UUID] | None:
         raise BadUserInput("invalid cursor", argument="after") from None
 
 
+def _values(key: tuple[datetime, uuid.UUID]) -> Any:
+    return tuple_(literal(key[0]), literal(key[1]))
+
+
 class TourQueries:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -74,7 +78,7 @@ class TourQueries:
         )
         key = _parse_key(after)
         if key is not None:
-            query = query.where(tuple_(tours.c.starts_at, tours.c.id) > tuple_(*key))
+            query = query.where(tuple_(tours.c.starts_at, tours.c.id) > _values(key))
         return await self._tours(query.order_by(tours.c.starts_at, tours.c.id).limit(limit + 1))
 
     async def past(
@@ -84,7 +88,7 @@ class TourQueries:
         query = select(tours).where(store.participant_filter(user_id), store.ended_filter(now))
         key = _parse_key(after)
         if key is not None:
-            query = query.where(tuple_(tours.c.starts_at, tours.c.id) < tuple_(*key))
+            query = query.where(tuple_(tours.c.starts_at, tours.c.id) < _values(key))
         return await self._tours(
             query.order_by(tours.c.starts_at.desc(), tours.c.id.desc()).limit(limit + 1)
         )
@@ -101,7 +105,7 @@ class TourQueries:
             query = query.where(tours.c.status == status.value)
         key = _parse_key(after)
         if key is not None:
-            query = query.where(tuple_(tours.c.starts_at, tours.c.id) > tuple_(*key))
+            query = query.where(tuple_(tours.c.starts_at, tours.c.id) > _values(key))
         return await self._tours(query.order_by(tours.c.starts_at, tours.c.id).limit(limit + 1))
 
     async def clients(
@@ -118,7 +122,7 @@ class TourQueries:
         query = select(grouped.c.buyer_id, grouped.c.last)
         key = _parse_key(after)
         if key is not None:
-            query = query.where(tuple_(grouped.c.last, grouped.c.buyer_id) < tuple_(*key))
+            query = query.where(tuple_(grouped.c.last, grouped.c.buyer_id) < _values(key))
         query = query.order_by(grouped.c.last.desc(), grouped.c.buyer_id.desc()).limit(limit + 1)
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
@@ -163,5 +167,5 @@ class TourQueries:
             query = query.where(tours.c.starts_at < starts_before)
         key = _parse_key(after)
         if key is not None:
-            query = query.where(tuple_(tours.c.starts_at, tours.c.id) > tuple_(*key))
+            query = query.where(tuple_(tours.c.starts_at, tours.c.id) > _values(key))
         return await self._tours(query.order_by(tours.c.starts_at, tours.c.id).limit(limit + 1))

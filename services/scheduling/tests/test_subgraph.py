@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from scheduling.clients import Directory
 from servicekit.auth import Role
 from servicekit.embedded import free_port
+from sqlalchemy import text
 
 # Tuesday 2027-01-05, 10:00 in New York (15:00 UTC): inside weekday working hours.
 TUESDAY_10AM = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)
@@ -237,6 +239,18 @@ async def test_no_double_booking_and_idempotency(stack: Any) -> None:
     # A buyer cannot be in two tours at once, even with different realtors.
     _, other_listing = await stack.open_for_tours()
     assert code(await stack.request(alice, other_listing, TUESDAY_10AM)) == "CONFLICT"
+
+
+async def test_concurrent_repeats_of_one_request_make_one_tour(stack: Any) -> None:
+    _, listing = await stack.open_for_tours()
+    buyer = stack.peers.person(Role.BUYER)
+    bodies = await asyncio.gather(
+        *(stack.request(buyer, listing, TUESDAY_10AM, key="double-click") for _ in range(6))
+    )
+    assert len({data(body, "requestTour")["id"] for body in bodies}) == 1
+    async with stack.db.session() as session:
+        count = (await session.execute(text("SELECT count(*) FROM tours"))).scalar_one()
+    assert count == 1
 
 
 async def test_available_slots_leave_out_tours_and_buffers(stack: Any) -> None:
