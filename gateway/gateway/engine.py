@@ -136,6 +136,11 @@ class FederatedEngine:
         if isinstance(prepared, dict):
             return prepared
         plan, variables, _ = prepared
+        if not plan.steps[0].roots:
+            return _request_error(
+                "A subscription must select one field of the Subscription type.",
+                "GRAPHQL_VALIDATION_FAILED",
+            )
         return self._events(plan, variables, ctx)
 
     def plan_for(self, request: GraphQLRequest) -> Plan | JSON:
@@ -148,10 +153,8 @@ class FederatedEngine:
     ) -> AsyncIterator[JSON]:
         step = plan.steps[0]
         root = step.roots[0]
-        probe = Execution(plan, self._transport, ctx, variables, self._timeout)
-        source = self._transport.subscribe(
-            root.graph, plan.root_document(root), probe.variables_for(root.variable_names), ctx
-        )
+        used = {name: variables[name] for name in root.variable_names if name in variables}
+        source = self._transport.subscribe(root.graph, plan.root_document(root), used, ctx)
         try:
             async for payload in source:
                 execution = Execution(plan, self._transport, ctx, variables, self._timeout)

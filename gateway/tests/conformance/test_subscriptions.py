@@ -72,6 +72,10 @@ async def test_invalid_subscription_is_a_request_error(gateway: Any) -> None:
     assert isinstance(query_instead, dict) and is_request_error(query_instead)
     over_http = await gateway.run("subscription { reviewAdded { id } }")
     assert is_request_error(over_http)
+    skipped = await gateway.engine.subscribe(
+        GraphQLRequest("subscription { reviewAdded @skip(if: true) { id } }"), RequestContext()
+    )
+    assert isinstance(skipped, dict) and is_request_error(skipped)
 
 
 async def test_unreachable_subscription_subgraph_yields_an_error(
