@@ -58,11 +58,16 @@ async def test_outbox_loses_nothing_while_nats_is_down(db: Database, tmp_path: P
     await publisher.ensure_stream_for("demo.item.changed")
     nats.stop()
 
-    entities = [f"item-{i}" for i in range(50)]
-    for n in range(1000):
-        async with db.uow() as uow:
-            uow.emit("demo.item.changed", StringValue(value=str(n)), subject_id=entities[n % 50])
-            await uow.commit()
+    async def change_entity(entity: int) -> None:
+        # 20 changes per entity, one transaction each, in order; entities interleave.
+        for n in range(entity, 1000, 50):
+            async with db.uow() as uow:
+                uow.emit(
+                    "demo.item.changed", StringValue(value=str(n)), subject_id=f"item-{entity}"
+                )
+                await uow.commit()
+
+    await asyncio.gather(*(change_entity(e) for e in range(50)))
 
     received: list[Event] = []
 
