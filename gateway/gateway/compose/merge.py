@@ -192,8 +192,8 @@ class Merger:
                         graph,
                         key=key.fields,
                         # Federation 1 schemas are upgraded as if written for federation 2,
-                        # which drops their `extend`: only federation 2 extensions say so.
-                        extension=key.extension and subgraph.fed2,
+                        # which drops their `extend` keyword (an `@extends` stays).
+                        extension=key.extends or (key.extension and subgraph.fed2),
                         resolvable=key.resolvable,
                         interface_object=owner.interface_object,
                     )

@@ -270,9 +270,8 @@ class _Reader:
             owner.description = _description(node)
         applied = self.directives(node)
         self.marks(applied, owner.marks)
-        is_extension = isinstance(node, TypeExtensionNode) or any(
-            n == "extends" for n, _ in applied
-        )
+        extends = any(n == "extends" for n, _ in applied)
+        is_extension = isinstance(node, TypeExtensionNode) or extends
         type_shareable = any(n == "shareable" for n, _ in applied)
         for directive_name, args in applied:
             if directive_name == "key":
@@ -285,7 +284,7 @@ class _Reader:
                         name,
                     )
                     continue
-                owner.keys.append(Key(fields, _bool(args.get("resolvable")), is_extension))
+                owner.keys.append(Key(fields, _bool(args.get("resolvable")), is_extension, extends))
             elif directive_name == "interfaceObject":
                 owner.interface_object = True
         for interface in getattr(node, "interfaces", None) or ():

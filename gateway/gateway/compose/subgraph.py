@@ -31,11 +31,16 @@ KIND_LABELS = {
 
 @dataclass(slots=True)
 class Key:
-    """One `@key` application. `resolvable` is None when the argument was not written."""
+    """One `@key` application. `resolvable` is None when the argument was not written.
+
+    `extension` is set when the key sits on an `extend type` or on a type marked `@extends`;
+    `extends` when it is the latter.
+    """
 
     fields: str
     resolvable: bool | None = None
     extension: bool = False
+    extends: bool = False
 
     @property
     def is_resolvable(self) -> bool:

@@ -327,3 +327,12 @@ def test_differing_descriptions_keep_the_most_common_and_say_so() -> None:
         'In subgraph "a", the description is:\n'
         '  """\n  A person.\n  """'
     )
+
+
+def test_federation_1_extends_directive_still_marks_an_extension() -> None:
+    sdl = supergraph(
+        fed2=False,
+        a='type Query { u: U } type U @key(fields: "id") { id: ID! x: Int }',
+        b='type U @key(fields: "id") @extends { id: ID! @external y: Int }',
+    )
+    assert '  @join__type(graph: B, key: "id", extension: true)\n' in definition(sdl, "U")
