@@ -155,16 +155,20 @@ def search_variables(rng: random.Random) -> dict[str, Any]:
 
 
 async def run_load(
-    base: str, make: Callable[[random.Random], dict[str, Any]], query: str
+    base: str,
+    make: Callable[[random.Random], dict[str, Any]],
+    query: str,
+    clients: int = CLIENTS,
+    requests: int = REQUESTS_PER_CLIENT,
 ) -> tuple[list[float], float]:
-    """CLIENTS concurrent clients, each sending REQUESTS_PER_CLIENT requests back to back."""
+    """`clients` concurrent clients, each sending `requests` requests back to back."""
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
 
         async def one_client(seed: int) -> None:
             rng = random.Random(seed)
-            for _ in range(REQUESTS_PER_CLIENT):
+            for _ in range(requests):
                 body = {"query": query, "variables": make(rng)}
                 started = time.perf_counter()
                 response = await client.post("/graphql", json=body)
@@ -173,11 +177,11 @@ async def run_load(
                     response.text
                 )
 
-        warm: list[Awaitable[None]] = [one_client(10_000 + n) for n in range(min(CLIENTS, 10))]
+        warm: list[Awaitable[None]] = [one_client(10_000 + n) for n in range(min(clients, 10))]
         await asyncio.gather(*warm)
         latencies.clear()
         started = time.perf_counter()
-        await asyncio.gather(*(one_client(n) for n in range(CLIENTS)))
+        await asyncio.gather(*(one_client(n) for n in range(clients)))
         elapsed = time.perf_counter() - started
     return latencies, elapsed
 
@@ -252,9 +256,19 @@ def _nodes(plan: dict[str, Any]) -> list[str]:
 
 async def test_listings_benchmark(service_process: dict[str, Any]) -> None:
     base, ids = service_process["base"], service_process["ids"]
+    by_id = (lambda rng: {"id": rng.choice(ids)}, LISTING)
+    search = (search_variables, SEARCH)
+    print(
+        f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
+    )
     print(f"{CLIENTS} concurrent clients x {REQUESTS_PER_CLIENT} requests each, against {base}")
-    latencies, elapsed = await run_load(base, search_variables, SEARCH)
+    latencies, elapsed = await run_load(base, *search)
     report("listings(filter: text+city+price)", latencies, elapsed, 30)
-    latencies, elapsed = await run_load(base, lambda rng: {"id": rng.choice(ids)}, LISTING)
+    latencies, elapsed = await run_load(base, *by_id)
+    report("listing(id)", latencies, elapsed, 5)
+    print("one client at a time (service time without queueing):")
+    latencies, elapsed = await run_load(base, *search, clients=1, requests=100)
+    report("listings(filter: text+city+price)", latencies, elapsed, 30)
+    latencies, elapsed = await run_load(base, *by_id, clients=1, requests=100)
     report("listing(id)", latencies, elapsed, 5)
     explain_summaries(service_process["url"])

@@ -356,6 +356,14 @@ class Listing:
         """DRAFT and WITHDRAWN listings are seen by their owner (and admins) only."""
         return self.is_public or is_admin or (user_id is not None and user_id == self.realtor_id)
 
+    def referable_by(self, user_id: uuid.UUID | None, *, is_admin: bool = False) -> bool:
+        """Whether another entity (a tour) may show this listing: all but others' drafts.
+
+        A withdrawn listing still appears inside the tours booked on it; a draft was never
+        public, so nothing but its owner can legitimately point at it.
+        """
+        return self.status is not ListingStatus.DRAFT or self.visible_to(user_id, is_admin=is_admin)
+
     def ensure_owner(self, user_id: uuid.UUID, *, is_admin: bool = False) -> None:
         if not is_admin and user_id != self.realtor_id:
             raise Forbidden("only the listing's realtor may change it")

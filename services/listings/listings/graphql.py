@@ -48,13 +48,16 @@ async def _viewer(info: Info) -> Any:
     return viewer_of(await info.context.principal())
 
 
-def _listing_loader(info: Info) -> DataLoader[uuid.UUID, domain.Listing | None]:
+def _listing_loader(
+    info: Info, *, references: bool = False
+) -> DataLoader[uuid.UUID, domain.Listing | None]:
     async def load(keys: list[uuid.UUID]) -> list[domain.Listing | None]:
-        found = await services(info).get_many(keys, await _viewer(info))
+        found = await services(info).get_many(keys, await _viewer(info), references=references)
         return [found.get(k) for k in keys]
 
+    name = "listing-references" if references else "listings"
     loader: DataLoader[uuid.UUID, domain.Listing | None] = info.context.loader(
-        "listings", lambda: DataLoader(load_fn=load)
+        name, lambda: DataLoader(load_fn=load)
     )
     return loader
 
@@ -135,7 +138,7 @@ class Listing:
             key = uuid.UUID(str(id))
         except ValueError:
             return None
-        found = await _listing_loader(info).load(key)
+        found = await _listing_loader(info, references=True).load(key)
         return cls.of(found) if found else None
 
     @strawberry.field(description="Photos in gallery order.")
@@ -337,5 +340,9 @@ def build_schema() -> strawberry.federation.Schema:
         mutation=Mutation,
         types=[Listing, User],
         # The gateway sends the same few documents over and over: parse and validate once.
-        extensions=[ErrorCodes, ParserCache(maxsize=512), ValidationCache(maxsize=512)],
+        extensions=[
+            ErrorCodes,
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+        ],
     )

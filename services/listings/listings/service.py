@@ -311,9 +311,14 @@ class ListingService:
         return listing if listing.visible_to(viewer.user_id, is_admin=viewer.is_admin) else None
 
     async def get_many(
-        self, ids: Sequence[uuid.UUID], viewer: Viewer | None = None
+        self,
+        ids: Sequence[uuid.UUID],
+        viewer: Viewer | None = None,
+        *,
+        references: bool = False,
     ) -> dict[uuid.UUID, Listing]:
-        """Listings by id in one query; with a viewer, only those the viewer may see."""
+        """Listings by id in one query; with a viewer, only those the viewer may see
+        (or, for entity `references`, may be shown inside another entity)."""
         if not ids:
             return {}
         async with self.db.session() as session:
@@ -323,9 +328,10 @@ class ListingService:
             found = {row.id: store.listing_from_row(row) for row in rows}
         if viewer is None:
             return found
-        return {
-            k: v for k, v in found.items() if v.visible_to(viewer.user_id, is_admin=viewer.is_admin)
-        }
+        who, admin = viewer.user_id, viewer.is_admin
+        if references:
+            return {k: v for k, v in found.items() if v.referable_by(who, is_admin=admin)}
+        return {k: v for k, v in found.items() if v.visible_to(who, is_admin=admin)}
 
     async def photos_of(self, listing_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Photo]]:
         async with self.db.session() as session:

@@ -20,6 +20,12 @@ async def test_listing_references_cost_one_query(api, realtor, db):
     a = await api.create_listing(realtor, title="First home")
     b = await api.create_listing(realtor, title="Second home")
     draft = await api.create_listing(realtor, title="Hidden", status="DRAFT")
+    withdrawn = await api.create_listing(realtor, title="Off the market")
+    await api.data(
+        "mutation($id: ID!) { updateListing(id: $id, input: {status: WITHDRAWN}) { id } }",
+        {"id": withdrawn["id"]},
+        who=realtor,
+    )
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args) -> None:
@@ -31,13 +37,21 @@ async def test_listing_references_cost_one_query(api, realtor, db):
             {"__typename": "Listing", "id": a["id"]},
             {"__typename": "Listing", "id": b["id"]},
             {"__typename": "Listing", "id": draft["id"]},
+            {"__typename": "Listing", "id": withdrawn["id"]},
             {"__typename": "Listing", "id": str(uuid.uuid4())},
         ]
         data = await api.data(ENTITIES, {"r": reps})
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     entities = data["_entities"]
-    assert [e and e["title"] for e in entities] == ["First home", "Second home", None, None]
+    # Others' drafts never resolve; a withdrawn listing still shows inside its tours.
+    assert [e and e["title"] for e in entities] == [
+        "First home",
+        "Second home",
+        None,
+        "Off the market",
+        None,
+    ]
     assert entities[0]["realtor"] == {"id": str(realtor[0])}
     listing_queries = [s for s in statements if "FROM listings" in s]
     photo_queries = [s for s in statements if "FROM listing_photos" in s]
