@@ -3,7 +3,7 @@
 Starts what is not configured (PostgreSQL, NATS JetStream, the mail catcher, the S3/KMS
 emulator), then every installed service (entry point group `realty.services`) at once,
 waits until each answers `/readyz`, composes the supergraph from
-the live subgraphs and starts the gateway. State lives in the data dir (`REALTY_DATA_DIR`,
+the live subgraphs, starts the gateway and, on a fresh data dir, loads demo data. State lives in the data dir (`REALTY_DATA_DIR`,
 default `.dev/`). Ctrl-C stops everything, in reverse order.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import importlib.util
 import os
 import signal
 import subprocess
@@ -155,6 +156,21 @@ class DevStack:
         self.wait_ready(child, f"http://127.0.0.1:{port}/health")
         return f"http://127.0.0.1:{port}/graphql"
 
+    def seed_once(self, services: list[tuple[str, ServiceSettings]]) -> None:
+        """On a fresh data dir, run each service's demo-data command (`<svc>.seed`) once."""
+        marker = self.infra.data_dir / "seeded"
+        if marker.exists():
+            return
+        for name, _ in services:
+            if importlib.util.find_spec(f"{name}.seed") is None:
+                continue
+            say(f"{name}: loading demo data (python -m {name}.seed)")
+            result = subprocess.run([sys.executable, "-m", f"{name}.seed"], env=self.env)
+            if result.returncode != 0:
+                say(f"{name}: demo data failed (exit {result.returncode}); `make seed` retries")
+                return
+        marker.touch()
+
     def stop(self) -> None:
         for child in reversed(self.children):
             if child.proc.poll() is None:
@@ -180,6 +196,8 @@ def main() -> None:
     def interrupted(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Explicitly: a stack started from a script may inherit SIGINT as ignored.
+    signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     try:
         stack.start_postgres()
@@ -188,6 +206,7 @@ def main() -> None:
         stack.start_aws()
         services = stack.start_services()
         url = stack.start_gateway(services)
+        stack.seed_once(services)
         print(flush=True)
         for name, settings in services:
             print(
