@@ -302,3 +302,23 @@ async def test_expired_reset_link_is_refused(identity: Identity) -> None:
         {"t": token},
     )
     assert code(body) == "BAD_USER_INPUT"
+
+
+async def test_the_subgraph_publishes_user_as_an_entity(identity: Identity) -> None:
+    sdl = (await identity.ok("{ _service { sdl } }"))["_service"]["sdl"]
+    assert 'type User @key(fields: "id")' in sdl
+    for operation in (
+        "me: User",
+        "user(id: ID!): User",
+        "register(input: RegisterInput!): AuthPayload!",
+        "deleteMyAccount(password: String!): Boolean!",
+    ):
+        assert operation in sdl, operation
+
+
+async def test_refresh_tokens_expire(identity: Identity) -> None:
+    registered = await identity.register()
+    identity.clock.advance(identity.settings.refresh_token_ttl + 1)
+    refresh = "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }"
+    body = await identity.gql(refresh, {"t": registered["refreshToken"]})
+    assert code(body) == "UNAUTHENTICATED"
