@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from graphql import GraphQLError, build_schema, validate_schema
 
+from .inaccessible import check_inaccessible
 from .merge import Merger
 from .printer import print_supergraph
 from .reader import read_subgraph
@@ -62,6 +63,8 @@ def compose_with_hints(subgraphs: Sequence[SubgraphSource]) -> Composition:
         validate_subgraph(subgraph, issues)
     _stop_on(issues, parsed)
     supergraph = Merger(parsed, issues).merge()
+    _stop_on(issues, parsed)
+    check_inaccessible(supergraph, issues)
     _stop_on(issues, parsed)
     check_satisfiability(supergraph, parsed, issues)
     _stop_on(issues, parsed)

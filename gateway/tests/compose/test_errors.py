@@ -485,3 +485,39 @@ def test_subscription_fields_have_one_owner() -> None:
     assert issue.message == (
         "Fields on root level subscription object cannot be marked as shareable"
     )
+
+
+def test_inaccessible_elements_must_leave_a_valid_api_schema() -> None:
+    found = issues(
+        a="type Query { u: U s(i: In): Int e: E un: Un } type U @inaccessible { x: Int } "
+        "input In { a: Int! @inaccessible b: Int } enum E { A @inaccessible } "
+        "type X @inaccessible { x: Int } union Un = X "
+        "type T { f(x: Int! @inaccessible): Int } type Hidden { a: Int @inaccessible } "
+        "type Other { h: Hidden t: T }"
+    )
+    assert [(i.code, i.message) for i in found] == [
+        (
+            "REFERENCED_INACCESSIBLE",
+            'Type "U" is @inaccessible but is referenced by "Query.u", which is in the API schema.',
+        ),
+        (
+            "REQUIRED_INACCESSIBLE",
+            'Input field "In.a" is @inaccessible but is a required input field of its type.',
+        ),
+        (
+            "ONLY_INACCESSIBLE_CHILDREN",
+            'Type "E" is in the API schema but all of its values are @inaccessible.',
+        ),
+        (
+            "ONLY_INACCESSIBLE_CHILDREN",
+            'Type "Un" is in the API schema but all of its members are @inaccessible.',
+        ),
+        (
+            "REQUIRED_INACCESSIBLE",
+            'Argument "T.f(x:)" is @inaccessible but is a required argument of its field.',
+        ),
+        (
+            "ONLY_INACCESSIBLE_CHILDREN",
+            'Type "Hidden" is in the API schema but all of its fields are @inaccessible.',
+        ),
+    ]
