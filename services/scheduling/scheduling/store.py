@@ -308,6 +308,15 @@ async def anonymise_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Erase what a deleted user wrote or configured; ids stay as opaque references."""
     await session.execute(update(tours).where(tours.c.buyer_id == user_id).values(note=None))
     await session.execute(
+        update(tours)
+        .where(
+            tours.c.id == tour_transitions.c.tour_id,
+            tour_transitions.c.by_user == user_id,
+            tour_transitions.c.reason == tours.c.status_reason,
+        )
+        .values(status_reason=None)
+    )
+    await session.execute(
         update(tour_transitions).where(tour_transitions.c.by_user == user_id).values(reason=None)
     )
     await session.execute(delete(calendar_feeds).where(calendar_feeds.c.user_id == user_id))

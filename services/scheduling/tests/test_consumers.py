@@ -178,6 +178,12 @@ async def test_deleted_user_loses_future_tours_and_notes(stack: Any) -> None:
         "requestTour"
     ]
     other_buyer_tour = await book(stack, realtor, listing, FIRST + SPACING, confirm=True)
+    withdrawn = (await stack.request(buyer, listing, FIRST + 2 * SPACING))["data"]["requestTour"]
+    await stack.ok(
+        'mutation($id: ID!) { cancelTour(id: $id, reason: "moving to Ohio") { id } }',
+        {"id": withdrawn["id"]},
+        as_=buyer,
+    )
 
     deleted = identity_pb2.UserDeleted(user_id=str(buyer.id))
     await publish_twice(stack, "identity.user.deleted", deleted, str(buyer.id))
@@ -185,6 +191,17 @@ async def test_deleted_user_loses_future_tours_and_notes(stack: Any) -> None:
 
     assert await status_of(stack, future["id"]) == "CANCELLED"
     assert (await events_of(stack, future["id"])).count("scheduling.tour.cancelled") == 1
-    notes = await rows(stack, "SELECT note FROM tours WHERE buyer_id = :id", id=str(buyer.id))
-    assert [n.note for n in notes] == [None]
+    notes = await rows(
+        stack, "SELECT note, status_reason FROM tours WHERE buyer_id = :id", id=str(buyer.id)
+    )
+    assert [n.note for n in notes] == [None, None]
+    # What the user wrote is gone; the system's own reason stays.
+    assert sorted(str(n.status_reason) for n in notes) == [
+        "None",
+        "a participant deleted their account",
+    ]
+    reasons = await rows(
+        stack, "SELECT reason FROM tour_transitions WHERE by_user = :id", id=str(buyer.id)
+    )
+    assert {r.reason for r in reasons} == {None}
     assert await status_of(stack, other_buyer_tour) == "SCHEDULED"
