@@ -75,9 +75,10 @@ class Weekday(Enum):
 
 
 # -- entities owned elsewhere, extended here ---------------------------------------------------
-@strawberry.federation.type(keys=["id"], description="A user (owned by identity).")
+# Entities of other subgraphs repeat their owners' descriptions, so the supergraph keeps them.
+@strawberry.federation.type(keys=["id"], description="A person with an account.")
 class User:
-    id: strawberry.ID = strawberry.field(description="The user's id.")
+    id: strawberry.ID = strawberry.field(description="Stable identifier of the account.")
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
@@ -138,9 +139,9 @@ class User:
         return await _services(info).feeds.url_for(who.user_id)
 
 
-@strawberry.federation.type(keys=["id"], description="A listing (owned by listings).")
+@strawberry.federation.type(keys=["id"], description="A home offered for sale or rent.")
 class Listing:
-    id: strawberry.ID = strawberry.field(description="The listing's id.")
+    id: strawberry.ID = strawberry.field(description="Listing id.")
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Listing:

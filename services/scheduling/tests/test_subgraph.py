@@ -336,3 +336,17 @@ async def test_listings_unreachable_fails_cleanly(stack: Any) -> None:
     assert code(body) == "UNAVAILABLE"
     assert "listings" in body["errors"][0]["message"]
     assert "Traceback" not in str(body)
+
+
+async def test_tour_entities_resolve_for_participants_only(stack: Any) -> None:
+    _, listing = await stack.open_for_tours()
+    buyer, stranger = stack.peers.person(Role.BUYER), stack.peers.person(Role.BUYER)
+    tour = data(await stack.request(buyer, listing, TUESDAY_10AM), "requestTour")
+    query = """
+    query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Tour { id status } } }
+    """
+    reps = {"reps": [{"__typename": "Tour", "id": tour["id"]}]}
+    mine = await stack.ok(query, reps, as_=buyer)
+    assert mine["_entities"] == [{"id": tour["id"], "status": "REQUESTED"}]
+    assert (await stack.ok(query, reps, as_=stranger))["_entities"] == [None]
+    assert (await stack.ok(query, reps))["_entities"] == [None]
