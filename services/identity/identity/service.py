@@ -268,7 +268,8 @@ class IdentityService:
         except BadUserInput:
             normalised = email.strip().lower()[:320]
         account_key = throttle_key("account", normalised)
-        ip_key = throttle_key("ip", client.ip) if client.ip else None
+        limit_ip = client.ip and self.settings.login_max_failures_ip > 0
+        ip_key = throttle_key("ip", client.ip) if limit_ip and client.ip else None
         now = self.clock()
         async with self.db.uow() as uow:
             # One attempt per account at a time, so parallel guesses cannot outrun the counter.

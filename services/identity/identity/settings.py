@@ -50,7 +50,7 @@ class Settings(ServiceSettings):
     password_max_length: int = 256
     password_min_score: int = 3
 
-    # Brute force: per account (the submitted email) and per client IP.
+    # Brute force: per account (the submitted email) and per client IP (max 0: no IP limit).
     login_free_failures: int = 3
     login_max_failures_account: int = 10
     login_free_failures_ip: int = 25
