@@ -89,19 +89,20 @@ ADJECTIVES = (
     "Stylish",
 )
 
+# (phrase for a title, phrase for the description)
 FEATURES = (
     ("pool", "a sparkling swimming pool"),
-    ("kitchen", "a renovated kitchen with quartz counters"),
-    ("hardwood", "original hardwood floors"),
-    ("garage", "an attached two-car garage"),
-    ("view", "sweeping city views"),
+    ("chef's kitchen", "a renovated kitchen with quartz counters"),
+    ("hardwood floors", "original hardwood floors"),
+    ("two-car garage", "an attached two-car garage"),
+    ("city views", "sweeping city views"),
     ("fireplace", "a wood-burning fireplace"),
     ("garden", "a landscaped garden"),
-    ("deck", "a large deck for entertaining"),
+    ("big deck", "a large deck for entertaining"),
     ("solar", "owned solar panels"),
-    ("basement", "a finished basement"),
-    ("office", "a dedicated home office"),
-    ("patio", "a private patio"),
+    ("finished basement", "a finished basement"),
+    ("home office", "a dedicated home office"),
+    ("private patio", "a private patio"),
 )  # fmt: skip
 
 TYPE_WEIGHTS: tuple[tuple[PropertyType, int], ...] = (

@@ -32,7 +32,7 @@ from listings.settings import Settings
 log = logging.getLogger("listings.seed")
 
 BULK_THRESHOLD = 2_000
-DEMO_PASSWORD = "demo-realtor-password-1"
+DEMO_PASSWORD = "Harbor-Lantern-Quartz-1874"
 COPY_COLUMNS = [c.name for c in store.LISTING_COLUMNS]
 
 REGISTER = """
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.count < 1 or args.realtors < 1:
         parser.error("--count and --realtors must be positive")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     seed_value = args.seed if args.seed is not None else time.time_ns()
     asyncio.run(
         seed(

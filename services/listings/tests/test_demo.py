@@ -1,0 +1,48 @@
+"""Demo data is valid and self-consistent (it feeds `make seed` and the benchmark)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+from listings.demo import MARKETS, generate_listings
+from listings.domain import PUBLIC_STATUSES, PropertyType
+from listings.timezones import zone_for_address
+
+
+def test_generated_listings_are_consistent():
+    realtors = [uuid.uuid4() for _ in range(5)]
+    homes = list(generate_listings(2_000, realtor_ids=realtors, seed=3))
+    assert len({h.id for h in homes}) == len({h.slug for h in homes}) == 2_000
+    assert {h.realtor_id for h in homes} == set(realtors)
+    assert sum(h.status in PUBLIC_STATUSES for h in homes) > 1_600
+    by_market = {m.city: m for m in MARKETS}
+    for home in homes:
+        d = home.details
+        market = by_market[d.address.city]
+        assert d.address.state == market.state
+        assert d.address.postal_code.startswith(market.zip_prefix)
+        assert home.time_zone == zone_for_address("US", market.state)
+        assert d.location is not None
+        assert abs(d.location.lat - market.lat) < 0.2 and abs(d.location.lng - market.lng) < 0.3
+        assert home.created_at <= home.updated_at
+        if d.property_type is PropertyType.LAND:
+            assert d.bedrooms == 0 and d.living_area_sqft is None
+            continue
+        assert d.living_area_sqft is not None
+        if d.property_type not in (PropertyType.COMMERCIAL, PropertyType.RENTAL):
+            per_sqft = d.price.amount / 100 / d.living_area_sqft
+            assert 0.4 * market.price_per_sqft < per_sqft < 2.5 * market.price_per_sqft
+            assert d.living_area_sqft >= 300 * max(d.bedrooms, 1)
+            assert f"{d.bedrooms} bedrooms" in d.description
+        if d.property_type is PropertyType.RENTAL:
+            assert d.price.amount < 5_000_000  # a monthly rent
+    kinds = Counter(h.details.property_type for h in homes)
+    assert kinds.most_common(1)[0][0] is PropertyType.RESIDENTIAL
+
+
+def test_generation_is_deterministic_per_seed():
+    realtors = [uuid.UUID(int=1)]
+    first = [h.slug for h in generate_listings(20, realtor_ids=realtors, seed=9)]
+    again = [h.slug for h in generate_listings(20, realtor_ids=realtors, seed=9)]
+    assert first == again
