@@ -21,9 +21,17 @@ log = logging.getLogger(__name__)
 
 class AccountMailer:
     def __init__(
-        self, mailer: Mailer, *, sender: str, frontend_url: str, reset_minutes: int = 30
+        self,
+        mailer: Mailer,
+        *,
+        sender: str,
+        frontend_url: str,
+        reset_minutes: int = 30,
+        concurrency: int = 8,
     ) -> None:
         self.mailer = mailer
+        # A flood of requests queues here instead of exhausting database connections.
+        self._slots = asyncio.Semaphore(concurrency)
         self.reset_minutes = reset_minutes
         self.sender = sender
         self.frontend_url = frontend_url.rstrip("/")
@@ -37,7 +45,8 @@ class AccountMailer:
 
         async def guarded() -> None:
             try:
-                await work
+                async with self._slots:
+                    await work
             except Exception:
                 log.exception("account mail task failed")
 
