@@ -14,7 +14,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install protos dev test test-fast lint fmt bench migrate supergraph seed clean
+.PHONY: install protos dev test lint fmt bench migrate supergraph seed clean
 
 ## install: create .venv with every service, the gateway and the dev tools (idempotent)
 install: $(STAMP) $(PROTO_STAMP)
@@ -71,9 +71,9 @@ bench: install
 migrate: install
 	@$(PY) -m servicekit.migrate
 
-## supergraph: compose the subgraphs' SDL into supergraph.graphql
+## supergraph: compose the running subgraphs into the supergraph the gateway serves
 supergraph: install
-	@$(VENV)/bin/gateway compose --out supergraph.graphql
+	@$(VENV)/bin/gateway compose --out $${REALTY_DATA_DIR:-.dev}/supergraph.graphql
 
 ## seed: load demo data into a running stack
 seed: install
