@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from servicekit.db import Database, UnitOfWork
 from servicekit.errors import BadUserInput, NotFound
 from servicekit.pagination import encode_cursor
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from listings import store
 from listings.domain import (
@@ -301,7 +303,7 @@ class ListingService:
         """One listing if the viewer may see it (None otherwise, as if it did not exist)."""
         column = listings.c.id if listing_id is not None else listings.c.slug
         value: Any = listing_id if listing_id is not None else slug
-        async with self.db.session() as session:
+        async with self._read() as session:
             row = (
                 await session.execute(select(*store.LISTING_COLUMNS).where(column == value))
             ).first()
@@ -321,7 +323,7 @@ class ListingService:
         (or, for entity `references`, may be shown inside another entity)."""
         if not ids:
             return {}
-        async with self.db.session() as session:
+        async with self._read() as session:
             rows = await session.execute(
                 select(*store.LISTING_COLUMNS).where(listings.c.id.in_(list(set(ids))))
             )
@@ -334,7 +336,7 @@ class ListingService:
         return {k: v for k, v in found.items() if v.visible_to(who, is_admin=admin)}
 
     async def photos_of(self, listing_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Photo]]:
-        async with self.db.session() as session:
+        async with self._read() as session:
             return await store.photos_of(session, listing_ids)
 
     async def search(
@@ -348,7 +350,7 @@ class ListingService:
         with_total: bool = False,
     ) -> Page:
         statement = search_statement(query, sort, viewer, limit=limit, after=after)
-        async with self.db.session() as session:
+        async with self._read() as session:
             rows = (await session.execute(statement)).all()
             total = None
             if with_total:
@@ -386,7 +388,7 @@ class ListingService:
         )
 
     async def public_listings_count(self) -> int:
-        async with self.db.session() as session:
+        async with self._read() as session:
             result = await session.execute(
                 select(func.count())
                 .select_from(listings)
@@ -396,7 +398,7 @@ class ListingService:
 
     async def public_slugs(self, *, offset: int, limit: int) -> list[tuple[str, datetime]]:
         """(slug, updated_at) of public listings, most recently updated first (for sitemaps)."""
-        async with self.db.session() as session:
+        async with self._read() as session:
             rows = await session.execute(
                 select(listings.c.slug, listings.c.updated_at)
                 .where(listings.c.status.in_([s.value for s in PUBLIC_STATUSES]))
@@ -415,6 +417,10 @@ class ListingService:
         return self.storage.url_for(photo.key)
 
     # -- helpers ----------------------------------------------------------------------------
+    def _read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A plain connection for queries: Core statements need no ORM session around them."""
+        return self.db.engine.connect()
+
     async def _owned(self, uow: UnitOfWork, actor: Principal, listing_id: uuid.UUID) -> Listing:
         listing = await store.load(uow.session, listing_id)
         if listing is None:

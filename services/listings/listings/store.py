@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from listings.domain import (
     Address,
@@ -105,7 +105,7 @@ def photo_from_row(row: Row[Any]) -> Photo:
 
 
 async def photos_of(
-    session: AsyncSession, listing_ids: Iterable[uuid.UUID]
+    session: AsyncSession | AsyncConnection, listing_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[Photo]]:
     """Photos of several listings in one query, each list in display order."""
     ids = list(listing_ids)
