@@ -350,3 +350,44 @@ async def test_tour_entities_resolve_for_participants_only(stack: Any) -> None:
     assert mine["_entities"] == [{"id": tour["id"], "status": "REQUESTED"}]
     assert (await stack.ok(query, reps, as_=stranger))["_entities"] == [None]
     assert (await stack.ok(query, reps))["_entities"] == [None]
+
+
+async def test_set_availability_validates_and_reads_back(stack: Any) -> None:
+    realtor = stack.peers.person(Role.REALTOR)
+    buyer = stack.peers.person(Role.BUYER)
+    valid = {
+        "timeZone": "Europe/Berlin",
+        "weeklyHours": [
+            {"weekday": "MONDAY", "start": "09:00", "end": "12:00"},
+            {"weekday": "MONDAY", "start": "13:00", "end": "17:30"},
+        ],
+        "blockedDates": ["2027-01-11"],
+    }
+    query = """
+    mutation($input: AvailabilityInput!) {
+      setAvailability(input: $input) {
+        timeZone bufferMinutes minimumNoticeMinutes maxDaysAhead blockedDates
+        weeklyHours { weekday start end }
+      }
+    }
+    """
+    saved = (await stack.ok(query, {"input": valid}, as_=realtor))["setAvailability"]
+    assert saved["timeZone"] == "Europe/Berlin"
+    assert (saved["bufferMinutes"], saved["minimumNoticeMinutes"], saved["maxDaysAhead"]) == (
+        15,
+        120,
+        60,
+    )
+    assert saved["blockedDates"] == ["2027-01-11"]
+    assert [h["end"] for h in saved["weeklyHours"]] == ["12:00", "17:30"]
+    mine = await stack.ok("{ myAvailability { timeZone weeklyHours { start } } }", as_=realtor)
+    assert mine["myAvailability"]["timeZone"] == "Europe/Berlin"
+
+    assert await stack.error_code(query, {"input": valid}, as_=buyer) == "FORBIDDEN"
+    assert await stack.error_code(query, {"input": valid}) == "UNAUTHENTICATED"
+    for broken in (
+        {**valid, "timeZone": "Europe/Atlantis"},
+        {**valid, "weeklyHours": [{"weekday": "MONDAY", "start": "18:00", "end": "09:00"}]},
+        {**valid, "bufferMinutes": -1},
+    ):
+        assert await stack.error_code(query, {"input": broken}, as_=realtor) == "BAD_USER_INPUT"
