@@ -169,39 +169,46 @@ class Scheduling:
                 argument="listingId",
             )
         now = self.clock()
-        async with self.db.uow(actor=str(who.user_id)) as uow:
-            rules = await store.get_availability(uow.session, listing.realtor_id)
-            if rules is None:
-                raise BadUserInput("the realtor has not published availability yet")
-            start = starts_at.astimezone(UTC)
-            if not rules.fits(start, start + length, now):
-                raise BadUserInput(
-                    "startsAt is outside the realtor's available hours", argument="startsAt"
-                )
-            tour = Tour.request(
-                listing_id=listing.id,
-                buyer_id=who.user_id,
-                realtor_id=listing.realtor_id,
-                starts_at=start,
-                duration_minutes=duration_minutes,
-                time_zone=listing.time_zone or rules.time_zone,
-                buffer_minutes=rules.buffer_minutes,
-                now=now,
-                note=note,
-                listing_title=listing.title,
-                location=listing.location,
+        async with self.db.session() as session:
+            rules = await store.get_availability(session, listing.realtor_id)
+        if rules is None:
+            raise BadUserInput("the realtor has not published availability yet")
+        start = starts_at.astimezone(UTC)
+        if not rules.fits(start, start + length, now):
+            raise BadUserInput(
+                "startsAt is outside the realtor's available hours", argument="startsAt"
             )
+        tour = Tour.request(
+            listing_id=listing.id,
+            buyer_id=who.user_id,
+            realtor_id=listing.realtor_id,
+            starts_at=start,
+            duration_minutes=duration_minutes,
+            time_zone=listing.time_zone or rules.time_zone,
+            buffer_minutes=rules.buffer_minutes,
+            now=now,
+            note=note,
+            listing_title=listing.title,
+            location=listing.location,
+        )
+        # The transaction is kept to the writes: while it is open, competing requests for an
+        # overlapping time wait on it inside the exclusion constraint.
+        async with self.db.uow(actor=str(who.user_id)) as uow:
             try:
                 await store.insert_tour(uow.session, tour, key)
             except (store.Overlap, store.DuplicateKey) as exc:
-                if key is not None:
-                    earlier = await store.find_by_idempotency_key(uow.session, who.user_id, key)
-                    if earlier is not None:
-                        return earlier
-                raise self._conflict(exc) from None
-            self._announce(uow, tour)
-            await uow.commit()
-        return tour
+                refused: Exception = exc
+            else:
+                self._announce(uow, tour)
+                await uow.commit()
+                return tour
+        if key is not None:
+            # The same request, sent twice at once: the one that won answers both.
+            async with self.db.session() as session:
+                earlier = await store.find_by_idempotency_key(session, who.user_id, key)
+            if earlier is not None:
+                return earlier
+        raise self._conflict(refused)
 
     @staticmethod
     def _conflict(exc: Exception) -> Conflict:

@@ -2,7 +2,8 @@
 
 Only `service.py` calls the writing functions, inside its unit of work. A write that breaks
 an exclusion constraint or the idempotency index surfaces as `Overlap`/`DuplicateKey`, so
-the use case decides what the caller sees.
+the use case decides what the caller sees; the transaction is then spoilt and only good
+for rolling back.
 """
 
 from __future__ import annotations
@@ -135,8 +136,7 @@ async def insert_tour(session: AsyncSession, tour: Tour, idempotency_key: str | 
         **_tour_values(tour),
     }
     try:
-        async with session.begin_nested():
-            await session.execute(insert(tours).values(**values))
+        await session.execute(insert(tours).values(**values))
     except IntegrityError as exc:
         _raise_known(exc)
         raise
@@ -146,10 +146,9 @@ async def insert_tour(session: AsyncSession, tour: Tour, idempotency_key: str | 
 async def save_tour(session: AsyncSession, tour: Tour) -> None:
     """Write the tour's new state and the transitions it recorded since it was loaded."""
     try:
-        async with session.begin_nested():
-            await session.execute(
-                update(tours).where(tours.c.id == tour.id).values(**_tour_values(tour))
-            )
+        await session.execute(
+            update(tours).where(tours.c.id == tour.id).values(**_tour_values(tour))
+        )
     except IntegrityError as exc:
         _raise_known(exc)
         raise
