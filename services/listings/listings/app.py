@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from realty.listings.v1 import listings_pb2_grpc
 from servicekit.graphql import SubgraphApp
@@ -16,6 +20,8 @@ from listings.service import ListingService, PhotoPolicy
 from listings.settings import Settings
 from listings.sitemap import sitemap_route
 from listings.storage import PhotoStorage
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 if not MIGRATIONS_DIR.is_dir():  # installed as a wheel: migrations ship inside the package
@@ -49,6 +55,22 @@ def build_service(
     )
 
 
+UPLOAD_PURGE_INTERVAL_SECONDS = 3600.0
+
+
+def upload_purger(service: ListingService) -> Callable[[], Coroutine[Any, Any, None]]:
+    """A worker that, every hour, forgets photo uploads nobody confirmed."""
+
+    async def purge_forever() -> None:
+        while True:
+            purged = await service.purge_abandoned_uploads()
+            if purged:
+                log.info("purged %d abandoned photo uploads", purged)
+            await asyncio.sleep(UPLOAD_PURGE_INTERVAL_SECONDS)
+
+    return purge_forever
+
+
 async def build(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     infra = await Infrastructure.open(settings, MIGRATIONS_DIR)
@@ -64,6 +86,7 @@ async def build(settings: Settings | None = None) -> Runtime:
         grpc_service_names=["realty.listings.v1.Listings"],
         subscriptions=subscriptions(service),
         routes=[sitemap_route(service)],
+        workers=[upload_purger(service)],
     )
 
 

@@ -417,8 +417,9 @@ class Listing:
         if len(self.photos) >= limit:
             raise BadUserInput(f"a listing has at most {limit} photos", field="listingId")
 
-    def add_photo(self, photo: Photo, *, now: datetime) -> Photo:
-        self.ensure_room_for_photo()
+    def add_photo(self, photo: Photo, *, now: datetime, limit: int = MAX_PHOTOS) -> Photo:
+        """Append a photo (the first one becomes the cover)."""
+        self.ensure_room_for_photo(limit)
         added = replace(photo, position=len(self.photos), is_cover=not self.photos)
         self.photos.append(added)
         self._touched(now)

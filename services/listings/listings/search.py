@@ -229,14 +229,3 @@ def cursor_for(sort: ListingSort, query: ListingQuery, row: Any) -> list[Any]:
     if isinstance(value, datetime):
         value = value.isoformat()
     return [sort.value, value, str(row.id)]
-
-
-__all__ = [
-    "ListingQuery",
-    "ListingSort",
-    "Near",
-    "Viewer",
-    "count_statement",
-    "cursor_for",
-    "search_statement",
-]

@@ -242,12 +242,27 @@ class ListingService:
                     is_cover=False,
                 ),
                 now=now_utc(),
+                limit=self.photo_policy.max_photos,
             )
             await store.save_listing(uow.session, listing)
             await store.save_photos(uow.session, listing, now=now_utc())
             self._emit(uow, listing)
             await uow.commit()
         return photo
+
+    async def purge_abandoned_uploads(self, *, grace: timedelta = timedelta(hours=24)) -> int:
+        """Forget uploads never confirmed long after their POST expired, and their objects."""
+        async with self.db.uow() as uow:
+            rows = (
+                await uow.session.execute(
+                    delete(photo_uploads)
+                    .where(photo_uploads.c.expires_at < now_utc() - grace)
+                    .returning(photo_uploads.c.key)
+                )
+            ).all()
+            await uow.commit()
+        await self.storage.delete(*(row.key for row in rows))
+        return len(rows)
 
     async def _problem(self, key: str, size: int, declared: str) -> str | None:
         """Why an uploaded object is not an acceptable photo, or None when it is."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, select, update
@@ -143,7 +144,7 @@ async def save_listing(session: AsyncSession, listing: Listing) -> None:
     await session.execute(update(listings).where(listings.c.id == listing.id).values(**values))
 
 
-async def save_photos(session: AsyncSession, listing: Listing, *, now: Any) -> None:
+async def save_photos(session: AsyncSession, listing: Listing, *, now: datetime) -> None:
     """Make the stored photos of `listing` exactly its current list (order and cover)."""
     keep = [p.id for p in listing.photos]
     await session.execute(

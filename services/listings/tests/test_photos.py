@@ -198,3 +198,33 @@ async def test_photo_mutations_are_for_the_owner_only(api, realtor, other_realto
         assert await api.error_code(query, variables) == "UNAUTHENTICATED"
     shown = (await api.data(PHOTOS, {"id": lid}))["listing"]["photos"]
     assert [p["id"] for p in shown] == [photo["id"]]
+
+
+async def test_abandoned_uploads_are_purged_with_their_objects(api, realtor, service, storage, db):
+    from datetime import timedelta
+
+    from listings.tables import photo_uploads
+    from sqlalchemy import select, update
+
+    listing = await api.create_listing(realtor)
+    ticket = await upload(api, realtor, listing["id"], png_bytes(), "image/png")
+    fresh = (
+        await api.data(
+            REQUEST,
+            {"listingId": listing["id"], "contentType": "image/png", "fileName": "b.png"},
+            who=realtor,
+        )
+    )["requestPhotoUpload"]
+    assert await service.purge_abandoned_uploads() == 0
+    async with db.uow() as uow:
+        await uow.session.execute(
+            update(photo_uploads)
+            .where(photo_uploads.c.id == ticket["id"])
+            .values(expires_at=photo_uploads.c.expires_at - timedelta(days=2))
+        )
+        await uow.commit()
+    assert await service.purge_abandoned_uploads() == 1
+    assert await storage.head(ticket["fields"]["key"]) is None
+    async with db.session() as session:
+        left = (await session.execute(select(photo_uploads.c.id))).scalars().all()
+    assert [str(x) for x in left] == [fresh["id"]]
