@@ -92,5 +92,13 @@ class Consumers:
                 "media.attendee.joined", self.on_attendee_joined, durable="attendee-joined"
             ),
             Subscription("media.meeting.ended", self.on_meeting_ended, durable="meeting-ended"),
-            Subscription("scheduling.tour.>", self.on_tour_changed, durable="notifier"),
+            # Mail waits out an identity or mail-server outage of up to about an hour before
+            # the event is dead-lettered.
+            Subscription(
+                "scheduling.tour.>",
+                self.on_tour_changed,
+                durable="notifier",
+                max_deliver=20,
+                backoff=(1.0, 5.0, 15.0, 60.0, 300.0),
+            ),
         ]
