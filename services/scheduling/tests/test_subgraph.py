@@ -391,3 +391,24 @@ async def test_set_availability_validates_and_reads_back(stack: Any) -> None:
         {**valid, "bufferMinutes": -1},
     ):
         assert await stack.error_code(query, {"input": broken}, as_=realtor) == "BAD_USER_INPUT"
+
+
+async def test_concurrent_requests_never_double_book(stack: Any) -> None:
+    _, listing = await stack.open_for_tours(buffer=15)
+    buyers = [stack.peers.person(Role.BUYER) for _ in range(12)]
+    # Starts every 5 minutes from 10:00 to 10:25: any two lie within one tour + buffer (45 min).
+    starts = [TUESDAY_10AM + timedelta(minutes=5 * (i % 6)) for i in range(12)]
+    bodies = await asyncio.gather(
+        *(stack.request(b, listing, s) for b, s in zip(buyers, starts, strict=True))
+    )
+    outcomes = ["OK" if not b.get("errors") else code(b) for b in bodies]
+    assert set(outcomes) <= {"OK", "CONFLICT"}
+    # So exactly one wins, whichever it is.
+    assert outcomes.count("OK") == 1
+    async with stack.db.session() as session:
+        live = (
+            await session.execute(
+                text("SELECT count(*) FROM tours WHERE status IN ('REQUESTED', 'SCHEDULED')")
+            )
+        ).scalar_one()
+    assert live == 1
