@@ -33,6 +33,7 @@ from servicekit.db import libpq_url
 from servicekit.embedded import free_port
 from sqlalchemy.dialects import postgresql
 
+POSTGRES: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
 COUNT = int(os.environ.get("LISTINGS_BENCH_COUNT", "100000"))
 CLIENTS = int(os.environ.get("LISTINGS_BENCH_CLIENTS", "50"))
 REQUESTS_PER_CLIENT = int(os.environ.get("LISTINGS_BENCH_REQUESTS", "20"))
@@ -220,11 +221,7 @@ def explain_summaries(url: str) -> None:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         for name, (query, sort) in shapes.items():
             statement = search_statement(query, sort, Viewer(), limit=20, after=None)
-            sql = str(
-                statement.compile(
-                    dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-                )
-            )
+            sql = str(statement.compile(dialect=POSTGRES, compile_kwargs={"literal_binds": True}))
             plan = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}").fetchone()
             assert plan is not None
             top = plan[0][0]
