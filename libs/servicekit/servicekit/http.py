@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Check = Callable[[], Awaitable[bool]]
@@ -93,7 +93,7 @@ def service_app(
             *probe_routes(checks),
             *routes,
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            Mount("/graphql", graphql),  # WebSocket subscriptions on the same path
+            WebSocketRoute("/graphql", graphql),  # subscriptions on the same path
         ],
         middleware=[
             Middleware(OpenTelemetryMiddleware),

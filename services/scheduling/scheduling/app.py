@@ -11,7 +11,6 @@ from realty.scheduling.v1 import scheduling_pb2_grpc
 from servicekit.graphql import SubgraphApp
 from servicekit.infrastructure import Infrastructure
 from servicekit.runtime import Runtime, run
-from starlette.routing import WebSocketRoute
 
 from scheduling.clients import Directory
 from scheduling.consumers import Consumers
@@ -96,9 +95,6 @@ def runtime(parts: Parts) -> Runtime:
         subscriptions=parts.consumers.subscriptions(),
         routes=[
             feed_route(parts.feeds, parts.queries, parts.scheduling.clock),
-            # service_app mounts /graphql for WebSockets only below /graphql/; clients and
-            # the gateway open subscriptions on /graphql itself.
-            WebSocketRoute("/graphql", app),
         ],
         workers=[parts.live.run, parts.reminders.run, parts.no_shows.run],
     )

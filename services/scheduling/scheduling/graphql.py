@@ -32,6 +32,14 @@ from scheduling.queries import Client, TourQueries, client_key, tour_key
 from scheduling.service import Scheduling
 
 DEFAULT_DURATION = 30
+# The contract's defaults for availability; an explicit null means the same.
+DEFAULT_BUFFER = 15
+DEFAULT_NOTICE = 120
+DEFAULT_HORIZON = 60
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 @dataclass
@@ -297,14 +305,18 @@ class WeeklyHours:
 class AvailabilityInput:
     time_zone: str = strawberry.field(description="IANA zone of the working hours.")
     weekly_hours: list[WeeklyHoursInput] = strawberry.field(description="Working hours.")
-    buffer_minutes: int = strawberry.field(default=15, description="Free minutes after a tour.")
-    minimum_notice_minutes: int = strawberry.field(
-        default=120, description="How long before its start a tour can be booked at the latest."
+    buffer_minutes: int | None = strawberry.field(
+        default=DEFAULT_BUFFER, description="Free minutes after a tour (null: the default)."
     )
-    max_days_ahead: int = strawberry.field(
-        default=60, description="How many days ahead tours can be booked."
+    minimum_notice_minutes: int | None = strawberry.field(
+        default=DEFAULT_NOTICE,
+        description="How long before its start a tour can be booked at the latest (null: the default).",
     )
-    blocked_dates: list[date] = strawberry.field(
+    max_days_ahead: int | None = strawberry.field(
+        default=DEFAULT_HORIZON,
+        description="How many days ahead tours can be booked (null: the default).",
+    )
+    blocked_dates: list[date] | None = strawberry.field(
         default_factory=list, description="Local dates without tours."
     )
 
@@ -341,7 +353,9 @@ class AvailabilityType:
 class RequestTourInput:
     listing_id: strawberry.ID = strawberry.field(description="The listing to tour.")
     starts_at: datetime = strawberry.field(description="Requested start.")
-    duration_minutes: int = strawberry.field(default=DEFAULT_DURATION, description="Length.")
+    duration_minutes: int | None = strawberry.field(
+        default=DEFAULT_DURATION, description="Length in minutes (null: the default)."
+    )
     note: str | None = strawberry.field(default=None, description="A note for the realtor.")
     idempotency_key: str | None = strawberry.field(
         default=None, description="Repeat a request safely: the same key returns the same tour."
@@ -388,10 +402,10 @@ class Mutation:
             who,
             time_zone=input.time_zone,
             weekly_hours=[(h.weekday.value, h.start, h.end) for h in input.weekly_hours],
-            buffer_minutes=input.buffer_minutes,
-            minimum_notice_minutes=input.minimum_notice_minutes,
-            max_days_ahead=input.max_days_ahead,
-            blocked_dates=input.blocked_dates,
+            buffer_minutes=_or(input.buffer_minutes, DEFAULT_BUFFER),
+            minimum_notice_minutes=_or(input.minimum_notice_minutes, DEFAULT_NOTICE),
+            max_days_ahead=_or(input.max_days_ahead, DEFAULT_HORIZON),
+            blocked_dates=input.blocked_dates or [],
         )
         return AvailabilityType.of(value)
 
@@ -402,7 +416,7 @@ class Mutation:
             who,
             listing_id=_uuid(input.listing_id, "listingId"),
             starts_at=input.starts_at,
-            duration_minutes=input.duration_minutes,
+            duration_minutes=_or(input.duration_minutes, DEFAULT_DURATION),
             note=input.note,
             idempotency_key=input.idempotency_key,
         )

@@ -21,7 +21,6 @@ from servicekit.bus import Bus
 from servicekit.embedded import free_port
 from servicekit.graphql import SubgraphApp
 from servicekit.http import service_app
-from starlette.routing import WebSocketRoute
 from websockets.asyncio.client import ClientConnection, connect
 
 FIRST = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)
@@ -40,7 +39,7 @@ async def replica(stack: Any) -> AsyncIterator[tuple[str, LiveTours]]:
         scheduling=parts.scheduling, queries=parts.queries, feeds=parts.feeds, live=live
     )
     graphql = SubgraphApp(build_schema(), verifier=parts.infra.verifier, services=services)
-    app = service_app(graphql=graphql, checks={}, routes=[WebSocketRoute("/graphql", graphql)])
+    app = service_app(graphql=graphql, checks={})
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
