@@ -18,7 +18,9 @@ is bounded by a request count and a time budget, and only talks to 127.0.0.1.
 A second figure is independent of the other processes sharing the machine: the
 gateway's own CPU time per request (this process's CPU clock), running the ASGI app in
 process with the subgraphs answered from memory, for the server layer alone and for
-(a) and (b) with the real engine.
+(a) and (b) with the real engine. Tracing is set up as `python -m gateway` sets it up
+(an SDK tracer provider, exporting only when `OTEL_EXPORTER_OTLP_ENDPOINT` or
+`OTEL_TRACES_EXPORTER` say so).
 
 Run with `make bench`; `python gateway/bench/bench_gateway.py serve-subgraphs PORT` is how
 the subgraph process is started.
@@ -593,6 +595,11 @@ async def cpu_per_request(
 
 
 def report_cpu(tmp: Path) -> None:
+    from servicekit.telemetry import setup_telemetry
+
+    # As `python -m gateway` does: an SDK tracer provider (no exporter unless configured).
+    setup_telemetry("gateway")
+
     async def run() -> list[tuple[str, float]]:
         return [
             (
@@ -614,7 +621,7 @@ def report_cpu(tmp: Path) -> None:
         print(f"  {name:<40} {micros:8.1f} µs")
 
 
-def test_gateway_cpu_per_request(tmp_path: Path) -> None:
+def bench_gateway_cpu_per_request(tmp_path: Path) -> None:
     # A process of its own, where `gateway` imports as the installed package.
     done = subprocess.run(
         [sys.executable, __file__, "cpu", str(tmp_path)],
@@ -628,7 +635,7 @@ def test_gateway_cpu_per_request(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_gateway_overhead(tmp_path: Path) -> None:
+def bench_gateway_overhead(tmp_path: Path) -> None:
     results = asyncio.run(run_benchmarks(tmp_path))
     report(results)
     assert all(result.failures == 0 for result in results), [r.line() for r in results]
