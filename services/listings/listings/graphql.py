@@ -178,9 +178,9 @@ def _connection(page: Page) -> Connection[Listing]:
     )
 
 
-@strawberry.federation.type(keys=["id"], description="A user (owned by identity).")
+@strawberry.federation.type(keys=["id"], description="A person with an account.")
 class User:
-    id: strawberry.ID = strawberry.field(description="User id.")
+    id: strawberry.ID = strawberry.field(description="Stable identifier of the account.")
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> User:
