@@ -109,7 +109,7 @@ def service_process(
             process.wait()
 
 
-async def test_login_and_me_latency(service_process: str) -> None:
+async def bench_login_and_me_latency(service_process: str) -> None:
     settings = Settings()
     emails = [f"bench{i}@example.com" for i in range(CLIENTS)]
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)

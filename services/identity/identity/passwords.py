@@ -4,17 +4,20 @@ The policy checks length (in Unicode characters after NFKC normalisation), refus
 most common breached passwords from zxcvbn's frequency list, refuses anything built on the
 email's name, and requires a minimum zxcvbn strength score. There are no composition rules.
 
-Hashing runs in a worker thread (argon2 releases the GIL), so a login does not stall the
-event loop. `verify_dummy` spends the same effort when no account matches, so a failed
+Hashing runs in worker threads (argon2 releases the GIL), at most one per CPU at a time:
+more would only share the same cores, slowing every hash and the event loop with them. `verify_dummy` spends the same effort when no account matches, so a failed
 login takes the same time whether the email is known or not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
@@ -24,6 +27,7 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 ZXCVBN_MAX_LENGTH = 72  # the estimator's own input limit; longer passwords are judged by their head
+T = TypeVar("T")
 _COMMON_PASSWORDS = frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
 
 
@@ -74,8 +78,9 @@ class Argon2Parameters:
 class PasswordHasher:
     """Argon2id with configured parameters; tells when a stored hash should be upgraded."""
 
-    def __init__(self, params: Argon2Parameters) -> None:
+    def __init__(self, params: Argon2Parameters, *, workers: int | None = None) -> None:
         self.params = params
+        self._slots = asyncio.Semaphore(workers or os.cpu_count() or 1)
         self._hasher = Argon2Hasher(
             time_cost=params.time_cost,
             memory_cost=params.memory_cost,
@@ -87,8 +92,12 @@ class PasswordHasher:
     def _dummy_hash(self) -> str:
         return self._hasher.hash("a password nobody has, to spend the same effort")
 
+    async def _run(self, work: Callable[[], T]) -> T:
+        async with self._slots:
+            return await asyncio.to_thread(work)
+
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        return await self._run(lambda: self._hasher.hash(password))
 
     def _verify(self, stored: str, password: str) -> bool:
         try:
@@ -101,10 +110,10 @@ class PasswordHasher:
         if stored is None:
             await self.verify_dummy(password)
             return False
-        return await asyncio.to_thread(self._verify, stored, password)
+        return await self._run(lambda: self._verify(stored, password))
 
     async def verify_dummy(self, password: str) -> None:
-        await asyncio.to_thread(self._verify, self._dummy_hash, password)
+        await self._run(lambda: self._verify(self._dummy_hash, password))
 
     def needs_rehash(self, stored: str) -> bool:
         try:
