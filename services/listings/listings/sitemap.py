@@ -1,7 +1,8 @@
 """`GET /sitemap.xml`: the public listings' canonical URLs for search engines.
 
 A sitemap holds at most 50,000 URLs; beyond that `/sitemap.xml` becomes a sitemap index
-whose parts are `/sitemap.xml?page=N`, most recently updated listings first.
+whose parts are `/sitemap.xml?page=N`, most recently updated listings first. The public web
+site serves this route at its own origin (`LISTINGS_PUBLIC_URL`), so the index points there.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def sitemap_route(service: ListingService, *, per_sitemap: int = URLS_PER_SITEMA
         pages = max(1, -(-total // per_sitemap))
         raw_page = request.query_params.get("page")
         if raw_page is None and pages > 1:
-            return Response(_index(str(request.url.replace(query="")), pages), media_type=XML)
+            base = f"{service.public_url.rstrip('/')}/sitemap.xml"
+            return Response(_index(base, pages), media_type=XML)
         try:
             page = int(raw_page) if raw_page is not None else 1
         except ValueError:

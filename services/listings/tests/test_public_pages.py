@@ -132,7 +132,7 @@ async def test_large_sitemaps_become_an_index(api, realtor, service):
     ) as client:
         index = ET.fromstring((await client.get("/sitemap.xml")).text)
         parts = [el.text for el in index.findall("s:sitemap/s:loc", NS)]
-        assert parts == [f"http://test/sitemap.xml?page={n}" for n in (1, 2, 3)]
+        assert parts == [f"{PUBLIC_URL}/sitemap.xml?page={n}" for n in (1, 2, 3)]
         seen: list[str] = []
         for n in (1, 2, 3):
             page = ET.fromstring((await client.get(f"/sitemap.xml?page={n}")).text)
