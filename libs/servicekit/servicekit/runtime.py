@@ -62,6 +62,9 @@ async def serve(runtime: Runtime) -> None:
         access_log=False,
         lifespan="off",
         ws="websockets-sansio",
+        # Longer than callers keep idle pooled connections, so a reused connection is
+        # rarely closed under a request that is already on its way.
+        timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
     log.info("%s listening on http://%s:%d", runtime.name, runtime.http_host, runtime.http_port)
