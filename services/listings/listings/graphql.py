@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 import strawberry
 from servicekit.auth import Role
@@ -41,10 +41,11 @@ from listings.gql_types import (
     parse_id,
     services,
 )
+from listings.search import Viewer
 from listings.service import Page, viewer_of
 
 
-async def _viewer(info: Info) -> Any:
+async def _viewer(info: Info) -> Viewer:
     return viewer_of(await info.context.principal())
 
 
