@@ -46,13 +46,18 @@ def request_headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-def forward_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers for subgraph fetches: the caller's credentials and id, plus the trace context.
+def forward_headers(headers: Mapping[str, str], address: str | None = None) -> dict[str, str]:
+    """Headers for subgraph fetches: the caller's credentials, id and address, plus the
+    trace context.
 
-    The trace context is that of the current (gateway) span, so subgraph spans hang under
-    it; with no tracing SDK installed it is the caller's own context, passed through.
+    The address is the client as the gateway saw it (after trusted proxies), sent as
+    `x-forwarded-for` so subgraphs that limit per client (sign-in) see clients, not the
+    gateway. The trace context is that of the current (gateway) span, so subgraph spans
+    hang under it; with no tracing SDK installed it is the caller's own context, passed on.
     """
     forwarded = {name: headers[name] for name in FORWARDED_HEADERS if name in headers}
+    if address:
+        forwarded["x-forwarded-for"] = address
     propagate.inject(forwarded)
     if "traceparent" not in forwarded and "traceparent" in headers:
         forwarded["traceparent"] = headers["traceparent"]
@@ -129,11 +134,12 @@ class GraphQLHttp:
                 payload = await self._payload(method, scope, receive, headers)
                 caller = await self._edge.authenticate(headers.get("authorization"))
                 client = scope.get("client")
+                address = client[0] if client else None
                 admitted = await self._edge.admit(
                     payload,
                     caller=caller,
-                    address=client[0] if client else None,
-                    forward_headers=forward_headers(headers),
+                    address=address,
+                    forward_headers=forward_headers(headers, address),
                 )
                 operation = admitted.operation.kind
                 if admitted.operation.name:

@@ -211,7 +211,7 @@ class Connection:
                 payload,
                 caller=self._caller,
                 address=self._address,
-                forward_headers=forward_headers(headers),
+                forward_headers=forward_headers(headers, self._address),
             )
             kind = admitted.operation.kind
             span.set_attribute("graphql.operation.type", kind)

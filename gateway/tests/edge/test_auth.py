@@ -140,6 +140,20 @@ def test_trace_context_is_forwarded(client: Any, engines: dict[str, Any]) -> Non
     assert ctx.headers["x-request-id"] == "r1"
 
 
+def test_client_address_is_forwarded_and_a_spoofed_one_is_not(
+    client: Any, engines: dict[str, Any]
+) -> None:
+    client.post(
+        "/graphql",
+        content=json.dumps({"query": "{ hello }"}),
+        headers={**HEADERS, "x-forwarded-for": "203.0.113.9"},
+    )
+    _, ctx = engines["v1"].calls[-1]
+    # The caller's own address, not the header it sent: uvicorn resolves trusted proxies
+    # before the gateway sees the connection.
+    assert ctx.headers["x-forwarded-for"] == "203.0.113.7"
+
+
 class CountingVerifier:
     def __init__(self, inner: JwtVerifier) -> None:
         self.inner = inner
