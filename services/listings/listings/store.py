@@ -34,7 +34,7 @@ def listing_from_row(
     location = None
     if m["latitude"] is not None and m["longitude"] is not None:
         location = GeoPoint(m["latitude"], m["longitude"])
-    details = ListingDetails(
+    details = ListingDetails.restore(
         title=m["title"],
         description=m["description"],
         price=Money(m["price_amount"], m["price_currency"]),

@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from servicekit.errors import BadUserInput
 
@@ -169,6 +170,15 @@ class ListingDetails:
     living_area_sqft: int | None
     address: Address
     location: GeoPoint | None
+
+    @classmethod
+    def restore(cls, **values: Any) -> ListingDetails:
+        """Rebuild stored details without re-validating them: rows written under older
+        rules must stay readable when the rules for new input tighten."""
+        details = object.__new__(cls)
+        for name, value in values.items():
+            object.__setattr__(details, name, value)
+        return details
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "title", _text(self.title, "title", maximum=MAX_TITLE))
