@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import orjson
@@ -96,6 +96,27 @@ def _flatten(value: Any, where: tuple[str | int, ...], out: list[Located]) -> No
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _flatten(item, (*where, index), out)
+
+
+async def _together(fetches: list[Coroutine[Any, Any, None]]) -> None:
+    """Run a wave's fetches concurrently; return when all are done.
+
+    The first runs in the calling task and the others as tasks of their own: one task
+    and the gathering future fewer than `asyncio.gather`, on every multi-fetch wave. The
+    fetches handle their own failures; if this is cancelled (or one raises anyway), the
+    unfinished ones are cancelled, as `gather` would on cancellation.
+    """
+    if not fetches:
+        return
+    tasks = [asyncio.create_task(fetch) for fetch in fetches[1:]]
+    try:
+        await fetches[0]
+        for task in tasks:
+            await task
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
 
 
 _ABSENT: Any = object()
@@ -190,7 +211,7 @@ class Execution:
             if len(roots) == 1:
                 await self._root(roots[0])
             else:
-                await asyncio.gather(*(self._root(group) for group in roots))
+                await _together([self._root(group) for group in roots])
             await self.run_waves(step)
 
     async def run_waves(self, step: Step) -> None:
@@ -270,7 +291,7 @@ class Execution:
             for graph, batches in by_graph.items():
                 await self._entities(graph, batches)
         elif by_graph:
-            await asyncio.gather(*(self._entities(g, b) for g, b in by_graph.items()))
+            await _together([self._entities(g, b) for g, b in by_graph.items()])
 
     def _collect(self, group: Group, batch: _Batch) -> None:
         seen = batch.seen
