@@ -314,23 +314,21 @@ class Execution:
                 batch.owners[index].append((obj, where))
 
     async def _entities(self, graph: str, batches: list[_Batch]) -> None:
-        plan = self.plan
-        document = plan.entity_document([batch.group for batch in batches])
-        names: list[str] = []
-        for batch in batches:
-            names.extend(n for n in batch.group.variable_names if n not in names)
-        variables = self.variables_for(tuple(names))
-        for index, batch in enumerate(batches):
-            variables[f"{plan.reps_prefix}{index}"] = batch.reps
-        response = await self.fetch(graph, document, variables)
+        spec = self.plan.entity_fetch([batch.group for batch in batches])
+        variables = self.variables_for(spec.variable_names)
+        for name, batch in zip(spec.reps_variables, batches, strict=True):
+            variables[name] = batch.reps
+        response = await self.fetch(graph, spec.document, variables)
         data = response.get("data")
-        for index, batch in enumerate(batches):
-            results = data.get(f"_{index}") if isinstance(data, dict) else None
-            if isinstance(results, list):
-                for position, result in enumerate(results[: len(batch.owners)]):
-                    if isinstance(result, dict):
-                        for obj, _ in batch.owners[position]:
-                            merge_into(obj, result)
+        if isinstance(data, dict):
+            for alias, batch in zip(spec.aliases, batches, strict=True):
+                results = data.get(alias)
+                if isinstance(results, list):
+                    owners = batch.owners
+                    for result, located in zip(results, owners, strict=False):
+                        if isinstance(result, dict):
+                            for obj, _ in located:
+                                merge_into(obj, result)
         errors = response.get("errors") or ()
         for error in errors:
             self._entity_error(error, batches, data)

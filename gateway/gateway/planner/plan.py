@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "EntityFetch",
     "FetchField",
     "FetchSel",
     "Group",
@@ -107,6 +108,20 @@ class Step:
     waves: list[list[Group]]
 
 
+@dataclass(frozen=True, slots=True)
+class EntityFetch:
+    """An `_entities` operation for one combination of a wave's groups, built once per plan.
+
+    `reps_variables[i]` carries the representations of the i-th group, whose results come
+    back under `aliases[i]`; `variable_names` are the client variables the groups use.
+    """
+
+    document: str
+    variable_names: tuple[str, ...]
+    reps_variables: tuple[str, ...]
+    aliases: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class Plan:
     """A finished plan; immutable once built and shared by every request that uses it."""
@@ -119,8 +134,9 @@ class Plan:
     selections: tuple[Any, ...] = ()  # the normalised root selections (NSel)
     introspection: bool = False  # the operation selects __schema or __type at its root
     documents: dict[tuple[int, ...], str] = field(default_factory=dict)
+    entity_fetches: dict[tuple[int, ...], EntityFetch] = field(default_factory=dict)
 
-    # Root documents are cached under (-1 - group id): entity combinations use group ids >= 0.
+    # Root documents, cached under (-1 - group id).
     def root_document(self, group: Group) -> str:
         cache_key = (-1 - group.id,)
         doc = self.documents.get(cache_key)
@@ -131,23 +147,37 @@ class Plan:
 
     def entity_document(self, groups: list[Group]) -> str:
         """One operation holding an aliased `_entities` field per group (cached per combination)."""
+        return self.entity_fetch(groups).document
+
+    def entity_fetch(self, groups: list[Group]) -> EntityFetch:
+        """The document and the names an execution needs for these groups, cached per combination.
+
+        Executions of a cached plan send the same combinations again and again; building
+        the names once keeps string formatting off the path of every entity fetch.
+        """
         cache_key = tuple(g.id for g in groups)
-        doc = self.documents.get(cache_key)
-        if doc is None:
-            names: list[str] = []
-            defs: list[str] = []
-            parts: list[str] = []
-            for index, group in enumerate(groups):
-                defs.append(f"${self.reps_prefix}{index}: [_Any!]!")
-                parts.append(
-                    f"_{index}: _entities(representations: ${self.reps_prefix}{index}) "
-                    f"{{ ... on {group.target_type} {group.body} }}"
-                )
-                names.extend(n for n in group.variable_names if n not in names)
-            defs.extend(f"${name}: {self.variable_types[name]}" for name in names)
-            doc = f"query({', '.join(defs)}) {{ {' '.join(parts)} }}"
-            self.documents[cache_key] = doc
-        return doc
+        found = self.entity_fetches.get(cache_key)
+        if found is not None:
+            return found
+        names: list[str] = []
+        defs: list[str] = []
+        parts: list[str] = []
+        for index, group in enumerate(groups):
+            defs.append(f"${self.reps_prefix}{index}: [_Any!]!")
+            parts.append(
+                f"_{index}: _entities(representations: ${self.reps_prefix}{index}) "
+                f"{{ ... on {group.target_type} {group.body} }}"
+            )
+            names.extend(n for n in group.variable_names if n not in names)
+        defs.extend(f"${name}: {self.variable_types[name]}" for name in names)
+        found = EntityFetch(
+            document=f"query({', '.join(defs)}) {{ {' '.join(parts)} }}",
+            variable_names=tuple(names),
+            reps_variables=tuple(f"{self.reps_prefix}{index}" for index in range(len(groups))),
+            aliases=tuple(f"_{index}" for index in range(len(groups))),
+        )
+        self.entity_fetches[cache_key] = found
+        return found
 
     def describe(self) -> list[dict[str, Any]]:
         """The plan in readable form (for logs and tests): each step's fetches, wave by wave."""
