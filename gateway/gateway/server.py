@@ -28,6 +28,7 @@ from gateway.edge.negotiation import GRAPHQL_RESPONSE_JSON, accepts_html, negoti
 from gateway.edge.pipeline import BAD_REQUEST, Edge
 from gateway.metrics import GatewayMetrics
 from gateway.reload import EngineHolder
+from gateway.tracing import spans_exported
 from gateway.types import JSON
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,9 @@ class GraphQLHttp:
             "graphql.request", context=propagate.extract(headers), kind=SpanKind.SERVER
         )
         token = otel_context.attach(trace.set_span_in_context(span))
+        # The span always exists (its context is what subgraphs and logs see); its
+        # attributes only matter to a span processor, and setting them is not free.
+        annotate = spans_exported()
         operation = "unknown"
         status = 500
         extra_headers: dict[str, str] = {}
@@ -142,9 +146,10 @@ class GraphQLHttp:
                     forward_headers=forward_headers(headers, address),
                 )
                 operation = admitted.operation.kind
-                if admitted.operation.name:
-                    span.set_attribute("graphql.operation.name", admitted.operation.name)
-                span.set_attribute("graphql.operation.type", operation)
+                if annotate:
+                    if admitted.operation.name:
+                        span.set_attribute("graphql.operation.name", admitted.operation.name)
+                    span.set_attribute("graphql.operation.type", operation)
                 if operation != "query" and method == "GET":
                     raise EdgeError(
                         f"Only queries may be sent with GET; send this {operation} with POST.",
@@ -178,7 +183,8 @@ class GraphQLHttp:
                 status = 500
                 error_code = "INTERNAL_SERVER_ERROR"
                 body = orjson.dumps(INTERNAL_ERROR)
-            span.set_attribute("http.response.status_code", status)
+            if annotate:
+                span.set_attribute("http.response.status_code", status)
             if status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             await _send(send, status, body, media, extra_headers)
