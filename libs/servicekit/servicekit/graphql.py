@@ -9,7 +9,7 @@ matters. Errors leave with `extensions.code`; anything unexpected is masked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -20,8 +20,9 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionContext
 
 from servicekit.auth import JwtVerifier, Principal, Role, current_principal, require_principal
 from servicekit.errors import ErrorCode, ServiceError
@@ -137,6 +138,40 @@ class ErrorCodes(SchemaExtension):
         if errors:
             result.errors = [_coded(e) for e in errors]
         yield
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    """A subgraph's schema: coded errors, parse and validation caches (the gateway sends the
+    same few documents over and over), and only unexpected errors logged — a CONFLICT or a
+    FORBIDDEN is an answer, not a failure."""
+
+    def __init__(
+        self,
+        *,
+        query: type,
+        mutation: type | None = None,
+        subscription: type | None = None,
+        types: Sequence[type] = (),
+        cache_size: int = 512,
+    ) -> None:
+        super().__init__(
+            query=query,
+            mutation=mutation,
+            subscription=subscription,
+            types=list(types),
+            extensions=[
+                ErrorCodes,
+                lambda: ParserCache(maxsize=cache_size),
+                lambda: ValidationCache(maxsize=cache_size),
+            ],
+        )
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if not isinstance(e.original_error, ServiceError)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
 class SubgraphApp(GraphQL[Context, None]):

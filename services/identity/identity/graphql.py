@@ -20,7 +20,7 @@ import strawberry
 from servicekit.auth import Principal, bearer_token
 from servicekit.auth import Role as AuthRole
 from servicekit.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
-from servicekit.graphql import Context, ErrorCodes
+from servicekit.graphql import Context, SubgraphSchema
 from servicekit.pagination import Connection, build_connection, page_size
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
@@ -350,6 +350,4 @@ class Mutation:
 
 
 def build_schema() -> strawberry.federation.Schema:
-    return strawberry.federation.Schema(
-        query=Query, mutation=Mutation, types=[User], extensions=[ErrorCodes]
-    )
+    return SubgraphSchema(query=Query, mutation=Mutation, types=[User])

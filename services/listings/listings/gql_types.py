@@ -154,8 +154,9 @@ class CreateListingInput:
     living_area_sqft: int | None = strawberry.field(default=None, description="Living area.")
     address: AddressInput = strawberry.field(description="Where the property is.")
     location: GeoPointInput | None = strawberry.field(default=None, description="Coordinates.")
-    status: ListingStatus = strawberry.field(
-        default=domain.ListingStatus.DRAFT, description="DRAFT, COMING_SOON or ACTIVE."
+    status: ListingStatus | None = strawberry.field(
+        default=domain.ListingStatus.DRAFT,
+        description="DRAFT, COMING_SOON or ACTIVE (null: DRAFT).",
     )
     time_zone: str | None = strawberry.field(
         default=None, description="IANA zone of the property; derived from the address if absent."

@@ -17,10 +17,9 @@ from typing import cast
 import strawberry
 from servicekit.auth import Role
 from servicekit.errors import BadUserInput
-from servicekit.graphql import ErrorCodes
+from servicekit.graphql import SubgraphSchema
 from servicekit.pagination import Connection, Edge, PageInfo, page_size
 from strawberry.dataloader import DataLoader
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -259,7 +258,7 @@ class Mutation:
         listing = await services(info).create(
             actor,
             input.to_domain(),
-            status=domain.ListingStatus(input.status),
+            status=domain.ListingStatus(input.status or domain.ListingStatus.DRAFT),
             time_zone=input.time_zone,
         )
         return Listing.of(listing)
@@ -336,14 +335,4 @@ class Mutation:
 
 
 def build_schema() -> strawberry.federation.Schema:
-    return strawberry.federation.Schema(
-        query=Query,
-        mutation=Mutation,
-        types=[Listing, User],
-        # The gateway sends the same few documents over and over: parse and validate once.
-        extensions=[
-            ErrorCodes,
-            lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
-        ],
-    )
+    return SubgraphSchema(query=Query, mutation=Mutation, types=[Listing, User])

@@ -15,14 +15,12 @@ from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
 from servicekit.auth import Principal, Role
-from servicekit.errors import BadUserInput, Forbidden, ServiceError
-from servicekit.graphql import Context, ErrorCodes
+from servicekit.errors import BadUserInput, Forbidden
+from servicekit.graphql import Context, SubgraphSchema
 from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
 from strawberry.dataloader import DataLoader
-from strawberry.extensions import ParserCache, ValidationCache
-from strawberry.types import ExecutionContext, Info
+from strawberry.types import Info
 
 from scheduling import domain
 from scheduling.availability import WEEKDAYS, Availability, format_clock
@@ -486,27 +484,7 @@ class Subscription:
                 yield Tour.of(tour)
 
 
-class SubgraphSchema(strawberry.federation.Schema):
-    """Logs only unexpected errors: a CONFLICT or FORBIDDEN is an answer, not a failure."""
-
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
-        unexpected = [e for e in errors if not isinstance(e.original_error, ServiceError)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
-
-
 def build_schema() -> strawberry.federation.Schema:
     return SubgraphSchema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
-        types=[User, Listing, Tour],
-        # Frontends send the same few documents over and over: parse and validate each once.
-        extensions=[
-            ErrorCodes,
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-        ],
+        query=Query, mutation=Mutation, subscription=Subscription, types=[User, Listing, Tour]
     )
