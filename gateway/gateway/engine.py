@@ -29,6 +29,7 @@ from graphql import (
 from opentelemetry import trace
 from servicekit.errors import ErrorCode
 
+from gateway.deadlines import Deadlines
 from gateway.executor.run import Execution
 from gateway.executor.shape import Shaper, ShapeSet
 from gateway.metrics import record_plan_cache
@@ -107,7 +108,10 @@ class FederatedEngine:
         self.supergraph = supergraph
         self._schema = supergraph.api_schema
         self._transport = transport
-        self._timeout = fetch_timeout
+        # Fetches of a transport without its own timeout are bounded here.
+        self._deadlines = (
+            None if getattr(transport, "enforces_timeout", False) else Deadlines(fetch_timeout)
+        )
         self._planner = QueryPlanner(supergraph)
         self._documents: _LRU[str, _Document] = _LRU(plan_cache_size)
         self._plans: _LRU[tuple[str, str | None, tuple[bool, ...]], Plan | JSON] = _LRU(
@@ -122,7 +126,7 @@ class FederatedEngine:
         if isinstance(prepared, dict):
             return prepared
         plan, variables, entry = prepared
-        execution = Execution(plan, self._transport, ctx, variables, self._timeout)
+        execution = Execution(plan, self._transport, ctx, variables, self._deadlines)
         await execution.run()
         if plan.introspection:
             self._introspect(entry, request, variables, execution.data)
@@ -157,7 +161,7 @@ class FederatedEngine:
         source = self._transport.subscribe(root.graph, plan.root_document(root), used, ctx)
         try:
             async for payload in source:
-                execution = Execution(plan, self._transport, ctx, variables, self._timeout)
+                execution = Execution(plan, self._transport, ctx, variables, self._deadlines)
                 execution.absorb_root(root, payload)
                 await execution.run_waves(step)
                 yield self._respond(plan, execution)

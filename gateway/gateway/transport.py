@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
+from gateway.deadlines import Deadlines
 from gateway.executor.run import unavailable
 from gateway.types import JSON, RequestContext
 
@@ -265,6 +266,7 @@ class HttpTransport:
     ) -> None:
         self._urls = dict(urls)
         self._timeout = timeout
+        self._deadlines = Deadlines(timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._targets = {name: _target(url) for name, url in self._urls.items()}
@@ -305,7 +307,7 @@ class HttpTransport:
         )
         target = self._targets.get(subgraph)
         try:
-            async with asyncio.timeout(self._timeout):
+            async with self._deadlines.guard():
                 if target is not None:
                     status, raw = await self._post(target, body, ctx)
                 else:

@@ -20,6 +20,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from servicekit.errors import ErrorCode
 
+from gateway.deadlines import Deadlines
 from gateway.metrics import observe_fetch
 from gateway.planner.plan import Group, PathSeg, Plan, RepTemplate, Step
 from gateway.tracing import spans_exported
@@ -174,17 +175,7 @@ class _Batch:
 class Execution:
     """One operation's run: the merged data and errors of every fetch of a plan."""
 
-    __slots__ = (
-        "ctx",
-        "data",
-        "errors",
-        "own_timeout",
-        "plan",
-        "timeout",
-        "traced",
-        "transport",
-        "variables",
-    )
+    __slots__ = ("ctx", "data", "deadlines", "errors", "plan", "traced", "transport", "variables")
 
     def __init__(
         self,
@@ -192,18 +183,17 @@ class Execution:
         transport: SubgraphTransport,
         ctx: RequestContext,
         variables: Mapping[str, Any],
-        timeout: float,
+        deadlines: Deadlines | None,
     ) -> None:
+        """`deadlines` bound each fetch; None for a transport that times its fetches out."""
         self.plan = plan
         self.transport = transport
         self.ctx = ctx
         self.variables = variables
-        self.timeout = timeout
+        self.deadlines = deadlines
         self.data: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
-        # Decided once per operation rather than per fetch.
-        self.own_timeout = not getattr(transport, "enforces_timeout", False)
-        self.traced = spans_exported()
+        self.traced = spans_exported()  # decided once per operation rather than per fetch
 
     async def run(self) -> None:
         for step in self.plan.steps:
@@ -226,7 +216,7 @@ class Execution:
         """One subgraph fetch under the fetch timeout, measured, and traced when exported.
 
         A transport declaring `enforces_timeout = True` (like `HttpTransport`) times its
-        own fetches out and answers with an error; others get the engine's timeout. The
+        own fetches out and answers with an error; others get the engine's deadlines. The
         `gateway.fetch` span is started only when spans reach a processor
         (`spans_exported`): nothing else reads it, and an unexported SDK span costs about
         as much CPU as the rest of the fetch's engine work.
@@ -239,8 +229,8 @@ class Execution:
         )
         transport = self.transport
         try:
-            if self.own_timeout:
-                async with asyncio.timeout(self.timeout):
+            if self.deadlines is not None:
+                async with self.deadlines.guard():
                     response = await transport.fetch(graph, document, variables, self.ctx)
             else:
                 response = await transport.fetch(graph, document, variables, self.ctx)
