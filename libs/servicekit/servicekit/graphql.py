@@ -103,12 +103,16 @@ def _coded(error: GraphQLError) -> GraphQLError:
             path=error.path,
             extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
         )
-    if isinstance(original, (ValueError, TypeError, GraphQLError)) and error.path is None:
-        # Variable coercion problems raised by scalars and enums before execution.
+    if isinstance(original, GraphQLError) or (
+        isinstance(original, (ValueError, TypeError)) and error.path is None
+    ):
+        # Input the schema cannot accept: variable coercion before execution (no path) or
+        # an argument's value, e.g. null for a non-null argument with a default (a path).
         return GraphQLError(
             error.message,
             nodes=error.nodes,
             positions=error.positions,
+            path=error.path,
             extensions={"code": ErrorCode.BAD_USER_INPUT.value},
         )
     log.error("unexpected error at %s", error.path, exc_info=original)

@@ -1,0 +1,55 @@
+"""Every error leaves a subgraph with `extensions.code`; unexpected ones are masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from servicekit.errors import Conflict
+from servicekit.graphql import SubgraphSchema
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def taken(self) -> str:
+        raise Conflict("that slot is taken", slot="10:00")
+
+    @strawberry.field
+    def broken(self) -> str:
+        raise RuntimeError("database password is hunter2")
+
+    @strawberry.field
+    def page(self, first: int = 20) -> int:
+        return first
+
+
+schema = SubgraphSchema(query=Query)
+
+
+async def run(query: str, variables: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    result = await schema.execute(query, variable_values=variables)
+    return [e.formatted for e in result.errors or []]
+
+
+async def test_service_errors_keep_their_code_and_details() -> None:
+    [error] = await run("{ taken }")
+    assert error["message"] == "that slot is taken"
+    assert error["extensions"] == {"code": "CONFLICT", "slot": "10:00"}
+    assert error["path"] == ["taken"]
+
+
+async def test_unexpected_errors_are_masked() -> None:
+    [error] = await run("{ broken }")
+    assert error["message"] == "Internal server error"
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "hunter2" not in str(error)
+
+
+async def test_invalid_documents_and_variables_are_the_callers_fault() -> None:
+    [error] = await run("{ nope }")
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    [error] = await run("query($n: Int!) { page(first: $n) }", {"n": "ten"})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    [error] = await run("query($n: Int) { page(first: $n) }", {"n": None})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
