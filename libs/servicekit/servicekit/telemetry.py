@@ -106,5 +106,5 @@ def configure_logging(service_name: str, *, production: bool, level: str | None 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level or os.environ.get("LOG_LEVEL", "INFO"))
-    for noisy in ("uvicorn.access", "aiosmtpd", "mail.log", "botocore", "urllib3"):
+    for noisy in ("uvicorn.access", "aiosmtpd", "mail.log", "botocore", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
