@@ -242,6 +242,7 @@ def generate_listings(
             listing_id=uuid.UUID(int=rng.getrandbits(128), version=4),
         )
         listing.status = ListingStatus(str(_pick(rng, STATUS_WEIGHTS)))
-        listing.updated_at = created + timedelta(seconds=rng.uniform(0, 3 * 86_400))
+        # Last touched within three days of creation, and never after `end`.
+        listing.updated_at = min(end, created + timedelta(seconds=rng.uniform(0, 3 * 86_400)))
         listing.events.clear()
         yield listing

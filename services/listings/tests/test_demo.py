@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 
 from listings.demo import MARKETS, generate_listings
 from listings.domain import PUBLIC_STATUSES, PropertyType
@@ -12,7 +13,8 @@ from listings.timezones import zone_for_address
 
 def test_generated_listings_are_consistent():
     realtors = [uuid.uuid4() for _ in range(5)]
-    homes = list(generate_listings(2_000, realtor_ids=realtors, seed=3))
+    now = datetime.now(UTC)
+    homes = list(generate_listings(2_000, realtor_ids=realtors, seed=3, now=now))
     assert len({h.id for h in homes}) == len({h.slug for h in homes}) == 2_000
     assert {h.realtor_id for h in homes} == set(realtors)
     assert sum(h.status in PUBLIC_STATUSES for h in homes) > 1_600
@@ -25,7 +27,7 @@ def test_generated_listings_are_consistent():
         assert home.time_zone == zone_for_address("US", market.state)
         assert d.location is not None
         assert abs(d.location.lat - market.lat) < 0.2 and abs(d.location.lng - market.lng) < 0.3
-        assert home.created_at <= home.updated_at
+        assert home.created_at <= home.updated_at <= now
         if d.property_type is PropertyType.LAND:
             assert d.bedrooms == 0 and d.living_area_sqft is None
             continue
