@@ -412,23 +412,20 @@ class IdentityService:
             await self._finish(uow, [entry], now)
         await self.mail.deliver_reset(normalised, user.display_name, token)
 
+    async def _redeem(self, uow: UnitOfWork, token: str, purpose: Purpose, now: datetime) -> User:
+        """Consume an emailed one-time token and lock its (live) account for the change."""
+        user_id = await credentials.consume_one_time(uow.session, token, purpose, now=now)
+        user = await repository.get_user(uow.session, user_id, for_update=True) if user_id else None
+        if user is None or user.is_deleted:
+            raise BadUserInput("invalid or expired token", field="token", reason="INVALID_TOKEN")
+        return user
+
     async def reset_password(self, token: str, new_password: str, client: Client) -> bool:
         """Set a new password from an emailed link; every session of the account is revoked."""
         self._check_token_shape(token, field="token")
         now = self.clock()
         async with self.db.uow() as uow:
-            user_id = await credentials.consume_one_time(
-                uow.session, token, Purpose.RESET_PASSWORD, now=now
-            )
-            user = (
-                await repository.get_user(uow.session, user_id, for_update=True)
-                if user_id
-                else None
-            )
-            if user is None or user.is_deleted:
-                raise BadUserInput(
-                    "invalid or expired token", field="token", reason="INVALID_TOKEN"
-                )
+            user = await self._redeem(uow, token, Purpose.RESET_PASSWORD, now)
             password = self.policy.check(new_password, email=user.email, hints=(user.display_name,))
             user.set_password_hash(await self.hasher.hash(password), now)
             user.verify_email(now)  # the link proved the address works
@@ -502,18 +499,7 @@ class IdentityService:
         self._check_token_shape(token, field="token")
         now = self.clock()
         async with self.db.uow() as uow:
-            user_id = await credentials.consume_one_time(
-                uow.session, token, Purpose.VERIFY_EMAIL, now=now
-            )
-            user = (
-                await repository.get_user(uow.session, user_id, for_update=True)
-                if user_id
-                else None
-            )
-            if user is None or user.is_deleted:
-                raise BadUserInput(
-                    "invalid or expired token", field="token", reason="INVALID_TOKEN"
-                )
+            user = await self._redeem(uow, token, Purpose.VERIFY_EMAIL, now)
             if user.verify_email(now):
                 await repository.save_user(uow.session, user)
                 events.emit_all(uow, user)
