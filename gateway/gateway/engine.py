@@ -37,6 +37,7 @@ from gateway.planner import Plan, PlanningError, QueryPlanner
 from gateway.planner.operation import condition_variables
 from gateway.supergraph import Supergraph
 from gateway.types import JSON, GraphQLRequest, RequestContext, SubgraphTransport
+from gateway.variables import SimpleVariable, coerce_simple, simple_variables
 
 __all__ = ["FederatedEngine", "is_request_error"]
 
@@ -86,6 +87,8 @@ class _Document:
     operations: dict[str | None, OperationDefinitionNode] = field(default_factory=dict)
     fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
     conditions: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
+    # Per operation name: its variables when they all take the fast coercion path.
+    simple: dict[str | None, tuple[SimpleVariable, ...] | None] = field(default_factory=dict)
 
 
 class FederatedEngine:
@@ -198,10 +201,20 @@ class FederatedEngine:
                 "GRAPHQL_VALIDATION_FAILED",
             )
         variables: dict[str, Any] = {}
-        if operation.variable_definitions:
-            coerced = get_variable_values(
-                self._schema, operation.variable_definitions, dict(request.variables or {})
-            )
+        definitions = operation.variable_definitions
+        fast = None
+        if definitions:
+            name = request.operation_name
+            if name in entry.simple:
+                spec = entry.simple[name]
+            else:
+                spec = entry.simple[name] = simple_variables(self._schema, definitions)
+            if spec is not None:
+                fast = coerce_simple(spec, request.variables or {})
+        if fast is not None:
+            variables = fast
+        elif definitions:
+            coerced = get_variable_values(self._schema, definitions, dict(request.variables or {}))
             if isinstance(coerced, list):
                 return {
                     "errors": [
