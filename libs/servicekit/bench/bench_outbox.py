@@ -1,7 +1,8 @@
 """Outbox relay throughput and end-to-end event latency (figures, not pass/fail).
 
-The producer runs in its own process, as a service would; this process runs the relay and
-a consumer (with its inbox transaction), so the latency is commit → handler.
+For latency, the producing service (commits + its outbox relay) runs in its own process and
+the consuming service (with its inbox transaction) in this one, as they do in production;
+the latency is commit → consumer handler.
 """
 
 from __future__ import annotations
@@ -46,23 +47,30 @@ async def bench_relay_throughput(db: Database, bus: Bus) -> None:
 
 
 async def bench_end_to_end_latency(db: Database, bus: Bus) -> None:
-    rate, seconds = 1000, 5
+    for rate in (250, 500, 1000):
+        await _latency_at(db, bus, rate, seconds=5)
+
+
+async def _latency_at(db: Database, bus: Bus, rate: int, *, seconds: int) -> None:
     total = rate * seconds
     latencies: list[float] = []
 
     async def receive(event: Event, uow: UnitOfWork) -> None:
         latencies.append(time.time() - event.unpack(Int64Value).value / 1e9)
 
-    relay = OutboxRelay(db, bus)
+    subject = f"bench.tick{rate}.happened"
     runner = ConsumerRunner(
-        db, bus, "bench", [Subscription("bench.tick.happened", receive, "latency")], batch=256
+        db, bus, "bench", [Subscription(subject, receive, f"latency{rate}")], batch=256
     )
-    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
+    tasks = [asyncio.create_task(runner.run())]
     await runner.ready.wait()
     producer = await asyncio.create_subprocess_exec(
         sys.executable,
         str(Path(__file__).with_name("outbox_producer.py")),
         db.url,
+        bus.url,
+        bus.namespace,
+        subject,
         str(rate),
         str(total),
         stdout=asyncio.subprocess.PIPE,
@@ -77,7 +85,8 @@ async def bench_end_to_end_latency(db: Database, bus: Bus) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     ms = [x * 1000 for x in latencies]
     print(
-        f"end-to-end event latency at {offered:,.0f} events/s committed by a separate process "
-        f"({len(ms)}/{total} received; commit → consumer handler, inbox included): "
+        f"end-to-end event latency, target {rate}/s, {offered:,.0f} events/s committed "
+        f"({len(ms)}/{total} received; commit → relay → JetStream → consumer handler with inbox; "
+        f"producer and consumer in separate processes): "
         f"p50 {statistics.median(ms):.1f} ms, p95 {pct(ms, 0.95):.1f} ms, p99 {pct(ms, 0.99):.1f} ms"
     )

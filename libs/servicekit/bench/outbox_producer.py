@@ -1,6 +1,7 @@
-"""Commits events at a fixed rate into an outbox, as a service process would.
+"""A producing service: commits events at a fixed rate and runs its own outbox relay.
 
-Usage: python outbox_producer.py DATABASE_URL RATE TOTAL  (prints the achieved rate)
+Usage: python outbox_producer.py DATABASE_URL NATS_URL NAMESPACE SUBJECT RATE TOTAL
+Prints the commit rate achieved.
 """
 
 from __future__ import annotations
@@ -10,20 +11,24 @@ import sys
 import time
 
 from google.protobuf.wrappers_pb2 import Int64Value
+from servicekit.bus import Bus, OutboxRelay
 from servicekit.db import Database
 
 
-async def produce(url: str, rate: int, total: int) -> float:
+async def produce(
+    url: str, nats_url: str, namespace: str, subject: str, rate: int, total: int
+) -> float:
     db = Database(url, source="bench", pool_size=20)
+    bus = Bus(nats_url, namespace=namespace)
+    relay = OutboxRelay(db, bus)
+    relaying = asyncio.create_task(relay.run())
     started = time.perf_counter()
     slots = asyncio.Semaphore(20)
 
     async def commit_one(n: int) -> None:
         async with slots, db.uow() as uow:
             await uow.session.connection()  # stamp after getting a connection: time from commit
-            uow.emit(
-                "bench.tick.happened", Int64Value(value=time.time_ns()), subject_id=f"t{n % 50}"
-            )
+            uow.emit(subject, Int64Value(value=time.time_ns()), subject_id=f"t{n % 50}")
             await uow.commit()
 
     pending: set[asyncio.Task[None]] = set()
@@ -35,10 +40,16 @@ async def produce(url: str, rate: int, total: int) -> float:
         pending.add(task)
         task.add_done_callback(pending.discard)
     await asyncio.gather(*pending)
-    elapsed = time.perf_counter() - started
+    achieved = total / (time.perf_counter() - started)
+    while relay.published < total:
+        await asyncio.sleep(0.01)
+    relaying.cancel()
+    await asyncio.gather(relaying, return_exceptions=True)
+    await bus.close()
     await db.dispose()
-    return total / elapsed
+    return achieved
 
 
 if __name__ == "__main__":
-    print(asyncio.run(produce(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
+    url, nats_url, namespace, subject, rate, total = sys.argv[1:7]
+    print(asyncio.run(produce(url, nats_url, namespace, subject, int(rate), int(total))))

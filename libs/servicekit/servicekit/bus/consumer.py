@@ -23,12 +23,10 @@ from nats.js.errors import FetchTimeoutError
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 from realty.events.v1.envelope_pb2 import Envelope
-from sqlalchemy.dialects.postgresql import insert
 
 from servicekit.bus.connection import Bus
 from servicekit.bus.events import Event
 from servicekit.db import Database, UnitOfWork
-from servicekit.tables import inbox
 from servicekit.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -46,6 +44,13 @@ class Subscription:
     max_deliver: int = 5
     backoff: Sequence[float] = field(default=(0.5, 2.0, 10.0, 30.0, 60.0))
     ack_wait: float = 30.0
+
+
+# The consumer's hottest statement, sent as is (no SQL compilation per event).
+_RECORD_IN_INBOX = (
+    "INSERT INTO inbox (consumer, event_id, subject) VALUES (%s, %s, %s) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
 def _ordering_key(msg: Msg) -> str:
@@ -163,11 +168,9 @@ class ConsumerRunner:
 
     async def _handle(self, sub: Subscription, event: Event) -> None:
         async with self.db.uow(actor=event.actor) as uow:
-            first_time = await uow.session.execute(
-                insert(inbox)
-                .values(consumer=sub.durable, event_id=event.id, subject=event.subject)
-                .on_conflict_do_nothing()
-                .returning(inbox.c.event_id)
+            connection = await uow.session.connection()
+            first_time = await connection.exec_driver_sql(
+                _RECORD_IN_INBOX, (sub.durable, event.id, event.subject)
             )
             if first_time.first() is None:
                 log.debug("event %s already processed by %s", event.id, sub.durable)
