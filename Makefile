@@ -65,7 +65,7 @@ fmt: install
 
 ## bench: benchmarks (print figures; they do not pass or fail)
 bench: install
-	@$(PY) -m pytest -q -s -o python_files='bench_*.py' -o python_functions='bench_*' --timeout=0 $(wildcard bench libs/*/bench services/*/bench gateway/bench) $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -s -o python_files='bench_*.py' -o python_functions='bench_* test_*' --timeout=0 $(wildcard bench libs/*/bench services/*/bench gateway/bench) $(PYTEST_ARGS)
 
 ## migrate: run every service's database migrations against DATABASE_URL
 migrate: install
