@@ -29,6 +29,9 @@ from scheduling.tables import reminder_jobs, tours
 Clock = Callable[[], datetime]
 SUBJECT = "scheduling.tour.{verb}"
 MAX_IDEMPOTENCY_KEY = 200
+# A request whose insert deadlocks with a simultaneous one for the same time is tried again
+# (then it waits on the other and sees the overlap or the repeated key).
+WRITE_ATTEMPTS = 3
 
 
 def utcnow() -> datetime:
@@ -193,15 +196,20 @@ class Scheduling:
         )
         # The transaction is kept to the writes: while it is open, competing requests for an
         # overlapping time wait on it inside the exclusion constraint.
-        async with self.db.uow(actor=str(who.user_id)) as uow:
-            try:
-                await store.insert_tour(uow.session, tour, key)
-            except (store.Overlap, store.DuplicateKey) as exc:
-                refused: Exception = exc
-            else:
-                self._announce(uow, tour)
-                await uow.commit()
-                return tour
+        refused: Exception = store.Overlap("realtor")
+        for _ in range(WRITE_ATTEMPTS):
+            async with self.db.uow(actor=str(who.user_id)) as uow:
+                try:
+                    await store.insert_tour(uow.session, tour, key)
+                except store.Contended:
+                    continue
+                except (store.Overlap, store.DuplicateKey) as exc:
+                    refused = exc
+                else:
+                    self._announce(uow, tour)
+                    await uow.commit()
+                    return tour
+            break
         if key is not None:
             # The same request, sent twice at once: the one that won answers both.
             async with self.db.session() as session:
@@ -286,6 +294,10 @@ class Scheduling:
                 await store.save_tour(work.session, tour)
             except store.Overlap as exc:
                 raise self._conflict(exc) from None
+            except store.Contended:
+                raise Conflict(
+                    "another change for an overlapping time happened at the same moment; try again"
+                ) from None
             self._announce(work, tour)
             await self._plan_reminders(work, tour, now)
             await work.commit()

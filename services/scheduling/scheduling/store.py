@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import errors as pg_errors
 from sqlalchemy import Row, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling.availability import WEEKDAYS, Availability, format_clock
@@ -42,6 +42,11 @@ class Overlap(Exception):
 
 class DuplicateKey(Exception):
     """The buyer already used this idempotency key."""
+
+
+class Contended(Exception):
+    """Concurrent writes for the same time deadlocked in PostgreSQL; one of them was chosen to
+    fail. Trying again in a new transaction waits on the winner instead."""
 
 
 def _constraint_of(exc: IntegrityError) -> str | None:
@@ -140,6 +145,10 @@ async def insert_tour(session: AsyncSession, tour: Tour, idempotency_key: str | 
     except IntegrityError as exc:
         _raise_known(exc)
         raise
+    except OperationalError as exc:
+        if isinstance(exc.orig, pg_errors.DeadlockDetected):  # SQLSTATE 40P01
+            raise Contended() from exc
+        raise
     await _append_transitions(session, tour)
 
 
@@ -151,6 +160,10 @@ async def save_tour(session: AsyncSession, tour: Tour) -> None:
         )
     except IntegrityError as exc:
         _raise_known(exc)
+        raise
+    except OperationalError as exc:
+        if isinstance(exc.orig, pg_errors.DeadlockDetected):  # SQLSTATE 40P01
+            raise Contended() from exc
         raise
     await _append_transitions(session, tour)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from scheduling import store
 from scheduling.clients import Directory
+from scheduling.domain import Tour
 from servicekit.auth import Role
 from servicekit.embedded import free_port
 from sqlalchemy import text
@@ -248,6 +251,57 @@ async def test_concurrent_repeats_of_one_request_make_one_tour(stack: Any) -> No
         *(stack.request(buyer, listing, TUESDAY_10AM, key="double-click") for _ in range(6))
     )
     assert len({data(body, "requestTour")["id"] for body in bodies}) == 1
+    async with stack.db.session() as session:
+        count = (await session.execute(text("SELECT count(*) FROM tours"))).scalar_one()
+    assert count == 1
+
+
+async def _until_a_statement_waits_on_a_lock(stack: Any) -> None:
+    for _ in range(200):
+        async with stack.db.session() as session:
+            waiting = (
+                await session.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+            ).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the request never waited on the open transaction")
+
+
+async def test_a_request_caught_in_a_deadlock_is_tried_again(stack: Any) -> None:
+    realtor, listing = await stack.open_for_tours(buffer=15)
+    buyer = stack.peers.person(Role.BUYER)
+
+    def held_tour(starts_at: datetime) -> Tour:
+        return Tour.request(
+            listing_id=listing,
+            buyer_id=stack.peers.person(Role.BUYER).id,
+            realtor_id=realtor.id,
+            starts_at=starts_at,
+            duration_minutes=30,
+            time_zone="America/New_York",
+            buffer_minutes=15,
+            now=stack.clock(),
+        )
+
+    async with stack.db.uow() as other:
+        # Another transaction holds the realtor's 10:00 tour, not committed yet ([10:00, 10:45)
+        # with the buffer), so a request for 10:30 waits on it in the exclusion constraint;
+        await store.insert_tour(other.session, held_tour(TUESDAY_10AM), None)
+        request = asyncio.create_task(
+            stack.request(buyer, listing, TUESDAY_10AM + timedelta(minutes=30), key="k")
+        )
+        await _until_a_statement_waits_on_a_lock(stack)
+        # then it adds 11:00, which overlaps only the waiting request: each now waits on the
+        # other, and PostgreSQL aborts one of them.
+        with contextlib.suppress(store.Contended):
+            await store.insert_tour(
+                other.session, held_tour(TUESDAY_10AM + timedelta(hours=1)), None
+            )
+        await other.rollback()
+    # Whichever was aborted, the request answers as if it had come alone.
+    tour = data(await request, "requestTour")
+    assert tour["status"] == "REQUESTED"
     async with stack.db.session() as session:
         count = (await session.execute(text("SELECT count(*) FROM tours"))).scalar_one()
     assert count == 1
