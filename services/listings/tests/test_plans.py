@@ -54,6 +54,35 @@ async def test_search_shapes_use_their_indexes(db, service, details):
             {"listings_realtor"},
         ),
     ]
+    async with db.uow() as uow:
+        # Many more homes without a pool, so the text is selective as it is in real data
+        # (on a table where every row matches, any index is as good as the text index).
+        columns = (
+            (
+                await uow.session.execute(
+                    text(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_name = 'listings' AND is_generated = 'NEVER'"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        varied = {
+            "id": "gen_random_uuid()",
+            "slug": "slug || '-' || n",
+            "title": "'Plain home ' || n",
+            "description": "'Quiet street, small garden.'",
+        }
+        chosen = ", ".join(varied.get(c, c) for c in columns)
+        await uow.session.execute(
+            text(
+                f"INSERT INTO listings ({', '.join(columns)}) "
+                f"SELECT {chosen} FROM listings, generate_series(1, 60) AS n"
+            )
+        )
+        await uow.commit()
     async with db.session() as session:
         await session.execute(text("ANALYZE listings"))
         await session.execute(text("SET enable_seqscan = off"))
