@@ -524,7 +524,7 @@ class _MemoryTransport:
         return answer
 
     def subscribe(self, *args: Any) -> Any:
-        raise NotImplementedError
+        raise TypeError("the in-process benchmark transport measures queries only")
 
     async def close(self) -> None:
         return None
