@@ -4,6 +4,10 @@ Keys are cached; a token signed with an unknown `kid` triggers one refresh of th
 (at most every `min_refresh_interval` seconds), which is how a rotated key is picked up
 without a restart. Only asymmetric algorithms are accepted, so `alg: none` and HMAC tricks
 with a public key fail before any signature check.
+
+A signature check costs more than the rest of a simple request, and a client sends the same
+token with every request, so tokens that verified are remembered (bounded LRU) for at most
+`remember_seconds` and never past their `exp`. Failures are never remembered.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import contextvars
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -80,6 +85,8 @@ class JwtVerifier:
         cache_ttl: float = 300.0,
         min_refresh_interval: float = 1.0,
         leeway: float = 5.0,
+        remember_seconds: float = 60.0,
+        remember_size: int = 10_000,
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
@@ -88,6 +95,9 @@ class JwtVerifier:
         self._cache_ttl = cache_ttl
         self._min_refresh = min_refresh_interval
         self._leeway = leeway
+        self._remember_seconds = remember_seconds
+        self._remember_size = remember_size
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -121,6 +131,12 @@ class JwtVerifier:
             raise Unauthenticated("invalid token: unknown signing key") from None
 
     async def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            if time.time() < remembered[1]:
+                self._verified.move_to_end(token)
+                return remembered[0]
+            del self._verified[token]
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -144,9 +160,20 @@ class JwtVerifier:
         except jwt.PyJWTError:
             raise Unauthenticated("invalid token") from None
         try:
-            return Principal(user_id=uuid.UUID(claims["sub"]), role=Role(str(claims.get("role"))))
+            principal = Principal(
+                user_id=uuid.UUID(claims["sub"]), role=Role(str(claims.get("role")))
+            )
         except (ValueError, KeyError):
             raise Unauthenticated("invalid token") from None
+        self._remember(token, principal, expires=float(claims["exp"]))
+        return principal
+
+    def _remember(self, token: str, principal: Principal, *, expires: float) -> None:
+        if self._remember_size <= 0 or self._remember_seconds <= 0:
+            return
+        self._verified[token] = (principal, min(time.time() + self._remember_seconds, expires))
+        while len(self._verified) > self._remember_size:
+            self._verified.popitem(last=False)
 
     async def principal_from_header(self, authorization: str | None) -> Principal | None:
         token = bearer_token(authorization)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -91,3 +92,44 @@ async def test_rotated_key_is_picked_up_without_restart() -> None:
         await verifier.aclose()
     finally:
         issuer.stop()
+
+
+async def test_a_verified_token_is_checked_once_until_it_expires(
+    token_issuer: TokenIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import servicekit.auth as auth
+
+    checks = 0
+    real = auth.jwt.decode
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal checks
+        checks += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(auth.jwt, "decode", counted)
+    verifier = token_issuer.verifier()
+    token = token_issuer.token(uuid.uuid4(), expires_in=1)
+    assert await verifier.verify(token) == await verifier.verify(token)
+    assert checks == 1
+    forged = jwt.encode(
+        {
+            "sub": str(uuid.uuid4()),
+            "role": "ADMIN",
+            "iss": token_issuer.issuer,
+            "aud": token_issuer.audience,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        },
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": token_issuer.current_kid},
+    )
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(forged)
+    assert checks == 3  # failures are never remembered
+    await asyncio.sleep(1.1)
+    await verifier.verify(token)  # past `exp` (within the clock leeway): checked again
+    assert checks == 4
+    await verifier.aclose()
