@@ -41,7 +41,7 @@ class Gate:
         return {"data": None, "errors": [{"message": f"{subgraph} says no"}]}
 
     def subscribe(self, *args: Any) -> Any:
-        raise NotImplementedError
+        raise TypeError("this transport records query fetches only")
 
     async def close(self) -> None:
         return None

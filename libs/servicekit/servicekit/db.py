@@ -24,6 +24,7 @@ from psycopg import sql
 from realty.events.v1.envelope_pb2 import Envelope
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from servicekit.tables import outbox
@@ -104,8 +105,8 @@ class Database:
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except Exception:
-            return False
+        except (DBAPIError, OSError, TimeoutError):
+            return False  # not reachable; anything else is a bug and propagates
         return True
 
     async def dispose(self) -> None:
