@@ -7,6 +7,7 @@ into the same exceptions. Anything else becomes INTERNAL_SERVER_ERROR with no de
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -95,6 +96,14 @@ GRPC_STATUS: dict[ErrorCode, grpc.StatusCode] = {
 _FROM_GRPC: dict[grpc.StatusCode, ErrorCode] = {v: k for k, v in GRPC_STATUS.items()}
 _FROM_GRPC[grpc.StatusCode.DEADLINE_EXCEEDED] = ErrorCode.UNAVAILABLE
 _FROM_GRPC[grpc.StatusCode.FAILED_PRECONDITION] = ErrorCode.BAD_USER_INPUT
+
+
+def parse_id(value: object, argument: str = "id") -> uuid.UUID:
+    """An ID argument as a UUID; anything else is the caller's mistake (BAD_USER_INPUT)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise BadUserInput(f"{argument} is not a valid ID", argument=argument) from None
 
 
 def error_for(code: ErrorCode | str, message: str) -> ServiceError:

@@ -53,3 +53,16 @@ async def test_invalid_documents_and_variables_are_the_callers_fault() -> None:
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     [error] = await run("query($n: Int) { page(first: $n) }", {"n": None})
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_an_id_that_is_not_a_uuid_is_bad_input() -> None:
+    import uuid
+
+    import pytest
+    from servicekit.errors import BadUserInput, parse_id
+
+    known = uuid.uuid4()
+    assert parse_id(str(known)) == known
+    with pytest.raises(BadUserInput) as caught:
+        parse_id("listing-42", "listingId")
+    assert caught.value.extensions() == {"code": "BAD_USER_INPUT", "argument": "listingId"}

@@ -19,7 +19,7 @@ from typing import Annotated
 import strawberry
 from servicekit.auth import Principal, bearer_token
 from servicekit.auth import Role as AuthRole
-from servicekit.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
+from servicekit.errors import Forbidden, NotFound, Unauthenticated, parse_id
 from servicekit.graphql import Context, SubgraphSchema
 from servicekit.pagination import Connection, build_connection, page_size
 from strawberry.dataloader import DataLoader
@@ -55,13 +55,6 @@ def client_of(info: GqlInfo) -> Client:
         if first:
             return Client(ip=first[:64])
     return Client(ip=request.client.host if request.client else None)
-
-
-def parse_id(value: str, *, argument: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise BadUserInput("not a valid ID", argument=argument) from None
 
 
 def _users_loader(service: IdentityService) -> DataLoader[uuid.UUID, domain.User | None]:

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 import grpc
 from realty.identity.v1 import identity_pb2 as pb
 from realty.identity.v1 import identity_pb2_grpc as pb_grpc
-from servicekit.errors import BadUserInput, NotFound
+from servicekit.errors import BadUserInput, NotFound, parse_id
 
 from identity.domain import User
 from identity.events import ROLE_TO_PROTO
@@ -32,13 +30,6 @@ def to_proto(user: User) -> pb.User:
     )
 
 
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise BadUserInput(f"not a valid user id: {value[:64]!r}") from None
-
-
 class IdentityServicer(pb_grpc.IdentityServicer):
     def __init__(self, service: IdentityService) -> None:
         self.service = service
@@ -46,7 +37,7 @@ class IdentityServicer(pb_grpc.IdentityServicer):
     async def GetUser(
         self, request: pb.GetUserRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.User:
-        user = await self.service.get_user(_uuid(request.id))
+        user = await self.service.get_user(parse_id(request.id))
         if user is None:
             raise NotFound("no such user", id=request.id)
         return to_proto(user)
@@ -56,5 +47,5 @@ class IdentityServicer(pb_grpc.IdentityServicer):
     ) -> pb.BatchGetUsersResponse:
         if len(request.ids) > MAX_BATCH:
             raise BadUserInput(f"at most {MAX_BATCH} ids per call")
-        found = await self.service.users_by_ids([_uuid(i) for i in request.ids])
+        found = await self.service.users_by_ids([parse_id(i, "ids") for i in request.ids])
         return pb.BatchGetUsersResponse(users=[to_proto(u) for u in found.values()])

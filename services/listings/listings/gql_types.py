@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import strawberry
-from servicekit.errors import BadUserInput
+from servicekit.errors import BadUserInput, parse_id
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -26,13 +25,6 @@ strawberry.enum(search.ListingSort, description="Order of search results.")
 ListingStatus = domain.ListingStatus
 PropertyType = domain.PropertyType
 ListingSort = search.ListingSort
-
-
-def parse_id(value: str, name: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise BadUserInput(f"{name} is not a valid ID", field=name) from None
 
 
 def services(info: Info) -> ListingService:

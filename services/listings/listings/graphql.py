@@ -16,7 +16,7 @@ from typing import cast
 
 import strawberry
 from servicekit.auth import Role
-from servicekit.errors import BadUserInput
+from servicekit.errors import BadUserInput, parse_id
 from servicekit.graphql import SubgraphSchema
 from servicekit.pagination import Connection, Edge, PageInfo, page_size
 from strawberry.dataloader import DataLoader
@@ -37,7 +37,6 @@ from listings.gql_types import (
     PhotoUpload,
     PropertyType,
     UpdateListingInput,
-    parse_id,
     services,
 )
 from listings.search import Viewer

@@ -12,11 +12,11 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from servicekit.auth import Principal, Role
-from servicekit.errors import BadUserInput, Forbidden
+from servicekit.errors import Forbidden, parse_id
 from servicekit.graphql import Context, SubgraphSchema
 from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
 from strawberry.dataloader import DataLoader
@@ -59,13 +59,6 @@ def _services(info: Info[Context, None]) -> Services:
     return services
 
 
-def _uuid(value: Any, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise BadUserInput(f"{name} is not a valid id", argument=name) from None
-
-
 TourStatus = strawberry.enum(domain.TourStatus, description="Where a tour is in its lifecycle.")
 
 
@@ -104,7 +97,7 @@ class User:
         services = _services(info)
         limit = page_size(first)
         rows = await services.queries.upcoming(
-            _uuid(self.id, "id"), services.scheduling.clock(), limit, decode_cursor(after)
+            parse_id(self.id, "id"), services.scheduling.clock(), limit, decode_cursor(after)
         )
         return build_connection(rows, limit=limit, key=tour_key, node=Tour.of, after=after)
 
@@ -116,7 +109,7 @@ class User:
         services = _services(info)
         limit = page_size(first)
         rows = await services.queries.past(
-            _uuid(self.id, "id"), services.scheduling.clock(), limit, decode_cursor(after)
+            parse_id(self.id, "id"), services.scheduling.clock(), limit, decode_cursor(after)
         )
         return build_connection(rows, limit=limit, key=tour_key, node=Tour.of, after=after)
 
@@ -127,7 +120,7 @@ class User:
         await self._self(info, Role.REALTOR)
         limit = page_size(first)
         rows = await _services(info).queries.clients(
-            _uuid(self.id, "id"), limit, decode_cursor(after)
+            parse_id(self.id, "id"), limit, decode_cursor(after)
         )
 
         def node(client: Client) -> User:
@@ -163,7 +156,7 @@ class Listing:
     ) -> Connection[Tour]:
         who = await _ctx(info).user()
         services = _services(info)
-        listing_id = _uuid(self.id, "id")
+        listing_id = parse_id(self.id, "id")
         await services.scheduling.require_listing_owner(who, listing_id)
         limit = page_size(first)
         rows = await services.queries.of_listing(
@@ -241,7 +234,7 @@ class Tour:
     async def resolve_reference(cls, info: Info[Context, None], id: strawberry.ID) -> Tour | None:
         services = _services(info)
         loader = _ctx(info).loader("tour", lambda: _tour_loader(services.queries))
-        tour = await loader.load(_uuid(id, "id"))
+        tour = await loader.load(parse_id(id, "id"))
         who = await _ctx(info).principal()
         if tour is None or who is None:
             return None
@@ -265,7 +258,7 @@ class Tour:
     async def history(self, info: Info[Context, None]) -> list[TourStatusChange]:
         services = _services(info)
         loader = _ctx(info).loader("history", lambda: _history_loader(services.queries))
-        steps = await loader.load(_uuid(self.id, "id"))
+        steps = await loader.load(parse_id(self.id, "id"))
         return [
             TourStatusChange(
                 from_=TourStatus(s.from_status.value) if s.from_status else None,
@@ -366,7 +359,7 @@ class Query:
     @strawberry.field(description="A tour (its participants only).")
     async def tour(self, info: Info[Context, None], id: strawberry.ID) -> Tour | None:
         who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.tour_for(who, _uuid(id, "id")))
+        return Tour.of(await _services(info).scheduling.tour_for(who, parse_id(id, "id")))
 
     @strawberry.field(description="Free slots of the listing's realtor between `from` and `to`.")
     async def available_slots(
@@ -378,7 +371,7 @@ class Query:
         duration_minutes: int | None = None,
     ) -> list[TimeSlot]:
         slots = await _services(info).scheduling.available_slots(
-            _uuid(listing_id, "listingId"), from_, to, duration_minutes or DEFAULT_DURATION
+            parse_id(listing_id, "listingId"), from_, to, duration_minutes or DEFAULT_DURATION
         )
         return [TimeSlot(starts_at=s, ends_at=e) for s, e in slots]
 
@@ -412,7 +405,7 @@ class Mutation:
         who = await _ctx(info).user(Role.BUYER)
         tour = await _services(info).scheduling.request_tour(
             who,
-            listing_id=_uuid(input.listing_id, "listingId"),
+            listing_id=parse_id(input.listing_id, "listingId"),
             starts_at=input.starts_at,
             duration_minutes=_or(input.duration_minutes, DEFAULT_DURATION),
             note=input.note,
@@ -423,12 +416,12 @@ class Mutation:
     @strawberry.mutation(description="Confirm a requested tour (its realtor).")
     async def confirm_tour(self, info: Info[Context, None], id: strawberry.ID) -> Tour:
         who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.confirm(who, _uuid(id, "id")))
+        return Tour.of(await _services(info).scheduling.confirm(who, parse_id(id, "id")))
 
     @strawberry.mutation(description="Decline a requested tour with a reason (its realtor).")
     async def decline_tour(self, info: Info[Context, None], id: strawberry.ID, reason: str) -> Tour:
         who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.decline(who, _uuid(id, "id"), reason))
+        return Tour.of(await _services(info).scheduling.decline(who, parse_id(id, "id"), reason))
 
     @strawberry.mutation(
         description="Move a tour (a participant); a buyer's move needs confirming."
@@ -437,22 +430,24 @@ class Mutation:
         self, info: Info[Context, None], id: strawberry.ID, starts_at: datetime
     ) -> Tour:
         who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.reschedule(who, _uuid(id, "id"), starts_at))
+        return Tour.of(
+            await _services(info).scheduling.reschedule(who, parse_id(id, "id"), starts_at)
+        )
 
     @strawberry.mutation(description="Cancel a requested or scheduled tour (a participant).")
     async def cancel_tour(self, info: Info[Context, None], id: strawberry.ID, reason: str) -> Tour:
         who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.cancel(who, _uuid(id, "id"), reason))
+        return Tour.of(await _services(info).scheduling.cancel(who, parse_id(id, "id"), reason))
 
     @strawberry.mutation(description="Start a scheduled tour (its realtor).")
     async def start_tour(self, info: Info[Context, None], id: strawberry.ID) -> Tour:
         who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.start(who, _uuid(id, "id")))
+        return Tour.of(await _services(info).scheduling.start(who, parse_id(id, "id")))
 
     @strawberry.mutation(description="Complete a tour in progress (its realtor).")
     async def complete_tour(self, info: Info[Context, None], id: strawberry.ID) -> Tour:
         who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.complete(who, _uuid(id, "id")))
+        return Tour.of(await _services(info).scheduling.complete(who, parse_id(id, "id")))
 
     @strawberry.mutation(
         description="Replace the caller's calendar feed URL (revokes the old one)."
@@ -470,7 +465,7 @@ class Subscription:
     ) -> AsyncGenerator[Tour, None]:
         who = await _ctx(info).user()
         services = _services(info)
-        tour_uuid = _uuid(tour_id, "tourId")
+        tour_uuid = parse_id(tour_id, "tourId")
         with services.live.listen(tour_id=tour_uuid) as listener:
             await services.scheduling.tour_for(who, tour_uuid)
             async for tour in listener:

@@ -7,7 +7,7 @@ from datetime import UTC
 
 import grpc
 from realty.scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
-from servicekit.errors import BadUserInput, NotFound
+from servicekit.errors import BadUserInput, NotFound, parse_id
 from servicekit.pagination import decode_cursor, encode_cursor
 
 from scheduling.messages import status_from_proto, tour_to_proto
@@ -18,12 +18,8 @@ DEFAULT_PAGE = 100
 
 
 def _uuid(value: str, name: str) -> uuid.UUID | None:
-    if not value:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise BadUserInput(f"{name} is not a valid id") from None
+    """An optional id field of a request: empty means absent."""
+    return parse_id(value, name) if value else None
 
 
 class SchedulingServicer(scheduling_pb2_grpc.SchedulingServicer):
