@@ -8,22 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
-import importlib.util
-from pathlib import Path
 
-from servicekit.migrations import migrate
+from servicekit.migrations import migrate, migrations_dir
 from servicekit.settings import ServiceSettings
-
-
-def migrations_dir(package: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise LookupError(f"package {package!r} is not installed")
-    root = Path(next(iter(spec.submodule_search_locations)))
-    for candidate in (root / "migrations", root.parent / "migrations"):
-        if (candidate / "env.py").exists():
-            return candidate
-    raise LookupError(f"no migrations found for {package!r}")
 
 
 async def migrate_all() -> None:

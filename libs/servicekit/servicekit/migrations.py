@@ -7,6 +7,7 @@ run_env(metadata)`), so all services migrate the same way.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from pathlib import Path
 
 from alembic import command, context
@@ -14,6 +15,18 @@ from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, pool
 
 from servicekit.db import ensure_database, libpq_url
+
+
+def migrations_dir(package: str) -> Path:
+    """A service's `migrations/`: inside its package when installed, beside it in a checkout."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise LookupError(f"package {package!r} is not installed")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for candidate in (root / "migrations", root.parent / "migrations"):
+        if (candidate / "env.py").exists():
+            return candidate
+    raise LookupError(f"no migrations found for {package!r}")
 
 
 def alembic_config(url: str, migrations_dir: Path) -> Config:

@@ -1,7 +1,5 @@
 """Identity: accounts, sign-in, recovery, access tokens and privacy for RealtyForYou."""
 
-from pathlib import Path
+from servicekit.migrations import migrations_dir
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-if not MIGRATIONS_DIR.is_dir():  # installed as a wheel: migrations are packaged inside
-    MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = migrations_dir("identity")

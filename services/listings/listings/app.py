@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from realty.listings.v1 import listings_pb2_grpc
 from servicekit.graphql import SubgraphApp
 from servicekit.infrastructure import Infrastructure
+from servicekit.migrations import migrations_dir
 from servicekit.runtime import Runtime, run
 
 from listings.consumers import subscriptions
@@ -23,9 +23,7 @@ from listings.storage import PhotoStorage
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
-if not MIGRATIONS_DIR.is_dir():  # installed as a wheel: migrations ship inside the package
-    MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = migrations_dir("listings")
 
 
 def build_storage(settings: Settings) -> PhotoStorage:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from realty.scheduling.v1 import scheduling_pb2_grpc
 from servicekit.graphql import SubgraphApp
 from servicekit.infrastructure import Infrastructure
+from servicekit.migrations import migrations_dir
 from servicekit.runtime import Runtime, run
 
 from scheduling.clients import Directory
@@ -24,9 +24,7 @@ from scheduling.rpc import SchedulingServicer
 from scheduling.service import Policy, Scheduling, utcnow
 from scheduling.settings import Settings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-if not MIGRATIONS_DIR.is_dir():  # running from a source checkout
-    MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+MIGRATIONS_DIR = migrations_dir("scheduling")
 
 
 @dataclass
