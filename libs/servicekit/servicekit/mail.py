@@ -108,7 +108,7 @@ def read_mailbox(mail_dir: Path) -> list[EmailMessage]:
     """Every message in a catcher's folder, oldest first."""
     parser = BytesParser(policy=policy.default)
     messages: list[EmailMessage] = []
-    for path in sorted(mail_dir.glob("*.eml")):
+    for path in sorted(p for p in mail_dir.glob("*.eml") if not p.name.startswith(".")):
         parsed = parser.parsebytes(path.read_bytes())
         assert isinstance(parsed, EmailMessage)
         messages.append(parsed)
@@ -122,9 +122,10 @@ class _Store:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.eml"
         content = envelope.original_content or b""
-        tmp = self.mail_dir / f".{name}"
-        tmp.write_bytes(content)
-        tmp.rename(self.mail_dir / name)
+        # Written aside, then renamed: a reader never sees half a message.
+        partial = self.mail_dir / f".{name}.partial"
+        partial.write_bytes(content)
+        partial.rename(self.mail_dir / name)
         return "250 Message accepted for delivery"
 
 

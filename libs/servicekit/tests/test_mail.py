@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from servicekit.mail import Attachment, MailCatcher, SmtpMailer, compose
+from pathlib import Path
+
+from servicekit.mail import Attachment, MailCatcher, SmtpMailer, compose, read_mailbox
 
 
 async def test_smtp_mail_lands_in_the_catcher_as_eml(mail_catcher: MailCatcher) -> None:
@@ -28,3 +30,12 @@ async def test_smtp_mail_lands_in_the_catcher_as_eml(mail_catcher: MailCatcher) 
     assert part.get_param("method") == "REQUEST"
     assert part.get_content().replace("\r\n", "\n") == invite.decode().replace("\r\n", "\n")
     assert mail_catcher.messages(to="someone-else@example.com") == []
+
+
+def test_a_message_being_written_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "00000000000000000001-aaaa.eml").write_bytes(
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: done\r\n\r\nhello\r\n"
+    )
+    (tmp_path / ".00000000000000000002-bbbb.eml").write_bytes(b"From: a@exa")
+    (tmp_path / ".00000000000000000003-cccc.eml.partial").write_bytes(b"From: a@exa")
+    assert [m["Subject"] for m in read_mailbox(tmp_path)] == ["done"]
