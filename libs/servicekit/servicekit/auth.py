@@ -17,49 +17,28 @@ import contextvars
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import httpx
 import jwt
 
-from servicekit.errors import Forbidden, Unauthenticated
+from servicekit.vocabulary import Principal, Role, Unauthenticated, require_principal
+
+__all__ = [
+    "JwtVerifier",
+    "Principal",
+    "Role",
+    "bearer_token",
+    "current_principal",
+    "require_principal",
+]
 
 ALLOWED_ALGORITHMS = ("EdDSA", "RS256", "ES256")
-
-
-class Role(StrEnum):
-    BUYER = "BUYER"
-    REALTOR = "REALTOR"
-    ADMIN = "ADMIN"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller."""
-
-    user_id: uuid.UUID
-    role: Role
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
-
-    def require_role(self, *roles: Role) -> None:
-        if self.role not in roles and not self.is_admin:
-            raise Forbidden(f"requires role {' or '.join(r.value for r in roles)}")
 
 
 current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "current_principal", default=None
 )
-
-
-def require_principal(principal: Principal | None) -> Principal:
-    if principal is None:
-        raise Unauthenticated("authentication required")
-    return principal
 
 
 def bearer_token(authorization: str | None) -> str | None:

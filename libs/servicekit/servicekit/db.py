@@ -1,10 +1,13 @@
 """The service's own PostgreSQL database: engine, creation, and the unit of work.
 
-A `UnitOfWork` is one transaction. Events recorded on it with `emit` are written to the
-outbox table in that same transaction at commit, so a change and the facts it announces
-are stored together or not at all. Units of work nest: an inner `async with uow` joins the
-outer one, and only the outermost commit really commits (the event consumer uses this to
-record the inbox row and the handler's effect in one transaction).
+A `UnitOfWork` is one transaction. The store registers every aggregate it loads or adds
+with `track`; at commit the unit of work takes each tracked aggregate's new domain events,
+turns them into bus messages with the service's one mapper (its `events.py`, given to the
+`Database`) and writes them to the outbox table in that same transaction. So a change and
+the facts it announces are stored together or not at all, and no use case can forget to
+announce what its aggregate recorded. Units of work nest: an inner `async with uow` joins
+the outer one, and only the outermost commit really commits (the event consumer uses this
+to record the inbox row and the handler's effect in one transaction).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self, TypeVar
 
 import psycopg
 from google.protobuf.message import Message
@@ -60,6 +63,32 @@ async def ensure_database(url: str) -> bool:
         return True
 
 
+class Aggregate(Protocol):
+    """What the unit of work tracks: anything that records its domain events in `events`."""
+
+    events: list[Any]
+
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A domain event as the bus carries it: its subject, protobuf payload and whose it is."""
+
+    subject: str
+    payload: Message
+    subject_id: str | uuid.UUID
+    actor: str | uuid.UUID | None = None
+    time: datetime | None = None
+
+
+class EventMapper(Protocol):
+    """A service's mapping of (aggregate, domain event) to the message it publishes."""
+
+    def __call__(self, aggregate: Any, event: Any, /) -> Outgoing: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
     subject: str
@@ -78,9 +107,11 @@ class Database:
         pool_size: int = 10,
         max_overflow: int = 10,
         echo: bool = False,
+        events: EventMapper | None = None,
     ) -> None:
         self.url = url
         self.source = source
+        self.events = events
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
             pool_size=pool_size,
@@ -122,6 +153,7 @@ class UnitOfWork:
         self._depth = 0
         self._session: AsyncSession | None = None
         self._pending: list[PendingEvent] = []
+        self._tracked: dict[int, Aggregate] = {}
         self.committed = False
 
     @property
@@ -134,6 +166,7 @@ class UnitOfWork:
         if self._depth == 0:
             self._session = AsyncSession(self.db.engine, expire_on_commit=False)
             self._pending = []
+            self._tracked = {}
             self.committed = False
         self._depth += 1
         return self
@@ -154,7 +187,32 @@ class UnitOfWork:
                 await session.rollback()
         finally:
             self._pending = []
+            self._tracked = {}
             await session.close()
+
+    def track(self, aggregate: A) -> A:
+        """Remember an aggregate loaded or added in this transaction; its events go out at commit."""
+        self._tracked.setdefault(id(aggregate), aggregate)
+        return aggregate
+
+    def collect_events(self) -> None:
+        """Record the new domain events of every tracked aggregate (done by `commit`)."""
+        for aggregate in self._tracked.values():
+            if not aggregate.events:
+                continue
+            mapper = self.db.events
+            if mapper is None:
+                raise RuntimeError(f"{self.db.source}: domain events recorded but no event mapper")
+            for event in aggregate.events:
+                out = mapper(aggregate, event)
+                self.emit(
+                    out.subject,
+                    out.payload,
+                    subject_id=out.subject_id,
+                    actor=out.actor,
+                    time=out.time,
+                )
+            aggregate.events.clear()
 
     def emit(
         self,
@@ -206,10 +264,12 @@ class UnitOfWork:
         """Commit the transaction with its events; inside a nested unit of work, defer to the outer."""
         if self._depth > 1:
             return
+        self.collect_events()
         await self.flush_events()
         await self.session.commit()
         self.committed = True
 
     async def rollback(self) -> None:
         self._pending = []
+        self._tracked = {}
         await self.session.rollback()

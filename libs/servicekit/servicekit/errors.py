@@ -1,4 +1,4 @@
-"""The error vocabulary every edge speaks.
+"""The error vocabulary at the gRPC edge (the errors themselves live in `servicekit.vocabulary`).
 
 Inside a service, rules raise `ServiceError` subclasses; the GraphQL layer turns them into
 `extensions.code`, the gRPC layer into status codes, and gRPC clients turn status codes back
@@ -7,80 +7,40 @@ into the same exceptions. Anything else becomes INTERNAL_SERVER_ERROR with no de
 
 from __future__ import annotations
 
-import uuid
-from enum import StrEnum
-from typing import Any, ClassVar
-
 import grpc
 
+from servicekit.vocabulary import (
+    ERRORS,
+    BadUserInput,
+    Conflict,
+    ErrorCode,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    Unauthenticated,
+    Unavailable,
+    error_for,
+    parse_id,
+)
 
-class ErrorCode(StrEnum):
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    FORBIDDEN = "FORBIDDEN"
-    BAD_USER_INPUT = "BAD_USER_INPUT"
-    NOT_FOUND = "NOT_FOUND"
-    CONFLICT = "CONFLICT"
-    RATE_LIMITED = "RATE_LIMITED"
-    UNAVAILABLE = "UNAVAILABLE"
-    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+__all__ = [
+    "ERRORS",
+    "GRPC_STATUS",
+    "BadUserInput",
+    "Conflict",
+    "ErrorCode",
+    "Forbidden",
+    "NotFound",
+    "RateLimited",
+    "ServiceError",
+    "Unauthenticated",
+    "Unavailable",
+    "error_for",
+    "from_grpc_status",
+    "parse_id",
+]
 
-
-class ServiceError(Exception):
-    """An expected failure whose message is safe to show to the caller."""
-
-    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_SERVER_ERROR
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-    def extensions(self) -> dict[str, Any]:
-        return {"code": self.code.value, **self.details}
-
-
-class Unauthenticated(ServiceError):
-    code = ErrorCode.UNAUTHENTICATED
-
-
-class Forbidden(ServiceError):
-    code = ErrorCode.FORBIDDEN
-
-
-class BadUserInput(ServiceError):
-    code = ErrorCode.BAD_USER_INPUT
-
-
-class NotFound(ServiceError):
-    code = ErrorCode.NOT_FOUND
-
-
-class Conflict(ServiceError):
-    code = ErrorCode.CONFLICT
-
-
-class RateLimited(ServiceError):
-    code = ErrorCode.RATE_LIMITED
-
-
-class Unavailable(ServiceError):
-    """A dependency (another service, a broker) cannot be reached right now."""
-
-    code = ErrorCode.UNAVAILABLE
-
-
-_ERRORS: dict[ErrorCode, type[ServiceError]] = {
-    cls.code: cls
-    for cls in (
-        Unauthenticated,
-        Forbidden,
-        BadUserInput,
-        NotFound,
-        Conflict,
-        RateLimited,
-        Unavailable,
-    )
-}
 
 GRPC_STATUS: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
@@ -96,23 +56,6 @@ GRPC_STATUS: dict[ErrorCode, grpc.StatusCode] = {
 _FROM_GRPC: dict[grpc.StatusCode, ErrorCode] = {v: k for k, v in GRPC_STATUS.items()}
 _FROM_GRPC[grpc.StatusCode.DEADLINE_EXCEEDED] = ErrorCode.UNAVAILABLE
 _FROM_GRPC[grpc.StatusCode.FAILED_PRECONDITION] = ErrorCode.BAD_USER_INPUT
-
-
-def parse_id(value: object, argument: str = "id") -> uuid.UUID:
-    """An ID argument as a UUID; anything else is the caller's mistake (BAD_USER_INPUT)."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise BadUserInput(f"{argument} is not a valid ID", argument=argument) from None
-
-
-def error_for(code: ErrorCode | str, message: str) -> ServiceError:
-    """Build the exception for a code (used when decoding remote errors)."""
-    try:
-        known = ErrorCode(code)
-    except ValueError:
-        known = ErrorCode.INTERNAL_SERVER_ERROR
-    return _ERRORS.get(known, ServiceError)(message)
 
 
 def from_grpc_status(status: grpc.StatusCode, message: str) -> ServiceError:

@@ -1,15 +1,16 @@
 """The shared parts a service is built from, created once in its composition root.
 
-`Infrastructure.open(settings, migrations_dir)` configures logging and tracing, creates and
+`Infrastructure.open(settings, migrations_dir, events=mapper)` configures logging and tracing, creates and
 migrates the service's database, and builds the engine, bus, token verifier and mailer.
 `runtime(...)` then assembles the process: subgraph + probes over HTTP, gRPC with health,
-the outbox relay, the event consumers and any other workers.
+the outbox relay and its retention, the event consumers and any other workers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from servicekit.auth import JwtVerifier
-from servicekit.bus import Bus, ConsumerRunner, OutboxRelay, Subscription
-from servicekit.db import Database
+from servicekit.bus import Bus, BusRetention, ConsumerRunner, OutboxRelay, Subscription
+from servicekit.db import Database, EventMapper
 from servicekit.grpc import GrpcServer, Registration
 from servicekit.http import service_app
 from servicekit.mail import Mailer, build_mailer
@@ -43,6 +44,7 @@ class Infrastructure:
         settings: ServiceSettings,
         migrations_dir: Path | None,
         *,
+        events: EventMapper | None = None,
         configure_process: bool = True,
     ) -> Infrastructure:
         name = settings.service_name
@@ -54,7 +56,11 @@ class Infrastructure:
             await migrate(url, migrations_dir)
         infra = settings.infra
         db = Database(
-            url, source=name, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            url,
+            source=name,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            events=events,
         )
         if configure_process:
             instrument_database(db)
@@ -83,7 +89,12 @@ class Infrastructure:
     ) -> Runtime:
         s = self.settings
         relay = OutboxRelay(self.db, self.bus)
-        all_workers: list[Worker] = [relay.run, *workers]
+        retention = BusRetention(
+            self.db,
+            outbox_retention=timedelta(hours=s.infra.outbox_retention_hours),
+            inbox_retention=timedelta(hours=s.infra.inbox_retention_hours),
+        )
+        all_workers: list[Worker] = [relay.run, retention.run, *workers]
         if subscriptions:
             all_workers.append(ConsumerRunner(self.db, self.bus, s.service_name, subscriptions).run)
         checks = {"database": self.db.ping, "nats": self.bus_ready}

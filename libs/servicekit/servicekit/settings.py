@@ -55,6 +55,9 @@ class InfraSettings(BaseSettings):
     smtp_port: int = Field(1025, validation_alias="SMTP_PORT")
     mail_backend: str = Field("smtp", validation_alias="MAIL_BACKEND")
     mail_from: str = Field("RealtyForYou <no-reply@realtyforyou.com>", validation_alias="MAIL_FROM")
+    # Published outbox rows are kept this long; inbox rows must outlive every redelivery.
+    outbox_retention_hours: float = Field(168.0, gt=0, validation_alias="OUTBOX_RETENTION_HOURS")
+    inbox_retention_hours: float = Field(720.0, gt=0, validation_alias="INBOX_RETENTION_HOURS")
 
     @property
     def production(self) -> bool:

@@ -65,4 +65,4 @@ def test_an_id_that_is_not_a_uuid_is_bad_input() -> None:
     assert parse_id(str(known)) == known
     with pytest.raises(BadUserInput) as caught:
         parse_id("listing-42", "listingId")
-    assert caught.value.extensions() == {"code": "BAD_USER_INPUT", "argument": "listingId"}
+    assert caught.value.extensions() == {"code": "BAD_USER_INPUT", "field": "listingId"}

@@ -1,0 +1,159 @@
+"""The unit of work announces what its tracked aggregates recorded, and the bus tables are pruned."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from google.protobuf.wrappers_pb2 import StringValue
+from realty.events.v1.envelope_pb2 import Envelope
+from servicekit.bus import BusRetention
+from servicekit.db import Database, Outgoing
+from servicekit.tables import inbox, outbox
+from servicekit.testing import DatabaseFactory
+from sqlalchemy import func, insert, select, update
+
+
+@dataclass
+class Renamed:
+    name: str
+
+
+@dataclass
+class Item:
+    id: uuid.UUID
+    name: str
+    events: list[Any] = field(default_factory=list)
+
+    def rename(self, name: str) -> None:
+        self.name = name
+        self.events.append(Renamed(name))
+
+
+def item_events(aggregate: Item, event: Any) -> Outgoing:
+    match event:
+        case Renamed():
+            return Outgoing("demo.item.renamed", StringValue(value=event.name), aggregate.id)
+    raise TypeError(f"no message for {event!r}")
+
+
+@pytest.fixture
+async def mapped_db(database_factory: DatabaseFactory, db: Database):  # type: ignore[no-untyped-def]
+    database = Database(db.url, source="demo", events=item_events)
+    yield database
+    await database.dispose()
+
+
+async def published(db: Database) -> list[tuple[str, str]]:
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(outbox.c.subject, outbox.c.envelope).order_by(outbox.c.seq)
+            )
+        ).all()
+    out = []
+    for subject, raw in rows:
+        envelope = Envelope.FromString(raw)
+        out.append((subject, StringValue.FromString(envelope.payload).value))
+    return out
+
+
+async def test_commit_writes_the_events_of_every_tracked_aggregate(mapped_db: Database) -> None:
+    first, second = Item(uuid.uuid4(), "a"), Item(uuid.uuid4(), "b")
+    async with mapped_db.uow() as uow:
+        uow.track(first).rename("a1")
+        uow.track(second).rename("b1")
+        first.rename("a2")
+        await uow.commit()
+    assert await published(mapped_db) == [
+        ("demo.item.renamed", "a1"),
+        ("demo.item.renamed", "a2"),
+        ("demo.item.renamed", "b1"),
+    ]
+    assert first.events == [] and second.events == []
+
+
+async def test_events_of_a_rolled_back_unit_of_work_go_nowhere(mapped_db: Database) -> None:
+    item = Item(uuid.uuid4(), "a")
+    async with mapped_db.uow() as uow:
+        uow.track(item).rename("never")
+    async with mapped_db.uow() as uow:
+        await uow.commit()  # a later unit of work does not inherit what the first tracked
+    assert await published(mapped_db) == []
+
+
+async def test_nested_units_of_work_announce_once_at_the_outer_commit(mapped_db: Database) -> None:
+    item = Item(uuid.uuid4(), "a")
+    uow = mapped_db.uow()
+    async with uow:
+        async with uow:
+            uow.track(item).rename("inner")
+            await uow.commit()
+        assert await published(mapped_db) == []
+        await uow.commit()
+    assert await published(mapped_db) == [("demo.item.renamed", "inner")]
+
+
+async def test_a_recorded_event_without_a_mapper_fails_the_commit(db: Database) -> None:
+    item = Item(uuid.uuid4(), "a")
+    with pytest.raises(RuntimeError, match="no event mapper"):
+        async with db.uow() as uow:
+            uow.track(item).rename("lost?")
+            await uow.commit()
+    assert await published(db) == []
+
+
+async def test_retention_prunes_only_what_is_due(db: Database) -> None:
+    now = datetime(2030, 1, 10, tzinfo=UTC)
+    old, recent = now - timedelta(days=8), now - timedelta(hours=1)
+    rows = [
+        # (published_at, expected to stay)
+        (old, False),
+        (recent, True),
+        (None, True),  # never published: kept whatever its age
+    ]
+    ids = [uuid.uuid4() for _ in rows]
+    async with db.engine.begin() as conn:
+        for event_id, (published_at, _) in zip(ids, rows, strict=True):
+            await conn.execute(
+                insert(outbox).values(
+                    id=event_id, subject="demo.x", subject_id="s", envelope=b"", created_at=old
+                )
+            )
+            await conn.execute(
+                update(outbox).where(outbox.c.id == event_id).values(published_at=published_at)
+            )
+        await conn.execute(
+            insert(inbox),
+            [
+                {
+                    "consumer": "c",
+                    "event_id": uuid.uuid4(),
+                    "subject": "x",
+                    "processed_at": now - timedelta(days=40),
+                },
+                {
+                    "consumer": "c",
+                    "event_id": uuid.uuid4(),
+                    "subject": "x",
+                    "processed_at": now - timedelta(days=2),
+                },
+            ],
+        )
+    retention = BusRetention(
+        db,
+        outbox_retention=timedelta(days=7),
+        inbox_retention=timedelta(days=30),
+        batch_size=1,  # several batches
+        clock=lambda: now,
+    )
+    pruned = await retention.prune_once()
+    assert (pruned.outbox, pruned.inbox) == (1, 1)
+    async with db.session() as session:
+        kept = set((await session.execute(select(outbox.c.id))).scalars())
+        inbox_left = (await session.execute(select(func.count()).select_from(inbox))).scalar_one()
+    assert kept == {i for i, (_, stays) in zip(ids, rows, strict=True) if stays}
+    assert inbox_left == 1
