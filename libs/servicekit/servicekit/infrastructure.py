@@ -95,9 +95,11 @@ class Infrastructure:
             inbox_retention=timedelta(hours=s.infra.inbox_retention_hours),
         )
         all_workers: list[Worker] = [relay.run, retention.run, *workers]
-        if subscriptions:
-            all_workers.append(ConsumerRunner(self.db, self.bus, s.service_name, subscriptions).run)
         checks = {"database": self.db.ping, "nats": self.bus_ready}
+        if subscriptions:
+            consumers = ConsumerRunner(self.db, self.bus, s.service_name, subscriptions)
+            all_workers.append(consumers.run)
+            checks["consumers"] = consumers.healthy
         grpc_server = None
         if grpc_registrations:
             grpc_server = GrpcServer(

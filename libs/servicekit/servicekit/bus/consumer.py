@@ -22,14 +22,27 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
+from prometheus_client import Counter
 from realty.events.v1.envelope_pb2 import Envelope
 
 from servicekit.bus.connection import Bus
 from servicekit.bus.events import Event
+from servicekit.bus.failures import Failure, classify
 from servicekit.db import Database, UnitOfWork
 from servicekit.telemetry import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
+
+DEAD_LETTERS = Counter(
+    "realty_dead_letters_total",
+    "Events a consumer gave up on and sent to its dead-letter subject.",
+    ["service", "consumer"],
+)
+TRANSIENT_FAILURES = Counter(
+    "realty_consumer_transient_failures_total",
+    "Deliveries that failed because a dependency was down (retried, never dead-lettered).",
+    ["service", "consumer"],
+)
 
 Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
 
@@ -41,8 +54,8 @@ class Subscription:
     subject: str
     handler: Handler
     durable: str
-    max_deliver: int = 5
-    backoff: Sequence[float] = field(default=(0.5, 2.0, 10.0, 30.0, 60.0))
+    max_deliver: int = 5  # attempts for an unforeseen error before it is dead-lettered
+    backoff: Sequence[float] = field(default=(0.5, 2.0, 10.0, 30.0, 60.0))  # last one is the cap
     ack_wait: float = 30.0
 
 
@@ -79,6 +92,13 @@ class ConsumerRunner:
         self.subscriptions = list(subscriptions)
         self.batch = batch
         self.ready = asyncio.Event()
+        # Subscriptions whose last delivery failed transiently (a dependency is down).
+        self._waiting_out: dict[str, str] = {}
+        self._logged_waiting: set[str] = set()
+
+    async def healthy(self) -> bool:
+        """Readiness: False while some subscription is waiting for a dependency to come back."""
+        return not self._waiting_out
 
     async def run(self) -> None:
         tasks = [asyncio.create_task(self._consume(sub)) for sub in self.subscriptions]
@@ -99,9 +119,12 @@ class ConsumerRunner:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=sub.ack_wait,
-            max_deliver=sub.max_deliver + 1,
+            # Unlimited: a transient failure is redelivered for as long as it takes; the
+            # runner itself dead-letters what is permanent.
+            max_deliver=-1,
             max_ack_pending=1000,
         )
+        await js.add_consumer(stream, config=config)  # creates, or updates an older config
         psub = await js.pull_subscribe(
             self.bus.subject(sub.subject), durable=durable, stream=stream, config=config
         )
@@ -147,24 +170,45 @@ class ConsumerRunner:
                 span.set_attribute("messaging.consumer.group.name", sub.durable)
                 await self._handle(sub, event)
         except Exception as exc:
-            attempt = msg.metadata.num_delivered if msg.metadata else 1
-            if attempt >= sub.max_deliver:
-                log.error("event %s failed %d times; dead-lettered: %s", event.id, attempt, exc)
-                await self._dead_letter(sub, msg, repr(exc))
-            else:
-                delay = sub.backoff[min(attempt - 1, len(sub.backoff) - 1)]
-                log.warning(
-                    "event %s failed (attempt %d), retrying in %.1fs: %s",
-                    event.id,
-                    attempt,
-                    delay,
-                    exc,
-                )
-                await msg.nak(delay=delay)
+            await self._failed(sub, msg, event, exc)
             return
         finally:
             otel_context.detach(token)
+        if self._waiting_out.pop(sub.durable, None) is not None:
+            self._logged_waiting.discard(sub.durable)
+            log.info("%s: its dependencies are back", sub.durable)
         await msg.ack()
+
+    async def _failed(self, sub: Subscription, msg: Msg, event: Event, exc: Exception) -> None:
+        attempt = msg.metadata.num_delivered if msg.metadata else 1
+        kind = classify(exc)
+        if kind is Failure.PERMANENT or (kind is Failure.UNKNOWN and attempt >= sub.max_deliver):
+            self._waiting_out.pop(sub.durable, None)
+            log.error(
+                "event %s refused (%s, attempt %d); dead-lettered: %r",
+                event.id,
+                kind.value,
+                attempt,
+                exc,
+            )
+            await self._dead_letter(sub, msg, repr(exc))
+            return
+        delay = sub.backoff[min(attempt - 1, len(sub.backoff) - 1)]
+        if kind is Failure.TRANSIENT:
+            TRANSIENT_FAILURES.labels(self.service, sub.durable).inc()
+            self._waiting_out[sub.durable] = str(exc)
+            if sub.durable not in self._logged_waiting:
+                self._logged_waiting.add(sub.durable)
+                log.warning("%s waits for a dependency: %s", sub.durable, str(exc)[:300])
+        else:
+            log.warning(
+                "event %s failed (attempt %d), retrying in %.1fs: %s",
+                event.id,
+                attempt,
+                delay,
+                str(exc)[:300],
+            )
+        await msg.nak(delay=delay)
 
     async def _handle(self, sub: Subscription, event: Event) -> None:
         async with self.db.uow(actor=event.actor) as uow:
@@ -190,4 +234,5 @@ class ConsumerRunner:
             }
         )
         await js.publish(self.bus.dlq_subject(self.service, sub.durable), msg.data, headers=headers)
+        DEAD_LETTERS.labels(self.service, sub.durable).inc()
         await msg.ack()

@@ -1,0 +1,250 @@
+"""A consumer tells a broken world from a broken event: the first is waited out, only the
+second is dead-lettered, and dead letters can be listed and replayed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import psycopg
+from google.protobuf.wrappers_pb2 import StringValue
+from servicekit.bus import Bus, ConsumerRunner, Event, OutboxRelay, Subscription
+from servicekit.bus.deadletters import DeadLetters
+from servicekit.bus.failures import Failure, classify
+from servicekit.db import Database, UnitOfWork
+from servicekit.embedded import free_port
+from servicekit.errors import BadUserInput, NotFound, Unavailable
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+
+@contextlib.asynccontextmanager
+async def running(*coros: object) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(c) for c in coros]  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def effects(db: Database) -> list[str]:
+    async with db.session() as session:
+        return list(
+            (await session.execute(text("SELECT body FROM effects ORDER BY body"))).scalars()
+        )
+
+
+async def record_effect(event: Event, uow: UnitOfWork) -> None:
+    await uow.session.execute(
+        text("INSERT INTO effects (event_id, body) VALUES (:id, :body)"),
+        {"id": event.id, "body": event.unpack(StringValue).value},
+    )
+
+
+async def publish(db: Database, *values: str) -> list[uuid.UUID]:
+    async with db.uow() as uow:
+        ids = [uow.emit("demo.item.changed", StringValue(value=v), subject_id=v) for v in values]
+        await uow.commit()
+    return ids
+
+
+async def dlq_count(bus: Bus) -> int:
+    js = await bus.connect()
+    info = await js.stream_info(await bus.ensure_dlq_stream())
+    return int(info.state.messages)
+
+
+def test_failures_are_classified_by_what_they_say_about_the_world() -> None:
+    assert classify(Unavailable("identity is down")) is Failure.TRANSIENT
+    assert classify(ConnectionRefusedError()) is Failure.TRANSIENT
+    assert classify(TimeoutError()) is Failure.TRANSIENT
+    refused = OperationalError("SELECT 1", {}, psycopg.OperationalError("connection refused"))
+    assert classify(refused) is Failure.TRANSIENT
+    serialization = OperationalError(
+        "UPDATE", {}, psycopg.errors.SerializationFailure("could not serialize")
+    )
+    assert classify(serialization) is Failure.TRANSIENT
+    assert classify(BadUserInput("no such slot")) is Failure.PERMANENT
+    assert classify(NotFound("listing gone")) is Failure.PERMANENT
+    assert classify(ValueError("carries the wrong type")) is Failure.UNKNOWN
+
+
+async def test_a_rule_that_refuses_an_event_dead_letters_it_at_once(db: Database, bus: Bus) -> None:
+    attempts = 0
+
+    async def refuse(event: Event, uow: UnitOfWork) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise BadUserInput("this tour cannot be booked")
+
+    await publish(db, "refused")
+    runner = ConsumerRunner(
+        db, bus, "demo", [Subscription("demo.item.changed", refuse, durable="rules", max_deliver=5)]
+    )
+    async with running(OutboxRelay(db, bus).run(), runner.run()):
+        while await dlq_count(bus) == 0:
+            await asyncio.sleep(0.05)
+    assert attempts == 1  # not retried: the same rule would refuse it again
+    assert await dlq_count(bus) == 1
+
+
+async def test_a_dependency_that_is_down_is_waited_out_and_never_dead_letters(
+    db: Database, bus: Bus
+) -> None:
+    failures_left = 6  # more than max_deliver: an unforeseen error would be dead-lettered
+
+    async def flaky(event: Event, uow: UnitOfWork) -> None:
+        nonlocal failures_left
+        if failures_left > 0:
+            failures_left -= 1
+            raise Unavailable("listings is not reachable")
+        await record_effect(event, uow)
+
+    await publish(db, "patient")
+    runner = ConsumerRunner(
+        db,
+        bus,
+        "demo",
+        [Subscription("demo.item.changed", flaky, durable="flaky", max_deliver=2, backoff=(0.02,))],
+    )
+    readiness: list[bool] = []
+    async with running(OutboxRelay(db, bus).run(), runner.run()):
+        while not await effects(db):
+            readiness.append(await runner.healthy())
+            await asyncio.sleep(0.01)
+        assert await runner.healthy()
+    assert False in readiness  # not ready while waiting for the dependency
+    assert await effects(db) == ["patient"]
+    assert await dlq_count(bus) == 0
+
+
+class RefusingProxy:
+    """A TCP proxy in front of PostgreSQL that can refuse every connection, as a database
+    that is down does."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.up = False
+        self._pipes: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        self.go_down()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def go_down(self) -> None:
+        self.up = False
+        for pipe in list(self._pipes):
+            pipe.cancel()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            finally:
+                dst.close()
+
+        for task in (
+            asyncio.create_task(pipe(reader, up_writer)),
+            asyncio.create_task(pipe(up_reader, writer)),
+        ):
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+
+async def test_a_database_that_refuses_connections_loses_no_effect_and_does_none_twice(
+    db: Database, bus: Bus
+) -> None:
+    url = make_url(db.url)
+    proxy = RefusingProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    proxy.up = True
+    consumer_db = Database(
+        url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+        source="demo",
+        pool_size=2,
+        max_overflow=0,
+    )
+    values = [f"e{i:02d}" for i in range(20)]
+    runner = ConsumerRunner(
+        consumer_db,
+        bus,
+        "demo",
+        [
+            Subscription(
+                "demo.item.changed",
+                record_effect,
+                durable="effects",
+                max_deliver=2,
+                backoff=(0.05, 0.2),
+            )
+        ],
+    )
+    try:
+        async with running(OutboxRelay(db, bus).run(), runner.run()):
+            await publish(db, *values[:5])
+            while len(await effects(db)) < 5:
+                await asyncio.sleep(0.02)
+            proxy.go_down()  # the consumer's database is gone...
+            await publish(db, *values[5:])  # ...while events keep coming
+            while runner._waiting_out == {}:  # it noticed, and waits
+                await asyncio.sleep(0.02)
+            assert not await runner.healthy()
+            assert len(await effects(db)) == 5
+            proxy.up = True  # back
+            while len(await effects(db)) < len(values):
+                await asyncio.sleep(0.05)
+            assert await runner.healthy()
+    finally:
+        await consumer_db.dispose()
+        await proxy.stop()
+    assert await effects(db) == values  # each exactly once (event_id is the primary key)
+    assert await dlq_count(bus) == 0
+
+
+async def test_dead_letters_are_listed_and_replayed_once_fixed(db: Database, bus: Bus) -> None:
+    fixed = False
+
+    async def until_fixed(event: Event, uow: UnitOfWork) -> None:
+        if not fixed:
+            raise BadUserInput("not supported yet")
+        await record_effect(event, uow)
+
+    (event_id,) = await publish(db, "late")
+    runner = ConsumerRunner(
+        db, bus, "demo", [Subscription("demo.item.changed", until_fixed, durable="late")]
+    )
+    letters = DeadLetters(bus)
+    async with running(OutboxRelay(db, bus).run(), runner.run()):
+        found = await letters.list("demo")
+        while not found:
+            await asyncio.sleep(0.05)
+            found = await letters.list("demo")
+        (letter,) = found
+        assert (letter.service, letter.consumer, letter.event_id) == ("demo", "late", str(event_id))
+        assert "not supported yet" in letter.error
+        assert letter.original_subject == bus.subject("demo.item.changed")
+        fixed = True
+        await letters.replay(letter)
+        while not await effects(db):
+            await asyncio.sleep(0.05)
+        assert await letters.list("demo") == []
+    assert await effects(db) == ["late"]
