@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import psycopg
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -25,7 +27,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext
 
 from servicekit.auth import JwtVerifier, Principal, Role, current_principal, require_principal
-from servicekit.errors import ErrorCode, ServiceError
+from servicekit.errors import BadUserInput, ErrorCode, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,27 @@ class Context:
         return self.loaders[name]
 
 
+def _refused_input_or_outage(original: BaseException) -> ServiceError | None:
+    """The last line of defence, for what no validator caught: a value PostgreSQL refused
+    (SQLSTATE class 22, data exception: NUL bytes, numbers out of range), an instant that
+    overflows, are the caller's input; a database or peer that cannot be reached is an
+    outage. Neither is an INTERNAL_SERVER_ERROR."""
+    if isinstance(original, OverflowError):
+        return BadUserInput("a value is outside the supported range")
+    if isinstance(original, DBAPIError):
+        state = getattr(original.orig, "sqlstate", None) or ""
+        if isinstance(original, DataError) or state.startswith("22"):
+            return BadUserInput("a value cannot be stored (out of range or not allowed)")
+        if original.connection_invalidated or (
+            isinstance(original.orig, (psycopg.OperationalError, psycopg.InterfaceError))
+            and not state.startswith(("42", "23"))
+        ):
+            return Unavailable("the service is temporarily unavailable; try again")
+    if isinstance(original, (ConnectionError, TimeoutError)):
+        return Unavailable("the service is temporarily unavailable; try again")
+    return None
+
+
 def _coded(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, ServiceError):
@@ -114,6 +137,21 @@ def _coded(error: GraphQLError) -> GraphQLError:
             positions=error.positions,
             path=error.path,
             extensions={"code": ErrorCode.BAD_USER_INPUT.value},
+        )
+    refused = _refused_input_or_outage(original)
+    if refused is not None:
+        log.warning(
+            "%s at %s: %s",
+            refused.code.value,
+            error.path,
+            str(getattr(original, "orig", original))[:200],
+        )
+        return GraphQLError(
+            refused.message,
+            nodes=error.nodes,
+            positions=error.positions,
+            path=error.path,
+            extensions=refused.extensions(),
         )
     log.error("unexpected error at %s", error.path, exc_info=original)
     return GraphQLError(
@@ -173,7 +211,12 @@ class SubgraphSchema(strawberry.federation.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [e for e in errors if not isinstance(e.original_error, ServiceError)]
+        unexpected = [
+            e
+            for e in errors
+            if not isinstance(e.original_error, ServiceError)
+            and (e.original_error is None or _refused_input_or_outage(e.original_error) is None)
+        ]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 

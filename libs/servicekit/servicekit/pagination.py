@@ -33,9 +33,9 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadUserInput("invalid cursor", argument="after") from None
+        raise BadUserInput("invalid cursor", field="after") from None
     if not isinstance(value, list):
-        raise BadUserInput("invalid cursor", argument="after")
+        raise BadUserInput("invalid cursor", field="after")
     return value
 
 
@@ -43,7 +43,7 @@ def page_size(first: int | None, *, default: int = DEFAULT_PAGE, maximum: int = 
     if first is None:
         return default
     if first < 0 or first > maximum:
-        raise BadUserInput(f"first must be between 0 and {maximum}", argument="first")
+        raise BadUserInput(f"first must be between 0 and {maximum}", field="first")
     return first
 
 
