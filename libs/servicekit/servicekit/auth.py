@@ -17,11 +17,13 @@ import contextvars
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import jwt
 
+from servicekit.revocation import RevocationList
 from servicekit.vocabulary import Principal, Role, Unauthenticated, require_principal
 
 __all__ = [
@@ -34,6 +36,16 @@ __all__ = [
 ]
 
 ALLOWED_ALGORITHMS = ("EdDSA", "RS256", "ES256")
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """What a verified token says, remembered until `until` (never past its `exp`)."""
+
+    principal: Principal
+    until: float
+    issued_at: float
+    session_id: str | None
 
 
 current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
@@ -66,6 +78,8 @@ class JwtVerifier:
         leeway: float = 5.0,
         remember_seconds: float = 60.0,
         remember_size: int = 10_000,
+        max_lifetime_seconds: float = 3600.0,
+        revocations: RevocationList | None = None,
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
@@ -76,7 +90,9 @@ class JwtVerifier:
         self._leeway = leeway
         self._remember_seconds = remember_seconds
         self._remember_size = remember_size
-        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._max_lifetime = max_lifetime_seconds
+        self.revocations = revocations
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -112,9 +128,10 @@ class JwtVerifier:
     async def verify(self, token: str) -> Principal:
         remembered = self._verified.get(token)
         if remembered is not None:
-            if time.time() < remembered[1]:
+            if time.time() < remembered.until:
                 self._verified.move_to_end(token)
-                return remembered[0]
+                self._check_not_revoked(remembered)
+                return remembered.principal
             del self._verified[token]
         try:
             header = jwt.get_unverified_header(token)
@@ -136,21 +153,39 @@ class JwtVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token expired") from None
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError):
+            # TypeError/ValueError: a header `alg` that does not fit the key's type.
             raise Unauthenticated("invalid token") from None
+        verified = self._verified_from(claims)
+        self._check_not_revoked(verified)
+        self._remember(token, verified)
+        return verified.principal
+
+    def _verified_from(self, claims: dict[str, Any]) -> _Verified:
+        exp, iat = claims["exp"], claims["iat"]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (exp, iat))
+        if not numeric or exp - iat > self._max_lifetime + self._leeway:
+            raise Unauthenticated("invalid token: lifetime")
+        sid = claims.get("sid")
         try:
             principal = Principal(
-                user_id=uuid.UUID(claims["sub"]), role=Role(str(claims.get("role")))
+                user_id=uuid.UUID(str(claims["sub"])), role=Role(str(claims.get("role")))
             )
         except (ValueError, KeyError):
             raise Unauthenticated("invalid token") from None
-        self._remember(token, principal, expires=float(claims["exp"]))
-        return principal
+        until = min(time.time() + self._remember_seconds, float(exp))
+        return _Verified(principal, until, float(iat), sid if isinstance(sid, str) else None)
 
-    def _remember(self, token: str, principal: Principal, *, expires: float) -> None:
+    def _check_not_revoked(self, verified: _Verified) -> None:
+        if self.revocations is not None and self.revocations.refuses(
+            verified.principal.user_id, verified.session_id, verified.issued_at
+        ):
+            raise Unauthenticated("session ended")
+
+    def _remember(self, token: str, verified: _Verified) -> None:
         if self._remember_size <= 0 or self._remember_seconds <= 0:
             return
-        self._verified[token] = (principal, min(time.time() + self._remember_seconds, expires))
+        self._verified[token] = verified
         while len(self._verified) > self._remember_size:
             self._verified.popitem(last=False)
 
