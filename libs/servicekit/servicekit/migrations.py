@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, create_engine, pool
+from sqlalchemy import MetaData, create_engine, pool, text
 
 from servicekit.db import ensure_database, libpq_url
 
@@ -29,6 +29,10 @@ def migrations_dir(package: str) -> Path:
     raise LookupError(f"no migrations found for {package!r}")
 
 
+# One key for "a migration of this database is running" (any 64-bit number; this is ours).
+MIGRATION_LOCK = 0x7265616C747901
+
+
 def alembic_config(url: str, migrations_dir: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
@@ -40,10 +44,10 @@ def upgrade(url: str, migrations_dir: Path, revision: str = "head") -> None:
     command.upgrade(alembic_config(url, migrations_dir), revision)
 
 
-async def migrate(url: str, migrations_dir: Path) -> None:
+async def migrate(url: str, migrations_dir: Path | str) -> None:
     """Create the database if needed and bring it to the latest revision."""
     await ensure_database(url)
-    await asyncio.to_thread(upgrade, url, migrations_dir)
+    await asyncio.to_thread(upgrade, url, Path(migrations_dir))
 
 
 def run_env(target_metadata: MetaData) -> None:
@@ -55,5 +59,8 @@ def run_env(target_metadata: MetaData) -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
+            # Replicas starting together migrate one after another: the first upgrades, the
+            # others wait here, then find the database at head and do nothing.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             context.run_migrations()
     engine.dispose()
