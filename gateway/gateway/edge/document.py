@@ -76,7 +76,7 @@ class DocumentAnalyser:
             locations = [{"line": loc.line, "column": loc.column} for loc in error.locations or []]
             raise EdgeError(error.message, code=PARSE_FAILED, locations=locations) from None
         operation = _select_operation(document, operation_name)
-        check_shape(measure(document, operation), self._limits)
+        check_shape(measure(document, operation, list_size=self._limits.list_size), self._limits)
         introspection = _selects_introspection(document, operation.selection_set, set())
         if introspection and not self._introspection:
             raise EdgeError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -128,3 +129,46 @@ def test_a_cached_error_does_not_accumulate_tracebacks() -> None:
                 tb = tb.tb_next
             depths.append(frames)
     assert len(set(depths)) == 1
+
+
+def bomb(levels: int) -> str:
+    """A fragment that spreads the one below twice, `levels` deep: 2^levels fields, no alias."""
+    fragments = ["fragment F0 on Node { id }"]
+    for level in range(1, levels + 1):
+        fragments.append(f"fragment F{level} on Node {{ ...F{level - 1} ...F{level - 1} }}")
+    return f"query {{ nested {{ ...F{levels} }} }} " + " ".join(fragments)
+
+
+def test_a_fragment_bomb_without_aliases_is_counted_exactly_and_refused() -> None:
+    query = bomb(40)
+    assert len(query) < 2_000
+    assert shape(query).fields == 1 + 2**40
+    with pytest.raises(EdgeError) as raised:
+        DocumentAnalyser(Limits(), introspection=True).analyse(query, None)
+    assert raised.value.extensions["reason"] == "FIELD_LIMIT_EXCEEDED"
+    assert raised.value.extensions["actual"] == 1 + 2**40
+
+
+def test_page_sizes_multiply_what_is_below_them() -> None:
+    query = "{ a(first: 10) { b(first: 10) { c(first: 10) { id } } } }"
+    assert shape(query).cost == 1 + 10 * (1 + 10 * (1 + 10 * 1))
+    by_variable = "query($n: Int) { a(first: $n) { id name } }"
+    document = parse(by_variable)
+    assert measure(document, document.definitions[0], list_size=50).cost == 1 + 50 * 2  # type: ignore[arg-type]
+    with pytest.raises(EdgeError) as raised:
+        DocumentAnalyser(Limits(max_cost=1_000), introspection=True).analyse(query, None)
+    assert raised.value.extensions["reason"] == "COST_LIMIT_EXCEEDED"
+
+
+def test_a_bomb_is_refused_in_milliseconds_while_another_request_is_served(
+    make_client: Callable[..., Any],
+) -> None:
+    client = make_client(max_document_bytes=100_000)
+    started = time.process_time()  # CPU spent, not wall time: a busy machine does not skew it
+    response = client.post("/graphql", content=json.dumps({"query": bomb(60)}), headers=STRICT)
+    spent = time.process_time() - started
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["reason"] == "FIELD_LIMIT_EXCEEDED"
+    assert spent < 0.5  # expanding it would take longer than the universe has existed
+    ok = client.post("/graphql", content=json.dumps({"query": "{ hello }"}), headers=STRICT)
+    assert ok.status_code == 200
