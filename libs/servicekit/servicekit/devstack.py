@@ -2,7 +2,8 @@
 
 Starts what is not configured (PostgreSQL, NATS JetStream, the mail catcher, the S3/KMS
 emulator), then every installed service (entry point group `realty.services`) at once,
-waits until each answers `/readyz`, composes the supergraph from
+each with its gRPC certificate from a development CA kept in the data dir, waits
+until each answers `/readyz`, composes the supergraph from
 the live subgraphs, starts the gateway and, on a fresh data dir, loads demo data. State lives in the data dir (`REALTY_DATA_DIR`,
 default `.dev/`). Ctrl-C stops everything, in reverse order.
 """
@@ -26,6 +27,7 @@ import httpx
 from servicekit.embedded import EmbeddedNats, EmbeddedPostgres, port_open, wait_for_port
 from servicekit.mail import MailCatcher
 from servicekit.settings import InfraSettings, ServiceSettings
+from servicekit.tls import DevAuthority
 
 EMBEDDED_POSTGRES_PORT = 55432
 EMBEDDED_NATS_PORT = 44222
@@ -98,6 +100,15 @@ class DevStack:
         self.spawn("aws", [str(binary), "-H", "127.0.0.1", "-p", str(MOTO_PORT)], log=log)
         wait_for_port("127.0.0.1", MOTO_PORT, 30, self.children[-1].proc)
 
+    def issue_certificate(self, settings: ServiceSettings) -> None:
+        """The service's gRPC certificate from the development CA (kept in the data dir and
+        reused), unless the environment names TLS files of its own."""
+        if settings.infra.grpc_tls_cert_file is not None:
+            return
+        authority = DevAuthority(settings.infra.resolved_grpc_tls_dir())
+        authority.material(settings.service_name)
+        say(f"{settings.service_name}: gRPC certificate from the CA in {authority.directory}/")
+
     # -- processes -------------------------------------------------------------------------
     def spawn(self, name: str, argv: list[str], *, log: Path | None = None) -> Child:
         output = open(log, "ab") if log else None  # noqa: SIM115 — owned by the child
@@ -128,6 +139,7 @@ class DevStack:
         launched: list[tuple[str, ServiceSettings, Child]] = []
         for entry in entries:
             settings: ServiceSettings = entry.load()()
+            self.issue_certificate(settings)
             say(f"{entry.name}: starting (http {settings.http_port}, grpc {settings.grpc_port})")
             launched.append(
                 (entry.name, settings, self.spawn(entry.name, [sys.executable, "-m", entry.name]))

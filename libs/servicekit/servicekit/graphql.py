@@ -26,7 +26,15 @@ from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext
 
-from servicekit.auth import JwtVerifier, Principal, Role, current_principal, require_principal
+from servicekit.access import current_access_token
+from servicekit.auth import (
+    JwtVerifier,
+    Principal,
+    Role,
+    bearer_token,
+    current_principal,
+    require_principal,
+)
 from servicekit.errors import BadUserInput, ErrorCode, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,9 @@ class Context:
             else:
                 self._principal = await self.verifier.principal_from_header(self._authorization())
             current_principal.set(self._principal)
+            # Internal calls made while serving this user carry the user's own token.
+            if self._principal is not None:
+                current_access_token.set(bearer_token(self._authorization()))
         principal: Principal | None = self._principal
         return principal
 

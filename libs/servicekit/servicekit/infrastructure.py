@@ -1,7 +1,7 @@
 """The shared parts a service is built from, created once in its composition root.
 
 `Infrastructure.open(settings, migrations_dir, events=mapper)` configures logging and tracing, creates and
-migrates the service's database, and builds the engine, bus, token verifier and mailer.
+migrates the service's database, and builds the engine, bus, token verifier, mailer and gRPC TLS material.
 `runtime(...)` then assembles the process: subgraph + probes over HTTP, gRPC with health,
 the outbox relay and its retention, the event consumers and any other workers.
 """
@@ -17,6 +17,7 @@ from typing import Any
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from servicekit.access import Access
 from servicekit.auth import JwtVerifier
 from servicekit.bus import Bus, BusRetention, ConsumerRunner, OutboxRelay, Subscription
 from servicekit.db import Database, EventMapper
@@ -27,6 +28,7 @@ from servicekit.migrations import migrate
 from servicekit.runtime import Runtime, Worker
 from servicekit.settings import ServiceSettings
 from servicekit.telemetry import configure_logging, instrument_database, setup_telemetry
+from servicekit.tls import TlsMaterial, service_tls
 
 
 @dataclass
@@ -37,6 +39,15 @@ class Infrastructure:
     verifier: JwtVerifier
     mailer: Mailer
     extras: dict[str, Any] = field(default_factory=dict)
+    # This service's gRPC TLS material; None: read from the settings when first needed.
+    tls: TlsMaterial | None = None
+
+    @property
+    def grpc_tls(self) -> TlsMaterial:
+        """What this service proves itself with on internal calls, as server and as client."""
+        if self.tls is None:
+            self.tls = service_tls(self.settings)
+        return self.tls
 
     @classmethod
     async def open(
@@ -72,6 +83,7 @@ class Infrastructure:
                 infra.jwks_url, issuer=infra.jwt_issuer, audience=infra.jwt_audience
             ),
             mailer=build_mailer(infra),
+            tls=service_tls(settings),
         )
 
     async def bus_ready(self) -> bool:
@@ -83,6 +95,7 @@ class Infrastructure:
         graphql: ASGIApp,
         grpc_registrations: Sequence[Registration] = (),
         grpc_service_names: Sequence[str] = (),
+        grpc_access: Sequence[Access] = (),
         subscriptions: Sequence[Subscription] = (),
         routes: Sequence[BaseRoute] = (),
         workers: Sequence[Worker] = (),
@@ -108,6 +121,9 @@ class Infrastructure:
                 registrations=grpc_registrations,
                 service_names=grpc_service_names,
                 readiness=self.db.ping,
+                tls=self.grpc_tls,
+                access=grpc_access,
+                verifier=self.verifier,
             )
         return Runtime(
             name=s.service_name,

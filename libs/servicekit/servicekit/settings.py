@@ -58,10 +58,21 @@ class InfraSettings(BaseSettings):
     # Published outbox rows are kept this long; inbox rows must outlive every redelivery.
     outbox_retention_hours: float = Field(168.0, gt=0, validation_alias="OUTBOX_RETENTION_HOURS")
     inbox_retention_hours: float = Field(720.0, gt=0, validation_alias="INBOX_RETENTION_HOURS")
+    # Internal gRPC over mutual TLS: the CA every service trusts and this service's
+    # certificate and key (PEM). Unset outside production: a development CA in
+    # `grpc_tls_dir` issues them (servicekit.tls).
+    grpc_tls_ca_file: Path | None = Field(None, validation_alias="GRPC_TLS_CA_FILE")
+    grpc_tls_cert_file: Path | None = Field(None, validation_alias="GRPC_TLS_CERT_FILE")
+    grpc_tls_key_file: Path | None = Field(None, validation_alias="GRPC_TLS_KEY_FILE")
+    grpc_tls_dir: Path | None = Field(None, validation_alias="GRPC_TLS_DIR")
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    def resolved_grpc_tls_dir(self) -> Path:
+        """Where the development CA and certificates live: `GRPC_TLS_DIR`, else `<data dir>/tls`."""
+        return self.grpc_tls_dir or self.data_dir / "tls"
 
     @model_validator(mode="after")
     def _real_aws_in_production(self) -> InfraSettings:

@@ -2,7 +2,8 @@
 
 Servers: `TEST_DATABASE_URL` and `NATS_URL` when set, otherwise an embedded PostgreSQL and
 NATS started once per test session. Each test gets its own database (`database_factory`)
-and its own bus namespace (`bus`), so tests never see each other's rows or events.
+and its own bus namespace (`bus`), so tests never see each other's rows or events. gRPC
+speaks mutual TLS as in `make dev`, with certificates from a CA made once per session.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from servicekit.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from servicekit.mail import MailCatcher
 from servicekit.testing.databases import DatabaseFactory
 from servicekit.testing.tokens import TokenIssuer
+from servicekit.tls import DevAuthority
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +113,13 @@ def token_issuer() -> Iterator[TokenIssuer]:
         yield issuer
     finally:
         issuer.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def grpc_authority(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevAuthority]:
+    """The session's development CA (`grpc_authority.material("scheduling")`); services
+    built from settings find their certificates in it too (`GRPC_TLS_DIR`)."""
+    directory = tmp_path_factory.mktemp("tls")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRPC_TLS_DIR", str(directory))
+        yield DevAuthority(directory)
