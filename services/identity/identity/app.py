@@ -20,7 +20,7 @@ from identity.graphql import Services, build_schema
 from identity.keys import KeyRing
 from identity.mailer import AccountMailer
 from identity.passwords import Argon2Parameters, PasswordHasher
-from identity.rpc import IdentityServicer
+from identity.rpc import ACCESS, IdentityServicer
 from identity.service import IdentityService
 from identity.settings import Settings
 
@@ -96,6 +96,7 @@ async def build(settings: Settings | None = None) -> Runtime:
             lambda server: pb_grpc.add_IdentityServicer_to_server(servicer, server)
         ],
         grpc_service_names=["realty.identity.v1.Identity"],
+        grpc_access=[ACCESS],
         subscriptions=subscriptions(),
         routes=[jwks_route(service)],
     )

@@ -1,11 +1,15 @@
 """gRPC `realty.identity.v1.Identity`: contact details of users for other services
-(notifications, projections). Thin: parse, call the service, shape the reply."""
+(notifications, projections). Thin: parse, call the service, shape the reply.
+
+Every reply carries personal data (e-mail address, phone), so only the services that mail
+people may call: scheduling (tour confirmations, reminders)."""
 
 from __future__ import annotations
 
 import grpc
 from realty.identity.v1 import identity_pb2 as pb
 from realty.identity.v1 import identity_pb2_grpc as pb_grpc
+from servicekit.access import Access, allow
 from servicekit.errors import BadUserInput, NotFound, parse_id
 
 from identity.domain import User
@@ -13,6 +17,16 @@ from identity.events import ROLE_TO_PROTO
 from identity.service import IdentityService
 
 MAX_BATCH = 1000
+
+MAILS_PEOPLE = allow("scheduling")
+
+ACCESS = Access(
+    "realty.identity.v1.Identity",
+    {
+        "GetUser": MAILS_PEOPLE,
+        "BatchGetUsers": MAILS_PEOPLE,
+    },
+)
 
 
 def to_proto(user: User) -> pb.User:

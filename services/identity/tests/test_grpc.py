@@ -8,34 +8,71 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import pytest_asyncio
-from identity.rpc import IdentityServicer
+from identity.rpc import ACCESS, IdentityServicer
 from realty.identity.v1 import identity_pb2 as pb
 from realty.identity.v1 import identity_pb2_grpc as pb_grpc
 from servicekit.embedded import free_port
-from servicekit.errors import BadUserInput, NotFound
+from servicekit.errors import BadUserInput, Forbidden, NotFound
 from servicekit.grpc import GrpcServer, call, client_channel
+from servicekit.tls import DevAuthority
 
 from .conftest import Identity
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def stub(identity: Identity) -> AsyncIterator[pb_grpc.IdentityStub]:
+async def server(identity: Identity, grpc_authority: DevAuthority) -> AsyncIterator[GrpcServer]:
     servicer = IdentityServicer(identity.service)
-    port = free_port()
+    verifier = identity.verifier()  # identity's own tokens, as its callers forward them
     server = GrpcServer(
         host="127.0.0.1",
-        port=port,
+        port=free_port(),
         registrations=[lambda s: pb_grpc.add_IdentityServicer_to_server(servicer, s)],
         service_names=["realty.identity.v1.Identity"],
         readiness=identity.db.ping,
+        tls=grpc_authority.material("identity"),
+        access=[ACCESS],
+        verifier=verifier,
     )
     await server.start()
-    channel = client_channel(f"127.0.0.1:{port}")
     try:
-        yield pb_grpc.IdentityStub(channel)
+        yield server
+    finally:
+        await server.stop(grace=0)
+        await verifier.aclose()
+
+
+def identity_stub(
+    server: GrpcServer, authority: DevAuthority, caller: str
+) -> tuple[grpc.aio.Channel, pb_grpc.IdentityStub]:
+    channel = client_channel(
+        f"127.0.0.1:{server.port}", tls=authority.material(caller), server_name="identity"
+    )
+    return channel, pb_grpc.IdentityStub(channel)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stub(
+    server: GrpcServer, grpc_authority: DevAuthority
+) -> AsyncIterator[pb_grpc.IdentityStub]:
+    channel, stub = identity_stub(server, grpc_authority, "scheduling")
+    try:
+        yield stub
     finally:
         await channel.close()
-        await server.stop(grace=0)
+
+
+async def test_personal_data_only_for_the_services_that_mail_people(
+    identity: Identity, server: GrpcServer, grpc_authority: DevAuthority
+) -> None:
+    user = (await identity.register())["user"]
+    channel, listings = identity_stub(server, grpc_authority, "listings")
+    async with channel:
+        with pytest.raises(Forbidden, match="listings may not call"):
+            await call(
+                listings.BatchGetUsers, pb.BatchGetUsersRequest(ids=[user["id"]]), timeout=2.0
+            )
+        with pytest.raises(Forbidden):
+            await call(listings.GetUser, pb.GetUserRequest(id=user["id"]), timeout=2.0)
 
 
 async def test_get_user_and_batch(identity: Identity, stub: pb_grpc.IdentityStub) -> None:

@@ -15,7 +15,7 @@ from servicekit.runtime import Runtime, run
 
 from listings.consumers import subscriptions
 from listings.graphql import build_schema
-from listings.rpc import ListingsServicer
+from listings.rpc import ACCESS, ListingsServicer
 from listings.service import ListingService, PhotoPolicy
 from listings.settings import Settings
 from listings.sitemap import sitemap_route
@@ -82,6 +82,7 @@ async def build(settings: Settings | None = None) -> Runtime:
             lambda server: listings_pb2_grpc.add_ListingsServicer_to_server(servicer, server)
         ],
         grpc_service_names=["realty.listings.v1.Listings"],
+        grpc_access=[ACCESS],
         subscriptions=subscriptions(service),
         routes=[sitemap_route(service)],
         workers=[upload_purger(service)],

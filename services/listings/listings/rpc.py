@@ -1,7 +1,7 @@
 """gRPC `realty.listings.v1.Listings`: what other services ask about listings.
 
-Callers are trusted services, so every status is returned (scheduling must know a listing
-was withdrawn); the public visibility rules apply to GraphQL only.
+Callers are services on the allow-list below, so every status is returned (scheduling
+must know a listing was withdrawn); the public visibility rules apply to GraphQL only.
 """
 
 from __future__ import annotations
@@ -10,12 +10,21 @@ import uuid
 
 import grpc
 from realty.listings.v1 import listings_pb2, listings_pb2_grpc
+from servicekit.access import Access, allow
 from servicekit.errors import BadUserInput, NotFound
 
 from listings.events import listing_message
 from listings.service import ListingService
 
 MAX_BATCH = 500
+
+ACCESS = Access(
+    "realty.listings.v1.Listings",
+    {
+        "GetListing": allow("scheduling"),
+        "BatchGetListings": allow("scheduling"),
+    },
+)
 
 
 def _parse(value: str) -> uuid.UUID:

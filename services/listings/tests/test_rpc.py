@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from listings.domain import ListingChanges, ListingStatus
-from listings.rpc import ListingsServicer
+from listings.rpc import ACCESS, ListingsServicer
 from realty.listings.v1 import listings_pb2, listings_pb2_grpc
 from servicekit.auth import Principal, Role
 from servicekit.embedded import free_port
@@ -15,23 +15,33 @@ from servicekit.grpc import GrpcServer, call, client_channel
 
 
 @pytest.fixture
-async def stub(db, service):
+async def stub(db, service, grpc_authority, token_issuer):
     port = free_port()
     servicer = ListingsServicer(service)
+    verifier = token_issuer.verifier()
     server = GrpcServer(
         host="127.0.0.1",
         port=port,
         registrations=[lambda s: listings_pb2_grpc.add_ListingsServicer_to_server(servicer, s)],
         service_names=["realty.listings.v1.Listings"],
         readiness=db.ping,
+        tls=grpc_authority.material("listings"),
+        access=[ACCESS],
+        verifier=verifier,
     )
     await server.start()
-    channel = client_channel(f"127.0.0.1:{port}", retry_services=["realty.listings.v1.Listings"])
+    channel = client_channel(
+        f"127.0.0.1:{port}",
+        tls=grpc_authority.material("scheduling"),
+        server_name="listings",
+        retry_services=["realty.listings.v1.Listings"],
+    )
     try:
         yield listings_pb2_grpc.ListingsStub(channel)
     finally:
         await channel.close()
         await server.stop(grace=0)
+        await verifier.aclose()
 
 
 async def test_get_listing_returns_any_status_with_time_zone(stub, service, details):
