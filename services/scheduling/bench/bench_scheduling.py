@@ -93,7 +93,10 @@ async def test_contention_on_overlapping_slots(stack: Any) -> None:
     # 200 requests land at once on one process: give the listings lookup a deadline that
     # measures the booking path, not the event loop's queue.
     patient = Directory.connect(
-        listings_target=stack.peers.target, identity_target=stack.peers.target, timeout=15.0
+        listings_target=stack.peers.target,
+        identity_target=stack.peers.target,
+        timeout=15.0,
+        tls=stack.parts.infra.grpc_tls,
     )
     stack.parts.scheduling.directory = patient
     transport = httpx.ASGITransport(app=app_of(stack))

@@ -20,7 +20,7 @@ from scheduling.live import LiveTours
 from scheduling.notifications import Notifier
 from scheduling.queries import TourQueries
 from scheduling.reminders import NoShowWorker, ReminderWorker
-from scheduling.rpc import SchedulingServicer
+from scheduling.rpc import ACCESS, SchedulingServicer
 from scheduling.service import Policy, Scheduling, utcnow
 from scheduling.settings import Settings
 
@@ -51,6 +51,7 @@ def assemble(
         listings_target=settings.listings_grpc,
         identity_target=settings.identity_grpc,
         timeout=settings.grpc_timeout_seconds,
+        tls=infra.grpc_tls,
     )
     policy = Policy(
         reminder_offsets_minutes=tuple(settings.reminder_offsets_minutes),
@@ -90,6 +91,7 @@ def runtime(parts: Parts) -> Runtime:
             lambda server: scheduling_pb2_grpc.add_SchedulingServicer_to_server(servicer, server)
         ],
         grpc_service_names=["realty.scheduling.v1.Scheduling"],
+        grpc_access=[ACCESS],
         subscriptions=parts.consumers.subscriptions(),
         routes=[
             feed_route(parts.feeds, parts.queries, parts.scheduling.clock),

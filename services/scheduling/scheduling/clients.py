@@ -1,7 +1,9 @@
 """What scheduling asks other services over gRPC: listings and users.
 
 Every call has a deadline; a service that cannot be reached becomes an UNAVAILABLE error
-naming it, so the caller learns which dependency failed instead of seeing a timeout.
+naming it, so the caller learns which dependency failed instead of seeing a timeout. The
+channels are mutual TLS: scheduling proves itself with its certificate and checks that the
+peer's names the service it meant to reach; the user being served travels as their token.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from realty.identity.v1 import identity_pb2, identity_pb2_grpc
 from realty.listings.v1 import listings_pb2, listings_pb2_grpc
 from servicekit.errors import NotFound, Unavailable
 from servicekit.grpc import call, client_channel
+from servicekit.tls import TlsMaterial
 
 IDENTITY_SERVICE = "realty.identity.v1.Identity"
 LISTINGS_SERVICE = "realty.listings.v1.Listings"
@@ -155,9 +158,15 @@ class Directory:
     channels: list[grpc.aio.Channel]
 
     @classmethod
-    def connect(cls, *, listings_target: str, identity_target: str, timeout: float) -> Directory:
-        listings_channel = client_channel(listings_target, retry_services=[LISTINGS_SERVICE])
-        identity_channel = client_channel(identity_target, retry_services=[IDENTITY_SERVICE])
+    def connect(
+        cls, *, listings_target: str, identity_target: str, timeout: float, tls: TlsMaterial
+    ) -> Directory:
+        listings_channel = client_channel(
+            listings_target, tls=tls, server_name="listings", retry_services=[LISTINGS_SERVICE]
+        )
+        identity_channel = client_channel(
+            identity_target, tls=tls, server_name="identity", retry_services=[IDENTITY_SERVICE]
+        )
         return cls(
             listings=ListingsClient(listings_channel, timeout=timeout),
             identity=IdentityClient(identity_channel, timeout=timeout),

@@ -7,6 +7,7 @@ from datetime import UTC
 
 import grpc
 from realty.scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
+from servicekit.access import Access, allow
 from servicekit.errors import BadUserInput, NotFound, parse_id
 from servicekit.pagination import decode_cursor, encode_cursor
 
@@ -15,6 +16,15 @@ from scheduling.queries import TourQueries, tour_key
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
+
+# Media asks whether a user may join a tour's meeting before letting them in.
+ACCESS = Access(
+    "realty.scheduling.v1.Scheduling",
+    {
+        "GetTour": allow("media"),
+        "ListTours": allow("media"),
+    },
+)
 
 
 def _uuid(value: str, name: str) -> uuid.UUID | None:

@@ -1,6 +1,7 @@
 """Scheduling built against real servers: PostgreSQL, NATS, an SMTP catcher, a JWKS issuer,
-and identity/listings served over real gRPC by small servers holding fixture data (the
-network boundary is real; only the other services' internals are replaced).
+and identity/listings served over real gRPC (mutual TLS, allow-lists) by small servers
+holding fixture data (the network boundary is real; only the other services' internals are
+replaced). The fakes record who called them, as the callee sees it.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from realty.listings.v1 import listings_pb2, listings_pb2_grpc
 from scheduling.app import MIGRATIONS_DIR, Parts, assemble
 from scheduling.graphql import build_schema
 from scheduling.settings import Settings
+from servicekit.access import Access, Caller, allow, current_caller
 from servicekit.auth import Role
 from servicekit.bus import Bus, ConsumerRunner, OutboxRelay
 from servicekit.db import Database
 from servicekit.graphql import SubgraphApp
+from servicekit.grpc import GrpcServer
 from servicekit.infrastructure import Infrastructure
 from servicekit.mail import MailCatcher, SmtpMailer
 from servicekit.settings import InfraSettings
 from servicekit.testing import DatabaseFactory, TokenIssuer
+from servicekit.tls import DevAuthority, TlsMaterial
 
 # A Monday, 12:00 UTC (07:00 in New York): the tests' "now".
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
@@ -60,6 +64,7 @@ class Person:
 class FakeIdentity(identity_pb2_grpc.IdentityServicer):
     def __init__(self) -> None:
         self.users: dict[str, Person] = {}
+        self.callers: list[Caller | None] = []
 
     def _user(self, person: Person) -> identity_pb2.User:
         return identity_pb2.User(
@@ -78,6 +83,7 @@ class FakeIdentity(identity_pb2_grpc.IdentityServicer):
         return self._user(person)  # type: ignore[arg-type]
 
     async def BatchGetUsers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self.callers.append(current_caller.get())
         return identity_pb2.BatchGetUsersResponse(
             users=[self._user(self.users[i]) for i in request.ids if i in self.users]
         )
@@ -87,9 +93,11 @@ class FakeListings(listings_pb2_grpc.ListingsServicer):
     def __init__(self) -> None:
         self.listings: dict[str, listings_pb2.Listing] = {}
         self.calls = 0
+        self.callers: list[Caller | None] = []
 
     async def GetListing(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self.calls += 1
+        self.callers.append(current_caller.get())
         found = self.listings.get(request.id)
         if found is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "listing not found")
@@ -134,18 +142,51 @@ class Peers:
         return ident
 
 
+PEER_ACCESS = [
+    Access(
+        "realty.identity.v1.Identity",
+        {"GetUser": allow("scheduling"), "BatchGetUsers": allow("scheduling")},
+    ),
+    Access(
+        "realty.listings.v1.Listings",
+        {"GetListing": allow("scheduling"), "BatchGetListings": allow("scheduling")},
+    ),
+]
+
+
+def peer_tls(authority: DevAuthority) -> TlsMaterial:
+    """One certificate naming both identity and listings: one server plays both."""
+    cert, key = authority.issue(dns_names=["identity", "listings"], common_name="peers")
+    return TlsMaterial(authority.ca_file.read_bytes(), cert, key)
+
+
+async def _always_ready() -> bool:
+    return True
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def peers() -> AsyncIterator[Peers]:
-    server = grpc.aio.server()
+async def peers(grpc_authority: DevAuthority, token_issuer: TokenIssuer) -> AsyncIterator[Peers]:
     identity, listings = FakeIdentity(), FakeListings()
-    identity_pb2_grpc.add_IdentityServicer_to_server(identity, server)
-    listings_pb2_grpc.add_ListingsServicer_to_server(listings, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    verifier = token_issuer.verifier()
+    server = GrpcServer(
+        host="127.0.0.1",
+        port=0,
+        registrations=[
+            lambda s: identity_pb2_grpc.add_IdentityServicer_to_server(identity, s),
+            lambda s: listings_pb2_grpc.add_ListingsServicer_to_server(listings, s),
+        ],
+        service_names=[a.service for a in PEER_ACCESS],
+        readiness=_always_ready,
+        tls=peer_tls(grpc_authority),
+        access=PEER_ACCESS,
+        verifier=verifier,
+    )
     await server.start()
     try:
-        yield Peers(identity, listings, f"127.0.0.1:{port}")
+        yield Peers(identity, listings, f"127.0.0.1:{server.port}")
     finally:
         await server.stop(None)
+        await verifier.aclose()
 
 
 WEEKDAYS_9_TO_5 = [

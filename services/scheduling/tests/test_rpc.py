@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 from realty.scheduling.v1 import scheduling_pb2, scheduling_pb2_grpc
-from scheduling.rpc import SchedulingServicer
+from scheduling.rpc import ACCESS, SchedulingServicer
 from servicekit.auth import Role
-from servicekit.errors import BadUserInput, NotFound
+from servicekit.errors import BadUserInput, Forbidden, NotFound
 from servicekit.grpc import GrpcServer, call, client_channel
+from servicekit.tls import DevAuthority
 
 FIRST = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)
 
 
-async def test_get_and_list_tours(stack: Any) -> None:
+async def test_get_and_list_tours(stack: Any, grpc_authority: DevAuthority) -> None:
     realtor, listing = await stack.open_for_tours()
     buyer = stack.peers.person(Role.BUYER)
     ids = [
@@ -42,9 +43,23 @@ async def test_get_and_list_tours(stack: Any) -> None:
         ],
         service_names=["realty.scheduling.v1.Scheduling"],
         readiness=ready,
+        tls=grpc_authority.material("scheduling"),
+        access=[ACCESS],
+        verifier=stack.parts.infra.verifier,
     )
     await server.start()
-    channel = client_channel(f"127.0.0.1:{server.port}")
+    target = f"127.0.0.1:{server.port}"
+    channel = client_channel(target, tls=grpc_authority.material("media"), server_name="scheduling")
+    # Tours name their buyers: listings has no business reading them.
+    async with client_channel(
+        target, tls=grpc_authority.material("listings"), server_name="scheduling"
+    ) as other:
+        with pytest.raises(Forbidden):
+            await call(
+                scheduling_pb2_grpc.SchedulingStub(other).GetTour,
+                scheduling_pb2.GetTourRequest(id=ids[0]),
+                timeout=2.0,
+            )
     try:
         stub = scheduling_pb2_grpc.SchedulingStub(channel)
         tour = await call(stub.GetTour, scheduling_pb2.GetTourRequest(id=ids[0]), timeout=2.0)

@@ -380,7 +380,12 @@ async def test_listings_unreachable_fails_cleanly(stack: Any) -> None:
     _realtor, listing = await stack.open_for_tours()
     buyer = stack.peers.person(Role.BUYER)
     nowhere = f"127.0.0.1:{free_port()}"
-    dead = Directory.connect(listings_target=nowhere, identity_target=nowhere, timeout=0.5)
+    dead = Directory.connect(
+        listings_target=nowhere,
+        identity_target=nowhere,
+        timeout=0.5,
+        tls=stack.parts.infra.grpc_tls,
+    )
     working, stack.parts.scheduling.directory = stack.parts.scheduling.directory, dead
     try:
         body = await stack.request(buyer, listing, TUESDAY_10AM)
