@@ -14,6 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.headers import LimitHeaders
+
 Check = Callable[[], Awaitable[bool]]
 
 HTTP_REQUESTS = Counter(
@@ -96,6 +98,7 @@ def service_app(
             WebSocketRoute("/graphql", graphql),  # subscriptions on the same path
         ],
         middleware=[
+            Middleware(LimitHeaders),
             Middleware(OpenTelemetryMiddleware),
             Middleware(RequestMetrics, service=service),
         ],
