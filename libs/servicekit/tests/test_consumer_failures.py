@@ -14,8 +14,8 @@ from servicekit.bus import Bus, ConsumerRunner, Event, OutboxRelay, Subscription
 from servicekit.bus.deadletters import DeadLetters
 from servicekit.bus.failures import Failure, classify
 from servicekit.db import Database, UnitOfWork
-from servicekit.embedded import free_port
 from servicekit.errors import BadUserInput, NotFound, Unavailable
+from servicekit.testing.proxy import TcpProxy
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -123,60 +123,12 @@ async def test_a_dependency_that_is_down_is_waited_out_and_never_dead_letters(
     assert await dlq_count(bus) == 0
 
 
-class RefusingProxy:
-    """A TCP proxy in front of PostgreSQL that can refuse every connection, as a database
-    that is down does."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = free_port()
-        self.up = False
-        self._pipes: set[asyncio.Task[None]] = set()
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-
-    async def stop(self) -> None:
-        self.go_down()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    def go_down(self) -> None:
-        self.up = False
-        for pipe in list(self._pipes):
-            pipe.cancel()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.up:
-            writer.close()
-            return
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            finally:
-                dst.close()
-
-        for task in (
-            asyncio.create_task(pipe(reader, up_writer)),
-            asyncio.create_task(pipe(up_reader, writer)),
-        ):
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
-
-
 async def test_a_database_that_refuses_connections_loses_no_effect_and_does_none_twice(
     db: Database, bus: Bus
 ) -> None:
     url = make_url(db.url)
-    proxy = RefusingProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     await proxy.start()
-    proxy.up = True
     consumer_db = Database(
         url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
         source="demo",
@@ -209,7 +161,7 @@ async def test_a_database_that_refuses_connections_loses_no_effect_and_does_none
                 await asyncio.sleep(0.02)
             assert not await runner.healthy()
             assert len(await effects(db)) == 5
-            proxy.up = True  # back
+            proxy.come_up()  # back
             while len(await effects(db)) < len(values):
                 await asyncio.sleep(0.05)
             assert await runner.healthy()
