@@ -10,11 +10,14 @@ from google.protobuf.wrappers_pb2 import StringValue
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from servicekit.access import Access, allow
 from servicekit.bus import Bus, ConsumerRunner, Event, OutboxRelay, Subscription
 from servicekit.db import Database, UnitOfWork
 from servicekit.embedded import free_port
 from servicekit.grpc import GrpcServer, call, client_channel
 from servicekit.telemetry import setup_telemetry
+from servicekit.testing import TokenIssuer
+from servicekit.tls import DevAuthority
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -24,7 +27,9 @@ from starlette.routing import Route
 SERVICE = "realty.test.v1.Orders"
 
 
-async def test_trace_id_spans_http_grpc_nats_and_consumer(db: Database, bus: Bus) -> None:
+async def test_trace_id_spans_http_grpc_nats_and_consumer(
+    db: Database, bus: Bus, grpc_authority: DevAuthority, token_issuer: TokenIssuer
+) -> None:
     exporter = InMemorySpanExporter()
     setup_telemetry("tracing-test", extra_processors=[SimpleSpanProcessor(exporter)])
 
@@ -50,15 +55,21 @@ async def test_trace_id_spans_http_grpc_nats_and_consumer(db: Database, bus: Bus
             ]
         )
 
+    verifier = token_issuer.verifier()
     server = GrpcServer(
         host="127.0.0.1",
         port=free_port(),
         registrations=[register],
         service_names=[SERVICE],
         readiness=db.ping,
+        tls=grpc_authority.material("orders"),
+        access=[Access(SERVICE, {"Place": allow("gateway")})],
+        verifier=verifier,
     )
     await server.start()
-    channel = client_channel(f"127.0.0.1:{server.port}")
+    channel = client_channel(
+        f"127.0.0.1:{server.port}", tls=grpc_authority.material("gateway"), server_name="orders"
+    )
     method = channel.unary_unary(
         f"/{SERVICE}/Place",
         request_serializer=StringValue.SerializeToString,
@@ -99,6 +110,7 @@ async def test_trace_id_spans_http_grpc_nats_and_consumer(db: Database, bus: Bus
         await asyncio.gather(*tasks, return_exceptions=True)
         await channel.close()
         await server.stop(0)
+        await verifier.aclose()
 
     spans = exporter.get_finished_spans()
     http_span = next(s for s in spans if s.kind is trace.SpanKind.SERVER and "POST" in s.name)
