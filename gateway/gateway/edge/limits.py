@@ -20,7 +20,9 @@ plus `limit` and `actual`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from graphql import (
     DocumentNode,
@@ -37,6 +39,8 @@ from graphql import (
 from gateway.edge.errors import EdgeError
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
+T = TypeVar("T")
+DEFAULT_LIST_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,7 @@ class Limits:
     max_document_bytes: int = 32_768
     max_fields: int = 2_000  # fields once every fragment is expanded
     max_cost: int = 100_000  # estimated values in the result
-    list_size: int = 100  # page size assumed for `first`/`last` given by a variable
+    list_size: int = DEFAULT_LIST_SIZE  # page size assumed for `first`/`last` given by a variable
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,7 @@ def measure(
     document: DocumentNode,
     operation: OperationDefinitionNode,
     *,
-    list_size: int = Limits.list_size,
+    list_size: int = DEFAULT_LIST_SIZE,
 ) -> Shape:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -204,19 +208,7 @@ class _Measure:
         return 1
 
     def _fragment(self, name: str) -> _Size:
-        known = self._memo.get(name)
-        if known is not None:
-            return known
-        fragment = self._fragments.get(name)
-        if fragment is None or name in self._visiting:
-            return _Size()
-        self._visiting.add(name)
-        try:
-            result = self._selection_set(fragment.selection_set)
-        finally:
-            self._visiting.discard(name)
-        self._memo[name] = result
-        return result
+        return self._once(name, self._memo, self._selection_set, _Size())
 
     def _root_fields(self, selection_set: SelectionSetNode) -> int:
         count = 0
@@ -230,16 +222,26 @@ class _Measure:
         return min(count, _CAP)
 
     def _fragment_root_fields(self, name: str) -> int:
-        known = self._root_memo.get(name)
+        return self._once(name, self._root_memo, self._root_fields, 0)
+
+    def _once(
+        self,
+        name: str,
+        memo: dict[str, T],
+        measure: Callable[[SelectionSetNode], T],
+        in_cycle: T,
+    ) -> T:
+        """A fragment's measure, computed once; a missing fragment or a cycle counts as `in_cycle`."""
+        known = memo.get(name)
         if known is not None:
             return known
         fragment = self._fragments.get(name)
         if fragment is None or name in self._visiting:
-            return 0
+            return in_cycle
         self._visiting.add(name)
         try:
-            count = self._root_fields(fragment.selection_set)
+            result = measure(fragment.selection_set)
         finally:
             self._visiting.discard(name)
-        self._root_memo[name] = count
-        return count
+        memo[name] = result
+        return result
