@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import httpx
 import pytest
 from argon2 import PasswordHasher
-from identity import MIGRATIONS_DIR
+from identity.app import MIGRATIONS_DIR
 from identity.settings import Settings
 from servicekit.embedded import free_port
 from servicekit.mail import MailCatcher

@@ -1,5 +1,4 @@
-"""Identity: accounts, sign-in, recovery, access tokens and privacy for RealtyForYou."""
+"""Identity: accounts, sign-in, recovery, access tokens and privacy for RealtyForYou.
 
-from servicekit.migrations import migrations_dir
-
-MIGRATIONS_DIR = migrations_dir("identity")
+Empty on purpose: importing a module of the package (`identity.domain`) loads nothing else;
+the composition root (`identity.app`) knows where the migrations are."""

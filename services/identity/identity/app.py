@@ -1,73 +1,54 @@
-"""Identity's composition root: everything is built here from settings, nothing at import."""
+"""Identity's composition root: everything is built here from settings, nothing at import.
+
+`assemble` wires the parts (tests pass their own infrastructure and clock), `runtime` makes
+the process of them, `build` opens the infrastructure and does both, `main` runs it.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from realty.identity.v1 import identity_pb2_grpc as pb_grpc
 from servicekit.auth import JwtVerifier
-from servicekit.db import Database
 from servicekit.graphql import SubgraphApp
 from servicekit.infrastructure import Infrastructure
-from servicekit.mail import Mailer
+from servicekit.migrations import migrations_dir
 from servicekit.runtime import Runtime, run
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.applications import Starlette
 
-from identity import MIGRATIONS_DIR
-from identity.consumers import subscriptions
+from identity.events import outgoing
 from identity.graphql import Services, build_schema
+from identity.jwks import JWKS_PATH, jwks_route
 from identity.keys import KeyRing
 from identity.mailer import AccountMailer
 from identity.passwords import Argon2Parameters, PasswordHasher
-from identity.rpc import ACCESS, IdentityServicer
-from identity.service import IdentityService
+from identity.queries import IdentityQueries
+from identity.rpc import IdentityServicer
+from identity.service import IdentityService, utcnow
 from identity.settings import Settings
 
-JWKS_PATH = "/.well-known/jwks.json"
+MIGRATIONS_DIR = migrations_dir("identity")
 
 
-def build_service(settings: Settings, db: Database, mailer: Mailer) -> IdentityService:
-    """The use cases with their collaborators (also how tests and commands get them)."""
-    keys = KeyRing(
-        db,
-        access_ttl=settings.access_token_ttl,
-        cache_seconds=settings.key_cache_seconds,
-        passphrase=settings.signing_key_passphrase,
-    )
-    hasher = PasswordHasher(
-        Argon2Parameters(
-            memory_cost=settings.argon2_memory_cost,
-            time_cost=settings.argon2_time_cost,
-            parallelism=settings.argon2_parallelism,
-        )
-    )
-    account_mail = AccountMailer(
-        mailer,
-        sender=settings.infra.mail_from,
-        frontend_url=settings.frontend_url,
-        reset_minutes=settings.reset_token_ttl // 60,
-    )
-    return IdentityService(db=db, settings=settings, keys=keys, hasher=hasher, mailer=account_mail)
+@dataclass
+class Parts:
+    """Everything identity is made of, wired; tests build the same with other settings."""
 
-
-def jwks_route(service: IdentityService) -> Route:
-    """`GET /.well-known/jwks.json`: the public keys access tokens verify with."""
-
-    async def jwks(_: Request) -> Response:
-        body = await service.keys.jwks(service.clock())
-        # Caches must not outlive the delay before a new key signs (see keys.py).
-        max_age = int(service.settings.key_cache_seconds)
-        return JSONResponse(body, headers={"Cache-Control": f"public, max-age={max_age}"})
-
-    return Route(JWKS_PATH, jwks, methods=["GET"])
+    infra: Infrastructure
+    settings: Settings
+    queries: IdentityQueries
+    identity: IdentityService
+    # Identity's own tokens, checked against its JWKS in-process (see `local_verifier`).
+    verifier: JwtVerifier
+    services: Services
 
 
 def local_verifier(service: IdentityService, settings: Settings) -> JwtVerifier:
     """Identity verifies its own tokens with the same code as every other service, reading
     its JWKS in-process instead of over the network."""
-    from starlette.applications import Starlette
-
     app = Starlette(routes=[jwks_route(service)])
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity")
     return JwtVerifier(
@@ -79,30 +60,70 @@ def local_verifier(service: IdentityService, settings: Settings) -> JwtVerifier:
     )
 
 
-def subgraph(service: IdentityService, verifier: JwtVerifier) -> SubgraphApp:
-    return SubgraphApp(build_schema(), verifier=verifier, services=Services(identity=service))
+def assemble(
+    settings: Settings, infra: Infrastructure, *, clock: Callable[[], datetime] = utcnow
+) -> Parts:
+    queries = IdentityQueries(infra.db)
+    keys = KeyRing(
+        queries.published_keys,
+        access_ttl=settings.access_token_ttl,
+        cache_seconds=settings.key_cache_seconds,
+        passphrase=settings.signing_key_passphrase,
+    )
+    hasher = PasswordHasher(
+        Argon2Parameters(
+            memory_cost=settings.argon2_memory_cost,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+        )
+    )
+    mail = AccountMailer(
+        infra.mailer,
+        sender=settings.infra.mail_from,
+        frontend_url=settings.frontend_url,
+        reset_minutes=settings.reset_token_ttl // 60,
+    )
+    identity = IdentityService(
+        db=infra.db,
+        settings=settings,
+        queries=queries,
+        keys=keys,
+        hasher=hasher,
+        mailer=mail,
+        clock=clock,
+    )
+    return Parts(
+        infra=infra,
+        settings=settings,
+        queries=queries,
+        identity=identity,
+        verifier=local_verifier(identity, settings),
+        services=Services(identity=identity, queries=queries),
+    )
 
 
-async def build(settings: Settings | None = None) -> Runtime:
-    settings = settings or Settings()
-    infra = await Infrastructure.open(settings, MIGRATIONS_DIR)
-    service = build_service(settings, infra.db, infra.mailer)
-    await service.ensure_signing_key()
-    verifier = local_verifier(service, settings)
-    servicer = IdentityServicer(service)
-    runtime = infra.runtime(
-        graphql=subgraph(service, verifier),
+def runtime(parts: Parts) -> Runtime:
+    servicer = IdentityServicer(parts.queries)
+    app = SubgraphApp(build_schema(), verifier=parts.verifier, services=parts.services)
+    result = parts.infra.runtime(
+        graphql=app,
         grpc_registrations=[
             lambda server: pb_grpc.add_IdentityServicer_to_server(servicer, server)
         ],
         grpc_service_names=["realty.identity.v1.Identity"],
-        grpc_access=[ACCESS],
-        subscriptions=subscriptions(),
-        routes=[jwks_route(service)],
+        routes=[jwks_route(parts.identity)],
     )
-    runtime.on_shutdown.insert(0, service.mail.drain)
-    runtime.on_shutdown.insert(1, verifier.aclose)
-    return runtime
+    result.on_shutdown.insert(0, parts.identity.mail.drain)
+    result.on_shutdown.insert(1, parts.verifier.aclose)
+    return result
+
+
+async def build(settings: Settings | None = None) -> Runtime:
+    settings = settings or Settings()
+    infra = await Infrastructure.open(settings, MIGRATIONS_DIR, events=outgoing)
+    parts = assemble(settings, infra)
+    await parts.identity.ensure_signing_key()  # the first key, when there is none
+    return runtime(parts)
 
 
 def main() -> None:

@@ -3,9 +3,11 @@
 Row n stores `hash = SHA-256(prev_hash ‖ canonical(row n))`, where `prev_hash` is row n-1's
 hash (32 zero bytes for the first row) and the canonical form is sorted, compact JSON of
 every column but the hashes. Changing, removing or reordering any row breaks the chain from
-that row on, which `verify` finds. Appends take a transaction-scoped advisory lock so rows
-from concurrent transactions chain in commit order; callers append last, just before
-committing, to hold that lock briefly. A trigger refuses UPDATE and DELETE on the table.
+that row on, which `ChainCheck` finds. This module is the arithmetic of the chain, pure;
+the store appends (under a transaction-scoped advisory lock, so rows from concurrent
+transactions chain in commit order; use cases append last, just before committing, to
+hold that lock briefly) and the queries read the log back to check it. A trigger refuses
+UPDATE and DELETE on the table.
 
 Rows hold ids and the client address, never emails or names, so erasing an account's
 personal data never needs to touch this log.
@@ -22,14 +24,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from servicekit.db import Database
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from identity.tables import audit_log
-
 GENESIS = bytes(32)
-AUDIT_LOCK_KEY = 0x1D_A0D17  # pg_advisory_xact_lock key serialising appends
 
 
 class AuditAction(StrEnum):
@@ -90,21 +85,45 @@ def chain_hash(prev_hash: bytes, content: bytes) -> bytes:
     return hashlib.sha256(prev_hash + content).digest()
 
 
-async def append(session: AsyncSession, entries: Sequence[AuditEntry], now: datetime) -> None:
-    """Chain `entries` onto the log inside the caller's transaction."""
-    if not entries:
-        return
-    await session.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
-    last = (
-        await session.execute(
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+@dataclass(frozen=True)
+class AuditRecord:
+    """One row of the log, as stored."""
+
+    seq: int
+    id: uuid.UUID
+    occurred_at: datetime
+    action: str
+    user_id: uuid.UUID | None
+    actor_id: uuid.UUID | None
+    ip: str | None
+    details: dict[str, Any]
+    prev_hash: bytes
+    hash: bytes
+
+    def content(self) -> bytes:
+        return canonical(
+            seq=self.seq,
+            id=self.id,
+            occurred_at=self.occurred_at,
+            action=self.action,
+            user_id=self.user_id,
+            actor_id=self.actor_id,
+            ip=self.ip,
+            details=self.details,
         )
-    ).first()
-    seq, prev = (last.seq, bytes(last.hash)) if last else (0, GENESIS)
-    rows = []
+
+
+def link(
+    entries: Sequence[AuditEntry], *, last_seq: int, last_hash: bytes, now: datetime
+) -> list[AuditRecord]:
+    """The records that chain `entries` after the row (`last_seq`, `last_hash`); (0,
+    GENESIS) for an empty log."""
+    seq, prev = last_seq, last_hash
+    records = []
     for entry in entries:
         seq += 1
         row_id = uuid.uuid4()
+        details: dict[str, Any] = dict(entry.details)
         content = canonical(
             seq=seq,
             id=row_id,
@@ -113,25 +132,25 @@ async def append(session: AsyncSession, entries: Sequence[AuditEntry], now: date
             user_id=entry.user_id,
             actor_id=entry.actor_id,
             ip=entry.ip,
-            details=dict(entry.details),
+            details=details,
         )
         digest = chain_hash(prev, content)
-        rows.append(
-            {
-                "seq": seq,
-                "id": row_id,
-                "occurred_at": now,
-                "action": entry.action.value,
-                "user_id": entry.user_id,
-                "actor_id": entry.actor_id,
-                "ip": entry.ip,
-                "details": dict(entry.details),
-                "prev_hash": prev,
-                "hash": digest,
-            }
+        records.append(
+            AuditRecord(
+                seq,
+                row_id,
+                now,
+                entry.action.value,
+                entry.user_id,
+                entry.actor_id,
+                entry.ip,
+                details,
+                prev,
+                digest,
+            )
         )
         prev = digest
-    await session.execute(audit_log.insert(), rows)
+    return records
 
 
 @dataclass(frozen=True)
@@ -153,38 +172,27 @@ class ChainReport:
         return self.broken is None
 
 
-async def verify(db: Database, *, batch: int = 1000) -> ChainReport:
-    """Walk the whole chain in order; report the first row that does not follow from the last."""
-    prev, expected_seq, count = GENESIS, 1, 0
-    async with db.session() as session:
-        while True:
-            rows = (
-                await session.execute(
-                    select(audit_log)
-                    .where(audit_log.c.seq >= expected_seq)
-                    .order_by(audit_log.c.seq)
-                    .limit(batch)
-                )
-            ).all()
-            if not rows:
-                return ChainReport(count, None)
-            for row in rows:
-                if row.seq != expected_seq:
-                    return ChainReport(count, BrokenLink(expected_seq, "row missing"))
-                if bytes(row.prev_hash) != prev:
-                    return ChainReport(count, BrokenLink(row.seq, "previous hash does not match"))
-                content = canonical(
-                    seq=row.seq,
-                    id=row.id,
-                    occurred_at=row.occurred_at,
-                    action=row.action,
-                    user_id=row.user_id,
-                    actor_id=row.actor_id,
-                    ip=row.ip,
-                    details=row.details,
-                )
-                if chain_hash(prev, content) != bytes(row.hash):
-                    return ChainReport(
-                        count, BrokenLink(row.seq, "content does not match its hash")
-                    )
-                prev, expected_seq, count = bytes(row.hash), expected_seq + 1, count + 1
+class ChainCheck:
+    """Walks the records in `seq` order and stops at the first that does not follow."""
+
+    def __init__(self) -> None:
+        self.prev = GENESIS
+        self.expected_seq = 1
+        self.count = 0
+        self.broken: BrokenLink | None = None
+
+    def feed(self, record: AuditRecord) -> bool:
+        """Check the next record; False once the chain is broken (stop reading)."""
+        if record.seq != self.expected_seq:
+            self.broken = BrokenLink(self.expected_seq, "row missing")
+        elif record.prev_hash != self.prev:
+            self.broken = BrokenLink(record.seq, "previous hash does not match")
+        elif chain_hash(self.prev, record.content()) != record.hash:
+            self.broken = BrokenLink(record.seq, "content does not match its hash")
+        if self.broken is not None:
+            return False
+        self.prev, self.expected_seq, self.count = record.hash, record.seq + 1, self.count + 1
+        return True
+
+    def report(self) -> ChainReport:
+        return ChainReport(self.count, self.broken)

@@ -1,8 +1,14 @@
-"""The rules of accounts: what a valid user is, how it changes, and what that announces.
+"""The rules of accounts: what a valid user is, how it changes, who may do what, and what
+that announces.
 
-Plain Python on purpose (no database, GraphQL or protobuf types): the `User` aggregate
-validates every change itself and records domain events on itself; the use cases in
-`service.py` persist it and turn the events into outbox messages.
+Plain Python on purpose (the stdlib and `servicekit.vocabulary` only): the `User` aggregate
+validates every change itself and records domain events on itself; the unit of work that
+stored it writes those events to the outbox (through `events.outgoing`). Who may see a
+user's private fields and who may manage accounts are rules here too, so the subgraph and
+the gRPC API answer the same way.
+
+Fields named in errors are the input's names as the API spells them (`displayName`,
+`realtorProfile.bio`); an adapter that nests them under an argument adds its prefix.
 """
 
 from __future__ import annotations
@@ -15,8 +21,7 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from servicekit.auth import Role
-from servicekit.errors import BadUserInput, Forbidden
+from servicekit.vocabulary import BadUserInput, Forbidden, NotFound, Principal, Role
 
 EMAIL_MAX = 254
 DISPLAY_NAME_MAX = 100
@@ -25,6 +30,7 @@ LICENSE_MAX = 64
 BROKERAGE_MAX = 200
 BIO_MAX = 4000
 TOMBSTONE_NAME = "Deleted user"
+TOMBSTONE_TIME_ZONE = "UTC"
 
 _EMAIL = re.compile(
     r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
@@ -55,14 +61,18 @@ def normalize_email(raw: str) -> str:
     return email
 
 
-def _clean_text(raw: str, *, name: str, maximum: int, minimum: int = 0) -> str:
+def _clean_text(
+    raw: str, *, name: str, maximum: int, minimum: int = 0, field: str | None = None
+) -> str:
+    """NFC, trimmed, no control characters but newline and tab; `field` defaults to `name`."""
+    where = field or name
     value = unicodedata.normalize("NFC", raw).strip()
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
-        raise BadUserInput(f"{name} contains control characters", field=name)
+        raise BadUserInput(f"{name} contains control characters", field=where)
     if len(value) < minimum:
-        raise BadUserInput(f"{name} is required", field=name)
+        raise BadUserInput(f"{name} is required", field=where)
     if len(value) > maximum:
-        raise BadUserInput(f"{name} must be at most {maximum} characters", field=name)
+        raise BadUserInput(f"{name} must be at most {maximum} characters", field=where)
     return value
 
 
@@ -111,10 +121,11 @@ def clean_url(raw: str | None, *, name: str) -> str | None:
     return value
 
 
-def _optional_text(raw: str | None, *, name: str, maximum: int) -> str | None:
+def _realtor_text(raw: str | None, *, name: str, maximum: int) -> str | None:
+    """A realtor-profile field (`realtorProfile.<name>` in errors); empty clears it."""
     if raw is None:
         return None
-    value = _clean_text(raw, name=name, maximum=maximum)
+    value = _clean_text(raw, name=name, maximum=maximum, field=f"realtorProfile.{name}")
     return value or None
 
 
@@ -171,6 +182,56 @@ class UserDeleted:
 
 
 DomainEvent = UserRegistered | UserUpdated | UserEmailVerified | UserDeleted
+
+
+# -- who may do what --------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class InternalService:
+    """A platform service calling over gRPC, already admitted by the method's allow-list
+    (`rpc.ACCESS`: only the services that mail people). It reads contact details to reach
+    the user, whoever it acts for, so it sees what the user would."""
+
+    name: str
+
+
+Viewer = Principal | InternalService | None
+"""Who asks to see a user: a signed-in person, an internal service, or nobody (anonymous)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateFields:
+    """What belongs to the user: how to reach them and their own settings."""
+
+    email: str
+    phone: str | None
+    time_zone: str
+    email_verified: bool
+
+
+def can_see_private_fields(user: User, viewer: Viewer) -> bool:
+    """Email, phone, time zone and verification state are the user's own: visible to the user
+    themselves, to admins (who may see any user's data) and to the internal services admitted
+    to mail people. Everything else about a user is public."""
+    match viewer:
+        case InternalService():
+            return True
+        case Principal():
+            return viewer.is_admin or viewer.user_id == user.id
+        case _:
+            return False
+
+
+def require_account_manager(who: Principal) -> None:
+    """Changing a user's role or realtor verification, and reading the directory of
+    accounts, are for admins only (FORBIDDEN otherwise)."""
+    who.require_role(Role.ADMIN)
+
+
+def require_visible(private: PrivateFields | None) -> PrivateFields:
+    """An erased account has no private fields left: NOT_FOUND to whoever may ask."""
+    if private is None:
+        raise NotFound("this account has been deleted")
+    return private
 
 
 @dataclass
@@ -250,16 +311,16 @@ class User:
                 raise BadUserInput("only realtors have a realtor profile", field="realtorProfile")
             r = changes.realtor
             if r.license_number is not None:
-                self.realtor.license_number = _optional_text(
+                self.realtor.license_number = _realtor_text(
                     r.license_number, name="licenseNumber", maximum=LICENSE_MAX
                 )
                 self.realtor.verified = False  # a new licence must be checked again
             if r.brokerage is not None:
-                self.realtor.brokerage = _optional_text(
+                self.realtor.brokerage = _realtor_text(
                     r.brokerage, name="brokerage", maximum=BROKERAGE_MAX
                 )
             if r.bio is not None:
-                self.realtor.bio = _optional_text(r.bio, name="bio", maximum=BIO_MAX)
+                self.realtor.bio = _realtor_text(r.bio, name="bio", maximum=BIO_MAX)
         self._touched(now)
 
     def verify_email(self, now: datetime) -> bool:
@@ -277,8 +338,18 @@ class User:
         self.password_hash = password_hash
         self.updated_at = now
 
-    def set_role(self, role: Role, now: datetime) -> bool:
+    def private_fields(self, viewer: Viewer) -> PrivateFields | None:
+        """The fields only some may see (`can_see_private_fields`), or FORBIDDEN; None when
+        the account is erased and has none left."""
+        if not can_see_private_fields(self, viewer):
+            raise Forbidden("only the user and admins can see this field")
+        if self.is_deleted or self.email is None:
+            return None
+        return PrivateFields(self.email, self.phone, self.time_zone, self.email_verified)
+
+    def set_role(self, role: Role, now: datetime, *, by: Principal) -> bool:
         """Change between BUYER and REALTOR (ADMIN is granted only by the operator)."""
+        require_account_manager(by)
         self._require_active()
         if role is Role.ADMIN or self.role is Role.ADMIN:
             raise Forbidden("the ADMIN role is managed by the operator command")
@@ -290,7 +361,8 @@ class User:
         self._touched(now)
         return True
 
-    def set_realtor_verified(self, verified: bool, now: datetime) -> bool:
+    def set_realtor_verified(self, verified: bool, now: datetime, *, by: Principal) -> bool:
+        require_account_manager(by)
         self._require_active()
         if self.role is not Role.REALTOR or self.realtor is None:
             raise BadUserInput("only realtors can be verified", field="userId")
@@ -307,7 +379,7 @@ class User:
         self.display_name = TOMBSTONE_NAME
         self.phone = None
         self.avatar_url = None
-        self.time_zone = "UTC"
+        self.time_zone = TOMBSTONE_TIME_ZONE
         self.password_hash = None
         self.email_verified_at = None
         self.realtor = RealtorProfile() if self.role is Role.REALTOR else None

@@ -1,13 +1,27 @@
-"""Domain events to outbox messages: the protobuf payloads of `identity.user.*`."""
+"""Identity's domain events as bus messages: the protobuf payloads of `identity.user.*`.
+
+`outgoing` is the one mapper the unit of work calls at commit for every new event of every
+user it tracked (`Database(..., events=outgoing)`), so no use case hands events over by
+hand. Identity consumes no other service's events, so there is no incoming mapping.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from google.protobuf.timestamp_pb2 import Timestamp
 from realty.identity.v1 import identity_pb2 as pb
-from servicekit.auth import Role
-from servicekit.db import UnitOfWork
+from servicekit.db import Outgoing
+from servicekit.vocabulary import Role
 
-from identity.domain import User, UserDeleted, UserEmailVerified, UserRegistered, UserUpdated
+from identity.domain import (
+    DomainEvent,
+    User,
+    UserDeleted,
+    UserEmailVerified,
+    UserRegistered,
+    UserUpdated,
+)
 
 REGISTERED = "identity.user.registered"
 UPDATED = "identity.user.updated"
@@ -21,51 +35,50 @@ ROLE_TO_PROTO = {
 }
 
 
-def _stamp(value: object) -> Timestamp:
+def _stamp(value: datetime) -> Timestamp:
     stamp = Timestamp()
-    stamp.FromDatetime(value)  # type: ignore[arg-type]
+    stamp.FromDatetime(value.astimezone(UTC))
     return stamp
 
 
-def emit_all(uow: UnitOfWork, user: User) -> None:
-    """Record the user's pending domain events on the unit of work, then clear them."""
-    for event in user.events:
-        match event:
-            case UserRegistered():
-                uow.emit(
-                    REGISTERED,
-                    pb.UserRegistered(
-                        user_id=str(event.user_id),
-                        role=ROLE_TO_PROTO[event.role],
-                        display_name=event.display_name,
-                        time_zone=event.time_zone,
-                        registered_at=_stamp(event.at),
-                    ),
-                    subject_id=event.user_id,
-                )
-            case UserUpdated():
-                uow.emit(
-                    UPDATED,
-                    pb.UserUpdated(
-                        user_id=str(user.id),
-                        role=ROLE_TO_PROTO[user.role],
-                        display_name=user.display_name,
-                        time_zone=user.time_zone,
-                        avatar_url=user.avatar_url or "",
-                        realtor_verified=bool(user.realtor and user.realtor.verified),
-                    ),
-                    subject_id=user.id,
-                )
-            case UserEmailVerified():
-                uow.emit(
-                    EMAIL_VERIFIED,
-                    pb.UserEmailVerified(user_id=str(event.user_id)),
-                    subject_id=event.user_id,
-                )
-            case UserDeleted():
-                uow.emit(
-                    DELETED,
-                    pb.UserDeleted(user_id=str(event.user_id), deleted_at=_stamp(event.at)),
-                    subject_id=event.user_id,
-                )
-    user.events.clear()
+def outgoing(user: User, event: DomainEvent) -> Outgoing:
+    """The message announcing `event` of `user`. `UserUpdated` carries the user's public
+    state as committed (several changes in one transaction announce it once)."""
+    match event:
+        case UserRegistered():
+            return Outgoing(
+                REGISTERED,
+                pb.UserRegistered(
+                    user_id=str(event.user_id),
+                    role=ROLE_TO_PROTO[event.role],
+                    display_name=event.display_name,
+                    time_zone=event.time_zone,
+                    registered_at=_stamp(event.at),
+                ),
+                subject_id=event.user_id,
+            )
+        case UserUpdated():
+            return Outgoing(
+                UPDATED,
+                pb.UserUpdated(
+                    user_id=str(user.id),
+                    role=ROLE_TO_PROTO[user.role],
+                    display_name=user.display_name,
+                    time_zone=user.time_zone,
+                    avatar_url=user.avatar_url or "",
+                    realtor_verified=bool(user.realtor and user.realtor.verified),
+                ),
+                subject_id=user.id,
+            )
+        case UserEmailVerified():
+            return Outgoing(
+                EMAIL_VERIFIED,
+                pb.UserEmailVerified(user_id=str(event.user_id)),
+                subject_id=event.user_id,
+            )
+        case UserDeleted():
+            return Outgoing(
+                DELETED,
+                pb.UserDeleted(user_id=str(event.user_id), deleted_at=_stamp(event.at)),
+                subject_id=event.user_id,
+            )

@@ -1,49 +1,68 @@
 # mypy: disable-error-code="untyped-decorator"
 """Identity's subgraph: the `User` entity, sign-in and account operations. Thin by design:
-parse the input, call `IdentityService`, shape the answer.
+parse the input, call `IdentityService` or `IdentityQueries`, shape the answer.
 
-Visibility of `User` fields: `id`, `displayName`, `role`, `avatarUrl`, `realtorProfile`
-and `createdAt` are public (what a buyer sees of a realtor, or a realtor of a client).
-`email`, `phone`, `timeZone` and `emailVerified` belong to the user: asked by anyone but
-the user or an admin they fail with FORBIDDEN rather than answer null, so a client learns
-at once that it asked for something private instead of mistaking it for missing data.
+Who sees the private fields of a `User` (`email`, `phone`, `timeZone`, `emailVerified`) is
+the domain's rule (`domain.can_see_private_fields`); here a refused field fails with
+FORBIDDEN rather than answering null, so a client learns at once that it asked for
+something private instead of mistaking it for missing data.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from servicekit.auth import Principal, bearer_token
-from servicekit.auth import Role as AuthRole
-from servicekit.errors import Forbidden, NotFound, Unauthenticated, parse_id
+from servicekit.auth import bearer_token
 from servicekit.graphql import Context, SubgraphSchema
-from servicekit.pagination import Connection, build_connection, page_size
+from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
+from servicekit.vocabulary import Principal, ServiceError, Unauthenticated, parse_id
+from servicekit.vocabulary import Role as AuthRole
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from identity import domain
+from identity.queries import IdentityQueries, cursor_key
 from identity.service import AuthResult, Client, IdentityService, Registration
 from identity.tokens import session_id_of
 
 
 @dataclass(frozen=True)
 class Services:
-    """What resolvers reach through `info.context.services`."""
+    """What resolvers reach through `info.context.services` (built by `app.assemble`)."""
 
     identity: IdentityService
+    queries: IdentityQueries
 
 
 Role = strawberry.enum(AuthRole, description="What a user is on the platform.")
 GqlInfo = Info[Context, None]
 
 
-def _service(info: GqlInfo) -> IdentityService:
+def _services(info: GqlInfo) -> Services:
     services: Services = info.context.services
-    return services.identity
+    return services
+
+
+def _service(info: GqlInfo) -> IdentityService:
+    return _services(info).identity
+
+
+@contextmanager
+def fields_under(argument: str) -> Iterator[None]:
+    """Errors naming a field of an input object name it by its path in the operation
+    (`displayName` of `input` is `input.displayName`)."""
+    try:
+        yield
+    except ServiceError as error:
+        if error.field is not None:
+            error.field = f"{argument}.{error.field}"
+        raise
 
 
 def client_of(info: GqlInfo) -> Client:
@@ -57,16 +76,16 @@ def client_of(info: GqlInfo) -> Client:
     return Client(ip=request.client.host if request.client else None)
 
 
-def _users_loader(service: IdentityService) -> DataLoader[uuid.UUID, domain.User | None]:
+def _users_loader(queries: IdentityQueries) -> DataLoader[uuid.UUID, domain.User | None]:
     async def load(ids: list[uuid.UUID]) -> list[domain.User | None]:
-        found = await service.users_by_ids(ids)
+        found = await queries.users_by_ids(ids)
         return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
 
 
 def users_loader(info: GqlInfo) -> DataLoader[uuid.UUID, domain.User | None]:
-    return info.context.loader("identity.users", lambda: _users_loader(_service(info)))
+    return info.context.loader("identity.users", lambda: _users_loader(_services(info).queries))
 
 
 @strawberry.type(description="A realtor's professional details, public to everyone.")
@@ -81,12 +100,13 @@ class RealtorProfile:
 class User:
     id: strawberry.ID = strawberry.field(description="Stable identifier of the account.")
     account: strawberry.Private[domain.User]
-    # True when this object answers the account's own sign-in (the caller has no token yet).
-    signed_in_as: strawberry.Private[bool] = False
+    # Who looks, when not the request's caller: the account itself answering its own
+    # sign-in (the caller has no token yet).
+    viewer: strawberry.Private[Principal | None] = None
 
     @classmethod
-    def of(cls, user: domain.User, *, signed_in_as: bool = False) -> User:
-        return cls(id=strawberry.ID(str(user.id)), account=user, signed_in_as=signed_in_as)
+    def of(cls, user: domain.User, *, viewer: Principal | None = None) -> User:
+        return cls(id=strawberry.ID(str(user.id)), account=user, viewer=viewer)
 
     @classmethod
     async def resolve_reference(cls, info: GqlInfo, id: strawberry.ID) -> User | None:
@@ -98,20 +118,13 @@ class User:
         user = await users_loader(info).load(key)
         return cls.of(user) if user else None
 
-    async def _private(self, info: GqlInfo) -> domain.User:
-        if self.signed_in_as:
-            return self.account
-        who = await info.context.principal()
-        if who is None or (who.user_id != self.account.id and not who.is_admin):
-            raise Forbidden("only the user and admins can see this field")
-        if self.account.is_deleted:
-            raise NotFound("this account has been deleted")
-        return self.account
+    async def _private(self, info: GqlInfo) -> domain.PrivateFields:
+        viewer = self.viewer or await info.context.principal()
+        return domain.require_visible(self.account.private_fields(viewer))
 
     @strawberry.field(description="Sign-in and contact address (self or admin only).")
     async def email(self, info: GqlInfo) -> str:
-        user = await self._private(info)
-        return user.email or ""
+        return (await self._private(info)).email
 
     @strawberry.field(description="What the user is on the platform.")
     def role(self) -> Role:  # type: ignore[valid-type]
@@ -196,7 +209,7 @@ def _payload(result: AuthResult) -> AuthPayload:
         access_token=result.access_token,
         refresh_token=result.refresh_token,
         expires_in=result.expires_in,
-        user=User.of(result.user, signed_in_as=True),
+        user=User.of(result.user, viewer=Principal(result.user.id, result.user.role)),
     )
 
 
@@ -236,15 +249,15 @@ class Query:
             str | None, strawberry.argument(description="Cursor of the item to start after.")
         ] = None,
     ) -> Connection[User]:
-        admin = await info.context.user(AuthRole.ADMIN)
+        who = await info.context.user()
         limit = page_size(first)
         page = await _service(info).search_users(
-            admin, role=role, search=search, limit=limit, after=after
+            who, role=role, search=search, position=decode_cursor(after), limit=limit
         )
         return build_connection(
             page.users,
             limit=limit,
-            key=IdentityService.cursor_key,
+            key=cursor_key,
             node=User.of,
             after=after,
             total_count=page.total,
@@ -263,7 +276,8 @@ class Mutation:
             time_zone=input.time_zone,
             phone=input.phone,
         )
-        return _payload(await _service(info).register(data, client_of(info)))
+        with fields_under("input"):
+            return _payload(await _service(info).register(data, client_of(info)))
 
     @strawberry.mutation(description="Sign in with email and password.")
     async def login(self, info: GqlInfo, email: str, password: str) -> AuthPayload:
@@ -307,7 +321,9 @@ class Mutation:
             if r
             else None,
         )
-        return User.of(await _service(info).update_profile(await _me(info), changes))
+        who = await _me(info)
+        with fields_under("input"):
+            return User.of(await _service(info).update_profile(who, changes))
 
     @strawberry.mutation(description="Change password; every other session is signed out.")
     async def change_password(
@@ -329,17 +345,17 @@ class Mutation:
 
     @strawberry.mutation(description="Make a user a BUYER or a REALTOR (ADMIN).")
     async def set_user_role(self, info: GqlInfo, user_id: strawberry.ID, role: Role) -> User:  # type: ignore[valid-type]
-        admin = await info.context.user(AuthRole.ADMIN)
-        target = parse_id(user_id, argument="userId")
-        return User.of(await _service(info).set_role(admin, target, role))
+        who = await info.context.user()
+        target = parse_id(user_id, "userId")
+        return User.of(await _service(info).set_role(who, target, role))
 
     @strawberry.mutation(description="Mark a realtor's licence as checked or not (ADMIN).")
     async def set_realtor_verified(
         self, info: GqlInfo, user_id: strawberry.ID, verified: bool
     ) -> User:
-        admin = await info.context.user(AuthRole.ADMIN)
-        target = parse_id(user_id, argument="userId")
-        return User.of(await _service(info).set_realtor_verified(admin, target, verified))
+        who = await info.context.user()
+        target = parse_id(user_id, "userId")
+        return User.of(await _service(info).set_realtor_verified(who, target, verified))
 
 
 def build_schema() -> strawberry.federation.Schema:

@@ -5,6 +5,9 @@ cache period later, so every replica serves it in its JWKS before any token carr
 `kid`. The previous key is superseded at that instant and stays published until every
 token it can have signed has expired, then it is retired. The signing key is the latest
 one already active. Private keys are stored as PKCS#8 PEM, encrypted when a passphrase is set.
+
+This module makes keys and reads them; it runs no SQL: the store writes keys and
+`KeyRing` is given the query that reads the published ones.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,10 +24,6 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
-from servicekit.db import Database
-from sqlalchemy import select
-
-from identity.tables import signing_keys
 
 ALGORITHM = "EdDSA"
 VERIFY_LEEWAY = timedelta(seconds=60)  # covers verifiers' clock skew allowance
@@ -38,8 +38,21 @@ class SigningKey:
     superseded_at: datetime | None
 
 
-def new_key_row(now: datetime, passphrase: str | None, *, activates_at: datetime) -> dict[str, Any]:
-    """A freshly generated key as a `signing_keys` row."""
+@dataclass(frozen=True)
+class StoredKey:
+    """A key as the `signing_keys` table holds it (the private key as PKCS#8 PEM)."""
+
+    kid: str
+    algorithm: str
+    private_pem: bytes
+    public_jwk: dict[str, Any]
+    created_at: datetime
+    activates_at: datetime
+    superseded_at: datetime | None = None
+
+
+def new_key(now: datetime, passphrase: str | None, *, activates_at: datetime) -> StoredKey:
+    """A freshly generated key, ready to store."""
     key = Ed25519PrivateKey.generate()
     kid = f"{now:%Y%m%d}-{uuid.uuid4().hex[:10]}"
     encryption: serialization.KeySerializationEncryption = (
@@ -51,14 +64,14 @@ def new_key_row(now: datetime, passphrase: str | None, *, activates_at: datetime
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
     jwk = json.loads(OKPAlgorithm.to_jwk(key.public_key()))
-    return {
-        "kid": kid,
-        "algorithm": ALGORITHM,
-        "private_key": pem,
-        "public_jwk": {**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"},
-        "created_at": now,
-        "activates_at": activates_at,
-    }
+    return StoredKey(
+        kid=kid,
+        algorithm=ALGORITHM,
+        private_pem=pem,
+        public_jwk={**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"},
+        created_at=now,
+        activates_at=activates_at,
+    )
 
 
 def publication_end(superseded_at: datetime, *, access_ttl: int, cache_seconds: float) -> datetime:
@@ -75,13 +88,13 @@ class KeyRing:
 
     def __init__(
         self,
-        db: Database,
+        load: Callable[[], Awaitable[Sequence[StoredKey]]],
         *,
         access_ttl: int,
         cache_seconds: float,
         passphrase: str | None = None,
     ) -> None:
-        self.db = db
+        self.load = load  # the keys not retired yet, newest activation first
         self.access_ttl = access_ttl
         self.cache_seconds = cache_seconds
         self._passphrase = passphrase.encode() if passphrase else None
@@ -96,23 +109,19 @@ class KeyRing:
         async with self._lock:
             if time.monotonic() - self._loaded_at < self.cache_seconds:
                 return self._keys
-            async with self.db.session() as session:
-                rows = (
-                    await session.execute(
-                        select(signing_keys)
-                        .where(signing_keys.c.retired_at.is_(None))
-                        .order_by(signing_keys.c.activates_at.desc())
-                    )
-                ).all()
             keys = []
-            for row in rows:
+            for stored in await self.load():
                 private = serialization.load_pem_private_key(
-                    bytes(row.private_key), password=self._passphrase
+                    stored.private_pem, password=self._passphrase
                 )
                 assert isinstance(private, Ed25519PrivateKey)
                 keys.append(
                     SigningKey(
-                        row.kid, private, dict(row.public_jwk), row.activates_at, row.superseded_at
+                        stored.kid,
+                        private,
+                        dict(stored.public_jwk),
+                        stored.activates_at,
+                        stored.superseded_at,
                     )
                 )
             self._keys, self._loaded_at = keys, time.monotonic()

@@ -12,13 +12,11 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from servicekit.db import Database
-from servicekit.errors import ServiceError
-from servicekit.mail import build_mailer
-from servicekit.migrations import migrate
+from servicekit.infrastructure import Infrastructure
+from servicekit.vocabulary import ServiceError
 
-from identity import MIGRATIONS_DIR, audit
-from identity.app import build_service
+from identity.app import MIGRATIONS_DIR, assemble
+from identity.events import outgoing
 from identity.settings import Settings
 
 
@@ -35,13 +33,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def execute(argv: Sequence[str], settings: Settings | None = None) -> int:
-    """Run one command; returns the process exit code."""
+    """Run one command with the parts the service is made of; returns the exit code."""
     args = _parser().parse_args(argv)
     settings = settings or Settings()
-    url = settings.resolved_database_url()
-    await migrate(url, MIGRATIONS_DIR)
-    db = Database(url, source=settings.service_name, pool_size=2, max_overflow=0)
-    service = build_service(settings, db, build_mailer(settings.infra))
+    infra = await Infrastructure.open(
+        settings, MIGRATIONS_DIR, events=outgoing, configure_process=False
+    )
+    parts = assemble(settings, infra)
+    service = parts.identity
     try:
         if args.command == "create-admin":
             user = await service.create_admin(
@@ -54,7 +53,7 @@ async def execute(argv: Sequence[str], settings: Settings | None = None) -> int:
             kid, retired = await service.rotate_keys()
             print(f"new signing key {kid}; retired: {', '.join(retired) or 'none'}")
         else:
-            report = await audit.verify(db)
+            report = await parts.queries.audit_chain()
             if report.broken is not None:
                 print(str(report.broken))
                 return 1
@@ -63,7 +62,8 @@ async def execute(argv: Sequence[str], settings: Settings | None = None) -> int:
         print(f"error ({exc.code.value}): {exc.message}", file=sys.stderr)
         return 2
     finally:
-        await db.dispose()
+        await parts.verifier.aclose()
+        await infra.close()
     return 0
 
 

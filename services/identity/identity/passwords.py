@@ -22,7 +22,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from servicekit.errors import BadUserInput
+from servicekit.vocabulary import BadUserInput
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
@@ -37,32 +37,40 @@ class PasswordPolicy:
     max_length: int = 256
     min_score: int = 3
 
-    def check(self, password: str, *, email: str | None, hints: tuple[str, ...] = ()) -> str:
-        """The normalised password, or BAD_USER_INPUT saying what is wrong with it."""
+    def check(
+        self,
+        password: str,
+        *,
+        email: str | None,
+        hints: tuple[str, ...] = (),
+        field: str = "password",
+    ) -> str:
+        """The normalised password, or BAD_USER_INPUT naming the input `field` and saying
+        what is wrong with it."""
         value = unicodedata.normalize("NFKC", password)
         if len(value) < self.min_length:
-            raise _weak(f"password must be at least {self.min_length} characters")
+            raise _weak(f"password must be at least {self.min_length} characters", field)
         if len(value) > self.max_length:
-            raise _weak(f"password must be at most {self.max_length} characters")
+            raise _weak(f"password must be at most {self.max_length} characters", field)
         lowered = value.lower()
         if lowered in _COMMON_PASSWORDS:
-            raise _weak("password is one of the most commonly used passwords")
+            raise _weak("password is one of the most commonly used passwords", field)
         inputs = [h for h in hints if h]
         if email:
             name = email.split("@", 1)[0].lower()
             inputs += [email, name]
             if lowered == email.lower() or (len(name) >= 3 and name in lowered):
-                raise _weak("password must not contain your email address")
+                raise _weak("password must not contain your email address", field)
         result = zxcvbn(value[:ZXCVBN_MAX_LENGTH], user_inputs=inputs)
         if int(result["score"]) < self.min_score:
             feedback = result.get("feedback") or {}
             reason = str(feedback.get("warning") or "password is too easy to guess")
-            raise _weak(reason, suggestions=list(feedback.get("suggestions") or []))
+            raise _weak(reason, field, suggestions=list(feedback.get("suggestions") or []))
         return value
 
 
-def _weak(message: str, **details: object) -> BadUserInput:
-    return BadUserInput(message, field="password", reason="WEAK_PASSWORD", **details)
+def _weak(message: str, field: str, **details: object) -> BadUserInput:
+    return BadUserInput(message, field=field, reason="WEAK_PASSWORD", **details)
 
 
 @dataclass(frozen=True)

@@ -1,65 +1,63 @@
 """gRPC `realty.identity.v1.Identity`: contact details of users for other services
-(notifications, projections). Thin: parse, call the service, shape the reply.
-
-Every reply carries personal data (e-mail address, phone), so only the services that mail
-people may call: scheduling (tour confirmations, reminders)."""
+(notifications, projections). Thin: parse, read through the queries, shape the reply."""
 
 from __future__ import annotations
 
 import grpc
 from realty.identity.v1 import identity_pb2 as pb
 from realty.identity.v1 import identity_pb2_grpc as pb_grpc
-from servicekit.access import Access, allow
-from servicekit.errors import BadUserInput, NotFound, parse_id
+from servicekit.access import current_caller
+from servicekit.errors import BadUserInput, NotFound, Unauthenticated, parse_id
 
-from identity.domain import User
+from identity.domain import TOMBSTONE_TIME_ZONE, InternalService, User
 from identity.events import ROLE_TO_PROTO
-from identity.service import IdentityService
+from identity.queries import IdentityQueries
 
 MAX_BATCH = 1000
 
-MAILS_PEOPLE = allow("scheduling")
 
-ACCESS = Access(
-    "realty.identity.v1.Identity",
-    {
-        "GetUser": MAILS_PEOPLE,
-        "BatchGetUsers": MAILS_PEOPLE,
-    },
-)
-
-
-def to_proto(user: User) -> pb.User:
-    """Erased accounts come back with `deleted` set and no personal data."""
+def to_proto(user: User, viewer: InternalService) -> pb.User:
+    """What the calling service may see (the domain's rule); erased accounts come back with
+    `deleted` set and no personal data."""
+    private = user.private_fields(viewer)
     return pb.User(
         id=str(user.id),
-        email=user.email or "",
+        email=private.email if private else "",
         display_name=user.display_name,
         role=ROLE_TO_PROTO[user.role],
-        time_zone=user.time_zone,
-        email_verified=user.email_verified,
+        time_zone=private.time_zone if private else TOMBSTONE_TIME_ZONE,
+        email_verified=bool(private and private.email_verified),
         deleted=user.is_deleted,
-        phone=user.phone or "",
+        phone=(private.phone if private else None) or "",
         avatar_url=user.avatar_url or "",
     )
 
 
+def calling_service() -> InternalService:
+    """The service the admission check let through (named by its certificate)."""
+    caller = current_caller.get()
+    if caller is None:
+        raise Unauthenticated("no calling service")
+    return InternalService(caller.service)
+
+
 class IdentityServicer(pb_grpc.IdentityServicer):
-    def __init__(self, service: IdentityService) -> None:
-        self.service = service
+    def __init__(self, queries: IdentityQueries) -> None:
+        self.queries = queries
 
     async def GetUser(
         self, request: pb.GetUserRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.User:
-        user = await self.service.get_user(parse_id(request.id))
+        user = await self.queries.user(parse_id(request.id))
         if user is None:
             raise NotFound("no such user", id=request.id)
-        return to_proto(user)
+        return to_proto(user, calling_service())
 
     async def BatchGetUsers(
         self, request: pb.BatchGetUsersRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.BatchGetUsersResponse:
         if len(request.ids) > MAX_BATCH:
             raise BadUserInput(f"at most {MAX_BATCH} ids per call")
-        found = await self.service.users_by_ids([parse_id(i, "ids") for i in request.ids])
-        return pb.BatchGetUsersResponse(users=[to_proto(u) for u in found.values()])
+        found = await self.queries.users_by_ids([parse_id(i, "ids") for i in request.ids])
+        viewer = calling_service()
+        return pb.BatchGetUsersResponse(users=[to_proto(u, viewer) for u in found.values()])

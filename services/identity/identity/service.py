@@ -1,8 +1,9 @@
-"""Identity's use cases: one method per command or query, each one transaction.
+"""Identity's use cases: one method per command or query, each command one unit of work.
 
-Every command opens a unit of work, loads, lets the domain decide, writes rows, records
-the outbox events and the audit entries, and commits; nothing else in the service writes.
-Emails are sent after the commit, off the request path (see `mailer.py`).
+Every command opens a unit of work, loads through the store, lets the domain decide, writes,
+appends its audit entries and commits; the unit of work writes the events of the users it
+tracked to the outbox in the same transaction. Emails are sent after the commit, off the
+request path (see `mailer.py`). No SQL here: it lives in `store/` and `queries.py`.
 """
 
 from __future__ import annotations
@@ -14,29 +15,36 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from servicekit.auth import Principal, Role
 from servicekit.db import Database, UnitOfWork
-from servicekit.errors import BadUserInput, Conflict, NotFound, RateLimited, Unauthenticated
-from servicekit.pagination import decode_cursor
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from servicekit.vocabulary import (
+    BadUserInput,
+    NotFound,
+    Principal,
+    RateLimited,
+    Role,
+    Unauthenticated,
+)
 
-from identity import audit, credentials, events, repository
 from identity.audit import AuditAction, AuditEntry
-from identity.domain import ProfileChanges, User, normalize_email
-from identity.keys import KeyRing, new_key_row, publication_end
+from identity.domain import ProfileChanges, User, normalize_email, require_account_manager
+from identity.keys import KeyRing, new_key, publication_end
 from identity.mailer import AccountMailer
 from identity.passwords import PasswordHasher, PasswordPolicy
+from identity.queries import IdentityQueries, UserPage
 from identity.settings import Settings
-from identity.tables import signing_keys
+from identity.store import audit_log, credentials, signing_keys, users
 from identity.throttle import ThrottleLimits, ThrottleState
 from identity.tokens import MAX_TOKEN_LENGTH, Purpose, access_token
 
 log = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "invalid email or password"
-KEY_CREATION_LOCK = 0x1D_0CE7  # advisory lock so replicas starting together create one key
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -64,14 +72,6 @@ class AuthResult:
     user: User
 
 
-@dataclass(frozen=True)
-class UserPage:
-    users: list[User]
-    limit: int
-    total: int
-    after: str | None
-
-
 def throttle_key(kind: str, value: str) -> str:
     """Counter key; hashed so the table holds no email address or IP in clear."""
     return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
@@ -83,13 +83,15 @@ class IdentityService:
         *,
         db: Database,
         settings: Settings,
+        queries: IdentityQueries,
         keys: KeyRing,
         hasher: PasswordHasher,
         mailer: AccountMailer,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.settings = settings
+        self.queries = queries
         self.keys = keys
         self.hasher = hasher
         self.mail = mailer
@@ -117,7 +119,7 @@ class IdentityService:
     # -- helpers ----------------------------------------------------------------------------
     async def _finish(self, uow: UnitOfWork, entries: Sequence[AuditEntry], now: datetime) -> None:
         """Audit last (it serialises writers on the chain), then commit."""
-        await audit.append(uow.session, entries, now)
+        await audit_log.append(uow, entries, now)
         await uow.commit()
 
     async def _signed_in(self, user: User, session_id: uuid.UUID, refresh: str) -> AuthResult:
@@ -139,23 +141,47 @@ class IdentityService:
             raise BadUserInput("invalid or expired token", field=field, reason="INVALID_TOKEN")
 
     async def _live_user(self, uow: UnitOfWork, user_id: uuid.UUID) -> User:
-        user = await repository.get_user(uow.session, user_id, for_update=True)
+        user = await users.lock(uow, user_id)
         if user is None or user.is_deleted:
             raise Unauthenticated("this account no longer exists")
         return user
 
+    async def _new_user(self, data: Registration, *, by_operator: bool) -> User:
+        """The account to add (its password checked and hashed, outside any transaction)."""
+        email = normalize_email(data.email)
+        password = self.policy.check(data.password, email=email, hints=(data.display_name,))
+        return User.register(
+            email=email,
+            role=data.role,
+            display_name=data.display_name,
+            time_zone=data.time_zone,
+            phone=data.phone,
+            password_hash=await self.hasher.hash(password),
+            now=self.clock(),
+            by_operator=by_operator,
+        )
+
     # -- accounts ---------------------------------------------------------------------------
     async def register(self, data: Registration, client: Client) -> AuthResult:
+        """The account, its verification link and its first session in ONE transaction: a
+        failure anywhere leaves no account behind, so trying again succeeds."""
         if data.role not in (Role.BUYER, Role.REALTOR):
             raise BadUserInput("role must be BUYER or REALTOR", field="role")
-        user, verify = await self._create_account(data, client, by_operator=False)
-        assert user.email is not None and verify is not None
+        user = await self._new_user(data, by_operator=False)
+        assert user.email is not None
         now = self.clock()
         async with self.db.uow(actor=str(user.id)) as uow:
-            session_id, refresh = await credentials.open_session(
-                uow.session, user.id, now=now, ttl=self.settings.refresh_token_ttl
+            await users.add(uow, user)
+            verify = await credentials.issue_one_time(
+                uow, user.id, Purpose.VERIFY_EMAIL, now=now, ttl=self.settings.verify_token_ttl
             )
-            await uow.commit()
+            session_id, refresh = await credentials.open_session(
+                uow, user.id, now=now, ttl=self.settings.refresh_token_ttl
+            )
+            entry = AuditEntry(
+                AuditAction.REGISTERED, user.id, ip=client.ip, details={"role": user.role.value}
+            )
+            await self._finish(uow, [entry], now)
         self.mail.send_verification(user.email, user.display_name, verify)
         return await self._signed_in(user, session_id, refresh)
 
@@ -163,69 +189,33 @@ class IdentityService:
         """Operator command: the only way an ADMIN account comes to exist. The operator
         vouches for the address, so it starts verified and no link is mailed."""
         data = Registration(email, password, display_name, Role.ADMIN, "UTC")
-        user, _ = await self._create_account(data, Client(), by_operator=True)
-        return user
-
-    async def _create_account(
-        self, data: Registration, client: Client, *, by_operator: bool
-    ) -> tuple[User, str | None]:
-        """Insert the account; returns it with its email-verification token (if any)."""
-        email = normalize_email(data.email)
-        password = self.policy.check(data.password, email=email, hints=(data.display_name,))
+        user = await self._new_user(data, by_operator=True)
         now = self.clock()
-        user = User.register(
-            email=email,
-            role=data.role,
-            display_name=data.display_name,
-            time_zone=data.time_zone,
-            phone=data.phone,
-            password_hash=await self.hasher.hash(password),
-            now=now,
-            by_operator=by_operator,
-        )
-        verify: str | None = None
         async with self.db.uow(actor=str(user.id)) as uow:
-            if await repository.email_taken(uow.session, email):
-                raise Conflict("an account with this email already exists", field="email")
-            if by_operator:
-                user.verify_email(now)
-            await repository.insert_user(uow.session, user)
-            if not by_operator:
-                verify = await credentials.issue_one_time(
-                    uow.session,
-                    user.id,
-                    Purpose.VERIFY_EMAIL,
-                    now=now,
-                    ttl=self.settings.verify_token_ttl,
-                )
-            events.emit_all(uow, user)
-            action = AuditAction.ADMIN_CREATED if by_operator else AuditAction.REGISTERED
-            entry = AuditEntry(action, user.id, ip=client.ip, details={"role": user.role.value})
-            try:
-                await self._finish(uow, [entry], now)
-            except IntegrityError:  # registered concurrently with the same email
-                raise Conflict("an account with this email already exists", field="email") from None
-        return user, verify
+            user.verify_email(now)
+            await users.add(uow, user)
+            entry = AuditEntry(
+                AuditAction.ADMIN_CREATED, user.id, details={"role": user.role.value}
+            )
+            await self._finish(uow, [entry], now)
+        return user
 
     async def update_profile(self, who: Principal, changes: ProfileChanges) -> User:
         now = self.clock()
         async with self.db.uow(actor=str(who.user_id)) as uow:
             user = await self._live_user(uow, who.user_id)
             user.update_profile(changes, now)
-            await repository.save_user(uow.session, user)
-            events.emit_all(uow, user)
+            await users.save(uow, user)
             await uow.commit()
         return user
 
     async def set_role(self, admin: Principal, user_id: uuid.UUID, role: Role) -> User:
-        admin.require_role(Role.ADMIN)
         now = self.clock()
         async with self.db.uow(actor=str(admin.user_id)) as uow:
-            user = await self._target(uow, user_id)
+            user = await self._target(uow, admin, user_id)
             before = user.role
-            if user.set_role(role, now):
-                await repository.save_user(uow.session, user)
-                events.emit_all(uow, user)
+            if user.set_role(role, now, by=admin):
+                await users.save(uow, user)
                 entry = AuditEntry(
                     AuditAction.ROLE_CHANGED,
                     user.id,
@@ -238,13 +228,11 @@ class IdentityService:
     async def set_realtor_verified(
         self, admin: Principal, user_id: uuid.UUID, verified: bool
     ) -> User:
-        admin.require_role(Role.ADMIN)
         now = self.clock()
         async with self.db.uow(actor=str(admin.user_id)) as uow:
-            user = await self._target(uow, user_id)
-            if user.set_realtor_verified(verified, now):
-                await repository.save_user(uow.session, user)
-                events.emit_all(uow, user)
+            user = await self._target(uow, admin, user_id)
+            if user.set_realtor_verified(verified, now, by=admin):
+                await users.save(uow, user)
                 entry = AuditEntry(
                     AuditAction.REALTOR_VERIFICATION_CHANGED,
                     user.id,
@@ -254,8 +242,10 @@ class IdentityService:
                 await self._finish(uow, [entry], now)
         return user
 
-    async def _target(self, uow: UnitOfWork, user_id: uuid.UUID) -> User:
-        user = await repository.get_user(uow.session, user_id, for_update=True)
+    async def _target(self, uow: UnitOfWork, admin: Principal, user_id: uuid.UUID) -> User:
+        """The account an admin acts on; only an account manager learns whether it exists."""
+        require_account_manager(admin)
+        user = await users.lock(uow, user_id)
         if user is None or user.is_deleted:
             raise NotFound("no such user", id=str(user_id))
         return user
@@ -272,12 +262,9 @@ class IdentityService:
         ip_key = throttle_key("ip", client.ip) if limit_ip and client.ip else None
         now = self.clock()
         async with self.db.uow() as uow:
-            # One attempt per account at a time, so parallel guesses cannot outrun the counter.
-            await uow.session.execute(
-                select(func.pg_advisory_xact_lock(func.hashtextextended(account_key, 0)))
-            )
+            await users.lock_attempts(uow, account_key)
             keys = [account_key] + ([ip_key] if ip_key else [])
-            states = await repository.load_throttle(uow.session, keys)
+            states = await users.throttle_states(uow, keys)
             wait = max(
                 states[account_key].wait_seconds(now, self.account_limits),
                 states[ip_key].wait_seconds(now, self.ip_limits) if ip_key else 0.0,
@@ -287,19 +274,19 @@ class IdentityService:
                     "too many failed sign-in attempts; try again later",
                     retryAfterSeconds=math.ceil(wait),
                 )
-            user = await repository.get_user_by_email(uow.session, normalised, for_update=True)
+            user = await users.lock_by_email(uow, normalised)
             valid = len(password) <= 4 * self.settings.password_max_length
             stored = user.password_hash if user is not None and valid else None
             if not await self.hasher.verify(stored, password):
                 await self._login_failed(uow, states, account_key, ip_key, user, client, now)
                 raise Unauthenticated(INVALID_CREDENTIALS)
             assert user is not None and user.password_hash is not None
-            await repository.clear_throttle(uow.session, account_key)
+            await users.clear_throttle(uow, account_key)
             if self.hasher.needs_rehash(user.password_hash):
                 user.set_password_hash(await self.hasher.hash(password), now)
-                await repository.save_user(uow.session, user)
+                await users.save(uow, user)
             session_id, refresh = await credentials.open_session(
-                uow.session, user.id, now=now, ttl=self.settings.refresh_token_ttl
+                uow, user.id, now=now, ttl=self.settings.refresh_token_ttl
             )
             entry = AuditEntry(AuditAction.LOGIN_SUCCEEDED, user.id, ip=client.ip)
             await self._finish(uow, [entry], now)
@@ -327,7 +314,7 @@ class IdentityService:
         account = states[account_key]
         if account.record_failure(now, self.account_limits):
             entries.append(AuditEntry(AuditAction.LOGIN_LOCKED, user_id, ip=client.ip))
-        await repository.save_throttle(uow.session, account)
+        await users.save_throttle(uow, account)
         if ip_key:
             by_ip = states[ip_key]
             if by_ip.record_failure(now, self.ip_limits):
@@ -336,7 +323,7 @@ class IdentityService:
                         AuditAction.LOGIN_LOCKED, None, ip=client.ip, details={"scope": "ip"}
                     )
                 )
-            await repository.save_throttle(uow.session, by_ip)
+            await users.save_throttle(uow, by_ip)
         await self._finish(uow, entries, now)
 
     async def refresh(self, token: str, client: Client) -> AuthResult:
@@ -345,12 +332,12 @@ class IdentityService:
             raise Unauthenticated("invalid refresh token")
         now = self.clock()
         async with self.db.uow() as uow:
-            presented = await credentials.find_refresh(uow.session, token)
+            presented = await credentials.find_refresh(uow, token)
             if presented is None or presented.session_revoked or presented.expires_at <= now:
                 raise Unauthenticated("invalid refresh token")
             if presented.used:
                 await credentials.revoke_session(
-                    uow.session, presented.session_id, now=now, reason="refresh_token_reused"
+                    uow, presented.session_id, now=now, reason="refresh_token_reused"
                 )
                 entry = AuditEntry(
                     AuditAction.REFRESH_REUSED,
@@ -362,7 +349,7 @@ class IdentityService:
                 raise Unauthenticated("refresh token already used; this session has been revoked")
             user = await self._live_user(uow, presented.user_id)
             refresh = await credentials.rotate_refresh(
-                uow.session, presented, now=now, ttl=self.settings.refresh_token_ttl
+                uow, presented, now=now, ttl=self.settings.refresh_token_ttl
             )
             await uow.commit()
         return await self._signed_in(user, presented.session_id, refresh)
@@ -372,12 +359,10 @@ class IdentityService:
             raise Unauthenticated("invalid refresh token")
         now = self.clock()
         async with self.db.uow() as uow:
-            presented = await credentials.find_refresh(uow.session, token)
+            presented = await credentials.find_refresh(uow, token)
             if presented is None:
                 raise Unauthenticated("invalid refresh token")
-            await credentials.revoke_session(
-                uow.session, presented.session_id, now=now, reason="logout"
-            )
+            await credentials.revoke_session(uow, presented.session_id, now=now, reason="logout")
             await uow.commit()
         return True
 
@@ -395,18 +380,14 @@ class IdentityService:
             return
         now = self.clock()
         async with self.db.uow() as uow:
-            user = await repository.get_user_by_email(uow.session, normalised, for_update=True)
+            user = await users.lock_by_email(uow, normalised)
             if user is None or user.is_deleted:
                 return
-            last = await credentials.last_issued(uow.session, user.id, Purpose.RESET_PASSWORD)
+            last = await credentials.last_issued(uow, user.id, Purpose.RESET_PASSWORD)
             if last and (now - last).total_seconds() < self.settings.reset_mail_interval_seconds:
                 return  # one mail per interval: the link already sent still works
             token = await credentials.issue_one_time(
-                uow.session,
-                user.id,
-                Purpose.RESET_PASSWORD,
-                now=now,
-                ttl=self.settings.reset_token_ttl,
+                uow, user.id, Purpose.RESET_PASSWORD, now=now, ttl=self.settings.reset_token_ttl
             )
             entry = AuditEntry(AuditAction.PASSWORD_RESET_REQUESTED, user.id, ip=client.ip)
             await self._finish(uow, [entry], now)
@@ -414,11 +395,16 @@ class IdentityService:
 
     async def _redeem(self, uow: UnitOfWork, token: str, purpose: Purpose, now: datetime) -> User:
         """Consume an emailed one-time token and lock its (live) account for the change."""
-        user_id = await credentials.consume_one_time(uow.session, token, purpose, now=now)
-        user = await repository.get_user(uow.session, user_id, for_update=True) if user_id else None
+        user_id = await credentials.consume_one_time(uow, token, purpose, now=now)
+        user = await users.lock(uow, user_id) if user_id else None
         if user is None or user.is_deleted:
             raise BadUserInput("invalid or expired token", field="token", reason="INVALID_TOKEN")
         return user
+
+    def _new_password(self, user: User, password: str) -> str:
+        return self.policy.check(
+            password, email=user.email, hints=(user.display_name,), field="newPassword"
+        )
 
     async def reset_password(self, token: str, new_password: str, client: Client) -> bool:
         """Set a new password from an emailed link; every session of the account is revoked."""
@@ -426,16 +412,13 @@ class IdentityService:
         now = self.clock()
         async with self.db.uow() as uow:
             user = await self._redeem(uow, token, Purpose.RESET_PASSWORD, now)
-            password = self.policy.check(new_password, email=user.email, hints=(user.display_name,))
+            password = self._new_password(user, new_password)
             user.set_password_hash(await self.hasher.hash(password), now)
             user.verify_email(now)  # the link proved the address works
-            await repository.save_user(uow.session, user)
-            await credentials.revoke_user_sessions(
-                uow.session, user.id, now=now, reason="password_reset"
-            )
+            await users.save(uow, user)
+            await credentials.revoke_user_sessions(uow, user.id, now=now, reason="password_reset")
             if user.email:
-                await repository.clear_throttle(uow.session, throttle_key("account", user.email))
-            events.emit_all(uow, user)
+                await users.clear_throttle(uow, throttle_key("account", user.email))
             await self._finish(
                 uow, [AuditEntry(AuditAction.PASSWORD_RESET, user.id, ip=client.ip)], now
             )
@@ -453,25 +436,35 @@ class IdentityService:
         """Needs the current password; every other session of the account is revoked."""
         now = self.clock()
         async with self.db.uow(actor=str(who.user_id)) as uow:
-            user = await self._reauthenticate(uow, who, current_password, client, now)
-            password = self.policy.check(new_password, email=user.email, hints=(user.display_name,))
+            user = await self._reauthenticate(
+                uow, who, current_password, client, now, field="currentPassword"
+            )
+            password = self._new_password(user, new_password)
             user.set_password_hash(await self.hasher.hash(password), now)
-            await repository.save_user(uow.session, user)
+            await users.save(uow, user)
             await credentials.revoke_user_sessions(
-                uow.session, user.id, now=now, reason="password_changed", keep=session_id
+                uow, user.id, now=now, reason="password_changed", keep=session_id
             )
             entry = AuditEntry(AuditAction.PASSWORD_CHANGED, user.id, who.user_id, ip=client.ip)
             await self._finish(uow, [entry], now)
         return True
 
     async def _reauthenticate(
-        self, uow: UnitOfWork, who: Principal, password: str, client: Client, now: datetime
+        self,
+        uow: UnitOfWork,
+        who: Principal,
+        password: str,
+        client: Client,
+        now: datetime,
+        *,
+        field: str,
     ) -> User:
-        """The caller's account, after checking its password under the sign-in limits."""
+        """The caller's account, after checking its password (the input `field`) under the
+        sign-in limits."""
         user = await self._live_user(uow, who.user_id)
         assert user.email is not None
         key = throttle_key("account", user.email)
-        state = (await repository.load_throttle(uow.session, [key]))[key]
+        state = (await users.throttle_states(uow, [key]))[key]
         wait = state.wait_seconds(now, self.account_limits)
         if wait > 0:
             raise RateLimited(
@@ -482,7 +475,7 @@ class IdentityService:
             user.password_hash, password[: 4 * self.settings.password_max_length]
         ):
             locked = state.record_failure(now, self.account_limits)
-            await repository.save_throttle(uow.session, state)
+            await users.save_throttle(uow, state)
             entries = [
                 AuditEntry(
                     AuditAction.LOGIN_FAILED, user.id, ip=client.ip, details={"reauth": True}
@@ -491,7 +484,7 @@ class IdentityService:
             if locked:
                 entries.append(AuditEntry(AuditAction.LOGIN_LOCKED, user.id, ip=client.ip))
             await self._finish(uow, entries, now)
-            raise Unauthenticated("current password is incorrect", field="password")
+            raise Unauthenticated("current password is incorrect", field=field)
         return user
 
     # -- email verification -----------------------------------------------------------------
@@ -500,14 +493,11 @@ class IdentityService:
         now = self.clock()
         async with self.db.uow() as uow:
             user = await self._redeem(uow, token, Purpose.VERIFY_EMAIL, now)
+            entries: list[AuditEntry] = []
             if user.verify_email(now):
-                await repository.save_user(uow.session, user)
-                events.emit_all(uow, user)
-                await self._finish(
-                    uow, [AuditEntry(AuditAction.EMAIL_VERIFIED, user.id, ip=client.ip)], now
-                )
-            else:
-                await uow.commit()
+                await users.save(uow, user)
+                entries.append(AuditEntry(AuditAction.EMAIL_VERIFIED, user.id, ip=client.ip))
+            await self._finish(uow, entries, now)
         return True
 
     async def resend_verification(self, who: Principal) -> bool:
@@ -518,11 +508,7 @@ class IdentityService:
             if user.email_verified or user.email is None:
                 return False
             token = await credentials.issue_one_time(
-                uow.session,
-                user.id,
-                Purpose.VERIFY_EMAIL,
-                now=now,
-                ttl=self.settings.verify_token_ttl,
+                uow, user.id, Purpose.VERIFY_EMAIL, now=now, ttl=self.settings.verify_token_ttl
             )
             await uow.commit()
         self.mail.send_verification(user.email, user.display_name, token)
@@ -534,17 +520,14 @@ class IdentityService:
         announce `identity.user.deleted` so other services erase what they hold."""
         now = self.clock()
         async with self.db.uow(actor=str(who.user_id)) as uow:
-            user = await self._reauthenticate(uow, who, password, client, now)
+            user = await self._reauthenticate(uow, who, password, client, now, field="password")
             assert user.email is not None
             email_key = throttle_key("account", user.email)
             user.erase(now)
-            await repository.save_user(uow.session, user)
-            await credentials.revoke_user_sessions(
-                uow.session, user.id, now=now, reason="account_deleted"
-            )
-            await credentials.forget_user_tokens(uow.session, user.id)
-            await repository.clear_throttle(uow.session, email_key)
-            events.emit_all(uow, user)
+            await users.save(uow, user)
+            await credentials.revoke_user_sessions(uow, user.id, now=now, reason="account_deleted")
+            await credentials.forget_user_tokens(uow, user.id)
+            await users.clear_throttle(uow, email_key)
             await self._finish(
                 uow,
                 [AuditEntry(AuditAction.ACCOUNT_DELETED, user.id, who.user_id, ip=client.ip)],
@@ -553,61 +536,38 @@ class IdentityService:
         return True
 
     # -- queries ----------------------------------------------------------------------------
-    async def get_user(self, user_id: uuid.UUID) -> User | None:
-        async with self.db.session() as session:
-            return await repository.get_user(session, user_id)
-
-    async def users_by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
-        """One query for any number of ids (reference resolution, gRPC batch)."""
-        async with self.db.session() as session:
-            found = await repository.users_by_ids(session, ids)
-        return {user.id: user for user in found}
-
     async def search_users(
         self,
-        admin: Principal,
+        who: Principal,
         *,
         role: Role | None,
         search: str | None,
+        position: list[Any] | None,
         limit: int,
-        after: str | None,
     ) -> UserPage:
-        admin.require_role(Role.ADMIN)
-        if search is not None and len(search) > 200:
-            raise BadUserInput("search must be at most 200 characters", argument="search")
-        position = decode_cursor(after)
-        key: tuple[datetime, uuid.UUID] | None = None
-        if position is not None:
-            try:
-                key = (datetime.fromisoformat(position[0]), uuid.UUID(position[1]))
-            except (IndexError, TypeError, ValueError):
-                raise BadUserInput("invalid cursor", argument="after") from None
-        async with self.db.session() as session:
-            found, total = await repository.search_users(
-                session, role=role, search=(search or "").strip() or None, after=key, limit=limit
-            )
-        return UserPage(found, limit, total, after)
+        """The directory of accounts after the decoded cursor `position`: for account
+        managers only (`domain.require_account_manager`)."""
+        require_account_manager(who)
+        found, total = await self.queries.search_users(
+            role=role, search=search, position=position, limit=limit
+        )
+        return UserPage(found, total)
 
-    @staticmethod
-    def cursor_key(user: User) -> list[str]:
-        return [user.created_at.isoformat(), str(user.id)]
+    async def jwks(self) -> dict[str, Any]:
+        """The public keys access tokens verify with, as published now."""
+        return await self.keys.jwks(self.clock())
 
     # -- signing keys -----------------------------------------------------------------------
     async def ensure_signing_key(self) -> None:
         """Create the first signing key when there is none (at start-up)."""
         now = self.clock()
         async with self.db.uow() as uow:
-            await uow.session.execute(select(func.pg_advisory_xact_lock(KEY_CREATION_LOCK)))
-            current = await uow.session.execute(
-                select(signing_keys.c.kid).where(
-                    signing_keys.c.superseded_at.is_(None), signing_keys.c.retired_at.is_(None)
-                )
-            )
-            if current.first() is not None:
+            await signing_keys.lock(uow)
+            if await signing_keys.has_current(uow):
                 return
-            row = new_key_row(now, self.settings.signing_key_passphrase, activates_at=now)
-            await uow.session.execute(signing_keys.insert().values(**row))
-            entry = AuditEntry(AuditAction.KEYS_ROTATED, details={"kid": row["kid"], "first": True})
+            key = new_key(now, self.settings.signing_key_passphrase, activates_at=now)
+            await signing_keys.add(uow, key)
+            entry = AuditEntry(AuditAction.KEYS_ROTATED, details={"kid": key.kid, "first": True})
             await self._finish(uow, [entry], now)
         self.keys.invalidate()
 
@@ -617,40 +577,24 @@ class IdentityService:
         now = self.clock()
         activates = now + timedelta(seconds=self.settings.key_cache_seconds)
         async with self.db.uow() as uow:
-            await uow.session.execute(select(func.pg_advisory_xact_lock(KEY_CREATION_LOCK)))
-            await uow.session.execute(
-                update(signing_keys)
-                .where(signing_keys.c.superseded_at.is_(None))
-                .values(superseded_at=activates)
-            )
+            await signing_keys.lock(uow)
+            await signing_keys.supersede_current(uow, activates)
             retired = [
-                row.kid
-                for row in (
-                    await uow.session.execute(
-                        select(signing_keys.c.kid, signing_keys.c.superseded_at).where(
-                            signing_keys.c.retired_at.is_(None),
-                            signing_keys.c.superseded_at.is_not(None),
-                        )
-                    )
-                ).all()
+                kid
+                for kid, superseded_at in await signing_keys.superseded(uow)
                 if now
                 >= publication_end(
-                    row.superseded_at,
+                    superseded_at,
                     access_ttl=self.settings.access_token_ttl,
                     cache_seconds=self.settings.key_cache_seconds,
                 )
             ]
-            if retired:
-                await uow.session.execute(
-                    update(signing_keys)
-                    .where(signing_keys.c.kid.in_(retired))
-                    .values(retired_at=now)
-                )
-            row = new_key_row(now, self.settings.signing_key_passphrase, activates_at=activates)
-            await uow.session.execute(signing_keys.insert().values(**row))
+            await signing_keys.retire(uow, retired, now)
+            key = new_key(now, self.settings.signing_key_passphrase, activates_at=activates)
+            await signing_keys.add(uow, key)
             entry = AuditEntry(
-                AuditAction.KEYS_ROTATED, details={"kid": row["kid"], "retired": ",".join(retired)}
+                AuditAction.KEYS_ROTATED, details={"kid": key.kid, "retired": ",".join(retired)}
             )
             await self._finish(uow, [entry], now)
         self.keys.invalidate()
-        return str(row["kid"]), retired
+        return key.kid, retired

@@ -1,5 +1,6 @@
-"""Identity under test: a fresh migrated database per test, the real mail catcher, the
-subgraph driven over ASGI, and a clock the test can move."""
+"""Identity under test: the parts `app.assemble` wires, on a fresh migrated database per
+test (with the events mapper, as in production), the real mail catcher, the subgraph driven
+over ASGI, and a clock the test can move."""
 
 from __future__ import annotations
 
@@ -12,13 +13,19 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from identity import MIGRATIONS_DIR
-from identity.app import build_service, jwks_route, local_verifier, subgraph
+from identity.app import MIGRATIONS_DIR, Parts, assemble
+from identity.events import outgoing
+from identity.graphql import build_schema
+from identity.jwks import jwks_route
+from identity.queries import IdentityQueries
 from identity.service import IdentityService
 from identity.settings import Settings
 from servicekit.auth import JwtVerifier
+from servicekit.bus import Bus
 from servicekit.db import Database
+from servicekit.graphql import SubgraphApp
 from servicekit.http import service_app
+from servicekit.infrastructure import Infrastructure
 from servicekit.mail import MailCatcher, SmtpMailer
 from servicekit.settings import InfraSettings
 from servicekit.testing import DatabaseFactory
@@ -40,13 +47,33 @@ class Clock:
 
 @dataclass
 class Identity:
-    settings: Settings
-    db: Database
-    service: IdentityService
+    parts: Parts
     app: Starlette
     client: httpx.AsyncClient
     mail: MailCatcher
     clock: Clock
+
+    @property
+    def settings(self) -> Settings:
+        return self.parts.settings
+
+    @property
+    def db(self) -> Database:
+        return self.parts.infra.db
+
+    @property
+    def service(self) -> IdentityService:
+        return self.parts.identity
+
+    @property
+    def queries(self) -> IdentityQueries:
+        return self.parts.queries
+
+    async def close(self) -> None:
+        await self.service.mail.drain()
+        await self.client.aclose()
+        await self.parts.verifier.aclose()
+        await self.parts.infra.close()
 
     async def gql(
         self,
@@ -149,15 +176,24 @@ async def open_identity(
 ) -> Identity:
     url = await database_factory.create(MIGRATIONS_DIR)
     settings = make_settings(url, mail_catcher.port, **overrides)
-    db = Database(url, source="identity", pool_size=5, max_overflow=5)
-    service = build_service(settings, db, SmtpMailer("127.0.0.1", mail_catcher.port))
+    infra = Infrastructure(
+        settings=settings,
+        db=Database(url, source="identity", pool_size=5, max_overflow=5, events=outgoing),
+        bus=Bus(settings.infra.nats_url, name="identity-test"),  # never connected here
+        verifier=JwtVerifier(
+            settings.infra.jwks_url,
+            issuer=settings.infra.jwt_issuer,
+            audience=settings.infra.jwt_audience,
+        ),
+        mailer=SmtpMailer("127.0.0.1", mail_catcher.port),
+    )
     clock = Clock()
-    service.clock = clock
-    await service.ensure_signing_key()
-    verifier = local_verifier(service, settings)
-    app = service_app(graphql=subgraph(service, verifier), checks={}, routes=[jwks_route(service)])
+    parts = assemble(settings, infra, clock=clock)
+    await parts.identity.ensure_signing_key()
+    graphql = SubgraphApp(build_schema(), verifier=parts.verifier, services=parts.services)
+    app = service_app(graphql=graphql, checks={}, routes=[jwks_route(parts.identity)])
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-    return Identity(settings, db, service, app, client, mail_catcher, clock)
+    return Identity(parts, app, client, mail_catcher, clock)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -168,6 +204,4 @@ async def identity(
     try:
         yield harness
     finally:
-        await harness.service.mail.drain()
-        await harness.client.aclose()
-        await harness.db.dispose()
+        await harness.close()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 import httpx
-from identity import MIGRATIONS_DIR
-from identity.app import build
+from identity.app import MIGRATIONS_DIR, build
 from servicekit.mail import MailCatcher
 from servicekit.testing import DatabaseFactory
 

@@ -21,7 +21,7 @@ from .conftest import Identity
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def server(identity: Identity, grpc_authority: DevAuthority) -> AsyncIterator[GrpcServer]:
-    servicer = IdentityServicer(identity.service)
+    servicer = IdentityServicer(identity.queries)
     verifier = identity.verifier()  # identity's own tokens, as its callers forward them
     server = GrpcServer(
         host="127.0.0.1",

@@ -101,9 +101,7 @@ async def test_a_new_key_is_published_before_it_signs(database_factory, mail_cat
         token = await login(harness, email)
         assert jwt.get_unverified_header(token)["kid"] == new_kid
     finally:
-        await harness.service.mail.drain()
-        await harness.client.aclose()
-        await harness.db.dispose()
+        await harness.close()
 
 
 async def test_signing_keys_are_encrypted_at_rest_when_a_passphrase_is_set(
@@ -126,6 +124,4 @@ async def test_signing_keys_are_encrypted_at_rest_when_a_passphrase_is_set(
         await verifier.verify(token)
         await verifier.aclose()
     finally:
-        await harness.service.mail.drain()
-        await harness.client.aclose()
-        await harness.db.dispose()
+        await harness.close()

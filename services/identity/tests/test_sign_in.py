@@ -131,8 +131,7 @@ async def test_failures_from_one_address_are_limited_across_accounts(
         )
         assert error(other)["extensions"]["code"] == "UNAUTHENTICATED"
     finally:
-        await harness.client.aclose()
-        await harness.db.dispose()
+        await harness.close()
 
 
 async def test_login_rehashes_when_parameters_change(database_factory, mail_catcher) -> None:
@@ -153,6 +152,4 @@ async def test_login_rehashes_when_parameters_change(database_factory, mail_catc
         assert "m=2048,t=2" in after
         assert "errors" not in await harness.gql(LOGIN, {"email": email, "password": PASSWORD})
     finally:
-        await harness.service.mail.drain()
-        await harness.client.aclose()
-        await harness.db.dispose()
+        await harness.close()

@@ -1,4 +1,5 @@
-"""Rows of sessions, refresh tokens and single-use email tokens (inside a caller's transaction).
+"""Sessions, refresh tokens and single-use email tokens inside a unit of work: the only code
+that writes `sessions`, `refresh_tokens` and `one_time_tokens`.
 
 A session is one sign-in: a family of refresh tokens, each used once and replaced by the
 next. Presenting a token that was already used means it was copied, so the whole family is
@@ -11,32 +12,32 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from servicekit.db import UnitOfWork
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.tables import one_time_tokens, refresh_tokens, sessions
 from identity.tokens import Purpose, hash_secret, new_secret
 
 
 async def open_session(
-    db: AsyncSession, user_id: uuid.UUID, *, now: datetime, ttl: int
+    uow: UnitOfWork, user_id: uuid.UUID, *, now: datetime, ttl: int
 ) -> tuple[uuid.UUID, str]:
     """A new session with its first refresh token; returns (session id, token)."""
     session_id = uuid.uuid4()
     expires = now + timedelta(seconds=ttl)
-    await db.execute(
+    await uow.session.execute(
         sessions.insert().values(
             id=session_id, user_id=user_id, created_at=now, expires_at=expires, last_used_at=now
         )
     )
-    return session_id, await _issue_refresh(db, session_id, now=now, expires=expires)
+    return session_id, await _issue_refresh(uow, session_id, now=now, expires=expires)
 
 
 async def _issue_refresh(
-    db: AsyncSession, session_id: uuid.UUID, *, now: datetime, expires: datetime
+    uow: UnitOfWork, session_id: uuid.UUID, *, now: datetime, expires: datetime
 ) -> str:
     token, digest = new_secret()
-    await db.execute(
+    await uow.session.execute(
         refresh_tokens.insert().values(
             token_hash=digest, session_id=session_id, issued_at=now, expires_at=expires
         )
@@ -54,10 +55,10 @@ class PresentedRefresh:
     session_revoked: bool
 
 
-async def find_refresh(db: AsyncSession, token: str) -> PresentedRefresh | None:
+async def find_refresh(uow: UnitOfWork, token: str) -> PresentedRefresh | None:
     """The presented token and its session, both locked for this transaction."""
     row = (
-        await db.execute(
+        await uow.session.execute(
             select(
                 refresh_tokens.c.token_hash,
                 refresh_tokens.c.session_id,
@@ -84,27 +85,27 @@ async def find_refresh(db: AsyncSession, token: str) -> PresentedRefresh | None:
 
 
 async def rotate_refresh(
-    db: AsyncSession, presented: PresentedRefresh, *, now: datetime, ttl: int
+    uow: UnitOfWork, presented: PresentedRefresh, *, now: datetime, ttl: int
 ) -> str:
     """Spend `presented` and issue its successor in the same session (sliding expiry)."""
     expires = now + timedelta(seconds=ttl)
-    await db.execute(
+    await uow.session.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.token_hash == presented.token_hash)
         .values(used_at=now)
     )
-    await db.execute(
+    await uow.session.execute(
         update(sessions)
         .where(sessions.c.id == presented.session_id)
         .values(last_used_at=now, expires_at=expires)
     )
-    return await _issue_refresh(db, presented.session_id, now=now, expires=expires)
+    return await _issue_refresh(uow, presented.session_id, now=now, expires=expires)
 
 
 async def revoke_session(
-    db: AsyncSession, session_id: uuid.UUID, *, now: datetime, reason: str
+    uow: UnitOfWork, session_id: uuid.UUID, *, now: datetime, reason: str
 ) -> None:
-    await db.execute(
+    await uow.session.execute(
         update(sessions)
         .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason=reason)
@@ -112,7 +113,7 @@ async def revoke_session(
 
 
 async def revoke_user_sessions(
-    db: AsyncSession,
+    uow: UnitOfWork,
     user_id: uuid.UUID,
     *,
     now: datetime,
@@ -127,16 +128,16 @@ async def revoke_user_sessions(
     )
     if keep is not None:
         query = query.where(sessions.c.id != keep)
-    result = await db.execute(query)
+    result = await uow.session.execute(query)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 # -- single-use email tokens ------------------------------------------------------------------
 async def issue_one_time(
-    db: AsyncSession, user_id: uuid.UUID, purpose: Purpose, *, now: datetime, ttl: int
+    uow: UnitOfWork, user_id: uuid.UUID, purpose: Purpose, *, now: datetime, ttl: int
 ) -> str:
     """A new token for `purpose`; earlier unused ones of the same purpose stop working."""
-    await db.execute(
+    await uow.session.execute(
         update(one_time_tokens)
         .where(
             one_time_tokens.c.user_id == user_id,
@@ -146,7 +147,7 @@ async def issue_one_time(
         .values(used_at=now)
     )
     token, digest = new_secret()
-    await db.execute(
+    await uow.session.execute(
         one_time_tokens.insert().values(
             token_hash=digest,
             user_id=user_id,
@@ -158,9 +159,9 @@ async def issue_one_time(
     return token
 
 
-async def last_issued(db: AsyncSession, user_id: uuid.UUID, purpose: Purpose) -> datetime | None:
+async def last_issued(uow: UnitOfWork, user_id: uuid.UUID, purpose: Purpose) -> datetime | None:
     row = (
-        await db.execute(
+        await uow.session.execute(
             select(one_time_tokens.c.created_at)
             .where(one_time_tokens.c.user_id == user_id, one_time_tokens.c.purpose == purpose.value)
             .order_by(one_time_tokens.c.created_at.desc())
@@ -171,11 +172,11 @@ async def last_issued(db: AsyncSession, user_id: uuid.UUID, purpose: Purpose) ->
 
 
 async def consume_one_time(
-    db: AsyncSession, token: str, purpose: Purpose, *, now: datetime
+    uow: UnitOfWork, token: str, purpose: Purpose, *, now: datetime
 ) -> uuid.UUID | None:
     """Spend a valid token and return its user id; None when unknown, used or expired."""
     row = (
-        await db.execute(
+        await uow.session.execute(
             select(one_time_tokens)
             .where(
                 one_time_tokens.c.token_hash == hash_secret(token),
@@ -186,7 +187,7 @@ async def consume_one_time(
     ).first()
     if row is None or row.used_at is not None or row.expires_at <= now:
         return None
-    await db.execute(
+    await uow.session.execute(
         update(one_time_tokens)
         .where(one_time_tokens.c.token_hash == row.token_hash)
         .values(used_at=now)
@@ -195,5 +196,5 @@ async def consume_one_time(
     return user_id
 
 
-async def forget_user_tokens(db: AsyncSession, user_id: uuid.UUID) -> None:
-    await db.execute(one_time_tokens.delete().where(one_time_tokens.c.user_id == user_id))
+async def forget_user_tokens(uow: UnitOfWork, user_id: uuid.UUID) -> None:
+    await uow.session.execute(one_time_tokens.delete().where(one_time_tokens.c.user_id == user_id))

@@ -1,0 +1,161 @@
+"""Accounts and sign-in counters inside a unit of work: the only code that writes `users`
+and `login_throttle`.
+
+Every user loaded or added here is tracked by the unit of work, which writes the user's
+new domain events to the outbox when it commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import errors as pg_errors
+from servicekit.db import UnitOfWork
+from servicekit.vocabulary import Conflict, Role
+from sqlalchemy import Row, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+
+from identity.domain import RealtorProfile, User
+from identity.tables import login_throttle, users
+from identity.throttle import ThrottleState
+
+EMAIL_UNIQUE = "users_email_key"
+
+
+def user_from_row(row: Row[Any]) -> User:
+    role = Role(row.role)
+    realtor = (
+        RealtorProfile(
+            license_number=row.realtor_license,
+            brokerage=row.realtor_brokerage,
+            bio=row.realtor_bio,
+            verified=row.realtor_verified,
+        )
+        if role is Role.REALTOR
+        else None
+    )
+    return User(
+        id=row.id,
+        email=row.email,
+        role=role,
+        display_name=row.display_name,
+        time_zone=row.time_zone,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        phone=row.phone,
+        avatar_url=row.avatar_url,
+        email_verified_at=row.email_verified_at,
+        realtor=realtor,
+        deleted_at=row.deleted_at,
+    )
+
+
+def _values(user: User) -> dict[str, Any]:
+    realtor = user.realtor
+    return {
+        "email": user.email,
+        "role": user.role.value,
+        "display_name": user.display_name,
+        "time_zone": user.time_zone,
+        "phone": user.phone,
+        "avatar_url": user.avatar_url,
+        "password_hash": user.password_hash,
+        "email_verified_at": user.email_verified_at,
+        "realtor_license": realtor.license_number if realtor else None,
+        "realtor_brokerage": realtor.brokerage if realtor else None,
+        "realtor_bio": realtor.bio if realtor else None,
+        "realtor_verified": realtor.verified if realtor else False,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+        "deleted_at": user.deleted_at,
+    }
+
+
+def _taken() -> Conflict:
+    return Conflict("an account with this email already exists", field="email")
+
+
+def _is_email_taken(exc: IntegrityError) -> bool:
+    orig = exc.orig
+    return (
+        isinstance(orig, pg_errors.UniqueViolation)
+        and orig.diag is not None
+        and orig.diag.constraint_name == EMAIL_UNIQUE
+    )
+
+
+async def add(uow: UnitOfWork, user: User) -> User:
+    """Insert a new account; CONFLICT when its email is taken (checked first, and by the
+    unique index for accounts registered at the same moment)."""
+    if await email_taken(uow, user.email):
+        raise _taken()
+    try:
+        await uow.session.execute(users.insert().values(id=user.id, **_values(user)))
+    except IntegrityError as exc:
+        if _is_email_taken(exc):
+            raise _taken() from None
+        raise
+    return uow.track(user)
+
+
+async def save(uow: UnitOfWork, user: User) -> None:
+    await uow.session.execute(users.update().where(users.c.id == user.id).values(**_values(user)))
+
+
+async def lock(uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
+    """The account, locked for this transaction and tracked."""
+    query = select(users).where(users.c.id == user_id).with_for_update()
+    row = (await uow.session.execute(query)).first()
+    return uow.track(user_from_row(row)) if row else None
+
+
+async def lock_by_email(uow: UnitOfWork, email: str) -> User | None:
+    """The account with this (normalised) email, locked for this transaction and tracked."""
+    query = select(users).where(users.c.email == email).with_for_update()
+    row = (await uow.session.execute(query)).first()
+    return uow.track(user_from_row(row)) if row else None
+
+
+async def email_taken(uow: UnitOfWork, email: str | None) -> bool:
+    if email is None:
+        return False
+    found = await uow.session.execute(select(users.c.id).where(users.c.email == email))
+    return found.first() is not None
+
+
+# -- sign-in throttle -----------------------------------------------------------------------
+async def lock_attempts(uow: UnitOfWork, key: str) -> None:
+    """Serialise sign-in attempts on one counter key until this transaction ends, so
+    parallel guesses cannot outrun the counter."""
+    await uow.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+async def throttle_states(uow: UnitOfWork, keys: Sequence[str]) -> dict[str, ThrottleState]:
+    rows = (
+        await uow.session.execute(select(login_throttle).where(login_throttle.c.key.in_(keys)))
+    ).all()
+    found = {
+        row.key: ThrottleState(row.key, row.failures, row.last_failure_at, row.locked_until)
+        for row in rows
+    }
+    return {key: found.get(key, ThrottleState(key)) for key in keys}
+
+
+async def save_throttle(uow: UnitOfWork, state: ThrottleState) -> None:
+    values = {
+        "failures": state.failures,
+        "last_failure_at": state.last_failure_at,
+        "locked_until": state.locked_until,
+    }
+    statement = insert(login_throttle).values(key=state.key, **values)
+    await uow.session.execute(
+        statement.on_conflict_do_update(index_elements=[login_throttle.c.key], set_=values)
+    )
+
+
+async def clear_throttle(uow: UnitOfWork, key: str) -> None:
+    await uow.session.execute(login_throttle.delete().where(login_throttle.c.key == key))
