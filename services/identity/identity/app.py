@@ -26,7 +26,7 @@ from identity.keys import KeyRing
 from identity.mailer import AccountMailer
 from identity.passwords import Argon2Parameters, PasswordHasher
 from identity.queries import IdentityQueries
-from identity.rpc import IdentityServicer
+from identity.rpc import ACCESS, IdentityServicer
 from identity.service import IdentityService, utcnow
 from identity.settings import Settings
 
@@ -111,6 +111,7 @@ def runtime(parts: Parts) -> Runtime:
             lambda server: pb_grpc.add_IdentityServicer_to_server(servicer, server)
         ],
         grpc_service_names=["realty.identity.v1.Identity"],
+        grpc_access=[ACCESS],
         routes=[jwks_route(parts.identity)],
     )
     result.on_shutdown.insert(0, parts.identity.mail.drain)

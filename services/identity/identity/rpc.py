@@ -1,12 +1,15 @@
 """gRPC `realty.identity.v1.Identity`: contact details of users for other services
-(notifications, projections). Thin: parse, read through the queries, shape the reply."""
+(notifications, projections). Thin: parse, read through the queries, shape the reply.
+
+Every reply carries personal data (e-mail address, phone), so only the services that mail
+people may call: scheduling (tour confirmations, reminders)."""
 
 from __future__ import annotations
 
 import grpc
 from realty.identity.v1 import identity_pb2 as pb
 from realty.identity.v1 import identity_pb2_grpc as pb_grpc
-from servicekit.access import current_caller
+from servicekit.access import Access, allow, current_caller
 from servicekit.errors import BadUserInput, NotFound, Unauthenticated, parse_id
 
 from identity.domain import TOMBSTONE_TIME_ZONE, InternalService, User
@@ -14,6 +17,16 @@ from identity.events import ROLE_TO_PROTO
 from identity.queries import IdentityQueries
 
 MAX_BATCH = 1000
+
+MAILS_PEOPLE = allow("scheduling")
+
+ACCESS = Access(
+    "realty.identity.v1.Identity",
+    {
+        "GetUser": MAILS_PEOPLE,
+        "BatchGetUsers": MAILS_PEOPLE,
+    },
+)
 
 
 def to_proto(user: User, viewer: InternalService) -> pb.User:
