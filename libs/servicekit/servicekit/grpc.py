@@ -71,35 +71,38 @@ class _Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         metadata = dict(details.invocation_metadata or ())
         authorization = metadata.get(AUTHORIZATION)
 
-        def guard(behaviour: Behaviour) -> Behaviour:
+        async def admitted(context: grpc.aio.ServicerContext) -> None:
+            try:
+                caller, token = await self._admit(context, service, method, authorization)
+            except ServiceError as exc:
+                await context.abort(GRPC_STATUS[exc.code], exc.message)
+            # Each call runs in a task of its own: nothing set here outlives it.
+            current_caller.set(caller)
+            current_principal.set(caller.principal)
+            current_access_token.set(token)
+
+        def unary(behaviour: Behaviour) -> Behaviour:
             async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                await admitted(context)
                 try:
-                    caller, token = await self._admit(context, service, method, authorization)
-                except ServiceError as exc:
-                    await context.abort(GRPC_STATUS[exc.code], exc.message)
-                reset = (
-                    current_caller.set(caller),
-                    current_principal.set(caller.principal),
-                    current_access_token.set(token),
-                )
+                    return await behaviour(request, context)
+                except Exception as exc:
+                    await _abort_for(exc, context, details.method)
+
+            return guarded
+
+        def streaming(behaviour: Behaviour) -> Behaviour:
+            async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                await admitted(context)
                 try:
                     result = behaviour(request, context)
                     if inspect.isasyncgen(result):
                         async for item in result:
-                            await context.write(item)
-                        return None
-                    return await result
-                except ServiceError as exc:
-                    await context.abort(GRPC_STATUS[exc.code], exc.message)
-                except (asyncio.CancelledError, grpc.aio.AbortError):
-                    raise
-                except Exception:
-                    log.exception("unexpected error in %s", details.method)
-                    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-                finally:
-                    current_access_token.reset(reset[2])
-                    current_principal.reset(reset[1])
-                    current_caller.reset(reset[0])
+                            yield item
+                    else:
+                        await result  # a handler that answers with `context.write`
+                except Exception as exc:
+                    await _abort_for(exc, context, details.method)
 
             return guarded
 
@@ -108,12 +111,12 @@ class _Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(guard(handler.unary_unary), **options)
+            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **options)
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(guard(handler.unary_stream), **options)
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), **options)
         if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(guard(handler.stream_unary), **options)
-        return grpc.stream_stream_rpc_method_handler(guard(handler.stream_stream), **options)
+            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), **options)
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), **options)
 
     async def _admit(
         self,
@@ -138,6 +141,16 @@ class _Admission(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             if table is None or not table.admits(method, calling):
                 raise Forbidden(f"{calling} may not call {service}/{method}")
         return Caller(calling, principal), token
+
+
+async def _abort_for(exc: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    """End the call with the status `exc` stands for; unexpected errors say nothing more."""
+    if isinstance(exc, grpc.aio.AbortError):
+        raise exc
+    if isinstance(exc, ServiceError):
+        await context.abort(GRPC_STATUS[exc.code], exc.message)
+    log.error("unexpected error in %s", method, exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
 
 def _bearer(authorization: str) -> str:

@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 from google.protobuf.wrappers_pb2 import DoubleValue, StringValue
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from servicekit.access import Access, allow, current_access_token, current_caller
 from servicekit.auth import Role
 from servicekit.db import Database
@@ -312,3 +313,29 @@ async def test_health_serves_only_while_the_database_is_reachable(
         await asyncio.sleep(0.5)
         reply = await stub.Check(request, timeout=2)
         assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_streaming_health_and_reflection_answer_authenticated_services_only(
+    server: GrpcServer, grpc_authority: DevAuthority
+) -> None:
+    async with channel_as(server, grpc_authority.material("media")) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=SERVICE), timeout=2
+        )
+        first = await watch.read()
+        watch.cancel()
+        assert first.status == health_pb2.HealthCheckResponse.SERVING
+        listed = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=2
+        )
+        reply = await listed.read()
+        assert SERVICE in {s.name for s in reply.list_services_response.service}
+    cert, key = grpc_authority.issue(dns_names=["media"])
+    anonymous = TlsMaterial(grpc_authority.ca_file.read_bytes(), cert, key)
+    async with channel_as(server, anonymous) as channel:
+        refused = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service=SERVICE), timeout=2
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await refused.read()
+    assert failed.value.code() is grpc.StatusCode.UNAUTHENTICATED
