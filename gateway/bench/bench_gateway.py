@@ -504,7 +504,9 @@ class _MemoryTransport:
     def __init__(self) -> None:
         self._app = subgraphs_app()
 
-    async def fetch(self, subgraph: str, query: str, variables: Any, ctx: Any) -> dict[str, Any]:
+    async def fetch(
+        self, subgraph: str, query: str, variables: Any, ctx: Any, *, idempotent: bool = False
+    ) -> dict[str, Any]:
         import orjson
 
         body = orjson.dumps(

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 import uvicorn
+from opentelemetry.trace import TracerProvider, get_tracer_provider
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,7 +33,7 @@ from gateway.edge.limits import Limits
 from gateway.edge.pipeline import Edge
 from gateway.edge.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from gateway.graphiql import graphiql_page
-from gateway.metrics import METRICS, GatewayMetrics
+from gateway.metrics import GatewayMetrics, gateway_metrics
 from gateway.reload import Built, EngineFactory, EngineHolder, SupergraphWatcher, load
 from gateway.server import GraphQLHttp
 from gateway.settings import GatewaySettings
@@ -43,8 +44,14 @@ log = logging.getLogger(__name__)
 _DEFAULT: Any = object()
 
 
-def federated_engine_factory(settings: GatewaySettings) -> EngineFactory:
-    """Builds the real engine (supergraph → HTTP transport → federated engine) for an SDL."""
+def federated_engine_factory(
+    settings: GatewaySettings, metrics: GatewayMetrics, tracer_provider: TracerProvider
+) -> EngineFactory:
+    """Builds the real engine (supergraph → HTTP transport → federated engine) for an SDL.
+
+    Every engine it builds records into the gateway's `metrics` and traces through the
+    process's `tracer_provider`.
+    """
 
     async def build(sdl: str) -> Built:
         from gateway.engine import FederatedEngine
@@ -56,12 +63,15 @@ def federated_engine_factory(settings: GatewaySettings) -> EngineFactory:
             supergraph.subgraph_urls,
             timeout=settings.fetch_timeout,
             max_connections=settings.max_connections,
+            max_response_bytes=settings.max_subgraph_response_bytes,
         )
         engine = FederatedEngine(
             supergraph,
             transport,
             plan_cache_size=settings.plan_cache_size,
             fetch_timeout=settings.fetch_timeout,
+            metrics=metrics,
+            tracer_provider=tracer_provider,
         )
         return Built(engine, transport.close)
 
@@ -82,11 +92,18 @@ def build_app(
     engine_factory: EngineFactory | None = None,
     verifier: TokenVerifier | None = _DEFAULT,
     redis: Redis | None = _DEFAULT,
-    metrics: GatewayMetrics = METRICS,
+    metrics: GatewayMetrics | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
-    """The gateway as a Starlette app; it loads the supergraph when it starts."""
+    """The gateway as a Starlette app; it loads the supergraph when it starts.
+
+    `metrics` defaults to a fresh set of instruments with the process collector, and
+    `tracer_provider` to the process's (as `setup_telemetry` installed it).
+    """
     settings = settings or GatewaySettings()
-    factory = engine_factory or federated_engine_factory(settings)
+    metrics = metrics if metrics is not None else gateway_metrics()
+    tracer_provider = tracer_provider if tracer_provider is not None else get_tracer_provider()
+    factory = engine_factory or federated_engine_factory(settings, metrics, tracer_provider)
     if verifier is _DEFAULT:
         verifier = jwks_verifier(settings)
     if redis is _DEFAULT:
@@ -102,6 +119,9 @@ def build_app(
                 max_aliases=settings.max_aliases,
                 max_root_fields=settings.max_root_fields,
                 max_document_bytes=settings.max_document_bytes,
+                max_fields=settings.max_fields,
+                max_cost=settings.max_cost,
+                list_size=settings.list_size,
             ),
             introspection=settings.introspection,
             cache_size=settings.parse_cache_size,

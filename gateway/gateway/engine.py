@@ -9,11 +9,11 @@ execution has a `data` key, possibly null, with errors beside it.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
@@ -27,24 +27,21 @@ from graphql import (
     validate,
 )
 from opentelemetry import trace
+from opentelemetry.trace import TracerProvider
 from servicekit.errors import ErrorCode
 
 from gateway.deadlines import Deadlines
 from gateway.executor.run import Execution
 from gateway.executor.shape import Shaper, ShapeSet
-from gateway.metrics import record_plan_cache
+from gateway.metrics import GatewayMetrics
 from gateway.planner import Plan, PlanningError, QueryPlanner
 from gateway.planner.operation import condition_variables
 from gateway.supergraph import Supergraph
+from gateway.tracing import spans_exported
 from gateway.types import JSON, GraphQLRequest, RequestContext, SubgraphTransport
 from gateway.variables import SimpleVariable, coerce_simple, simple_variables
 
 __all__ = ["FederatedEngine", "is_request_error"]
-
-_TRACER = trace.get_tracer("gateway.engine")
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 def is_request_error(result: Mapping[str, Any]) -> bool:
@@ -54,27 +51,6 @@ def is_request_error(result: Mapping[str, Any]) -> bool:
 
 def _request_error(message: str, code: str) -> JSON:
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
-
-
-class _LRU(Generic[K, V]):
-    """A small least-recently-used map; a hit costs one dict lookup and one move."""
-
-    __slots__ = ("_items", "_size")
-
-    def __init__(self, size: int) -> None:
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._size = max(1, size)
-
-    def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
 
 
 @dataclass(slots=True)
@@ -96,8 +72,10 @@ class FederatedEngine:
 
     `plan_cache_size` bounds both the parsed-document cache and the plan cache.
     `fetch_timeout` bounds each fetch of a transport that does not time its fetches out
-    itself (`HttpTransport` does, with its own `timeout`). `plan_cache_hits` and
-    `plan_cache_misses` count plan look-ups.
+    itself (`HttpTransport` does, with its own `timeout`). `metrics` records fetches and
+    plan-cache look-ups (a private `GatewayMetrics` unless the composition root passes
+    the gateway's); spans come from `tracer_provider` (none unless one is passed).
+    `plan_cache_hits` and `plan_cache_misses` count plan look-ups.
     """
 
     def __init__(
@@ -107,6 +85,8 @@ class FederatedEngine:
         *,
         plan_cache_size: int = 2048,
         fetch_timeout: float = 10.0,
+        metrics: GatewayMetrics | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.supergraph = supergraph
         self._schema = supergraph.api_schema
@@ -115,13 +95,33 @@ class FederatedEngine:
         self._deadlines = (
             None if getattr(transport, "enforces_timeout", False) else Deadlines(fetch_timeout)
         )
+        self._metrics = metrics if metrics is not None else GatewayMetrics()
+        self._tracer_provider = (
+            tracer_provider if tracer_provider is not None else trace.NoOpTracerProvider()
+        )
+        self._tracer = self._tracer_provider.get_tracer("gateway.engine")
         self._planner = QueryPlanner(supergraph)
-        self._documents: _LRU[str, _Document] = _LRU(plan_cache_size)
-        self._plans: _LRU[tuple[str, str | None, tuple[bool, ...]], Plan | JSON] = _LRU(
-            plan_cache_size
+        size = max(1, plan_cache_size)
+        self._documents: LRUCache[str, _Document] = LRUCache(size)
+        self._plans: LRUCache[tuple[str, str | None, tuple[bool, ...]], Plan | JSON] = LRUCache(
+            size
         )
         self.plan_cache_hits = 0
         self.plan_cache_misses = 0
+
+    def _execution(
+        self, plan: Plan, ctx: RequestContext, variables: Mapping[str, Any]
+    ) -> Execution:
+        return Execution(
+            plan,
+            self._transport,
+            ctx,
+            variables,
+            self._deadlines,
+            metrics=self._metrics,
+            tracer=self._tracer,
+            traced=spans_exported(self._tracer_provider),
+        )
 
     async def execute(self, request: GraphQLRequest, ctx: RequestContext) -> JSON:
         """Run a query or mutation; see the module docstring for the result's shape."""
@@ -129,7 +129,7 @@ class FederatedEngine:
         if isinstance(prepared, dict):
             return prepared
         plan, variables, entry = prepared
-        execution = Execution(plan, self._transport, ctx, variables, self._deadlines)
+        execution = self._execution(plan, ctx, variables)
         await execution.run()
         if plan.introspection:
             self._introspect(entry, request, variables, execution.data)
@@ -164,7 +164,7 @@ class FederatedEngine:
         source = self._transport.subscribe(root.graph, plan.root_document(root), used, ctx)
         try:
             async for payload in source:
-                execution = Execution(plan, self._transport, ctx, variables, self._deadlines)
+                execution = self._execution(plan, ctx, variables)
                 execution.absorb_root(root, payload)
                 await execution.run_waves(step)
                 yield self._respond(plan, execution)
@@ -256,7 +256,7 @@ class FederatedEngine:
                 )
             else:
                 entry = self._index(document)
-        self._documents.put(query, entry)
+        self._documents[query] = entry
         return entry
 
     @staticmethod
@@ -286,13 +286,13 @@ class FederatedEngine:
         cached = self._plans.get(key)
         if cached is not None:
             self.plan_cache_hits += 1
-            record_plan_cache(True)
+            self._metrics.record_plan_cache(True)
             return cached
         self.plan_cache_misses += 1
-        record_plan_cache(False)
+        self._metrics.record_plan_cache(False)
         result: Plan | JSON
         try:
-            with _TRACER.start_as_current_span("gateway.plan"):
+            with self._tracer.start_as_current_span("gateway.plan"):
                 plan = self._planner.plan(operation, entry.fragments, variables)
         except PlanningError as error:
             result = {
@@ -309,7 +309,7 @@ class FederatedEngine:
             assert root is not None  # validation guarantees the root type exists
             plan.shape = ShapeSet(self._schema, root.name, plan.selections)
             result = plan
-        self._plans.put(key, result)
+        self._plans[key] = result
         return result
 
     def _introspect(

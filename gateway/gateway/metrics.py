@@ -1,6 +1,8 @@
 """Prometheus metrics of the gateway, served at `/metrics`.
 
-The engine records its own events here too, through these names (or the two helpers):
+One `GatewayMetrics` is built by the composition root (`gateway_metrics()`) and handed to
+the server, the WebSocket handler, the reload watcher and every engine it builds; the
+engine records its fetches and plan-cache look-ups through it. The instruments:
 
 - `gateway_requests_total{transport,operation,status}` — GraphQL requests served
   (`transport` http|ws, `operation` query|mutation|subscription|unknown, `status` the
@@ -16,8 +18,9 @@ The engine records its own events here too, through these names (or the two help
 - `gateway_active_subscriptions`, `gateway_websocket_connections` — gauges.
 - `gateway_supergraph_reloads_total{result}` — hot reloads, `result` ok|failed.
 
-They live in one registry of their own (`REGISTRY`), so the gateway's `/metrics` shows
-exactly these plus the process collector, whatever else a test process registers.
+They live in a registry of their own, so the gateway's `/metrics` shows exactly these plus
+the process collector, whatever else the process registers; a test builds its own
+`GatewayMetrics()` and reads the values back (`value`).
 """
 
 from __future__ import annotations
@@ -131,9 +134,10 @@ class LatencyHistogram(Collector):
 
 
 class GatewayMetrics:
-    """The gateway's instruments, created once against one registry."""
+    """The gateway's instruments, created once against one registry (a new one by default)."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry if registry is not None else CollectorRegistry()
         self.registry = registry
         self.requests = Counter(
             "gateway_requests",
@@ -180,6 +184,8 @@ class GatewayMetrics:
             "gateway_supergraph_reloads", "Supergraph hot reloads.", ["result"], registry=registry
         )
 
+        self._plan_hit = self.plan_cache.labels("hit")
+        self._plan_miss = self.plan_cache.labels("miss")
         self._request_children: dict[tuple[str, str, str], tuple[Any, tuple[str, str]]] = {}
         self._error_children: dict[str, Any] = {}
         self._fetch_error_children: dict[str, Any] = {}
@@ -214,25 +220,22 @@ class GatewayMetrics:
                 )
             child.inc()
 
+    def record_plan_cache(self, hit: bool) -> None:
+        """Count one plan cache look-up."""
+        (self._plan_hit if hit else self._plan_miss).inc()
+
+    def value(self, name: str, **labels: str) -> float:
+        """The current value of one sample (0 when it was never recorded), for tests."""
+        found = self.registry.get_sample_value(name, labels)
+        return 0.0 if found is None else found
+
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-REGISTRY = CollectorRegistry()
-ProcessCollector(registry=REGISTRY)
-METRICS = GatewayMetrics(REGISTRY)
-
-
-def observe_fetch(subgraph: str, seconds: float, *, ok: bool = True) -> None:
-    """Record one subgraph fetch (for the engine/transport)."""
-    METRICS.observe_fetch(subgraph, seconds, ok=ok)
-
-
-_PLAN_HIT = METRICS.plan_cache.labels("hit")
-_PLAN_MISS = METRICS.plan_cache.labels("miss")
-
-
-def record_plan_cache(hit: bool) -> None:
-    """Record one plan cache look-up (for the engine)."""
-    (_PLAN_HIT if hit else _PLAN_MISS).inc()
+def gateway_metrics() -> GatewayMetrics:
+    """The instruments of a gateway process: its own registry, with the process collector."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    return GatewayMetrics(registry)

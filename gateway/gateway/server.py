@@ -127,7 +127,7 @@ class GraphQLHttp:
         token = otel_context.attach(trace.set_span_in_context(span))
         # The span always exists (its context is what subgraphs and logs see); its
         # attributes only matter to a span processor, and setting them is not free.
-        annotate = spans_exported()
+        annotate = spans_exported(trace.get_tracer_provider())
         operation = "unknown"
         status = 500
         extra_headers: dict[str, str] = {}

@@ -41,6 +41,8 @@ class GatewaySettings(BaseSettings):
 
     fetch_timeout: float = 10.0
     max_connections: int = 100
+    max_subgraph_response_bytes: int = 32 * 1024 * 1024
+    """The largest subgraph answer the gateway reads; a larger one fails that fetch."""
     plan_cache_size: int = 2048
     parse_cache_size: int = 2048
 
@@ -63,6 +65,12 @@ class GatewaySettings(BaseSettings):
     max_depth: int = 12
     max_aliases: int = 30
     max_root_fields: int = 20
+    max_fields: int = 2_000
+    """Fields an operation may select once its fragments are expanded."""
+    max_cost: int = 100_000
+    """Estimated values in a result: each `first`/`last` multiplies what is below it."""
+    list_size: int = 100
+    """Page size assumed for a `first`/`last` given by a variable (the largest page served)."""
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Allowed browser origins, comma separated (`*` allows any origin, without credentials)."""

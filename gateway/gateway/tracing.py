@@ -1,5 +1,8 @@
 """Whether a span started now would reach anyone.
 
+The composition root hands the engine a tracer provider (the process's, as
+`servicekit.telemetry.setup_telemetry` installed it); tests pass one of their own.
+
 `python -m gateway` always installs the OpenTelemetry SDK's tracer provider, so that trace
 ids exist and propagate to subgraphs in every setting; it adds a span processor only
 when an exporter is configured (or a test adds one). Without a processor an SDK span is
@@ -13,18 +16,21 @@ from __future__ import annotations
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+from opentelemetry.trace import TracerProvider
 
 __all__ = ["spans_exported"]
 
 
-def spans_exported() -> bool:
+def spans_exported(provider: TracerProvider) -> bool:
     """True when spans started now are recorded and handed to at least one span processor.
 
     Without the SDK (the API's proxy or no-op provider) spans are never recorded. With
     the SDK, the provider's processors decide; a provider of another kind is assumed to
-    export.
+    export. A proxy provider stands for whichever provider the process installs, so it is
+    resolved each time.
     """
-    provider = trace.get_tracer_provider()
+    if isinstance(provider, trace.ProxyTracerProvider):
+        provider = trace.get_tracer_provider()
     if isinstance(provider, SdkTracerProvider):
         active = getattr(provider, "_active_span_processor", None)
         processors = getattr(active, "_span_processors", None)

@@ -1,12 +1,13 @@
 """How the engine reaches subgraphs: pooled keep-alive HTTP, and graphql-transport-ws.
 
-Plain `http://` subgraphs are reached through a small HTTP/1.1 keep-alive client written
-on asyncio's protocol layer: on the gateway's hot path it costs well under half the CPU
-of a general-purpose client per fetch. `https://` subgraphs and WebSocket subscriptions go
-through one aiohttp session (created in the running loop on first use). Bodies go
-through orjson. A subgraph that cannot be reached, times
-out or answers something that is not GraphQL becomes a GraphQL error response: callers
-always get a result, never an exception.
+Plain `http://` subgraphs are reached through the gateway's own HTTP/1.1 keep-alive
+client (`gateway.http1`), which costs a fraction of a general-purpose client's CPU per
+fetch. `https://` subgraphs and WebSocket subscriptions go through one aiohttp session
+(created in the running loop on first use). Bodies go through orjson. Either way a
+mutation is never sent twice, and an answer larger than `max_response_bytes` is refused.
+A subgraph that cannot be reached, times out, answers too much or answers something that
+is not GraphQL becomes a GraphQL error response: callers always get a result, never an
+exception.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,6 +24,7 @@ import orjson
 
 from gateway.deadlines import Deadlines
 from gateway.executor.run import unavailable
+from gateway.http1 import Dropped, Http1Pool, MalformedResponse, ResponseTooLarge
 from gateway.types import JSON, RequestContext
 
 __all__ = ["WS_PROTOCOL", "HttpTransport"]
@@ -57,184 +59,6 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-class _ProtocolError(ConnectionError):
-    """The subgraph's answer is not HTTP/1.1 we can read."""
-
-
-class _Exchange(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection, carrying one request at a time."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
-        self.lost = False
-        self.answered = False  # any byte of the current response arrived
-        self.headed = False
-        self.status = 0
-        self.length: int | None = None
-        self.chunked = False
-        self.keep_alive = True
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it.
-        self.transport = cast(asyncio.Transport, transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            if self.headed and self.length is None and not self.chunked:
-                waiter.set_result((self.status, bytes(self.buffer)))  # body ends at close
-            else:
-                waiter.set_exception(ConnectionResetError("subgraph closed the connection"))
-
-    def data_received(self, data: bytes) -> None:
-        self.answered = True
-        self.buffer += data
-        if self.waiter is not None and not self.waiter.done():
-            try:
-                self._read()
-            except (ValueError, IndexError) as error:
-                self.waiter.set_exception(_ProtocolError(str(error)))
-
-    def send(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
-        assert self.transport is not None
-        self.waiter = asyncio.get_running_loop().create_future()
-        self.answered = self.headed = False
-        self.transport.write(data)
-        return self.waiter
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-    def _read(self) -> None:
-        buffer = self.buffer
-        while not self.headed:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            lines = bytes(buffer[:end]).split(b"\r\n")
-            del buffer[: end + 4]
-            version, status = lines[0].split(b" ", 2)[:2]
-            self.status = int(status)
-            if 100 <= self.status < 200:
-                continue  # an interim answer; the real one follows
-            self.length, self.chunked = None, False
-            self.keep_alive = version == b"HTTP/1.1"
-            for line in lines[1:]:
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    self.length = int(value)
-                elif name == b"transfer-encoding":
-                    self.chunked = b"chunked" in value.lower()
-                elif name == b"connection":
-                    self.keep_alive = b"close" not in value.lower()
-            self.headed = True
-        body: bytes | None
-        if self.status in (204, 304):
-            body = b""  # no body, whatever the headers say
-        elif self.chunked:
-            # A complete chunked message ends with an empty line (after the last chunk and
-            # any trailers): only then is it worth walking the chunks.
-            if not buffer.endswith(b"\r\n\r\n"):
-                return
-            body = _dechunk(buffer)
-            if body is None:
-                return
-        elif self.length is not None:
-            if len(buffer) < self.length:
-                return
-            body = bytes(buffer[: self.length])
-            del buffer[: self.length]
-        else:
-            return  # the body runs until the connection closes
-        assert self.waiter is not None
-        self.waiter.set_result((self.status, body))
-
-
-def _dechunk(buffer: bytearray) -> bytes | None:
-    """A complete chunked body taken off the buffer, or None while it is incomplete."""
-    body = bytearray()
-    position = 0
-    while True:
-        line_end = buffer.find(b"\r\n", position)
-        if line_end < 0:
-            return None
-        size = int(bytes(buffer[position:line_end]).split(b";", 1)[0].strip(), 16)
-        position = line_end + 2
-        if size == 0:
-            if buffer[position : position + 2] == b"\r\n":
-                end = position + 2
-            else:
-                trailer_end = buffer.find(b"\r\n\r\n", position)
-                if trailer_end < 0:
-                    return None
-                end = trailer_end + 4
-            del buffer[:end]
-            return bytes(body)
-        if len(buffer) < position + size + 2:
-            return None
-        body += buffer[position : position + size]
-        position += size + 2
-
-
-class _Http1Pool:
-    """Keep-alive connections per host, at most `limit` requests in flight in all."""
-
-    def __init__(self, limit: int) -> None:
-        self._idle: dict[tuple[str, int], list[_Exchange]] = {}
-        self._slots = asyncio.Semaphore(limit)
-        self._closed = False
-
-    async def post(self, host: str, port: int, request: bytes) -> tuple[int, bytes]:
-        async with self._slots:
-            idle = self._idle.setdefault((host, port), [])
-            exchange = None
-            while idle and exchange is None:
-                candidate = idle.pop()
-                exchange = None if candidate.lost else candidate
-            if exchange is not None:
-                try:
-                    return await self._exchange(exchange, request, idle)
-                except ConnectionResetError:
-                    if exchange.answered:
-                        raise
-                    # The server dropped an idle connection as the request left: the
-                    # request never reached it, so one fresh connection may carry it.
-            exchange = await self._open(host, port)
-            return await self._exchange(exchange, request, idle)
-
-    @staticmethod
-    async def _open(host: str, port: int) -> _Exchange:
-        loop = asyncio.get_running_loop()
-        _, exchange = await loop.create_connection(_Exchange, host, port)
-        return exchange
-
-    async def _exchange(
-        self, exchange: _Exchange, request: bytes, idle: list[_Exchange]
-    ) -> tuple[int, bytes]:
-        try:
-            answer = await exchange.send(request)
-        except BaseException:
-            exchange.close()
-            raise
-        if exchange.keep_alive and not exchange.lost and not self._closed:
-            idle.append(exchange)
-        else:
-            exchange.close()
-        return answer
-
-    def close(self) -> None:
-        self._closed = True
-        for idle in self._idle.values():
-            for exchange in idle:
-                exchange.close()
-        self._idle.clear()
-
-
 @dataclass(frozen=True, slots=True)
 class _Target:
     """Where one plain-HTTP subgraph lives, and the fixed head of every request to it."""
@@ -262,15 +86,21 @@ class HttpTransport:
     enforces_timeout = True  # every fetch is bounded by `timeout` here
 
     def __init__(
-        self, urls: Mapping[str, str], *, timeout: float = 10.0, max_connections: int = 200
+        self,
+        urls: Mapping[str, str],
+        *,
+        timeout: float = 10.0,
+        max_connections: int = 200,
+        max_response_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self._urls = dict(urls)
         self._timeout = timeout
+        self._max_response_bytes = max_response_bytes
         self._deadlines = Deadlines(timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._targets = {name: _target(url) for name, url in self._urls.items()}
-        self._pool: _Http1Pool | None = None
+        self._pool: Http1Pool | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         session = self._session
@@ -296,9 +126,20 @@ class HttpTransport:
         return headers
 
     async def fetch(
-        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+        self,
+        subgraph: str,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        ctx: RequestContext,
+        *,
+        idempotent: bool = False,
     ) -> JSON:
-        """POST one operation; failures come back as a GraphQL error response."""
+        """POST one operation; failures come back as a GraphQL error response.
+
+        `idempotent` (a query) lets a request that met a connection the subgraph had just
+        closed go again on a fresh one; a mutation is never sent twice, and one whose
+        connection dropped before the answer is reported as of unknown outcome.
+        """
         url = self._urls.get(subgraph)
         if url is None:
             return unavailable(subgraph, "is not in the supergraph")
@@ -309,17 +150,25 @@ class HttpTransport:
         try:
             async with self._deadlines.guard():
                 if target is not None:
-                    status, raw = await self._post(target, body, ctx)
+                    status, raw = await self._post(target, body, ctx, idempotent)
                 else:
-                    async with self._client().post(
-                        url, data=body, headers=self._headers(ctx)
-                    ) as response:
-                        raw = await response.read()
-                        status = response.status
+                    status, raw = await self._post_tls(url, body, ctx)
         except TimeoutError:
             return unavailable(subgraph, "did not answer in time")
-        except _ProtocolError:
+        except ResponseTooLarge:
+            return unavailable(
+                subgraph, f"answered with more than {self._max_response_bytes} bytes"
+            )
+        except MalformedResponse:
             return unavailable(subgraph, "answered with malformed HTTP")
+        except (Dropped, aiohttp.ServerDisconnectedError):
+            if idempotent:
+                return unavailable(subgraph, "closed the connection before answering")
+            return unavailable(
+                subgraph,
+                "closed the connection before answering; the operation was not sent again, "
+                "so whether it took effect is unknown",
+            )
         except (aiohttp.ClientError, OSError):
             return unavailable(subgraph, "is unreachable")
         try:
@@ -330,10 +179,12 @@ class HttpTransport:
             return decoded
         return unavailable(subgraph, f"answered HTTP {status} without a GraphQL response")
 
-    async def _post(self, target: _Target, body: bytes, ctx: RequestContext) -> tuple[int, bytes]:
+    async def _post(
+        self, target: _Target, body: bytes, ctx: RequestContext, idempotent: bool
+    ) -> tuple[int, bytes]:
         pool = self._pool
         if pool is None:
-            pool = self._pool = _Http1Pool(self._max_connections)
+            pool = self._pool = Http1Pool(self._max_connections, max_body=self._max_response_bytes)
         forwarded = "".join(
             f"{name}: {value}\r\n"
             for name, value in ctx.headers.items()
@@ -346,7 +197,24 @@ class HttpTransport:
                 body,
             )
         )
-        return await pool.post(target.host, target.port, request)
+        return await pool.post(target.host, target.port, request, idempotent=idempotent)
+
+    async def _post_tls(self, url: str, body: bytes, ctx: RequestContext) -> tuple[int, bytes]:
+        """POST through aiohttp, reading at most `max_response_bytes` of the answer.
+
+        Leaving the response unread closes its connection rather than returning it to
+        aiohttp's pool.
+        """
+        limit = self._max_response_bytes
+        async with self._client().post(url, data=body, headers=self._headers(ctx)) as response:
+            if response.content_length is not None and response.content_length > limit:
+                raise ResponseTooLarge
+            raw = bytearray()
+            async for chunk in response.content.iter_chunked(65_536):
+                raw += chunk
+                if len(raw) > limit:
+                    raise ResponseTooLarge
+            return response.status, bytes(raw)
 
     async def subscribe(
         self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext

@@ -42,9 +42,19 @@ class SubgraphTransport(Protocol):
     """How the engine reaches a subgraph."""
 
     async def fetch(
-        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+        self,
+        subgraph: str,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        ctx: RequestContext,
+        *,
+        idempotent: bool = False,
     ) -> JSON:
-        """POST one GraphQL operation; returns the decoded response body."""
+        """POST one GraphQL operation; returns the decoded response body.
+
+        `idempotent` is True for a query, which may be sent again after a connection
+        failure; a mutation (False) must reach the subgraph at most once.
+        """
         ...
 
     def subscribe(

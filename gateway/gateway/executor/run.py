@@ -16,19 +16,16 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import orjson
-from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Status, StatusCode, Tracer
 from servicekit.errors import ErrorCode
 
 from gateway.deadlines import Deadlines
-from gateway.metrics import observe_fetch
+from gateway.metrics import GatewayMetrics
 from gateway.planner.plan import Group, PathSeg, Plan, RepTemplate, Step
-from gateway.tracing import spans_exported
 from gateway.types import JSON, RequestContext, SubgraphTransport
 
 __all__ = ["Execution", "merge_into", "unavailable"]
 
-_TRACER = trace.get_tracer("gateway.executor")
 log = logging.getLogger(__name__)
 
 Located = tuple[dict[str, Any], tuple[str | int, ...]]  # an object and its response path
@@ -173,9 +170,24 @@ class _Batch:
 
 
 class Execution:
-    """One operation's run: the merged data and errors of every fetch of a plan."""
+    """One operation's run: the merged data and errors of every fetch of a plan.
 
-    __slots__ = ("ctx", "data", "deadlines", "errors", "plan", "traced", "transport", "variables")
+    `metrics` records every fetch; `tracer` starts a `gateway.fetch` span per fetch when
+    `traced` (spans reach a processor: see `gateway.tracing`), decided once per operation.
+    """
+
+    __slots__ = (
+        "ctx",
+        "data",
+        "deadlines",
+        "errors",
+        "metrics",
+        "plan",
+        "traced",
+        "tracer",
+        "transport",
+        "variables",
+    )
 
     def __init__(
         self,
@@ -184,6 +196,10 @@ class Execution:
         ctx: RequestContext,
         variables: Mapping[str, Any],
         deadlines: Deadlines | None,
+        *,
+        metrics: GatewayMetrics,
+        tracer: Tracer,
+        traced: bool,
     ) -> None:
         """`deadlines` bound each fetch; None for a transport that times its fetches out."""
         self.plan = plan
@@ -191,9 +207,11 @@ class Execution:
         self.ctx = ctx
         self.variables = variables
         self.deadlines = deadlines
+        self.metrics = metrics
+        self.tracer = tracer
+        self.traced = traced
         self.data: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
-        self.traced = spans_exported()  # decided once per operation rather than per fetch
 
     async def run(self) -> None:
         for step in self.plan.steps:
@@ -212,28 +230,36 @@ class Execution:
         variables = self.variables
         return {name: variables[name] for name in names if name in variables}
 
-    async def fetch(self, graph: str, document: str, variables: dict[str, Any]) -> JSON:
+    async def fetch(
+        self, graph: str, document: str, variables: dict[str, Any], *, idempotent: bool
+    ) -> JSON:
         """One subgraph fetch under the fetch timeout, measured, and traced when exported.
 
-        A transport declaring `enforces_timeout = True` (like `HttpTransport`) times its
-        own fetches out and answers with an error; others get the engine's deadlines. The
-        `gateway.fetch` span is started only when spans reach a processor
-        (`spans_exported`): nothing else reads it, and an unexported SDK span costs about
-        as much CPU as the rest of the fetch's engine work.
+        `idempotent` says the document is a query, which the transport may send again
+        after a connection failure; a mutation's root fetch is not. A transport declaring
+        `enforces_timeout = True` (like `HttpTransport`) times its own fetches out and
+        answers with an error; others get the engine's deadlines. The `gateway.fetch`
+        span is started only when spans reach a processor: nothing else reads it, and an
+        unexported SDK span costs about as much CPU as the rest of the fetch's engine work.
         """
         started = time.perf_counter()
         span = (
-            _TRACER.start_span("gateway.fetch", attributes={"graphql.subgraph": graph})
+            self.tracer.start_span("gateway.fetch", attributes={"graphql.subgraph": graph})
             if self.traced
             else None
         )
         transport = self.transport
+        ctx = self.ctx
         try:
             if self.deadlines is not None:
                 async with self.deadlines.guard():
-                    response = await transport.fetch(graph, document, variables, self.ctx)
+                    response = await transport.fetch(
+                        graph, document, variables, ctx, idempotent=idempotent
+                    )
             else:
-                response = await transport.fetch(graph, document, variables, self.ctx)
+                response = await transport.fetch(
+                    graph, document, variables, ctx, idempotent=idempotent
+                )
             if not isinstance(response, dict):
                 response = unavailable(graph, "answered with something that is not GraphQL")
         except TimeoutError:
@@ -246,12 +272,15 @@ class Execution:
             if failed:
                 span.set_status(Status(StatusCode.ERROR))
             span.end()
-        observe_fetch(graph, time.perf_counter() - started, ok=not failed)
+        self.metrics.observe_fetch(graph, time.perf_counter() - started, ok=not failed)
         return response
 
     async def _root(self, group: Group) -> None:
         response = await self.fetch(
-            group.graph, self.plan.root_document(group), self.variables_for(group.variable_names)
+            group.graph,
+            self.plan.root_document(group),
+            self.variables_for(group.variable_names),
+            idempotent=self.plan.kind == "query",
         )
         self.absorb_root(group, response)
 
@@ -308,7 +337,8 @@ class Execution:
         variables = self.variables_for(spec.variable_names)
         for name, batch in zip(spec.reps_variables, batches, strict=True):
             variables[name] = batch.reps
-        response = await self.fetch(graph, spec.document, variables)
+        # An `_entities` fetch is a query, whatever the operation it serves.
+        response = await self.fetch(graph, spec.document, variables, idempotent=True)
         data = response.get("data")
         if isinstance(data, dict):
             for alias, batch in zip(spec.aliases, batches, strict=True):

@@ -45,12 +45,22 @@ class RecordingTransport:
         self.inner = inner
         self.enforces_timeout = getattr(inner, "enforces_timeout", False)
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.idempotent: list[bool] = []  # what each fetch said about sending it again
 
     async def fetch(
-        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+        self,
+        subgraph: str,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        ctx: RequestContext,
+        *,
+        idempotent: bool = False,
     ) -> JSON:
         self.calls.append((subgraph, query, dict(variables or {})))
-        result: JSON = await self.inner.fetch(subgraph, query, variables, ctx)
+        self.idempotent.append(idempotent)
+        result: JSON = await self.inner.fetch(
+            subgraph, query, variables, ctx, idempotent=idempotent
+        )
         return result
 
     def subscribe(
@@ -82,6 +92,7 @@ class Gateway:
         headers: dict[str, str] | None = None,
     ) -> JSON:
         self.transport.calls.clear()
+        self.transport.idempotent.clear()
         request = GraphQLRequest(query, variables, operation_name)
         return await self.engine.execute(request, RequestContext(headers=headers or {}))
 

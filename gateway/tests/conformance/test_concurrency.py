@@ -26,7 +26,13 @@ class Gate:
         self.all_in = asyncio.Event()
 
     async def fetch(
-        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+        self,
+        subgraph: str,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        ctx: RequestContext,
+        *,
+        idempotent: bool = False,
     ) -> JSON:
         self.started.append(subgraph)
         if len(self.started) >= self.expected:

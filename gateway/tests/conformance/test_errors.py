@@ -197,7 +197,7 @@ async def test_engine_times_out_transports_without_their_own_timeout(
     class Plain:
         """A transport that would wait forever."""
 
-        async def fetch(self, *_: Any) -> Any:
+        async def fetch(self, *_: Any, **__: Any) -> Any:
             await asyncio.sleep(30)
 
     engine = FederatedEngine(supergraph, Plain(), fetch_timeout=0.1)  # type: ignore[arg-type]

@@ -64,6 +64,14 @@ async def test_mutation_root_fields_run_in_order(gateway: Any) -> None:
     assert "b: updateName" in gateway.transport.calls[0][1]
     assert gateway.transport.calls[0][1].startswith("mutation")
     assert gateway.transport.calls[2][1].startswith("query")
+    # Mutation roots must reach their subgraph at most once; the entity fetch may go again.
+    assert gateway.transport.idempotent == [False, False, True, False]
+
+
+async def test_query_fetches_are_idempotent(gateway: Any) -> None:
+    await gateway.run("{ topReviews(first: 1) { body product { name } } }")
+    assert len(gateway.transport.idempotent) >= 2
+    assert all(gateway.transport.idempotent)
 
 
 async def test_plans_are_cached_by_normalised_document(gateway: Any) -> None:
@@ -105,11 +113,17 @@ class SlowTransport:
         self.spans: list[tuple[str, float, float]] = []
 
     async def fetch(
-        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+        self,
+        subgraph: str,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        ctx: RequestContext,
+        *,
+        idempotent: bool = False,
     ) -> Any:
         started = time.perf_counter()
         await asyncio.sleep(self.delay)
-        result = await self.inner.fetch(subgraph, query, variables, ctx)
+        result = await self.inner.fetch(subgraph, query, variables, ctx, idempotent=idempotent)
         self.spans.append((subgraph, started, time.perf_counter()))
         return result
 

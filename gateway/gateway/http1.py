@@ -1,0 +1,270 @@
+"""A small HTTP/1.1 keep-alive client for plain-HTTP subgraphs, on asyncio's protocol layer.
+
+It does the one thing the gateway needs, a POST with a JSON body, for a fraction of the
+CPU of a general-purpose client (the figures are in the gateway's README), and it is
+strict where a general-purpose client is lenient, because a subgraph is trusted only so
+far:
+
+- A request is sent again only when the caller says it is idempotent (a query), and only
+  when a *reused* connection closed before any byte of the answer came back: the server
+  dropped an idle connection as the request left. Anything else that goes wrong after
+  the request was written raises `Dropped`; a mutation is never sent twice.
+- An answer is bounded: a head over 64 KiB or a body over `max_body` bytes raises
+  `ResponseTooLarge` and the connection is closed, so memory never grows past the bound.
+- A pooled connection is reused only while it is clean: bytes that arrive while no
+  request is waiting (a stale or stray answer) spoil it, and just before reuse a
+  zero-timeout poll of its socket discards one the peer closed or wrote to meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+from typing import cast
+
+__all__ = ["Dropped", "Http1Pool", "MalformedResponse", "ResponseTooLarge"]
+
+HEAD_BYTES = 65_536
+"""The most a response head (status line and headers) may take."""
+
+# Anything readable on an idle connection (data, a FIN, an error) disqualifies it.
+_UNCLEAN = select.POLLIN | select.POLLPRI | getattr(select, "POLLRDHUP", 0)
+
+
+class MalformedResponse(ConnectionError):
+    """The subgraph's answer is not HTTP/1.1 we can read."""
+
+
+class Dropped(ConnectionError):
+    """The connection closed after the request was written, before the answer was complete."""
+
+
+class ResponseTooLarge(Exception):
+    """The answer is larger than the bound; the connection was closed."""
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, carrying one request at a time."""
+
+    def __init__(self, max_body: int) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.max_body = max_body
+        self.ceiling = max_body + HEAD_BYTES  # the most the buffer may ever hold
+        self.poller = select.poll()
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.lost = False
+        self.spoiled = False  # bytes arrived that no request asked for
+        self.answered = False  # a byte of the current answer arrived
+        self.headed = False
+        self.status = 0
+        self.length: int | None = None
+        self.chunked = False
+        self.keep_alive = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.poller.register(sock.fileno(), _UNCLEAN)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        if self.headed and self.length is None and not self.chunked:  # body ends at close
+            if len(self.buffer) > self.max_body:
+                waiter.set_exception(ResponseTooLarge())
+            else:
+                waiter.set_result((self.status, bytes(self.buffer)))
+        else:
+            waiter.set_exception(Dropped("the subgraph closed the connection"))
+
+    def data_received(self, data: bytes) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self.spoiled = True  # never read as the answer to a later request
+            self.close()
+            return
+        self.answered = True
+        self.buffer += data
+        try:
+            if len(self.buffer) > self.ceiling:
+                raise ResponseTooLarge
+            self._read(waiter)
+        except ResponseTooLarge as error:
+            self._fail(waiter, error)
+        except (ValueError, IndexError) as error:
+            self._fail(waiter, MalformedResponse(str(error)))
+
+    def send(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.answered = self.headed = False
+        self.transport.write(data)
+        return self.waiter
+
+    def clean(self) -> bool:
+        """Whether this idle connection can carry the next request (see the module doc)."""
+        if self.lost or self.spoiled or self.buffer or not self.keep_alive:
+            return False
+        return not self.poller.poll(0)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def _fail(self, waiter: asyncio.Future[tuple[int, bytes]], error: Exception) -> None:
+        self.spoiled = True
+        self.buffer.clear()
+        waiter.set_exception(error)
+        self.close()
+
+    def _read(self, waiter: asyncio.Future[tuple[int, bytes]]) -> None:
+        buffer = self.buffer
+        while not self.headed:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > HEAD_BYTES:
+                    raise ResponseTooLarge
+                return
+            lines = bytes(buffer[:end]).split(b"\r\n")
+            del buffer[: end + 4]
+            version, status = lines[0].split(b" ", 2)[:2]
+            self.status = int(status)
+            if 100 <= self.status < 200:
+                continue  # an interim answer; the real one follows
+            self.length, self.chunked = None, False
+            self.keep_alive = version == b"HTTP/1.1"
+            for line in lines[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    self.length = int(value)
+                    if self.length > self.max_body:
+                        raise ResponseTooLarge
+                elif name == b"transfer-encoding":
+                    self.chunked = b"chunked" in value.lower()
+                elif name == b"connection":
+                    self.keep_alive = b"close" not in value.lower()
+            self.headed = True
+        body: bytes | None
+        if self.status in (204, 304):
+            body = b""  # no body, whatever the headers say
+        elif self.chunked:
+            # A complete chunked message ends with an empty line (after the last chunk and
+            # any trailers): only then is it worth walking the chunks.
+            if not buffer.endswith(b"\r\n\r\n"):
+                return
+            body = _dechunk(buffer)
+            if body is None:
+                return
+            if len(body) > self.max_body:
+                raise ResponseTooLarge
+        elif self.length is not None:
+            if len(buffer) < self.length:
+                return
+            body = bytes(buffer[: self.length])
+            del buffer[: self.length]
+        else:
+            return  # the body runs until the connection closes
+        if buffer:
+            self.keep_alive = False  # bytes beyond the answer: nothing after it can be trusted
+            buffer.clear()
+        waiter.set_result((self.status, body))
+
+
+def _dechunk(buffer: bytearray) -> bytes | None:
+    """A complete chunked body taken off the buffer, or None while it is incomplete."""
+    body = bytearray()
+    position = 0
+    while True:
+        line_end = buffer.find(b"\r\n", position)
+        if line_end < 0:
+            return None
+        size = int(bytes(buffer[position:line_end]).split(b";", 1)[0].strip(), 16)
+        position = line_end + 2
+        if size == 0:
+            if buffer[position : position + 2] == b"\r\n":
+                end = position + 2
+            else:
+                trailer_end = buffer.find(b"\r\n\r\n", position)
+                if trailer_end < 0:
+                    return None
+                end = trailer_end + 4
+            del buffer[:end]
+            return bytes(body)
+        if len(buffer) < position + size + 2:
+            return None
+        body += buffer[position : position + size]
+        position += size + 2
+
+
+class Http1Pool:
+    """Keep-alive connections per host, at most `limit` requests in flight in all."""
+
+    def __init__(self, limit: int, *, max_body: int) -> None:
+        self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._slots = asyncio.Semaphore(limit)
+        self._max_body = max_body
+        self._closed = False
+
+    async def post(
+        self, host: str, port: int, request: bytes, *, idempotent: bool
+    ) -> tuple[int, bytes]:
+        """Send `request` (a whole HTTP/1.1 message) and return the status and body.
+
+        Raises `Dropped`, `MalformedResponse`, `ResponseTooLarge` or the `OSError` of a
+        connection that could not be opened.
+        """
+        async with self._slots:
+            idle = self._idle.setdefault((host, port), [])
+            connection = self._take(idle)
+            if connection is not None:
+                try:
+                    return await self._exchange(connection, request, idle)
+                except Dropped:
+                    # A reused connection closed before answering: the server dropped it
+                    # as the request left. Only an idempotent request may go again.
+                    if connection.answered or not idempotent:
+                        raise
+            connection = await self._open(host, port)
+            return await self._exchange(connection, request, idle)
+
+    @staticmethod
+    def _take(idle: list[_Connection]) -> _Connection | None:
+        while idle:
+            connection = idle.pop()
+            if connection.clean():
+                return connection
+            connection.close()
+        return None
+
+    async def _open(self, host: str, port: int) -> _Connection:
+        loop = asyncio.get_running_loop()
+        max_body = self._max_body
+        _, connection = await loop.create_connection(lambda: _Connection(max_body), host, port)
+        return connection
+
+    async def _exchange(
+        self, connection: _Connection, request: bytes, idle: list[_Connection]
+    ) -> tuple[int, bytes]:
+        try:
+            answer = await connection.send(request)
+        except BaseException:
+            connection.close()
+            raise
+        if connection.keep_alive and not connection.spoiled and not self._closed:
+            idle.append(connection)  # a lost one is discarded when next taken
+        else:
+            connection.close()
+        return answer
+
+    def close(self) -> None:
+        self._closed = True
+        for idle in self._idle.values():
+            for connection in idle:
+                connection.close()
+        self._idle.clear()
