@@ -8,19 +8,23 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from identity import audit
 from identity.domain import (
+    InternalService,
+    PrivateFields,
     ProfileChanges,
+    RealtorProfileChanges,
     User,
     UserDeleted,
     UserEmailVerified,
     UserRegistered,
     UserUpdated,
+    can_see_private_fields,
     normalize_email,
+    require_visible,
 )
 from identity.passwords import Argon2Parameters, PasswordHasher, PasswordPolicy
 from identity.settings import meets_owasp_minimum
 from identity.throttle import ThrottleLimits, ThrottleState
-from servicekit.auth import Role
-from servicekit.errors import BadUserInput, Forbidden
+from servicekit.vocabulary import BadUserInput, Forbidden, NotFound, Principal, Role
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -84,6 +88,51 @@ def test_profile_update_verification_and_erasure() -> None:
     assert [type(e) for e in user.events] == [UserUpdated, UserEmailVerified, UserDeleted]
     with pytest.raises(Forbidden):
         user.update_profile(ProfileChanges(display_name="back"), NOW)
+
+
+def test_private_fields_are_for_the_user_admins_and_the_services_that_mail_people() -> None:
+    user = new_user()
+    own = Principal(user.id, Role.BUYER)
+    admin = Principal(uuid.uuid4(), Role.ADMIN)
+    other = Principal(uuid.uuid4(), Role.REALTOR)
+    notifier = InternalService("scheduling")
+    for viewer in (own, admin, notifier):
+        assert can_see_private_fields(user, viewer)
+        assert user.private_fields(viewer) == PrivateFields(
+            "ada@example.com", None, "Europe/London", False
+        )
+    for stranger in (other, None):
+        assert not can_see_private_fields(user, stranger)
+        with pytest.raises(Forbidden):
+            user.private_fields(stranger)
+    user.erase(NOW)
+    assert user.private_fields(own) is None and user.private_fields(notifier) is None
+    with pytest.raises(NotFound):
+        require_visible(user.private_fields(admin))
+    with pytest.raises(Forbidden):  # erased or not, a stranger learns nothing more
+        user.private_fields(other)
+
+
+def test_only_admins_manage_roles_and_realtor_verification() -> None:
+    realtor = new_user(Role.REALTOR)
+    for who in (Principal(realtor.id, Role.REALTOR), Principal(uuid.uuid4(), Role.BUYER)):
+        with pytest.raises(Forbidden):
+            realtor.set_role(Role.BUYER, NOW, by=who)
+        with pytest.raises(Forbidden):
+            realtor.set_realtor_verified(True, NOW, by=who)
+    admin = Principal(uuid.uuid4(), Role.ADMIN)
+    assert realtor.set_realtor_verified(True, NOW, by=admin) is True
+    assert realtor.set_role(Role.BUYER, NOW, by=admin) is True
+    with pytest.raises(Forbidden):  # ADMIN is the operator's alone
+        realtor.set_role(Role.ADMIN, NOW, by=admin)
+
+
+def test_realtor_profile_errors_name_the_nested_field() -> None:
+    realtor = new_user(Role.REALTOR)
+    with pytest.raises(BadUserInput) as refused:
+        realtor.update_profile(ProfileChanges(realtor=RealtorProfileChanges(bio="b" * 5000)), NOW)
+    assert refused.value.field == "realtorProfile.bio"
+    assert refused.value.message == "bio must be at most 4000 characters"
 
 
 LIMITS = ThrottleLimits(

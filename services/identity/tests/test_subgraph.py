@@ -322,3 +322,42 @@ async def test_refresh_tokens_expire(identity: Identity) -> None:
     refresh = "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }"
     body = await identity.gql(refresh, {"t": registered["refreshToken"]})
     assert code(body) == "UNAUTHENTICATED"
+
+
+async def test_bad_input_names_the_field_by_its_path_in_the_operation(identity: Identity) -> None:
+    def field(body: dict[str, Any]) -> str:
+        assert code(body) in ("BAD_USER_INPUT", "CONFLICT", "UNAUTHENTICATED"), body
+        return str(body["errors"][0]["extensions"]["field"])
+
+    account = {
+        "email": "not-an-email",
+        "password": PASSWORD,
+        "displayName": "New Person",
+        "role": "BUYER",
+        "timeZone": "UTC",
+    }
+    assert field(await identity.gql(REGISTER, {"input": account})) == "input.email"
+    weak = {**account, "email": "fine@example.com", "password": "password1234"}
+    assert field(await identity.gql(REGISTER, {"input": weak})) == "input.password"
+    registered = await identity.register(role="REALTOR")
+    token = registered["accessToken"]
+    taken = {**account, "email": registered["user"]["email"]}
+    assert field(await identity.gql(REGISTER, {"input": taken})) == "input.email"
+    update = "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { id } }"
+    nested = {"realtorProfile": {"bio": "b" * 5000}}
+    body = await identity.gql(update, {"i": nested}, token=token)
+    assert field(body) == "input.realtorProfile.bio"
+    body = await identity.gql(update, {"i": {"timeZone": "Mars/Olympus"}}, token=token)
+    assert field(body) == "input.timeZone"
+    change = "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }"
+    assert field(await identity.gql(change, {"c": PASSWORD, "n": "x"}, token=token)) == (
+        "newPassword"
+    )
+    wrong = await identity.gql(change, {"c": "not it at all", "n": "x"}, token=token)
+    assert field(wrong) == "currentPassword"
+    admin = await admin_token(identity)
+    role = "mutation($id: ID!) { setUserRole(userId: $id, role: BUYER) { id } }"
+    assert field(await identity.gql(role, {"id": "nope"}, token=admin)) == "userId"
+    users_query = "query($a: String) { users(after: $a) { totalCount } }"
+    assert field(await identity.gql(users_query, {"a": "!!"}, token=admin)) == "after"
+    assert field(await identity.gql('{ user(id: "x") { id } }')) == "id"
