@@ -164,6 +164,9 @@ async def test_a_valid_token_is_the_user_the_callee_sees(
         finally:
             current_access_token.reset(reset)
         assert forwarded.value == reply.value
+        # Nothing of one call's user stays behind for the next call on the connection.
+        after = await call(whoami(channel), StringValue(), timeout=2.0)
+        assert after.value == "scheduling for nobody"
 
 
 async def test_forged_identity_metadata_is_ignored(
