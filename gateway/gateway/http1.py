@@ -22,6 +22,8 @@ import asyncio
 import select
 from typing import cast
 
+import httptools
+
 __all__ = ["Dropped", "Http1Pool", "MalformedResponse", "ResponseTooLarge"]
 
 HEAD_BYTES = 65_536
@@ -44,22 +46,26 @@ class ResponseTooLarge(Exception):
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection, carrying one request at a time."""
+    """One keep-alive HTTP/1.1 connection, carrying one request at a time.
+
+    httptools (llhttp) parses the answers: content-length, chunked (with trailers) and
+    interim 1xx answers, with the body handed over piece by piece, so the bound holds
+    whatever the framing. A body that runs until the connection closes is ours to end.
+    """
 
     def __init__(self, max_body: int) -> None:
         self.transport: asyncio.Transport | None = None
         self.max_body = max_body
-        self.ceiling = max_body + HEAD_BYTES  # the most the buffer may ever hold
+        self.parser = httptools.HttpResponseParser(self)
         self.poller = select.poll()
-        self.buffer = bytearray()
+        self.body = bytearray()
+        self.head_bytes = 0
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.lost = False
         self.spoiled = False  # bytes arrived that no request asked for
         self.answered = False  # a byte of the current answer arrived
         self.headed = False
-        self.status = 0
-        self.length: int | None = None
-        self.chunked = False
+        self.framed = False  # the answer has a content-length or is chunked
         self.keep_alive = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,11 +80,8 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is None or waiter.done():
             return
-        if self.headed and self.length is None and not self.chunked:  # body ends at close
-            if len(self.buffer) > self.max_body:
-                waiter.set_exception(ResponseTooLarge())
-            else:
-                waiter.set_result((self.status, bytes(self.buffer)))
+        if self.headed and not self.framed:  # the body ends where the connection does
+            waiter.set_result((self.parser.get_status_code(), bytes(self.body)))
         else:
             waiter.set_exception(Dropped("the subgraph closed the connection"))
 
@@ -89,15 +92,64 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self.answered = True
-        self.buffer += data
         try:
-            if len(self.buffer) > self.ceiling:
-                raise ResponseTooLarge
-            self._read(waiter)
-        except ResponseTooLarge as error:
-            self._fail(waiter, error)
-        except (ValueError, IndexError) as error:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as error:
+            cause = error.__context__
+            failure = (
+                cause if isinstance(cause, ResponseTooLarge) else MalformedResponse(str(error))
+            )
+            self._fail(waiter, failure)
+        except httptools.HttpParserError as error:
             self._fail(waiter, MalformedResponse(str(error)))
+
+    # httptools callbacks ---------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self.spoiled = True  # a second answer behind the one asked for
+        self.body = bytearray()
+        self.head_bytes = 0
+        self.headed = self.framed = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_bytes += len(name) + len(value) + 4
+        if self.head_bytes > HEAD_BYTES:
+            raise ResponseTooLarge
+        lowered = name.lower()
+        if lowered == b"content-length":
+            self.framed = True
+            if int(value) > self.max_body:
+                raise ResponseTooLarge
+        elif lowered == b"transfer-encoding":
+            self.framed = True
+
+    def on_status(self, status: bytes) -> None:
+        self.head_bytes += len(status)
+        if self.head_bytes > HEAD_BYTES:
+            raise ResponseTooLarge
+
+    def on_headers_complete(self) -> None:
+        self.headed = True
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+        if len(self.body) > self.max_body:
+            raise ResponseTooLarge
+
+    def on_message_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:
+            return  # an interim answer; the real one follows
+        self.keep_alive = self.parser.should_keep_alive()
+        waiter = self.waiter
+        if waiter is None or waiter.done() or self.spoiled:
+            self.spoiled = True
+            return
+        waiter.set_result((status, bytes(self.body)))
+
+    # -----------------------------------------------------------------------------------------
 
     def send(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
         assert self.transport is not None
@@ -108,7 +160,7 @@ class _Connection(asyncio.Protocol):
 
     def clean(self) -> bool:
         """Whether this idle connection can carry the next request (see the module doc)."""
-        if self.lost or self.spoiled or self.buffer or not self.keep_alive:
+        if self.lost or self.spoiled or not self.keep_alive:
             return False
         return not self.poller.poll(0)
 
@@ -118,88 +170,10 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, waiter: asyncio.Future[tuple[int, bytes]], error: Exception) -> None:
         self.spoiled = True
-        self.buffer.clear()
-        waiter.set_exception(error)
+        self.body = bytearray()
+        if not waiter.done():
+            waiter.set_exception(error)
         self.close()
-
-    def _read(self, waiter: asyncio.Future[tuple[int, bytes]]) -> None:
-        buffer = self.buffer
-        while not self.headed:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > HEAD_BYTES:
-                    raise ResponseTooLarge
-                return
-            lines = bytes(buffer[:end]).split(b"\r\n")
-            del buffer[: end + 4]
-            version, status = lines[0].split(b" ", 2)[:2]
-            self.status = int(status)
-            if 100 <= self.status < 200:
-                continue  # an interim answer; the real one follows
-            self.length, self.chunked = None, False
-            self.keep_alive = version == b"HTTP/1.1"
-            for line in lines[1:]:
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    self.length = int(value)
-                    if self.length > self.max_body:
-                        raise ResponseTooLarge
-                elif name == b"transfer-encoding":
-                    self.chunked = b"chunked" in value.lower()
-                elif name == b"connection":
-                    self.keep_alive = b"close" not in value.lower()
-            self.headed = True
-        body: bytes | None
-        if self.status in (204, 304):
-            body = b""  # no body, whatever the headers say
-        elif self.chunked:
-            # A complete chunked message ends with an empty line (after the last chunk and
-            # any trailers): only then is it worth walking the chunks.
-            if not buffer.endswith(b"\r\n\r\n"):
-                return
-            body = _dechunk(buffer)
-            if body is None:
-                return
-            if len(body) > self.max_body:
-                raise ResponseTooLarge
-        elif self.length is not None:
-            if len(buffer) < self.length:
-                return
-            body = bytes(buffer[: self.length])
-            del buffer[: self.length]
-        else:
-            return  # the body runs until the connection closes
-        if buffer:
-            self.keep_alive = False  # bytes beyond the answer: nothing after it can be trusted
-            buffer.clear()
-        waiter.set_result((self.status, body))
-
-
-def _dechunk(buffer: bytearray) -> bytes | None:
-    """A complete chunked body taken off the buffer, or None while it is incomplete."""
-    body = bytearray()
-    position = 0
-    while True:
-        line_end = buffer.find(b"\r\n", position)
-        if line_end < 0:
-            return None
-        size = int(bytes(buffer[position:line_end]).split(b";", 1)[0].strip(), 16)
-        position = line_end + 2
-        if size == 0:
-            if buffer[position : position + 2] == b"\r\n":
-                end = position + 2
-            else:
-                trailer_end = buffer.find(b"\r\n\r\n", position)
-                if trailer_end < 0:
-                    return None
-                end = trailer_end + 4
-            del buffer[:end]
-            return bytes(body)
-        if len(buffer) < position + size + 2:
-            return None
-        body += buffer[position : position + size]
-        position += size + 2
 
 
 class Http1Pool:
