@@ -1,0 +1,169 @@
+"""What every use case of identity shares: its collaborators and settings, the request
+values (`Client`, `Registration`, `AuthResult`) and the steps several use cases take
+(finishing with the audit log, issuing the token pair, re-checking a password)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from servicekit.db import Database, UnitOfWork
+from servicekit.vocabulary import BadUserInput, Principal, RateLimited, Role, Unauthenticated
+
+from identity.audit import AuditAction, AuditEntry
+from identity.domain import User
+from identity.keys import KeyRing
+from identity.mailer import AccountMailer
+from identity.passwords import PasswordHasher, PasswordPolicy
+from identity.queries import IdentityQueries
+from identity.settings import Settings
+from identity.store import audit_log, users
+from identity.throttle import ThrottleLimits
+from identity.tokens import MAX_TOKEN_LENGTH, access_token
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request comes from (for throttling and the audit log)."""
+
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    email: str
+    password: str
+    display_name: str
+    role: Role
+    time_zone: str
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+def throttle_key(kind: str, value: str) -> str:
+    """Counter key; hashed so the table holds no email address or IP in clear."""
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+class UseCases:
+    """The collaborators every group of use cases works with (one instance serves all)."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        queries: IdentityQueries,
+        keys: KeyRing,
+        hasher: PasswordHasher,
+        mailer: AccountMailer,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.queries = queries
+        self.keys = keys
+        self.hasher = hasher
+        self.mail = mailer
+        self.clock = clock
+        self.policy = PasswordPolicy(
+            settings.password_min_length, settings.password_max_length, settings.password_min_score
+        )
+        self.account_limits = ThrottleLimits(
+            free_failures=settings.login_free_failures,
+            max_failures=settings.login_max_failures_account,
+            delay_base=settings.login_delay_base_seconds,
+            delay_max=settings.login_delay_max_seconds,
+            lock_seconds=settings.login_lock_seconds,
+            window_seconds=settings.login_window_seconds,
+        )
+        self.ip_limits = ThrottleLimits(
+            free_failures=settings.login_free_failures_ip,
+            max_failures=settings.login_max_failures_ip,
+            delay_base=settings.login_delay_base_seconds,
+            delay_max=settings.login_delay_max_seconds,
+            lock_seconds=settings.login_lock_seconds,
+            window_seconds=settings.login_window_seconds,
+        )
+
+    async def _finish(self, uow: UnitOfWork, entries: Sequence[AuditEntry], now: datetime) -> None:
+        """Audit last (it serialises writers on the chain), then commit."""
+        await audit_log.append(uow, entries, now)
+        await uow.commit()
+
+    async def _signed_in(self, user: User, session_id: uuid.UUID, refresh: str) -> AuthResult:
+        ttl = self.settings.access_token_ttl
+        token = access_token(
+            await self.keys.current(self.clock()),
+            user_id=user.id,
+            role=user.role,
+            session_id=session_id,
+            issuer=self.settings.infra.jwt_issuer,
+            audience=self.settings.infra.jwt_audience,
+            ttl=ttl,
+            now=self.clock(),
+        )
+        return AuthResult(token, refresh, ttl, user)
+
+    def _check_token_shape(self, token: str, *, field: str) -> None:
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            raise BadUserInput("invalid or expired token", field=field, reason="INVALID_TOKEN")
+
+    async def _live_user(self, uow: UnitOfWork, user_id: uuid.UUID) -> User:
+        user = await users.lock(uow, user_id)
+        if user is None or user.is_deleted:
+            raise Unauthenticated("this account no longer exists")
+        return user
+
+    async def _reauthenticate(
+        self,
+        uow: UnitOfWork,
+        who: Principal,
+        password: str,
+        client: Client,
+        now: datetime,
+        *,
+        field: str,
+    ) -> User:
+        """The caller's account, after checking its password (the input `field`) under the
+        sign-in limits."""
+        user = await self._live_user(uow, who.user_id)
+        assert user.email is not None
+        key = throttle_key("account", user.email)
+        state = (await users.throttle_states(uow, [key]))[key]
+        wait = state.wait_seconds(now, self.account_limits)
+        if wait > 0:
+            raise RateLimited(
+                "too many failed password attempts; try again later",
+                retryAfterSeconds=math.ceil(wait),
+            )
+        if not await self.hasher.verify(
+            user.password_hash, password[: 4 * self.settings.password_max_length]
+        ):
+            locked = state.record_failure(now, self.account_limits)
+            await users.save_throttle(uow, state)
+            entries = [
+                AuditEntry(
+                    AuditAction.LOGIN_FAILED, user.id, ip=client.ip, details={"reauth": True}
+                )
+            ]
+            if locked:
+                entries.append(AuditEntry(AuditAction.LOGIN_LOCKED, user.id, ip=client.ip))
+            await self._finish(uow, entries, now)
+            raise Unauthenticated("current password is incorrect", field=field)
+        return user
