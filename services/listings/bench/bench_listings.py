@@ -24,10 +24,11 @@ import httpx
 import psycopg
 import pytest_asyncio
 from listings.app import MIGRATIONS_DIR
+from listings.criteria import ListingQuery, ListingSort, Near
 from listings.demo import MARKETS, generate_listings
 from listings.domain import ListingStatus
-from listings.search import ListingQuery, ListingSort, Near, Viewer, search_statement
-from listings.seed import bulk_load
+from listings.queries import search_statement
+from listings.store import copy_listings
 from servicekit.bus import Bus
 from servicekit.db import libpq_url
 from servicekit.embedded import free_port
@@ -75,7 +76,7 @@ async def service_process(
     rng = random.Random(11)
     realtors = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(500)]
     started = time.perf_counter()
-    loaded = await bulk_load(url, generate_listings(COUNT, realtor_ids=realtors, seed=5))
+    loaded = await copy_listings(url, generate_listings(COUNT, realtor_ids=realtors, seed=5))
     load_seconds = time.perf_counter() - started
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE listings")
@@ -220,7 +221,7 @@ def explain_summaries(url: str) -> None:
     print("\nEXPLAIN ANALYZE summaries (first page of 20):")
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         for name, (query, sort) in shapes.items():
-            statement = search_statement(query, sort, Viewer(), limit=20, after=None)
+            statement = search_statement(query, sort, None, limit=20, after=None)
             sql = str(statement.compile(dialect=POSTGRES, compile_kwargs={"literal_binds": True}))
             plan = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}").fetchone()
             assert plan is not None

@@ -1,11 +1,16 @@
-"""Composition root: builds the listings process from settings (nothing happens at import)."""
+"""Composition root: builds the listings process from settings (nothing happens at import).
+
+`assemble` wires every part from settings and the opened infrastructure (tests pass other
+settings, other infrastructure or a fake clock), `runtime` turns the parts into the
+process (subgraph, `/sitemap.xml`, gRPC, consumers, workers), `build` does both after
+opening the infrastructure, `main` runs it.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from realty.listings.v1 import listings_pb2_grpc
 from servicekit.graphql import SubgraphApp
@@ -13,15 +18,16 @@ from servicekit.infrastructure import Infrastructure
 from servicekit.migrations import migrations_dir
 from servicekit.runtime import Runtime, run
 
-from listings.consumers import subscriptions
-from listings.graphql import build_schema
+from listings.consumers import Consumers
+from listings.events import outgoing
+from listings.graphql import Services, build_schema
+from listings.queries import ListingQueries
 from listings.rpc import ACCESS, ListingsServicer
-from listings.service import ListingService, PhotoPolicy
+from listings.service import ListingService, PhotoPolicy, utcnow
 from listings.settings import Settings
 from listings.sitemap import sitemap_route
 from listings.storage import PhotoStorage
-
-log = logging.getLogger(__name__)
+from listings.workers import UploadPurger
 
 MIGRATIONS_DIR = migrations_dir("listings")
 
@@ -38,55 +44,71 @@ def build_storage(settings: Settings) -> PhotoStorage:
     )
 
 
-def build_service(
-    settings: Settings, infra: Infrastructure, storage: PhotoStorage
-) -> ListingService:
-    return ListingService(
+@dataclass
+class Parts:
+    """Everything listings is made of, wired; tests build the same with other settings."""
+
+    settings: Settings
+    infra: Infrastructure
+    storage: PhotoStorage
+    listings: ListingService
+    queries: ListingQueries
+    consumers: Consumers
+    purger: UploadPurger
+    services: Services
+
+
+def assemble(
+    settings: Settings, infra: Infrastructure, *, clock: Callable[[], datetime] = utcnow
+) -> Parts:
+    storage = build_storage(settings)
+    listings = ListingService(
         infra.db,
         storage,
-        public_url=settings.public_url,
         photo_policy=PhotoPolicy(
             max_bytes=settings.max_photo_bytes,
             max_photos=settings.max_photos_per_listing,
             upload_expires_seconds=settings.upload_expires_seconds,
         ),
+        clock=clock,
+    )
+    queries = ListingQueries(infra.db)
+    return Parts(
+        settings=settings,
+        infra=infra,
+        storage=storage,
+        listings=listings,
+        queries=queries,
+        consumers=Consumers(listings),
+        purger=UploadPurger(listings),
+        services=Services(
+            listings=listings, queries=queries, storage=storage, public_url=settings.public_url
+        ),
     )
 
 
-UPLOAD_PURGE_INTERVAL_SECONDS = 3600.0
-
-
-def upload_purger(service: ListingService) -> Callable[[], Coroutine[Any, Any, None]]:
-    """A worker that, every hour, forgets photo uploads nobody confirmed."""
-
-    async def purge_forever() -> None:
-        while True:
-            purged = await service.purge_abandoned_uploads()
-            if purged:
-                log.info("purged %d abandoned photo uploads", purged)
-            await asyncio.sleep(UPLOAD_PURGE_INTERVAL_SECONDS)
-
-    return purge_forever
-
-
-async def build(settings: Settings | None = None) -> Runtime:
-    settings = settings or Settings()
-    infra = await Infrastructure.open(settings, MIGRATIONS_DIR)
-    storage = build_storage(settings)
-    await storage.ensure_ready()
-    service = build_service(settings, infra, storage)
-    servicer = ListingsServicer(service)
-    return infra.runtime(
-        graphql=SubgraphApp(build_schema(), verifier=infra.verifier, services=service),
+def runtime(parts: Parts) -> Runtime:
+    servicer = ListingsServicer(parts.queries)
+    app = SubgraphApp(build_schema(), verifier=parts.infra.verifier, services=parts.services)
+    return parts.infra.runtime(
+        graphql=app,
         grpc_registrations=[
             lambda server: listings_pb2_grpc.add_ListingsServicer_to_server(servicer, server)
         ],
         grpc_service_names=["realty.listings.v1.Listings"],
         grpc_access=[ACCESS],
-        subscriptions=subscriptions(service),
-        routes=[sitemap_route(service)],
-        workers=[upload_purger(service)],
+        subscriptions=parts.consumers.subscriptions(),
+        routes=[sitemap_route(parts.queries, public_url=parts.settings.public_url)],
+        workers=[parts.purger.run],
     )
+
+
+async def build(settings: Settings | None = None) -> Runtime:
+    settings = settings or Settings()
+    infra = await Infrastructure.open(settings, MIGRATIONS_DIR, events=outgoing)
+    parts = assemble(settings, infra)
+    await parts.storage.ensure_ready()  # the bucket and its KMS key exist before requests
+    return runtime(parts)
 
 
 def main() -> None:

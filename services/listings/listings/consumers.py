@@ -1,22 +1,22 @@
-"""Events listings reacts to."""
+"""Events listings reacts to: parse the event (`events.py`), call the use case."""
 
 from __future__ import annotations
 
-import uuid
-
-from realty.identity.v1 import identity_pb2
 from servicekit.bus import Event, Subscription
 from servicekit.db import UnitOfWork
 
+from listings.events import USER_DELETED, deleted_user
 from listings.service import ListingService
 
-USER_DELETED = "identity.user.deleted"
 
+class Consumers:
+    def __init__(self, service: ListingService) -> None:
+        self.service = service
 
-def subscriptions(service: ListingService) -> list[Subscription]:
-    async def on_user_deleted(event: Event, uow: UnitOfWork) -> None:
-        """A deleted account's listings leave the market (each emits status_changed)."""
-        message = event.unpack(identity_pb2.UserDeleted)
-        await service.withdraw_all_of(uuid.UUID(message.user_id), uow)
+    async def on_user_deleted(self, event: Event, uow: UnitOfWork) -> None:
+        """A deleted account's listings leave the market (each announces status_changed),
+        in the transaction that records the event as processed."""
+        await self.service.withdraw_all_of(deleted_user(event), uow)
 
-    return [Subscription(USER_DELETED, on_user_deleted, durable="user-deleted")]
+    def subscriptions(self) -> list[Subscription]:
+        return [Subscription(USER_DELETED, self.on_user_deleted, durable="user-deleted")]

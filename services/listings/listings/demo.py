@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from servicekit.vocabulary import Principal, Role
+
 from listings.domain import (
     Address,
     GeoPoint,
@@ -234,7 +236,7 @@ def generate_listings(
     for n in range(count):
         created = end - timedelta(seconds=rng.uniform(0, days * 86_400))
         listing = Listing.create(
-            realtor_id=realtor_ids[n % len(realtor_ids)],
+            by=Principal(realtor_ids[n % len(realtor_ids)], Role.REALTOR),
             details=generate_details(rng),
             status=ListingStatus.DRAFT,
             time_zone=None,

@@ -1,8 +1,9 @@
-"""Listings' rules: what a listing is, who may change it, and how its status may move.
+"""Listings' rules: what a listing is, who may see and change it, how its status may move.
 
-Plain Python on purpose: the aggregate validates its own data, enforces ownership and the
-status machine, and records what happened as domain events that the use cases turn into
-outbox messages. Field names follow the RESO Data Dictionary where one exists
+Plain Python on purpose (the stdlib and `servicekit.vocabulary` only): the aggregate
+validates its own data, decides who may create, see and manage it, enforces the status
+machine, and records what happened as domain events; the unit of work that tracked it
+writes them to the outbox at commit. Field names follow the RESO Data Dictionary where one exists
 (ListPrice, StandardStatus, PropertyType, BedroomsTotal, BathroomsTotalDecimal,
 LivingArea, UnparsedAddress parts).
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from servicekit.errors import BadUserInput, Forbidden
+from servicekit.vocabulary import BadUserInput, Forbidden, Principal, Role
 
 from listings.timezones import is_valid_zone, zone_for_address
 from listings.values import (
@@ -56,10 +57,12 @@ __all__ = [
     "ListingStatusChanged",
     "ListingUpdated",
     "Money",
+    "PendingUpload",
     "Photo",
     "PropertyType",
     "make_slug",
     "resolve_time_zone",
+    "sees_private_listings_of",
     "slugify",
 ]
 
@@ -101,6 +104,18 @@ class Photo:
     size: int
     position: int
     is_cover: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUpload:
+    """A photo upload authorised but not confirmed yet: the object key it must land at."""
+
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    key: str
+    content_type: str
+    file_name: str
+    expires_at: datetime
 
 
 # -- domain events --------------------------------------------------------------------------
@@ -169,6 +184,12 @@ def make_slug(listing_id: uuid.UUID, details: ListingDetails) -> str:
     return "-".join(parts)
 
 
+def sees_private_listings_of(who: Principal | None, realtor_id: uuid.UUID) -> bool:
+    """Whether `who` sees the DRAFT and WITHDRAWN listings of `realtor_id`: that realtor
+    and admins. Read models filter with this same rule."""
+    return who is not None and (who.is_admin or who.user_id == realtor_id)
+
+
 @dataclass
 class Listing:
     """The aggregate: a home offered by one realtor."""
@@ -189,13 +210,19 @@ class Listing:
     def create(
         cls,
         *,
-        realtor_id: uuid.UUID,
+        by: Principal,
         details: ListingDetails,
         status: ListingStatus,
         time_zone: str | None,
         now: datetime,
         listing_id: uuid.UUID | None = None,
     ) -> Listing:
+        """A new listing whose realtor is `by`.
+
+        Creating a listing makes the caller its realtor, so it takes exactly the REALTOR
+        role: an admin manages any listing but never becomes a party to one.
+        """
+        by.require_exact_role(Role.REALTOR)
         if status not in INITIAL_STATUSES:
             raise BadUserInput(
                 "a new listing starts as DRAFT, COMING_SOON or ACTIVE", field="status"
@@ -204,7 +231,7 @@ class Listing:
         listing = cls(
             id=new_id,
             slug=make_slug(new_id, details),
-            realtor_id=realtor_id,
+            realtor_id=by.user_id,
             details=details,
             status=status,
             time_zone=resolve_time_zone(time_zone, details.address),
@@ -219,20 +246,21 @@ class Listing:
     def is_public(self) -> bool:
         return self.status in PUBLIC_STATUSES
 
-    def visible_to(self, user_id: uuid.UUID | None, *, is_admin: bool = False) -> bool:
-        """DRAFT and WITHDRAWN listings are seen by their owner (and admins) only."""
-        return self.is_public or is_admin or (user_id is not None and user_id == self.realtor_id)
+    def visible_to(self, who: Principal | None) -> bool:
+        """DRAFT and WITHDRAWN listings are seen by their realtor (and admins) only."""
+        return self.is_public or sees_private_listings_of(who, self.realtor_id)
 
-    def referable_by(self, user_id: uuid.UUID | None, *, is_admin: bool = False) -> bool:
+    def referable_by(self, who: Principal | None) -> bool:
         """Whether another entity (a tour) may show this listing: all but others' drafts.
 
         A withdrawn listing still appears inside the tours booked on it; a draft was never
         public, so nothing but its owner can legitimately point at it.
         """
-        return self.status is not ListingStatus.DRAFT or self.visible_to(user_id, is_admin=is_admin)
+        return self.status is not ListingStatus.DRAFT or self.visible_to(who)
 
-    def ensure_owner(self, user_id: uuid.UUID, *, is_admin: bool = False) -> None:
-        if not is_admin and user_id != self.realtor_id:
+    def ensure_manageable_by(self, who: Principal) -> None:
+        """FORBIDDEN unless `who` is the listing's realtor or an admin (every change)."""
+        if not (who.is_admin or who.user_id == self.realtor_id):
             raise Forbidden("only the listing's realtor may change it")
 
     # -- commands ---------------------------------------------------------------------------

@@ -1,10 +1,22 @@
-"""Domain events and read models as the protobuf messages other services receive."""
+"""Listings' domain events <-> the protobuf messages on the bus, out and in.
+
+`outgoing` is the one mapper the unit of work calls at commit for every new event of every
+listing it tracked (`Database(..., events=outgoing)`); `listing_message` is the listing as
+other services receive it (events and gRPC); `deleted_user` reads the one event listings
+follows.
+"""
 
 from __future__ import annotations
 
+import uuid
+
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from realty.identity.v1 import identity_pb2
 from realty.listings.v1 import listings_pb2
+from servicekit.bus import Event
+from servicekit.db import Outgoing
+from servicekit.errors import BadUserInput
 
 from listings import domain
 
@@ -46,21 +58,48 @@ def listing_message(listing: domain.Listing) -> listings_pb2.Listing:
     )
 
 
-def outgoing(listing: domain.Listing, event: domain.DomainEvent) -> tuple[str, Message]:
+def outgoing(listing: domain.Listing, event: domain.DomainEvent) -> Outgoing:
     """The subject and payload announcing `event` of `listing`."""
+    payload: Message
     match event:
         case domain.ListingCreated():
-            return SUBJECT_CREATED, listings_pb2.ListingCreated(listing=listing_message(listing))
+            subject, payload = (
+                SUBJECT_CREATED,
+                listings_pb2.ListingCreated(listing=listing_message(listing)),
+            )
         case domain.ListingUpdated():
-            return SUBJECT_UPDATED, listings_pb2.ListingUpdated(listing=listing_message(listing))
+            subject, payload = (
+                SUBJECT_UPDATED,
+                listings_pb2.ListingUpdated(listing=listing_message(listing)),
+            )
         case domain.ListingStatusChanged():
-            return SUBJECT_STATUS_CHANGED, listings_pb2.ListingStatusChanged(
-                listing_id=str(event.listing_id),
-                from_status=STATUS_TO_PROTO[event.from_status],
-                to_status=STATUS_TO_PROTO[event.to_status],
-                realtor_id=str(event.realtor_id),
+            subject, payload = (
+                SUBJECT_STATUS_CHANGED,
+                listings_pb2.ListingStatusChanged(
+                    listing_id=str(event.listing_id),
+                    from_status=STATUS_TO_PROTO[event.from_status],
+                    to_status=STATUS_TO_PROTO[event.to_status],
+                    realtor_id=str(event.realtor_id),
+                ),
             )
         case domain.ListingDeleted():
-            return SUBJECT_DELETED, listings_pb2.ListingDeleted(
-                listing_id=str(event.listing_id), realtor_id=str(event.realtor_id)
+            subject, payload = (
+                SUBJECT_DELETED,
+                listings_pb2.ListingDeleted(
+                    listing_id=str(event.listing_id), realtor_id=str(event.realtor_id)
+                ),
             )
+    return Outgoing(subject, payload, subject_id=listing.id)
+
+
+# -- in ------------------------------------------------------------------------------------------
+USER_DELETED = "identity.user.deleted"
+
+
+def deleted_user(event: Event) -> uuid.UUID:
+    """The account `identity.user.deleted` says is gone."""
+    message = event.unpack(identity_pb2.UserDeleted)
+    try:
+        return uuid.UUID(message.user_id)
+    except ValueError:
+        raise BadUserInput(f"identity.user.deleted names no user: {message.user_id!r}") from None

@@ -11,10 +11,10 @@ import uuid
 import grpc
 from realty.listings.v1 import listings_pb2, listings_pb2_grpc
 from servicekit.access import Access, allow
-from servicekit.errors import BadUserInput, NotFound
+from servicekit.errors import BadUserInput, NotFound, parse_id
 
 from listings.events import listing_message
-from listings.service import ListingService
+from listings.queries import ListingQueries
 
 MAX_BATCH = 500
 
@@ -27,22 +27,15 @@ ACCESS = Access(
 )
 
 
-def _parse(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise BadUserInput(f"invalid listing id {value!r}") from None
-
-
 class ListingsServicer(listings_pb2_grpc.ListingsServicer):
-    def __init__(self, service: ListingService) -> None:
-        self.service = service
+    def __init__(self, queries: ListingQueries) -> None:
+        self.queries = queries
 
     async def GetListing(
         self, request: listings_pb2.GetListingRequest, context: grpc.aio.ServicerContext
     ) -> listings_pb2.Listing:
-        listing_id = _parse(request.id)
-        found = await self.service.get_many([listing_id])
+        listing_id = parse_id(request.id, "id")
+        found = await self.queries.by_ids([listing_id])
         if listing_id not in found:
             raise NotFound(f"listing {request.id} not found")
         return listing_message(found[listing_id])
@@ -51,8 +44,9 @@ class ListingsServicer(listings_pb2_grpc.ListingsServicer):
         self, request: listings_pb2.BatchGetListingsRequest, context: grpc.aio.ServicerContext
     ) -> listings_pb2.BatchGetListingsResponse:
         if len(request.ids) > MAX_BATCH:
-            raise BadUserInput(f"at most {MAX_BATCH} ids per call")
-        found = await self.service.get_many([_parse(i) for i in request.ids])
+            raise BadUserInput(f"at most {MAX_BATCH} ids per call", field="ids")
+        ids: list[uuid.UUID] = [parse_id(i, "ids") for i in request.ids]
+        found = await self.queries.by_ids(ids)
         return listings_pb2.BatchGetListingsResponse(
             listings=[listing_message(listing) for listing in found.values()]
         )

@@ -2,8 +2,9 @@
 
 Realtors come from identity through the public GraphQL contract: demo realtor accounts
 are registered (or logged into, when they exist) so the listings point at real users.
-Small counts go through the use cases, so every listing is announced with its events like
-one a realtor created; large counts (`--bulk`, or more than 2,000) are loaded with COPY.
+Small counts go through the use case `import_listings`, so every listing is announced with
+its `created` event by the unit of work like one a realtor created; large counts (`--bulk`,
+or more than 2,000) are loaded with COPY (`store.copy_listings`, no events).
 """
 
 from __future__ import annotations
@@ -13,27 +14,23 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 import httpx
-import psycopg
-from servicekit.auth import Principal, Role
-from servicekit.db import Database, libpq_url
+from servicekit.db import Database
 from servicekit.migrations import migrate
 
 from listings import store
-from listings.app import MIGRATIONS_DIR
+from listings.app import MIGRATIONS_DIR, build_storage
 from listings.demo import generate_listings
-from listings.domain import Listing, ListingCreated
 from listings.events import outgoing
+from listings.service import ListingService
 from listings.settings import Settings
 
 log = logging.getLogger("listings.seed")
 
 BULK_THRESHOLD = 2_000
 DEMO_PASSWORD = "Harbor-Lantern-Quartz-1874"
-COPY_COLUMNS = [c.name for c in store.LISTING_COLUMNS]
 
 REGISTER = """
 mutation($input: RegisterInput!) { register(input: $input) { user { id } } }
@@ -81,41 +78,6 @@ async def demo_realtors(identity_url: str, count: int) -> list[uuid.UUID]:
     return ids
 
 
-def _copy_row(listing: Listing) -> tuple[Any, ...]:
-    values = store.listing_values(listing)
-    return tuple(values[name] for name in COPY_COLUMNS)
-
-
-async def bulk_load(database_url: str, listings: Iterable[Listing], *, batch: int = 10_000) -> int:
-    """COPY listings into the table (no events: a bulk load is not a business fact)."""
-    total = 0
-    async with await psycopg.AsyncConnection.connect(libpq_url(database_url)) as conn:
-        async with conn.cursor() as cur:
-            columns = ", ".join(COPY_COLUMNS)
-            async with cur.copy(f"COPY listings ({columns}) FROM STDIN") as copy:
-                for listing in listings:
-                    await copy.write_row(_copy_row(listing))
-                    total += 1
-        await conn.commit()
-        await conn.execute("ANALYZE listings")
-        await conn.commit()
-    return total
-
-
-async def load_with_events(db: Database, listings: Iterable[Listing]) -> int:
-    """Insert listings one unit of work each, with their `created` (and status) events."""
-    total = 0
-    for listing in listings:
-        actor = Principal(listing.realtor_id, Role.REALTOR)
-        async with db.uow(actor=str(actor.user_id)) as uow:
-            await store.insert_listing(uow.session, listing)
-            subject, payload = outgoing(listing, ListingCreated(listing.id))
-            uow.emit(subject, payload, subject_id=listing.id)
-            await uow.commit()
-        total += 1
-    return total
-
-
 async def seed(
     count: int, *, bulk: bool, realtors: int, identity_url: str, seed_value: int
 ) -> None:
@@ -126,11 +88,11 @@ async def seed(
     listings = generate_listings(count, realtor_ids=realtor_ids, seed=seed_value)
     started = time.perf_counter()
     if bulk or count > BULK_THRESHOLD:
-        loaded = await bulk_load(url, listings)
+        loaded = await store.copy_listings(url, listings)
     else:
-        db = Database(url, source=settings.service_name)
+        db = Database(url, source=settings.service_name, events=outgoing)
         try:
-            loaded = await load_with_events(db, listings)
+            loaded = await ListingService(db, build_storage(settings)).import_listings(listings)
         finally:
             await db.dispose()
     elapsed = time.perf_counter() - started

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from servicekit.errors import BadUserInput
+from servicekit.vocabulary import BadUserInput
 
 from listings.timezones import BY_REGION
 

@@ -11,7 +11,9 @@ import pytest
 import pytest_asyncio
 from listings.app import MIGRATIONS_DIR
 from listings.domain import Address, GeoPoint, ListingDetails, Money, PropertyType
-from listings.graphql import build_schema
+from listings.events import outgoing
+from listings.graphql import Services, build_schema
+from listings.queries import ListingQueries
 from listings.service import ListingService
 from listings.sitemap import sitemap_route
 from listings.storage import PhotoStorage
@@ -39,7 +41,7 @@ async def storage(aws_endpoint: str) -> PhotoStorage:
 @pytest_asyncio.fixture(loop_scope="session")
 async def db(database_factory: DatabaseFactory) -> AsyncIterator[Database]:
     url = await database_factory.create(MIGRATIONS_DIR)
-    database = Database(url, source="listings")
+    database = Database(url, source="listings", events=outgoing)
     try:
         yield database
     finally:
@@ -49,7 +51,12 @@ async def db(database_factory: DatabaseFactory) -> AsyncIterator[Database]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def service(db: Database, storage: PhotoStorage) -> ListingService:
-    return ListingService(db, storage, public_url=PUBLIC_URL)
+    return ListingService(db, storage)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def queries(db: Database) -> ListingQueries:
+    return ListingQueries(db)
 
 
 LISTING_FIELDS = """
@@ -151,12 +158,18 @@ class Api:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def api(service: ListingService, token_issuer: TokenIssuer) -> AsyncIterator[Api]:
+async def api(
+    service: ListingService,
+    queries: ListingQueries,
+    storage: PhotoStorage,
+    token_issuer: TokenIssuer,
+) -> AsyncIterator[Api]:
     verifier = token_issuer.verifier()
+    services = Services(listings=service, queries=queries, storage=storage, public_url=PUBLIC_URL)
     app = service_app(
-        graphql=SubgraphApp(build_schema(), verifier=verifier, services=service),
+        graphql=SubgraphApp(build_schema(), verifier=verifier, services=services),
         checks={},
-        routes=[sitemap_route(service)],
+        routes=[sitemap_route(queries, public_url=PUBLIC_URL)],
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

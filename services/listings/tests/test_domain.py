@@ -16,7 +16,7 @@ from listings.domain import (
 )
 from listings.images import normalise_content_type, sniff
 from listings.timezones import is_valid_zone, zone_for_address
-from servicekit.errors import BadUserInput, Forbidden
+from servicekit.vocabulary import BadUserInput, Forbidden, Principal, Role
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 S = ListingStatus
@@ -24,7 +24,11 @@ S = ListingStatus
 
 def new_listing(details, status: ListingStatus = S.DRAFT) -> Listing:
     return Listing.create(
-        realtor_id=uuid.uuid4(), details=details("A home"), status=status, time_zone=None, now=NOW
+        by=Principal(uuid.uuid4(), Role.REALTOR),
+        details=details("A home"),
+        status=status,
+        time_zone=None,
+        now=NOW,
     )
 
 
@@ -62,12 +66,47 @@ def test_status_change_records_an_event_and_withdraw_is_idempotent(details):
     assert len(listing.events) == 1
 
 
-def test_only_owner_or_admin(details):
+def test_creating_makes_the_caller_its_realtor_so_only_a_realtor_may(details):
+    realtor = Principal(uuid.uuid4(), Role.REALTOR)
+    listing = Listing.create(
+        by=realtor, details=details("Mine"), status=S.ACTIVE, time_zone=None, now=NOW
+    )
+    assert listing.realtor_id == realtor.user_id
+    for role in (Role.ADMIN, Role.BUYER):
+        with pytest.raises(Forbidden):
+            Listing.create(
+                by=Principal(uuid.uuid4(), role),
+                details=details("Not theirs"),
+                status=S.ACTIVE,
+                time_zone=None,
+                now=NOW,
+            )
+
+
+def test_only_its_realtor_or_an_admin_manages_a_listing(details):
     listing = new_listing(details)
-    listing.ensure_owner(listing.realtor_id)
-    listing.ensure_owner(uuid.uuid4(), is_admin=True)
-    with pytest.raises(Forbidden):
-        listing.ensure_owner(uuid.uuid4())
+    listing.ensure_manageable_by(Principal(listing.realtor_id, Role.REALTOR))
+    listing.ensure_manageable_by(Principal(uuid.uuid4(), Role.ADMIN))
+    for role in (Role.REALTOR, Role.BUYER):
+        with pytest.raises(Forbidden):
+            listing.ensure_manageable_by(Principal(uuid.uuid4(), role))
+
+
+def test_private_statuses_are_seen_by_the_realtor_and_admins_only(details):
+    listing = new_listing(details, S.DRAFT)
+    owner = Principal(listing.realtor_id, Role.REALTOR)
+    admin = Principal(uuid.uuid4(), Role.ADMIN)
+    stranger = Principal(uuid.uuid4(), Role.BUYER)
+    for status in (S.DRAFT, S.WITHDRAWN):
+        listing.status = status
+        assert listing.visible_to(owner) and listing.visible_to(admin)
+        assert not listing.visible_to(stranger) and not listing.visible_to(None)
+    # A withdrawn listing still shows inside the tours booked on it; a draft never does.
+    assert listing.referable_by(stranger) and listing.referable_by(None)
+    listing.status = S.DRAFT
+    assert not listing.referable_by(stranger) and listing.referable_by(owner)
+    listing.status = S.ACTIVE
+    assert listing.visible_to(None)
 
 
 def test_unchanged_update_records_nothing(details):

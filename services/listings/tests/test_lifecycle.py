@@ -59,25 +59,29 @@ async def test_explicit_time_zone_is_validated(api, realtor, db):
     assert await listing_count(db) == 1
 
 
-async def test_only_realtors_create(api, buyer):
+async def test_only_realtors_create(api, buyer, admin, db):
+    """Creating a listing makes the caller its realtor: an admin manages any listing but
+    never becomes a party, so it may not create one either."""
     create = "mutation($input: CreateListingInput!) { createListing(input: $input) { id } }"
     variables = {"input": api.listing_input()}
     assert await api.error_code(create, variables, who=buyer) == "FORBIDDEN"
+    assert await api.error_code(create, variables, who=admin) == "FORBIDDEN"
     assert await api.error_code(create, variables) == "UNAUTHENTICATED"
+    assert await listing_count(db) == 0
 
 
 BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
-    ({"price": {"amount": -100, "currency": "USD"}}, "price.amount"),
-    ({"price": {"amount": 100, "currency": "XXQ"}}, "price.currency"),
-    ({"location": {"lat": 91.0, "lng": 0.0}}, "location.lat"),
-    ({"location": {"lat": 10.0, "lng": -181.0}}, "location.lng"),
-    ({"title": "x" * 121}, "title"),
-    ({"title": "   "}, "title"),
-    ({"description": "y" * 10_001}, "description"),
-    ({"bedrooms": -1}, "bedrooms"),
-    ({"bathrooms": 2.3}, "bathrooms"),
-    ({"livingAreaSqft": 0}, "livingAreaSqft"),
-    ({"status": "PENDING"}, "status"),
+    ({"price": {"amount": -100, "currency": "USD"}}, "input.price.amount"),
+    ({"price": {"amount": 100, "currency": "XXQ"}}, "input.price.currency"),
+    ({"location": {"lat": 91.0, "lng": 0.0}}, "input.location.lat"),
+    ({"location": {"lat": 10.0, "lng": -181.0}}, "input.location.lng"),
+    ({"title": "x" * 121}, "input.title"),
+    ({"title": "   "}, "input.title"),
+    ({"description": "y" * 10_001}, "input.description"),
+    ({"bedrooms": -1}, "input.bedrooms"),
+    ({"bathrooms": 2.3}, "input.bathrooms"),
+    ({"livingAreaSqft": 0}, "input.livingAreaSqft"),
+    ({"status": "PENDING"}, "input.status"),
     (
         {
             "address": {
@@ -88,7 +92,7 @@ BAD_INPUTS: list[tuple[dict[str, Any], str]] = [
                 "country": "US",
             }
         },
-        "address.state",
+        "input.address.state",
     ),
 ]
 
@@ -193,6 +197,27 @@ async def test_delete_ownership(api, realtor, other_realtor, buyer, admin, db):
     other = await api.create_listing(realtor)
     assert (await api.data(DELETE, {"id": other["id"]}, who=admin))["deleteListing"] is True
     assert (await outbox_subjects(db)).count("listings.listing.deleted") == 2
+
+
+async def test_errors_name_the_input_by_its_path_in_the_operation(api, realtor):
+    created = await api.create_listing(realtor)
+    bad_price = {"id": created["id"], "input": {"price": {"amount": 0, "currency": "USD"}}}
+    body = await api.call(UPDATE, bad_price, who=realtor)
+    assert body["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "input.price.amount",
+    }
+    body = await api.call(UPDATE, {"id": created["id"], "input": {"status": "CLOSED"}}, who=realtor)
+    assert body["errors"][0]["extensions"]["field"] == "input.status"
+    body = await api.call(UPDATE, {"id": "nope", "input": {"title": "x"}}, who=realtor)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
+    body = await api.call(UPDATE, {"id": str(uuid.uuid4()), "input": {"title": "x"}}, who=realtor)
+    assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "id"}
+    upload = """
+    mutation($l: ID!) { requestPhotoUpload(listingId: $l, contentType: "image/png", fileName: "a") { id } }
+    """
+    body = await api.call(upload, {"l": str(uuid.uuid4())}, who=realtor)
+    assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "listingId"}
 
 
 async def test_update_changes_time_zone_when_the_property_moves(api, realtor):

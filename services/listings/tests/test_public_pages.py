@@ -123,10 +123,10 @@ async def test_sitemap_lists_public_listings_only(api, realtor):
     assert all(el.text and len(el.text) == 10 for el in root.findall("s:url/s:lastmod", NS))
 
 
-async def test_large_sitemaps_become_an_index(api, realtor, service):
+async def test_large_sitemaps_become_an_index(api, realtor, queries):
     for n in range(5):
         await api.create_listing(realtor, title=f"Home number {n}")
-    app = Starlette(routes=[sitemap_route(service, per_sitemap=2)])
+    app = Starlette(routes=[sitemap_route(queries, public_url=PUBLIC_URL, per_sitemap=2)])
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:

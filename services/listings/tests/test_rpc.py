@@ -15,9 +15,9 @@ from servicekit.grpc import GrpcServer, call, client_channel
 
 
 @pytest.fixture
-async def stub(db, service, grpc_authority, token_issuer):
+async def stub(db, queries, grpc_authority, token_issuer):
     port = free_port()
-    servicer = ListingsServicer(service)
+    servicer = ListingsServicer(queries)
     verifier = token_issuer.verifier()
     server = GrpcServer(
         host="127.0.0.1",

@@ -1,0 +1,101 @@
+"""What every resolver of the subgraph shares: `Services`, the caller, per-request loaders.
+
+Resolvers reach the service through servicekit's `Context`: `info.context.services` is the
+`Services` below, built once by `app.py`. Entity references and photos are batched per
+request through DataLoaders, so an `_entities` call or a page of listings with their
+photos costs one query each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from servicekit.graphql import Context
+from servicekit.vocabulary import BadUserInput, Principal
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from listings import domain
+from listings.queries import ListingQueries
+from listings.service import ListingService
+from listings.storage import PhotoStorage
+
+ListingInfo = Info[Context, None]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What resolvers reach through `info.context.services` (built by app.py)."""
+
+    listings: ListingService
+    queries: ListingQueries
+    storage: PhotoStorage
+    public_url: str
+
+    def photo_url(self, photo: domain.Photo) -> str:
+        return self.storage.url_for(photo.key)
+
+
+def services(info: ListingInfo) -> Services:
+    found: Services = info.context.services
+    return found
+
+
+async def viewer(info: ListingInfo) -> Principal | None:
+    """The caller, or None when anonymous (reads decide what an anonymous caller sees)."""
+    return await info.context.principal()
+
+
+async def actor(info: ListingInfo) -> Principal:
+    """The authenticated caller; which of them may act is the domain's rule."""
+    return await info.context.user()
+
+
+@contextmanager
+def inputs_at(path: str) -> Iterator[None]:
+    """Name bad input by its place in the operation: the domain says `price.amount`, the
+    caller sent it as `input.price.amount`."""
+    try:
+        yield
+    except BadUserInput as exc:
+        field = f"{path}.{exc.field}" if exc.field else path
+        raise BadUserInput(exc.message, field=field, **exc.details) from exc
+
+
+def listing_loader(
+    info: ListingInfo, *, references: bool = False
+) -> DataLoader[uuid.UUID, domain.Listing | None]:
+    async def load(keys: list[uuid.UUID]) -> list[domain.Listing | None]:
+        found = await services(info).queries.visible_by_ids(
+            keys, await viewer(info), references=references
+        )
+        return [found.get(k) for k in keys]
+
+    name = "listing-references" if references else "listings"
+    loader: DataLoader[uuid.UUID, domain.Listing | None] = info.context.loader(
+        name, lambda: DataLoader(load_fn=load)
+    )
+    return loader
+
+
+def photo_loader(info: ListingInfo) -> DataLoader[uuid.UUID, list[domain.Photo]]:
+    async def load(keys: list[uuid.UUID]) -> list[list[domain.Photo]]:
+        found = await services(info).queries.photos_of(keys)
+        return [found.get(k, []) for k in keys]
+
+    loader: DataLoader[uuid.UUID, list[domain.Photo]] = info.context.loader(
+        "photos", lambda: DataLoader(load_fn=load)
+    )
+    return loader
+
+
+def wants_total(info: ListingInfo) -> bool:
+    """Whether the connection's `totalCount` was selected (it costs a second query)."""
+    return any(
+        getattr(selection, "name", None) == "totalCount"
+        for field in info.selected_fields
+        for selection in field.selections
+    )

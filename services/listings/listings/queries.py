@@ -1,0 +1,305 @@
+"""Every read model of listings: lookups, search, a realtor's listings, the sitemap's rows.
+
+Only reads. Who sees what is the domain's rule (`Listing.visible_to`, `referable_by`,
+`sees_private_listings_of`): lookups apply it to the aggregates they read, and search
+states the same rule in SQL so that pages and counts agree with it.
+
+Search is one statement: filters, full-text ranking, radius and keyset pagination. Every
+sort orders by a key that ends in the id, and a page continues strictly after the key of
+the last row it returned (the cursor), so rows added or changed meanwhile never make a page
+repeat or skip a row that was already there. Each sort has an index whose order matches
+(`listings_newest`, `listings_price`); the text filter uses the GIN index on the generated
+`search` column and the radius filter the GiST index on `ll_to_earth`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from servicekit.db import Database
+from servicekit.errors import BadUserInput
+from servicekit.pagination import decode_cursor, encode_cursor
+from servicekit.vocabulary import Principal
+from sqlalchemy import ColumnElement, Float, Select, and_, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from listings.criteria import ListingQuery, ListingSort, effective_sort
+from listings.domain import (
+    PUBLIC_STATUSES,
+    Listing,
+    ListingStatus,
+    Photo,
+    sees_private_listings_of,
+)
+from listings.store import LISTING_COLUMNS, listing_from_row, photo_from_row
+from listings.tables import listings, photos
+
+PUBLIC_VALUES = sorted(s.value for s in PUBLIC_STATUSES)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of listings with the cursor of each row."""
+
+    items: list[tuple[str, Listing]]
+    has_next: bool
+    total: int | None = None
+    has_previous: bool = False
+
+
+class ListingQueries:
+    """The read side, over plain connections (a read never opens a unit of work)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(
+        self,
+        who: Principal | None,
+        *,
+        listing_id: uuid.UUID | None = None,
+        slug: str | None = None,
+    ) -> Listing | None:
+        """One listing if `who` may see it (None otherwise, as if it did not exist)."""
+        column = listings.c.id if listing_id is not None else listings.c.slug
+        value: Any = listing_id if listing_id is not None else slug
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(select(*LISTING_COLUMNS).where(column == value))).first()
+        if row is None:
+            return None
+        listing = listing_from_row(row)
+        return listing if listing.visible_to(who) else None
+
+    async def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Listing]:
+        """Listings by id in one query, every status: for the services that ask over gRPC."""
+        if not ids:
+            return {}
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(*LISTING_COLUMNS).where(listings.c.id.in_(list(set(ids))))
+            )
+            return {row.id: listing_from_row(row) for row in rows}
+
+    async def visible_by_ids(
+        self, ids: Sequence[uuid.UUID], who: Principal | None, *, references: bool = False
+    ) -> dict[uuid.UUID, Listing]:
+        """The listings `who` may see (or, for entity `references`, may be shown inside
+        another entity), in one query."""
+        found = await self.by_ids(ids)
+        if references:
+            return {k: v for k, v in found.items() if v.referable_by(who)}
+        return {k: v for k, v in found.items() if v.visible_to(who)}
+
+    async def photos_of(self, listing_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Photo]]:
+        """Photos of several listings in one query, each list in gallery order."""
+        ids = list(listing_ids)
+        found: dict[uuid.UUID, list[Photo]] = {i: [] for i in ids}
+        if not ids:
+            return found
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(photos).where(photos.c.listing_id.in_(ids)).order_by(photos.c.position)
+            )
+            for row in rows:
+                found[row.listing_id].append(photo_from_row(row))
+        return found
+
+    async def search(
+        self,
+        who: Principal | None,
+        query: ListingQuery,
+        sort: ListingSort,
+        *,
+        limit: int,
+        after: str | None = None,
+        with_total: bool = False,
+    ) -> Page:
+        statement = search_statement(query, sort, who, limit=limit, after=after)
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(statement)).all()
+            total = await _count(conn, query, who) if with_total else None
+        items = [
+            (encode_cursor(cursor_for(sort, query, row)), listing_from_row(row))
+            for row in rows[:limit]
+        ]
+        return Page(
+            items=items, has_next=len(rows) > limit, total=total, has_previous=after is not None
+        )
+
+    async def realtor_listings(
+        self,
+        who: Principal | None,
+        realtor_id: uuid.UUID,
+        status: ListingStatus | None,
+        *,
+        limit: int,
+        after: str | None = None,
+        with_total: bool = False,
+    ) -> Page:
+        """A realtor's listings, newest first: all statuses for the realtor, public ones to others."""
+        if status is not None:
+            statuses: tuple[ListingStatus, ...] = (status,)
+        elif sees_private_listings_of(who, realtor_id):
+            statuses = tuple(ListingStatus)
+        else:
+            statuses = tuple(sorted(PUBLIC_STATUSES))
+        query = ListingQuery(statuses=statuses, realtor_id=realtor_id)
+        return await self.search(
+            who, query, ListingSort.NEWEST, limit=limit, after=after, with_total=with_total
+        )
+
+    # -- the sitemap ------------------------------------------------------------------------
+    async def public_listings_count(self) -> int:
+        async with self.db.engine.connect() as conn:
+            result = await conn.execute(
+                select(func.count())
+                .select_from(listings)
+                .where(listings.c.status.in_(PUBLIC_VALUES))
+            )
+            return int(result.scalar_one())
+
+    async def public_slugs(self, *, offset: int, limit: int) -> list[tuple[str, datetime]]:
+        """(slug, updated_at) of public listings, most recently updated first."""
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(listings.c.slug, listings.c.updated_at)
+                .where(listings.c.status.in_(PUBLIC_VALUES))
+                .order_by(listings.c.updated_at.desc(), listings.c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
+            return [(row.slug, row.updated_at) for row in rows]
+
+
+# -- the search statement ----------------------------------------------------------------------
+def _tsquery(text: str) -> ColumnElement[Any]:
+    return func.websearch_to_tsquery(literal("english").cast(REGCONFIG), text)
+
+
+def _earth(lat: Any, lng: Any) -> ColumnElement[Any]:
+    return func.ll_to_earth(lat, lng)
+
+
+def _visible(query: ListingQuery, who: Principal | None) -> list[ColumnElement[bool]]:
+    """`sees_private_listings_of` in SQL: a private status only where `who` sees it."""
+    c = listings.c
+    private = [s for s in query.statuses if s not in PUBLIC_STATUSES]
+    if not private or (who is not None and who.is_admin):
+        return []
+    if who is None:
+        return [c.status.in_(PUBLIC_VALUES)]
+    return [or_(c.status.in_(PUBLIC_VALUES), c.realtor_id == who.user_id)]
+
+
+def conditions(query: ListingQuery, who: Principal | None) -> list[ColumnElement[bool]]:
+    c = listings.c
+    where: list[ColumnElement[bool]] = [c.status.in_([s.value for s in query.statuses])]
+    where += _visible(query, who)
+    if query.text:
+        where.append(c.search.op("@@")(_tsquery(query.text)))
+    if query.city:
+        where.append(func.lower(c.city) == query.city.strip().lower())
+    if query.state:
+        where.append(c.state == query.state.strip().upper())
+    if query.postal_code:
+        where.append(c.postal_code == query.postal_code.strip().upper())
+    if query.property_types:
+        where.append(c.property_type.in_([t.value for t in query.property_types]))
+    if query.min_price is not None:
+        where.append(c.price_amount >= query.min_price)
+    if query.max_price is not None:
+        where.append(c.price_amount <= query.max_price)
+    if query.min_bedrooms is not None:
+        where.append(c.bedrooms >= query.min_bedrooms)
+    if query.min_bathrooms is not None:
+        where.append(c.bathrooms >= query.min_bathrooms)
+    if query.min_sqft is not None:
+        where.append(c.living_area_sqft >= query.min_sqft)
+    if query.realtor_id is not None:
+        where.append(c.realtor_id == query.realtor_id)
+    if query.near is not None:
+        centre = _earth(literal(query.near.point.lat, Float), literal(query.near.point.lng, Float))
+        metres = query.near.radius_km * 1000.0
+        here = _earth(c.latitude, c.longitude)
+        where.append(func.earth_box(centre, metres).op("@>")(here))
+        where.append(func.earth_distance(centre, here) <= metres)
+    return where
+
+
+def _rank(query: ListingQuery) -> ColumnElement[float]:
+    assert query.text
+    # ts_rank weighs matches by label (A title 1.0 > B description 0.4 > C address 0.2);
+    # normalisation 1 divides by 1 + log(length) so long descriptions do not win by size.
+    return func.ts_rank(listings.c.search, _tsquery(query.text), 1).cast(Float)
+
+
+def sort_key(query: ListingQuery, sort: ListingSort) -> list[ColumnElement[Any]]:
+    c = listings.c
+    if sort is ListingSort.RELEVANCE:
+        return [_rank(query), c.id]
+    if sort is ListingSort.NEWEST:
+        return [c.created_at, c.id]
+    return [c.price_amount, c.id]
+
+
+def _after(
+    sort: ListingSort, key: list[ColumnElement[Any]], cursor: list[Any]
+) -> ColumnElement[bool]:
+    if not cursor or cursor[0] != sort.value or len(cursor) != 3:
+        raise BadUserInput("cursor does not belong to this sort", field="after")
+    try:
+        last_id = uuid.UUID(str(cursor[2]))
+        if sort is ListingSort.NEWEST:
+            value: Any = datetime.fromisoformat(str(cursor[1]))
+        elif sort is ListingSort.RELEVANCE:
+            value = float(cursor[1])
+        else:
+            value = int(cursor[1])
+    except (TypeError, ValueError):
+        raise BadUserInput("invalid cursor", field="after") from None
+    position = tuple_(key[0], key[1])
+    bound = tuple_(literal(value), literal(last_id))
+    return position > bound if sort is ListingSort.PRICE_ASC else position < bound
+
+
+def search_statement(
+    query: ListingQuery,
+    sort: ListingSort,
+    who: Principal | None,
+    *,
+    limit: int,
+    after: str | None,
+) -> Select[Any]:
+    """Rows of one page (`limit + 1` to detect a next page) with their sort key as `sort_value`."""
+    sort = effective_sort(query, sort)
+    key = sort_key(query, sort)
+    where = conditions(query, who)
+    cursor = decode_cursor(after)
+    if cursor is not None:
+        where.append(_after(sort, key, cursor))
+    ascending = sort is ListingSort.PRICE_ASC
+    order = [k.asc() if ascending else k.desc() for k in key]
+    return (
+        select(*LISTING_COLUMNS, key[0].label("sort_value"))
+        .where(and_(*where))
+        .order_by(*order)
+        .limit(limit + 1)
+    )
+
+
+async def _count(conn: AsyncConnection, query: ListingQuery, who: Principal | None) -> int:
+    statement = select(func.count()).select_from(listings).where(and_(*conditions(query, who)))
+    return int((await conn.execute(statement)).scalar_one())
+
+
+def cursor_for(sort: ListingSort, query: ListingQuery, row: Any) -> list[Any]:
+    sort = effective_sort(query, sort)
+    value = row.sort_value
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return [sort.value, value, str(row.id)]
