@@ -25,6 +25,7 @@ from servicekit.grpc import GrpcServer, Registration
 from servicekit.http import service_app
 from servicekit.mail import Mailer, build_mailer
 from servicekit.migrations import migrate
+from servicekit.revocation import RevocationFeed, RevocationList
 from servicekit.runtime import Runtime, Worker
 from servicekit.settings import ServiceSettings
 from servicekit.telemetry import configure_logging, instrument_database, setup_telemetry
@@ -80,7 +81,13 @@ class Infrastructure:
             db=db,
             bus=Bus(infra.nats_url, namespace=infra.bus_namespace, name=name),
             verifier=JwtVerifier(
-                infra.jwks_url, issuer=infra.jwt_issuer, audience=infra.jwt_audience
+                infra.jwks_url,
+                issuer=infra.jwt_issuer,
+                audience=infra.jwt_audience,
+                max_lifetime_seconds=infra.jwt_max_lifetime_seconds,
+                revocations=RevocationList(
+                    horizon=timedelta(seconds=infra.jwt_max_lifetime_seconds)
+                ),
             ),
             mailer=build_mailer(infra),
             tls=service_tls(settings),
@@ -108,6 +115,8 @@ class Infrastructure:
             inbox_retention=timedelta(hours=s.infra.inbox_retention_hours),
         )
         all_workers: list[Worker] = [relay.run, retention.run, *workers]
+        if self.verifier.revocations is not None:
+            all_workers.append(RevocationFeed(self.bus, self.verifier.revocations).run)
         checks = {"database": self.db.ping, "nats": self.bus_ready}
         if subscriptions:
             consumers = ConsumerRunner(self.db, self.bus, s.service_name, subscriptions)

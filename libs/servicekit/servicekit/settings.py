@@ -51,6 +51,8 @@ class InfraSettings(BaseSettings):
     )
     jwt_issuer: str = Field("https://identity.realtyforyou.com", validation_alias="JWT_ISSUER")
     jwt_audience: str = Field("realtyforyou", validation_alias="JWT_AUDIENCE")
+    # Longest access-token lifetime accepted; also how far back revocations are followed.
+    jwt_max_lifetime_seconds: int = Field(3600, gt=0, validation_alias="JWT_MAX_LIFETIME_SECONDS")
     smtp_host: str = Field("127.0.0.1", validation_alias="SMTP_HOST")
     smtp_port: int = Field(1025, validation_alias="SMTP_PORT")
     mail_backend: str = Field("smtp", validation_alias="MAIL_BACKEND")
