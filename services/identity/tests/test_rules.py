@@ -236,3 +236,26 @@ def test_chain_hash_depends_on_previous_hash_and_content() -> None:
     first = audit.chain_hash(audit.GENESIS, content)
     assert first != audit.chain_hash(b"\x01" * 32, content)
     assert first != audit.chain_hash(audit.GENESIS, audit.canonical(**{**row, "ip": "10.0.0.1"}))  # type: ignore[arg-type]
+
+
+def test_the_domain_loads_no_infrastructure() -> None:
+    """`import identity.domain` in a fresh interpreter loads no database, transport, token
+    or settings library (what `.importlinter` checks statically, observed at run time)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, identity.domain; "
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    loaded = set(
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .split(",")
+    )
+    infrastructure = {
+        "sqlalchemy", "psycopg", "grpc", "google", "realty", "httpx", "jwt", "alembic",
+        "strawberry", "starlette", "pydantic", "nats",
+    }  # fmt: skip
+    assert loaded & infrastructure == set()
+    assert "servicekit" in loaded  # the vocabulary, and only it
