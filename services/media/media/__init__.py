@@ -1,0 +1,1 @@
+"""RealtyForYou media: the live video call of a tour, on Amazon Chime SDK."""
