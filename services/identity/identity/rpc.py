@@ -2,7 +2,8 @@
 (notifications, projections). Thin: parse, read through the queries, shape the reply.
 
 Every reply carries personal data (e-mail address, phone), so only the services that mail
-people may call: scheduling (tour confirmations, reminders)."""
+people may call: scheduling (tour confirmations, reminders) and media (guest invitations,
+recognising an invited guest by the address they signed in with)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from identity.queries import IdentityQueries
 
 MAX_BATCH = 1000
 
-MAILS_PEOPLE = allow("scheduling")
+MAILS_PEOPLE = allow("scheduling", "media")
 
 ACCESS = Access(
     "realty.identity.v1.Identity",
