@@ -230,7 +230,7 @@ def _apq_store(settings: GatewaySettings, redis: Redis | None) -> APQStore | Non
         return RedisAPQStore(
             redis, prefix=settings.redis_prefix, ttl_seconds=settings.apq_ttl_seconds
         )
-    return MemoryAPQStore(settings.apq_cache_size)
+    return MemoryAPQStore(settings.apq_cache_size, ttl_seconds=settings.apq_ttl_seconds)
 
 
 def _rate_limiter(settings: GatewaySettings, redis: Redis | None) -> RateLimiter | None:

@@ -6,18 +6,19 @@ answered with PERSISTED_QUERY_NOT_FOUND, after which the client sends the hash t
 with the document; the gateway checks that the hash matches, runs the document and
 remembers it. Only documents that parsed and passed the limits are remembered, so the
 store never fills with garbage. The store is Redis when `REDIS_URL` is set (shared by
-every gateway replica, with a TTL) and a bounded in-memory LRU otherwise.
+every gateway replica) and a bounded in-memory LRU otherwise, both with the same TTL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections import OrderedDict
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cachetools import TTLCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -36,23 +37,27 @@ class APQStore(Protocol):
 
 
 class MemoryAPQStore:
-    """A bounded LRU of documents by hash, for a single gateway process."""
+    """A bounded LRU of documents by hash for a single gateway process, each kept `ttl_seconds`.
 
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._max = max(max_entries, 1)
-        self._entries: OrderedDict[str, str] = OrderedDict()
+    `clock` is monotonic seconds; tests pass their own.
+    """
+
+    def __init__(
+        self,
+        max_entries: int = 10_000,
+        *,
+        ttl_seconds: float = 86_400,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._entries: TTLCache[str, str] = TTLCache(
+            maxsize=max(max_entries, 1), ttl=ttl_seconds, timer=clock
+        )
 
     async def get(self, sha256: str) -> str | None:
-        query = self._entries.get(sha256)
-        if query is not None:
-            self._entries.move_to_end(sha256)
-        return query
+        return self._entries.get(sha256)
 
     async def put(self, sha256: str, query: str) -> None:
         self._entries[sha256] = query
-        self._entries.move_to_end(sha256)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
 
 
 class RedisAPQStore:

@@ -8,9 +8,9 @@ does not make the gateway parse it again.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
+from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -46,8 +46,9 @@ class DocumentAnalyser:
     def __init__(self, limits: Limits, *, introspection: bool, cache_size: int = 2048) -> None:
         self._limits = limits
         self._introspection = introspection
-        self._cache_size = max(cache_size, 1)
-        self._cache: OrderedDict[tuple[str, str | None], Operation | EdgeError] = OrderedDict()
+        self._cache: LRUCache[tuple[str, str | None], Operation | EdgeError] = LRUCache(
+            max(cache_size, 1)
+        )
 
     def analyse(self, query: str, operation_name: str | None) -> Operation:
         key = (query, operation_name)
@@ -59,10 +60,6 @@ class DocumentAnalyser:
             except EdgeError as error:
                 cached = error
             self._cache[key] = cached
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
         if isinstance(cached, EdgeError):
             # The cached error is raised again and again: drop the previous traceback so
             # it does not grow by a frame with every request.

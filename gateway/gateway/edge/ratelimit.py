@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from cachetools import TTLCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -34,26 +35,37 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
-    """Token buckets in this process, at most `max_clients` of them (least recent evicted)."""
+    """Token buckets in this process, at most `max_clients` of them (least recent evicted).
 
-    def __init__(self, rate: float, burst: int, *, max_clients: int = 100_000) -> None:
+    A bucket left alone for `burst / rate` seconds has refilled completely, which is what
+    a new bucket holds, so it is forgotten then (a TTL cache renewed on every take).
+    `clock` is monotonic seconds; tests pass their own.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        max_clients: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._rate = rate
         self._burst = float(max(burst, 1))
-        self._max = max_clients
-        self._buckets: OrderedDict[str, list[float]] = OrderedDict()
+        self._clock = clock
+        self._buckets: TTLCache[str, list[float]] = TTLCache(
+            maxsize=max(max_clients, 1), ttl=self._burst / rate, timer=clock
+        )
 
     async def acquire(self, client: str) -> float | None:
-        now = time.monotonic()
+        now = self._clock()
         bucket = self._buckets.get(client)
         if bucket is None:
             bucket = [self._burst, now]
-            self._buckets[client] = bucket
-            if len(self._buckets) > self._max:
-                self._buckets.popitem(last=False)
         else:
-            self._buckets.move_to_end(client)
             bucket[0] = min(self._burst, bucket[0] + (now - bucket[1]) * self._rate)
             bucket[1] = now
+        self._buckets[client] = bucket  # renews its time to live
         if bucket[0] >= 1.0:
             bucket[0] -= 1.0
             return None

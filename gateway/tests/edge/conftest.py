@@ -8,9 +8,7 @@ federated engine is replaced.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -38,6 +36,8 @@ from gateway.app import build_app
 from gateway.reload import Built
 from gateway.settings import GatewaySettings
 from gateway.types import JSON, GraphQLRequest, RequestContext
+
+from .redis_backend import RedisBackend
 
 SDL = """
 type Query {
@@ -244,23 +244,9 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
 
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
 @pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own on the configured Redis; skips when there is none."""
-    import redis as sync_redis
-
-    client = sync_redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except sync_redis.RedisError:
-        client.close()
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    prefix = f"test-gateway-{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+def redis_backend() -> Iterator[RedisBackend]:
+    """This test's Redis (the machine's when reachable, else fakeredis) and key prefix."""
+    backend = RedisBackend.start()
+    yield backend
+    backend.clean()

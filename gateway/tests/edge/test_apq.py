@@ -11,7 +11,7 @@ import pytest
 from gateway.edge.apq import MemoryAPQStore, RedisAPQStore
 from redis.asyncio import Redis
 
-from .conftest import REDIS_URL
+from .redis_backend import RedisBackend
 
 QUERY = "query Hello { hello }"
 SHA = hashlib.sha256(QUERY.encode()).hexdigest()
@@ -53,22 +53,21 @@ def test_memory_store_miss_register_hit(client: Any, engines: dict[str, Any]) ->
 
 
 def test_redis_store_miss_register_hit(
-    make_client: Callable[..., Any], engines: dict[str, Any], redis_prefix: str
+    make_client: Callable[..., Any], engines: dict[str, Any], redis_backend: RedisBackend
 ) -> None:
-    client = make_client(redis_url=REDIS_URL, redis_prefix=redis_prefix)
+    client = make_client(**redis_backend.app_options())
     miss_register_hit(client, engines)
-    import redis as sync_redis
-
-    with sync_redis.Redis.from_url(REDIS_URL) as raw:
-        assert raw.get(f"{redis_prefix}apq:{SHA}") == QUERY.encode()
-        assert 0 < raw.ttl(f"{redis_prefix}apq:{SHA}") <= 86_400
+    key = f"{redis_backend.prefix}apq:{SHA}"
+    with redis_backend.sync() as raw:
+        assert raw.get(key) == QUERY.encode()
+        assert 0 < raw.ttl(key) <= 86_400
 
 
 def test_redis_store_is_shared_between_gateways(
-    make_client: Callable[..., Any], engines: dict[str, Any], redis_prefix: str
+    make_client: Callable[..., Any], engines: dict[str, Any], redis_backend: RedisBackend
 ) -> None:
-    first = make_client(redis_url=REDIS_URL, redis_prefix=redis_prefix)
-    second = make_client(redis_url=REDIS_URL, redis_prefix=redis_prefix)
+    first = make_client(**redis_backend.app_options())
+    second = make_client(**redis_backend.app_options())
     post(first, {"query": QUERY, "extensions": persisted()})
     assert post(second, {"extensions": persisted()}).json() == {"data": {"hello": "hello world"}}
 
@@ -116,6 +115,29 @@ async def test_memory_store_is_a_bounded_lru() -> None:
     assert await store.get("b") is None
     assert await store.get("a") == "A"
     assert await store.get("c") == "C"
+
+
+async def test_memory_store_forgets_a_document_after_its_ttl() -> None:
+    now = [0.0]
+    store = MemoryAPQStore(max_entries=10, ttl_seconds=60, clock=lambda: now[0])
+    await store.put("a", "A")
+    now[0] = 59.0
+    assert await store.get("a") == "A"
+    now[0] = 60.0
+    assert await store.get("a") is None
+
+
+async def test_redis_store_round_trip_under_its_prefix(redis_backend: RedisBackend) -> None:
+    redis = redis_backend.client()
+    store = RedisAPQStore(redis, prefix=redis_backend.prefix, ttl_seconds=10)
+    try:
+        assert await store.get(SHA) is None
+        await store.put(SHA, QUERY)
+        assert await store.get(SHA) == QUERY
+    finally:
+        await redis.aclose()
+    with redis_backend.sync() as raw:
+        assert 0 < raw.ttl(f"{redis_backend.prefix}apq:{SHA}") <= 10
 
 
 async def test_redis_store_reads_unreachable_redis_as_a_miss() -> None:

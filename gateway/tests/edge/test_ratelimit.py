@@ -10,7 +10,7 @@ from typing import Any
 from gateway.edge.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from redis.asyncio import Redis
 
-from .conftest import REDIS_URL
+from .redis_backend import RedisBackend
 
 HEADERS = {"content-type": "application/json"}
 BODY = json.dumps({"query": "{ hello }"})
@@ -48,38 +48,68 @@ def test_clients_are_limited_separately(make_client: Callable[..., Any]) -> None
 
 
 def test_redis_limiter_is_shared_between_gateways(
-    make_client: Callable[..., Any], redis_prefix: str
+    make_client: Callable[..., Any], redis_backend: RedisBackend
 ) -> None:
-    settings = {
-        "redis_url": REDIS_URL,
-        "redis_prefix": redis_prefix,
-        "rate_limit_per_second": 0.01,
-        "rate_limit_burst": 3,
-    }
-    first = make_client(**settings)
-    second = make_client(**settings)
+    settings = {"rate_limit_per_second": 0.01, "rate_limit_burst": 3}
+    first = make_client(**settings, **redis_backend.app_options())
+    second = make_client(**settings, **redis_backend.app_options())
     for _ in range(2):
         assert first.post("/graphql", content=BODY, headers=HEADERS).status_code == 200
     assert_limited(exhaust(second, 1))
     assert_limited(first.post("/graphql", content=BODY, headers=HEADERS))
 
 
-async def test_memory_bucket_refills() -> None:
-    limiter = MemoryRateLimiter(rate=50.0, burst=1)
-    assert await limiter.acquire("c") is None
-    wait = await limiter.acquire("c")
-    assert wait is not None and 0 < wait <= 0.02
-    await asyncio.sleep(0.03)
-    assert await limiter.acquire("c") is None
+class Clock:
+    """Monotonic seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-async def test_redis_bucket_is_atomic_under_concurrency(redis_prefix: str) -> None:
-    redis = Redis.from_url(REDIS_URL)
+async def test_memory_bucket_refills_at_the_rate() -> None:
+    clock = Clock()  # steps of binary fractions: the arithmetic is exact
+    limiter = MemoryRateLimiter(rate=4.0, burst=1, clock=clock)
+    assert await limiter.acquire("c") is None
+    assert await limiter.acquire("c") == 0.25
+    clock.now += 0.125
+    assert await limiter.acquire("c") == 0.125
+    clock.now += 0.125
+    assert await limiter.acquire("c") is None
+    assert await limiter.acquire("c") == 0.25
+
+
+async def test_an_active_client_keeps_its_bucket_past_the_refill_time() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(rate=1.0, burst=4, clock=clock)  # refilled after 4 s
+    outcomes = []
+    for _ in range(10):  # one take every half second, for longer than those 4 s
+        outcomes.append(await limiter.acquire("c"))
+        clock.now += 0.5
+    # A bucket forgotten 4 s after it was made would hand out a fresh burst at the end.
+    assert outcomes == [None] * 7 + [0.5, None, 0.5]
+
+
+async def test_least_recent_clients_are_forgotten_past_max_clients() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(rate=0.001, burst=1, max_clients=2, clock=clock)
+    for client in ("a", "b", "a", "c"):
+        await limiter.acquire(client)
+    assert await limiter.acquire("a") is not None  # kept, and empty
+    assert await limiter.acquire("b") is None  # forgotten: a full bucket again
+
+
+async def test_redis_bucket_is_atomic_under_concurrency(redis_backend: RedisBackend) -> None:
+    redis = redis_backend.client()
     try:
-        limiter = RedisRateLimiter(redis, rate=0.01, burst=5, prefix=redis_prefix)
+        limiter = RedisRateLimiter(redis, rate=0.01, burst=5, prefix=redis_backend.prefix)
         outcomes = await asyncio.gather(*(limiter.acquire("client") for _ in range(20)))
         assert sum(outcome is None for outcome in outcomes) == 5
         assert all(outcome is None or outcome > 1 for outcome in outcomes)
+        with redis_backend.sync() as raw:
+            assert raw.exists(f"{redis_backend.prefix}ratelimit:client") == 1
     finally:
         await redis.aclose()
 
