@@ -64,14 +64,14 @@ class IdentityServicer(pb_grpc.IdentityServicer):
     ) -> pb.User:
         user = await self.queries.user(parse_id(request.id))
         if user is None:
-            raise NotFound("no such user", id=request.id)
+            raise NotFound("no such user", field="id")
         return to_proto(user, calling_service())
 
     async def BatchGetUsers(
         self, request: pb.BatchGetUsersRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.BatchGetUsersResponse:
         if len(request.ids) > MAX_BATCH:
-            raise BadUserInput(f"at most {MAX_BATCH} ids per call")
+            raise BadUserInput(f"at most {MAX_BATCH} ids per call", field="ids")
         found = await self.queries.users_by_ids([parse_id(i, "ids") for i in request.ids])
         viewer = calling_service()
         return pb.BatchGetUsersResponse(users=[to_proto(u, viewer) for u in found.values()])

@@ -358,6 +358,8 @@ async def test_bad_input_names_the_field_by_its_path_in_the_operation(identity: 
     admin = await admin_token(identity)
     role = "mutation($id: ID!) { setUserRole(userId: $id, role: BUYER) { id } }"
     assert field(await identity.gql(role, {"id": "nope"}, token=admin)) == "userId"
+    missing = await identity.gql(role, {"id": str(uuid.uuid4())}, token=admin)
+    assert code(missing) == "NOT_FOUND" and missing["errors"][0]["extensions"]["field"] == "userId"
     users_query = "query($a: String) { users(after: $a) { totalCount } }"
     assert field(await identity.gql(users_query, {"a": "!!"}, token=admin)) == "after"
     assert field(await identity.gql('{ user(id: "x") { id } }')) == "id"

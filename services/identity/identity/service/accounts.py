@@ -118,7 +118,7 @@ class AccountCases(UseCases):
         require_account_manager(admin)
         user = await users.lock(uow, user_id)
         if user is None or user.is_deleted:
-            raise NotFound("no such user", id=str(user_id))
+            raise NotFound("no such user", field="userId")
         return user
 
     async def search_users(
