@@ -21,7 +21,14 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from servicekit.vocabulary import BadUserInput, Forbidden, NotFound, Principal, Role
+from servicekit.vocabulary import (
+    BadUserInput,
+    Forbidden,
+    NotFound,
+    Principal,
+    Role,
+    Unauthenticated,
+)
 
 EMAIL_MAX = 254
 DISPLAY_NAME_MAX = 100
@@ -225,6 +232,14 @@ def require_account_manager(who: Principal) -> None:
     """Changing a user's role or realtor verification, and reading the directory of
     accounts, are for admins only (FORBIDDEN otherwise)."""
     who.require_role(Role.ADMIN)
+
+
+def require_live_account(user: User | None) -> User:
+    """The caller's own account: a valid token of an erased (or unknown) account
+    authenticates nobody (UNAUTHENTICATED)."""
+    if user is None or user.is_deleted:
+        raise Unauthenticated("this account no longer exists")
+    return user
 
 
 def require_visible(private: PrivateFields | None) -> PrivateFields:

@@ -21,7 +21,7 @@ import strawberry
 from servicekit.auth import bearer_token
 from servicekit.graphql import Context, SubgraphSchema
 from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
-from servicekit.vocabulary import Principal, ServiceError, Unauthenticated, parse_id
+from servicekit.vocabulary import Principal, ServiceError, parse_id
 from servicekit.vocabulary import Role as AuthRole
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
@@ -225,9 +225,7 @@ class Query:
         if who is None:
             return None
         user = await users_loader(info).load(who.user_id)
-        if user is None or user.is_deleted:
-            raise Unauthenticated("this account no longer exists")
-        return User.of(user)
+        return User.of(domain.require_live_account(user))
 
     @strawberry.field(description="A user by id (public fields only unless self or admin).")
     async def user(self, info: GqlInfo, id: strawberry.ID) -> User | None:

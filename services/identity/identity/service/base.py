@@ -15,7 +15,7 @@ from servicekit.db import Database, UnitOfWork
 from servicekit.vocabulary import BadUserInput, Principal, RateLimited, Role, Unauthenticated
 
 from identity.audit import AuditAction, AuditEntry
-from identity.domain import User
+from identity.domain import User, require_live_account
 from identity.keys import KeyRing
 from identity.mailer import AccountMailer
 from identity.passwords import PasswordHasher, PasswordPolicy
@@ -125,10 +125,7 @@ class UseCases:
             raise BadUserInput("invalid or expired token", field=field, reason="INVALID_TOKEN")
 
     async def _live_user(self, uow: UnitOfWork, user_id: uuid.UUID) -> User:
-        user = await users.lock(uow, user_id)
-        if user is None or user.is_deleted:
-            raise Unauthenticated("this account no longer exists")
-        return user
+        return require_live_account(await users.lock(uow, user_id))
 
     async def _reauthenticate(
         self,
