@@ -32,8 +32,11 @@ async def rejecting(_: Request) -> Response:
     return JSONResponse({"errors": [{"message": "nope"}]}, status_code=400)
 
 
+RELEASE_SLOW = asyncio.Event()  # set by the test once the gateway gave up waiting
+
+
 async def slow(_: Request) -> Response:
-    await asyncio.sleep(0.6)
+    await RELEASE_SLOW.wait()
     return JSONResponse({"data": {}})
 
 
@@ -114,6 +117,7 @@ async def test_timeout_and_unknown_subgraph(server: str) -> None:
         timed_out = await client.fetch("slow", "{ ok }", None, RequestContext())
         unknown = await client.fetch("elsewhere", "{ ok }", None, RequestContext())
     finally:
+        RELEASE_SLOW.set()
         await client.close()
     assert timed_out["errors"][0]["message"] == "Subgraph 'slow' did not answer in time."
     assert unknown["errors"][0]["message"] == "Subgraph 'elsewhere' is not in the supergraph."
