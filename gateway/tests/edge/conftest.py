@@ -214,7 +214,9 @@ def make_client(
     """Build and start an app with settings overrides; closed after the test."""
     clients: list[TestClient] = []
 
-    def make(*, verifier: Any = None, redis: Any = None, **overrides: Any) -> TestClient:
+    def make(
+        *, verifier: Any = None, redis: Any = None, metrics: Any = None, **overrides: Any
+    ) -> TestClient:
         values: dict[str, Any] = {
             "supergraph_path": supergraph_file,
             "reload_interval": 0,
@@ -225,6 +227,7 @@ def make_client(
         parts: dict[str, Any] = {
             "engine_factory": engine_factory(engines),
             "verifier": verifier if verifier is not None else StaticVerifier(),
+            "metrics": metrics,
         }
         if "redis_url" not in overrides:
             parts["redis"] = redis

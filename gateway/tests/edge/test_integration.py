@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 from gateway.app import build_app
+from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
 from websockets.asyncio.client import connect
 
@@ -45,6 +46,7 @@ class Stack:
     traffic: Traffic
     subgraphs: str
     supergraph_path: Path
+    metrics: GatewayMetrics
 
 
 @pytest.fixture
@@ -57,12 +59,18 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     settings = GatewaySettings(
         supergraph_path=path, reload_interval=0.05, rate_limit_per_second=0, fetch_timeout=5.0
     )
+    metrics = GatewayMetrics()
     gw_server, gw_task, gw_address = await serve(
-        build_app(settings, verifier=StaticVerifier(), redis=None)
+        build_app(settings, verifier=StaticVerifier(), redis=None, metrics=metrics)
     )
     try:
         yield Stack(
-            f"http://{gw_address}/graphql", f"ws://{gw_address}/graphql", traffic, base, path
+            f"http://{gw_address}/graphql",
+            f"ws://{gw_address}/graphql",
+            traffic,
+            base,
+            path,
+            metrics,
         )
     finally:
         gw_server.should_exit = True
@@ -109,11 +117,44 @@ async def test_authorization_and_trace_context_reach_the_subgraphs(stack: Stack)
 
 
 async def test_subgraph_fetch_metrics_are_exposed(stack: Stack) -> None:
-    await post(stack, "{ topReviews { author { name } } }")
+    for _ in range(3):
+        assert (await post(stack, "{ topReviews { author { name } } }")).status_code == 200
+    metrics = stack.metrics
+    for subgraph in ("reviews", "users"):  # the root fetch, then one entity fetch each time
+        assert (
+            metrics.value("gateway_subgraph_fetch_duration_seconds_count", subgraph=subgraph) == 3
+        )
+        assert metrics.value("gateway_subgraph_fetch_errors_total", subgraph=subgraph) == 0
+    assert metrics.value("gateway_plan_cache_total", result="miss") == 1
+    assert metrics.value("gateway_plan_cache_total", result="hit") == 2
     async with httpx.AsyncClient() as client:
         text = (await client.get(stack.url.replace("/graphql", "/metrics"))).text
-    assert 'gateway_subgraph_fetch_duration_seconds_count{subgraph="users"}' in text
-    assert 'gateway_plan_cache_total{result="miss"}' in text
+    assert 'gateway_subgraph_fetch_duration_seconds_count{subgraph="users"} 3.0' in text
+    assert 'gateway_plan_cache_total{result="hit"} 2.0' in text
+
+
+async def test_a_failed_fetch_is_counted_as_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "supergraph.graphql"
+    path.write_text(supergraph("http://127.0.0.1:9"))  # nothing listens there
+    settings = GatewaySettings(supergraph_path=path, reload_interval=0, rate_limit_per_second=0)
+    metrics = GatewayMetrics()
+    server, task, address = await serve(
+        build_app(settings, verifier=StaticVerifier(), redis=None, metrics=metrics)
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"http://{address}/graphql",
+                content=json.dumps({"query": "{ topReviews { body } }"}),
+                headers=STRICT,
+            )
+    finally:
+        server.should_exit = True
+        await task
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert metrics.value("gateway_subgraph_fetch_errors_total", subgraph="reviews") == 1
+    assert metrics.value("gateway_subgraph_fetch_duration_seconds_count", subgraph="reviews") == 1
+    assert metrics.value("gateway_request_errors_total", code="UNAVAILABLE") == 1
 
 
 async def test_validation_errors_from_the_engine_are_400(stack: Stack) -> None:
