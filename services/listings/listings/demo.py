@@ -246,5 +246,6 @@ def generate_listings(
         listing.status = ListingStatus(str(_pick(rng, STATUS_WEIGHTS)))
         # Last touched within three days of creation, and never after `end`.
         listing.updated_at = min(end, created + timedelta(seconds=rng.uniform(0, 3 * 86_400)))
-        listing.events.clear()
+        # Its one event is `created` (announcing the listing as generated), whatever status
+        # it was given: loading it through the use case publishes what a realtor's would.
         yield listing

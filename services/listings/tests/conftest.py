@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -49,9 +50,31 @@ async def db(database_factory: DatabaseFactory) -> AsyncIterator[Database]:
         await database_factory.drop(url)
 
 
+class TestClock:
+    """The service's clock in tests: each reading is 1 ms after the previous one (so the
+    order of creation is the order of calls), and `advance` jumps ahead."""
+
+    __test__ = False
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock() -> TestClock:
+    return TestClock(datetime(2026, 5, 1, 9, 0, tzinfo=UTC))
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def service(db: Database, storage: PhotoStorage) -> ListingService:
-    return ListingService(db, storage)
+async def service(db: Database, storage: PhotoStorage, clock: TestClock) -> ListingService:
+    return ListingService(db, storage, clock=clock)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -1,4 +1,5 @@
-"""Demo data is valid and self-consistent (it feeds `make seed` and the benchmark)."""
+"""Demo data is valid and self-consistent (it feeds `make seed` and the benchmark), and the
+two ways of loading it: through the use case (announced) and COPY (silent)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from datetime import UTC, datetime
 
 from listings.demo import MARKETS, generate_listings
 from listings.domain import PUBLIC_STATUSES, PropertyType
+from listings.store import copy_listings
 from listings.timezones import zone_for_address
+from servicekit.tables import outbox
+from sqlalchemy import func, select
 
 
 def test_generated_listings_are_consistent():
@@ -48,3 +52,25 @@ def test_generation_is_deterministic_per_seed():
     first = [h.slug for h in generate_listings(20, realtor_ids=realtors, seed=9)]
     again = [h.slug for h in generate_listings(20, realtor_ids=realtors, seed=9)]
     assert first == again
+
+
+async def test_seeding_through_the_use_case_announces_each_listing(db, service, queries):
+    realtors = [uuid.uuid4() for _ in range(3)]
+    homes = list(generate_listings(12, realtor_ids=realtors, seed=4))
+    assert await service.import_listings(homes, chunk=5) == 12
+    found = await queries.by_ids([h.id for h in homes])
+    assert {h.id: h.status for h in homes} == {k: v.status for k, v in found.items()}
+    async with db.session() as session:
+        rows = await session.execute(select(outbox.c.subject, outbox.c.subject_id))
+        announced = [(r.subject, r.subject_id) for r in rows]
+    assert sorted(announced) == sorted(("listings.listing.created", str(h.id)) for h in homes)
+
+
+async def test_bulk_copy_loads_rows_without_events(db, queries):
+    homes = list(generate_listings(50, realtor_ids=[uuid.uuid4()], seed=8))
+    assert await copy_listings(db.url, homes) == 50
+    found = await queries.by_ids([h.id for h in homes])
+    assert {k: v.slug for k, v in found.items()} == {h.id: h.slug for h in homes}
+    async with db.session() as session:
+        count = (await session.execute(select(func.count()).select_from(outbox))).scalar_one()
+    assert count == 0

@@ -55,7 +55,7 @@ async def collect(bus, subject: str) -> tuple[list[Event], object]:
     return received, sub
 
 
-async def eventually(predicate, timeout: float = 10.0) -> None:
+async def eventually(predicate, timeout: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await predicate():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"

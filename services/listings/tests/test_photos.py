@@ -1,12 +1,16 @@
-"""Photos: presigned POST to S3 (moto), confirmation checks, order, cover, removal."""
+"""Photos: presigned POST to S3 (moto), confirmation checks, order, cover, removal, and the
+worker that purges abandoned uploads on the service's clock."""
 
 from __future__ import annotations
 
 import struct
 import zlib
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
+from listings.workers import UploadPurger
 
 REQUEST = """
 mutation($listingId: ID!, $contentType: String!, $fileName: String!) {
@@ -200,14 +204,20 @@ async def test_photo_mutations_are_for_the_owner_only(api, realtor, other_realto
     assert [p["id"] for p in shown] == [photo["id"]]
 
 
-async def test_abandoned_uploads_are_purged_with_their_objects(api, realtor, service, storage, db):
-    from datetime import timedelta
+class Stop(Exception):
+    """Ends the purger's loop from its injected pause."""
 
-    from listings.tables import photo_uploads
-    from sqlalchemy import select, update
 
+async def test_abandoned_uploads_are_purged_with_their_objects(
+    api, realtor, service, storage, clock
+):
     listing = await api.create_listing(realtor)
     ticket = await upload(api, realtor, listing["id"], png_bytes(), "image/png")
+    purger = UploadPurger(service)
+    assert await purger.run_once() == 0, "a fresh upload stays"
+
+    # The POST expires after 15 minutes; an upload is forgotten a day after that.
+    clock.advance(timedelta(minutes=15) + timedelta(hours=24) - timedelta(seconds=1))
     fresh = (
         await api.data(
             REQUEST,
@@ -215,16 +225,34 @@ async def test_abandoned_uploads_are_purged_with_their_objects(api, realtor, ser
             who=realtor,
         )
     )["requestPhotoUpload"]
-    assert await service.purge_abandoned_uploads() == 0
-    async with db.uow() as uow:
-        await uow.session.execute(
-            update(photo_uploads)
-            .where(photo_uploads.c.id == ticket["id"])
-            .values(expires_at=photo_uploads.c.expires_at - timedelta(days=2))
-        )
-        await uow.commit()
-    assert await service.purge_abandoned_uploads() == 1
-    assert await storage.head(ticket["fields"]["key"]) is None
-    async with db.session() as session:
-        left = (await session.execute(select(photo_uploads.c.id))).scalars().all()
-    assert [str(x) for x in left] == [fresh["id"]]
+    assert await purger.run_once() == 0, "not yet past the grace period"
+    clock.advance(timedelta(seconds=2))
+    assert await purger.run_once() == 1
+    assert await storage.head(ticket["fields"]["key"]) is None, "its object is deleted"
+    assert await purger.run_once() == 0
+
+    # The one requested later is still pending: confirming it finds it (not uploaded yet).
+    confirm = (
+        "mutation($l: ID!, $u: ID!) { confirmPhotoUpload(listingId: $l, uploadId: $u) { id } }"
+    )
+    body = await api.call(confirm, {"l": listing["id"], "u": fresh["id"]}, who=realtor)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "uploadId"}
+    body = await api.call(confirm, {"l": listing["id"], "u": ticket["id"]}, who=realtor)
+    assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "uploadId"}
+
+
+async def test_the_purger_runs_then_pauses_its_interval(api, realtor, service, clock):
+    listing = await api.create_listing(realtor)
+    await upload(api, realtor, listing["id"], png_bytes(), "image/png")
+    clock.advance(timedelta(days=2))
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        raise Stop
+
+    purger = UploadPurger(service, interval=600.0, pause=pause)
+    with pytest.raises(Stop):
+        await purger.run()
+    assert pauses == [600.0]
+    assert await purger.run_once() == 0, "the first round purged the abandoned upload"
