@@ -1,4 +1,11 @@
-"""Composition root: builds scheduling from its settings and runs it."""
+"""Composition root: builds scheduling from its settings and runs it.
+
+`assemble(settings, infra, clock=...)` wires every part (nothing is created at import
+time, so tests pass other settings, infrastructure or a clock they move by hand);
+`runtime(parts)` makes the process (subgraph, gRPC, consumers, workers, the feed route);
+`build` opens the infrastructure, whose database announces tracked tours' events through
+`events.outgoing`, and does both; `main` runs it.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +21,17 @@ from servicekit.runtime import Runtime, run
 
 from scheduling.clients import Directory
 from scheduling.consumers import Consumers
-from scheduling.feeds import CalendarFeeds, feed_route
+from scheduling.events import outgoing
+from scheduling.feeds import CalendarFeeds
 from scheduling.graphql import Services, build_schema
 from scheduling.live import LiveTours
 from scheduling.notifications import Notifier
 from scheduling.queries import TourQueries
-from scheduling.reminders import NoShowWorker, ReminderWorker
+from scheduling.routes import feed_route
 from scheduling.rpc import ACCESS, SchedulingServicer
 from scheduling.service import Policy, Scheduling, utcnow
 from scheduling.settings import Settings
+from scheduling.workers import NoShowWorker, ReminderWorker
 
 MIGRATIONS_DIR = migrations_dir("scheduling")
 
@@ -58,9 +67,9 @@ def assemble(
         no_show_grace=timedelta(minutes=settings.no_show_grace_minutes),
         slot_step=timedelta(minutes=settings.slot_step_minutes),
     )
-    scheduling = Scheduling(infra.db, directory, policy=policy, clock=clock)
     queries = TourQueries(infra.db)
-    feeds = CalendarFeeds(infra.db, secret=settings.feed_secret, public_url=settings.public_url)
+    feeds = CalendarFeeds(secret=settings.feed_secret, public_url=settings.public_url)
+    scheduling = Scheduling(infra.db, queries, directory, feeds, policy=policy, clock=clock)
     live = LiveTours(infra.bus)
     notifier = Notifier(
         directory.identity, infra.mailer, sender=settings.infra.mail_from, clock=clock
@@ -74,11 +83,9 @@ def assemble(
         live=live,
         notifier=notifier,
         consumers=Consumers(scheduling, notifier),
-        reminders=ReminderWorker(
-            infra.db, notifier, clock=clock, poll_seconds=settings.reminder_poll_seconds
-        ),
+        reminders=ReminderWorker(scheduling, notifier, poll_seconds=settings.reminder_poll_seconds),
         no_shows=NoShowWorker(scheduling, poll_seconds=settings.no_show_poll_seconds),
-        services=Services(scheduling=scheduling, queries=queries, feeds=feeds, live=live),
+        services=Services(scheduling=scheduling, queries=queries, live=live),
     )
 
 
@@ -93,9 +100,7 @@ def runtime(parts: Parts) -> Runtime:
         grpc_service_names=["realty.scheduling.v1.Scheduling"],
         grpc_access=[ACCESS],
         subscriptions=parts.consumers.subscriptions(),
-        routes=[
-            feed_route(parts.feeds, parts.queries, parts.scheduling.clock),
-        ],
+        routes=[feed_route(parts.scheduling)],
         workers=[parts.live.run, parts.reminders.run, parts.no_shows.run],
     )
     result.on_shutdown.insert(0, parts.directory.close)
@@ -104,7 +109,7 @@ def runtime(parts: Parts) -> Runtime:
 
 async def build(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
-    infra = await Infrastructure.open(settings, MIGRATIONS_DIR)
+    infra = await Infrastructure.open(settings, MIGRATIONS_DIR, events=outgoing)
     return runtime(assemble(settings, infra))
 
 

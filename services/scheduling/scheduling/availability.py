@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from servicekit.errors import BadUserInput
+from servicekit.vocabulary import BadUserInput
 
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 MAX_BUFFER_MINUTES = 240
@@ -32,19 +32,19 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadUserInput(f"unknown time zone {name!r}", argument="timeZone") from None
+        raise BadUserInput(f"unknown time zone {name!r}", field="timeZone") from None
 
 
 def parse_clock(value: str, name: str) -> time:
     """'HH:MM' (24 h) → time; '24:00' is accepted as the end of the day."""
     hours, sep, minutes = value.strip().partition(":")
     if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
-        raise BadUserInput(f"{name} must look like 09:30", argument=name)
+        raise BadUserInput(f"{name} must look like 09:30", field=name)
     h, m = int(hours), int(minutes)
     if (h, m) == (24, 0):
         return time.max
     if not (0 <= h < 24 and 0 <= m < 60):
-        raise BadUserInput(f"{name} is not a time of day", argument=name)
+        raise BadUserInput(f"{name} is not a time of day", field=name)
     return time(h, m)
 
 
@@ -85,25 +85,26 @@ class Availability:
     ) -> Availability:
         zone(time_zone)
         hours: list[WorkingHours] = []
-        for weekday, start, end in weekly_hours:
+        for index, (weekday, start, end) in enumerate(weekly_hours):
+            at = f"weeklyHours.{index}"
             if weekday not in WEEKDAYS:
-                raise BadUserInput(f"unknown weekday {weekday!r}", argument="weekday")
-            begin, finish = parse_clock(start, "start"), parse_clock(end, "end")
+                raise BadUserInput(f"unknown weekday {weekday!r}", field=f"{at}.weekday")
+            begin, finish = parse_clock(start, f"{at}.start"), parse_clock(end, f"{at}.end")
             if begin == time.max or finish <= begin:
-                raise BadUserInput(f"{weekday}: end must be after start", argument="end")
+                raise BadUserInput(f"{weekday}: end must be after start", field=f"{at}.end")
             hours.append(WorkingHours(WEEKDAYS.index(weekday), begin, finish))
         hours.sort(key=lambda h: (h.weekday, h.start))
         for a, b in pairwise(hours):
             if a.weekday == b.weekday and b.start < a.end:
-                raise BadUserInput(f"{WEEKDAYS[a.weekday]}: working hours overlap")
+                raise BadUserInput(
+                    f"{WEEKDAYS[a.weekday]}: working hours overlap", field="weeklyHours"
+                )
         _bounded(buffer_minutes, 0, MAX_BUFFER_MINUTES, "bufferMinutes")
         _bounded(minimum_notice_minutes, 0, MAX_NOTICE_MINUTES, "minimumNoticeMinutes")
         _bounded(max_days_ahead, 1, MAX_DAYS_AHEAD, "maxDaysAhead")
         blocked = frozenset(blocked_dates)
         if len(blocked) > MAX_BLOCKED_DATES:
-            raise BadUserInput(
-                f"at most {MAX_BLOCKED_DATES} blocked dates", argument="blockedDates"
-            )
+            raise BadUserInput(f"at most {MAX_BLOCKED_DATES} blocked dates", field="blockedDates")
         return cls(
             realtor_id=realtor_id,
             time_zone=time_zone,
@@ -167,9 +168,9 @@ class Availability:
         candidate is free when its own blocked range (slot + this buffer) overlaps none.
         """
         if end <= start:
-            raise BadUserInput("`to` must be after `from`", argument="to")
+            raise BadUserInput("`to` must be after `from`", field="to")
         if end - start > MAX_RANGE:
-            raise BadUserInput(f"at most {MAX_RANGE.days} days per query", argument="to")
+            raise BadUserInput(f"at most {MAX_RANGE.days} days per query", field="to")
         earliest, latest = self.bookable_window(now)
         buffer = timedelta(minutes=self.buffer_minutes)
         tz = self.zone
@@ -193,7 +194,7 @@ class Availability:
 
 def _bounded(value: int, low: int, high: int, name: str) -> None:
     if not low <= value <= high:
-        raise BadUserInput(f"{name} must be between {low} and {high}", argument=name)
+        raise BadUserInput(f"{name} must be between {low} and {high}", field=name)
 
 
 def _local_instant(day: date, clock: time, tz: ZoneInfo) -> datetime:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import grpc
@@ -21,31 +20,11 @@ from servicekit.errors import NotFound, Unavailable
 from servicekit.grpc import call, client_channel
 from servicekit.tls import TlsMaterial
 
+from scheduling.domain import ListingStatus
+from scheduling.events import listing_status
+
 IDENTITY_SERVICE = "realty.identity.v1.Identity"
 LISTINGS_SERVICE = "realty.listings.v1.Listings"
-
-
-class ListingStatus(StrEnum):
-    DRAFT = "DRAFT"
-    COMING_SOON = "COMING_SOON"
-    ACTIVE = "ACTIVE"
-    PENDING = "PENDING"
-    CLOSED = "CLOSED"
-    WITHDRAWN = "WITHDRAWN"
-    UNKNOWN = "UNKNOWN"
-
-
-BOOKABLE = frozenset({ListingStatus.ACTIVE, ListingStatus.COMING_SOON})
-
-
-def listing_status(value: int) -> ListingStatus:
-    name = listings_pb2.ListingStatus.Name(
-        listings_pb2.ListingStatus.ValueType(value)
-    ).removeprefix("LISTING_STATUS_")
-    try:
-        return ListingStatus(name)
-    except ValueError:
-        return ListingStatus.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +35,6 @@ class ListingInfo:
     title: str
     location: str
     time_zone: str
-
-    @property
-    def bookable(self) -> bool:
-        return self.status in BOOKABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +81,7 @@ class ListingsClient:
                 self.timeout,
             )
         except NotFound:
-            raise NotFound("listing not found", argument="listingId") from None
+            raise NotFound("listing not found", field="listingId") from None
         return ListingInfo(
             id=uuid.UUID(found.id),
             realtor_id=uuid.UUID(found.realtor_id),

@@ -1,7 +1,8 @@
 """What scheduling does when other services (and scheduling itself) announce facts.
 
 Handlers run inside the consumer's unit of work, together with the inbox row, so each
-event has its effect once however often NATS redelivers it.
+event has its effect once however often NATS redelivers it. They only parse the event and
+call a use case (or the mail adapter): what an event means for tours is decided there.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from realty.scheduling.v1 import scheduling_pb2
 from servicekit.bus import Event, Subscription
 from servicekit.db import UnitOfWork
 
-from scheduling.clients import BOOKABLE, listing_status
-from scheduling.domain import Verb
-from scheduling.messages import tour_from_proto
+from scheduling.events import ALL_TOUR_SUBJECTS, listing_status, tour_from_proto, verb_of
 from scheduling.notifications import Notifier
 from scheduling.service import Scheduling
 
@@ -41,14 +40,11 @@ class Consumers:
 
     async def on_listing_status_changed(self, event: Event, uow: UnitOfWork) -> None:
         changed = event.unpack(listings_pb2.ListingStatusChanged)
-        status = listing_status(changed.to_status)
         listing_id = _id(changed.listing_id)
-        if listing_id is None or status in BOOKABLE:
-            return
-        reason = (
-            f"the listing is no longer open for tours ({status.value.replace('_', ' ').lower()})"
-        )
-        await self.scheduling.cancel_for_listing(uow, listing_id, reason)
+        if listing_id is not None:
+            await self.scheduling.listing_status_changed(
+                uow, listing_id, listing_status(changed.to_status)
+            )
 
     async def on_listing_deleted(self, event: Event, uow: UnitOfWork) -> None:
         listing_id = _id(event.unpack(listings_pb2.ListingDeleted).listing_id)
@@ -68,9 +64,8 @@ class Consumers:
 
     async def on_tour_changed(self, event: Event, uow: UnitOfWork) -> None:
         """Email both participants about a change of their tour, invitation attached."""
-        try:
-            verb = Verb(event.subject.rsplit(".", 1)[-1])
-        except ValueError:
+        verb = verb_of(event.subject)
+        if verb is None:
             return
         changed = event.unpack(scheduling_pb2.TourChanged)
         await self.notifier.tour_changed(
@@ -95,7 +90,7 @@ class Consumers:
             # Mail waits out an identity or mail-server outage of up to about an hour before
             # the event is dead-lettered.
             Subscription(
-                "scheduling.tour.>",
+                ALL_TOUR_SUBJECTS,
                 self.on_tour_changed,
                 durable="notifier",
                 max_deliver=20,

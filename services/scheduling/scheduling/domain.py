@@ -1,8 +1,12 @@
-"""The tour aggregate: its state machine, who may move it, and what it records.
+"""The tour aggregate: its state machine, who may move or see it, and what it records.
 
 A `Tour` enforces its own rules and records each change twice: as a `Transition` (the
 history shown to participants) and as a `TourEvent` (the fact announced to other services).
-Pure Python: no database, transport or serialisation here.
+The authorization rules of scheduling live here too, once, and every adapter (GraphQL,
+gRPC, consumers, workers) reaches them through the use cases. They follow the vocabulary's
+ADMIN rule: an admin passes every participant and owner rule, but never becomes a party
+(only a buyer requests a tour, only a realtor publishes availability).
+Pure Python: the standard library and `servicekit.vocabulary` only.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from servicekit.errors import BadUserInput, Forbidden
+from servicekit.vocabulary import BadUserInput, Forbidden, Principal, Role
 
 MIN_DURATION_MINUTES = 15
 MAX_DURATION_MINUTES = 240
@@ -61,9 +65,76 @@ class Actor:
     def system(cls) -> Actor:
         return cls(user_id=None)
 
+    @classmethod
+    def of(cls, who: Principal) -> Actor:
+        return cls(user_id=who.user_id, admin=who.is_admin)
+
     @property
     def is_system(self) -> bool:
         return self.user_id is None
+
+
+class ListingStatus(StrEnum):
+    """A listing's status as scheduling needs it (listings owns the listing)."""
+
+    DRAFT = "DRAFT"
+    COMING_SOON = "COMING_SOON"
+    ACTIVE = "ACTIVE"
+    PENDING = "PENDING"
+    CLOSED = "CLOSED"
+    WITHDRAWN = "WITHDRAWN"
+    UNKNOWN = "UNKNOWN"
+
+
+# Listings in these statuses accept tour requests; leaving them cancels the live tours.
+TOURABLE = frozenset({ListingStatus.ACTIVE, ListingStatus.COMING_SOON})
+
+
+def accepts_tours(status: ListingStatus) -> bool:
+    return status in TOURABLE
+
+
+def no_longer_tourable(status: ListingStatus) -> str:
+    """The reason given to the participants of tours cancelled because of `status`."""
+    return f"the listing is no longer open for tours ({status.value.replace('_', ' ').lower()})"
+
+
+# -- who may do what (besides the tour's own transitions, below) ----------------------------
+def require_may_request_tours(who: Principal) -> None:
+    """Requesting makes the caller the tour's buyer: a BUYER exactly (an admin is no party)."""
+    who.require_exact_role(Role.BUYER)
+
+
+def require_may_publish_availability(who: Principal) -> None:
+    """Availability makes the caller a realtor taking tours: a REALTOR exactly."""
+    who.require_exact_role(Role.REALTOR)
+
+
+def require_self(who: Principal, user_id: uuid.UUID) -> None:
+    """A user's own tours and clients: the user themself, or an admin."""
+    if who.user_id != user_id and not who.is_admin:
+        raise Forbidden("only the user themself may see this")
+
+
+def require_own_clients(who: Principal, user_id: uuid.UUID) -> None:
+    """A realtor's clients: the realtor themself, or an admin."""
+    who.require_role(Role.REALTOR)
+    require_self(who, user_id)
+
+
+def require_listing_realtor(who: Principal, realtor_id: uuid.UUID) -> None:
+    """The tours of a listing: its realtor, or an admin."""
+    if who.user_id != realtor_id and not who.is_admin:
+        raise Forbidden("only the listing's realtor may see its tours")
+
+
+def may_see_calendar_feed(who: Principal | None, user_id: uuid.UUID) -> bool:
+    """The secret feed URL is a credential, not data: only its owner ever gets it.
+
+    An admin can read anyone's tours through the API; a feed URL handed to them would be a
+    key that keeps working outside it, in the name of the user.
+    """
+    return who is not None and who.user_id == user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +161,10 @@ def _clean_text(value: str | None, *, name: str, limit: int, required: bool) -> 
     text = (value or "").strip()
     if not text:
         if required:
-            raise BadUserInput(f"{name} must not be empty", argument=name)
+            raise BadUserInput(f"{name} must not be empty", field=name)
         return None
     if len(text) > limit:
-        raise BadUserInput(f"{name} is longer than {limit} characters", argument=name)
+        raise BadUserInput(f"{name} is longer than {limit} characters", field=name)
     return text
 
 
@@ -101,14 +172,14 @@ def check_duration(minutes: int) -> timedelta:
     if not MIN_DURATION_MINUTES <= minutes <= MAX_DURATION_MINUTES:
         raise BadUserInput(
             f"durationMinutes must be between {MIN_DURATION_MINUTES} and {MAX_DURATION_MINUTES}",
-            argument="durationMinutes",
+            field="durationMinutes",
         )
     return timedelta(minutes=minutes)
 
 
 def check_aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise BadUserInput(f"{name} must carry a UTC offset", argument=name)
+        raise BadUserInput(f"{name} must carry a UTC offset", field=name)
     return value
 
 
@@ -157,7 +228,7 @@ class Tour:
         length = check_duration(duration_minutes)
         check_aware(starts_at, "startsAt")
         if starts_at <= now:
-            raise BadUserInput("startsAt must be in the future", argument="startsAt")
+            raise BadUserInput("startsAt must be in the future", field="startsAt")
         if buyer_id == realtor_id:
             raise BadUserInput("a realtor cannot book a tour of their own listing")
         tour = cls(
@@ -182,6 +253,14 @@ class Tour:
     # -- who ---------------------------------------------------------------------------------
     def is_participant(self, user_id: uuid.UUID) -> bool:
         return user_id in (self.buyer_id, self.realtor_id)
+
+    def visible_to(self, who: Principal) -> bool:
+        """A tour is seen by its participants, and by admins."""
+        return who.is_admin or self.is_participant(who.user_id)
+
+    def require_visible_to(self, who: Principal) -> None:
+        if not self.visible_to(who):
+            raise Forbidden("only the tour's participants may see it")
 
     def _require_participant(self, actor: Actor) -> None:
         if actor.is_system or actor.admin:
@@ -256,9 +335,9 @@ class Tour:
         self._require_status("reschedule", TourStatus.REQUESTED, TourStatus.SCHEDULED)
         check_aware(starts_at, "startsAt")
         if starts_at <= now:
-            raise BadUserInput("startsAt must be in the future", argument="startsAt")
+            raise BadUserInput("startsAt must be in the future", field="startsAt")
         if starts_at == self.starts_at:
-            raise BadUserInput("the tour already starts at that time", argument="startsAt")
+            raise BadUserInput("the tour already starts at that time", field="startsAt")
         previous = self.starts_at
         by_buyer = actor.user_id == self.buyer_id
         target = TourStatus.REQUESTED if by_buyer else self.status
@@ -307,6 +386,19 @@ class Tour:
         self.updated_at = now
         self.transitions.append(Transition(before, to, now, by, reason))
         self.events.append(TourEvent(verb, before, to, now, by, reason, previous_starts_at))
+
+    def reminder_due(self, planned_for: datetime, offset_minutes: int, now: datetime) -> bool:
+        """Whether a reminder planned `offset_minutes` before `planned_for` still says the truth.
+
+        Only for the start it was planned for, while the tour is scheduled, and while at
+        least half its lead time remains (a 24 h reminder found 3 h before the start, after
+        an outage, would say the wrong thing; the 1 h one follows).
+        """
+        return (
+            self.status is TourStatus.SCHEDULED
+            and self.starts_at == planned_for
+            and self.starts_at - now >= timedelta(minutes=offset_minutes / 2)
+        )
 
     @property
     def is_live(self) -> bool:

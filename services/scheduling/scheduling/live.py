@@ -21,7 +21,7 @@ from realty.scheduling.v1 import scheduling_pb2
 from servicekit.bus import Bus, Event
 
 from scheduling.domain import Tour
-from scheduling.messages import tour_from_proto
+from scheduling.events import ALL_TOUR_SUBJECTS, tour_from_proto
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class LiveTours:
         """Worker: hold the NATS subscription until cancelled."""
         await self.bus.connect()
         subscription = await self.bus.nc.subscribe(
-            self.bus.subject("scheduling.tour.>"), cb=self._on_message, pending_msgs_limit=65536
+            self.bus.subject(ALL_TOUR_SUBJECTS), cb=self._on_message, pending_msgs_limit=65536
         )
         self.ready.set()
         try:

@@ -11,7 +11,7 @@ from servicekit.access import Access, allow
 from servicekit.errors import BadUserInput, NotFound, parse_id
 from servicekit.pagination import decode_cursor, encode_cursor
 
-from scheduling.messages import status_from_proto, tour_to_proto
+from scheduling.events import status_from_proto, tour_to_proto
 from scheduling.queries import TourQueries, tour_key
 
 MAX_PAGE = 500

@@ -1,35 +1,42 @@
-"""Rows ↔ domain objects: loading and saving tours and availability within a session.
+"""Every statement that writes, locks or loads an aggregate to change it.
 
-Only `service.py` calls the writing functions, inside its unit of work. A write that breaks
-an exclusion constraint or the idempotency index surfaces as `Overlap`/`DuplicateKey`, so
-the use case decides what the caller sees; the transaction is then spoilt and only good
-for rolling back.
+Functions that load or add a `Tour` take the unit of work and `track` the tour, so its
+domain events reach the outbox when the unit of work commits; nothing else announces
+anything. A write that breaks an exclusion constraint or the idempotency index surfaces as
+`Overlap`/`DuplicateKey` (a deadlock between simultaneous writes as `Contended`), so the use
+case decides what the caller sees; the transaction is then spoilt and only good for
+rolling back.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import errors as pg_errors
-from sqlalchemy import Row, delete, insert, or_, select, update
+from servicekit.db import UnitOfWork
+from sqlalchemy import ColumnElement, Row, delete, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling.availability import WEEKDAYS, Availability, format_clock
-from scheduling.domain import LIVE_STATUSES, Tour, TourStatus, Transition
+from scheduling.domain import Tour, TourStatus
 from scheduling.tables import (
     BUYER_OVERLAP,
     IDEMPOTENCY,
     REALTOR_OVERLAP,
     availability,
     calendar_feeds,
+    reminder_jobs,
     tour_transitions,
     tours,
 )
+
+CANCELLABLE = (TourStatus.REQUESTED.value, TourStatus.SCHEDULED.value)
 
 
 class Overlap(Exception):
@@ -64,6 +71,19 @@ def _raise_known(exc: IntegrityError) -> None:
         raise DuplicateKey() from exc
     if name == REALTOR_OVERLAP:
         raise Overlap("realtor") from exc
+
+
+async def _write(session: AsyncSession, statement: Any) -> None:
+    """Run a write to `tours`, turning the constraints' refusals into this module's errors."""
+    try:
+        await session.execute(statement)
+    except IntegrityError as exc:
+        _raise_known(exc)
+        raise
+    except OperationalError as exc:
+        if isinstance(exc.orig, pg_errors.DeadlockDetected):  # SQLSTATE 40P01
+            raise Contended() from exc
+        raise
 
 
 # -- tours ---------------------------------------------------------------------------------
@@ -102,31 +122,17 @@ def _tour_values(tour: Tour) -> dict[str, Any]:
     }
 
 
-async def get_tour(session: AsyncSession, tour_id: uuid.UUID, *, lock: bool = False) -> Tour | None:
+async def load_tour(uow: UnitOfWork, tour_id: uuid.UUID, *, lock: bool = False) -> Tour | None:
+    """The tour, tracked by the unit of work (`lock`: held until it ends)."""
     query = select(tours).where(tours.c.id == tour_id)
     if lock:
         query = query.with_for_update()
-    row = (await session.execute(query)).first()
-    return tour_from_row(row) if row else None
+    row = (await uow.session.execute(query)).first()
+    return uow.track(tour_from_row(row)) if row else None
 
 
-async def get_tours(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Tour]:
-    rows = (await session.execute(select(tours).where(tours.c.id.in_(ids)))).all()
-    return {row.id: tour_from_row(row) for row in rows}
-
-
-async def find_by_idempotency_key(
-    session: AsyncSession, buyer_id: uuid.UUID, key: str
-) -> Tour | None:
-    row = (
-        await session.execute(
-            select(tours).where(tours.c.buyer_id == buyer_id, tours.c.idempotency_key == key)
-        )
-    ).first()
-    return tour_from_row(row) if row else None
-
-
-async def insert_tour(session: AsyncSession, tour: Tour, idempotency_key: str | None) -> None:
+async def add_tour(uow: UnitOfWork, tour: Tour, idempotency_key: str | None) -> None:
+    """Insert a new tour with its first transition; the constraints decide overlaps."""
     values = {
         "id": tour.id,
         "listing_id": tour.listing_id,
@@ -140,32 +146,18 @@ async def insert_tour(session: AsyncSession, tour: Tour, idempotency_key: str | 
         "created_at": tour.created_at,
         **_tour_values(tour),
     }
-    try:
-        await session.execute(insert(tours).values(**values))
-    except IntegrityError as exc:
-        _raise_known(exc)
-        raise
-    except OperationalError as exc:
-        if isinstance(exc.orig, pg_errors.DeadlockDetected):  # SQLSTATE 40P01
-            raise Contended() from exc
-        raise
-    await _append_transitions(session, tour)
+    await _write(uow.session, insert(tours).values(**values))
+    uow.track(tour)
+    await _append_transitions(uow.session, tour)
 
 
-async def save_tour(session: AsyncSession, tour: Tour) -> None:
+async def save_tour(uow: UnitOfWork, tour: Tour) -> None:
     """Write the tour's new state and the transitions it recorded since it was loaded."""
-    try:
-        await session.execute(
-            update(tours).where(tours.c.id == tour.id).values(**_tour_values(tour))
-        )
-    except IntegrityError as exc:
-        _raise_known(exc)
-        raise
-    except OperationalError as exc:
-        if isinstance(exc.orig, pg_errors.DeadlockDetected):  # SQLSTATE 40P01
-            raise Contended() from exc
-        raise
-    await _append_transitions(session, tour)
+    uow.track(tour)
+    await _write(
+        uow.session, update(tours).where(tours.c.id == tour.id).values(**_tour_values(tour))
+    )
+    await _append_transitions(uow.session, tour)
 
 
 async def _append_transitions(session: AsyncSession, tour: Tour) -> None:
@@ -188,84 +180,139 @@ async def _append_transitions(session: AsyncSession, tour: Tour) -> None:
     tour.transitions.clear()
 
 
-async def history(
-    session: AsyncSession, tour_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[Transition]]:
+async def _lock_cancellable(uow: UnitOfWork, condition: ColumnElement[bool]) -> list[Tour]:
+    """Requested and scheduled tours matching `condition`, locked in id order, tracked."""
     rows = (
-        await session.execute(
-            select(tour_transitions)
-            .where(tour_transitions.c.tour_id.in_(tour_ids))
-            .order_by(tour_transitions.c.id)
+        await uow.session.execute(
+            select(tours)
+            .where(condition, tours.c.status.in_(CANCELLABLE))
+            .order_by(tours.c.id)
+            .with_for_update()
         )
     ).all()
-    found: dict[uuid.UUID, list[Transition]] = {tid: [] for tid in tour_ids}
-    for row in rows:
-        found[row.tour_id].append(
-            Transition(
-                TourStatus(row.from_status) if row.from_status else None,
-                TourStatus(row.to_status),
-                row.at,
-                row.by_user,
-                row.reason,
-            )
-        )
-    return found
+    return [uow.track(tour_from_row(row)) for row in rows]
 
 
-async def busy_ranges(
-    session: AsyncSession, realtor_id: uuid.UUID, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime]]:
-    """Blocked ranges of the realtor's live tours that touch [start, end)."""
+async def cancellable_of_listing(uow: UnitOfWork, listing_id: uuid.UUID) -> list[Tour]:
+    return await _lock_cancellable(uow, tours.c.listing_id == listing_id)
+
+
+async def cancellable_of_user(
+    uow: UnitOfWork, user_id: uuid.UUID, starting_after: datetime
+) -> list[Tour]:
+    """The user's requested and scheduled tours (as buyer or realtor) still to come."""
+    participant = or_(tours.c.buyer_id == user_id, tours.c.realtor_id == user_id)
+    return await _lock_cancellable(uow, participant & (tours.c.starts_at > starting_after))
+
+
+async def claim_no_shows(uow: UnitOfWork, ended_before: datetime, limit: int) -> list[Tour]:
+    """Scheduled tours that ended before `ended_before`, locked (other workers skip them)."""
     rows = (
-        await session.execute(
-            select(tours.c.starts_at, tours.c.blocked_until).where(
-                tours.c.realtor_id == realtor_id,
-                tours.c.status.in_([s.value for s in LIVE_STATUSES]),
-                tours.c.starts_at < end,
-                tours.c.blocked_until > start,
-            )
+        await uow.session.execute(
+            select(tours)
+            .where(tours.c.status == TourStatus.SCHEDULED.value, tours.c.ends_at <= ended_before)
+            .order_by(tours.c.ends_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
     ).all()
-    return [(r.starts_at, r.blocked_until) for r in rows]
+    return [uow.track(tour_from_row(row)) for row in rows]
 
 
-def participant_filter(user_id: uuid.UUID) -> Any:
-    return or_(tours.c.buyer_id == user_id, tours.c.realtor_id == user_id)
+async def anonymise_user(uow: UnitOfWork, user_id: uuid.UUID) -> None:
+    """Erase what a deleted user wrote or configured; ids stay as opaque references."""
+    session = uow.session
+    await session.execute(update(tours).where(tours.c.buyer_id == user_id).values(note=None))
+    await session.execute(
+        update(tours)
+        .where(
+            tours.c.id == tour_transitions.c.tour_id,
+            tour_transitions.c.by_user == user_id,
+            tour_transitions.c.reason == tours.c.status_reason,
+        )
+        .values(status_reason=None)
+    )
+    await session.execute(
+        update(tour_transitions).where(tour_transitions.c.by_user == user_id).values(reason=None)
+    )
+    await session.execute(delete(calendar_feeds).where(calendar_feeds.c.user_id == user_id))
+    await session.execute(delete(availability).where(availability.c.realtor_id == user_id))
 
 
-def live_filter() -> Any:
-    return tours.c.status.in_([s.value for s in LIVE_STATUSES])
+# -- reminders -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ReminderJob:
+    """A reminder planned `offset_minutes` before the start the tour had then."""
+
+    id: int
+    tour_id: uuid.UUID
+    offset_minutes: int
+    for_starts_at: datetime
 
 
-def ended_filter(now: datetime) -> Any:
-    return or_(~live_filter(), tours.c.ends_at <= now)
+async def plan_reminders(
+    uow: UnitOfWork, tour: Tour, offsets_minutes: Sequence[int], now: datetime
+) -> None:
+    """Retire reminders planned for another start or a tour no longer scheduled; plan new ones."""
+    scheduled = tour.status is TourStatus.SCHEDULED
+    stale = reminder_jobs.c.for_starts_at != tour.starts_at if scheduled else true()
+    await uow.session.execute(
+        update(reminder_jobs)
+        .where(reminder_jobs.c.tour_id == tour.id, reminder_jobs.c.state == "pending", stale)
+        .values(state="skipped", processed_at=now)
+    )
+    if not scheduled:
+        return
+    rows = [
+        {
+            "tour_id": tour.id,
+            "offset_minutes": offset,
+            "due_at": tour.starts_at - timedelta(minutes=offset),
+            "for_starts_at": tour.starts_at,
+        }
+        for offset in offsets_minutes
+        if tour.starts_at - timedelta(minutes=offset) > now
+    ]
+    if rows:
+        await uow.session.execute(pg_insert(reminder_jobs).values(rows).on_conflict_do_nothing())
+
+
+async def claim_due_reminders(
+    uow: UnitOfWork, now: datetime, limit: int
+) -> list[tuple[ReminderJob, Tour | None]]:
+    """Pending jobs due by `now`, locked (other workers skip them), each with its tour."""
+    rows = (
+        await uow.session.execute(
+            select(reminder_jobs)
+            .where(reminder_jobs.c.state == "pending", reminder_jobs.c.due_at <= now)
+            .order_by(reminder_jobs.c.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not rows:
+        return []
+    ids = list({row.tour_id for row in rows})
+    found = {
+        row.id: tour_from_row(row)
+        for row in (await uow.session.execute(select(tours).where(tours.c.id.in_(ids)))).all()
+    }
+    return [
+        (ReminderJob(r.id, r.tour_id, r.offset_minutes, r.for_starts_at), found.get(r.tour_id))
+        for r in rows
+    ]
+
+
+async def finish_reminder(uow: UnitOfWork, job: ReminderJob, *, sent: bool, now: datetime) -> None:
+    await uow.session.execute(
+        update(reminder_jobs)
+        .where(reminder_jobs.c.id == job.id)
+        .values(state="sent" if sent else "skipped", processed_at=now)
+    )
 
 
 # -- availability ---------------------------------------------------------------------------
-def availability_from_row(row: Row[Any] | Any) -> Availability:
-    hours = tuple(
-        (h["weekday"], h["start"], h["end"])
-        for h in sorted(row.weekly_hours, key=lambda h: (WEEKDAYS.index(h["weekday"]), h["start"]))
-    )
-    return Availability.create(
-        realtor_id=row.realtor_id,
-        time_zone=row.time_zone,
-        weekly_hours=hours,
-        buffer_minutes=row.buffer_minutes,
-        minimum_notice_minutes=row.minimum_notice_minutes,
-        max_days_ahead=row.max_days_ahead,
-        blocked_dates=row.blocked_dates or [],
-    )
-
-
-async def get_availability(session: AsyncSession, realtor_id: uuid.UUID) -> Availability | None:
-    row = (
-        await session.execute(select(availability).where(availability.c.realtor_id == realtor_id))
-    ).first()
-    return availability_from_row(row) if row else None
-
-
-async def put_availability(session: AsyncSession, value: Availability, now: datetime) -> None:
+async def put_availability(uow: UnitOfWork, value: Availability, now: datetime) -> None:
     fields: dict[str, Any] = {
         "time_zone": value.time_zone,
         "weekly_hours": [
@@ -283,53 +330,16 @@ async def put_availability(session: AsyncSession, value: Availability, now: date
         "updated_at": now,
     }
     statement = pg_insert(availability).values(realtor_id=value.realtor_id, **fields)
-    await session.execute(
+    await uow.session.execute(
         statement.on_conflict_do_update(index_elements=[availability.c.realtor_id], set_=fields)
     )
 
 
-async def cancellable_ids(session: AsyncSession, condition: Any) -> list[uuid.UUID]:
-    """Tours matching `condition` still requested or scheduled, in id order (lock order)."""
-    rows = (
-        await session.execute(
-            select(tours.c.id)
-            .where(condition, tours.c.status.in_(["REQUESTED", "SCHEDULED"]))
-            .order_by(tours.c.id)
-        )
-    ).all()
-    return [row.id for row in rows]
-
-
-async def no_show_candidates(
-    session: AsyncSession, ended_before: datetime, limit: int
-) -> list[Tour]:
-    """Scheduled tours that ended before `ended_before`, locked (other workers skip them)."""
-    rows = (
-        await session.execute(
-            select(tours)
-            .where(tours.c.status == TourStatus.SCHEDULED.value, tours.c.ends_at <= ended_before)
-            .order_by(tours.c.ends_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    return [tour_from_row(row) for row in rows]
-
-
-async def anonymise_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Erase what a deleted user wrote or configured; ids stay as opaque references."""
-    await session.execute(update(tours).where(tours.c.buyer_id == user_id).values(note=None))
-    await session.execute(
-        update(tours)
-        .where(
-            tours.c.id == tour_transitions.c.tour_id,
-            tour_transitions.c.by_user == user_id,
-            tour_transitions.c.reason == tours.c.status_reason,
-        )
-        .values(status_reason=None)
+# -- calendar feeds --------------------------------------------------------------------------
+async def rotate_feed(uow: UnitOfWork, user_id: uuid.UUID, nonce: bytes, token_hash: bytes) -> None:
+    """Store the user's new feed nonce (and the new token's hash): the old URL stops working."""
+    fields = {"nonce": nonce, "token_hash": token_hash}
+    statement = pg_insert(calendar_feeds).values(user_id=user_id, **fields)
+    await uow.session.execute(
+        statement.on_conflict_do_update(index_elements=[calendar_feeds.c.user_id], set_=fields)
     )
-    await session.execute(
-        update(tour_transitions).where(tour_transitions.c.by_user == user_id).values(reason=None)
-    )
-    await session.execute(delete(calendar_feeds).where(calendar_feeds.c.user_id == user_id))
-    await session.execute(delete(availability).where(availability.c.realtor_id == user_id))

@@ -20,6 +20,7 @@ import pytest_asyncio
 from realty.identity.v1 import identity_pb2, identity_pb2_grpc
 from realty.listings.v1 import listings_pb2, listings_pb2_grpc
 from scheduling.app import MIGRATIONS_DIR, Parts, assemble
+from scheduling.events import outgoing
 from scheduling.graphql import build_schema
 from scheduling.settings import Settings
 from servicekit.access import Access, Caller, allow, current_caller
@@ -343,7 +344,7 @@ async def build_parts(
 ) -> Parts:
     infra = Infrastructure(
         settings=settings,
-        db=Database(url, source="scheduling", pool_size=5, max_overflow=20),
+        db=Database(url, source="scheduling", pool_size=5, max_overflow=20, events=outgoing),
         bus=bus,
         verifier=issuer.verifier(),
         mailer=SmtpMailer("127.0.0.1", mail.port),

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from icalendar import Calendar
 from scheduling.domain import Actor, Tour
-from scheduling.feeds import feed_route
+from scheduling.routes import feed_route
 from scheduling.ics import Method, Person, invitation
 from servicekit.auth import Role
 from starlette.applications import Starlette
@@ -130,7 +130,7 @@ async def test_calendar_feed_is_secret_stable_and_revocable(stack: Any) -> None:
     # Someone else asking about the buyer learns nothing.
     assert (await stack.ok(query, reps, as_=realtor))["_entities"][0]["calendarFeedUrl"] is None
 
-    app = Starlette(routes=[feed_route(stack.parts.feeds, stack.parts.queries, stack.clock)])
+    app = Starlette(routes=[feed_route(stack.parts.scheduling)])
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://x"
     ) as http:

@@ -7,7 +7,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scheduling.reminders import ReminderWorker
+from scheduling.events import outgoing
+from scheduling.service import Scheduling
+from scheduling.workers import ReminderWorker
 from servicekit.auth import Role
 from servicekit.db import Database
 from sqlalchemy import text
@@ -42,9 +44,15 @@ async def test_each_reminder_is_sent_once_by_racing_workers(stack: Any) -> None:
         ids.append(tour["id"])
 
     url = stack.db.url
-    databases = [Database(url, source="scheduling"), Database(url, source="scheduling")]
+    databases = [Database(url, source="scheduling", events=outgoing) for _ in range(2)]
+    own = stack.parts.scheduling
     workers = [
-        ReminderWorker(db, stack.parts.notifier, clock=stack.clock, batch=2) for db in databases
+        ReminderWorker(
+            Scheduling(db, own.queries, own.directory, own.feeds, policy=own.policy, clock=own.clock),
+            stack.parts.notifier,
+            batch=2,
+        )
+        for db in databases
     ]
     try:
         # Every 24-hour reminder is due.

@@ -287,7 +287,7 @@ async def test_a_request_caught_in_a_deadlock_is_tried_again(stack: Any) -> None
     async with stack.db.uow() as other:
         # Another transaction holds the realtor's 10:00 tour, not committed yet ([10:00, 10:45)
         # with the buffer), so a request for 10:30 waits on it in the exclusion constraint;
-        await store.insert_tour(other.session, held_tour(TUESDAY_10AM), None)
+        await store.add_tour(other, held_tour(TUESDAY_10AM), None)
         request = asyncio.create_task(
             stack.request(buyer, listing, TUESDAY_10AM + timedelta(minutes=30), key="k")
         )
@@ -295,9 +295,7 @@ async def test_a_request_caught_in_a_deadlock_is_tried_again(stack: Any) -> None
         # then it adds 11:00, which overlaps only the waiting request: each now waits on the
         # other, and PostgreSQL aborts one of them.
         with contextlib.suppress(store.Contended):
-            await store.insert_tour(
-                other.session, held_tour(TUESDAY_10AM + timedelta(hours=1)), None
-            )
+            await store.add_tour(other, held_tour(TUESDAY_10AM + timedelta(hours=1)), None)
         await other.rollback()
     # Whichever was aborted, the request answers as if it had come alone.
     tour = data(await request, "requestTour")

@@ -36,7 +36,7 @@ async def replica(stack: Any) -> AsyncIterator[tuple[str, LiveTours]]:
     await asyncio.wait_for(live.ready.wait(), 5)
     parts = stack.parts
     services = Services(
-        scheduling=parts.scheduling, queries=parts.queries, feeds=parts.feeds, live=live
+        scheduling=parts.scheduling, queries=parts.queries, live=live
     )
     graphql = SubgraphApp(build_schema(), verifier=parts.infra.verifier, services=services)
     app = service_app(graphql=graphql, checks={})

@@ -1,4 +1,12 @@
-"""Tours as protobuf messages: the gRPC `Tour` and the `TourChanged` event payload."""
+"""Scheduling's domain events as bus messages, and other services' messages in its terms.
+
+`outgoing` is the one mapper the unit of work calls at commit for every new event of every
+tour it tracked (`Database(..., events=outgoing)`): a `TourEvent` leaves as
+`scheduling.tour.<verb>` with a `TourChanged` payload carrying the tour as committed. No
+use case hands events over by hand. The same `Tour` message answers gRPC calls, so its
+mapping lives here once; incoming messages (listing statuses, tours carried by events) are
+turned back into the domain's words here too.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,44 @@ import uuid
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from realty.listings.v1 import listings_pb2
 from realty.scheduling.v1 import scheduling_pb2
+from servicekit.db import Outgoing
 
-from scheduling.domain import Tour, TourEvent, TourStatus
+from scheduling.domain import ListingStatus, Tour, TourEvent, TourStatus, Verb
+
+SUBJECT = "scheduling.tour.{verb}"
+ALL_TOUR_SUBJECTS = "scheduling.tour.>"
+
+
+def outgoing(tour: Tour, event: TourEvent) -> Outgoing:
+    """The message announcing `event` of `tour`."""
+    return Outgoing(
+        SUBJECT.format(verb=event.verb.value),
+        tour_changed(tour, event),
+        subject_id=tour.id,
+        actor=event.actor_id,
+        time=event.at,
+    )
+
+
+def verb_of(subject: str) -> Verb | None:
+    """The verb a tour event's subject ends with; None for a subject this version does not know."""
+    try:
+        return Verb(subject.rsplit(".", 1)[-1])
+    except ValueError:
+        return None
+
+
+def listing_status(value: int) -> ListingStatus:
+    """A listing status as listings sends it (events and gRPC alike)."""
+    name = listings_pb2.ListingStatus.Name(
+        listings_pb2.ListingStatus.ValueType(value)
+    ).removeprefix("LISTING_STATUS_")
+    try:
+        return ListingStatus(name)
+    except ValueError:
+        return ListingStatus.UNKNOWN
 
 
 def timestamp(value: datetime) -> Timestamp:

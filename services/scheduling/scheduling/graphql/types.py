@@ -1,31 +1,26 @@
 # mypy: disable-error-code="untyped-decorator"
-"""Scheduling's federation subgraph: the `Tour` entity, availability, and live updates.
-
-Thin by design: resolvers parse arguments, call the use cases, and map domain objects to
-the types below. Errors are servicekit errors, which leave with `extensions.code`.
+"""The subgraph's types: the `Tour` entity, the `User` and `Listing` entities it extends,
+availability, and the inputs. Fields under an entity call the use cases (which apply the
+domain's rules) and batch through per-request DataLoaders.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated
 
 import strawberry
-from servicekit.auth import Principal, Role
-from servicekit.errors import Forbidden, parse_id
-from servicekit.graphql import Context, SubgraphSchema
+from servicekit.graphql import Context
 from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
+from servicekit.vocabulary import Principal, parse_id
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from scheduling import domain
 from scheduling.availability import WEEKDAYS, Availability, format_clock
-from scheduling.feeds import CalendarFeeds
-from scheduling.live import LiveTours
+from scheduling.graphql.context import context, services
 from scheduling.queries import Client, TourQueries, client_key, tour_key
 from scheduling.service import Scheduling
 
@@ -34,29 +29,6 @@ DEFAULT_DURATION = 30
 DEFAULT_BUFFER = 15
 DEFAULT_NOTICE = 120
 DEFAULT_HORIZON = 60
-
-
-def _or(value: int | None, default: int) -> int:
-    return default if value is None else value
-
-
-@dataclass
-class Services:
-    """What resolvers reach through `info.context.services` (built by app.py)."""
-
-    scheduling: Scheduling
-    queries: TourQueries
-    feeds: CalendarFeeds
-    live: LiveTours
-
-
-def _ctx(info: Info[Context, None]) -> Context:
-    return info.context
-
-
-def _services(info: Info[Context, None]) -> Services:
-    services: Services = info.context.services
-    return services
 
 
 TourStatus = strawberry.enum(domain.TourStatus, description="Where a tour is in its lifecycle.")
@@ -83,21 +55,14 @@ class User:
     def resolve_reference(cls, id: strawberry.ID) -> User:
         return cls(id=id)
 
-    async def _self(self, info: Info[Context, None], *roles: Role) -> Principal:
-        who = await _ctx(info).user(*roles)
-        if str(who.user_id) != str(self.id) and not who.is_admin:
-            raise Forbidden("only the user themself may see this")
-        return who
-
     @strawberry.field(description="The user's live tours that are not over yet, soonest first.")
     async def upcoming_tours(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Tour]:
-        await self._self(info)
-        services = _services(info)
+        who = await context(info).user()
         limit = page_size(first)
-        rows = await services.queries.upcoming(
-            parse_id(self.id, "id"), services.scheduling.clock(), limit, decode_cursor(after)
+        rows = await services(info).scheduling.upcoming_tours(
+            who, parse_id(self.id, "id"), limit, decode_cursor(after)
         )
         return build_connection(rows, limit=limit, key=tour_key, node=Tour.of, after=after)
 
@@ -105,11 +70,10 @@ class User:
     async def tour_history(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Tour]:
-        await self._self(info)
-        services = _services(info)
+        who = await context(info).user()
         limit = page_size(first)
-        rows = await services.queries.past(
-            parse_id(self.id, "id"), services.scheduling.clock(), limit, decode_cursor(after)
+        rows = await services(info).scheduling.past_tours(
+            who, parse_id(self.id, "id"), limit, decode_cursor(after)
         )
         return build_connection(rows, limit=limit, key=tour_key, node=Tour.of, after=after)
 
@@ -117,10 +81,10 @@ class User:
     async def clients(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[User]:
-        await self._self(info, Role.REALTOR)
+        who = await context(info).user()
         limit = page_size(first)
-        rows = await _services(info).queries.clients(
-            parse_id(self.id, "id"), limit, decode_cursor(after)
+        rows = await services(info).scheduling.clients(
+            who, parse_id(self.id, "id"), limit, decode_cursor(after)
         )
 
         def node(client: Client) -> User:
@@ -132,10 +96,10 @@ class User:
         description="Secret URL of the user's tours as an ICS calendar feed (self only)."
     )
     async def calendar_feed_url(self, info: Info[Context, None]) -> str | None:
-        who = await _ctx(info).principal()
-        if who is None or str(who.user_id) != str(self.id):
+        who = await context(info).principal()
+        if who is None:
             return None
-        return await _services(info).feeds.url_for(who.user_id)
+        return await services(info).scheduling.calendar_feed_url(who, parse_id(self.id, "id"))
 
 
 @strawberry.federation.type(keys=["id"], description="A home offered for sale or rent.")
@@ -154,13 +118,11 @@ class Listing:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Tour]:
-        who = await _ctx(info).user()
-        services = _services(info)
-        listing_id = parse_id(self.id, "id")
-        await services.scheduling.require_listing_owner(who, listing_id)
+        who = await context(info).user()
         limit = page_size(first)
-        rows = await services.queries.of_listing(
-            listing_id,
+        rows = await services(info).scheduling.tours_of_listing(
+            who,
+            parse_id(self.id, "id"),
             domain.TourStatus(status.value) if status is not None else None,
             limit,
             decode_cursor(after),
@@ -188,9 +150,13 @@ def _history_loader(queries: TourQueries) -> DataLoader[uuid.UUID, list[domain.T
     return DataLoader(load_fn=load)
 
 
-def _tour_loader(queries: TourQueries) -> DataLoader[uuid.UUID, domain.Tour | None]:
+def _tour_loader(
+    scheduling: Scheduling, who: Principal | None
+) -> DataLoader[uuid.UUID, domain.Tour | None]:
+    """The tours the caller may see, one query per batch; the others resolve to null."""
+
     async def load(ids: Sequence[uuid.UUID]) -> list[domain.Tour | None]:
-        found = await queries.by_ids(list(ids))
+        found = await scheduling.visible_tours(who, list(ids))
         return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
@@ -232,15 +198,11 @@ class Tour:
 
     @classmethod
     async def resolve_reference(cls, info: Info[Context, None], id: strawberry.ID) -> Tour | None:
-        services = _services(info)
-        loader = _ctx(info).loader("tour", lambda: _tour_loader(services.queries))
+        scheduling = services(info).scheduling
+        who = await context(info).principal()
+        loader = context(info).loader("tour", lambda: _tour_loader(scheduling, who))
         tour = await loader.load(parse_id(id, "id"))
-        who = await _ctx(info).principal()
-        if tour is None or who is None:
-            return None
-        if not (who.is_admin or tour.is_participant(who.user_id)):
-            return None
-        return cls.of(tour)
+        return None if tour is None else cls.of(tour)
 
     @strawberry.field(description="The listing toured.")
     def listing(self) -> Listing:
@@ -256,8 +218,8 @@ class Tour:
 
     @strawberry.field(description="Every status change, oldest first.")
     async def history(self, info: Info[Context, None]) -> list[TourStatusChange]:
-        services = _services(info)
-        loader = _ctx(info).loader("history", lambda: _history_loader(services.queries))
+        queries = services(info).queries
+        loader = context(info).loader("history", lambda: _history_loader(queries))
         steps = await loader.load(parse_id(self.id, "id"))
         return [
             TourStatusChange(
@@ -350,136 +312,4 @@ class RequestTourInput:
     note: str | None = strawberry.field(default=None, description="A note for the realtor.")
     idempotency_key: str | None = strawberry.field(
         default=None, description="Repeat a request safely: the same key returns the same tour."
-    )
-
-
-# -- operations ----------------------------------------------------------------------------------
-@strawberry.type
-class Query:
-    @strawberry.field(description="A tour (its participants only).")
-    async def tour(self, info: Info[Context, None], id: strawberry.ID) -> Tour | None:
-        who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.tour_for(who, parse_id(id, "id")))
-
-    @strawberry.field(description="Free slots of the listing's realtor between `from` and `to`.")
-    async def available_slots(
-        self,
-        info: Info[Context, None],
-        listing_id: strawberry.ID,
-        from_: Annotated[datetime, strawberry.argument(name="from", description="Earliest start.")],
-        to: Annotated[datetime, strawberry.argument(description="Latest start (exclusive).")],
-        duration_minutes: int | None = None,
-    ) -> list[TimeSlot]:
-        slots = await _services(info).scheduling.available_slots(
-            parse_id(listing_id, "listingId"), from_, to, duration_minutes or DEFAULT_DURATION
-        )
-        return [TimeSlot(starts_at=s, ends_at=e) for s, e in slots]
-
-    @strawberry.field(description="The caller's availability (REALTOR); null until set.")
-    async def my_availability(self, info: Info[Context, None]) -> AvailabilityType | None:
-        who = await _ctx(info).user(Role.REALTOR)
-        value = await _services(info).scheduling.availability_of(who.user_id)
-        return AvailabilityType.of(value) if value else None
-
-
-@strawberry.type
-class Mutation:
-    @strawberry.mutation(description="Publish the caller's working hours and booking rules.")
-    async def set_availability(
-        self, info: Info[Context, None], input: AvailabilityInput
-    ) -> AvailabilityType:
-        who = await _ctx(info).user(Role.REALTOR)
-        value = await _services(info).scheduling.set_availability(
-            who,
-            time_zone=input.time_zone,
-            weekly_hours=[(h.weekday.value, h.start, h.end) for h in input.weekly_hours],
-            buffer_minutes=_or(input.buffer_minutes, DEFAULT_BUFFER),
-            minimum_notice_minutes=_or(input.minimum_notice_minutes, DEFAULT_NOTICE),
-            max_days_ahead=_or(input.max_days_ahead, DEFAULT_HORIZON),
-            blocked_dates=input.blocked_dates or [],
-        )
-        return AvailabilityType.of(value)
-
-    @strawberry.mutation(description="Ask for a tour of a listing (BUYER).")
-    async def request_tour(self, info: Info[Context, None], input: RequestTourInput) -> Tour:
-        who = await _ctx(info).user(Role.BUYER)
-        tour = await _services(info).scheduling.request_tour(
-            who,
-            listing_id=parse_id(input.listing_id, "listingId"),
-            starts_at=input.starts_at,
-            duration_minutes=_or(input.duration_minutes, DEFAULT_DURATION),
-            note=input.note,
-            idempotency_key=input.idempotency_key,
-        )
-        return Tour.of(tour)
-
-    @strawberry.mutation(description="Confirm a requested tour (its realtor).")
-    async def confirm_tour(self, info: Info[Context, None], id: strawberry.ID) -> Tour:
-        who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.confirm(who, parse_id(id, "id")))
-
-    @strawberry.mutation(description="Decline a requested tour with a reason (its realtor).")
-    async def decline_tour(self, info: Info[Context, None], id: strawberry.ID, reason: str) -> Tour:
-        who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.decline(who, parse_id(id, "id"), reason))
-
-    @strawberry.mutation(
-        description="Move a tour (a participant); a buyer's move needs confirming."
-    )
-    async def reschedule_tour(
-        self, info: Info[Context, None], id: strawberry.ID, starts_at: datetime
-    ) -> Tour:
-        who = await _ctx(info).user()
-        return Tour.of(
-            await _services(info).scheduling.reschedule(who, parse_id(id, "id"), starts_at)
-        )
-
-    @strawberry.mutation(description="Cancel a requested or scheduled tour (a participant).")
-    async def cancel_tour(self, info: Info[Context, None], id: strawberry.ID, reason: str) -> Tour:
-        who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.cancel(who, parse_id(id, "id"), reason))
-
-    @strawberry.mutation(description="Start a scheduled tour (its realtor).")
-    async def start_tour(self, info: Info[Context, None], id: strawberry.ID) -> Tour:
-        who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.start(who, parse_id(id, "id")))
-
-    @strawberry.mutation(description="Complete a tour in progress (its realtor).")
-    async def complete_tour(self, info: Info[Context, None], id: strawberry.ID) -> Tour:
-        who = await _ctx(info).user()
-        return Tour.of(await _services(info).scheduling.complete(who, parse_id(id, "id")))
-
-    @strawberry.mutation(
-        description="Replace the caller's calendar feed URL (revokes the old one)."
-    )
-    async def reset_calendar_feed(self, info: Info[Context, None]) -> str:
-        who = await _ctx(info).user()
-        return await _services(info).feeds.url_for(who.user_id, reset=True)
-
-
-@strawberry.type
-class Subscription:
-    @strawberry.subscription(description="Every change of one tour (its participants only).")
-    async def tour_status_changed(
-        self, info: Info[Context, None], tour_id: strawberry.ID
-    ) -> AsyncGenerator[Tour, None]:
-        who = await _ctx(info).user()
-        services = _services(info)
-        tour_uuid = parse_id(tour_id, "tourId")
-        with services.live.listen(tour_id=tour_uuid) as listener:
-            await services.scheduling.tour_for(who, tour_uuid)
-            async for tour in listener:
-                yield Tour.of(tour)
-
-    @strawberry.subscription(description="Every change to any of the caller's tours.")
-    async def my_tour_updates(self, info: Info[Context, None]) -> AsyncGenerator[Tour, None]:
-        who = await _ctx(info).user()
-        with _services(info).live.listen(user_id=who.user_id) as listener:
-            async for tour in listener:
-                yield Tour.of(tour)
-
-
-def build_schema() -> strawberry.federation.Schema:
-    return SubgraphSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, types=[User, Listing, Tour]
     )
