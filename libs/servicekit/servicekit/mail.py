@@ -1,7 +1,9 @@
 """Outgoing email: one `Mailer` interface, an SMTP and an SES backend, and a local catcher.
 
 The catcher is a real SMTP server that writes every message it receives as an RFC 5322
-`.eml` file under `<data dir>/mail/`, so development and tests read real mail.
+`.eml` file under `<data dir>/mail/`, so development and tests read real mail. It runs on
+aiosmtpd, a development dependency (servicekit's `dev` extra) imported only when a catcher
+starts: production images do not ship it, and sending mail never needs it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any, Protocol
-
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from typing import TYPE_CHECKING, Any, Protocol
 
 from servicekit.settings import InfraSettings
+
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,8 @@ class MailCatcher:
         self._controller: Controller | None = None
 
     def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
         self.mail_dir.mkdir(parents=True, exist_ok=True)
         self._controller = Controller(_Store(self.mail_dir), hostname=self.host, port=self.port)
         self._controller.start()
