@@ -57,7 +57,7 @@ test: install
 lint: install
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/mypy libs/servicekit/servicekit $(foreach s,$(wildcard services/*),$(s)/$(notdir $(s))) gateway/gateway
+	@$(VENV)/bin/mypy libs/servicekit/servicekit libs/chimesim/chimesim $(foreach s,$(wildcard services/*),$(s)/$(notdir $(s))) gateway/gateway
 
 fmt: install
 	@$(VENV)/bin/ruff check --fix .

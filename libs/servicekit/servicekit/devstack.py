@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import boto3
 import httpx
 
 from servicekit.embedded import EmbeddedNats, EmbeddedPostgres, port_open, wait_for_port
@@ -32,6 +33,7 @@ from servicekit.tls import DevAuthority
 EMBEDDED_POSTGRES_PORT = 55432
 EMBEDDED_NATS_PORT = 44222
 MOTO_PORT = 4566
+CHIME_PORT = 4580
 
 
 def say(message: str) -> None:
@@ -50,6 +52,7 @@ class DevStack:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     children: list[Child] = field(default_factory=list)
     stoppers: list[tuple[str, object]] = field(default_factory=list)
+    chime_url: str | None = None
 
     # -- infrastructure ------------------------------------------------------------------
     def start_postgres(self) -> None:
@@ -99,6 +102,28 @@ class DevStack:
         log = self.infra.data_dir / "aws.log"
         self.spawn("aws", [str(binary), "-H", "127.0.0.1", "-p", str(MOTO_PORT)], log=log)
         wait_for_port("127.0.0.1", MOTO_PORT, 30, self.children[-1].proc)
+
+    def start_chime(self) -> None:
+        """The Chime SDK emulator (package chimesim), its events into an SQS queue and its
+        recordings into S3 of the AWS endpoint, as an EventBridge rule would deliver them."""
+        if "CHIME_ENDPOINT_URL" in os.environ:
+            self.chime_url = os.environ["CHIME_ENDPOINT_URL"]
+            say(f"Chime: using endpoint {self.chime_url}")
+            return
+        binary = Path(sys.executable).parent / "chimesim"
+        if not binary.exists():
+            return
+        if "CHIMESIM_EVENTS_QUEUE_URL" not in self.env:
+            sqs = boto3.client(
+                "sqs", endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name=self.infra.aws_region
+            )
+            queue = sqs.create_queue(QueueName="chime-events")["QueueUrl"]
+            self.env["CHIMESIM_EVENTS_QUEUE_URL"] = queue
+        say(f"Chime SDK: starting emulator on 127.0.0.1:{CHIME_PORT} (log: chime.log)")
+        self.env["CHIMESIM_PORT"] = str(CHIME_PORT)
+        self.chime_url = self.env["CHIME_ENDPOINT_URL"] = f"http://127.0.0.1:{CHIME_PORT}"
+        self.spawn("chime", [str(binary)], log=self.infra.data_dir / "chime.log")
+        wait_for_port("127.0.0.1", CHIME_PORT, 30, self.children[-1].proc)
 
     def issue_certificate(self, settings: ServiceSettings) -> None:
         """The service's gRPC certificate from the development CA (kept in the data dir and
@@ -216,6 +241,7 @@ def main() -> None:
         stack.start_nats()
         stack.start_mail()
         stack.start_aws()
+        stack.start_chime()
         services = stack.start_services()
         url = stack.start_gateway(services)
         stack.seed_once(services)
@@ -226,6 +252,9 @@ def main() -> None:
                 f"  grpc {settings.grpc_host}:{settings.grpc_port}"
             )
         print(f"  mail         {infra.data_dir / 'mail'}/")
+        if stack.chime_url:
+            queue = stack.env.get("CHIMESIM_EVENTS_QUEUE_URL", "not configured")
+            print(f"  chime        {stack.chime_url}  (events: {queue})")
         if url:
             print(f"\nGraphQL: {url}\n", flush=True)
         say("running; press Ctrl-C to stop")

@@ -1,0 +1,160 @@
+"""pytest fixtures (registered through the `pytest11` entry point): a Chime endpoint on
+loopback for boto3's `endpoint_url`, its clock under the test's control.
+
+`chime` needs servicekit's `aws_endpoint` (the moto server the artifacts and events go to);
+it starts the emulator once per session with a `ManualClock`, throttling off and an SQS
+queue for its events, and yields a `ChimeSim` handle to drive it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import boto3
+import httpx
+import orjson
+import pytest
+import uvicorn
+
+from chimesim.app import build_app
+from chimesim.clock import ManualClock
+from chimesim.settings import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    """uvicorn serving an app from a daemon thread, stopped cleanly."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="chimesim", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the Chime emulator did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@dataclass
+class ChimeSim:
+    """A running emulator: its URL for boto3, its clock, and its control endpoints."""
+
+    url: str
+    clock: ManualClock
+    queue_url: str
+    aws_endpoint: str
+    region: str = "us-east-1"
+    _seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def client(self, service: str, **config: Any) -> Any:
+        """A boto3 client for `chime-sdk-meetings` or `chime-sdk-media-pipelines`."""
+        from botocore.config import Config
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(**config) if config else None,
+        )
+
+    def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = httpx.request(
+            method, f"{self.url}/_emulator{path}", content=orjson.dumps(body or {}), timeout=30
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def join(self, meeting_id: str, attendee_id: str) -> None:
+        self._control("POST", f"/meetings/{meeting_id}/attendees/{attendee_id}/join")
+
+    def leave(self, meeting_id: str, attendee_id: str) -> None:
+        self._control("POST", f"/meetings/{meeting_id}/attendees/{attendee_id}/leave")
+
+    def drop(self, meeting_id: str, attendee_id: str) -> None:
+        self._control("POST", f"/meetings/{meeting_id}/attendees/{attendee_id}/drop")
+
+    def speak(self, meeting_id: str, attendee_id: str, text: str) -> bool:
+        path = f"/meetings/{meeting_id}/attendees/{attendee_id}/speak"
+        return bool(self._control("POST", path, {"Text": text})["Transcribed"])
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the emulator's clock and let it catch up (meetings end, chunks are written)."""
+        now = self._control("POST", "/clock/advance", {"Seconds": seconds})["Now"]
+        return datetime.fromisoformat(now)
+
+    def calls(self) -> dict[str, int]:
+        return dict(self._control("GET", "/calls")["Calls"])
+
+    def reset_calls(self) -> None:
+        self._control("DELETE", "/calls")
+
+    def throttling(self, rate: float, burst: int = 20) -> None:
+        self._control("PUT", "/throttling", {"Rate": rate, "Burst": burst})
+
+    def events(
+        self, meeting_id: str, *, at_least: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """The events of one meeting delivered to the queue so far, in order (waits until
+        `at_least` have arrived; the queue is shared, so others' events are kept aside)."""
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=self.aws_endpoint,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            mine = [e for e in self._seen if e["detail"].get("meetingId") == meeting_id]
+            if len(mine) >= at_least or time.monotonic() > deadline:
+                return sorted(mine, key=lambda e: e["detail"]["timestamp"])
+            received = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            )
+            for message in received.get("Messages", []):
+                self._seen.append(orjson.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture(scope="session")
+def chime(aws_endpoint: str) -> Iterator[ChimeSim]:
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName=f"chime-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    settings = Settings(
+        aws_endpoint_url=aws_endpoint,
+        events_queue_url=queue_url,
+        throttle_rate=0.0,
+        max_chunks=24,
+    )
+    clock = ManualClock()
+    port = _free_port()
+    server = ServerThread(build_app(settings, clock), port)
+    server.start()
+    try:
+        yield ChimeSim(f"http://127.0.0.1:{port}", clock, queue_url, aws_endpoint)
+    finally:
+        server.stop()
