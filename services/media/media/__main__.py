@@ -1,0 +1,3 @@
+from media.app import main
+
+main()

@@ -1,0 +1,139 @@
+"""Amazon Chime SDK meetings through boto3 (`chime-sdk-meetings`).
+
+boto3 is synchronous; every call runs in a worker thread so the event loop keeps serving.
+botocore retries throttling and transient failures itself (standard mode); what is left
+after its attempts becomes our vocabulary: RATE_LIMITED when Chime throttles, UNAVAILABLE
+when it fails or cannot be reached, and `Gone` when the meeting no longer exists (so the
+caller can make a new one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from servicekit.vocabulary import Conflict, RateLimited, Unavailable
+
+T = TypeVar("T")
+
+THROTTLED = {"ThrottlingException", "ThrottledClientException", "TooManyRequestsException"}
+FAILED = {"ServiceFailureException", "ServiceUnavailableException", "InternalFailure"}
+GONE = {"NotFoundException", "NotFound"}
+
+
+class Gone(Exception):
+    """The meeting (or attendee) asked about has ended or never existed in Chime."""
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def translate(exc: Exception) -> Exception:
+    """The error a caller should see for a failed Chime call."""
+    if isinstance(exc, ClientError):
+        code = _code(exc)
+        status = _status(exc)
+        if code in GONE or status == 404:
+            return Gone(code)
+        if code in THROTTLED or status == 429:
+            return RateLimited("the video service is busy; try again in a moment")
+        if code == "LimitExceededException":
+            return Conflict("the tour's call is full", reason="MEETING_FULL")
+        if code in FAILED or status >= 500:
+            return Unavailable("the video service is unavailable; try again shortly")
+    elif isinstance(exc, BotoCoreError):
+        return Unavailable("the video service cannot be reached; try again shortly")
+    return exc
+
+
+class ChimeMeetings:
+    """The operations media uses; each returns Chime's record as Chime returned it."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        media_region: str,
+        endpoint_url: str | None = None,
+        max_attempts: int = 3,
+        client: Any = None,
+    ) -> None:
+        self.media_region = media_region
+        config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=2,
+            read_timeout=5,
+        )
+        self._client: Any = client or boto3.client(
+            "chime-sdk-meetings", endpoint_url=endpoint_url, region_name=region, config=config
+        )
+
+    async def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        try:
+            return await asyncio.to_thread(fn, **kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise translate(exc) from exc
+
+    async def create_meeting(self, *, tour_id: str, token: str) -> dict[str, Any]:
+        found = await self._call(
+            self._client.create_meeting,
+            ClientRequestToken=token,
+            MediaRegion=self.media_region,
+            ExternalMeetingId=tour_id,
+        )
+        meeting: dict[str, Any] = found["Meeting"]
+        return meeting
+
+    async def create_attendee(
+        self, *, meeting_id: str, external_user_id: str, capabilities: dict[str, str]
+    ) -> dict[str, Any]:
+        found = await self._call(
+            self._client.create_attendee,
+            MeetingId=meeting_id,
+            ExternalUserId=external_user_id,
+            Capabilities=capabilities,
+        )
+        attendee: dict[str, Any] = found["Attendee"]
+        return attendee
+
+    async def get_attendee(self, *, meeting_id: str, attendee_id: str) -> dict[str, Any]:
+        found = await self._call(
+            self._client.get_attendee, MeetingId=meeting_id, AttendeeId=attendee_id
+        )
+        attendee: dict[str, Any] = found["Attendee"]
+        return attendee
+
+    async def update_capabilities(
+        self, *, meeting_id: str, attendee_id: str, capabilities: dict[str, str]
+    ) -> dict[str, Any]:
+        found = await self._call(
+            self._client.update_attendee_capabilities,
+            MeetingId=meeting_id,
+            AttendeeId=attendee_id,
+            Capabilities=capabilities,
+        )
+        attendee: dict[str, Any] = found["Attendee"]
+        return attendee
+
+    async def delete_attendee(self, *, meeting_id: str, attendee_id: str) -> None:
+        try:
+            await self._call(
+                self._client.delete_attendee, MeetingId=meeting_id, AttendeeId=attendee_id
+            )
+        except Gone:
+            return  # already gone with its meeting: what leaving wanted
+
+    async def delete_meeting(self, *, meeting_id: str) -> None:
+        try:
+            await self._call(self._client.delete_meeting, MeetingId=meeting_id)
+        except Gone:
+            return

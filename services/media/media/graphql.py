@@ -1,0 +1,275 @@
+# mypy: disable-error-code="untyped-decorator"
+"""Media's federation subgraph: `Tour.meeting` and `Tour.guests`, joining and leaving a
+tour's call, inviting guests.
+
+Thin by design: resolvers parse arguments, call the use cases or the read models, and map
+the results to the types below. Errors are servicekit errors, which leave with
+`extensions.code`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import strawberry
+from servicekit.graphql import Context, SubgraphSchema
+from servicekit.vocabulary import BadUserInput, Principal, parse_id
+from strawberry.dataloader import DataLoader
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from media import domain
+from media.queries import MediaQueries, MeetingView
+from media.service import Media
+
+DEVICE_HEADER = "x-device-id"
+MAX_DEVICE_ID = 200
+
+
+@dataclass
+class Services:
+    """What resolvers reach through `info.context.services` (built by app.py)."""
+
+    media: Media
+    queries: MediaQueries
+
+
+def _ctx(info: Info[Context, None]) -> Context:
+    return info.context
+
+
+def _services(info: Info[Context, None]) -> Services:
+    services: Services = info.context.services
+    return services
+
+
+def _tours(info: Info[Context, None]) -> DataLoader[uuid.UUID, domain.Tour | None]:
+    queries = _services(info).queries
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[domain.Tour | None]:
+        found = await queries.tours(ids)
+        return [found.get(i) for i in ids]
+
+    return _ctx(info).loader("tours", lambda: DataLoader(load_fn=load))
+
+
+def _meetings(info: Info[Context, None]) -> DataLoader[uuid.UUID, MeetingView | None]:
+    queries = _services(info).queries
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[MeetingView | None]:
+        found = await queries.meetings(ids)
+        return [found.get(i) for i in ids]
+
+    return _ctx(info).loader("meetings", lambda: DataLoader(load_fn=load))
+
+
+def _guests(info: Info[Context, None]) -> DataLoader[uuid.UUID, list[domain.Guest]]:
+    queries = _services(info).queries
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[domain.Guest]]:
+        found = await queries.guests(ids)
+        return [found.get(i, []) for i in ids]
+
+    return _ctx(info).loader("guests", lambda: DataLoader(load_fn=load))
+
+
+def _device(info: Info[Context, None], argument: str | None) -> str | None:
+    device = argument or _ctx(info).request.headers.get(DEVICE_HEADER)
+    if device is not None and (not device.strip() or len(device) > MAX_DEVICE_ID):
+        raise BadUserInput(f"deviceId must be 1 to {MAX_DEVICE_ID} characters", field="deviceId")
+    return device
+
+
+JoinMode = strawberry.enum(
+    domain.JoinMode,
+    description="How much a device sends: FULL, or data-saver joins for weak connections.",
+)
+GuestStatus = strawberry.enum(domain.GuestStatus, description="Where an invitation stands.")
+
+
+# -- entities owned elsewhere, extended here ---------------------------------------------------
+@strawberry.federation.type(keys=["id"], description="A person with an account.")
+class User:
+    id: strawberry.ID = strawberry.field(description="Stable identifier of the account.")
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> User:
+        return cls(id=id)
+
+
+def _user(user_id: uuid.UUID) -> User:
+    return User(id=strawberry.ID(str(user_id)))
+
+
+@strawberry.type(description="A tour's video call as it is now.")
+class Meeting:
+    id: strawberry.ID = strawberry.field(
+        description="The Chime meeting's id while the tour has one, else the tour's id."
+    )
+    active: bool = strawberry.field(description="True while the call is open to join.")
+    started_at: datetime | None = strawberry.field(
+        description="When the current call started; null before anyone joined."
+    )
+    participants: list[User] = strawberry.field(description="Who is in the call now.")
+    recording: bool = strawberry.field(
+        description="True while the call is recorded, so everyone in it knows."
+    )
+    attendee_minutes: int = strawberry.field(
+        description="Minutes people have spent in the tour's calls, summed over attendees."
+    )
+
+    @classmethod
+    def of(cls, view: MeetingView) -> Meeting:
+        return cls(
+            id=strawberry.ID(view.meeting_id or str(view.tour_id)),
+            active=view.active,
+            started_at=view.started_at,
+            participants=[_user(u) for u in view.participants],
+            recording=False,
+            attendee_minutes=-(-view.attendee_seconds // 60),
+        )
+
+
+@strawberry.type(description="Someone invited by email to join a tour's call.")
+class TourGuest:
+    id: strawberry.ID = strawberry.field(description="The invitation's id.")
+    email: str = strawberry.field(description="The address invited.")
+    user: User | None = strawberry.field(
+        description="The account that joined with this address; null until then."
+    )
+    status: GuestStatus = strawberry.field(description="Where the invitation stands.")  # type: ignore[valid-type]
+    invited_by: User = strawberry.field(description="The participant who invited them.")
+    invited_at: datetime = strawberry.field(description="When they were invited.")
+
+    @classmethod
+    def of(cls, guest: domain.Guest) -> TourGuest:
+        return cls(
+            id=strawberry.ID(str(guest.id)),
+            email=guest.email,
+            user=_user(guest.user_id) if guest.user_id else None,
+            status=GuestStatus(guest.status.value),
+            invited_by=_user(guest.invited_by),
+            invited_at=guest.invited_at,
+        )
+
+
+@strawberry.type(description="What a client needs to connect to a tour's call.")
+class JoinInfo:
+    meeting: JSON = strawberry.field(
+        description="Chime's CreateMeeting `Meeting`, PascalCase, unchanged."
+    )
+    attendee: JSON = strawberry.field(
+        description="Chime's CreateAttendee `Attendee`, PascalCase, unchanged."
+    )
+
+
+async def _visible(info: Info[Context, None], tour_id: uuid.UUID) -> bool:
+    """Participants, admins and the tour's guests who joined with their account."""
+    who: Principal | None = await _ctx(info).principal()
+    if who is None:
+        return False
+    tour = await _tours(info).load(tour_id)
+    if tour is None:
+        return False
+    invited = await _guests(info).load(tour_id)
+    mine = next((g for g in invited if g.user_id == who.user_id and g.active), None)
+    return domain.may_see(tour, who, mine)
+
+
+@strawberry.federation.type(keys=["id"], description="A live video tour of a listing.")
+class Tour:
+    id: strawberry.ID = strawberry.field(description="The tour's id (stable across changes).")
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Tour:
+        return cls(id=id)
+
+    @strawberry.field(
+        description="The tour's video call: who is in it now (participants and guests only)."
+    )
+    async def meeting(self, info: Info[Context, None]) -> Meeting | None:
+        tour_id = parse_id(self.id, "id")
+        if not await _visible(info, tour_id):
+            return None
+        view = await _meetings(info).load(tour_id)
+        return Meeting.of(view) if view is not None else None
+
+    @strawberry.field(
+        description="Everyone invited to the tour's call, in invitation order (participants and guests only)."
+    )
+    async def guests(self, info: Info[Context, None]) -> list[TourGuest]:
+        tour_id = parse_id(self.id, "id")
+        if not await _visible(info, tour_id):
+            return []
+        return [TourGuest.of(g) for g in await _guests(info).load(tour_id)]
+
+
+# -- operations ----------------------------------------------------------------------------------
+@strawberry.type
+class Query:
+    """Media answers through the `Tour` it extends (federation's `_entities`)."""
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Join a tour's video call (its buyer, realtor or an invited guest; the tour "
+            "SCHEDULED within its join window or IN_PROGRESS). One attendee per device: "
+            "`deviceId` (or the X-Device-Id header) names the device session."
+        )
+    )
+    async def join_tour(
+        self,
+        info: Info[Context, None],
+        tour_id: strawberry.ID,
+        mode: JoinMode = domain.JoinMode.FULL,  # type: ignore[valid-type]
+        device_id: str | None = None,
+    ) -> JoinInfo:
+        who = await _ctx(info).user()
+        joined = await _services(info).media.join(
+            who,
+            parse_id(tour_id, "tourId"),
+            domain.JoinMode(mode),
+            _device(info, device_id),
+        )
+        return JoinInfo(meeting=JSON(joined.meeting), attendee=JSON(joined.attendee))
+
+    @strawberry.mutation(
+        description="Leave a tour's call from this device; false when it was not in the call."
+    )
+    async def leave_tour(
+        self, info: Info[Context, None], tour_id: strawberry.ID, device_id: str | None = None
+    ) -> bool:
+        who = await _ctx(info).user()
+        return await _services(info).media.leave(
+            who, parse_id(tour_id, "tourId"), _device(info, device_id)
+        )
+
+    @strawberry.mutation(
+        description="Invite someone by email to the tour's call (buyer or realtor)."
+    )
+    async def invite_tour_guest(
+        self, info: Info[Context, None], tour_id: strawberry.ID, email: str
+    ) -> TourGuest:
+        who = await _ctx(info).user()
+        guest = await _services(info).media.invite(who, parse_id(tour_id, "tourId"), email)
+        return TourGuest.of(guest)
+
+    @strawberry.mutation(
+        description="Withdraw an invitation (buyer or realtor); a guest in the call leaves it."
+    )
+    async def remove_tour_guest(
+        self, info: Info[Context, None], tour_id: strawberry.ID, guest_id: strawberry.ID
+    ) -> bool:
+        who = await _ctx(info).user()
+        return await _services(info).media.remove_guest(
+            who, parse_id(tour_id, "tourId"), parse_id(guest_id, "guestId")
+        )
+
+
+def build_schema() -> SubgraphSchema:
+    return SubgraphSchema(query=Query, mutation=Mutation, types=[Tour, User])

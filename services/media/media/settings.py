@@ -1,0 +1,46 @@
+"""Media's configuration: environment variables prefixed `MEDIA_`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from servicekit.settings import ServiceSettings, service_config
+
+
+class Settings(ServiceSettings):
+    model_config = service_config("MEDIA_")
+
+    service_name: str = "media"
+    http_port: int = 4004
+    grpc_port: int = 50054
+
+    # Identity, asked for the e-mail address of a caller who may be an invited guest.
+    identity_grpc: str = "127.0.0.1:50051"
+    grpc_timeout_seconds: float = 2.0
+
+    # Amazon Chime SDK. Unset endpoint: the shared AWS endpoint (`AWS_ENDPOINT_URL`), which
+    # is the local emulator in development and AWS itself in production.
+    chime_endpoint_url: str | None = None
+    media_region: str = "us-east-1"
+    # Attempts per Chime call (botocore's standard retries, throttling included).
+    chime_max_attempts: int = Field(3, ge=1)
+    # The SQS queue an EventBridge rule fills with Chime's events.
+    events_queue_name: str = "realty-chime-events"
+    sqs_endpoint_url: str | None = None
+    events_wait_seconds: int = Field(20, ge=0, le=20)
+
+    # A SCHEDULED tour's call opens this long before its start and closes this long after its end.
+    join_opens_minutes: int = Field(10, ge=0)
+    join_closes_minutes: int = Field(30, ge=0)
+    # An empty meeting is deleted after this long (a capture bot would keep it alive).
+    empty_grace_seconds: float = Field(120.0, ge=0)
+    empty_poll_seconds: float = Field(15.0, gt=0)
+
+    guest_limit: int = Field(8, ge=0)
+    # Where invitations link to: `<web_url>/tours/<id>/join`.
+    web_url: str = "http://127.0.0.1:3000"
+
+    def chime_endpoint(self) -> str | None:
+        return self.chime_endpoint_url or self.infra.aws_endpoint_url
+
+    def sqs_endpoint(self) -> str | None:
+        return self.sqs_endpoint_url or self.infra.aws_endpoint_url

@@ -1,0 +1,278 @@
+"""Rows ↔ domain objects for every write: the tours followed, meetings, attendees, guests.
+
+A meeting is always loaded with its row locked (`FOR UPDATE`), and a tour's meeting row is
+made on first use with `INSERT … ON CONFLICT DO NOTHING`: however many first joins arrive
+at once, PostgreSQL lets one of them create the Chime meeting while the others wait for it
+and then find it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from psycopg import errors as pg_errors
+from servicekit.db import UnitOfWork
+from servicekit.tables import inbox
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from media.domain import Attendee, Guest, GuestStatus, Meeting, MeetingState, Tour, TourStatus
+from media.tables import GUEST_EMAIL, attendees, guests, meetings, tours
+
+CHIME_CONSUMER = "chime-events"
+
+
+class DuplicateGuest(Exception):
+    """The email is already invited to the tour."""
+
+
+# -- tours -----------------------------------------------------------------------------------
+def tour_from_row(row: Any) -> Tour:
+    return Tour(
+        id=row.id,
+        listing_id=row.listing_id,
+        buyer_id=row.buyer_id,
+        realtor_id=row.realtor_id,
+        status=TourStatus(row.status),
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        sequence=row.sequence,
+    )
+
+
+async def follow_tour(session: AsyncSession, tour: Tour) -> None:
+    """Keep the newest state of a tour: an event older than the copy changes nothing."""
+    values = {
+        "id": tour.id,
+        "listing_id": tour.listing_id,
+        "buyer_id": tour.buyer_id,
+        "realtor_id": tour.realtor_id,
+        "status": tour.status.value,
+        "starts_at": tour.starts_at,
+        "ends_at": tour.ends_at,
+        "sequence": tour.sequence,
+    }
+    statement = pg_insert(tours).values(values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[tours.c.id],
+            set_={k: statement.excluded[k] for k in values if k != "id"},
+            where=tours.c.sequence <= statement.excluded.sequence,
+        )
+    )
+
+
+async def get_tour(session: AsyncSession, tour_id: uuid.UUID, *, lock: bool = False) -> Tour | None:
+    query = select(tours).where(tours.c.id == tour_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).first()
+    return tour_from_row(row) if row else None
+
+
+# -- meetings --------------------------------------------------------------------------------
+def _attendee(row: Any) -> Attendee:
+    return Attendee(
+        attendee_id=row.attendee_id,
+        meeting_id=row.meeting_id,
+        device_key=row.device_key,
+        user_id=row.user_id,
+        chime=dict(row.chime),
+        video=row.video,
+        present_since=row.present_since,
+        last_seen=row.last_seen,
+        deleted=row.deleted,
+    )
+
+
+async def _load(uow: UnitOfWork, row: Any) -> Meeting:
+    meeting = Meeting(
+        tour_id=row.tour_id,
+        generation=row.generation,
+        state=MeetingState(row.state),
+        meeting_id=row.meeting_id,
+        chime=dict(row.chime) if row.chime is not None else None,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        someone_joined=row.someone_joined,
+        empty_since=row.empty_since,
+        attendee_seconds=row.attendee_seconds,
+    )
+    if meeting.meeting_id is not None:
+        found = await uow.session.execute(
+            select(attendees)
+            .where(attendees.c.meeting_id == meeting.meeting_id)
+            .order_by(attendees.c.attendee_id)
+        )
+        meeting.attendees = [_attendee(r) for r in found]
+    return uow.track(meeting)
+
+
+async def lock_meeting(uow: UnitOfWork, tour_id: uuid.UUID, *, create: bool) -> Meeting | None:
+    """The tour's meeting, its row locked until the unit of work ends; with `create`, the
+    row is made first when the tour has none yet."""
+    if create:
+        await uow.session.execute(
+            pg_insert(meetings).values(tour_id=tour_id).on_conflict_do_nothing()
+        )
+    row = (
+        await uow.session.execute(
+            select(meetings).where(meetings.c.tour_id == tour_id).with_for_update()
+        )
+    ).first()
+    return await _load(uow, row) if row else None
+
+
+async def lock_meeting_of(uow: UnitOfWork, meeting_id: str) -> Meeting | None:
+    """The meeting whose current Chime meeting is `meeting_id`, locked; None for a Chime
+    meeting that is not (or no longer) any tour's."""
+    row = (
+        await uow.session.execute(
+            select(meetings).where(meetings.c.meeting_id == meeting_id).with_for_update()
+        )
+    ).first()
+    return await _load(uow, row) if row else None
+
+
+async def lock_empty(uow: UnitOfWork, since: datetime, limit: int) -> list[Meeting]:
+    """Live meetings empty since before `since`, claimed so replicas share the work."""
+    rows = (
+        await uow.session.execute(
+            select(meetings)
+            .where(
+                and_(
+                    meetings.c.state == MeetingState.LIVE.value,
+                    meetings.c.empty_since <= since,
+                )
+            )
+            .order_by(meetings.c.empty_since)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    return [await _load(uow, r) for r in rows]
+
+
+async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
+    session = uow.session
+    await session.execute(
+        update(meetings)
+        .where(meetings.c.tour_id == meeting.tour_id)
+        .values(
+            generation=meeting.generation,
+            state=meeting.state.value,
+            meeting_id=meeting.meeting_id,
+            chime=meeting.chime,
+            created_at=meeting.created_at,
+            started_at=meeting.started_at,
+            someone_joined=meeting.someone_joined,
+            empty_since=meeting.empty_since,
+            attendee_seconds=meeting.attendee_seconds,
+        )
+    )
+    # Attendees of a Chime meeting the tour no longer holds are of no further use.
+    stale = attendees.c.tour_id == meeting.tour_id
+    if meeting.meeting_id is not None:
+        stale = and_(stale, attendees.c.meeting_id != meeting.meeting_id)
+    await session.execute(delete(attendees).where(stale))
+    for attendee in meeting.attendees:
+        values = {
+            "attendee_id": attendee.attendee_id,
+            "tour_id": meeting.tour_id,
+            "meeting_id": attendee.meeting_id,
+            "device_key": attendee.device_key,
+            "user_id": attendee.user_id,
+            "chime": attendee.chime,
+            "video": attendee.video,
+            "present_since": attendee.present_since,
+            "last_seen": attendee.last_seen,
+            "deleted": attendee.deleted,
+        }
+        statement = pg_insert(attendees).values(values)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[attendees.c.attendee_id],
+                set_={k: statement.excluded[k] for k in values if k != "attendee_id"},
+            )
+        )
+
+
+async def record_chime_event(session: AsyncSession, event_id: uuid.UUID, kind: str) -> bool:
+    """Note a Chime event as handled; False when it was handled before (a redelivery)."""
+    found = await session.execute(
+        pg_insert(inbox)
+        .values(consumer=CHIME_CONSUMER, event_id=event_id, subject=kind)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+    return found.first() is not None
+
+
+# -- guests ----------------------------------------------------------------------------------
+def guest_from_row(row: Any) -> Guest:
+    return Guest(
+        id=row.id,
+        tour_id=row.tour_id,
+        email=row.email,
+        status=GuestStatus(row.status),
+        invited_by=row.invited_by,
+        invited_at=row.invited_at,
+        user_id=row.user_id,
+    )
+
+
+async def active_guests(session: AsyncSession, tour_id: uuid.UUID) -> list[Guest]:
+    rows = await session.execute(
+        select(guests).where(
+            and_(guests.c.tour_id == tour_id, guests.c.status != GuestStatus.REMOVED.value)
+        )
+    )
+    return [guest_from_row(r) for r in rows]
+
+
+async def get_guest(session: AsyncSession, tour_id: uuid.UUID, guest_id: uuid.UUID) -> Guest | None:
+    row = (
+        await session.execute(
+            select(guests)
+            .where(and_(guests.c.id == guest_id, guests.c.tour_id == tour_id))
+            .with_for_update()
+        )
+    ).first()
+    return guest_from_row(row) if row else None
+
+
+async def add_guest(session: AsyncSession, guest: Guest) -> None:
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                guests.insert().values(
+                    id=guest.id,
+                    tour_id=guest.tour_id,
+                    email=guest.email,
+                    status=guest.status.value,
+                    invited_by=guest.invited_by,
+                    invited_at=guest.invited_at,
+                    user_id=guest.user_id,
+                )
+            )
+    except IntegrityError as exc:
+        orig = exc.orig
+        if (
+            isinstance(orig, pg_errors.UniqueViolation)
+            and orig.diag is not None
+            and orig.diag.constraint_name == GUEST_EMAIL
+        ):
+            raise DuplicateGuest() from exc
+        raise
+
+
+async def save_guest(session: AsyncSession, guest: Guest) -> None:
+    await session.execute(
+        update(guests)
+        .where(guests.c.id == guest.id)
+        .values(status=guest.status.value, user_id=guest.user_id)
+    )

@@ -1,0 +1,186 @@
+"""Joining and leaving a tour's call through the subgraph, against PostgreSQL and Chime."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from media.domain import MAX_VIDEO_SENDERS, TourStatus
+from servicekit.auth import Role
+
+from .conftest import Person, Stack
+
+JOIN = """
+mutation($tourId: ID!, $mode: JoinMode, $deviceId: String) {
+  joinTour(tourId: $tourId, mode: $mode, deviceId: $deviceId) { meeting attendee }
+}
+"""
+LEAVE = (
+    "mutation($tourId: ID!, $deviceId: String) { leaveTour(tourId: $tourId, deviceId: $deviceId) }"
+)
+
+
+async def join(
+    stack: Stack, tour_id: uuid.UUID, who: Person, *, mode: str = "FULL", device: str | None = None
+) -> dict[str, Any]:
+    data = await stack.ok(JOIN, {"tourId": str(tour_id), "mode": mode, "deviceId": device}, as_=who)
+    joined: dict[str, Any] = data["joinTour"]
+    return joined
+
+
+async def join_error(stack: Stack, tour_id: uuid.UUID, who: Person) -> dict[str, Any]:
+    extensions: dict[str, Any] = await stack.error(JOIN, {"tourId": str(tour_id)}, as_=who)
+    return extensions
+
+
+async def test_the_first_join_creates_the_meeting_and_returns_chimes_records_unchanged(
+    stack: Stack,
+) -> None:
+    tour, buyer, _ = await stack.tour()
+    joined = await join(stack, tour.id, buyer, device="phone")
+    meeting_id = joined["meeting"]["MeetingId"]
+    assert joined["meeting"] == stack.chime.meetings[meeting_id]
+    assert joined["meeting"]["ExternalMeetingId"] == str(tour.id)
+    assert joined["meeting"]["MediaRegion"] == stack.settings.media_region
+    attendee = stack.chime.attendees[meeting_id][joined["attendee"]["AttendeeId"]]
+    assert joined["attendee"] == attendee
+    assert attendee["ExternalUserId"].startswith(f"{buyer.id}#")
+    assert set(joined["attendee"]) == {"ExternalUserId", "AttendeeId", "JoinToken", "Capabilities"}
+
+
+async def test_twenty_simultaneous_first_joins_make_one_meeting(stack: Stack) -> None:
+    tour, buyer, realtor = await stack.tour()
+    people = [buyer if n % 2 else realtor for n in range(20)]
+    results = await asyncio.gather(
+        *(join(stack, tour.id, p, device=f"device-{n}") for n, p in enumerate(people))
+    )
+    assert stack.chime.calls["CreateMeeting"] == 1
+    assert len({r["meeting"]["MeetingId"] for r in results}) == 1
+    assert len({r["attendee"]["AttendeeId"] for r in results}) == 20
+    found = await stack.rows("SELECT count(*) AS n FROM attendees WHERE tour_id = :t", t=tour.id)
+    assert found[0].n == 20
+
+
+async def test_one_attendee_per_device_and_one_chime_call_per_join_once_the_meeting_exists(
+    stack: Stack,
+) -> None:
+    tour, buyer, _ = await stack.tour()
+    first = await join(stack, tour.id, buyer, device="laptop")
+    before = sum(stack.chime.calls.values())
+    again = await join(stack, tour.id, buyer, device="laptop")
+    assert sum(stack.chime.calls.values()) - before == 1
+    assert again["attendee"]["AttendeeId"] == first["attendee"]["AttendeeId"]
+    assert again["attendee"]["JoinToken"] == first["attendee"]["JoinToken"]
+    before = sum(stack.chime.calls.values())
+    other = await join(stack, tour.id, buyer, device="phone")
+    assert sum(stack.chime.calls.values()) - before == 1
+    assert other["attendee"]["AttendeeId"] != first["attendee"]["AttendeeId"]
+    assert other["meeting"]["MeetingId"] == first["meeting"]["MeetingId"]
+    # The device may come from a header instead of the argument.
+    data = await stack.ok(
+        JOIN, {"tourId": str(tour.id)}, as_=buyer, headers={"X-Device-Id": "phone"}
+    )
+    assert data["joinTour"]["attendee"]["AttendeeId"] == other["attendee"]["AttendeeId"]
+
+
+async def test_an_ended_meeting_is_made_again_on_the_next_join(stack: Stack) -> None:
+    tour, buyer, realtor = await stack.tour()
+    first = await join(stack, tour.id, buyer, device="laptop")
+    stack.chime.end(first["meeting"]["MeetingId"])
+    again = await join(stack, tour.id, realtor)
+    assert again["meeting"]["MeetingId"] != first["meeting"]["MeetingId"]
+    assert again["meeting"]["ExternalMeetingId"] == str(tour.id)
+    # The buyer's old attendee went with the old meeting: the same device gets a new one.
+    back = await join(stack, tour.id, buyer, device="laptop")
+    assert back["meeting"]["MeetingId"] == again["meeting"]["MeetingId"]
+    assert back["attendee"]["AttendeeId"] != first["attendee"]["AttendeeId"]
+    assert stack.chime.calls["CreateMeeting"] == 2
+
+
+async def test_data_saver_modes_and_a_changed_mode_on_the_same_device(stack: Stack) -> None:
+    tour, buyer, realtor = await stack.tour()
+    audio = await join(stack, tour.id, buyer, mode="AUDIO_ONLY", device="farm")
+    assert audio["attendee"]["Capabilities"] == {
+        "Audio": "SendReceive",
+        "Video": "None",
+        "Content": "None",
+    }
+    watch = await join(stack, tour.id, realtor, mode="RECEIVE_VIDEO")
+    assert watch["attendee"]["Capabilities"]["Video"] == "Receive"
+    full = await join(stack, tour.id, buyer, mode="FULL", device="farm")
+    assert full["attendee"]["AttendeeId"] == audio["attendee"]["AttendeeId"]
+    assert full["attendee"]["Capabilities"]["Video"] == "SendReceive"
+    assert full["attendee"]["JoinToken"] == audio["attendee"]["JoinToken"]
+    assert stack.chime.calls["UpdateAttendeeCapabilities"] == 1
+
+
+async def test_past_twenty_five_video_senders_newcomers_receive_only(stack: Stack) -> None:
+    tour, buyer, _ = await stack.tour()
+    for n in range(MAX_VIDEO_SENDERS):
+        sent = await join(stack, tour.id, buyer, device=f"cam-{n}")
+        assert sent["attendee"]["Capabilities"]["Video"] == "SendReceive"
+    late = await join(stack, tour.id, buyer, device="late")
+    assert late["attendee"]["Capabilities"]["Video"] == "Receive"
+    # One sender leaves: the next newcomer sends again.
+    assert (await stack.ok(LEAVE, {"tourId": str(tour.id), "deviceId": "cam-0"}, as_=buyer))[
+        "leaveTour"
+    ]
+    again = await join(stack, tour.id, buyer, device="later")
+    assert again["attendee"]["Capabilities"]["Video"] == "SendReceive"
+
+
+async def test_who_may_join_and_when(stack: Stack) -> None:
+    tour, buyer, realtor = await stack.tour(starts_in=timedelta(minutes=30))
+    assert (await join_error(stack, tour.id, buyer))["reason"] == "TOO_EARLY"
+    stack.clock.advance(timedelta(minutes=21))
+    await join(stack, tour.id, realtor)
+    stranger = stack.person(Role.BUYER)
+    assert (await join_error(stack, tour.id, stranger))["code"] == "FORBIDDEN"
+    admin = stack.person(Role.ADMIN)
+    assert (await join_error(stack, tour.id, admin))["code"] == "FORBIDDEN"
+    missing = await stack.error(JOIN, {"tourId": str(uuid.uuid4())}, as_=buyer)
+    assert missing["code"] == "NOT_FOUND"
+    assert (await stack.error(JOIN, {"tourId": "nope"}, as_=buyer))["field"] == "tourId"
+    assert (await stack.error(JOIN, {"tourId": str(tour.id)}))["code"] == "UNAUTHENTICATED"
+    stack.clock.advance(timedelta(minutes=30 + 30 + 10))
+    late = await join_error(stack, tour.id, buyer)
+    assert (late["code"], late["reason"]) == ("CONFLICT", "TOO_LATE")
+    started, b2, _ = await stack.tour(status=TourStatus.IN_PROGRESS, starts_in=-timedelta(hours=3))
+    await join(stack, started.id, b2)
+    done, b3, _ = await stack.tour(status=TourStatus.COMPLETED)
+    assert (await join_error(stack, done.id, b3))["reason"] == "TOUR_NOT_JOINABLE"
+
+
+async def test_leaving_deletes_the_devices_attendee(stack: Stack) -> None:
+    tour, buyer, _ = await stack.tour()
+    joined = await join(stack, tour.id, buyer, device="tablet")
+    meeting_id = joined["meeting"]["MeetingId"]
+    left = await stack.ok(LEAVE, {"tourId": str(tour.id), "deviceId": "tablet"}, as_=buyer)
+    assert left["leaveTour"] is True
+    assert joined["attendee"]["AttendeeId"] not in stack.chime.attendees[meeting_id]
+    again = await stack.ok(LEAVE, {"tourId": str(tour.id), "deviceId": "tablet"}, as_=buyer)
+    assert again["leaveTour"] is False
+    back = await join(stack, tour.id, buyer, device="tablet")
+    assert back["attendee"]["AttendeeId"] != joined["attendee"]["AttendeeId"]
+
+
+async def test_chime_throttling_and_outage_are_coded_and_leave_nothing_half_made(
+    stack: Stack,
+) -> None:
+    tour, buyer, _ = await stack.tour()
+    stack.chime.fail("CreateMeeting", "ThrottlingException", 429)
+    assert (await join_error(stack, tour.id, buyer))["code"] == "RATE_LIMITED"
+    assert await stack.rows("SELECT 1 FROM meetings WHERE tour_id = :t", t=tour.id) == []
+    # The meeting is made, then the attendee fails: nothing is kept, and the retry finds
+    # the same Chime meeting by its request token.
+    stack.chime.fail("CreateAttendee", "ServiceUnavailableException", 503)
+    assert (await join_error(stack, tour.id, buyer))["code"] == "UNAVAILABLE"
+    assert await stack.rows("SELECT 1 FROM meetings WHERE tour_id = :t", t=tour.id) == []
+    assert await stack.rows("SELECT 1 FROM attendees WHERE tour_id = :t", t=tour.id) == []
+    made = len(stack.chime.meetings)
+    joined = await join(stack, tour.id, buyer)
+    assert len(stack.chime.meetings) == made
+    assert joined["meeting"]["ExternalMeetingId"] == str(tour.id)
+    assert await stack.outbox() == []
