@@ -69,7 +69,12 @@ query($id: ID!) {
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def service_process(
-    database_factory: Any, aws_endpoint: str, token_issuer: Any, nats_url: str, tmp_path: Path
+    database_factory: Any,
+    aws_endpoint: str,
+    token_issuer: Any,
+    nats_url: str,
+    grpc_authority: Any,
+    tmp_path: Path,
 ) -> AsyncIterator[dict[str, Any]]:
     """The database loaded with COUNT listings and `python -m listings` serving it."""
     url = await database_factory.create(MIGRATIONS_DIR)
@@ -106,7 +111,12 @@ async def service_process(
         "JWT_ISSUER": token_issuer.issuer,
         "JWT_AUDIENCE": token_issuer.audience,
         "REALTY_ENV": "production",
+        # Production takes its gRPC certificate from files (here issued by the test CA).
+        "GRPC_TLS_CA_FILE": str(grpc_authority.ca_file),
+        "GRPC_TLS_CERT_FILE": str(grpc_authority.directory / "listings.pem"),
+        "GRPC_TLS_KEY_FILE": str(grpc_authority.directory / "listings.key"),
     }
+    grpc_authority.material("listings")  # writes listings.pem and listings.key
     log_path = tmp_path / "listings.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
