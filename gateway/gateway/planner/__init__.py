@@ -7,7 +7,7 @@ steps of root fetches followed by waves of `_entities` fetches, each fetch's doc
 printed once. The engine caches plans; the executor runs them.
 """
 
-from gateway.planner.builder import PlanningError
+from gateway.planner.budget import PlanningError
 from gateway.planner.plan import Group, Plan, Step
 from gateway.planner.planner import QueryPlanner
 

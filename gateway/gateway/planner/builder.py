@@ -24,8 +24,10 @@ from graphql import (
     is_leaf_type,
 )
 
+from gateway.planner.budget import Budget, PlanningError
 from gateway.planner.operation import NField, NFragment, NSel, collect_fields
 from gateway.planner.plan import FetchSel, Group, PathSeg, RepTemplate
+from gateway.planner.reentry import Frame, reenter
 from gateway.supergraph import EntityKey, FieldSet, Supergraph, split_field
 
 __all__ = ["Builder", "PlanningError"]
@@ -34,10 +36,6 @@ Provided = dict[str, Any]  # field name (or "... on T") -> nested Provided or No
 Fields = dict[str, list[NField]]  # response key -> every occurrence of that key
 
 _INFINITE = 1_000_000.0
-
-
-class PlanningError(Exception):
-    """The operation cannot be planned over this supergraph (no subgraph path reaches a field)."""
 
 
 def provided_of(field_set: FieldSet | None) -> Provided | None:
@@ -76,20 +74,38 @@ def merge_field_sets(a: FieldSet, b: FieldSet) -> FieldSet:
 
 
 class Builder:
-    """Builds the groups of one plan. Not reused across operations."""
+    """Builds the groups of one plan. Not reused across operations.
 
-    def __init__(self, supergraph: Supergraph, memo: dict[Any, float] | None = None) -> None:
+    `kind` is the operation type; only a query may add root fetches of its own (a value
+    reached through a shareable root field, fetched again from another subgraph), and
+    those go to `roots`, the root groups the planner made.
+    """
+
+    def __init__(
+        self,
+        supergraph: Supergraph,
+        memo: dict[Any, float] | None = None,
+        *,
+        kind: str = "query",
+        roots: list[Group] | None = None,
+        budget: Budget | None = None,
+    ) -> None:
         self.sg = supergraph
         self.schema: GraphQLSchema = supergraph.schema
         self.groups: list[Group] = []
+        self.kind = kind
+        self.roots: list[Group] = [] if roots is None else roots
+        self.budget = Budget() if budget is None else budget
+        # The positions from the root (or the start of a scratch plan) to the current one.
+        self.trail: list[Frame] = []
         self.memo: dict[Any, float] = {} if memo is None else memo
         # @requires fetches already made, by (graph, type, path, parent group, requirement):
         # two fields needing the same requirement at one position share one fetch.
         self._requiring: dict[tuple[Any, ...], Group] = {}
         # Plain entity fetches, by (graph, type, path, parent group): fields (and keys other
         # fetches need) bound for one subgraph at one position share one fetch.
-        self._jumps: dict[tuple[Any, ...], Group] = {}
-        self._graph_order = {name: index for index, name in enumerate(supergraph.subgraph_urls)}
+        self.jumps: dict[tuple[Any, ...], Group] = {}
+        self.graph_order = {name: index for index, name in enumerate(supergraph.subgraph_urls)}
 
     # Groups ---------------------------------------------------------------------------------
 
@@ -144,6 +160,7 @@ class Builder:
 
         Returns every other group the position's data comes from.
         """
+        self.budget.spend()
         gtype = self.schema.type_map[type_name]
         if isinstance(gtype, GraphQLObjectType):
             return self.plan_object(group, out, type_name, selections, path, provided)
@@ -161,14 +178,15 @@ class Builder:
                 continue
             if not self.has_fields(name, selections):
                 continue
-            deps |= self.plan_object(
-                group,
-                out.fragment(name),
-                name,
-                selections,
-                (*path, frozenset((name,))),
-                _provided_for(provided, name),
+            inner, inner_path = out.fragment(name), (*path, frozenset((name,)))
+            inner_provided = _provided_for(provided, name)
+            self.trail.append(
+                Frame(name, inner_path, group, inner, inner_provided, tuple(selections), name)
             )
+            try:
+                deps |= self.plan_object(group, inner, name, selections, inner_path, inner_provided)
+            finally:
+                self.trail.pop()
         return deps
 
     def plan_object(
@@ -188,7 +206,7 @@ class Builder:
             if name == "__typename":
                 continue
             if self.local(group.graph, type_name, name, provided):
-                deps |= self._add_local(group, out, type_name, occurrences, path, provided)
+                deps |= self.add_local(group, out, type_name, occurrences, path, provided)
             else:
                 pending.append(occurrences)
         if pending:
@@ -213,7 +231,7 @@ class Builder:
             )
         return False
 
-    def _add_local(
+    def add_local(
         self,
         group: Group,
         out: FetchSel,
@@ -234,14 +252,25 @@ class Builder:
         join = self.sg.field_join(type_name, first.name, group.graph)
         if join is not None and join.provides is not None:
             child_provided = _merge_provided(child_provided, provided_of(join.provides))
-        return self.plan_position(
-            group,
-            sub,
-            named.name,
-            self.merged(occurrences),
-            (*path, first.key),
-            child_provided,
+        child_path = (*path, first.key)
+        selections = self.merged(occurrences)
+        self.trail.append(
+            Frame(named.name, child_path, group, sub, child_provided, selections, first)
         )
+        try:
+            return self.plan_position(
+                group, sub, named.name, selections, child_path, child_provided
+            )
+        finally:
+            self.trail.pop()
+
+    def plan_root(self, group: Group, root_type: str, occurrences: list[NField]) -> None:
+        """Plan one root field (every occurrence of its response key) into a root group."""
+        self.trail.append(Frame(root_type, (), group, group.selection, None, (), None))
+        try:
+            self.plan_object(group, group.selection, root_type, occurrences, (), None)
+        finally:
+            self.trail.pop()
 
     # Leaving the current subgraph ------------------------------------------------------------
 
@@ -257,25 +286,30 @@ class Builder:
     ) -> set[Group]:
         deps: set[Group] = set()
         for occurrences in pending:
+            if not self._routes(type_name, occurrences[0].name):
+                through = reenter(self, group, type_name, occurrences)
+                if through is not None:
+                    deps |= through
+                    continue
             graph, target = self._choose(group, type_name, occurrences, path, provided)
             join = self.sg.field_join(target, occurrences[0].name, graph)
             if join is not None and join.requires is not None:
                 reuse = (graph, target, path, group.id, join.requires_text)
                 found = self._requiring.get(reuse)
                 if found is None:
-                    found = self._entity_group(
+                    found = self.entity_group(
                         group, out, type_name, target, graph, fields, path, provided, join.requires
                     )
                     self._requiring[reuse] = found
                 fetch = found
             else:
                 jump = (graph, target, path, group.id)
-                fetch = self._jumps.get(jump) or self._entity_group(
+                fetch = self.jumps.get(jump) or self.entity_group(
                     group, out, type_name, target, graph, fields, path, provided, None
                 )
-                self._jumps[jump] = fetch
+                self.jumps[jump] = fetch
             deps.add(fetch)
-            deps |= self._add_local(fetch, fetch.selection, target, occurrences, path, None)
+            deps |= self.add_local(fetch, fetch.selection, target, occurrences, path, None)
         return deps
 
     def _routes(self, type_name: str, field_name: str) -> list[tuple[str, str]]:
@@ -283,7 +317,7 @@ class Builder:
         routes = [
             (graph, type_name)
             for graph in self.sg.resolving_graphs(type_name, field_name)
-            if self._keys(type_name, graph)
+            if self.keys(type_name, graph)
         ]
         if routes:
             return routes
@@ -295,7 +329,7 @@ class Builder:
                     routes.append((graph, interface.name))
         return routes
 
-    def _keys(self, type_name: str, graph: str) -> list[EntityKey]:
+    def keys(self, type_name: str, graph: str) -> list[EntityKey]:
         join = self.sg.graphs_of_type(type_name).get(graph)
         return join.resolvable_keys if join is not None else []
 
@@ -319,14 +353,14 @@ class Builder:
         best: tuple[float, int] | None = None
         chosen = routes[0]
         for graph, target in routes:
-            cost = 0.0 if (graph, target, path, group.id) in self._jumps else 1.0
-            keys = self._keys(target, graph)
+            cost = 0.0 if (graph, target, path, group.id) in self.jumps else 1.0
+            keys = self.keys(target, graph)
             if not any(
                 self._local_field_set(group.graph, type_name, k.fields, provided) for k in keys
             ):
                 cost += 2.0
             cost += self.cost(graph, target, tuple(occurrences))
-            rank = (cost, self._graph_order.get(graph, 0))
+            rank = (cost, self.graph_order.get(graph, 0))
             if best is None or rank < best:
                 best, chosen = rank, (graph, target)
         return chosen
@@ -338,12 +372,15 @@ class Builder:
         if found is not None:
             return found
         self.memo[memo_key] = _INFINITE  # a cycle while computing counts as unreachable
-        scratch = Builder(self.sg, self.memo)
+        scratch = Builder(self.sg, self.memo, kind=self.kind, budget=self.budget)
         root = scratch.new_group(graph, entity=True)
+        scratch.trail.append(Frame(type_name, (), root, root.selection, None, selections, None))
         try:
             scratch.plan_position(root, root.selection, type_name, selections, (), None)
             value = float(len(scratch.groups) - 1)
-        except PlanningError:
+        except PlanningError as error:
+            if error.code == "PLAN_TOO_COMPLEX":
+                raise
             value = _INFINITE
         self.memo[memo_key] = value
         return value
@@ -364,7 +401,7 @@ class Builder:
                     return False
         return True
 
-    def _entity_group(
+    def entity_group(
         self,
         group: Group,
         out: FetchSel,
@@ -377,7 +414,7 @@ class Builder:
         requires: FieldSet | None,
     ) -> Group:
         """A new `_entities` fetch to `graph` at `path`, after fetching its key (and requires)."""
-        keys = self._keys(target, graph)
+        keys = self.keys(target, graph)
         if not keys:
             raise PlanningError(f"subgraph '{graph}' has no resolvable key for {target}")
         key = next(
@@ -460,7 +497,7 @@ class Builder:
         for key, occurrences in fields.items():
             name = occurrences[0].name
             if name != "__typename" and self.local(group.graph, type_name, name, provided):
-                deps |= self._add_local(group, out, type_name, occurrences, path, provided)
+                deps |= self.add_local(group, out, type_name, occurrences, path, provided)
                 done.add(key)
         rest = tuple(s for s in selections if not (isinstance(s, NField) and s.key in done))
         if not self._needs_concrete_type(type_name, rest, done):
@@ -472,8 +509,8 @@ class Builder:
         ]
         if not owners:
             raise PlanningError(f"no subgraph owns interface {type_name} with a resolvable key")
-        owner = min(owners, key=lambda g: (self.cost(g, type_name, rest), self._graph_order[g]))
-        fetch = self._entity_group(
+        owner = min(owners, key=lambda g: (self.cost(g, type_name, rest), self.graph_order[g]))
+        fetch = self.entity_group(
             group, out, type_name, type_name, owner, fields, path, provided, None
         )
         deps.add(fetch)

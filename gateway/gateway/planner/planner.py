@@ -39,9 +39,9 @@ class QueryPlanner:
         if root_type is None:
             raise PlanningError(f"the supergraph has no {kind} type")
         selections = normalize(operation.selection_set, fragments, variables)
-        builder = Builder(self.supergraph)
-        fields = builder.collect(root_type.name, selections)
         roots: list[Group] = []
+        builder = Builder(self.supergraph, kind=kind, roots=roots)
+        fields = builder.collect(root_type.name, selections)
         introspection = False
         for occurrences in fields.values():
             if occurrences[0].name.startswith("__"):
@@ -49,7 +49,7 @@ class QueryPlanner:
                 continue
             group = self._root_group(builder, kind, root_type.name, occurrences, roots)
             group.root_keys.append(occurrences[0].key)
-            builder.plan_object(group, group.selection, root_type.name, occurrences, (), None)
+            builder.plan_root(group, root_type.name, occurrences)
         variable_types = {
             d.variable.name.value: print_ast(d.type) for d in operation.variable_definitions or ()
         }

@@ -36,6 +36,7 @@ def _load(name: str) -> ModuleType:
 
 
 subgraphs = _load("subgraphs")
+federated = _load("federated")
 
 
 class RecordingTransport:
@@ -147,3 +148,9 @@ async def gateway(
     built, _ = make_gateway(base, traffic, supergraph)
     yield built
     await built.transport.close()
+
+
+@pytest.fixture
+def kit() -> ModuleType:
+    """The `federated` module: `Service` and `Federation` for cases with their own subgraphs."""
+    return federated

@@ -1,0 +1,111 @@
+"""Cold planning time per operation: the corpus's supergraph and a synthetic worst case.
+
+Each figure is the median over repeated `QueryPlanner.plan` calls on a fresh planner
+state (plans are never cached here), after one warm-up call. The synthetic supergraph is
+built to make the planner's search as wide as it gets: `SUBGRAPHS` subgraphs that all
+know every entity type of a `DEPTH`-long chain under the same key, each resolving one
+field of its own on every type, so at every level every field but one leaves the current
+subgraph and each candidate subgraph is costed.
+
+    .venv/bin/pytest -q -s -o python_files='bench_*.py' -o python_functions='bench_*' \
+        --timeout=0 gateway/bench -k plan
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+
+CORPUS = Path(__file__).parents[1] / "tests" / "conformance" / "supergraph.graphql"
+REPEAT = int(os.environ.get("BENCH_PLAN_REPEAT", "30"))
+SUBGRAPHS = int(os.environ.get("BENCH_PLAN_SUBGRAPHS", "8"))
+DEPTH = int(os.environ.get("BENCH_PLAN_DEPTH", "6"))
+
+CORPUS_OPERATIONS = {
+    "one subgraph": "{ me { name username address { city } } }",
+    "two entity hops": "{ topReviews { body author { name } product { name inStock } } }",
+    "requires + provides": (
+        "{ topProducts(first: 3) { name shippingEstimate deliveryNote reviews { body } } }"
+    ),
+}
+
+_LINK = (
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
+    'import: ["@key", "@shareable"])\n'
+)
+
+
+def synthetic_sources(subgraphs: int, depth: int) -> list[Any]:
+    """`subgraphs` subgraphs over a `depth`-long chain of entities T0 -> T1 -> ..."""
+    from gateway.compose import SubgraphSource
+
+    sources = []
+    for index in range(subgraphs):
+        types = []
+        for level in range(depth):
+            link = f"  next: T{level + 1} @shareable\n" if level + 1 < depth else ""
+            types.append(
+                f'type T{level} @key(fields: "id") {{\n  id: ID!\n  f{index}: Int\n{link}}}\n'
+            )
+        sdl = _LINK + "type Query { root: T0 @shareable }\n" + "".join(types)
+        sources.append(SubgraphSource(f"s{index}", f"http://s{index}.invalid", sdl))
+    return sources
+
+
+def synthetic_operation(subgraphs: int, depth: int) -> str:
+    fields = " ".join(f"f{index}" for index in range(subgraphs))
+    text = fields
+    for _ in range(depth - 1):
+        text = f"{fields} next {{ {text} }}"
+    return f"{{ root {{ {text} }} }}"
+
+
+def _median_ms(planner: Any, query: str) -> float:
+    document = parse(query)
+    operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    planner.plan(operation, fragments, {})
+    times = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        planner.plan(operation, fragments, {})
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def report() -> None:
+    from gateway.compose import compose
+    from gateway.planner import QueryPlanner
+    from gateway.supergraph import Supergraph
+
+    corpus = QueryPlanner(Supergraph.parse(CORPUS.read_text()))
+    print("cold planning time per operation (median of", REPEAT, "plans):")
+    for name, query in CORPUS_OPERATIONS.items():
+        print(f"  corpus, {name:<38} {_median_ms(corpus, query):8.3f} ms")
+    synthetic = QueryPlanner(Supergraph.parse(compose(synthetic_sources(SUBGRAPHS, DEPTH))))
+    label = f"synthetic, {SUBGRAPHS} subgraphs x depth {DEPTH}"
+    query = synthetic_operation(SUBGRAPHS, DEPTH)
+    print(f"  {label:<46} {_median_ms(synthetic, query):8.3f} ms")
+
+
+def bench_planning_time() -> None:
+    # A process of its own, where `gateway` imports as the installed package.
+    done = subprocess.run(
+        [sys.executable, __file__], capture_output=True, text=True, timeout=600, check=False
+    )
+    print()
+    print(done.stdout, end="")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+if __name__ == "__main__":
+    report()

@@ -1,0 +1,189 @@
+"""Reaching a field of a value type that the current subgraph lacks, from higher up.
+
+A type without a key cannot be fetched by `_entities`. When the subgraph that returned
+such a value does not resolve one of its fields, the field is fetched by asking another
+subgraph for the same path, starting at the nearest position above from which that
+subgraph can answer it: the root of a query (shareable root fields, fetched again) or an
+entity it knows under a key (the *parent* entity, re-entered through its key). The
+fields along the way must all resolve in that subgraph; the new fetch selects them under
+the client's response keys, so its result merges into the objects already there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gateway.planner.operation import NField, NSel
+from gateway.planner.plan import FetchSel, Group, PathSeg
+
+if TYPE_CHECKING:
+    from gateway.planner.builder import Builder, Provided
+
+__all__ = ["Frame", "reenter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One position of the walk: a value of `type_name` that `group` fetches at `path`.
+
+    `hop` is how the walk got here from the frame above: the client field, or a type
+    condition (an object type of an abstract position); None at the root of the walk.
+    """
+
+    type_name: str
+    path: tuple[PathSeg, ...]
+    group: Group
+    out: FetchSel
+    provided: Any
+    selections: tuple[NSel, ...]
+    hop: NField | str | None
+
+
+def reenter(
+    builder: Builder, group: Group, type_name: str, occurrences: list[NField]
+) -> set[Group] | None:
+    """Plan `occurrences` on `type_name` through an ancestor; None when no ancestor can.
+
+    The nearest ancestor wins; among the subgraphs that can answer from it, one already
+    fetched there, then the composition order.
+    """
+    name = occurrences[0].name
+    candidates = [g for g in builder.sg.resolving_graphs(type_name, name) if g != group.graph]
+    if not candidates:
+        return None
+    trail = builder.trail
+    for index in range(len(trail) - 1, -1, -1):
+        anchor = trail[index]
+        hops = [frame.hop for frame in trail[index + 1 :]]
+        usable = [g for g in candidates if _chain_resolves(builder, anchor.type_name, hops, g)]
+        at_root = index == 0 and anchor.hop is None and _is_query_root(builder, anchor.type_name)
+        if at_root and builder.kind == "query":
+            for graph in sorted(usable, key=lambda g: _root_rank(builder, g)):
+                return _through_root(builder, graph, trail, index, type_name, occurrences)
+        keyed = [g for g in usable if builder.keys(anchor.type_name, g)]
+        if keyed and _is_object(builder, anchor.type_name):
+            keyed.sort(key=lambda g: _entity_rank(builder, anchor, g))
+            return _through_entity(builder, keyed[0], trail, index, type_name, occurrences)
+    return None
+
+
+def _is_query_root(builder: Builder, type_name: str) -> bool:
+    query = builder.schema.query_type
+    return query is not None and query.name == type_name
+
+
+def _is_object(builder: Builder, type_name: str) -> bool:
+    from graphql import GraphQLObjectType
+
+    return isinstance(builder.schema.type_map.get(type_name), GraphQLObjectType)
+
+
+def _root_rank(builder: Builder, graph: str) -> tuple[int, int]:
+    existing = any(root.graph == graph for root in builder.roots)
+    return (0 if existing else 1, builder.graph_order.get(graph, 0))
+
+
+def _entity_rank(builder: Builder, anchor: Frame, graph: str) -> tuple[int, int]:
+    jumped = (graph, anchor.type_name, anchor.path, anchor.group.id) in builder.jumps
+    return (0 if jumped else 1, builder.graph_order.get(graph, 0))
+
+
+def _chain_resolves(
+    builder: Builder, start: str, hops: list[NField | str | None], graph: str
+) -> bool:
+    """Whether `graph` resolves every field of the walk from `start` down to the position."""
+    parent = start
+    for hop in hops:
+        if hop is None:
+            return False
+        if isinstance(hop, str):
+            if graph not in builder.sg.graphs_of_type(hop):
+                return False
+            parent = hop
+            continue
+        if graph not in builder.sg.resolving_graphs(parent, hop.name):
+            return False
+        join = builder.sg.field_join(parent, hop.name, graph)
+        if join is not None and join.requires is not None:
+            return False
+        parent = builder.field_type(parent, hop.name).name
+    return True
+
+
+def _descend(
+    builder: Builder, fetch: Group, sel: FetchSel, start: str, hops: list[Any]
+) -> FetchSel:
+    """Select the walk's fields (and type conditions) in `fetch`, returning the innermost set."""
+    parent = start
+    for hop in hops:
+        if isinstance(hop, str):
+            sel.add("__typename", "__typename", "", False)
+            sel = sel.fragment(hop)
+            parent = hop
+            continue
+        fetch.variables.update(hop.variables)
+        inner = sel.add(hop.key, hop.name, hop.args, True)
+        assert inner is not None  # a hop always leads to a composite value
+        sel = inner
+        parent = builder.field_type(parent, hop.name).name
+    return sel
+
+
+def _through_root(
+    builder: Builder,
+    graph: str,
+    trail: list[Frame],
+    index: int,
+    type_name: str,
+    occurrences: list[NField],
+) -> set[Group]:
+    fetch = next((root for root in builder.roots if root.graph == graph), None)
+    if fetch is None:
+        fetch = builder.new_group(graph, entity=False)
+        builder.roots.append(fetch)
+    hops = [frame.hop for frame in trail[index + 1 :]]
+    first = hops[0]
+    if isinstance(first, NField) and first.key not in fetch.root_keys:
+        fetch.root_keys.append(first.key)
+    sel = _descend(builder, fetch, fetch.selection, trail[index].type_name, hops)
+    return {fetch} | builder.add_local(fetch, sel, type_name, occurrences, trail[-1].path, None)
+
+
+def _through_entity(
+    builder: Builder,
+    graph: str,
+    trail: list[Frame],
+    index: int,
+    type_name: str,
+    occurrences: list[NField],
+) -> set[Group]:
+    anchor = trail[index]
+    jump = (graph, anchor.type_name, anchor.path, anchor.group.id)
+    fetch = builder.jumps.get(jump)
+    if fetch is None:
+        # The key is planned at the anchor's position: the walk is cut back to it meanwhile.
+        saved = builder.trail
+        builder.trail = saved[: index + 1]
+        try:
+            fetch = builder.entity_group(
+                anchor.group,
+                anchor.out,
+                anchor.type_name,
+                anchor.type_name,
+                graph,
+                builder.collect(anchor.type_name, anchor.selections),
+                anchor.path,
+                _provided(anchor.provided),
+                None,
+            )
+        finally:
+            builder.trail = saved
+        builder.jumps[jump] = fetch
+    hops = [frame.hop for frame in trail[index + 1 :]]
+    sel = _descend(builder, fetch, fetch.selection, anchor.type_name, hops)
+    return {fetch} | builder.add_local(fetch, sel, type_name, occurrences, trail[-1].path, None)
+
+
+def _provided(value: Any) -> Provided | None:
+    return value if isinstance(value, dict) else None

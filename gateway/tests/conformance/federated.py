@@ -1,0 +1,168 @@
+"""Small federations built inline by a test: subgraphs from their Federation v2 SDL and data.
+
+Each corner of the planner gets its own two or three subgraphs, written for the case. A
+`Service` is executable straight from the SDL it publishes (the federation directives are
+declared, `_entities` is added), answers from plain dicts, and runs in process: the
+`LocalTransport` executes each fetch with graphql-core against that subgraph's own
+schema, so a document the subgraph would reject fails here exactly as it would over HTTP.
+The supergraph is what `gateway compose` writes from the same SDLs, unless a case gives
+one by hand (a supergraph composition would refuse, to test the planner's own errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.compose import SubgraphSource, compose
+from gateway.engine import FederatedEngine
+from gateway.supergraph import Supergraph
+from gateway.types import JSON, GraphQLRequest, RequestContext
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    build_schema,
+    graphql,
+)
+
+LINK = (
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
+    'import: ["@key", "@shareable", "@external", "@requires", "@provides", "@override", '
+    '"@inaccessible", "@interfaceObject"])\n'
+)
+
+_DECLARATIONS = """
+directive @link(url: String!, import: [String]) repeatable on SCHEMA
+directive @key(fields: String!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
+directive @shareable repeatable on OBJECT | FIELD_DEFINITION
+directive @external on OBJECT | FIELD_DEFINITION
+directive @requires(fields: String!) on FIELD_DEFINITION
+directive @provides(fields: String!) on FIELD_DEFINITION
+directive @override(from: String!) on FIELD_DEFINITION
+directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ENUM | ENUM_VALUE | SCALAR | INPUT_OBJECT | INPUT_FIELD_DEFINITION | ARGUMENT_DEFINITION
+directive @interfaceObject on OBJECT
+scalar _Any
+"""
+
+Resolve = Callable[[dict[str, Any]], Any]
+
+
+@dataclass
+class Service:
+    """One subgraph: its published SDL, root values and how it resolves references.
+
+    `root` maps root field names to values, or to callables taking the field's arguments;
+    `entities` maps a type name to a function from a representation to the object (or
+    None). Every object a resolver returns carries `__typename` where the type is abstract.
+    """
+
+    name: str
+    sdl: str
+    root: dict[str, Any] = field(default_factory=dict)
+    entities: dict[str, Resolve] = field(default_factory=dict)
+    schema: GraphQLSchema = field(init=False)
+    representations: list[list[dict[str, Any]]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        sdl = LINK + _DECLARATIONS + self.sdl
+        if self.entities:
+            sdl += f"\nunion _Entity = {' | '.join(self.entities)}\n"
+            entities = "_entities(representations: [_Any!]!): [_Entity]!"
+            has_query = "type Query" in self.sdl
+            sdl += f"{'extend type' if has_query else 'type'} Query {{ {entities} }}\n"
+        self.schema = build_schema(sdl)
+        for gtype in self.schema.type_map.values():
+            if isinstance(gtype, GraphQLInterfaceType | GraphQLUnionType):
+                gtype.resolve_type = lambda obj, *_: obj["__typename"]
+
+    async def execute(self, query: str, variables: Mapping[str, Any] | None) -> JSON:
+        root = {name: _root_resolver(value) for name, value in self.root.items()}
+        root["_entities"] = lambda _info, representations: self._entities(representations)
+        result = await graphql(
+            self.schema, query, root_value=root, variable_values=dict(variables or {})
+        )
+        formatted: JSON = result.formatted
+        return formatted
+
+    def _entities(self, representations: list[dict[str, Any]]) -> list[Any]:
+        self.representations.append(representations)
+        found = []
+        for rep in representations:
+            obj = self.entities[rep["__typename"]](rep)
+            found.append(None if obj is None else {"__typename": rep["__typename"], **obj})
+        return found
+
+
+def _root_resolver(value: Any) -> Callable[..., Any]:
+    """A root field's resolver: the value itself, or the callable applied to the arguments."""
+
+    def resolve(_info: Any, **args: Any) -> Any:
+        return value(args) if callable(value) else value
+
+    return resolve
+
+
+class LocalTransport:
+    """Runs each fetch in process against the named `Service`; remembers every call."""
+
+    enforces_timeout = False
+
+    def __init__(self, services: Mapping[str, Service]) -> None:
+        self.services = services
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.responses: list[JSON] = []
+
+    async def fetch(
+        self,
+        subgraph: str,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        ctx: RequestContext,
+        *,
+        idempotent: bool = False,
+    ) -> JSON:
+        self.calls.append((subgraph, query, dict(variables or {})))
+        response = await self.services[subgraph].execute(query, variables)
+        self.responses.append(response)
+        return response
+
+    def subscribe(
+        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+    ) -> AsyncIterator[JSON]:
+        raise NotImplementedError("the federated cases have no subscriptions")
+
+    async def close(self) -> None:
+        return None
+
+
+class Federation:
+    """A gateway engine over some `Service`s, composed unless a supergraph is given."""
+
+    def __init__(self, *services: Service, supergraph: str | None = None) -> None:
+        self.services = {service.name: service for service in services}
+        if supergraph is None:
+            supergraph = compose(
+                [SubgraphSource(s.name, f"http://{s.name}.invalid", s.sdl) for s in services]
+            )
+        self.supergraph = Supergraph.parse(supergraph)
+        self.transport = LocalTransport(self.services)
+        self.engine = FederatedEngine(self.supergraph, self.transport)
+
+    async def run(self, query: str, variables: dict[str, Any] | None = None) -> JSON:
+        """Execute `query`; every subgraph response must be free of errors unless asked."""
+        self.transport.calls.clear()
+        self.transport.responses.clear()
+        return await self.engine.execute(GraphQLRequest(query, variables, None), RequestContext())
+
+    @property
+    def fetched(self) -> list[str]:
+        """The subgraphs called by the last `run`, in order."""
+        return [call[0] for call in self.transport.calls]
+
+    def subgraph_errors(self) -> list[Any]:
+        """Errors any subgraph answered with in the last `run` (invalid documents included)."""
+        return [
+            error for response in self.transport.responses for error in response.get("errors") or ()
+        ]

@@ -1,0 +1,134 @@
+"""Shareable value types: parts of one object from several subgraphs, merged.
+
+A type without a key cannot be fetched through `_entities`: when the subgraph that
+returned it lacks a field, the field is fetched by asking another subgraph for the same
+path, from the nearest place both can start from: the root (a shareable root field) or
+an entity above the value (re-entering the parent entity through its key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STATS = {"listings": 12, "photos": 40, "tours": 3}
+
+
+def _stats_federation(kit: Any) -> Any:
+    catalog = kit.Service(
+        "catalog",
+        """
+        type Query { stats: Stats @shareable  regionStats(region: String!): [Stats!]! @shareable }
+        type Stats @shareable { listings: Int!  photos: Int! }
+        """,
+        root={
+            "stats": {"listings": 12, "photos": 40},
+            "regionStats": lambda args: [{"listings": len(args["region"]), "photos": 1}],
+        },
+    )
+    tours = kit.Service(
+        "tours",
+        """
+        type Query { stats: Stats @shareable  regionStats(region: String!): [Stats!]! @shareable }
+        type Stats @shareable { listings: Int!  tours: Int! }
+        """,
+        root={
+            "stats": {"listings": 12, "tours": 3},
+            "regionStats": lambda args: [{"listings": len(args["region"]), "tours": 7}],
+        },
+    )
+    return kit.Federation(catalog, tours)
+
+
+async def test_a_shareable_root_field_is_fetched_from_each_subgraph_it_needs(kit: Any) -> None:
+    federation = _stats_federation(kit)
+    result = await federation.run("{ stats { photos tours listings } }")
+    assert result == {"data": {"stats": STATS}}
+    assert sorted(federation.fetched) == ["catalog", "tours"]
+    assert federation.subgraph_errors() == []
+
+
+async def test_the_cheapest_subgraph_set_serves_a_shareable_root_field(kit: Any) -> None:
+    federation = _stats_federation(kit)
+    assert await federation.run("{ stats { listings tours } }") == {
+        "data": {"stats": {"listings": 12, "tours": 3}}
+    }
+    assert federation.fetched == ["tours"]
+    assert await federation.run("{ stats { photos } }") == {"data": {"stats": {"photos": 40}}}
+    assert federation.fetched == ["catalog"]
+
+
+async def test_a_shareable_list_with_arguments_merges_item_by_item(kit: Any) -> None:
+    federation = _stats_federation(kit)
+    result = await federation.run(
+        "query($r: String!) { a: regionStats(region: $r) { photos tours } }", {"r": "north"}
+    )
+    assert result == {"data": {"a": [{"photos": 1, "tours": 7}]}}
+    assert sorted(federation.fetched) == ["catalog", "tours"]
+    for _, document, variables in federation.transport.calls:
+        assert "a: regionStats(region: $r)" in document
+        assert variables == {"r": "north"}
+
+
+def _homes_federation(kit: Any) -> Any:
+    homes = kit.Service(
+        "homes",
+        """
+        type Query { home(id: ID!): Home }
+        type Home @key(fields: "id") { id: ID!  price: Int!  address: Address! @shareable }
+        type Address @shareable { street: String!  city: City! }
+        type City @shareable { name: String! }
+        """,
+        root={
+            "home": lambda args: {
+                "id": args["id"],
+                "price": 300,
+                "address": {"street": "1 Elm Row", "city": {"name": "Leith"}},
+            }
+        },
+        entities={"Home": lambda rep: {"id": rep["id"], "price": 300}},
+    )
+    geo = kit.Service(
+        "geo",
+        """
+        type Home @key(fields: "id") { id: ID!  address: Address! @shareable }
+        type Address @shareable { street: String!  district: String!  city: City! }
+        type City @shareable { name: String!  population: Int! }
+        """,
+        entities={
+            "Home": lambda rep: {
+                "id": rep["id"],
+                "address": {
+                    "street": "1 Elm Row",
+                    "district": "Pilrig",
+                    "city": {"name": "Leith", "population": 28000},
+                },
+            }
+        },
+    )
+    return kit.Federation(homes, geo)
+
+
+async def test_a_value_field_only_another_subgraph_has_comes_through_the_parent_entity(
+    kit: Any,
+) -> None:
+    federation = _homes_federation(kit)
+    result = await federation.run(
+        '{ home(id: "h1") { price address { street district city { name population } } } }'
+    )
+    assert result == {
+        "data": {
+            "home": {
+                "price": 300,
+                "address": {
+                    "street": "1 Elm Row",
+                    "district": "Pilrig",
+                    "city": {"name": "Leith", "population": 28000},
+                },
+            }
+        }
+    }
+    assert federation.fetched == ["homes", "geo"]
+    assert federation.subgraph_errors() == []
+    _, document, variables = federation.transport.calls[1]
+    assert "... on Home { address { city { population } district } }" in document
+    assert variables["_reps0"] == [{"__typename": "Home", "id": "h1"}]
