@@ -262,7 +262,7 @@ class Stack:
 
     parts: Parts
     clock: Clock
-    chime: FakeChime
+    chime: Any  # FakeChime, or None when media talks to the emulator
     identity: FakeIdentity
     issuer: TokenIssuer
     mail: MailCatcher
@@ -347,6 +347,73 @@ class Stack:
         self.tasks.append(asyncio.create_task(worker()))
 
 
+@contextlib.asynccontextmanager
+async def media_stack(
+    database_factory: DatabaseFactory,
+    bus: Bus,
+    identity: tuple[FakeIdentity, str],
+    mail: MailCatcher,
+    issuer: TokenIssuer,
+    aws_endpoint: str,
+    *,
+    chime: Any,
+    chime_endpoint: str | None = None,
+    queue_name: str | None = None,
+    wait_seconds: int = 0,
+) -> AsyncIterator[Stack]:
+    """Media on a fresh database; `chime` is a boto3-shaped client, or None for boto3 at
+    `chime_endpoint`."""
+    url = await database_factory.create(MIGRATIONS_DIR)
+    fake_identity, target = identity
+    infra_settings = InfraSettings(
+        NATS_URL=bus.url,
+        REALTY_BUS_NAMESPACE=bus.namespace,
+        SMTP_PORT=mail.port,
+        IDENTITY_JWKS_URL=issuer.jwks_url,
+        JWT_ISSUER=issuer.issuer,
+        JWT_AUDIENCE=issuer.audience,
+        AWS_ENDPOINT_URL=aws_endpoint,
+    )
+    settings = Settings(
+        database_url=url,
+        identity_grpc=target,
+        grpc_timeout_seconds=2.0,
+        chime_endpoint_url=chime_endpoint,
+        events_queue_name=queue_name or f"chime-{uuid.uuid4().hex[:10]}",
+        events_wait_seconds=wait_seconds,
+        web_url="https://app.realty.test",
+        infra=infra_settings,
+    )
+    infra = Infrastructure(
+        settings=settings,
+        db=Database(url, source="media", pool_size=5, max_overflow=25, events=outgoing),
+        bus=bus,
+        verifier=issuer.verifier(),
+        mailer=SmtpMailer("127.0.0.1", mail.port),
+    )
+    clock = Clock()
+    client = None
+    if chime is not None:
+        client = ChimeMeetings(region="us-east-1", media_region=settings.media_region, client=chime)
+    parts = assemble(settings, infra, clock=clock, chime=client)
+    app = SubgraphApp(build_schema(), verifier=infra.verifier, services=parts.services)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+    the_stack = Stack(parts, clock, chime, fake_identity, issuer, mail, bus, settings, http)
+    try:
+        yield the_stack
+    finally:
+        for task in the_stack.tasks:
+            task.cancel()
+        for task in the_stack.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await http.aclose()
+        await parts.identity.close()
+        await infra.verifier.aclose()
+        await infra.db.dispose()
+        await database_factory.drop(url)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def stack(
     database_factory: DatabaseFactory,
@@ -356,55 +423,16 @@ async def stack(
     token_issuer: TokenIssuer,
     aws_endpoint: str,
 ) -> AsyncIterator[Stack]:
-    url = await database_factory.create(MIGRATIONS_DIR)
-    fake_identity, target = identity
-    infra_settings = InfraSettings(
-        NATS_URL=bus.url,
-        REALTY_BUS_NAMESPACE=bus.namespace,
-        SMTP_PORT=mail_catcher.port,
-        IDENTITY_JWKS_URL=token_issuer.jwks_url,
-        JWT_ISSUER=token_issuer.issuer,
-        JWT_AUDIENCE=token_issuer.audience,
-        AWS_ENDPOINT_URL=aws_endpoint,
-    )
-    settings = Settings(
-        database_url=url,
-        identity_grpc=target,
-        grpc_timeout_seconds=2.0,
-        events_queue_name=f"chime-{uuid.uuid4().hex[:10]}",
-        events_wait_seconds=0,
-        web_url="https://app.realty.test",
-        infra=infra_settings,
-    )
-    infra = Infrastructure(
-        settings=settings,
-        db=Database(url, source="media", pool_size=5, max_overflow=25, events=outgoing),
-        bus=bus,
-        verifier=token_issuer.verifier(),
-        mailer=SmtpMailer("127.0.0.1", mail_catcher.port),
-    )
-    fake = FakeChime(create_delay=0.05)
-    clock = Clock()
-    chime = ChimeMeetings(region="us-east-1", media_region=settings.media_region, client=fake)
-    parts = assemble(settings, infra, clock=clock, chime=chime)
-    app = SubgraphApp(build_schema(), verifier=infra.verifier, services=parts.services)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-    the_stack = Stack(
-        parts, clock, fake, fake_identity, token_issuer, mail_catcher, bus, settings, client
-    )
-    try:
+    async with media_stack(
+        database_factory,
+        bus,
+        identity,
+        mail_catcher,
+        token_issuer,
+        aws_endpoint,
+        chime=FakeChime(create_delay=0.05),
+    ) as the_stack:
         yield the_stack
-    finally:
-        for task in the_stack.tasks:
-            task.cancel()
-        for task in the_stack.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await client.aclose()
-        await parts.identity.close()
-        await infra.verifier.aclose()
-        await infra.db.dispose()
-        await database_factory.drop(url)
 
 
 def sqs(endpoint: str) -> Any:

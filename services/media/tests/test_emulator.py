@@ -1,0 +1,137 @@
+"""Media against the Chime SDK emulator: real boto3 calls, real EventBridge events through
+moto's SQS, people joining and leaving as clients would."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest_asyncio
+from chimesim.testing import ChimeSim
+from servicekit.bus import Bus
+from servicekit.mail import MailCatcher
+from servicekit.testing import DatabaseFactory, TokenIssuer
+
+from .conftest import FakeIdentity, Stack, media_stack
+from .test_join import JOIN, LEAVE, join
+from .test_lifecycle import announced
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def emulated(
+    database_factory: DatabaseFactory,
+    bus: Bus,
+    identity: tuple[FakeIdentity, str],
+    mail_catcher: MailCatcher,
+    token_issuer: TokenIssuer,
+    aws_endpoint: str,
+    chime: ChimeSim,
+) -> AsyncIterator[Stack]:
+    async with media_stack(
+        database_factory,
+        bus,
+        identity,
+        mail_catcher,
+        token_issuer,
+        aws_endpoint,
+        chime=None,
+        chime_endpoint=chime.url,
+        queue_name=chime.queue_url.rsplit("/", 1)[-1],
+        wait_seconds=1,
+    ) as the_stack:
+        yield the_stack
+
+
+async def until_announced(stack: Stack, subjects: list[str], timeout: float = 15.0) -> list[str]:
+    """Poll Chime's queue until the outbox holds `subjects` (in order) for this stack."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        await stack.parts.queue.poll_once()
+        found = [s for s, _ in await announced(stack)]
+        if found == subjects or asyncio.get_running_loop().time() > deadline:
+            return found
+
+
+def calls(chime: ChimeSim) -> int:
+    return sum(chime.calls().values())
+
+
+async def test_a_tour_call_on_the_emulator_from_first_join_to_its_end(
+    emulated: Stack, chime: ChimeSim
+) -> None:
+    stack = emulated
+    tour, buyer, realtor = await stack.tour()
+    first = await join(stack, tour.id, buyer, device="laptop")
+    meeting = first["meeting"]
+    assert meeting["ExternalMeetingId"] == str(tour.id)
+    assert {"MeetingId", "MediaRegion", "MediaPlacement", "MeetingArn"} <= set(meeting)
+    assert {"AttendeeId", "ExternalUserId", "JoinToken", "Capabilities"} <= set(first["attendee"])
+    before = calls(chime)
+    second = await join(stack, tour.id, realtor, mode="RECEIVE_VIDEO")
+    assert calls(chime) - before == 1
+    assert second["attendee"]["Capabilities"]["Video"] == "Receive"
+    before = calls(chime)
+    again = await join(stack, tour.id, buyer, device="laptop")
+    assert calls(chime) - before == 1
+    assert again["attendee"]["AttendeeId"] == first["attendee"]["AttendeeId"]
+
+    meeting_id = meeting["MeetingId"]
+    chime.join(meeting_id, first["attendee"]["AttendeeId"])
+    chime.join(meeting_id, second["attendee"]["AttendeeId"])
+    chime.leave(meeting_id, second["attendee"]["AttendeeId"])
+    left = await stack.ok(LEAVE, {"tourId": str(tour.id), "deviceId": "laptop"}, as_=buyer)
+    assert left["leaveTour"] is True
+    expected = [
+        "media.meeting.started",
+        "media.attendee.joined",
+        "media.attendee.joined",
+        "media.attendee.left",
+        "media.attendee.left",
+    ]
+    assert await until_announced(stack, expected) == expected
+
+    # Nobody is left: after the grace period the meeting is deleted, and Chime says it ended.
+    stack.clock.advance(timedelta(minutes=10))
+    assert await stack.parts.empty_meetings.run_once() == 1
+    expected.append("media.meeting.ended")
+    assert await until_announced(stack, expected) == expected
+    made_again = await join(stack, tour.id, realtor)
+    assert made_again["meeting"]["MeetingId"] != meeting_id
+
+
+async def test_an_emulated_meeting_that_ended_is_made_again(
+    emulated: Stack, chime: ChimeSim
+) -> None:
+    stack = emulated
+    tour, buyer, _ = await stack.tour()
+    first = await join(stack, tour.id, buyer)
+    chime.advance(6 * 60)  # nobody connected: Chime ends it after five minutes
+    again = await join(stack, tour.id, buyer)
+    assert again["meeting"]["MeetingId"] != first["meeting"]["MeetingId"]
+
+
+async def test_emulated_throttling_is_rate_limited_and_nothing_is_kept(
+    emulated: Stack, chime: ChimeSim
+) -> None:
+    """The emulator throttles per operation (one request, then none while its clock stands
+    still); botocore's retries run out and the caller is told to come back."""
+    stack = emulated
+    tour, buyer, _ = await stack.tour()
+    other, other_buyer, _ = await stack.tour()
+    chime.throttling(0.001, burst=1)
+    try:
+        await join(stack, tour.id, buyer, device="one")  # each operation's one request
+        second = await stack.error(JOIN, {"tourId": str(tour.id), "deviceId": "two"}, as_=buyer)
+        assert second["code"] == "RATE_LIMITED"
+        rows = await stack.rows("SELECT device_key FROM attendees WHERE tour_id = :t", t=tour.id)
+        assert len(rows) == 1
+        fresh = await stack.error(JOIN, {"tourId": str(other.id)}, as_=other_buyer)
+        assert fresh["code"] == "RATE_LIMITED"
+        assert await stack.rows("SELECT 1 FROM meetings WHERE tour_id = :t", t=other.id) == []
+    finally:
+        chime.throttling(0.0)
+    joined = await join(stack, other.id, other_buyer)
+    assert joined["meeting"]["ExternalMeetingId"] == str(other.id)
+    assert uuid.UUID(joined["meeting"]["MeetingId"])
