@@ -57,7 +57,20 @@ class LiveTours:
         self.ready = asyncio.Event()
         self._by_tour: dict[uuid.UUID, set[Listener]] = defaultdict(set)
         self._by_user: dict[uuid.UUID, set[Listener]] = defaultdict(set)
+        self._registered = asyncio.Event()
         self.delivered = 0
+
+    @property
+    def listening(self) -> int:
+        """How many listeners are registered on this replica now."""
+        return sum(map(len, self._by_tour.values())) + sum(map(len, self._by_user.values()))
+
+    async def until_listening(self, count: int) -> None:
+        """Return once at least `count` listeners are registered (subscriptions are set up
+        concurrently with the request that opened them, so whoever needs them waits here)."""
+        while self.listening < count:
+            self._registered.clear()
+            await self._registered.wait()
 
     async def run(self) -> None:
         """Worker: hold the NATS subscription until cancelled."""
@@ -100,6 +113,7 @@ class LiveTours:
         index, key = (self._by_tour, tour_id) if tour_id is not None else (self._by_user, user_id)
         assert key is not None, "listen to a tour or a user"
         index[key].add(listener)
+        self._registered.set()
         try:
             yield listener
         finally:

@@ -7,8 +7,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from scheduling.domain import Actor, Tour, TourStatus, Verb
-from servicekit.errors import BadUserInput, Forbidden
+from scheduling.domain import (
+    Actor,
+    ListingStatus,
+    Tour,
+    TourStatus,
+    Verb,
+    accepts_tours,
+    may_see_calendar_feed,
+    no_longer_tourable,
+    require_listing_realtor,
+    require_may_publish_availability,
+    require_may_request_tours,
+    require_own_clients,
+    require_self,
+)
+from servicekit.vocabulary import BadUserInput, Forbidden, Principal, Role
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 START = NOW + timedelta(days=1)
@@ -206,3 +220,57 @@ def test_system_cancellation_only_touches_live_tours() -> None:
 def test_blocked_range_adds_the_buffer_after_the_tour() -> None:
     tour = new_tour()
     assert tour.blocked_range() == (START, START + timedelta(minutes=45))
+
+
+def who(role: Role, user_id: uuid.UUID | None = None) -> Principal:
+    return Principal(user_id or uuid.uuid4(), role)
+
+
+def test_a_tour_is_seen_by_its_participants_and_admins_only() -> None:
+    tour = new_tour()
+    assert tour.visible_to(who(Role.BUYER, BUYER)) and tour.visible_to(who(Role.REALTOR, REALTOR))
+    assert tour.visible_to(who(Role.ADMIN))
+    assert not tour.visible_to(who(Role.BUYER)) and not tour.visible_to(who(Role.REALTOR))
+    with pytest.raises(Forbidden):
+        tour.require_visible_to(who(Role.REALTOR))
+
+
+def test_admins_pass_owner_rules_but_never_become_a_party() -> None:
+    admin, user = who(Role.ADMIN), uuid.uuid4()
+    require_self(admin, user)
+    require_own_clients(admin, user)
+    require_listing_realtor(admin, user)
+    for act in (require_may_request_tours, require_may_publish_availability):
+        with pytest.raises(Forbidden):
+            act(admin)
+    require_may_request_tours(who(Role.BUYER))
+    require_may_publish_availability(who(Role.REALTOR))
+    with pytest.raises(Forbidden):
+        require_may_request_tours(who(Role.REALTOR))
+    with pytest.raises(Forbidden):
+        require_self(who(Role.BUYER), user)
+    with pytest.raises(Forbidden):
+        require_own_clients(who(Role.BUYER, user), user)  # their own, but no realtor
+    with pytest.raises(Forbidden):
+        require_listing_realtor(who(Role.REALTOR), user)
+    # A feed URL is a credential: its owner only, admin or not.
+    assert may_see_calendar_feed(who(Role.BUYER, user), user)
+    assert not may_see_calendar_feed(admin, user) and not may_see_calendar_feed(None, user)
+
+
+def test_only_active_and_coming_soon_listings_accept_tours() -> None:
+    assert {s for s in ListingStatus if accepts_tours(s)} == {
+        ListingStatus.ACTIVE,
+        ListingStatus.COMING_SOON,
+    }
+    assert no_longer_tourable(ListingStatus.COMING_SOON).endswith("(coming soon)")
+
+
+def test_a_reminder_is_due_only_for_its_start_while_scheduled_and_early_enough() -> None:
+    tour = in_status(TourStatus.SCHEDULED)
+    day_before = START - timedelta(hours=24)
+    assert tour.reminder_due(START, 24 * 60, day_before)
+    assert tour.reminder_due(START, 24 * 60, START - timedelta(hours=12))
+    assert not tour.reminder_due(START, 24 * 60, START - timedelta(hours=11))  # half gone
+    assert not tour.reminder_due(START - timedelta(hours=1), 60, day_before)  # moved since
+    assert not in_status(TourStatus.CANCELLED).reminder_due(START, 24 * 60, day_before)

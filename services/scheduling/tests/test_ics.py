@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from icalendar import Calendar
 from scheduling.domain import Actor, Tour
-from scheduling.routes import feed_route
+from scheduling.events import outgoing
+from scheduling.feeds import CalendarFeeds, fingerprint
+from scheduling.graphql import Services, build_schema
 from scheduling.ics import Method, Person, invitation
-from servicekit.auth import Role
+from scheduling.queries import TourQueries
+from scheduling.routes import feed_route
+from scheduling.service import Scheduling
+from servicekit.db import Database
+from servicekit.graphql import SubgraphApp
+from servicekit.vocabulary import Principal, Role
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 
 TUESDAY_10AM = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)
@@ -153,8 +166,105 @@ async def test_calendar_feed_is_secret_stable_and_revocable(stack: Any) -> None:
 
     # The database holds no usable token.
     async with stack.db.session() as session:
-        from sqlalchemy import text
-
         stored = (await session.execute(text("SELECT nonce, token_hash FROM calendar_feeds"))).all()
     token = fresh.removeprefix("/calendar/").removesuffix(".ics")
     assert all(token.encode() not in bytes(row.token_hash) + bytes(row.nonce) for row in stored)
+
+
+FEED_QUERY = (
+    "query($reps: [_Any!]!) { _entities(representations: $reps) "
+    "{ ... on User { calendarFeedUrl } } }"
+)
+
+
+async def test_reading_the_feed_url_writes_nothing(stack: Any) -> None:
+    _, listing = await stack.open_for_tours()
+    buyer = stack.peers.person(Role.BUYER)
+    tour = (await stack.request(buyer, listing, TUESDAY_10AM))["data"]["requestTour"]
+    # Scheduling over a connection where PostgreSQL refuses every write: reading the URL
+    # succeeds there, so it cannot have written anything.
+    own = stack.parts.scheduling
+    read_only = Database(
+        f"{stack.db.url}?options=-c%20default_transaction_read_only%3Don",
+        source="scheduling",
+        events=outgoing,
+    )
+    queries = TourQueries(read_only)
+    replica = Scheduling(read_only, queries, own.directory, own.feeds, clock=own.clock)
+    services = Services(scheduling=replica, queries=queries, live=stack.parts.live)
+    app = SubgraphApp(build_schema(), verifier=stack.parts.infra.verifier, services=services)
+    reps = {"reps": [{"__typename": "User", "id": str(buyer.id)}]}
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as client:
+            answers = [
+                (
+                    await client.post(
+                        "/graphql",
+                        json={"query": FEED_QUERY, "variables": reps},
+                        headers=stack.issuer.headers(buyer.id, Role.BUYER),
+                    )
+                ).json()
+                for _ in range(2)
+            ]
+        with pytest.raises(DBAPIError, match="read-only"):
+            await replica.reset_calendar_feed(Principal(buyer.id, Role.BUYER))
+    finally:
+        await read_only.dispose()
+    urls = [answer["data"]["_entities"][0]["calendarFeedUrl"] for answer in answers]
+    assert urls[0] == urls[1] and urls[0].startswith("http://scheduling.test/calendar/")
+    # The same URL from the writable service, and it opens the buyer's calendar.
+    assert (await stack.ok(FEED_QUERY, reps, as_=buyer))["_entities"][0]["calendarFeedUrl"] == urls[
+        0
+    ]
+    async with stack.db.session() as session:
+        assert (await session.execute(text("SELECT count(*) FROM calendar_feeds"))).scalar() == 0
+    calendar = await fetch(stack, urls[0])
+    assert calendar is not None
+    assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [
+        f"tour-{tour['id']}@realtyforyou.com"
+    ]
+
+
+async def fetch(stack: Any, url: str) -> Calendar | None:
+    app = Starlette(routes=[feed_route(stack.parts.scheduling)])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://x"
+    ) as http:
+        response = await http.get(url.removeprefix("http://scheduling.test"))
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200
+    return Calendar.from_ical(response.content)
+
+
+async def test_feed_tokens_cannot_be_forged_and_older_ones_keep_working(stack: Any) -> None:
+    buyer, other = stack.peers.person(Role.BUYER), stack.peers.person(Role.BUYER)
+    reps = {"reps": [{"__typename": "User", "id": str(buyer.id)}]}
+    url = (await stack.ok(FEED_QUERY, reps, as_=buyer))["_entities"][0]["calendarFeedUrl"]
+    token = url.removeprefix("http://scheduling.test/calendar/").removesuffix(".ics")
+    assert await fetch(stack, url) is not None
+    # Another user's id with the buyer's MAC, or a token made under another secret: nobody's.
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    swapped = base64.urlsafe_b64encode(other.id.bytes + raw[16:]).decode().rstrip("=")
+    assert await fetch(stack, f"/calendar/{swapped}.ics") is None
+    forged = CalendarFeeds(secret="guessed", public_url="http://scheduling.test")
+    assert await fetch(stack, forged.url(buyer.id, None)) is None
+    assert await fetch(stack, "/calendar/" + "A" * 101 + ".ics") is None
+
+    # A URL issued before feeds were derived (its token's hash stored with a nonce) still
+    # opens the calendar, until the user rotates the feed.
+    nonce = b"n" * 16
+    secret = stack.settings.feed_secret.encode()
+    mac = hmac.new(secret, other.id.bytes + nonce, hashlib.sha256).digest()
+    legacy = base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    async with stack.db.session() as session:
+        await session.execute(
+            text("INSERT INTO calendar_feeds (user_id, nonce, token_hash) VALUES (:u, :n, :h)"),
+            {"u": other.id, "n": nonce, "h": fingerprint(legacy)},
+        )
+        await session.commit()
+    assert await fetch(stack, f"/calendar/{legacy}.ics") is not None
+    await stack.ok("mutation { resetCalendarFeed }", as_=other)
+    assert await fetch(stack, f"/calendar/{legacy}.ics") is None

@@ -35,9 +35,7 @@ async def replica(stack: Any) -> AsyncIterator[tuple[str, LiveTours]]:
     hub = asyncio.create_task(live.run())
     await asyncio.wait_for(live.ready.wait(), 5)
     parts = stack.parts
-    services = Services(
-        scheduling=parts.scheduling, queries=parts.queries, live=live
-    )
+    services = Services(scheduling=parts.scheduling, queries=parts.queries, live=live)
     graphql = SubgraphApp(build_schema(), verifier=parts.infra.verifier, services=services)
     app = service_app(graphql=graphql, checks={})
     port = free_port()
@@ -129,8 +127,7 @@ async def test_participants_receive_every_status_change_in_order(stack: Any) -> 
         assert errors[0]["extensions"]["code"] == "FORBIDDEN"
 
         # Wait until both subscriptions are registered on the replica's hub.
-        while len(live._by_tour) + len(live._by_user) < 2:
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(live.until_listening(2), 10)
 
         # Changes are made on the other replica (the stack's own app).
         await stack.ok(
