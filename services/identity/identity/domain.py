@@ -7,19 +7,16 @@ stored it writes those events to the outbox (through `events.outgoing`). Who may
 user's private fields and who may manage accounts are rules here too, so the subgraph and
 the gRPC API answer the same way.
 
-Fields named in errors are the input's names as the API spells them (`displayName`,
+The values of an account (email, names, zones, phones) are cleaned by `values.py`. Fields
+named in errors are the input's names as the API spells them (`displayName`,
 `realtorProfile.bio`); an adapter that nests them under an argument adds its prefix.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from zoneinfo import available_timezones
 
 from servicekit.vocabulary import (
     BadUserInput,
@@ -30,110 +27,20 @@ from servicekit.vocabulary import (
     Unauthenticated,
 )
 
-EMAIL_MAX = 254
-DISPLAY_NAME_MAX = 100
-URL_MAX = 2048
-LICENSE_MAX = 64
-BROKERAGE_MAX = 200
-BIO_MAX = 4000
+from identity.values import (
+    BIO_MAX,
+    BROKERAGE_MAX,
+    LICENSE_MAX,
+    clean_display_name,
+    clean_phone,
+    clean_time_zone,
+    clean_url,
+    normalize_email,
+    realtor_text,
+)
+
 TOMBSTONE_NAME = "Deleted user"
 TOMBSTONE_TIME_ZONE = "UTC"
-
-_EMAIL = re.compile(
-    r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
-)
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_PHONE_SEPARATORS = re.compile(r"[\s().-]")
-
-
-# -- values --------------------------------------------------------------------------------
-def normalize_email(raw: str) -> str:
-    """The canonical form of an address (trimmed, lower-cased, IDNA domain), or BAD_USER_INPUT.
-
-    Addresses are compared case-insensitively everywhere, so the stored form is lower case.
-    """
-    value = raw.strip()
-    if len(value) > EMAIL_MAX:
-        raise BadUserInput(f"email must be at most {EMAIL_MAX} characters", field="email")
-    local, at, domain = value.rpartition("@")
-    if not at or not local or not domain:
-        raise BadUserInput("email is not a valid address", field="email")
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise BadUserInput("email is not a valid address", field="email") from None
-    email = f"{local}@{domain}".lower()
-    if len(local) > 64 or not _EMAIL.match(email) or ".." in local:
-        raise BadUserInput("email is not a valid address", field="email")
-    return email
-
-
-def _clean_text(
-    raw: str, *, name: str, maximum: int, minimum: int = 0, field: str | None = None
-) -> str:
-    """NFC, trimmed, no control characters but newline and tab; `field` defaults to `name`."""
-    where = field or name
-    value = unicodedata.normalize("NFC", raw).strip()
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in value):
-        raise BadUserInput(f"{name} contains control characters", field=where)
-    if len(value) < minimum:
-        raise BadUserInput(f"{name} is required", field=where)
-    if len(value) > maximum:
-        raise BadUserInput(f"{name} must be at most {maximum} characters", field=where)
-    return value
-
-
-def clean_display_name(raw: str) -> str:
-    value = " ".join(_clean_text(raw, name="displayName", maximum=DISPLAY_NAME_MAX * 4).split())
-    if "\n" in value or not value:
-        raise BadUserInput("displayName is required", field="displayName")
-    if len(value) > DISPLAY_NAME_MAX:
-        raise BadUserInput(
-            f"displayName must be at most {DISPLAY_NAME_MAX} characters", field="displayName"
-        )
-    return value
-
-
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def clean_time_zone(raw: str) -> str:
-    """An IANA zone name known to this system (`Europe/Paris`, `UTC`)."""
-    value = raw.strip()
-    if value not in _zones():
-        raise BadUserInput("timeZone must be an IANA time zone name", field="timeZone")
-    return value
-
-
-def clean_phone(raw: str | None) -> str | None:
-    """E.164 (`+14155550100`); separators are accepted and dropped; empty clears it."""
-    if raw is None or not raw.strip():
-        return None
-    value = _PHONE_SEPARATORS.sub("", raw.strip())
-    if not _PHONE.match(value):
-        raise BadUserInput("phone must be an international number like +14155550100", field="phone")
-    return value
-
-
-def clean_url(raw: str | None, *, name: str) -> str | None:
-    if raw is None or not raw.strip():
-        return None
-    value = raw.strip()
-    if len(value) > URL_MAX:
-        raise BadUserInput(f"{name} must be at most {URL_MAX} characters", field=name)
-    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
-        raise BadUserInput(f"{name} must be an http(s) URL", field=name)
-    return value
-
-
-def _realtor_text(raw: str | None, *, name: str, maximum: int) -> str | None:
-    """A realtor-profile field (`realtorProfile.<name>` in errors); empty clears it."""
-    if raw is None:
-        return None
-    value = _clean_text(raw, name=name, maximum=maximum, field=f"realtorProfile.{name}")
-    return value or None
 
 
 # -- the aggregate ---------------------------------------------------------------------------
@@ -326,16 +233,16 @@ class User:
                 raise BadUserInput("only realtors have a realtor profile", field="realtorProfile")
             r = changes.realtor
             if r.license_number is not None:
-                self.realtor.license_number = _realtor_text(
+                self.realtor.license_number = realtor_text(
                     r.license_number, name="licenseNumber", maximum=LICENSE_MAX
                 )
                 self.realtor.verified = False  # a new licence must be checked again
             if r.brokerage is not None:
-                self.realtor.brokerage = _realtor_text(
+                self.realtor.brokerage = realtor_text(
                     r.brokerage, name="brokerage", maximum=BROKERAGE_MAX
                 )
             if r.bio is not None:
-                self.realtor.bio = _realtor_text(r.bio, name="bio", maximum=BIO_MAX)
+                self.realtor.bio = realtor_text(r.bio, name="bio", maximum=BIO_MAX)
         self._touched(now)
 
     def verify_email(self, now: datetime) -> bool:

@@ -18,12 +18,12 @@ from identity.domain import (
     UserRegistered,
     UserUpdated,
     can_see_private_fields,
-    normalize_email,
     require_visible,
 )
 from identity.passwords import Argon2Parameters, PasswordHasher, PasswordPolicy
 from identity.settings import meets_owasp_minimum
 from identity.throttle import ThrottleLimits, ThrottleState
+from identity.values import normalize_email
 from servicekit.vocabulary import BadUserInput, Forbidden, NotFound, Principal, Role
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

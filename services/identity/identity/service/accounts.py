@@ -10,11 +10,12 @@ from servicekit.db import UnitOfWork
 from servicekit.vocabulary import BadUserInput, NotFound, Principal, Role
 
 from identity.audit import AuditAction, AuditEntry
-from identity.domain import ProfileChanges, User, normalize_email, require_account_manager
+from identity.domain import ProfileChanges, User, require_account_manager
 from identity.queries import UserPage
 from identity.service.base import AuthResult, Client, Registration, UseCases, throttle_key
 from identity.store import credentials, users
 from identity.tokens import Purpose
+from identity.values import normalize_email
 
 
 class AccountCases(UseCases):

@@ -10,10 +10,11 @@ from servicekit.db import UnitOfWork
 from servicekit.vocabulary import BadUserInput, Principal
 
 from identity.audit import AuditAction, AuditEntry
-from identity.domain import User, normalize_email
+from identity.domain import User
 from identity.service.base import Client, UseCases, throttle_key
 from identity.store import credentials, users
 from identity.tokens import Purpose
+from identity.values import normalize_email
 
 
 class RecoveryCases(UseCases):

@@ -10,11 +10,12 @@ from servicekit.db import UnitOfWork
 from servicekit.vocabulary import BadUserInput, RateLimited, Unauthenticated
 
 from identity.audit import AuditAction, AuditEntry
-from identity.domain import User, normalize_email
+from identity.domain import User
 from identity.service.base import AuthResult, Client, UseCases, throttle_key
 from identity.store import credentials, users
 from identity.throttle import ThrottleState
 from identity.tokens import MAX_TOKEN_LENGTH
+from identity.values import normalize_email
 
 INVALID_CREDENTIALS = "invalid email or password"
 
