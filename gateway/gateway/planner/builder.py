@@ -20,6 +20,7 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     get_named_type,
     is_leaf_type,
 )
@@ -445,11 +446,18 @@ class Builder:
         """
         template: list[tuple[str, str, RepTemplate | None]] = []
         selections: list[NSel] = []
+        if not isinstance(self.schema.type_map.get(type_name), GraphQLObjectType):
+            # The subgraph tells the members of an abstract value apart by their type name.
+            template.append(("__typename", "__typename", None))
+            selections.append(NField("__typename", "__typename", "", frozenset(), None))
         for name, sub in field_set:
             if name.startswith("... on "):
                 condition = name[len("... on ") :]
                 sub_template, sub_selections = self.requirement(condition, sub or (), {})
-                template.append((name, name, sub_template))
+                # Representations are read back per object type: a condition on an
+                # interface or union applies to every object type it covers.
+                for object_type in self._object_types(condition):
+                    template.append(("... on " + object_type, "", sub_template))
                 selections.append(NFragment(condition, sub_selections))
                 continue
             name, args = split_field(name)
@@ -474,6 +482,12 @@ class Builder:
             template.append((name, data_key, nested_template))
             selections.append(NField(data_key, name, args, frozenset(), nested))
         return tuple(template), tuple(selections)
+
+    def _object_types(self, type_name: str) -> list[str]:
+        gtype = self.schema.type_map.get(type_name)
+        if isinstance(gtype, GraphQLInterfaceType | GraphQLUnionType):
+            return [t.name for t in self.schema.get_possible_types(gtype)]
+        return [type_name]
 
     def _plan_interface_object(
         self,

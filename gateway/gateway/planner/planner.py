@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, print_ast
 
-from gateway.planner.builder import Builder, PlanningError
+from gateway.planner.budget import Budget, PlanningError
+from gateway.planner.builder import Builder
 from gateway.planner.operation import NField, normalize
 from gateway.planner.plan import Group, Plan, Step
 from gateway.supergraph import Supergraph
 
 __all__ = ["QueryPlanner"]
 
+log = logging.getLogger(__name__)
+
 
 class QueryPlanner:
-    """Plans operations over one supergraph. Stateless between calls; cache plans outside."""
+    """Plans operations over one supergraph. Stateless between calls; cache plans outside.
 
-    def __init__(self, supergraph: Supergraph) -> None:
+    `budget` makes the `Budget` each plan may spend (the default: 200 000 positions, 2 s).
+    """
+
+    def __init__(self, supergraph: Supergraph, *, budget: Callable[[], Budget] = Budget) -> None:
         self.supergraph = supergraph
+        self._budget = budget
         self._order = {name: index for index, name in enumerate(supergraph.subgraph_urls)}
 
     def plan(
@@ -28,7 +36,30 @@ class QueryPlanner:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
     ) -> Plan:
-        """Plan `operation`; `variables` only decide `@skip`/`@include`."""
+        """Plan `operation`; `variables` only decide `@skip`/`@include`.
+
+        Every failure is a `PlanningError` with a code, logged once here: an unexpected
+        exception (a recursion too deep included) is a planner bug reported as
+        `PLANNER_FAILURE`, never an exception escaping to the server.
+        """
+        name = operation.name.value if operation.name else None
+        try:
+            return self._plan(operation, fragments, variables)
+        except PlanningError as error:
+            log.warning("planning %s failed [%s]: %s", name or "<anonymous>", error.code, error)
+            raise
+        except Exception as error:  # RecursionError included
+            log.exception("planning %s raised", name or "<anonymous>")
+            raise PlanningError(
+                f"the planner failed on this operation ({type(error).__name__})", "PLANNER_FAILURE"
+            ) from error
+
+    def _plan(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+    ) -> Plan:
         kind = operation.operation.value
         schema = self.supergraph.schema
         root_type = {
@@ -37,10 +68,10 @@ class QueryPlanner:
             "subscription": schema.subscription_type,
         }[kind]
         if root_type is None:
-            raise PlanningError(f"the supergraph has no {kind} type")
+            raise PlanningError(f"the supergraph has no {kind} type", "UNSUPPORTED_OPERATION")
         selections = normalize(operation.selection_set, fragments, variables)
         roots: list[Group] = []
-        builder = Builder(self.supergraph, kind=kind, roots=roots)
+        builder = Builder(self.supergraph, kind=kind, roots=roots, budget=self._budget())
         fields = builder.collect(root_type.name, selections)
         introspection = False
         for occurrences in fields.values():
@@ -50,8 +81,12 @@ class QueryPlanner:
             group = self._root_group(builder, kind, root_type.name, occurrences, roots)
             group.root_keys.append(occurrences[0].key)
             builder.plan_root(group, root_type.name, occurrences)
+        # Declared as the client declared them: a default lets a nullable variable stand
+        # where the subgraph's argument is non-null, and keeps its value when none is sent.
         variable_types = {
-            d.variable.name.value: print_ast(d.type) for d in operation.variable_definitions or ()
+            d.variable.name.value: print_ast(d.type)
+            + (f" = {print_ast(d.default_value)}" if d.default_value is not None else "")
+            for d in operation.variable_definitions or ()
         }
         prefix = "_reps"
         while any(name.startswith(prefix) for name in variable_types):
