@@ -1,4 +1,5 @@
-"""Listings test fixtures: a migrated database per test, the moto S3/KMS server, the subgraph."""
+"""Listings test fixtures: a migrated database per test, the moto S3/KMS server, and the
+service as `app.assemble` wires it (its HTTP app is the one `app.runtime` serves)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,18 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from listings.app import MIGRATIONS_DIR
+from listings.app import MIGRATIONS_DIR, Parts, assemble, runtime
 from listings.domain import Address, GeoPoint, ListingDetails, Money, PropertyType
 from listings.events import outgoing
-from listings.graphql import Services, build_schema
 from listings.queries import ListingQueries
 from listings.service import ListingService
-from listings.sitemap import sitemap_route
+from listings.settings import Settings
 from listings.storage import PhotoStorage
 from servicekit.auth import Role
+from servicekit.bus import Bus
 from servicekit.db import Database
-from servicekit.graphql import SubgraphApp
-from servicekit.http import service_app
+from servicekit.infrastructure import Infrastructure
+from servicekit.mail import build_mailer
 from servicekit.testing import DatabaseFactory, TokenIssuer
 
 PUBLIC_URL = "https://www.realty.test"
@@ -73,13 +74,45 @@ def clock() -> TestClock:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def service(db: Database, storage: PhotoStorage, clock: TestClock) -> ListingService:
-    return ListingService(db, storage, clock=clock)
+async def parts(
+    db: Database,
+    storage: PhotoStorage,
+    aws_endpoint: str,
+    nats_url: str,
+    token_issuer: TokenIssuer,
+    clock: TestClock,
+) -> AsyncIterator[Parts]:
+    """Everything `app.assemble` wires, on this test's database and the session's bucket."""
+    settings = Settings(
+        database_url=db.url,
+        public_url=PUBLIC_URL,
+        photos_bucket=storage.bucket,
+        kms_key_alias=storage.kms_key_alias,
+        s3_endpoint_url=aws_endpoint,
+    )
+    infra = Infrastructure(
+        settings=settings,
+        db=db,
+        bus=Bus(nats_url, name="listings-test"),  # never connected here
+        verifier=token_issuer.verifier(),
+        mailer=build_mailer(settings.infra),
+    )
+    built = assemble(settings, infra, clock=clock)
+    await built.storage.ensure_ready()
+    try:
+        yield built
+    finally:
+        await infra.verifier.aclose()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def queries(db: Database) -> ListingQueries:
-    return ListingQueries(db)
+@pytest.fixture
+def service(parts: Parts) -> ListingService:
+    return parts.listings
+
+
+@pytest.fixture
+def queries(parts: Parts) -> ListingQueries:
+    return parts.queries
 
 
 LISTING_FIELDS = """
@@ -181,23 +214,11 @@ class Api:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def api(
-    service: ListingService,
-    queries: ListingQueries,
-    storage: PhotoStorage,
-    token_issuer: TokenIssuer,
-) -> AsyncIterator[Api]:
-    verifier = token_issuer.verifier()
-    services = Services(listings=service, queries=queries, storage=storage, public_url=PUBLIC_URL)
-    app = service_app(
-        graphql=SubgraphApp(build_schema(), verifier=verifier, services=services),
-        checks={},
-        routes=[sitemap_route(queries, public_url=PUBLIC_URL)],
-    )
-    transport = httpx.ASGITransport(app=app)
+async def api(parts: Parts, token_issuer: TokenIssuer) -> AsyncIterator[Api]:
+    """The HTTP app `app.runtime` serves (subgraph, `/sitemap.xml`), over ASGI."""
+    transport = httpx.ASGITransport(app=runtime(parts).http_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield Api(client, token_issuer)
-    await verifier.aclose()
 
 
 @pytest.fixture
