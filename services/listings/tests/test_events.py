@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from listings.consumers import Consumers
 from listings.domain import ListingChanges, ListingStatus
 from realty.events.v1.envelope_pb2 import Envelope
 from realty.identity.v1 import identity_pb2
@@ -30,9 +29,9 @@ DURABLE = "listings-user-deleted"
 
 
 @pytest.fixture
-async def running(db, bus, service) -> AsyncIterator[ConsumerRunner]:
-    """The outbox relay and the consumers of this service, as the runtime starts them."""
-    runner = ConsumerRunner(db, bus, "listings", Consumers(service).subscriptions())
+async def running(db, bus, parts) -> AsyncIterator[ConsumerRunner]:
+    """The outbox relay and the consumers `app.assemble` wired, as the runtime starts them."""
+    runner = ConsumerRunner(db, bus, "listings", parts.consumers.subscriptions())
     tasks = [asyncio.create_task(OutboxRelay(db, bus).run()), asyncio.create_task(runner.run())]
     await asyncio.wait_for(runner.ready.wait(), 10)
     try:
