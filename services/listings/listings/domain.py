@@ -3,8 +3,8 @@
 Plain Python on purpose (the stdlib and `servicekit.vocabulary` only): the aggregate
 validates its own data, decides who may create, see and manage it, enforces the status
 machine, and records what happened as domain events; the unit of work that tracked it
-writes them to the outbox at commit. Field names follow the RESO Data Dictionary where one exists
-(ListPrice, StandardStatus, PropertyType, BedroomsTotal, BathroomsTotalDecimal,
+writes them to the outbox at commit. Field names follow the RESO Data Dictionary where one
+exists (ListPrice, StandardStatus, PropertyType, BedroomsTotal, BathroomsTotalDecimal,
 LivingArea, UnparsedAddress parts).
 """
 
