@@ -226,14 +226,14 @@ class Mutation:
         self,
         info: Info[Context, None],
         tour_id: strawberry.ID,
-        mode: JoinMode = domain.JoinMode.FULL,  # type: ignore[valid-type]
+        mode: JoinMode | None = domain.JoinMode.FULL,  # type: ignore[valid-type]
         device_id: str | None = None,
     ) -> JoinInfo:
         who = await _ctx(info).user()
         joined = await _services(info).media.join(
             who,
             parse_id(tour_id, "tourId"),
-            domain.JoinMode(mode),
+            domain.JoinMode(mode or domain.JoinMode.FULL),
             _device(info, device_id),
         )
         return JoinInfo(meeting=JSON(joined.meeting), attendee=JSON(joined.attendee))
