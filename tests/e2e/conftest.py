@@ -18,7 +18,7 @@ from servicekit.mail import MailCatcher
 from servicekit.settings import InfraSettings
 from sqlalchemy.engine import make_url
 
-SERVICES = ("identity", "listings", "scheduling")
+SERVICES = ("identity", "listings", "scheduling", "media")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def stack(
         "GATEWAY_PORT": str(gateway_port),
         "SCHEDULING_IDENTITY_GRPC": f"127.0.0.1:{ports['identity'][1]}",
         "SCHEDULING_LISTINGS_GRPC": f"127.0.0.1:{ports['listings'][1]}",
+        "MEDIA_IDENTITY_GRPC": f"127.0.0.1:{ports['identity'][1]}",
     }
     databases = []
     for name, (http_port, grpc_port) in ports.items():
