@@ -330,6 +330,24 @@ class Builder:
                     routes.append((graph, interface.name))
         return routes
 
+    def _refuse_unresolvable(self, type_name: str, field_name: str) -> None:
+        """Raise `NON_RESOLVABLE_KEY` when the field's only way in is a key that cannot be used.
+
+        A subgraph that marks its key `resolvable: false` never receives representations:
+        a field only it resolves is out of reach however the plan goes.
+        """
+        gtype = self.schema.type_map.get(type_name)
+        owners = [type_name, *(i.name for i in getattr(gtype, "interfaces", ()))]
+        for owner in owners:
+            for graph in self.sg.resolving_graphs(owner, field_name):
+                join = self.sg.graphs_of_type(owner).get(graph)
+                if join is not None and join.keys and not join.resolvable_keys:
+                    raise PlanningError(
+                        f"cannot plan {type_name}.{field_name}: only subgraph '{graph}' "
+                        f"resolves it, and its key for {owner} is marked resolvable: false",
+                        "NON_RESOLVABLE_KEY",
+                    )
+
     def keys(self, type_name: str, graph: str) -> list[EntityKey]:
         join = self.sg.graphs_of_type(type_name).get(graph)
         return join.resolvable_keys if join is not None else []
@@ -345,6 +363,7 @@ class Builder:
         name = occurrences[0].name
         routes = self._routes(type_name, name)
         if not routes:
+            self._refuse_unresolvable(type_name, name)
             raise PlanningError(
                 f"cannot plan {type_name}.{name}: no subgraph reachable from "
                 f"'{group.graph}' resolves it"

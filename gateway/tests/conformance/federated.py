@@ -11,6 +11,7 @@ one by hand (a supergraph composition would refuse, to test the planner's own er
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,8 +68,10 @@ class Service:
 
     def __post_init__(self) -> None:
         sdl = LINK + _DECLARATIONS + self.sdl
-        if self.entities:
-            sdl += f"\nunion _Entity = {' | '.join(self.entities)}\n"
+        # An interface entity resolves to its object types: only those are `_Entity` members.
+        members = [name for name in self.entities if re.search(rf"\btype {name}\b", self.sdl)]
+        if members:
+            sdl += f"\nunion _Entity = {' | '.join(members)}\n"
             entities = "_entities(representations: [_Any!]!): [_Entity]!"
             has_query = "type Query" in self.sdl
             sdl += f"{'extend type' if has_query else 'type'} Query {{ {entities} }}\n"
@@ -137,15 +140,18 @@ class LocalTransport:
         return None
 
 
+def compose_sdl(*services: Service) -> str:
+    """The supergraph `gateway compose` writes for these services."""
+    return compose([SubgraphSource(s.name, f"http://{s.name}.invalid", s.sdl) for s in services])
+
+
 class Federation:
     """A gateway engine over some `Service`s, composed unless a supergraph is given."""
 
     def __init__(self, *services: Service, supergraph: str | None = None) -> None:
         self.services = {service.name: service for service in services}
         if supergraph is None:
-            supergraph = compose(
-                [SubgraphSource(s.name, f"http://{s.name}.invalid", s.sdl) for s in services]
-            )
+            supergraph = compose_sdl(*services)
         self.supergraph = Supergraph.parse(supergraph)
         self.transport = LocalTransport(self.services)
         self.engine = FederatedEngine(self.supergraph, self.transport)
