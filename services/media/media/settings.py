@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from servicekit.settings import ServiceSettings, service_config
 
 
@@ -17,14 +17,16 @@ class Settings(ServiceSettings):
     identity_grpc: str = "127.0.0.1:50051"
     grpc_timeout_seconds: float = 2.0
 
-    # Amazon Chime SDK. Unset endpoint: the shared AWS endpoint (`AWS_ENDPOINT_URL`), which
-    # is the local emulator in development and AWS itself in production.
-    chime_endpoint_url: str | None = None
+    # Amazon Chime SDK: `MEDIA_CHIME_ENDPOINT_URL`, else `CHIME_ENDPOINT_URL` (the emulator
+    # `make dev` starts), else the shared AWS endpoint; unset in production (AWS itself).
+    chime_endpoint_url: str | None = Field(
+        None, validation_alias=AliasChoices("MEDIA_CHIME_ENDPOINT_URL", "CHIME_ENDPOINT_URL")
+    )
     media_region: str = "us-east-1"
     # Attempts per Chime call (botocore's standard retries, throttling included).
     chime_max_attempts: int = Field(3, ge=1)
     # The SQS queue an EventBridge rule fills with Chime's events.
-    events_queue_name: str = "realty-chime-events"
+    events_queue_name: str = "chime-events"
     sqs_endpoint_url: str | None = None
     events_wait_seconds: int = Field(20, ge=0, le=20)
 
