@@ -7,7 +7,8 @@ with a public key fail before any signature check.
 
 A signature check costs more than the rest of a simple request, and a client sends the same
 token with every request, so tokens that verified are remembered (bounded LRU) for at most
-`remember_seconds` and never past their `exp`. Failures are never remembered.
+`remember_seconds` and never past their `exp`, by the wall clock passed in (`clock`, so
+tests move it instead of waiting). Failures are never remembered.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextvars
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +82,7 @@ class JwtVerifier:
         remember_size: int = 10_000,
         max_lifetime_seconds: float = 3600.0,
         revocations: RevocationList | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
@@ -92,6 +95,7 @@ class JwtVerifier:
         self._remember_size = remember_size
         self._max_lifetime = max_lifetime_seconds
         self.revocations = revocations
+        self._clock = clock
         self._verified: OrderedDict[str, _Verified] = OrderedDict()
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
@@ -128,7 +132,7 @@ class JwtVerifier:
     async def verify(self, token: str) -> Principal:
         remembered = self._verified.get(token)
         if remembered is not None:
-            if time.time() < remembered.until:
+            if self._clock() < remembered.until:
                 self._verified.move_to_end(token)
                 self._check_not_revoked(remembered)
                 return remembered.principal
@@ -173,7 +177,7 @@ class JwtVerifier:
             )
         except (ValueError, KeyError):
             raise Unauthenticated("invalid token") from None
-        until = min(time.time() + self._remember_seconds, float(exp))
+        until = min(self._clock() + self._remember_seconds, float(exp))
         return _Verified(principal, until, float(iat), sid if isinstance(sid, str) else None)
 
     def _check_not_revoked(self, verified: _Verified) -> None:

@@ -8,6 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
@@ -38,6 +39,34 @@ async def wait_until(predicate, timeout: float = 30.0) -> None:  # type: ignore[
         await asyncio.sleep(0.02)
 
 
+async def drained(bus: Bus, subject: str, durable: str, timeout: float = 30.0) -> None:
+    """Wait until JetStream has nothing left for the consumer: every message delivered and
+    acknowledged, none pending or awaiting redelivery. After that nothing more arrives."""
+    js = await bus.connect()
+    stream = await bus.ensure_stream_for(subject)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        info = await js.consumer_info(stream, durable)
+        if info.num_pending == 0 and info.num_ack_pending == 0 and info.num_redelivered == 0:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{durable} not drained: {info}")
+        await asyncio.sleep(0.02)
+
+
+class CountingBus(Bus):
+    """A bus that counts the publishes that failed, so a test sees the relay trying."""
+
+    failures = 0
+
+    async def publish(self, logical_subject: str, data: bytes, **options: Any) -> None:
+        try:
+            await super().publish(logical_subject, data, **options)
+        except Exception:
+            self.failures += 1
+            raise
+
+
 async def test_events_commit_with_the_change_or_not_at_all(db: Database) -> None:
     async with db.uow() as uow:
         uow.emit("demo.item.changed", StringValue(value="kept"), subject_id="a")
@@ -53,7 +82,7 @@ async def test_events_commit_with_the_change_or_not_at_all(db: Database) -> None
 async def test_outbox_loses_nothing_while_nats_is_down(db: Database, tmp_path: Path) -> None:
     nats = EmbeddedNats(tmp_path / "nats", free_port())
     nats.start()
-    publisher = Bus(nats.url, namespace="chaos")
+    publisher = CountingBus(nats.url, namespace="chaos")
     await publisher.connect()
     await publisher.ensure_stream_for("demo.item.changed")
     nats.stop()
@@ -80,15 +109,20 @@ async def test_outbox_loses_nothing_while_nats_is_down(db: Database, tmp_path: P
         db, consumer_bus, "demo", [Subscription("demo.item.changed", record, durable="rec")]
     )
     async with running(relay.run(), runner.run()):
-        await asyncio.sleep(1.0)  # relay is running and failing while NATS is down
+        # The relay runs and fails while NATS is down: every entity's first publish failed.
+        await wait_until(lambda: publisher.failures >= 50, timeout=60)
+        assert relay.published == 0
         assert received == []
         nats.start()
         await wait_until(lambda: len(received) >= 1000, timeout=60)
-        await asyncio.sleep(0.5)  # nothing more arrives
+        await drained(consumer_bus, "demo.item.changed", "demo-rec")
+        js = await consumer_bus.connect()
+        stream = await js.stream_info(consumer_bus.stream_for("demo.item.changed"))
     await publisher.close()
     await consumer_bus.close()
     nats.stop()
 
+    assert stream.state.messages == 1000  # retried publishes were deduplicated by event id
     assert len(received) == 1000
     assert len({e.id for e in received}) == 1000
     by_entity: dict[str, list[int]] = defaultdict(list)
@@ -130,7 +164,7 @@ async def test_redelivered_event_has_its_effect_once(db: Database, bus: Bus) -> 
     )
     async with running(runner.run()):
         await wait_until(lambda: calls >= 1)
-        await asyncio.sleep(0.5)
+        await drained(bus, "demo.item.changed", "demo-fx")  # both copies handled and acked
     async with db.session() as session:
         rows = (await session.execute(text("SELECT body FROM effects"))).scalars().all()
     assert rows == ["once"]
@@ -168,7 +202,7 @@ async def test_failing_handler_sends_event_to_dead_letter_subject(db: Database, 
     )
     async with running(relay.run(), runner.run()):
         await wait_until(lambda: len(dead) == 1)
-        await asyncio.sleep(0.3)
+        await drained(bus, "demo.item.changed", "demo-broken")  # acked: never delivered again
     await sub.unsubscribe()
     assert attempts == 3
     data, headers = dead[0]

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import psycopg
 from google.protobuf.wrappers_pb2 import StringValue
+from prometheus_client import REGISTRY
 from servicekit.bus import Bus, ConsumerRunner, Event, OutboxRelay, Subscription
 from servicekit.bus.deadletters import DeadLetters
 from servicekit.bus.failures import Failure, classify
@@ -59,6 +60,19 @@ async def dlq_count(bus: Bus) -> int:
     return int(info.state.messages)
 
 
+def counted(name: str, consumer: str) -> float:
+    """A consumer counter's current value (the registry is the process's, shared by tests)."""
+    value = REGISTRY.get_sample_value(f"{name}_total", {"service": "demo", "consumer": consumer})
+    return value or 0.0
+
+
+async def wait_until_healthy(runner: ConsumerRunner, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await runner.healthy():
+        assert asyncio.get_running_loop().time() < deadline, "the runner stays unready"
+        await asyncio.sleep(0.01)
+
+
 def test_failures_are_classified_by_what_they_say_about_the_world() -> None:
     assert classify(Unavailable("identity is down")) is Failure.TRANSIENT
     assert classify(ConnectionRefusedError()) is Failure.TRANSIENT
@@ -83,6 +97,7 @@ async def test_a_rule_that_refuses_an_event_dead_letters_it_at_once(db: Database
         raise BadUserInput("this tour cannot be booked")
 
     await publish(db, "refused")
+    dead_before = counted("realty_dead_letters", "rules")
     runner = ConsumerRunner(
         db, bus, "demo", [Subscription("demo.item.changed", refuse, durable="rules", max_deliver=5)]
     )
@@ -91,6 +106,7 @@ async def test_a_rule_that_refuses_an_event_dead_letters_it_at_once(db: Database
             await asyncio.sleep(0.05)
     assert attempts == 1  # not retried: the same rule would refuse it again
     assert await dlq_count(bus) == 1
+    assert counted("realty_dead_letters", "rules") - dead_before == 1
 
 
 async def test_a_dependency_that_is_down_is_waited_out_and_never_dead_letters(
@@ -98,8 +114,11 @@ async def test_a_dependency_that_is_down_is_waited_out_and_never_dead_letters(
 ) -> None:
     failures_left = 6  # more than max_deliver: an unforeseen error would be dead-lettered
 
+    readiness: list[bool] = []  # what readiness said at each delivery
+
     async def flaky(event: Event, uow: UnitOfWork) -> None:
         nonlocal failures_left
+        readiness.append(await runner.healthy())
         if failures_left > 0:
             failures_left -= 1
             raise Unavailable("listings is not reachable")
@@ -112,13 +131,15 @@ async def test_a_dependency_that_is_down_is_waited_out_and_never_dead_letters(
         "demo",
         [Subscription("demo.item.changed", flaky, durable="flaky", max_deliver=2, backoff=(0.02,))],
     )
-    readiness: list[bool] = []
+    transient_before = counted("realty_consumer_transient_failures", "flaky")
     async with running(OutboxRelay(db, bus).run(), runner.run()):
         while not await effects(db):
-            readiness.append(await runner.healthy())
             await asyncio.sleep(0.01)
-        assert await runner.healthy()
-    assert False in readiness  # not ready while waiting for the dependency
+        await wait_until_healthy(runner)  # ready again once a delivery went through
+    # Ready until the first failure, then not ready through the five retries that failed
+    # and the one that succeeded (readiness comes back after it).
+    assert readiness == [True, False, False, False, False, False, False]
+    assert counted("realty_consumer_transient_failures", "flaky") - transient_before == 6
     assert await effects(db) == ["patient"]
     assert await dlq_count(bus) == 0
 

@@ -34,9 +34,11 @@ async def test_change_to_event_to_consumer_on_embedded_servers(tmp_path: Path) -
             )
             assert extensions is not None
         received: list[str] = []
+        arrived = asyncio.Event()
 
         async def record(event: Event, uow: UnitOfWork) -> None:
             received.append(event.unpack(StringValue).value)
+            arrived.set()
 
         async with db.uow() as uow:
             uow.emit("demo.thing.happened", StringValue(value="hello"), subject_id="t1")
@@ -44,13 +46,12 @@ async def test_change_to_event_to_consumer_on_embedded_servers(tmp_path: Path) -
         relay = OutboxRelay(db, bus)
         runner = ConsumerRunner(db, bus, "demo", [Subscription("demo.thing.happened", record, "e")])
         tasks = [asyncio.create_task(relay.run()), asyncio.create_task(runner.run())]
-        for _ in range(200):
-            if received:
-                break
-            await asyncio.sleep(0.05)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await asyncio.wait_for(arrived.wait(), timeout=30)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         assert received == ["hello"]
     finally:
         await bus.close()

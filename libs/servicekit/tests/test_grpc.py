@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -39,9 +38,15 @@ class Probe:
 
     def __init__(self) -> None:
         self.reached = 0
+        self.abandoned = asyncio.Event()  # set when a call's deadline stopped its handler
 
     async def sleep(self, request: DoubleValue, context: grpc.aio.ServicerContext) -> StringValue:
-        await asyncio.sleep(request.value)
+        if request.value > 0:
+            try:
+                await asyncio.Event().wait()  # never answers: only a deadline ends this call
+            except asyncio.CancelledError:
+                self.abandoned.set()
+                raise
         return StringValue(value="slept")
 
     async def whoami(self, request: StringValue, context: grpc.aio.ServicerContext) -> StringValue:
@@ -127,17 +132,19 @@ def channel_as(
     return client_channel(f"127.0.0.1:{server.port}", tls=tls, server_name=server_name)
 
 
-async def test_deadline_is_honoured(server: GrpcServer, grpc_authority: DevAuthority) -> None:
+async def test_deadline_is_honoured(
+    server: GrpcServer, probe: Probe, grpc_authority: DevAuthority
+) -> None:
     async with channel_as(server, grpc_authority.material("scheduling")) as channel:
         method = channel.unary_unary(
             f"/{SERVICE}/Sleep",
             request_serializer=DoubleValue.SerializeToString,
             response_deserializer=StringValue.FromString,
         )
-        started = time.monotonic()
+        # The handler never answers: the call can only end by its deadline, on both sides.
         with pytest.raises(Unavailable):
-            await call(method, DoubleValue(value=5.0), timeout=0.2)
-        assert time.monotonic() - started < 1.5
+            await asyncio.wait_for(call(method, DoubleValue(value=1.0), timeout=0.2), 10)
+        await asyncio.wait_for(probe.abandoned.wait(), timeout=10)
         assert (await call(method, DoubleValue(value=0.0), timeout=2.0)).value == "slept"
 
 
@@ -312,8 +319,12 @@ async def test_health_serves_only_while_the_database_is_reachable(
         request = health_pb2.HealthCheckRequest(service=SERVICE)
         reply = await stub.Check(request, timeout=2)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        # Watch streams each change of status: the next one is the probe seeing the loss.
+        watch = stub.Watch(request, timeout=30)
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
         await database_factory.drop(url)
-        await asyncio.sleep(0.5)
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        watch.cancel()
         reply = await stub.Check(request, timeout=2)
         assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
 

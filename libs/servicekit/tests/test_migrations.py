@@ -15,17 +15,26 @@ from servicekit.migrations import run_env
 run_env(MetaData())
 """
 
-# A deliberately slow first revision: without a lock, a second migrator starting meanwhile
-# would run it too and fail on the table that already exists.
+# A first revision that finishes only once both other migrators are queued behind the
+# lock it runs under (PostgreSQL shows them waiting in pg_locks). Without the lock none
+# waits: each runs the revision itself, never sees the others queued, and gives up.
 REVISION = """
 import time
 from alembic import op
 import sqlalchemy as sa
 revision = "0001"
 down_revision = None
+WAITING = sa.text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 def upgrade() -> None:
     op.create_table("things", sa.Column("id", sa.Integer, primary_key=True))
-    time.sleep(0.5)
+    deadline = time.monotonic() + 60
+    while op.get_bind().execute(WAITING).scalar_one() < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the other migrators never queued behind the lock")
+        time.sleep(0.02)
     op.execute("INSERT INTO things (id) VALUES (1)")
 """
 

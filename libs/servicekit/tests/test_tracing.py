@@ -87,9 +87,11 @@ async def test_trace_id_spans_http_grpc_nats_and_consumer(
         middleware=[Middleware(OpenTelemetryMiddleware)],
     )
     seen: list[int] = []
+    consumed = asyncio.Event()
 
     async def consume(event: Event, uow: UnitOfWork) -> None:
         seen.append(trace.get_current_span().get_span_context().trace_id)
+        consumed.set()
 
     relay = OutboxRelay(db, bus)
     runner = ConsumerRunner(db, bus, "demo", [Subscription("demo.order.placed", consume, "trace")])
@@ -100,10 +102,7 @@ async def test_trace_id_spans_http_grpc_nats_and_consumer(
         ) as client:
             response = await client.post("/orders")
         assert response.json() == {"result": "placed"}
-        for _ in range(200):
-            if seen:
-                break
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(consumed.wait(), timeout=30)
     finally:
         for task in tasks:
             task.cancel()
@@ -122,3 +121,11 @@ async def test_trace_id_spans_http_grpc_nats_and_consumer(
     assert grpc_server.context.trace_id == trace_id
     assert consumer.context.trace_id == trace_id
     assert seen == [trace_id]
+    # One chain, hop by hop: each span's parent is the span of the hop before it.
+    assert grpc_client.parent is not None and grpc_server.parent is not None
+    assert grpc_server.parent.span_id == grpc_client.context.span_id
+    spans_by_id = {s.context.span_id: s for s in spans}
+    ancestor = grpc_client
+    while ancestor.parent is not None and ancestor is not http_span:
+        ancestor = spans_by_id[ancestor.parent.span_id]
+    assert ancestor is http_span  # the gRPC call was made while serving the request
