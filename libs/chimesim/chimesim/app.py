@@ -49,9 +49,9 @@ class Runtime:
         await self.carry_out(self.emulator.drain())
 
     async def carry_out(self, effects: list[Effect]) -> None:
-        plain = [e for e in effects if not isinstance(e, Concatenate)]
+        plain: list[Effect] = [e for e in effects if not isinstance(e, Concatenate)]
         if plain:
-            await asyncio.to_thread(lambda: [self.outside.carry_out(e) for e in plain])
+            await asyncio.to_thread(self.outside.carry_out_all, plain)
         for job in (e for e in effects if isinstance(e, Concatenate)):
             task = asyncio.create_task(self._concatenate(job))
             self.background.add(task)

@@ -39,24 +39,38 @@ def write_until(
     last partial one)."""
     start = pipeline.written_until or pipeline.created
     puts: list[PutObject] = []
-    while start + CHUNK <= until or (final and start < until):
-        end = min(start + CHUNK, until)
-        puts.extend(_chunk(pipeline, meeting, start, end, max_chunks))
+    while start + CHUNK <= until:
+        puts.extend(_chunk(pipeline, meeting, start, start + CHUNK, max_chunks, last=False))
         start = start + CHUNK
-    pipeline.written_until = min(start, until) if final else start
+    if final:
+        puts.extend(_chunk(pipeline, meeting, start, until, max_chunks, last=True))
+        start = until
+    pipeline.written_until = start
     return puts
 
 
 def _chunk(
-    pipeline: CapturePipeline, meeting: Meeting, start: datetime, end: datetime, max_chunks: int
+    pipeline: CapturePipeline,
+    meeting: Meeting,
+    start: datetime,
+    end: datetime,
+    max_chunks: int,
+    *,
+    last: bool,
 ) -> list[PutObject]:
+    """One chunk's objects; the last chunk of a capture also takes what happened at its
+    very end (CaptureEnded)."""
+
+    def within(at: datetime) -> bool:
+        return start <= at < end or (last and at == end)
+
     artifacts = _artifacts(pipeline)
     name = chunk_name(start)
     base = f"{pipeline.prefix}/" if pipeline.prefix else ""
     everyone = [*meeting.attendees.values(), *meeting.deleted_attendees.values()]
     present = [a for a in everyone if a.present_during(start, end)]
     puts: list[PutObject] = []
-    if present and pipeline.chunks_written < max_chunks:
+    if present and end > start and pipeline.chunks_written < max_chunks:
         pipeline.chunks_written += 1
         mux = artifacts.get("Audio", {}).get("MuxType", "AudioWithActiveSpeakerVideo")
         kind: media.ChunkKind = "audio" if mux == "AudioOnly" else "audio+video"
@@ -66,7 +80,7 @@ def _chunk(
                 if attendee.sends_video:
                     key = f"{base}video/{name}-{attendee.attendee_id}.mp4"
                     puts.append(_media(pipeline.bucket, key, "video"))
-    events = [e for e in meeting.timeline if start <= e.at < end]
+    events = [e for e in meeting.timeline[pipeline.timeline_start :] if within(e.at)]
     if events:
         lines = [
             {
@@ -77,9 +91,15 @@ def _chunk(
             for e in events
         ]
         puts.append(_text(pipeline.bucket, f"{base}meeting-events/{name}.txt", lines))
-    transcripts = [_transcript(line) for line in meeting.lines if start <= line.at < end]
+    transcripts = [
+        _transcript(line)
+        for line in meeting.lines
+        if within(line.at) and line.at >= pipeline.created
+    ]
     statuses = [
-        _status(at, kind, meeting) for at, kind in meeting.transcription_log if start <= at < end
+        _status(at, kind, meeting)
+        for at, kind in meeting.transcription_log
+        if within(at) and at >= pipeline.created
     ]
     messages = sorted([*statuses, *[t for t in transcripts if t is not None]], key=_message_time)
     if messages:

@@ -2,7 +2,8 @@
 
 They stand in for what no API call does in Chime: a client joining, leaving or dropping out
 of the media session, an attendee speaking a line (for live transcription), and the test
-hooks — the calls made per operation, the clock, throttling, the recent events.
+hooks — the calls made per operation, the clock, throttling, the recent events and the
+queue they go to.
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ def routes(runtime: Runtime) -> list[Route]:
                 attendee = emulator.meetings.leave(
                     meeting_id, attendee_id, dropped=action == "drop"
                 )
-            return {"AttendeeId": attendee.attendee_id, "Present": attendee.present}
+            return {
+                "AttendeeId": attendee.attendee_id,
+                "Present": attendee.present,
+                "VideoPublishing": attendee.publishing,
+            }
 
         return guarded(change)
 
@@ -104,6 +109,13 @@ def routes(runtime: Runtime) -> list[Route]:
         emulator.throttle.configure(float(rate), burst)
         return {"Rate": emulator.throttle.rate, "Burst": emulator.throttle.burst}
 
+    async def events_queue(request: Request) -> dict[str, Any]:
+        queue_url = (await body_of(request)).get("QueueUrl")
+        if queue_url is not None and not isinstance(queue_url, str):
+            raise bad_request("QueueUrl must be a string or null")
+        runtime.outside.queue_url = queue_url
+        return {"QueueUrl": queue_url}
+
     async def calls(request: Request) -> Response:
         if request.method == "DELETE":
             emulator.calls.clear()
@@ -124,6 +136,7 @@ def routes(runtime: Runtime) -> list[Route]:
         Route(f"{PREFIX}/clock", guarded(clock), methods=["GET"]),
         Route(f"{PREFIX}/clock/advance", guarded(advance), methods=["POST"]),
         Route(f"{PREFIX}/throttling", guarded(throttling), methods=["PUT"]),
+        Route(f"{PREFIX}/events/queue", guarded(events_queue), methods=["PUT"]),
         Route(f"{PREFIX}/calls", calls, methods=["GET", "DELETE"]),
         Route(f"{PREFIX}/events", recent_events, methods=["GET"]),
         Route(f"{PREFIX}/health", health, methods=["GET"]),

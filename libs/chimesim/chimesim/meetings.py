@@ -4,6 +4,11 @@ A meeting ends when nobody has joined five minutes after it was created, five mi
 the last attendee left, 24 hours after it was created, or when it is deleted; it is then
 gone (NotFound) for every call. An attendee joins, leaves or drops through the control
 endpoints, standing in for a client SDK connecting to the media service.
+
+Limits: 250 attendees a meeting (or `MeetingFeatures.Attendee.MaxCount`), and 25 video
+publishers — attendees in the meeting whose `Video` capability is `Send` or `SendReceive`.
+A 26th joins without its video (as a client SDK hears "video at capacity"), and raising
+an attendee in the meeting to sending video while 25 publish is a conflict.
 """
 
 from __future__ import annotations
@@ -18,7 +23,15 @@ from typing import Any
 from chimesim.errors import ServiceError, bad_request, not_found
 from chimesim.events import MEETING_STATE_CHANGE
 from chimesim.paging import page
-from chimesim.state import Attendee, Meeting, Session, SpokenLine, TimelineEntry, World
+from chimesim.state import (
+    VIDEO_SENDING,
+    Attendee,
+    Meeting,
+    Session,
+    SpokenLine,
+    TimelineEntry,
+    World,
+)
 
 NOBODY_JOINED = timedelta(minutes=5)
 EVERYONE_LEFT = timedelta(minutes=5)
@@ -135,12 +148,16 @@ class Meetings:
         attendee = self.attendee(meeting, params["AttendeeId"])
         capabilities = params["Capabilities"]
         self._check_capabilities(meeting, capabilities)
-        others = [a for a in meeting.attendees.values() if a is not attendee and a.sends_video]
-        if capabilities["Video"] in ("Send", "SendReceive") and len(others) >= MAX_VIDEO_PUBLISHERS:
-            raise ServiceError(
-                "ConflictException",
-                f"The meeting already has {MAX_VIDEO_PUBLISHERS} attendees that send video",
-            )
+        sending = capabilities["Video"] in VIDEO_SENDING
+        if attendee.present and sending and not attendee.publishing:
+            if meeting.publishers() >= MAX_VIDEO_PUBLISHERS:
+                raise ServiceError(
+                    "ConflictException",
+                    f"The meeting already has {MAX_VIDEO_PUBLISHERS} attendees sending video",
+                )
+            attendee.publishing = True
+        elif not sending:
+            attendee.publishing = False
         attendee.capabilities = dict(capabilities)
         return {"Attendee": attendee.as_output()}
 
@@ -177,10 +194,13 @@ class Meetings:
         if not attendee.present:
             now = self.now()
             attendee.sessions.append(Session(joined=now))
+            attendee.publishing = (
+                attendee.sends_video and meeting.publishers() < MAX_VIDEO_PUBLISHERS
+            )
             meeting.last_presence_change = now
             self._attendee_event(meeting, attendee, "chime:AttendeeJoined", now)
             self._timeline(meeting, attendee, "AttendeeJoined", now)
-            if attendee.sends_video:
+            if attendee.publishing:
                 self._timeline(meeting, attendee, "AttendeeVideoJoined", now)
         return attendee
 
@@ -224,6 +244,7 @@ class Meetings:
     def end(self, meeting: Meeting, at: datetime) -> None:
         for attendee in meeting.present():
             attendee.sessions[-1].left = at
+            attendee.publishing = False
         for listener in self.end_listeners:
             listener(meeting, at)
         meeting.ended = at
@@ -299,12 +320,6 @@ class Meetings:
                 "LimitExceededException",
                 f"The meeting has reached its limit of {meeting.max_attendees} attendees",
             )
-        publishers = sum(1 for a in meeting.attendees.values() if a.sends_video)
-        if capabilities["Video"] in ("Send", "SendReceive") and publishers >= MAX_VIDEO_PUBLISHERS:
-            raise ServiceError(
-                "LimitExceededException",
-                f"The meeting already has {MAX_VIDEO_PUBLISHERS} attendees that send video",
-            )
         attendee_id = str(uuid.uuid4())
         attendee = Attendee(attendee_id, external, join_token(attendee_id), capabilities)
         meeting.attendees[attendee_id] = attendee
@@ -329,8 +344,9 @@ class Meetings:
         attendee.sessions[-1].left = at
         meeting.last_presence_change = at
         self._attendee_event(meeting, attendee, event, at)
-        if attendee.sends_video:
+        if attendee.publishing:
             self._timeline(meeting, attendee, "AttendeeVideoLeft", at)
+            attendee.publishing = False
         self._timeline(meeting, attendee, "AttendeeLeft", at)
 
     def _attendee_event(

@@ -89,14 +89,16 @@ def error_status(service: str, shape: str) -> int:
 
 
 def error_code(service: str, shape: str) -> str | None:
-    """The `Code` member for an exception shape, when the model's `ErrorCode` enum has one
-    that names it (`NotFoundException` → `NotFound`, `ThrottlingException` → `Throttling`)."""
-    model = service_model(service)
-    try:
-        enum = model.shape_for("ErrorCode").enum
-    except Exception:
+    """The `Code` member for an exception shape: the error's name without `Exception`
+    (`NotFoundException` → `NotFound`), or, where the model types `Code` with an enum, the
+    value that names it (`ThrottledClientException` → `Throttling`) or none."""
+    members = getattr(service_model(service).shape_for(shape), "members", {})
+    if "Code" not in members:
         return None
     stem = shape.removesuffix("Exception").removesuffix("Client")
+    enum = members["Code"].enum
+    if not enum:
+        return stem
     candidates = [stem, "ResourceLimitExceeded" if stem.endswith("LimitExceeded") else stem]
     if stem == "Throttled":
         candidates.append("Throttling")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -26,17 +27,52 @@ class Outside:
         }
         self.queue_url = settings.events_queue_url
         self.s3 = boto3.client("s3", **common)
-        self.sqs = boto3.client("sqs", **common) if self.queue_url else None
+        self.sqs = boto3.client("sqs", **common)
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chimesim-events")
+
+    def carry_out_all(self, effects: list[Effect]) -> None:
+        """Perform effects in order; a run of events goes out ten to a request (SQS's batch
+        size), the batches side by side — a standard queue keeps no order anyway, and a
+        consumer orders Chime's events by their `timestamp`."""
+        run: list[PublishEvent] = []
+        for effect in effects:
+            if isinstance(effect, PublishEvent):
+                run.append(effect)
+                continue
+            self._publish_run(run)
+            run = []
+            self.carry_out(effect)
+        self._publish_run(run)
+
+    def _publish_run(self, run: list[PublishEvent]) -> None:
+        batches = [run[i : i + 10] for i in range(0, len(run), 10)]
+        if len(batches) <= 1:
+            for batch in batches:
+                self._publish(batch)
+            return
+        list(self.pool.map(self._publish, batches))
+
+    def _publish(self, batch: list[PublishEvent]) -> None:
+        if not self.queue_url:
+            return
+        entries = [
+            {"Id": str(index), "MessageBody": orjson.dumps(event.envelope).decode()}
+            for index, event in enumerate(batch)
+        ]
+        try:
+            result = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        except Exception:
+            log.exception("could not send %d events", len(entries))
+            return
+        for failure in result.get("Failed", []):
+            log.error("event not sent: %s", failure.get("Message"))
 
     def carry_out(self, effect: Effect) -> bool:
         """Perform one effect; False when it failed (logged, as Chime would retry or give up
         without the caller's request failing)."""
         try:
             if isinstance(effect, PublishEvent):
-                if self.sqs is not None and self.queue_url:
-                    self.sqs.send_message(
-                        QueueUrl=self.queue_url, MessageBody=orjson.dumps(effect.envelope).decode()
-                    )
+                self._publish([effect])
             elif isinstance(effect, PutObject):
                 self.s3.put_object(
                     Bucket=effect.bucket,

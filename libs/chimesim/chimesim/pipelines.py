@@ -79,6 +79,7 @@ class Pipelines:
             bucket=bucket,
             prefix=prefix or pipeline_id,
             status="Initializing",
+            timeline_start=len(meeting.timeline),
         )
         self._remember(pipeline, token)
         created = pipeline.as_output()

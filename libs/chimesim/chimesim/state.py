@@ -30,6 +30,8 @@ class Attendee:
     join_token: str
     capabilities: dict[str, str]
     sessions: list[Session] = field(default_factory=list)
+    # Sending video now: joined with a video-sending capability, within the meeting's cap.
+    publishing: bool = False
 
     @property
     def present(self) -> bool:
@@ -98,6 +100,9 @@ class Meeting:
     def present(self) -> list[Attendee]:
         return [a for a in self.attendees.values() if a.present]
 
+    def publishers(self) -> int:
+        return sum(1 for a in self.attendees.values() if a.publishing)
+
     def event_fields(self) -> dict[str, Any]:
         return {
             "meetingId": self.meeting_id,
@@ -120,6 +125,8 @@ class CapturePipeline:
     written_until: datetime | None = None
     chunks_written: int = 0
     deleted: bool = False
+    # Where the meeting's timeline stood when the capture began: it records what follows.
+    timeline_start: int = 0
 
     def as_output(self) -> dict[str, Any]:
         output = {

@@ -2,8 +2,9 @@
 loopback for boto3's `endpoint_url`, its clock under the test's control.
 
 `chime` needs servicekit's `aws_endpoint` (the moto server the artifacts and events go to);
-it starts the emulator once per session with a `ManualClock`, throttling off and an SQS
-queue for its events, and yields a `ChimeSim` handle to drive it.
+it starts the emulator once per session with a `ManualClock` and throttling off, and yields
+a `ChimeSim` handle to drive it. Its events go nowhere unless a test asks for
+`chime_events`, which routes them to an SQS queue of the test's own.
 """
 
 from __future__ import annotations
@@ -63,10 +64,9 @@ class ChimeSim:
 
     url: str
     clock: ManualClock
-    queue_url: str
     aws_endpoint: str
     region: str = "us-east-1"
-    _seen: list[dict[str, Any]] = field(default_factory=list)
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
 
     def client(self, service: str, **config: Any) -> Any:
         """A boto3 client for `chime-sdk-meetings` or `chime-sdk-media-pipelines`."""
@@ -82,14 +82,16 @@ class ChimeSim:
         )
 
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = httpx.request(
-            method, f"{self.url}/_emulator{path}", content=orjson.dumps(body or {}), timeout=30
+        response = self.http.request(
+            method, f"{self.url}/_emulator{path}", content=orjson.dumps(body or {})
         )
         response.raise_for_status()
         return response.json()
 
-    def join(self, meeting_id: str, attendee_id: str) -> None:
-        self._control("POST", f"/meetings/{meeting_id}/attendees/{attendee_id}/join")
+    def join(self, meeting_id: str, attendee_id: str) -> bool:
+        """The attendee connects; True when its video is published (within the 25)."""
+        path = f"/meetings/{meeting_id}/attendees/{attendee_id}/join"
+        return bool(self._control("POST", path)["VideoPublishing"])
 
     def leave(self, meeting_id: str, attendee_id: str) -> None:
         self._control("POST", f"/meetings/{meeting_id}/attendees/{attendee_id}/leave")
@@ -115,46 +117,65 @@ class ChimeSim:
     def throttling(self, rate: float, burst: int = 20) -> None:
         self._control("PUT", "/throttling", {"Rate": rate, "Burst": burst})
 
-    def events(
+    def route_events(self, queue_url: str | None) -> None:
+        """Send the emulator's events to another queue from now on."""
+        self._control("PUT", "/events/queue", {"QueueUrl": queue_url})
+
+
+@dataclass
+class EventQueue:
+    """A queue of the test's own that the emulator's events go to."""
+
+    sqs: Any
+    url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def of(
         self, meeting_id: str, *, at_least: int = 1, timeout: float = 10.0
     ) -> list[dict[str, Any]]:
-        """The events of one meeting delivered to the queue so far, in order (waits until
-        `at_least` have arrived; the queue is shared, so others' events are kept aside)."""
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=self.aws_endpoint,
-            region_name=self.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        """The meeting's events received so far, oldest first by `detail.timestamp` (waits
+        until `at_least` have arrived or `timeout` passes)."""
         deadline = time.monotonic() + timeout
         while True:
-            mine = [e for e in self._seen if e["detail"].get("meetingId") == meeting_id]
+            mine = [e for e in self.received if e["detail"].get("meetingId") == meeting_id]
             if len(mine) >= at_least or time.monotonic() > deadline:
-                return sorted(mine, key=lambda e: e["detail"]["timestamp"])
-            received = sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                return sorted(mine, key=lambda e: int(e["detail"]["timestamp"]))
+            got = self.sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1
             )
-            for message in received.get("Messages", []):
-                self._seen.append(orjson.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            messages = got.get("Messages", [])
+            self.received.extend(orjson.loads(m["Body"]) for m in messages)
+            if messages:
+                entries = [
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ]
+                self.sqs.delete_message_batch(QueueUrl=self.url, Entries=entries)
 
 
 @pytest.fixture(scope="session")
 def chime(aws_endpoint: str) -> Iterator[ChimeSim]:
-    sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
-    queue_url = sqs.create_queue(QueueName=f"chime-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    settings = Settings(
-        aws_endpoint_url=aws_endpoint,
-        events_queue_url=queue_url,
-        throttle_rate=0.0,
-        max_chunks=24,
-    )
+    settings = Settings(aws_endpoint_url=aws_endpoint, throttle_rate=0.0, max_chunks=24)
     clock = ManualClock()
     port = _free_port()
     server = ServerThread(build_app(settings, clock), port)
     server.start()
     try:
-        yield ChimeSim(f"http://127.0.0.1:{port}", clock, queue_url, aws_endpoint)
+        sim = ChimeSim(f"http://127.0.0.1:{port}", clock, aws_endpoint)
+        yield sim
+        sim.http.close()
     finally:
         server.stop()
+
+
+@pytest.fixture
+def chime_events(chime: ChimeSim) -> Iterator[EventQueue]:
+    """The emulator's events, into a queue of this test's own for its duration."""
+    sqs = boto3.client("sqs", endpoint_url=chime.aws_endpoint, region_name=chime.region)
+    url = sqs.create_queue(QueueName=f"chime-events-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    chime.route_events(url)
+    try:
+        yield EventQueue(sqs, url)
+    finally:
+        chime.route_events(None)
+        sqs.delete_queue(QueueUrl=url)

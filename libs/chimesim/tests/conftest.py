@@ -10,14 +10,12 @@ from chimesim.testing import ChimeSim
 
 @pytest.fixture
 def meetings(chime: ChimeSim) -> Any:
-    return chime.client("chime-sdk-meetings", retries={"max_attempts": 1, "mode": "standard"})
+    return chime.client("chime-sdk-meetings", retries={"total_max_attempts": 1})
 
 
 @pytest.fixture
 def pipelines(chime: ChimeSim) -> Any:
-    return chime.client(
-        "chime-sdk-media-pipelines", retries={"max_attempts": 1, "mode": "standard"}
-    )
+    return chime.client("chime-sdk-media-pipelines", retries={"total_max_attempts": 1})
 
 
 @pytest.fixture
