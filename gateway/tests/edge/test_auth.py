@@ -6,7 +6,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -169,13 +168,14 @@ class SignatureChecks:
         monkeypatch.setattr(servicekit_auth.jwt, "decode", counted)
 
 
-def verifier() -> JwtVerifier:
+def verifier(clock: Callable[[], float] = time.time) -> JwtVerifier:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json=jwks()))
     return JwtVerifier(
         "http://identity.test/.well-known/jwks.json",
         issuer=ISSUER,
         audience=AUDIENCE,
         http=httpx.AsyncClient(transport=transport),
+        clock=clock,
     )
 
 
@@ -185,7 +185,8 @@ async def test_verified_tokens_are_remembered_until_they_expire(
     from gateway.edge.auth import Authenticator
 
     counting = SignatureChecks(monkeypatch)
-    checker = verifier()
+    now = [time.time()]
+    checker = verifier(clock=lambda: now[0])
     authenticator = Authenticator(checker)
     bearer = f"Bearer {token()}"
     first = await authenticator.authenticate(bearer)
@@ -197,10 +198,9 @@ async def test_verified_tokens_are_remembered_until_they_expire(
     await authenticator.authenticate(soon)
     await authenticator.authenticate(soon)
     assert counting.calls == 2
-    # The verifier's memory reads its clock past `exp` (the signature check, with its own
-    # clock, still accepts the token): checked again, not served from memory.
-    later = SimpleNamespace(time=lambda: expires + 0.5, monotonic=time.monotonic)
-    monkeypatch.setattr(servicekit_auth, "time", later)
+    # The verifier's clock past `exp` (the signature check, on its own clock, still
+    # accepts the token): checked again, not served from memory.
+    now[0] = expires + 0.5
     await authenticator.authenticate(soon)
     assert counting.calls == 3
     await checker.aclose()
