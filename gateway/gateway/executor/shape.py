@@ -24,6 +24,7 @@ from graphql import (
 )
 from servicekit.errors import ErrorCode
 
+from gateway.planner.abstract import data_key
 from gateway.planner.operation import NField, NSel, collect_fields
 
 __all__ = ["ShapeSet", "Shaper"]
@@ -40,7 +41,7 @@ Path = tuple[Any, str | int] | None
 class ShapeField:
     """One client field at one position: where to read it and how to complete its value."""
 
-    __slots__ = ("enum_values", "key", "kind", "label", "mode", "sub", "wrappers")
+    __slots__ = ("alias", "enum_values", "key", "kind", "label", "mode", "sub", "wrappers")
 
     def __init__(
         self,
@@ -50,8 +51,12 @@ class ShapeField:
         wrappers: str,
         sub: ShapeSet | None,
         enum_values: frozenset[str] | None,
+        alias: str = "",
     ) -> None:
         self.key = key
+        # Where the planner puts the value when it had to alias it (a sibling fragment's
+        # field of the same key has another type in that subgraph): read when `key` is null.
+        self.alias = alias
         self.label = label  # "Type.field", for error messages
         self.kind = kind
         self.wrappers = wrappers  # outermost first: "N" non-null, "L" list
@@ -133,10 +138,11 @@ class ShapeSet:
             for occurrence in occurrences:
                 selections.extend(occurrence.selections or ())
             sub = ShapeSet(self.schema, gtype.name, selections)
-            return ShapeField(key, label, _OBJECT, wrappers, sub, None)
+            return ShapeField(key, label, _OBJECT, wrappers, sub, None, data_key(key, runtime))
         if isinstance(gtype, GraphQLEnumType):
-            return ShapeField(key, label, _ENUM, wrappers, None, frozenset(gtype.values))
-        return ShapeField(key, label, _LEAF, wrappers, None, None)
+            values = frozenset(gtype.values)
+            return ShapeField(key, label, _ENUM, wrappers, None, values, data_key(key, runtime))
+        return ShapeField(key, label, _LEAF, wrappers, None, None, data_key(key, runtime))
 
 
 def _path_list(path: Path) -> list[str | int]:
@@ -173,6 +179,8 @@ class Shaper:
                 out[key] = runtime
                 continue
             value = data.get(key)
+            if value is None and field.alias:
+                value = data.get(field.alias)
             mode = field.mode
             if mode == _FAST_LEAF:
                 if value is None and field.wrappers:

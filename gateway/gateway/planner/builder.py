@@ -25,6 +25,7 @@ from graphql import (
     is_leaf_type,
 )
 
+from gateway.planner.abstract import graph_type, named, possible_types, sibling_aliases
 from gateway.planner.budget import Budget, PlanningError
 from gateway.planner.operation import NField, NFragment, NSel, collect_fields
 from gateway.planner.plan import FetchSel, Group, PathSeg, RepTemplate
@@ -156,10 +157,13 @@ class Builder:
         selections: Sequence[NSel],
         path: tuple[PathSeg, ...],
         provided: Provided | None,
+        local_type: str | None = None,
     ) -> set[Group]:
         """Plan `selections` on a value of `type_name` that `group` fetches at `path`.
 
-        Returns every other group the position's data comes from.
+        `local_type` is the named type the group's subgraph declares for the field that
+        led here, when it differs from the supergraph's. Returns every other group the
+        position's data comes from.
         """
         self.budget.spend()
         gtype = self.schema.type_map[type_name]
@@ -169,23 +173,23 @@ class Builder:
         if join is not None and join.is_interface_object:
             return self._plan_interface_object(group, out, type_name, selections, path, provided)
         out.add("__typename", "__typename", "", False)
-        known = self.sg.possible_types_in(group.graph, type_name)
         deps: set[Group] = set()
-        for possible in self.schema.get_possible_types(gtype):  # type: ignore[arg-type]
-            name = possible.name
-            if known and name not in known:
-                continue
-            if not known and group.graph not in self.sg.graphs_of_type(name):
-                continue
-            if not self.has_fields(name, selections):
-                continue
+        types = [
+            name
+            for name in possible_types(self, group.graph, type_name, local_type)
+            if self.has_fields(name, selections)
+        ]
+        aliases = sibling_aliases(self, group.graph, types, selections) if len(types) > 1 else {}
+        for name in types:
             inner, inner_path = out.fragment(name), (*path, frozenset((name,)))
             inner_provided = _provided_for(provided, name)
             self.trail.append(
                 Frame(name, inner_path, group, inner, inner_provided, tuple(selections), name)
             )
             try:
-                deps |= self.plan_object(group, inner, name, selections, inner_path, inner_provided)
+                deps |= self.plan_object(
+                    group, inner, name, selections, inner_path, inner_provided, aliases.get(name)
+                )
             finally:
                 self.trail.pop()
         return deps
@@ -198,16 +202,23 @@ class Builder:
         selections: Sequence[NSel],
         path: tuple[PathSeg, ...],
         provided: Provided | None,
+        aliases: dict[str, str] | None = None,
     ) -> set[Group]:
+        """Plan the fields selected on an object of `type_name`.
+
+        `aliases` maps response keys to the keys they are fetched under in this group
+        (fields that would clash with a sibling fragment's, see `abstract`).
+        """
         fields = self.collect(type_name, selections)
         deps: set[Group] = set()
         pending: list[list[NField]] = []
-        for occurrences in fields.values():
+        for key, occurrences in fields.items():
             name = occurrences[0].name
             if name == "__typename":
                 continue
             if self.local(group.graph, type_name, name, provided):
-                deps |= self.add_local(group, out, type_name, occurrences, path, provided)
+                alias = aliases.get(key) if aliases else None
+                deps |= self.add_local(group, out, type_name, occurrences, path, provided, alias)
             else:
                 pending.append(occurrences)
         if pending:
@@ -240,27 +251,31 @@ class Builder:
         occurrences: list[NField],
         path: tuple[PathSeg, ...],
         provided: Provided | None,
+        alias: str | None = None,
     ) -> set[Group]:
+        """Add a field `group`'s subgraph resolves to `out` (under `alias` when given)."""
         first = occurrences[0]
         for occurrence in occurrences:
             group.variables.update(occurrence.variables)
-        named = self.field_type(type_name, first.name)
-        composite = not is_leaf_type(named)
-        sub = out.add(first.key, first.name, first.args, composite)
+        field_type = self.field_type(type_name, first.name)
+        composite = not is_leaf_type(field_type)
+        key = alias or first.key
+        sub = out.add(key, first.name, first.args, composite)
         if sub is None:
             return set()
         child_provided = provided.get(first.name) if provided else None
         join = self.sg.field_join(type_name, first.name, group.graph)
         if join is not None and join.provides is not None:
             child_provided = _merge_provided(child_provided, provided_of(join.provides))
-        child_path = (*path, first.key)
+        local_type = named(graph_type(self, type_name, first.name, group.graph))
+        child_path = (*path, key)
         selections = self.merged(occurrences)
         self.trail.append(
-            Frame(named.name, child_path, group, sub, child_provided, selections, first)
+            Frame(field_type.name, child_path, group, sub, child_provided, selections, first)
         )
         try:
             return self.plan_position(
-                group, sub, named.name, selections, child_path, child_provided
+                group, sub, field_type.name, selections, child_path, child_provided, local_type
             )
         finally:
             self.trail.pop()
