@@ -313,8 +313,10 @@ class Meetings:
         for attendee in meeting.attendees.values():
             if attendee.external_user_id == external:
                 return attendee
-        capabilities = dict(item.get("Capabilities") or DEFAULT_CAPABILITIES)
-        self._check_capabilities(meeting, capabilities)
+        requested = item.get("Capabilities")
+        if requested is not None:
+            self._check_capabilities(meeting, requested)
+        capabilities = dict(requested or DEFAULT_CAPABILITIES)
         if len(meeting.attendees) >= meeting.max_attendees:
             raise ServiceError(
                 "LimitExceededException",

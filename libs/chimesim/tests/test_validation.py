@@ -90,3 +90,22 @@ def test_pipeline_arns_and_enums(pipelines: Any, meeting: dict[str, Any], bucket
     assert "pattern" in not_an_arn["Error"]["Message"]
     error = rejected(pipelines.get_media_pipeline, MediaPipelineId=str(uuid.uuid4()))
     assert error["Error"]["Code"] == "NotFoundException"
+
+
+def test_a_meeting_without_video_rejects_requests_for_video(meetings: Any) -> None:
+    meeting = meetings.create_meeting(
+        ClientRequestToken=uuid.uuid4().hex,
+        MediaRegion="us-east-1",
+        ExternalMeetingId="audio-only",
+        MeetingFeatures={"Video": {"MaxResolution": "None"}},
+    )["Meeting"]
+    asks_for_video = {"Audio": "SendReceive", "Video": "Receive", "Content": "None"}
+    error = rejected(
+        meetings.create_attendee,
+        MeetingId=meeting["MeetingId"],
+        ExternalUserId="viewer",
+        Capabilities=asks_for_video,
+    )
+    assert error["Error"]["Code"] == "BadRequestException"
+    plain = meetings.create_attendee(MeetingId=meeting["MeetingId"], ExternalUserId="listener")
+    assert plain["Attendee"]["AttendeeId"]
