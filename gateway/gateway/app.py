@@ -18,6 +18,7 @@ import orjson
 import uvicorn
 from opentelemetry.trace import TracerProvider, get_tracer_provider
 from redis.asyncio import Redis
+from servicekit.headers import LimitHeaders
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -72,6 +73,7 @@ def federated_engine_factory(
             fetch_timeout=settings.fetch_timeout,
             metrics=metrics,
             tracer_provider=tracer_provider,
+            hide_suggestions=not settings.introspection,
         )
         return Built(engine, transport.close)
 
@@ -209,14 +211,20 @@ class GatewayApp(Starlette):
 
     Every frontend request is a POST to `/graphql`; sending it past the router and the
     generic middleware saves their per-request cost. The handler answers every failure
-    itself, so nothing the error middleware would add is lost.
+    itself, so nothing the error middleware would add is lost. Request headers are bounded
+    for every path (servicekit's `LimitHeaders`: 431).
     """
 
     def __init__(self, *, graphql_http: ASGIApp, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._graphql_http = graphql_http
+        # Oversized request headers are refused (431) before anything else reads them.
+        self._limited = LimitHeaders(self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._limited(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/graphql":
             await self._graphql_http(scope, receive, send)
             return

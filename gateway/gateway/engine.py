@@ -87,8 +87,11 @@ class FederatedEngine:
         fetch_timeout: float = 10.0,
         metrics: GatewayMetrics | None = None,
         tracer_provider: TracerProvider | None = None,
+        hide_suggestions: bool = False,
     ) -> None:
         self.supergraph = supergraph
+        # "Did you mean …" names schema members: off whenever introspection is.
+        self._hide_suggestions = hide_suggestions
         self._schema = supergraph.api_schema
         self._transport = transport
         # Fetches of a transport without its own timeout are bounded here.
@@ -214,7 +217,12 @@ class FederatedEngine:
         if fast is not None:
             variables = fast
         elif definitions:
-            coerced = get_variable_values(self._schema, definitions, dict(request.variables or {}))
+            coerced = get_variable_values(
+                self._schema,
+                definitions,
+                dict(request.variables or {}),
+                hide_suggestions=self._hide_suggestions,
+            )
             if isinstance(coerced, list):
                 return {
                     "errors": [
@@ -240,7 +248,7 @@ class FederatedEngine:
         except GraphQLError as error:
             entry = _Document(None, _request_error(error.message, "GRAPHQL_PARSE_FAILED"))
         else:
-            errors = validate(self._schema, document)
+            errors = validate(self._schema, document, hide_suggestions=self._hide_suggestions)
             if errors:
                 entry = _Document(
                     None,

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from gateway.engine import is_request_error
 
+from .conftest import make_gateway
+
 
 async def test_non_null_error_propagates_to_nearest_nullable_parent(gateway: Any) -> None:
     result = await gateway.run("{ me { name reviews { body flaky } } }")
@@ -157,6 +159,20 @@ async def test_validation_error_is_a_request_error(gateway: Any) -> None:
             }
         ]
     }
+
+
+async def test_suggestions_name_schema_members_only_when_introspection_is_on(
+    subgraph_server: tuple[str, Any], supergraph: Any
+) -> None:
+    base, traffic = subgraph_server
+    for hide, shown in ((False, True), (True, False)):
+        built, _ = make_gateway(base, traffic, supergraph, hide_suggestions=hide)
+        try:
+            typo = await built.run("{ me { nam } }")
+        finally:
+            await built.transport.close()
+        message = typo["errors"][0]["message"]
+        assert ("Did you mean" in message) is shown, message
 
 
 async def test_inaccessible_elements_are_not_queryable(gateway: Any) -> None:

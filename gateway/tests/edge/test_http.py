@@ -220,3 +220,13 @@ def test_health_and_metrics(make_client: Callable[..., TestClient]) -> None:
     assert exposed[("gateway_requests_total", tuple(sorted(ok.items())))] == 2
     assert exposed[("gateway_request_errors_total", (("code", "GRAPHQL_PARSE_FAILED"),))] == 1
     assert any(name == "process_cpu_seconds_total" for name, _ in exposed)
+
+
+def test_oversized_request_headers_are_431_before_the_edge(client: TestClient) -> None:
+    response = client.post(
+        "/graphql",
+        content=json.dumps({"query": "{ hello }"}),
+        headers={**JSON_HEADERS, "x-padding": "p" * 20_000},
+    )
+    assert response.status_code == 431
+    assert response.json()["errors"][0]["extensions"]["reason"] == "HEADERS_TOO_LARGE"
