@@ -4,7 +4,10 @@ Planning is a search: a field several subgraphs resolve is tried in each (memois
 plan), and a pathological supergraph or operation could still make that search large.
 A `Budget` counts the positions planned and looks at the clock every few hundred of
 them; past either ceiling planning stops with `PLAN_TOO_COMPLEX` instead of holding a
-worker. The clock is injected so tests can move time.
+worker. It also bounds how deeply positions nest (a scratch plan costing a choice runs
+inside the plan that asked), so an operation nested deeper than any real one is refused
+with the same code before Python's recursion limit is anywhere near. The clock is
+injected so tests can move time.
 """
 
 from __future__ import annotations
@@ -32,20 +35,36 @@ class PlanningError(Exception):
 class Budget:
     """Positions planned and time spent so far, against their ceilings."""
 
-    __slots__ = ("_clock", "_deadline", "_max_steps", "_seconds", "steps")
+    __slots__ = ("_clock", "_deadline", "_max_depth", "_max_steps", "_seconds", "depth", "steps")
 
     def __init__(
         self,
         *,
         max_steps: int = 200_000,
         seconds: float = 2.0,
+        max_depth: int = 96,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._max_steps = max_steps
+        self._max_depth = max_depth
+        self.depth = 0
         self._seconds = seconds
         self._clock = clock
         self._deadline = clock() + seconds
         self.steps = 0
+
+    def enter(self) -> None:
+        """One position deeper (and one more planned); `leave` when done with it."""
+        self.depth += 1
+        if self.depth > self._max_depth:
+            raise PlanningError(
+                f"the operation nests deeper than {self._max_depth} planned positions",
+                "PLAN_TOO_COMPLEX",
+            )
+        self.spend()
+
+    def leave(self) -> None:
+        self.depth -= 1
 
     def spend(self) -> None:
         """Count one planned position; raise `PLAN_TOO_COMPLEX` past a ceiling."""

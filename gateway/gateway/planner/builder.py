@@ -165,7 +165,24 @@ class Builder:
         led here, when it differs from the supergraph's. Returns every other group the
         position's data comes from.
         """
-        self.budget.spend()
+        self.budget.enter()
+        try:
+            return self._plan_position(
+                group, out, type_name, selections, path, provided, local_type
+            )
+        finally:
+            self.budget.leave()
+
+    def _plan_position(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        selections: Sequence[NSel],
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+        local_type: str | None,
+    ) -> set[Group]:
         gtype = self.schema.type_map[type_name]
         if isinstance(gtype, GraphQLObjectType):
             return self.plan_object(group, out, type_name, selections, path, provided)

@@ -243,3 +243,25 @@ def test_an_unexpected_failure_while_planning_is_a_coded_planning_error(kit: Any
     with pytest.raises(PlanningError) as raised:
         QueryPlanner(federation.supergraph, budget=broken).plan(operation, {}, {})
     assert raised.value.code == "PLANNER_FAILURE"
+
+
+def test_an_operation_nested_past_any_real_depth_is_refused_not_recursed(kit: Any) -> None:
+    nest = kit.Service(
+        "nest",
+        """
+        type Query { root: Box }
+        type Box @key(fields: "id") { id: ID!  inner: Box  label: String }
+        """,
+    )
+    other = kit.Service("other", 'type Box @key(fields: "id") { id: ID!  size: Int }')
+    federation = kit.Federation(nest, other)
+    query = "{ root { " + "inner { " * 120 + "size" + " }" * 120 + " } }"
+    operation = parse(query).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    with pytest.raises(PlanningError) as raised:
+        QueryPlanner(federation.supergraph).plan(operation, {}, {})
+    assert raised.value.code == "PLAN_TOO_COMPLEX"
+    shallow = parse("{ root { " + "inner { " * 30 + "size" + " }" * 30 + " } }").definitions[0]
+    assert isinstance(shallow, OperationDefinitionNode)
+    plan = QueryPlanner(federation.supergraph).plan(shallow, {}, {})
+    assert [g.graph for g in plan.steps[0].roots] == ["nest"]
