@@ -4,12 +4,17 @@ moto's SQS, people joining and leaving as clients would."""
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 import pytest_asyncio
-from chimesim.testing import ChimeSim
+from chimesim.testing import ChimeSim, EventQueue
 from servicekit.bus import Bus
 from servicekit.mail import MailCatcher
 from servicekit.testing import DatabaseFactory, TokenIssuer
@@ -28,7 +33,9 @@ async def emulated(
     token_issuer: TokenIssuer,
     aws_endpoint: str,
     chime: ChimeSim,
+    chime_events: EventQueue,
 ) -> AsyncIterator[Stack]:
+    """Media on the emulator, reading the queue its events go to during the test."""
     async with media_stack(
         database_factory,
         bus,
@@ -38,7 +45,7 @@ async def emulated(
         aws_endpoint,
         chime=None,
         chime_endpoint=chime.url,
-        queue_name=chime.queue_url.rsplit("/", 1)[-1],
+        queue_name=chime_events.url.rsplit("/", 1)[-1],
         wait_seconds=1,
     ) as the_stack:
         yield the_stack
@@ -135,3 +142,52 @@ async def test_emulated_throttling_is_rate_limited_and_nothing_is_kept(
     joined = await join(stack, other.id, other_buyer)
     assert joined["meeting"]["ExternalMeetingId"] == str(other.id)
     assert uuid.UUID(joined["meeting"]["MeetingId"])
+
+
+CHIME_JS = Path(__file__).with_name("chime_js")
+
+
+@pytest.fixture(scope="session")
+def chime_js() -> Path:
+    """The Chime SDK for JavaScript the clients use, installed from its lock file once."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js is not installed: the JavaScript client cannot be run")
+    if not (CHIME_JS / "node_modules" / "amazon-chime-sdk-js").is_dir():
+        subprocess.run(
+            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=CHIME_JS,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return CHIME_JS / "session.js"
+
+
+async def test_the_javascript_client_reads_our_join_info_as_it_reads_chimes(
+    emulated: Stack, chime_js: Path
+) -> None:
+    stack = emulated
+    tour, buyer, _ = await stack.tour()
+    joined = await join(stack, tour.id, buyer, device="browser")
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["node", str(chime_js)],
+        input=json.dumps(joined).encode(),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    read = json.loads(done.stdout)
+    meeting, attendee = joined["meeting"], joined["attendee"]
+    placement = meeting["MediaPlacement"]
+    assert read == {
+        "meetingId": meeting["MeetingId"],
+        "externalMeetingId": str(tour.id),
+        "attendeeId": attendee["AttendeeId"],
+        "externalUserId": attendee["ExternalUserId"],
+        "joinToken": attendee["JoinToken"],
+        "audioHostURL": placement["AudioHostUrl"],
+        "signalingURL": placement["SignalingUrl"],
+        "turnControlURL": placement["TurnControlUrl"],
+        "eventIngestionURL": placement["EventIngestionUrl"],
+    }
