@@ -1,7 +1,7 @@
 """`make dev`: the whole stack on one machine, on embedded defaults.
 
-Starts what is not configured (PostgreSQL, NATS JetStream, the mail catcher, the S3/KMS
-emulator), then every installed service (entry point group `realty.services`) at once,
+Starts what is not configured (PostgreSQL, NATS JetStream, the mail catcher, the S3/KMS/SQS
+emulator, the Chime SDK emulator), then every installed service (entry point group `realty.services`) at once,
 each with its gRPC certificate from a development CA kept in the data dir, waits
 until each answers `/readyz`, composes the supergraph from
 the live subgraphs, starts the gateway and, on a fresh data dir, loads demo data. State lives in the data dir (`REALTY_DATA_DIR`,
@@ -94,7 +94,7 @@ class DevStack:
         if "AWS_ENDPOINT_URL" in os.environ:
             say(f"AWS: using endpoint {os.environ['AWS_ENDPOINT_URL']}")
             return
-        say(f"AWS (S3, KMS): starting local emulator on 127.0.0.1:{MOTO_PORT} (log: aws.log)")
+        say(f"AWS (S3, KMS, SQS): starting local emulator on 127.0.0.1:{MOTO_PORT} (log: aws.log)")
         self.env.setdefault("AWS_ACCESS_KEY_ID", "local")
         self.env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         self.env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{MOTO_PORT}"
@@ -115,7 +115,11 @@ class DevStack:
             return
         if "CHIMESIM_EVENTS_QUEUE_URL" not in self.env:
             sqs = boto3.client(
-                "sqs", endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name=self.infra.aws_region
+                "sqs",
+                endpoint_url=self.env["AWS_ENDPOINT_URL"],
+                region_name=self.infra.aws_region,
+                aws_access_key_id=self.env.get("AWS_ACCESS_KEY_ID"),
+                aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
             )
             queue = sqs.create_queue(QueueName="chime-events")["QueueUrl"]
             self.env["CHIMESIM_EVENTS_QUEUE_URL"] = queue
