@@ -308,7 +308,7 @@ class FederatedEngine:
                 "errors": [
                     {
                         "message": f"Query planning failed: {error}",
-                        "extensions": {"code": ErrorCode.INTERNAL_SERVER_ERROR.value},
+                        "extensions": {"code": "QUERY_PLANNING_FAILED", "reason": error.code},
                     }
                 ],
             }

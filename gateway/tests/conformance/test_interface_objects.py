@@ -95,6 +95,7 @@ async def test_a_field_behind_a_non_resolvable_key_fails_planning(kit: Any) -> N
     (error,) = result["errors"]
     assert ".views" in error["message"]
     assert "resolvable: false" in error["message"]
+    assert error["extensions"] == {"code": "QUERY_PLANNING_FAILED", "reason": "NON_RESOLVABLE_KEY"}
     operation = parse('{ node(id: "l1") { views } }').definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
     with pytest.raises(PlanningError) as raised:

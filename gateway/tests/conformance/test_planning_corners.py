@@ -193,6 +193,7 @@ async def test_a_field_no_subgraph_resolves_is_a_coded_planning_error(kit: Any) 
     assert federation.fetched == []
     (error,) = result["errors"]
     assert "Home.secret" in error["message"]
+    assert error["extensions"] == {"code": "QUERY_PLANNING_FAILED", "reason": "UNSATISFIABLE_FIELD"}
     planner = QueryPlanner(federation.supergraph)
     operation = parse("{ cheapest { secret } }").definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
