@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -81,11 +82,42 @@ def federated_engine_factory(
 
 
 def jwks_verifier(settings: GatewaySettings) -> TokenVerifier:
+    """Identity's tokens, refused once revoked (the revocation feed runs in the lifespan)."""
     from servicekit.auth import JwtVerifier
+    from servicekit.revocation import RevocationList
+    from servicekit.settings import InfraSettings
 
+    lifetime = InfraSettings().jwt_max_lifetime_seconds
     return JwtVerifier(
-        settings.jwks_url, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+        settings.jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        max_lifetime_seconds=lifetime,
+        revocations=RevocationList(horizon=timedelta(seconds=lifetime)),
     )
+
+
+def _follow_revocations(
+    verifier: TokenVerifier | None,
+) -> Callable[[], Coroutine[Any, Any, None]] | None:
+    """A task following identity's revocations into the verifier's list, if it keeps one."""
+    revocations = getattr(verifier, "revocations", None)
+    if revocations is None:
+        return None
+    from servicekit.bus import Bus
+    from servicekit.revocation import RevocationFeed
+    from servicekit.settings import InfraSettings
+
+    infra = InfraSettings()
+
+    async def follow() -> None:
+        bus = Bus(infra.nats_url, namespace=infra.bus_namespace, name="gateway")
+        try:
+            await RevocationFeed(bus, revocations).run()
+        finally:
+            await bus.close()
+
+    return follow
 
 
 def build_app(
@@ -172,13 +204,18 @@ def build_app(
                 metrics=metrics,
             )
             watcher_task = asyncio.get_running_loop().create_task(watcher.run())
+        follow = _follow_revocations(verifier)
+        feed_task: asyncio.Task[None] | None = None
+        if follow is not None:
+            feed_task = asyncio.get_running_loop().create_task(follow())
         try:
             yield
         finally:
-            if watcher_task is not None:
-                watcher_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher_task
+            for task in (watcher_task, feed_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await holder.aclose()
             await _close_quietly(verifier)
             if owns_redis and redis is not None:
