@@ -56,6 +56,9 @@ class Parts:
 def assemble(
     settings: Settings, infra: Infrastructure, *, clock: Callable[[], datetime] = utcnow
 ) -> Parts:
+    if infra.db.events is None:
+        # Without it the first committed change would fail: say so before serving anything.
+        raise ValueError("scheduling's database needs its event mapper (events=outgoing)")
     directory = Directory.connect(
         listings_target=settings.listings_grpc,
         identity_target=settings.identity_grpc,
