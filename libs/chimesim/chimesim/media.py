@@ -103,24 +103,27 @@ def concatenate(chunks: list[bytes]) -> bytes:
         out_path = Path(tmp) / "out.mp4"
         with av.open(str(out_path), "w", format="mp4", options={"movflags": "faststart"}) as out:
             outputs: dict[str, av.stream.Stream] = {}
-            next_dts: dict[str, int] = {}
+            ends: dict[str, int] = {}
             for path in inputs:
                 with av.open(str(path)) as source:
-                    shifts: dict[str, int] = {}
                     for stream in source.streams:
                         if stream.type in ("audio", "video") and stream.type not in outputs:
                             outputs[stream.type] = out.add_stream_from_template(stream)
+                    offsets = dict(ends)
                     for packet in source.demux():
                         kind = packet.stream.type
-                        if kind not in outputs or packet.dts is None:
+                        if kind not in outputs or packet.dts is None or packet.pts is None:
                             continue
-                        # Each chunk starts at (or, for AAC priming, before) zero: shift it to
-                        # begin where the previous chunk of this stream ended.
-                        shift = shifts.setdefault(kind, next_dts.get(kind, packet.dts) - packet.dts)
+                        # A chunk's time zero goes where the previous chunk ended; the AAC
+                        # priming packet before zero is kept only in the first chunk, so
+                        # sound and picture stay in step however many chunks there are.
+                        if kind in offsets and packet.pts < 0:
+                            continue
+                        shift = offsets.get(kind, 0)
+                        end = packet.pts + (packet.duration or 0)
+                        packet.pts += shift
                         packet.dts += shift
-                        if packet.pts is not None:
-                            packet.pts += shift
-                        next_dts[kind] = packet.dts + (packet.duration or 1)
+                        ends[kind] = max(ends.get(kind, 0), end + shift)
                         packet.stream = outputs[kind]
                         out.mux(packet)
         return out_path.read_bytes()

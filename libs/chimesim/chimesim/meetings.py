@@ -1,7 +1,8 @@
 """Chime SDK Meetings: meetings and attendees, their limits and their lifecycle.
 
 A meeting ends when nobody has joined five minutes after it was created, five minutes after
-the last attendee left, 24 hours after it was created, or when it is deleted; it is then
+the last attendee left, 24 hours after it was created, when it is deleted, or (a replica)
+when its primary meeting ends; it is then
 gone (NotFound) for every call. An attendee joins, leaves or drops through the control
 endpoints, standing in for a client SDK connecting to the media service.
 
@@ -251,6 +252,9 @@ class Meetings:
         self.world.emit(
             MEETING_STATE_CHANGE, {"eventType": "chime:MeetingEnded", **meeting.event_fields()}, at
         )
+        for replica in list(self.world.meetings.values()):
+            if replica.active and replica.output.get("PrimaryMeetingId") == meeting.meeting_id:
+                self.end(replica, at)
 
     # -- internals ------------------------------------------------------------------------
     def _create(self, params: dict[str, Any]) -> Meeting:

@@ -146,6 +146,8 @@ def test_concatenation_makes_one_playable_file(
             "audio": "aac",
         }
         assert joined.duration is not None and 14.5 <= joined.duration / 1e6 <= 15.5
+        lengths = {s.type: float(s.duration * s.time_base) for s in joined.streams}
+        assert abs(lengths["audio"] - lengths["video"]) < 0.05, "sound and picture in step"
         assert sum(1 for _ in joined.decode(video=0)) == 75
     transcript = read(s3, bucket, f"joined/3/transcription-messages/{pipeline_id}.txt")
     assert b"The kitchen is next." in transcript

@@ -102,3 +102,16 @@ def test_a_deleted_attendee_is_gone(chime: ChimeSim, meetings: Any) -> None:
     assert caught.value.response["Error"]["Code"] == "NotFoundException"
     listed = meetings.list_attendees(MeetingId=meeting_id)
     assert listed["Attendees"] == []
+
+
+def test_replicas_end_with_their_primary(chime: ChimeSim, meetings: Any) -> None:
+    primary = create(meetings)
+    replica = meetings.create_meeting(
+        ClientRequestToken=uuid.uuid4().hex,
+        MediaRegion="us-west-2",
+        ExternalMeetingId="overflow",
+        PrimaryMeetingId=primary,
+    )["Meeting"]
+    assert replica["PrimaryMeetingId"] == primary
+    meetings.delete_meeting(MeetingId=primary)
+    assert is_gone(meetings, replica["MeetingId"])
