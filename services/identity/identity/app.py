@@ -16,6 +16,7 @@ from servicekit.auth import JwtVerifier
 from servicekit.graphql import SubgraphApp
 from servicekit.infrastructure import Infrastructure
 from servicekit.migrations import migrations_dir
+from servicekit.revocation import RevocationList
 from servicekit.runtime import Runtime, run
 from starlette.applications import Starlette
 
@@ -46,9 +47,14 @@ class Parts:
     services: Services
 
 
-def local_verifier(service: IdentityService, settings: Settings) -> JwtVerifier:
+def local_verifier(
+    service: IdentityService, settings: Settings, revocations: RevocationList | None
+) -> JwtVerifier:
     """Identity verifies its own tokens with the same code as every other service, reading
-    its JWKS in-process instead of over the network."""
+    its JWKS in-process instead of over the network, and refusing ended sessions from the
+    same revocation list: the one `Infrastructure` keeps fed from the bus (its
+    `RevocationFeed` worker runs in identity's runtime like in every service's), so a
+    logged-out token stops working here as quickly as anywhere else."""
     app = Starlette(routes=[jwks_route(service)])
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity")
     return JwtVerifier(
@@ -57,6 +63,8 @@ def local_verifier(service: IdentityService, settings: Settings) -> JwtVerifier:
         audience=settings.infra.jwt_audience,
         http=http,
         cache_ttl=settings.key_cache_seconds,
+        max_lifetime_seconds=settings.infra.jwt_max_lifetime_seconds,
+        revocations=revocations,
     )
 
 
@@ -97,7 +105,7 @@ def assemble(
         settings=settings,
         queries=queries,
         identity=identity,
-        verifier=local_verifier(identity, settings),
+        verifier=local_verifier(identity, settings, infra.verifier.revocations),
         services=Services(identity=identity, queries=queries),
     )
 

@@ -15,8 +15,10 @@ named in errors are the input's names as the API spells them (`displayName`,
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from servicekit.vocabulary import (
     BadUserInput,
@@ -95,7 +97,28 @@ class UserDeleted:
     at: datetime
 
 
-DomainEvent = UserRegistered | UserUpdated | UserEmailVerified | UserDeleted
+class RevokeReason(StrEnum):
+    """Why sessions ended: stored with each session and announced with its revocation."""
+
+    LOGOUT = "logout"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    ACCOUNT_DELETED = "account_deleted"
+
+
+@dataclass(frozen=True)
+class SessionRevoked:
+    """A session ended before its tokens expired: its access tokens must stop working
+    everywhere, not only its refresh token here."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    at: datetime
+    reason: RevokeReason
+
+
+DomainEvent = UserRegistered | UserUpdated | UserEmailVerified | UserDeleted | SessionRevoked
 
 
 # -- who may do what --------------------------------------------------------------------------
@@ -259,6 +282,18 @@ class User:
         self._require_active()
         self.password_hash = password_hash
         self.updated_at = now
+
+    def sessions_revoked(
+        self, session_ids: Iterable[uuid.UUID], now: datetime, reason: RevokeReason
+    ) -> None:
+        """Announce that these sessions of the account ended. Each is announced by its own
+        id: every access token names its session (`sid`), so refusing the ids refuses
+        exactly the tokens that must stop, while a session kept alive (the caller's own, on
+        a password change) and every session opened later keep working. An erased account
+        needs none of this: its deletion refuses all its tokens at once."""
+        if self.is_deleted:
+            return
+        self.events.extend(SessionRevoked(self.id, sid, now, reason) for sid in session_ids)
 
     def private_fields(self, viewer: Viewer) -> PrivateFields | None:
         """The fields only some may see (`can_see_private_fields`), or FORBIDDEN; None when

@@ -1,4 +1,6 @@
-"""Identity's domain events as bus messages: the protobuf payloads of `identity.user.*`.
+"""Identity's domain events as bus messages: the protobuf payloads of `identity.user.*` and
+`identity.session.revoked` (which every service's `servicekit.revocation.RevocationFeed`
+follows to refuse the access tokens of ended sessions).
 
 `outgoing` is the one mapper the unit of work calls at commit for every new event of every
 user it tracked (`Database(..., events=outgoing)`), so no use case hands events over by
@@ -16,6 +18,7 @@ from servicekit.vocabulary import Role
 
 from identity.domain import (
     DomainEvent,
+    SessionRevoked,
     User,
     UserDeleted,
     UserEmailVerified,
@@ -27,6 +30,7 @@ REGISTERED = "identity.user.registered"
 UPDATED = "identity.user.updated"
 EMAIL_VERIFIED = "identity.user.email_verified"
 DELETED = "identity.user.deleted"
+SESSION_REVOKED = "identity.session.revoked"
 
 ROLE_TO_PROTO = {
     Role.BUYER: pb.ROLE_BUYER,
@@ -80,5 +84,16 @@ def outgoing(user: User, event: DomainEvent) -> Outgoing:
             return Outgoing(
                 DELETED,
                 pb.UserDeleted(user_id=str(event.user_id), deleted_at=_stamp(event.at)),
+                subject_id=event.user_id,
+            )
+        case SessionRevoked():
+            return Outgoing(
+                SESSION_REVOKED,
+                pb.SessionRevoked(
+                    user_id=str(event.user_id),
+                    session_id=str(event.session_id),
+                    not_before=_stamp(event.at),
+                    reason=event.reason.value,
+                ),
                 subject_id=event.user_id,
             )

@@ -71,6 +71,10 @@ class Settings(ServiceSettings):
             raise ValueError(
                 "IDENTITY_ARGON2_MEMORY_COST/TIME_COST are below OWASP's Argon2id minimum"
             )
+        if self.access_token_ttl > self.infra.jwt_max_lifetime_seconds:
+            # Every verifier would refuse such tokens, and revocations are followed only
+            # one maximum lifetime back.
+            raise ValueError("IDENTITY_ACCESS_TOKEN_TTL exceeds JWT_MAX_LIFETIME_SECONDS")
         if self.password_max_length < 128 or self.password_min_length < 8:
             raise ValueError("password length limits must allow 8..128 characters at least")
         return self

@@ -27,6 +27,7 @@ from servicekit.graphql import SubgraphApp
 from servicekit.http import service_app
 from servicekit.infrastructure import Infrastructure
 from servicekit.mail import MailCatcher, SmtpMailer
+from servicekit.revocation import RevocationList
 from servicekit.settings import InfraSettings
 from servicekit.testing import DatabaseFactory
 from starlette.applications import Starlette
@@ -172,18 +173,27 @@ def make_settings(database_url: str, smtp_port: int, **overrides: Any) -> Settin
 
 
 async def open_identity(
-    database_factory: DatabaseFactory, mail_catcher: MailCatcher, **overrides: Any
+    database_factory: DatabaseFactory,
+    mail_catcher: MailCatcher,
+    *,
+    bus: Bus | None = None,
+    revocations: RevocationList | None = None,
+    **overrides: Any,
 ) -> Identity:
+    """Identity on a fresh database; with `bus` and `revocations`, wired as in production
+    to refuse the tokens of ended sessions (the test runs the relay and the feed)."""
     url = await database_factory.create(MIGRATIONS_DIR)
     settings = make_settings(url, mail_catcher.port, **overrides)
     infra = Infrastructure(
         settings=settings,
         db=Database(url, source="identity", pool_size=5, max_overflow=5, events=outgoing),
-        bus=Bus(settings.infra.nats_url, name="identity-test"),  # never connected here
+        # Not connected unless the test brings its own (connected) bus.
+        bus=bus or Bus(settings.infra.nats_url, name="identity-test"),
         verifier=JwtVerifier(
             settings.infra.jwks_url,
             issuer=settings.infra.jwt_issuer,
             audience=settings.infra.jwt_audience,
+            revocations=revocations,
         ),
         mailer=SmtpMailer("127.0.0.1", mail_catcher.port),
     )

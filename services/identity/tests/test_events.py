@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from identity import events
 from identity.domain import (
     DomainEvent,
+    SessionRevoked,
     UserDeleted,
     UserEmailVerified,
     UserRegistered,
@@ -33,6 +34,7 @@ PUBLISHED: dict[type, tuple[str, type[Message]]] = {
     UserUpdated: (events.UPDATED, pb.UserUpdated),
     UserEmailVerified: (events.EMAIL_VERIFIED, pb.UserEmailVerified),
     UserDeleted: (events.DELETED, pb.UserDeleted),
+    SessionRevoked: (events.SESSION_REVOKED, pb.SessionRevoked),
 }
 
 
@@ -60,12 +62,14 @@ async def test_each_domain_event_goes_through_a_use_case_to_the_outbox(identity:
     )
     link = await identity.link_token(registered["user"]["email"], "Confirm", "verify-email")
     await identity.ok("mutation($t: String!) { verifyEmail(token: $t) }", {"t": link})
+    logout = "mutation($t: String!) { logout(refreshToken: $t) }"
+    await identity.ok(logout, {"t": registered["refreshToken"]})
     await identity.ok(
         "mutation($p: String!) { deleteMyAccount(password: $p) }", {"p": PASSWORD}, token=token
     )
 
     found = await outbox_events(identity)
-    order = [UserRegistered, UserUpdated, UserEmailVerified, UserDeleted]
+    order = [UserRegistered, UserUpdated, UserEmailVerified, SessionRevoked, UserDeleted]
     assert set(order) == set(PUBLISHED)
     assert [e.subject for e in found] == [PUBLISHED[kind][0] for kind in order]
     assert all(e.subject_id == user_id and e.source == "identity" for e in found)
@@ -75,7 +79,9 @@ async def test_each_domain_event_goes_through_a_use_case_to_the_outbox(identity:
     assert isinstance(payloads[1], pb.UserUpdated)
     assert (payloads[1].display_name, payloads[1].time_zone) == ("Renamed", "Asia/Tokyo")
     assert isinstance(payloads[2], pb.UserEmailVerified) and payloads[2].user_id == user_id
-    assert isinstance(payloads[3], pb.UserDeleted) and payloads[3].user_id == user_id
+    assert isinstance(payloads[3], pb.SessionRevoked) and payloads[3].user_id == user_id
+    assert payloads[3].session_id and payloads[3].reason == "logout"
+    assert isinstance(payloads[4], pb.UserDeleted) and payloads[4].user_id == user_id
     # the actor is the account itself (the unit of work's actor)
     assert {e.actor for e in found[:2]} == {user_id}
 

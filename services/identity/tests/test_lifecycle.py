@@ -138,6 +138,8 @@ async def test_register_verify_login_refresh_reset_delete(identity: Identity, bu
     expected = [
         "identity.user.registered",
         "identity.user.email_verified",
+        "identity.session.revoked",  # the reused refresh token's session
+        "identity.session.revoked",  # the first session, at the password reset
         "identity.user.deleted",
     ]
     async with identity.db.session() as s:
@@ -150,8 +152,13 @@ async def test_register_verify_login_refresh_reset_delete(identity: Identity, bu
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    assert [e.subject for e in events] == expected
+    # in commit order per entity (the user; its sessions), entities side by side
+    account = [e for e in events if e.subject.startswith("identity.user.")]
+    ended = [e for e in events if e.subject == "identity.session.revoked"]
+    assert [e.subject for e in account] == [s for s in expected if ".user." in s]
     assert all(e.subject_id == user_id for e in events)
-    assert events[2].unpack(pb.UserDeleted).user_id == user_id
-    registered = events[0].unpack(pb.UserRegistered)
+    reasons = [e.unpack(pb.SessionRevoked).reason for e in ended]
+    assert reasons == ["refresh_token_reused", "password_reset"]
+    assert account[2].unpack(pb.UserDeleted).user_id == user_id
+    registered = account[0].unpack(pb.UserRegistered)
     assert registered.role == pb.ROLE_BUYER and registered.time_zone == "Europe/Paris"

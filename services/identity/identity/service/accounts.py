@@ -10,7 +10,7 @@ from servicekit.db import UnitOfWork
 from servicekit.vocabulary import BadUserInput, NotFound, Principal, Role
 
 from identity.audit import AuditAction, AuditEntry
-from identity.domain import ProfileChanges, User, require_account_manager
+from identity.domain import ProfileChanges, RevokeReason, User, require_account_manager
 from identity.queries import UserPage
 from identity.service.base import AuthResult, Client, Registration, UseCases, throttle_key
 from identity.store import credentials, users
@@ -149,7 +149,9 @@ class AccountCases(UseCases):
             email_key = throttle_key("account", user.email)
             user.erase(now)
             await users.save(uow, user)
-            await credentials.revoke_user_sessions(uow, user.id, now=now, reason="account_deleted")
+            await credentials.revoke_user_sessions(
+                uow, user.id, now=now, reason=RevokeReason.ACCOUNT_DELETED
+            )
             await credentials.forget_user_tokens(uow, user.id)
             await users.clear_throttle(uow, email_key)
             await self._finish(

@@ -10,7 +10,7 @@ from servicekit.db import UnitOfWork
 from servicekit.vocabulary import BadUserInput, Principal
 
 from identity.audit import AuditAction, AuditEntry
-from identity.domain import User
+from identity.domain import RevokeReason, User
 from identity.service.base import Client, UseCases, throttle_key
 from identity.store import credentials, users
 from identity.tokens import Purpose
@@ -67,7 +67,9 @@ class RecoveryCases(UseCases):
             user.set_password_hash(await self.hasher.hash(password), now)
             user.verify_email(now)  # the link proved the address works
             await users.save(uow, user)
-            await credentials.revoke_user_sessions(uow, user.id, now=now, reason="password_reset")
+            reason = RevokeReason.PASSWORD_RESET
+            ended = await credentials.revoke_user_sessions(uow, user.id, now=now, reason=reason)
+            user.sessions_revoked(ended, now, reason)
             if user.email:
                 await users.clear_throttle(uow, throttle_key("account", user.email))
             await self._finish(
@@ -93,9 +95,11 @@ class RecoveryCases(UseCases):
             password = self._new_password(user, new_password)
             user.set_password_hash(await self.hasher.hash(password), now)
             await users.save(uow, user)
-            await credentials.revoke_user_sessions(
-                uow, user.id, now=now, reason="password_changed", keep=session_id
+            reason = RevokeReason.PASSWORD_CHANGED
+            ended = await credentials.revoke_user_sessions(
+                uow, user.id, now=now, reason=reason, keep=session_id
             )
+            user.sessions_revoked(ended, now, reason)
             entry = AuditEntry(AuditAction.PASSWORD_CHANGED, user.id, who.user_id, ip=client.ip)
             await self._finish(uow, [entry], now)
         return True

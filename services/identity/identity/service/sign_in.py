@@ -10,7 +10,7 @@ from servicekit.db import UnitOfWork
 from servicekit.vocabulary import BadUserInput, RateLimited, Unauthenticated
 
 from identity.audit import AuditAction, AuditEntry
-from identity.domain import User
+from identity.domain import RevokeReason, User
 from identity.service.base import AuthResult, Client, UseCases, throttle_key
 from identity.store import credentials, users
 from identity.throttle import ThrottleState
@@ -106,8 +106,8 @@ class SignInCases(UseCases):
             if presented is None or presented.session_revoked or presented.expires_at <= now:
                 raise Unauthenticated("invalid refresh token")
             if presented.used:
-                await credentials.revoke_session(
-                    uow, presented.session_id, now=now, reason="refresh_token_reused"
+                await self._end_session(
+                    uow, presented, now=now, reason=RevokeReason.REFRESH_TOKEN_REUSED
                 )
                 entry = AuditEntry(
                     AuditAction.REFRESH_REUSED,
@@ -132,6 +132,21 @@ class SignInCases(UseCases):
             presented = await credentials.find_refresh(uow, token)
             if presented is None:
                 raise Unauthenticated("invalid refresh token")
-            await credentials.revoke_session(uow, presented.session_id, now=now, reason="logout")
+            await self._end_session(uow, presented, now=now, reason=RevokeReason.LOGOUT)
             await uow.commit()
         return True
+
+    async def _end_session(
+        self,
+        uow: UnitOfWork,
+        presented: credentials.PresentedRefresh,
+        *,
+        now: datetime,
+        reason: RevokeReason,
+    ) -> None:
+        """Revoke the presented token's session and announce it, so its access tokens are
+        refused everywhere within seconds rather than at their expiry."""
+        ended = await credentials.revoke_session(uow, presented.session_id, now=now, reason=reason)
+        user = await users.load(uow, presented.user_id)
+        if user is not None:
+            user.sessions_revoked(ended, now, reason)

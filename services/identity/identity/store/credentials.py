@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from servicekit.db import UnitOfWork
 from sqlalchemy import select, update
 
+from identity.domain import RevokeReason
 from identity.tables import one_time_tokens, refresh_tokens, sessions
 from identity.tokens import Purpose, hash_secret, new_secret
 
@@ -103,13 +104,16 @@ async def rotate_refresh(
 
 
 async def revoke_session(
-    uow: UnitOfWork, session_id: uuid.UUID, *, now: datetime, reason: str
-) -> None:
-    await uow.session.execute(
+    uow: UnitOfWork, session_id: uuid.UUID, *, now: datetime, reason: RevokeReason
+) -> list[uuid.UUID]:
+    """End one session; returns its id when it was still live (else nothing to announce)."""
+    result = await uow.session.execute(
         update(sessions)
         .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
-        .values(revoked_at=now, revoke_reason=reason)
+        .values(revoked_at=now, revoke_reason=reason.value)
+        .returning(sessions.c.id)
     )
+    return list(result.scalars())
 
 
 async def revoke_user_sessions(
@@ -117,19 +121,19 @@ async def revoke_user_sessions(
     user_id: uuid.UUID,
     *,
     now: datetime,
-    reason: str,
+    reason: RevokeReason,
     keep: uuid.UUID | None = None,
-) -> int:
-    """Revoke every live session of a user except `keep`; returns how many."""
+) -> list[uuid.UUID]:
+    """Revoke every live session of a user except `keep`; returns the ids revoked."""
     query = (
         update(sessions)
         .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
-        .values(revoked_at=now, revoke_reason=reason)
+        .values(revoked_at=now, revoke_reason=reason.value)
+        .returning(sessions.c.id)
     )
     if keep is not None:
         query = query.where(sessions.c.id != keep)
-    result = await uow.session.execute(query)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return list((await uow.session.execute(query)).scalars())
 
 
 # -- single-use email tokens ------------------------------------------------------------------

@@ -113,6 +113,14 @@ async def lock(uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
     return uow.track(user_from_row(row)) if row else None
 
 
+async def load(uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
+    """The account, tracked but not locked: for use cases that only record events on it
+    after locking something else first (a session), where locking the account as well
+    would take the two locks in the opposite order of a password change."""
+    row = (await uow.session.execute(select(users).where(users.c.id == user_id))).first()
+    return uow.track(user_from_row(row)) if row else None
+
+
 async def lock_by_email(uow: UnitOfWork, email: str) -> User | None:
     """The account with this (normalised) email, locked for this transaction and tracked."""
     query = select(users).where(users.c.email == email).with_for_update()
