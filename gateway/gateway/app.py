@@ -176,6 +176,8 @@ def build_app(
         metrics=metrics,
         init_timeout=settings.ws_init_timeout,
         max_operations=settings.ws_max_operations,
+        max_subscriptions_per_user=settings.ws_max_subscriptions_per_user,
+        reverify_seconds=settings.ws_reverify_seconds,
     )
 
     async def health(request: Request) -> Response:

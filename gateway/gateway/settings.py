@@ -92,6 +92,10 @@ class GatewaySettings(BaseSettings):
 
     ws_init_timeout: float = 10.0
     ws_max_operations: int = 100
+    ws_max_subscriptions_per_user: int = 50
+    """Live subscriptions one user (or one anonymous address) may hold across connections."""
+    ws_reverify_seconds: float = 30.0
+    """How often a socket's token is verified again (a revoked session loses its sockets)."""
     """Operations (subscriptions) one WebSocket connection may run at once."""
     forwarded_allow_ips: str = "127.0.0.1"
     """Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's setting)."""

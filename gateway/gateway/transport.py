@@ -99,25 +99,33 @@ class HttpTransport:
         self._deadlines = Deadlines(timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        # Subscriptions hold their sockets for hours: they get sessions of their own, so no
+        # number of them can take the connections queries and mutations need.
+        self._subscription_session: aiohttp.ClientSession | None = None
         self._targets = {name: _target(url) for name, url in self._urls.items()}
         self._pool: Http1Pool | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         session = self._session
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections,
-                keepalive_timeout=60,
-                ttl_dns_cache=300,
-            )
-            session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                json_serialize=_dumps,
-                skip_auto_headers=("User-Agent",),
-            )
-            self._session = session
+            session = self._session = self._new_session(limit=self._max_connections)
         return session
+
+    def _subscription_client(self) -> aiohttp.ClientSession:
+        session = self._subscription_session
+        if session is None or session.closed:
+            # No limit: each subscription is one socket, bounded by the per-user quotas.
+            session = self._subscription_session = self._new_session(limit=0)
+        return session
+
+    def _new_session(self, *, limit: int) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=60, ttl_dns_cache=300)
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            json_serialize=_dumps,
+            skip_auto_headers=("User-Agent",),
+        )
 
     @staticmethod
     def _headers(ctx: RequestContext) -> dict[str, str]:
@@ -231,7 +239,7 @@ class HttpTransport:
             init["payload"] = {"Authorization": authorization}
         headers = {k: v for k, v in ctx.headers.items() if k.lower() not in _HOP_HEADERS}
         try:
-            socket = await self._client().ws_connect(
+            socket = await self._subscription_client().ws_connect(
                 ws_url,
                 protocols=(WS_PROTOCOL,),
                 headers=headers,
@@ -289,6 +297,8 @@ class HttpTransport:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
+        for session in (self._session, self._subscription_session):
+            if session is not None and not session.closed:
+                await session.close()
         self._session = None
+        self._subscription_session = None

@@ -11,6 +11,14 @@ then `complete`). Protocol violations close the socket with the codes the protoc
 defines: 4400 invalid message, 4401 subscribe before ack, 4403 forbidden, 4406
 subprotocol, 4408 init timeout, 4409 duplicate id, 4429 repeated init. A connection runs
 at most `max_operations` operations at once; one more is refused with an `error` message.
+
+Fairness: a user holds at most `max_subscriptions_per_user` live subscriptions across all
+their connections (anonymous callers are counted by address); one more is refused with
+RATE_LIMITED, so one user's flood can never take what another's subscriptions need
+(upstream, subscriptions have their own connections, apart from queries'). A connection
+lives no longer than its token: it closes with 4403 when the token expires, and its token
+is verified again every `reverify_seconds`, so a revoked session (sign-out, deletion)
+loses its sockets within that time. Clients reconnect with a fresh token.
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -48,6 +58,31 @@ class ProtocolViolation(Exception):
         self.reason = reason
 
 
+class SubscriptionQuota:
+    """Live subscriptions per caller, across every connection of this gateway process."""
+
+    def __init__(self, per_caller: int) -> None:
+        self.per_caller = per_caller
+        self._active: dict[str, int] = {}
+
+    def acquire(self, key: str) -> bool:
+        held = self._active.get(key, 0)
+        if self.per_caller > 0 and held >= self.per_caller:
+            return False
+        self._active[key] = held + 1
+        return True
+
+    def release(self, key: str) -> None:
+        held = self._active.get(key, 0) - 1
+        if held > 0:
+            self._active[key] = held
+        else:
+            self._active.pop(key, None)
+
+    def held(self, key: str) -> int:
+        return self._active.get(key, 0)
+
+
 class GraphQLWebSocket:
     """The ASGI app answering WebSocket connections on `/graphql`."""
 
@@ -59,12 +94,17 @@ class GraphQLWebSocket:
         metrics: GatewayMetrics,
         init_timeout: float,
         max_operations: int = 100,
+        max_subscriptions_per_user: int = 50,
+        reverify_seconds: float = 30.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._edge = edge
         self._engines = engines
         self._metrics = metrics
         self._init_timeout = init_timeout
         self._max_operations = max_operations
+        self._quota = SubscriptionQuota(max_subscriptions_per_user)
+        self._session = SessionPolicy(reverify_seconds, clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
@@ -76,11 +116,25 @@ class GraphQLWebSocket:
         self._metrics.websocket_connections.inc()
         try:
             connection = Connection(
-                websocket, self._edge, self._engines, self._metrics, self._max_operations
+                websocket,
+                self._edge,
+                self._engines,
+                self._metrics,
+                self._max_operations,
+                quota=self._quota,
+                session=self._session,
             )
             await connection.run(self._init_timeout)
         finally:
             self._metrics.websocket_connections.dec()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """How long a connection's token is trusted: re-verified every `reverify_seconds`."""
+
+    reverify_seconds: float
+    clock: Callable[[], float]
 
 
 class Connection:
@@ -91,8 +145,14 @@ class Connection:
         engines: EngineHolder,
         metrics: GatewayMetrics,
         max_operations: int,
+        *,
+        quota: SubscriptionQuota | None = None,
+        session: SessionPolicy | None = None,
     ) -> None:
         self._ws = websocket
+        self._quota = quota or SubscriptionQuota(0)
+        self._session = session or SessionPolicy(30.0, time.time)
+        self._watch: asyncio.Task[None] | None = None
         self._max_operations = max_operations
         self._edge = edge
         self._engines = engines
@@ -125,6 +185,8 @@ class Connection:
             pass
         finally:
             watchdog.cancel()
+            if self._watch is not None:
+                self._watch.cancel()
             await self._stop_all()
 
     def _init_expired(self) -> None:
@@ -174,6 +236,27 @@ class Connection:
             raise ProtocolViolation(1011, "Authentication unavailable") from None
         self._acknowledged = True
         await self._send({"type": "connection_ack"})
+        if self._caller is not None:
+            self._watch = asyncio.get_running_loop().create_task(self._watch_session())
+
+    async def _watch_session(self) -> None:
+        """Close the socket when its token expires or no longer verifies (revoked)."""
+        caller, policy = self._caller, self._session
+        assert caller is not None
+        while not self._closed:
+            wait = policy.reverify_seconds
+            if caller.expires_at is not None:
+                wait = min(wait, max(0.0, caller.expires_at - policy.clock()))
+            await asyncio.sleep(wait)
+            if caller.expires_at is not None and policy.clock() >= caller.expires_at:
+                await self._close(4403, "Forbidden: the token expired")
+                return
+            try:
+                await self._edge.authenticate(self._authorization)
+            except EdgeError as error:
+                if error.status == 401:
+                    await self._close(4403, "Forbidden: the session ended")
+                    return
 
     async def _on_subscribe(self, message: Mapping[str, Any]) -> None:
         if not self._acknowledged:
@@ -219,9 +302,7 @@ class Connection:
             try:
                 engine = generation.engine
                 if kind == "subscription":
-                    await self._stream(
-                        operation_id, await engine.subscribe(admitted.request, admitted.context)
-                    )
+                    await self._subscribe(operation_id, engine, admitted)
                 else:
                     result = await engine.execute(admitted.request, admitted.context)
                     await self._send({"id": operation_id, "type": "next", "payload": result})
@@ -245,6 +326,24 @@ class Connection:
             self._metrics.requests.labels("ws", kind, "ws").inc()
             if self._operations.get(operation_id) is asyncio.current_task():
                 del self._operations[operation_id]
+
+    async def _subscribe(self, operation_id: str, engine: Any, admitted: Any) -> None:
+        """A subscription within the caller's quota."""
+        key = self._caller.user_id if self._caller else f"address:{self._address}"
+        if not self._quota.acquire(key):
+            error = EdgeError(
+                f"At most {self._quota.per_caller} subscriptions may be live at once per user.",
+                code="RATE_LIMITED",
+            )
+            self._metrics.request_error(error.code)
+            await self._send({"id": operation_id, "type": "error", "payload": [error.to_error()]})
+            return
+        try:
+            await self._stream(
+                operation_id, await engine.subscribe(admitted.request, admitted.context)
+            )
+        finally:
+            self._quota.release(key)
 
     async def _stream(self, operation_id: str, result: AsyncIterator[JSON] | JSON) -> None:
         if isinstance(result, Mapping):

@@ -9,6 +9,8 @@ repeated token costs one signature check, not one per request.)
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -42,6 +44,18 @@ class TokenVerifier(Protocol):
 class Caller:
     user_id: str
     role: str
+    expires_at: float | None = None  # the token's `exp` (epoch seconds): a socket ends there
+
+
+def _expiry(token: str) -> float | None:
+    """`exp` of a token that already verified (read again without a second signature check)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
 
 
 class Authenticator:
@@ -69,7 +83,11 @@ class Authenticator:
         except Exception:
             log.exception("token verification failed unexpectedly")
             raise _unavailable() from None
-        return Caller(str(principal.user_id), str(getattr(principal.role, "value", principal.role)))
+        return Caller(
+            str(principal.user_id),
+            str(getattr(principal.role, "value", principal.role)),
+            _expiry(token),
+        )
 
 
 def _unauthenticated(message: str) -> EdgeError:

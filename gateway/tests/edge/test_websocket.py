@@ -194,3 +194,90 @@ def test_operations_per_connection_are_bounded(make_client: Callable[..., Any]) 
             "type": "next",
             "payload": {"data": {"hello": "hello world"}},
         }
+
+
+def _subscribe(ws: Any, operation_id: str) -> None:
+    ws.send_json(
+        {
+            "id": operation_id,
+            "type": "subscribe",
+            "payload": {"query": "subscription { slowTicks }"},
+        }
+    )
+
+
+def test_one_users_flood_is_capped_and_another_user_is_still_served(
+    make_client: Callable[..., Any],
+) -> None:
+    client = make_client(ws_max_subscriptions_per_user=2)
+    flooder = {"Authorization": "Bearer good-flooder-BUYER"}
+    with connect(client, flooder) as first, connect(client, flooder) as second:
+        for operation_id in ("a", "b"):
+            _subscribe(first, operation_id)
+            assert first.receive_json()["type"] == "next"
+        _subscribe(second, "c")  # the same user on another connection
+        refused = second.receive_json()
+        assert refused["id"] == "c" and refused["type"] == "error"
+        assert refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        with connect(client, {"Authorization": "Bearer good-neighbour-BUYER"}) as other:
+            _subscribe(other, "n")
+            assert other.receive_json() == {
+                "id": "n",
+                "type": "next",
+                "payload": {"data": {"slowTicks": 0}},
+            }
+        first.send_json({"id": "a", "type": "complete"})  # a slot frees up
+        first.send_json({"type": "ping"})
+        assert first.receive_json() == {"type": "pong"}
+        _subscribe(second, "d")
+        assert second.receive_json()["type"] == "next"
+
+
+class RevocableVerifier:
+    """Tokens `t.<claims>.s`; a token stops verifying once revoked."""
+
+    def __init__(self) -> None:
+        self.revoked: set[str] = set()
+
+    async def verify(self, token: str) -> Any:
+        from servicekit.errors import Unauthenticated
+
+        if token in self.revoked:
+            raise Unauthenticated("session ended")
+
+        class P:
+            user_id = "u1"
+            role = "BUYER"
+
+        return P()
+
+
+def _token(exp: float) -> str:
+    import base64
+    import json
+
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": exp}).encode()).decode().rstrip("=")
+    return f"t.{claims}.s"
+
+
+def test_a_socket_closes_when_its_token_expires(make_client: Callable[..., Any]) -> None:
+    import time
+
+    client = make_client(verifier=RevocableVerifier())
+    with connect(client, {"Authorization": f"Bearer {_token(time.time() + 0.3)}"}) as ws:
+        _subscribe(ws, "s")
+        assert ws.receive_json()["type"] == "next"
+        assert closed_with(ws) == 4403
+
+
+def test_a_revoked_session_loses_its_sockets(make_client: Callable[..., Any]) -> None:
+    import time
+
+    verifier = RevocableVerifier()
+    client = make_client(verifier=verifier, ws_reverify_seconds=0.05)
+    token = _token(time.time() + 3600)
+    with connect(client, {"Authorization": f"Bearer {token}"}) as ws:
+        _subscribe(ws, "s")
+        assert ws.receive_json()["type"] == "next"
+        verifier.revoked.add(token)
+        assert closed_with(ws) == 4403
