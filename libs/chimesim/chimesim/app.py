@@ -134,7 +134,7 @@ async def handle(runtime: Runtime, request: Request) -> Response:
             params = protocol.parse_input(route.operation, path_params, query, headers, body)
             if route.operation.input_shape is not None:
                 validate(route.operation.input_shape, params)
-            output = emulator.handlers[(route.service, route.name)](params)
+            output = call(emulator, route, params)
         except ServiceError as error:
             await runtime.carry_out(emulator.drain())
             status, error_headers, payload = protocol.serialize_error(route.service, error)
@@ -143,6 +143,18 @@ async def handle(runtime: Runtime, request: Request) -> Response:
     out_headers, payload = protocol.serialize_output(route.operation, output)
     response_headers: dict[str, Any] = {"Content-Type": "application/json", **out_headers}
     return Response(payload, status_code=route.status, headers=response_headers)
+
+
+def call(emulator: Emulator, route: model.Route, params: dict[str, Any]) -> dict[str, Any]:
+    """Run the operation; a fault of the emulator's own is the service's 500, logged, rather
+    than a bare stack trace botocore cannot parse."""
+    try:
+        return emulator.handlers[(route.service, route.name)](params)
+    except ServiceError:
+        raise
+    except Exception as exc:
+        log.exception("%s failed", route.name)
+        raise ServiceError("ServiceFailureException", "The service encountered an error") from exc
 
 
 def throttling_shape(service: str) -> str:

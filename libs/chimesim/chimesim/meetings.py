@@ -14,8 +14,6 @@ an attendee in the meeting to sending video while 25 publish is a conflict.
 
 from __future__ import annotations
 
-import base64
-import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -24,6 +22,7 @@ from typing import Any
 from chimesim.errors import ServiceError, bad_request, not_found
 from chimesim.events import MEETING_STATE_CHANGE
 from chimesim.paging import page
+from chimesim.placement import MEDIA_REGIONS, join_token, media_placement
 from chimesim.state import (
     VIDEO_SENDING,
     Attendee,
@@ -43,33 +42,6 @@ DEFAULT_CAPABILITIES = {"Audio": "SendReceive", "Video": "SendReceive", "Content
 RECEIVING = frozenset({"SendReceive", "Receive"})
 
 EndListener = Callable[[Meeting, datetime], None]
-
-
-def region_code(region: str) -> str:
-    """`us-east-1` → `ue1`, as in Chime's media host names."""
-    parts = region.split("-")
-    return "".join(p[0] for p in parts[:-1]) + parts[-1]
-
-
-def media_placement(meeting_id: str, region: str) -> dict[str, str]:
-    code = region_code(region)
-    cell = int(uuid.UUID(meeting_id)) % 9000 + 1000
-    return {
-        "AudioHostUrl": f"{uuid.UUID(meeting_id).hex[:12]}.k.m3.{code}.app.chime.aws:3478",
-        "AudioFallbackUrl": f"wss://haxrp.m3.{code}.app.chime.aws:443/calls/{meeting_id}",
-        "SignalingUrl": f"wss://signal.m3.{code}.app.chime.aws/control/{meeting_id}",
-        "TurnControlUrl": f"https://{cell}.cell.{region}.meetings.chime.aws/v2/turn_sessions",
-        "ScreenDataUrl": f"wss://bitpw.m3.{code}.app.chime.aws:443/v2/screen/{meeting_id}",
-        "ScreenViewingUrl": f"wss://bitpw.m3.{code}.app.chime.aws:443/ws/connect?passcode=null&viewer_uuid=null&X-BitHub-Call-Id={meeting_id}",
-        "ScreenSharingUrl": f"wss://bitpw.m3.{code}.app.chime.aws:443/v2/screen/{meeting_id}",
-        "EventIngestionUrl": f"https://data.svc.{code}.ingest.chime.aws/v1/client-events",
-    }
-
-
-def join_token(attendee_id: str) -> str:
-    """Base64 without padding (the model's `^[a-zA-Z0-9+/]+$`) of the attendee and a secret."""
-    raw = attendee_id.encode() + b":" + secrets.token_bytes(48)
-    return base64.b64encode(raw).decode().rstrip("=")
 
 
 class Meetings:
@@ -262,9 +234,11 @@ class Meetings:
         existing = self.world.meeting_tokens.get(token)
         if existing is not None and self.world.meetings[existing].active:
             return self.world.meetings[existing]
+        region = params["MediaRegion"]
+        if region not in MEDIA_REGIONS:
+            raise bad_request(f"MediaRegion {region} is not a Chime SDK media Region")
         now = self.now()
         meeting_id = str(uuid.uuid4())
-        region = params["MediaRegion"]
         output: dict[str, Any] = {
             "MeetingId": meeting_id,
             "ExternalMeetingId": params["ExternalMeetingId"],

@@ -55,6 +55,13 @@ def test_lengths_enums_and_reserved_prefixes(meetings: Any, meeting: dict[str, A
         Tags=[{"Key": "aws:owner", "Value": "me"}],
     )
     assert tag["Error"]["Code"] == "BadRequestException"
+    region = rejected(
+        meetings.create_meeting,
+        ClientRequestToken=uuid.uuid4().hex,
+        MediaRegion="mars-north-1",
+        ExternalMeetingId="far",
+    )
+    assert "media Region" in region["Error"]["Message"]
 
 
 def test_batches_hold_one_to_one_hundred_attendees(meetings: Any, meeting: dict[str, Any]) -> None:
