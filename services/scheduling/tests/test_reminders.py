@@ -48,7 +48,9 @@ async def test_each_reminder_is_sent_once_by_racing_workers(stack: Any) -> None:
     own = stack.parts.scheduling
     workers = [
         ReminderWorker(
-            Scheduling(db, own.queries, own.directory, own.feeds, policy=own.policy, clock=own.clock),
+            Scheduling(
+                db, own.queries, own.directory, own.feeds, policy=own.policy, clock=own.clock
+            ),
             stack.parts.notifier,
             batch=2,
         )
