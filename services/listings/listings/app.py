@@ -2,7 +2,7 @@
 
 `assemble` wires every part from settings and the opened infrastructure (tests pass other
 settings, other infrastructure or a fake clock), `runtime` turns the parts into the
-process (subgraph, `/sitemap.xml`, gRPC, consumers, workers), `build` does both after
+process (subgraph, `/sitemap.xml`, the public pages, gRPC, consumers, workers), `build` does both after
 opening the infrastructure, `main` runs it.
 """
 
@@ -21,6 +21,7 @@ from servicekit.runtime import Runtime, run
 from listings.consumers import Consumers
 from listings.events import outgoing
 from listings.graphql import Services, build_schema
+from listings.pages import CdnPurger, CloudFrontInvalidator, PagesConfig, page_routes
 from listings.queries import ListingQueries
 from listings.rpc import ACCESS, ListingsServicer
 from listings.service import ListingService, PhotoPolicy, utcnow
@@ -56,6 +57,8 @@ class Parts:
     consumers: Consumers
     purger: UploadPurger
     services: Services
+    pages: PagesConfig
+    cdn_purger: CdnPurger | None = None
 
 
 def assemble(
@@ -73,6 +76,12 @@ def assemble(
         clock=clock,
     )
     queries = ListingQueries(infra.db)
+    cdn_purger = None
+    if settings.cdn_distribution_id:
+        invalidator = CloudFrontInvalidator.create(
+            settings.cdn_distribution_id, region=settings.infra.aws_region
+        )
+        cdn_purger = CdnPurger(queries, invalidator)
     return Parts(
         settings=settings,
         infra=infra,
@@ -84,6 +93,12 @@ def assemble(
         services=Services(
             listings=listings, queries=queries, storage=storage, public_url=settings.public_url
         ),
+        pages=PagesConfig(
+            public_url=settings.public_url,
+            app_url=settings.app_url or settings.public_url,
+            photo_url_lifetime=None if settings.cdn_base_url else settings.download_expires_seconds,
+        ),
+        cdn_purger=cdn_purger,
     )
 
 
@@ -97,8 +112,14 @@ def runtime(parts: Parts) -> Runtime:
         ],
         grpc_service_names=["realty.listings.v1.Listings"],
         grpc_access=[ACCESS],
-        subscriptions=parts.consumers.subscriptions(),
-        routes=[sitemap_route(parts.queries, public_url=parts.settings.public_url)],
+        subscriptions=[
+            *parts.consumers.subscriptions(),
+            *(parts.cdn_purger.subscriptions() if parts.cdn_purger else []),
+        ],
+        routes=[
+            sitemap_route(parts.queries, public_url=parts.settings.public_url),
+            *page_routes(parts.queries, parts.storage, parts.pages),
+        ],
         workers=[parts.purger.run],
     )
 

@@ -1,4 +1,5 @@
-"""Every read model of listings: lookups, search, a realtor's listings, the sitemap's rows.
+"""Every read model of listings: lookups, search, a realtor's listings, the sitemap's rows,
+the public pages.
 
 Only reads. Who sees what is the domain's rule (`Listing.visible_to`, `referable_by`,
 `sees_private_listings_of`): lookups apply it to the aggregates they read, and search
@@ -174,6 +175,42 @@ class ListingQueries:
                 .limit(limit)
             )
             return [(row.slug, row.updated_at) for row in rows]
+
+    # -- the public pages -------------------------------------------------------------------
+    async def public_page(self, slug: str) -> tuple[Listing, list[Photo]] | None:
+        """A public listing and its photos (gallery order) by slug, on one connection; None
+        for an unknown slug or a listing that is not public (a page shows nothing else)."""
+        async with self.db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(*LISTING_COLUMNS).where(
+                        listings.c.slug == slug, listings.c.status.in_(PUBLIC_VALUES)
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            rows = await conn.execute(
+                select(photos).where(photos.c.listing_id == row.id).order_by(photos.c.position)
+            )
+            return listing_from_row(row), [photo_from_row(r) for r in rows]
+
+    async def public_slug_by_id_prefix(self, prefix: str) -> str | None:
+        """The slug of the one public listing whose id starts with `prefix` (hex): every slug
+        ends with the first 10 hex of its id, so an outdated or mangled slug still names its
+        listing. A range over the primary key; None when no listing or several match."""
+        digits = prefix.lower()
+        low = uuid.UUID(digits.ljust(32, "0"))
+        high = uuid.UUID(digits.ljust(32, "f"))
+        async with self.db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(listings.c.slug)
+                    .where(listings.c.id.between(low, high), listings.c.status.in_(PUBLIC_VALUES))
+                    .limit(2)
+                )
+            ).all()
+        return rows[0].slug if len(rows) == 1 else None
 
 
 # -- the search statement ----------------------------------------------------------------------

@@ -25,6 +25,14 @@ class Settings(ServiceSettings):
     cdn_base_url: str | None = Field(
         None, description="CloudFront origin serving the photos bucket; else presigned GETs."
     )
+    cdn_distribution_id: str | None = Field(
+        None,
+        description="CloudFront distribution serving the public pages; when set, listing "
+        "changes invalidate their page there.",
+    )
+    app_url: str | None = Field(
+        None, description="Origin of the web app the pages link into; defaults to public_url."
+    )
     upload_expires_seconds: int = 900
     download_expires_seconds: int = 3600
     max_photo_bytes: int = 15 * 1024 * 1024
