@@ -8,11 +8,13 @@ exposes and who it runs as.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import shlex
 import shutil
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,3 +215,37 @@ def uv() -> str:
     found = str(local) if local.is_file() else shutil.which("uv")
     assert found, "uv is installed by `make install` into .tools/"
     return found
+
+
+def dockerignore_patterns() -> list[str]:
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def ignored_by_docker(relative: str, patterns: list[str]) -> bool:
+    """Whether the builder leaves a path (relative to the context) out, by .dockerignore:
+    `**/name` matches at any depth, any other pattern from the context's root, and what is
+    inside a directory left out is left out."""
+    parts = relative.split("/")
+    for end in range(1, len(parts) + 1):
+        path = "/".join(parts[:end])
+        for pattern in patterns:
+            if pattern.startswith("**/"):
+                tails = ("/".join(parts[i:end]) for i in range(end))
+                if any(fnmatch.fnmatch(tail, pattern[3:]) for tail in tails):
+                    return True
+            elif fnmatch.fnmatch(path, pattern):
+                return True
+    return False
+
+
+def context_filter() -> Callable[[str, list[str]], set[str]]:
+    """A `shutil.copytree` ignore function that copies what the Docker build context holds."""
+    patterns = dockerignore_patterns()
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        base = Path(directory).resolve().relative_to(REPO).as_posix()
+        prefix = "" if base == "." else f"{base}/"
+        return {n for n in names if ignored_by_docker(prefix + n, patterns)}
+
+    return ignore

