@@ -14,7 +14,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install protos dev test lint fmt bench migrate supergraph seed clean
+.PHONY: install protos dev test lint fmt bench migrate supergraph seed clean browser lighthouse
 
 ## install: create .venv with every service, the gateway and the dev tools (idempotent)
 install: $(STAMP) $(PROTO_STAMP)
@@ -50,7 +50,7 @@ dev: install
 	@$(PY) -m servicekit.devstack
 
 ## test: every test (uses TEST_DATABASE_URL / NATS_URL when set, else embedded servers)
-test: install
+test: install browser lighthouse
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
 
 ## lint: ruff + mypy
@@ -62,6 +62,23 @@ lint: install
 fmt: install
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
+
+## browser: Debian's chromium for the browser tests (apt-get as root; elsewhere they skip)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && echo "==> installing chromium (Debian)" \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+		|| echo "==> chromium cannot be installed here (not root): the browser tests will skip"
+
+## lighthouse: npm lighthouse, pinned in tools/lighthouse, into .tools/lighthouse
+LIGHTHOUSE := $(TOOLS)/lighthouse/node_modules/.bin/lighthouse
+lighthouse: $(LIGHTHOUSE)
+
+$(LIGHTHOUSE): tools/lighthouse/package.json tools/lighthouse/package-lock.json
+	@echo "==> installing lighthouse into $(TOOLS)/lighthouse/"
+	@mkdir -p $(TOOLS)/lighthouse
+	@cp tools/lighthouse/package.json tools/lighthouse/package-lock.json $(TOOLS)/lighthouse/
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(TOOLS)/lighthouse --no-audit --no-fund --loglevel=error; \
+		else echo "==> npm not found: the Lighthouse test will skip"; fi
 
 ## bench: benchmarks (print figures; they do not pass or fail)
 bench: install
