@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import boto3
 import httpx
 import orjson
 import pytest
-import uvicorn
 
-from chimesim.app import build_app
 from chimesim.clock import ManualClock
 from chimesim.settings import Settings
+
+# boto3, uvicorn and the application (PyAV, botocore's models) are imported when a test
+# asks for the emulator: this module loads in every test session of the repository.
 
 
 def _free_port() -> int:
@@ -39,6 +39,8 @@ class ServerThread:
     """uvicorn serving an app from a daemon thread, stopped cleanly."""
 
     def __init__(self, app: Any, port: int) -> None:
+        import uvicorn
+
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
         )
@@ -70,6 +72,7 @@ class ChimeSim:
 
     def client(self, service: str, **config: Any) -> Any:
         """A boto3 client for `chime-sdk-meetings` or `chime-sdk-media-pipelines`."""
+        import boto3
         from botocore.config import Config
 
         return boto3.client(
@@ -155,6 +158,8 @@ class EventQueue:
 
 @pytest.fixture(scope="session")
 def chime(aws_endpoint: str) -> Iterator[ChimeSim]:
+    from chimesim.app import build_app
+
     settings = Settings(aws_endpoint_url=aws_endpoint, throttle_rate=0.0, max_chunks=24)
     clock = ManualClock()
     port = _free_port()
@@ -171,6 +176,8 @@ def chime(aws_endpoint: str) -> Iterator[ChimeSim]:
 @pytest.fixture
 def chime_events(chime: ChimeSim) -> Iterator[EventQueue]:
     """The emulator's events, into a queue of this test's own for its duration."""
+    import boto3
+
     sqs = boto3.client("sqs", endpoint_url=chime.aws_endpoint, region_name=chime.region)
     url = sqs.create_queue(QueueName=f"chime-events-{uuid.uuid4().hex[:12]}")["QueueUrl"]
     chime.route_events(url)
