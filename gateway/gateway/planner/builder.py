@@ -38,6 +38,7 @@ Provided = dict[str, Any]  # field name (or "... on T") -> nested Provided or No
 Fields = dict[str, list[NField]]  # response key -> every occurrence of that key
 
 _INFINITE = 1_000_000.0
+_MISSING_MEMBER = 100
 
 
 def provided_of(field_set: FieldSet | None) -> Provided | None:
@@ -100,6 +101,9 @@ class Builder:
         self.budget = Budget() if budget is None else budget
         # The positions from the root (or the start of a scratch plan) to the current one.
         self.trail: list[Frame] = []
+        # Abstract positions where this plan cannot return object types the client selects
+        # although another subgraph could: each weighs like `_MISSING_MEMBER` fetches.
+        self.missing_members = 0
         self.memo: dict[Any, float] = {} if memo is None else memo
         # @requires fetches already made, by (graph, type, path, parent group, requirement):
         # two fields needing the same requirement at one position share one fetch.
@@ -191,11 +195,10 @@ class Builder:
             return self._plan_interface_object(group, out, type_name, selections, path, provided)
         out.add("__typename", "__typename", "", False)
         deps: set[Group] = set()
-        types = [
-            name
-            for name in possible_types(self, group.graph, type_name, local_type)
-            if self.has_fields(name, selections)
-        ]
+        here = possible_types(self, group.graph, type_name, local_type)
+        types = [name for name in here if self.has_fields(name, selections)]
+        if self._others_could_return(type_name, here, selections):
+            self.missing_members += 1
         aliases = sibling_aliases(self, group.graph, types, selections) if len(types) > 1 else {}
         for name in types:
             inner, inner_path = out.fragment(name), (*path, frozenset((name,)))
@@ -210,6 +213,31 @@ class Builder:
             finally:
                 self.trail.pop()
         return deps
+
+    def _others_could_return(
+        self, type_name: str, here: list[str], selections: Sequence[NSel]
+    ) -> bool:
+        """Whether the client selects members this subgraph cannot return at a shareable field.
+
+        The subgraph then answers with fewer objects than the field holds elsewhere, so
+        the position is better served by a subgraph that knows those members.
+        """
+        if len(self.trail) < 2 or not isinstance(self.trail[-1].hop, NField):
+            return False
+        parent, hop = self.trail[-2].type_name, self.trail[-1].hop
+        if len(self.sg.resolving_graphs(parent, hop.name)) < 2:
+            return False
+        # Fields asked of every object here (no type condition) do not single a member out.
+        specific = [
+            s
+            for s in selections
+            if isinstance(s, NFragment) and s.type_condition not in (None, type_name)
+        ]
+        gtype = self.schema.type_map[type_name]
+        return bool(specific) and any(
+            t.name not in here and self.has_fields(t.name, specific)
+            for t in self.schema.get_possible_types(gtype)  # type: ignore[arg-type]
+        )
 
     def plan_object(
         self,
@@ -429,7 +457,7 @@ class Builder:
         scratch.trail.append(Frame(type_name, (), root, root.selection, None, selections, None))
         try:
             scratch.plan_position(root, root.selection, type_name, selections, (), None)
-            value = float(len(scratch.groups) - 1)
+            value = float(len(scratch.groups) - 1 + _MISSING_MEMBER * scratch.missing_members)
         except PlanningError as error:
             if error.code == "PLAN_TOO_COMPLEX":
                 raise

@@ -243,5 +243,8 @@ async def test_unplannable_field_is_an_execution_error(supergraph: Any) -> None:
         GraphQLRequest('{ product(upc: "1") { reviews { id } } }'), RequestContext()
     )
     assert result["data"] is None
-    assert result["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert result["errors"][0]["extensions"] == {
+        "code": "QUERY_PLANNING_FAILED",
+        "reason": "UNSATISFIABLE_FIELD",
+    }
     assert "Product.reviews" in result["errors"][0]["message"]

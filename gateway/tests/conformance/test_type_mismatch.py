@@ -97,13 +97,18 @@ async def test_an_aliased_field_still_gets_its_fields_from_other_subgraphs(kit: 
 
 async def test_fragments_follow_the_subgraphs_own_type_of_the_field(kit: Any) -> None:
     federation = _federation(kit)
+    result = await federation.run("{ lead { id ... on Buyer { inbox } } }")
+    assert federation.subgraph_errors() == []
+    assert result == {"data": {"lead": {"id": "b1", "inbox": 3}}}
+    assert federation.fetched == ["mail"]
+    assert "Seller" not in federation.transport.calls[0][1]
+    # Asking for a member mail's `lead` cannot be sends the field to crm, which can.
     result = await federation.run(
         "{ lead { id ... on Seller { contact } ... on Buyer { inbox } } }"
     )
     assert federation.subgraph_errors() == []
     assert result == {"data": {"lead": {"id": "b1", "inbox": 3}}}
-    assert federation.fetched == ["mail"]
-    assert "Seller" not in federation.transport.calls[0][1]
+    assert federation.fetched == ["crm", "mail"]
 
 
 async def test_union_members_a_subgraph_lacks_are_not_asked_of_it(kit: Any) -> None:
@@ -116,3 +121,71 @@ async def test_union_members_a_subgraph_lacks_are_not_asked_of_it(kit: Any) -> N
     assert federation.subgraph_errors() == []
     assert result == {"data": {"folders": [{"id": "b1", "inbox": 3}, {"subject": "hi"}]}}
     assert federation.fetched == ["mail"]
+
+
+def _digest(kit: Any) -> Any:
+    # `alerts` knows only the `Visit` member of `Item`; `feed` knows all three.
+    alerts = kit.Service(
+        "alerts",
+        """
+        type Query { inbox: Digest @shareable }
+        type Digest @shareable { items: [Item!]!  badge: Int }
+        union Item = Visit
+        type Visit @shareable { id: ID!  when: String }
+        """,
+        root={"inbox": {"badge": 2, "items": [{"__typename": "Visit", "id": "v1"}]}},
+    )
+    feed = kit.Service(
+        "feed",
+        """
+        type Query { inbox: Digest @shareable }
+        type Digest @shareable { items: [Item!]! }
+        union Item = Visit | Offer | Note
+        type Visit @shareable { id: ID!  when: String }
+        type Offer { id: ID!  amount: Int }
+        type Note { id: ID!  text: String }
+        """,
+        root={
+            "inbox": {
+                "items": [
+                    {"__typename": "Visit", "id": "v1", "when": "noon"},
+                    {"__typename": "Offer", "id": "o1", "amount": 5},
+                    {"__typename": "Note", "id": "n1", "text": "call back"},
+                ]
+            }
+        },
+    )
+    return kit.Federation(alerts, feed)
+
+
+async def test_a_shareable_path_is_served_where_every_selected_member_can_be(kit: Any) -> None:
+    federation = _digest(kit)
+    result = await federation.run(
+        "{ inbox { items { __typename ... on Visit { id } ... on Offer { amount } "
+        "... on Note { text } } } }"
+    )
+    assert result == {
+        "data": {
+            "inbox": {
+                "items": [
+                    {"__typename": "Visit", "id": "v1"},
+                    {"__typename": "Offer", "amount": 5},
+                    {"__typename": "Note", "text": "call back"},
+                ]
+            }
+        }
+    }
+    assert federation.fetched == ["feed"]
+    # Only `Visit` fields: either subgraph can serve it; the first in composition order does.
+    result = await federation.run("{ inbox { items { ... on Visit { id } } } }")
+    assert federation.fetched == ["alerts"]
+
+
+async def test_members_only_one_subgraph_has_come_from_it_and_the_rest_is_merged(
+    kit: Any,
+) -> None:
+    federation = _digest(kit)
+    result = await federation.run("{ inbox { badge items { ... on Offer { amount } } } }")
+    assert result == {"data": {"inbox": {"badge": 2, "items": [{}, {"amount": 5}, {}]}}}
+    assert sorted(federation.fetched) == ["alerts", "feed"]
+    assert federation.subgraph_errors() == []
