@@ -132,3 +132,67 @@ async def test_a_value_field_only_another_subgraph_has_comes_through_the_parent_
     _, document, variables = federation.transport.calls[1]
     assert "... on Home { address { city { population } district } }" in document
     assert variables["_reps0"] == [{"__typename": "Home", "id": "h1"}]
+
+
+async def test_three_subgraphs_each_answer_their_part_of_a_shareable_root_list(kit: Any) -> None:
+    def service(name: str, child: str, sdl: str, value: dict[str, Any]) -> Any:
+        return kit.Service(
+            name,
+            f"""
+            type Query {{ plots: [Plot!]! @shareable }}
+            type Plot {{ id: ID! @shareable  {child}: {child.title()}! }}
+            {sdl}
+            """,
+            root={"plots": [{"id": "p1", child: value}, {"id": "p2", child: value}]},
+        )
+
+    federation = kit.Federation(
+        service("soil", "soil", "type Soil { ph: Float! }", {"ph": 6.5}),
+        service("water", "water", "type Water { table: Int! }", {"table": 3}),
+        service("zoning", "zone", "type Zone { code: String! }", {"code": "R2"}),
+    )
+    result = await federation.run("{ plots { id soil { ph } water { table } zone { code } } }")
+    plot = {"soil": {"ph": 6.5}, "water": {"table": 3}, "zone": {"code": "R2"}}
+    assert result == {"data": {"plots": [{"id": "p1", **plot}, {"id": "p2", **plot}]}}
+    assert sorted(federation.fetched) == ["soil", "water", "zoning"]
+    assert federation.subgraph_errors() == []
+
+
+async def test_a_field_of_a_type_keyed_elsewhere_comes_through_the_parent_entity(kit: Any) -> None:
+    # `Agency` is an entity in `agencies`, but `licence` lives in `records`, which knows
+    # no key for it: only `Agent` (its parent here) can be re-entered in `records`.
+    agents = kit.Service(
+        "agents",
+        """
+        type Query { agent(id: ID!): Agent }
+        type Agent @key(fields: "id") { id: ID!  name: String!  agency: Agency }
+        type Agency @key(fields: "id") { id: ID! }
+        """,
+        root={"agent": lambda args: {"id": args["id"], "name": "Rosa", "agency": {"id": "g1"}}},
+    )
+    agencies = kit.Service(
+        "agencies",
+        'type Agency @key(fields: "id") { id: ID!  title: String! }',
+        entities={"Agency": lambda rep: {"id": rep["id"], "title": f"Agency {rep['id']}"}},
+    )
+    records = kit.Service(
+        "records",
+        """
+        type Agent @key(fields: "id") { id: ID!  agency: Agency @shareable }
+        type Agency { licence: String }
+        """,
+        entities={"Agent": lambda rep: {"id": rep["id"], "agency": {"licence": f"L-{rep['id']}"}}},
+    )
+    federation = kit.Federation(agents, agencies, records)
+    result = await federation.run('{ agent(id: "a9") { name agency { id title licence } } }')
+    assert result == {
+        "data": {
+            "agent": {
+                "name": "Rosa",
+                "agency": {"id": "g1", "title": "Agency g1", "licence": "L-a9"},
+            }
+        }
+    }
+    assert federation.fetched[0] == "agents"
+    assert sorted(federation.fetched[1:]) == ["agencies", "records"]
+    assert federation.subgraph_errors() == []
