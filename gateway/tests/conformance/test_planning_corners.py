@@ -266,3 +266,65 @@ def test_an_operation_nested_past_any_real_depth_is_refused_not_recursed(kit: An
     assert isinstance(shallow, OperationDefinitionNode)
     plan = QueryPlanner(federation.supergraph).plan(shallow, {}, {})
     assert [g.graph for g in plan.steps[0].roots] == ["nest"]
+
+
+async def test_nested_abstract_fragments_of_a_requirement_and_a_null_value(kit: Any) -> None:
+    site = kit.Service(
+        "site",
+        """
+        type Query { plots: [Plot!]! }
+        type Plot @key(fields: "id") { id: ID!  feature: Feature }
+        interface Feature { label: String! }
+        interface Outdoor implements Feature { label: String!  season: String! }
+        type Pond implements Feature & Outdoor @shareable {
+          label: String!  season: String!  depth: Int!
+        }
+        type Shed implements Feature @shareable { label: String! }
+        """,
+        root={
+            "plots": [
+                {
+                    "id": "p1",
+                    "feature": {"__typename": "Pond", "label": "pond", "season": "May", "depth": 2},
+                },
+                {"id": "p2", "feature": {"__typename": "Shed", "label": "shed"}},
+                {"id": "p3", "feature": None},
+            ]
+        },
+    )
+
+    def insured(rep: dict[str, Any]) -> dict[str, Any]:
+        feature = rep["feature"]
+        if feature is None:
+            return {"id": rep["id"], "insurance": "none"}
+        return {"id": rep["id"], "insurance": "-".join(str(v) for k, v in sorted(feature.items()))}
+
+    cover = kit.Service(
+        "cover",
+        """
+        type Plot @key(fields: "id") {
+          id: ID!
+          feature: Feature @external
+          insurance: String! @requires(fields: "feature { label ... on Outdoor { season ... on Pond { depth } } }")
+        }
+        interface Feature { label: String! }
+        interface Outdoor implements Feature { label: String!  season: String! }
+        type Pond implements Feature & Outdoor @shareable {
+          label: String! @external  season: String! @external  depth: Int! @external
+        }
+        type Shed implements Feature @shareable { label: String! @external }
+        """,
+        entities={"Plot": insured},
+    )
+    federation = kit.Federation(site, cover)
+    result = await federation.run("{ plots { id insurance } }")
+    assert result == {
+        "data": {
+            "plots": [
+                {"id": "p1", "insurance": "Pond-2-pond-May"},
+                {"id": "p2", "insurance": "Shed-shed"},
+                {"id": "p3", "insurance": "none"},
+            ]
+        }
+    }
+    assert federation.subgraph_errors() == []
