@@ -65,15 +65,24 @@ def fields_under(argument: str) -> Iterator[None]:
         raise
 
 
+DEVICE_HEADER = "x-device-id"
+DEVICE_COOKIE = "device_id"
+DEVICE_MAX = 128
+
+
 def client_of(info: GqlInfo) -> Client:
-    """The client address: first hop of `X-Forwarded-For` when present, else the peer."""
+    """The client: its address (first hop of `X-Forwarded-For` when present, else the peer)
+    and the device identifier the app keeps (`X-Device-Id`, or the `device_id` cookie), so
+    that sign-in limits tell apart two people behind one address."""
     request = info.context.request
+    device = request.headers.get(DEVICE_HEADER) or request.cookies.get(DEVICE_COOKIE)
+    device = (device.strip()[:DEVICE_MAX] or None) if device else None
     forwarded = request.headers.get("x-forwarded-for")
     if forwarded:
         first = forwarded.split(",", 1)[0].strip()
         if first:
-            return Client(ip=first[:64])
-    return Client(ip=request.client.host if request.client else None)
+            return Client(ip=first[:64], device=device)
+    return Client(ip=request.client.host if request.client else None, device=device)
 
 
 def _users_loader(queries: IdentityQueries) -> DataLoader[uuid.UUID, domain.User | None]:

@@ -50,9 +50,15 @@ class Settings(ServiceSettings):
     password_max_length: int = 256
     password_min_score: int = 3
 
-    # Brute force: per account (the submitted email) and per client IP (max 0: no IP limit).
+    # Brute force. Per (account, client) pair, the client being its address plus its device
+    # identifier: delays after the free failures, then a lock of that client only.
     login_free_failures: int = 3
-    login_max_failures_account: int = 10
+    login_max_failures_client: int = 10
+    # Per account from every client: delays only, never a lock; clients that signed in to
+    # the account within `login_known_client_days` are spared them.
+    login_free_failures_account: int = 10
+    login_known_client_days: int = 90
+    # Per client address across accounts (max 0: no address limit).
     login_free_failures_ip: int = 25
     login_max_failures_ip: int = 50
     login_delay_base_seconds: float = 1.0

@@ -96,6 +96,15 @@ login_throttle = Table(
     _ts("locked_until"),
 )
 
+# (account, client) pairs that signed in successfully: they skip the account-wide delay.
+known_clients = Table(
+    "known_clients",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False),
+    _ts("last_signed_in_at", nullable=False),
+)
+
 signing_keys = Table(
     "signing_keys",
     metadata,

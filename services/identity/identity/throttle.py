@@ -1,9 +1,11 @@
-"""Brute-force rules for sign-in: growing delays, then a temporary lock.
+"""Brute-force rules for sign-in: growing delays, then (for some keys) a temporary lock.
 
-Counters are kept per key (`account:<normalised email>` and `ip:<client address>`) and the
-rules here are pure: `ThrottleState` says how long a key must still wait and what a new
-failure does to it. The account key is the submitted email whether or not an account has
-it, so the answers never reveal which emails exist.
+Counters are kept per key and the rules here are pure: `ThrottleState` says how long a key
+must still wait and what a new failure does to it. Three keys count each failure: the
+(account, client) pair, which delays and then locks only that client for that account; the
+account alone, which only ever delays (`max_failures=None`), so a stranger cannot lock the
+owner out; and the client address across accounts. The account is the submitted email
+whether or not an account has it, so the answers never reveal which emails exist.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime, timedelta
 @dataclass(frozen=True)
 class ThrottleLimits:
     free_failures: int  # failures allowed before delays start
-    max_failures: int  # failures that lock the key
+    max_failures: int | None  # failures that lock the key; None: never locks, only delays
     delay_base: float  # seconds; doubles with each further failure
     delay_max: float
     lock_seconds: int
@@ -63,7 +65,7 @@ class ThrottleState:
             self.locked_until = None
         self.failures += 1
         self.last_failure_at = now
-        if self.failures >= limits.max_failures:
+        if limits.max_failures is not None and self.failures >= limits.max_failures:
             self.locked_until = now + timedelta(seconds=limits.lock_seconds)
             return True
         return False

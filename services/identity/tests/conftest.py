@@ -161,7 +161,7 @@ def make_settings(database_url: str, smtp_port: int, **overrides: Any) -> Settin
         "argon2_time_cost": 1,
         "key_cache_seconds": 0.0,
         "login_free_failures": 2,
-        "login_max_failures_account": 4,
+        "login_max_failures_client": 4,
         "login_free_failures_ip": 20,
         "login_max_failures_ip": 40,
         "login_delay_base_seconds": 5.0,

@@ -119,7 +119,7 @@ async def test_failures_from_one_address_are_limited_across_accounts(
         mail_catcher,
         login_max_failures_ip=4,
         login_free_failures_ip=2,
-        login_max_failures_account=100,
+        login_max_failures_client=100,
         login_delay_base_seconds=0.0,
     )
     try:

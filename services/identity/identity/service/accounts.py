@@ -12,7 +12,7 @@ from servicekit.vocabulary import BadUserInput, NotFound, Principal, Role
 from identity.audit import AuditAction, AuditEntry
 from identity.domain import ProfileChanges, RevokeReason, User, require_account_manager
 from identity.queries import UserPage
-from identity.service.base import AuthResult, Client, Registration, UseCases, throttle_key
+from identity.service.base import AuthResult, Client, Registration, UseCases
 from identity.store import credentials, users
 from identity.tokens import Purpose
 from identity.values import normalize_email
@@ -146,14 +146,15 @@ class AccountCases(UseCases):
         async with self.db.uow(actor=str(who.user_id)) as uow:
             user = await self._reauthenticate(uow, who, password, client, now, field="password")
             assert user.email is not None
-            email_key = throttle_key("account", user.email)
+            email = user.email
             user.erase(now)
             await users.save(uow, user)
             await credentials.revoke_user_sessions(
                 uow, user.id, now=now, reason=RevokeReason.ACCOUNT_DELETED
             )
             await credentials.forget_user_tokens(uow, user.id)
-            await users.clear_throttle(uow, email_key)
+            await self._forget_sign_in_counters(uow, email)
+            await users.forget_clients(uow, user.id)
             await self._finish(
                 uow,
                 [AuditEntry(AuditAction.ACCOUNT_DELETED, user.id, who.user_id, ip=client.ip)],

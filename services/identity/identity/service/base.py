@@ -32,9 +32,15 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Client:
-    """Where a request comes from (for throttling and the audit log)."""
+    """Where a request comes from (for throttling and the audit log): the address, and the
+    device identifier the app sends when it has one."""
 
     ip: str | None = None
+    device: str | None = None
+
+    @property
+    def identity(self) -> str:
+        return f"{self.ip or ''}\n{self.device or ''}"
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,23 @@ class AuthResult:
     user: User
 
 
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
 def throttle_key(kind: str, value: str) -> str:
     """Counter key; hashed so the table holds no email address or IP in clear."""
-    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+    return f"{kind}:{_digest(value)}"
+
+
+def client_prefix(email: str) -> str:
+    """What the keys of every (account, client) pair of `email` start with."""
+    return f"pair:{_digest(email)}:"
+
+
+def client_key(email: str, client: Client) -> str:
+    """The key of one (account, client) pair, hashed like the others."""
+    return client_prefix(email) + _digest(client.identity)
 
 
 class UseCases:
@@ -84,9 +104,17 @@ class UseCases:
         self.policy = PasswordPolicy(
             settings.password_min_length, settings.password_max_length, settings.password_min_score
         )
-        self.account_limits = ThrottleLimits(
+        self.client_limits = ThrottleLimits(
             free_failures=settings.login_free_failures,
-            max_failures=settings.login_max_failures_account,
+            max_failures=settings.login_max_failures_client,
+            delay_base=settings.login_delay_base_seconds,
+            delay_max=settings.login_delay_max_seconds,
+            lock_seconds=settings.login_lock_seconds,
+            window_seconds=settings.login_window_seconds,
+        )
+        self.account_limits = ThrottleLimits(
+            free_failures=settings.login_free_failures_account,
+            max_failures=None,
             delay_base=settings.login_delay_base_seconds,
             delay_max=settings.login_delay_max_seconds,
             lock_seconds=settings.login_lock_seconds,
@@ -124,6 +152,11 @@ class UseCases:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise BadUserInput("invalid or expired token", field=field, reason="INVALID_TOKEN")
 
+    async def _forget_sign_in_counters(self, uow: UnitOfWork, email: str) -> None:
+        """The account's own counters: the account-wide one and every client pair's."""
+        await users.clear_throttle(uow, throttle_key("account", email))
+        await users.clear_throttle_prefix(uow, client_prefix(email))
+
     async def _live_user(self, uow: UnitOfWork, user_id: uuid.UUID) -> User:
         return require_live_account(await users.lock(uow, user_id))
 
@@ -138,12 +171,13 @@ class UseCases:
         field: str,
     ) -> User:
         """The caller's account, after checking its password (the input `field`) under the
-        sign-in limits."""
+        limits of the (account, client) pair: whoever holds a token cannot guess on, and
+        cannot lock the owner's other clients out either."""
         user = await self._live_user(uow, who.user_id)
         assert user.email is not None
-        key = throttle_key("account", user.email)
+        key = client_key(user.email, client)
         state = (await users.throttle_states(uow, [key]))[key]
-        wait = state.wait_seconds(now, self.account_limits)
+        wait = state.wait_seconds(now, self.client_limits)
         if wait > 0:
             raise RateLimited(
                 "too many failed password attempts; try again later",
@@ -152,7 +186,7 @@ class UseCases:
         if not await self.hasher.verify(
             user.password_hash, password[: 4 * self.settings.password_max_length]
         ):
-            locked = state.record_failure(now, self.account_limits)
+            locked = state.record_failure(now, self.client_limits)
             await users.save_throttle(uow, state)
             entries = [
                 AuditEntry(

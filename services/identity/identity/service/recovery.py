@@ -11,7 +11,7 @@ from servicekit.vocabulary import BadUserInput, Principal
 
 from identity.audit import AuditAction, AuditEntry
 from identity.domain import RevokeReason, User
-from identity.service.base import Client, UseCases, throttle_key
+from identity.service.base import Client, UseCases
 from identity.store import credentials, users
 from identity.tokens import Purpose
 from identity.values import normalize_email
@@ -71,7 +71,7 @@ class RecoveryCases(UseCases):
             ended = await credentials.revoke_user_sessions(uow, user.id, now=now, reason=reason)
             user.sessions_revoked(ended, now, reason)
             if user.email:
-                await users.clear_throttle(uow, throttle_key("account", user.email))
+                await self._forget_sign_in_counters(uow, user.email)
             await self._finish(
                 uow, [AuditEntry(AuditAction.PASSWORD_RESET, user.id, ip=client.ip)], now
             )

@@ -4,14 +4,14 @@ with reuse detection, logout."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from servicekit.db import UnitOfWork
 from servicekit.vocabulary import BadUserInput, RateLimited, Unauthenticated
 
 from identity.audit import AuditAction, AuditEntry
 from identity.domain import RevokeReason, User
-from identity.service.base import AuthResult, Client, UseCases, throttle_key
+from identity.service.base import AuthResult, Client, UseCases, client_key, throttle_key
 from identity.store import credentials, users
 from identity.throttle import ThrottleState
 from identity.tokens import MAX_TOKEN_LENGTH
@@ -22,23 +22,33 @@ INVALID_CREDENTIALS = "invalid email or password"
 
 class SignInCases(UseCases):
     async def login(self, email: str, password: str, client: Client) -> AuthResult:
-        """Check credentials under the brute-force limits; the same answer for unknown emails."""
+        """Check credentials under the brute-force limits; the same answer for unknown emails.
+
+        Failures count against three keys: the (account, client) pair, which delays and then
+        locks only this client for this account; the account from every client, which only
+        delays, and not the clients that signed in to it before (a stranger's guesses never
+        keep the owner out); and this client's address across accounts."""
         try:
             normalised = normalize_email(email)
         except BadUserInput:
             normalised = email.strip().lower()[:320]
+        pair_key = client_key(normalised, client)
         account_key = throttle_key("account", normalised)
         limit_ip = client.ip and self.settings.login_max_failures_ip > 0
         ip_key = throttle_key("ip", client.ip) if limit_ip and client.ip else None
         now = self.clock()
         async with self.db.uow() as uow:
             await users.lock_attempts(uow, account_key)
-            keys = [account_key] + ([ip_key] if ip_key else [])
+            keys = [pair_key, account_key] + ([ip_key] if ip_key else [])
             states = await users.throttle_states(uow, keys)
-            wait = max(
-                states[account_key].wait_seconds(now, self.account_limits),
-                states[ip_key].wait_seconds(now, self.ip_limits) if ip_key else 0.0,
-            )
+            known_since = now - timedelta(days=self.settings.login_known_client_days)
+            known = await users.is_known_client(uow, pair_key, since=known_since)
+            waits = [states[pair_key].wait_seconds(now, self.client_limits)]
+            if not known:
+                waits.append(states[account_key].wait_seconds(now, self.account_limits))
+            if ip_key:
+                waits.append(states[ip_key].wait_seconds(now, self.ip_limits))
+            wait = max(waits)
             if wait > 0:
                 raise RateLimited(
                     "too many failed sign-in attempts; try again later",
@@ -48,10 +58,14 @@ class SignInCases(UseCases):
             valid = len(password) <= 4 * self.settings.password_max_length
             stored = user.password_hash if user is not None and valid else None
             if not await self.hasher.verify(stored, password):
-                await self._login_failed(uow, states, account_key, ip_key, user, client, now)
+                failed = [states[k] for k in keys]
+                await self._login_failed(uow, failed, user, client, now)
                 raise Unauthenticated(INVALID_CREDENTIALS)
             assert user is not None and user.password_hash is not None
-            await users.clear_throttle(uow, account_key)
+            # The account-wide count stays: the owner signing in does not end an attack
+            # spread over other clients (it fades after a quiet window).
+            await users.clear_throttle(uow, pair_key)
+            await users.remember_client(uow, pair_key, user.id, now)
             if self.hasher.needs_rehash(user.password_hash):
                 user.set_password_hash(await self.hasher.hash(password), now)
                 await users.save(uow, user)
@@ -65,13 +79,13 @@ class SignInCases(UseCases):
     async def _login_failed(
         self,
         uow: UnitOfWork,
-        states: dict[str, ThrottleState],
-        account_key: str,
-        ip_key: str | None,
+        states: list[ThrottleState],
         user: User | None,
         client: Client,
         now: datetime,
     ) -> None:
+        """Count the failure on the pair, the account and the address (in that order, as
+        `login` lists them); audit it, and any lock it causes."""
         user_id = user.id if user else None
         entries = [
             AuditEntry(
@@ -81,19 +95,20 @@ class SignInCases(UseCases):
                 details={"known_account": user is not None},
             )
         ]
-        account = states[account_key]
-        if account.record_failure(now, self.account_limits):
-            entries.append(AuditEntry(AuditAction.LOGIN_LOCKED, user_id, ip=client.ip))
-        await users.save_throttle(uow, account)
-        if ip_key:
-            by_ip = states[ip_key]
-            if by_ip.record_failure(now, self.ip_limits):
+        limits = [self.client_limits, self.account_limits, self.ip_limits]
+        scopes = ["client", "account", "ip"]
+        for state, limit, scope in zip(states, limits, scopes, strict=False):
+            if state.record_failure(now, limit):
+                locked_user = None if scope == "ip" else user_id
                 entries.append(
                     AuditEntry(
-                        AuditAction.LOGIN_LOCKED, None, ip=client.ip, details={"scope": "ip"}
+                        AuditAction.LOGIN_LOCKED,
+                        locked_user,
+                        ip=client.ip,
+                        details={"scope": scope},
                     )
                 )
-            await users.save_throttle(uow, by_ip)
+            await users.save_throttle(uow, state)
         await self._finish(uow, entries, now)
 
     async def refresh(self, token: str, client: Client) -> AuthResult:

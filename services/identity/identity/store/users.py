@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg import errors as pg_errors
@@ -19,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from identity.domain import RealtorProfile, User
-from identity.tables import login_throttle, users
+from identity.tables import known_clients, login_throttle, users
 from identity.throttle import ThrottleState
 
 EMAIL_UNIQUE = "users_email_key"
@@ -167,3 +168,32 @@ async def save_throttle(uow: UnitOfWork, state: ThrottleState) -> None:
 
 async def clear_throttle(uow: UnitOfWork, key: str) -> None:
     await uow.session.execute(login_throttle.delete().where(login_throttle.c.key == key))
+
+
+async def clear_throttle_prefix(uow: UnitOfWork, prefix: str) -> None:
+    """Drop every counter whose key starts with `prefix` (an account's client pairs)."""
+    await uow.session.execute(
+        login_throttle.delete().where(login_throttle.c.key.startswith(prefix, autoescape=True))
+    )
+
+
+async def is_known_client(uow: UnitOfWork, key: str, *, since: datetime) -> bool:
+    """True when this (account, client) pair signed in successfully since `since`."""
+    query = select(known_clients.c.key).where(
+        known_clients.c.key == key, known_clients.c.last_signed_in_at >= since
+    )
+    return (await uow.session.execute(query)).first() is not None
+
+
+async def remember_client(uow: UnitOfWork, key: str, user_id: uuid.UUID, now: datetime) -> None:
+    statement = insert(known_clients).values(key=key, user_id=user_id, last_signed_in_at=now)
+    await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[known_clients.c.key],
+            set_={"user_id": user_id, "last_signed_in_at": now},
+        )
+    )
+
+
+async def forget_clients(uow: UnitOfWork, user_id: uuid.UUID) -> None:
+    await uow.session.execute(known_clients.delete().where(known_clients.c.user_id == user_id))
