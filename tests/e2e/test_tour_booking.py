@@ -4,115 +4,31 @@ buyer sees it live — every hop real: gateway → subgraphs → gRPC → NATS �
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import websockets
 
 from tests.e2e.conftest import Stack
-
-
-async def gql(
-    client: httpx.AsyncClient, url: str, query: str, token: str | None = None, **variables: Any
-) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await client.post(
-        url, json={"query": query, "variables": variables}, headers=headers
-    )
-    body = response.json()
-    assert response.status_code == 200, body
-    assert "errors" not in body, body["errors"]
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-REGISTER = """
-mutation Register($input: RegisterInput!) {
-  register(input: $input) { accessToken user { id role displayName } }
-}"""
-
-
-async def register(
-    client: httpx.AsyncClient, stack: Stack, role: str, name: str
-) -> tuple[str, str]:
-    data = await gql(
-        client,
-        stack.graphql_url,
-        REGISTER,
-        input={
-            "email": f"{name.lower()}.{uuid.uuid4().hex[:6]}@example.com",
-            "password": f"Tour-{uuid.uuid4().hex[:12]}-Window!",
-            "displayName": name,
-            "role": role,
-            "timeZone": "America/New_York",
-        },
-    )
-    payload = data["register"]
-    assert payload["user"]["role"] == role
-    return payload["accessToken"], payload["user"]["id"]
-
-
-async def next_message(ws: websockets.ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout=15))
-    return message
+from tests.flows import (
+    COTTAGE,
+    first_slot,
+    gql,
+    list_cottage,
+    next_message,
+    open_every_day,
+    register,
+    request_tour,
+    subscribe,
+)
 
 
 async def test_realtor_lists_buyer_books_realtor_confirms_everyone_sees_it(stack: Stack) -> None:
     url = stack.graphql_url
     async with httpx.AsyncClient(timeout=20) as client:
-        realtor_token, realtor_id = await register(client, stack, "REALTOR", "Rita")
-        buyer_token, buyer_id = await register(client, stack, "BUYER", "Ben")
-
-        await gql(
-            client,
-            url,
-            """mutation($input: AvailabilityInput!) { setAvailability(input: $input) { timeZone } }""",
-            realtor_token,
-            input={
-                "timeZone": "America/New_York",
-                "weeklyHours": [
-                    {"weekday": day, "start": "00:00", "end": "23:59"}
-                    for day in (
-                        "MONDAY",
-                        "TUESDAY",
-                        "WEDNESDAY",
-                        "THURSDAY",
-                        "FRIDAY",
-                        "SATURDAY",
-                        "SUNDAY",
-                    )
-                ],
-                "minimumNoticeMinutes": 60,
-                "bufferMinutes": 15,
-            },
-        )
-        created = await gql(
-            client,
-            url,
-            """mutation($input: CreateListingInput!) { createListing(input: $input) { id status } }""",
-            realtor_token,
-            input={
-                "title": "Lighthouse keeper's cottage with harbor views",
-                "description": "Shingled cottage above the harbor, wood stove, deep garden.",
-                "price": {"amount": 64_500_000, "currency": "USD"},
-                "propertyType": "RESIDENTIAL",
-                "bedrooms": 3,
-                "bathrooms": 2.0,
-                "livingAreaSqft": 1650,
-                "address": {
-                    "street": "12 Harbor View Rd",
-                    "city": "Portland",
-                    "state": "ME",
-                    "postalCode": "04101",
-                    "country": "US",
-                },
-                "status": "ACTIVE",
-            },
-        )
-        listing_id = created["createListing"]["id"]
+        realtor_token, realtor_id = await register(client, url, "REALTOR", "Rita")
+        buyer_token, buyer_id = await register(client, url, "BUYER", "Ben")
+        await open_every_day(client, url, realtor_token)
+        listing_id = await list_cottage(client, url, realtor_token)
 
         found = await gql(
             client,
@@ -129,62 +45,19 @@ async def test_realtor_lists_buyer_books_realtor_confirms_everyone_sees_it(stack
         assert [n["id"] for n in nodes] == [listing_id]
         assert nodes[0]["realtor"] == {"id": realtor_id, "displayName": "Rita"}
 
-        now = datetime.now(UTC)
-        slots = await gql(
-            client,
-            url,
-            """query($id: ID!, $from: DateTime!, $to: DateTime!) {
-                 availableSlots(listingId: $id, from: $from, to: $to, durationMinutes: 30) {
-                   startsAt endsAt
-                 }
-               }""",
-            buyer_token,
-            id=listing_id,
-            **{"from": now.isoformat(), "to": (now + timedelta(days=2)).isoformat()},
-        )
-        first_slot = slots["availableSlots"][0]["startsAt"]
-
-        requested = await gql(
-            client,
-            url,
-            """mutation($input: RequestTourInput!) { requestTour(input: $input) { id status } }""",
-            buyer_token,
-            input={
-                "listingId": listing_id,
-                "startsAt": first_slot,
-                "durationMinutes": 30,
-                "note": "Can we see the garden too?",
-                "idempotencyKey": uuid.uuid4().hex,
-            },
-        )
-        tour_id = requested["requestTour"]["id"]
-        assert requested["requestTour"]["status"] == "REQUESTED"
+        starts_at = await first_slot(client, url, buyer_token, listing_id)
+        tour_id = await request_tour(client, url, buyer_token, listing_id, starts_at)
 
         async with websockets.connect(stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "connection_init",
-                        "payload": {"Authorization": f"Bearer {buyer_token}"},
+            await subscribe(
+                ws,
+                buyer_token,
+                """subscription($id: ID!) {
+                    tourStatusChanged(tourId: $id) {
+                      id status listing { title } realtor { displayName }
                     }
-                )
-            )
-            assert (await next_message(ws))["type"] == "connection_ack"
-            await ws.send(
-                json.dumps(
-                    {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {
-                            "query": """subscription($id: ID!) {
-                                tourStatusChanged(tourId: $id) {
-                                  id status listing { title } realtor { displayName }
-                                }
-                              }""",
-                            "variables": {"id": tour_id},
-                        },
-                    }
-                )
+                  }""",
+                id=tour_id,
             )
             await asyncio.sleep(0.5)  # the subscription is in place before the change
             confirmed = await gql(
@@ -200,7 +73,7 @@ async def test_realtor_lists_buyer_books_realtor_confirms_everyone_sees_it(stack
             assert event["payload"]["data"]["tourStatusChanged"] == {
                 "id": tour_id,
                 "status": "SCHEDULED",
-                "listing": {"title": "Lighthouse keeper's cottage with harbor views"},
+                "listing": {"title": COTTAGE},
                 "realtor": {"displayName": "Rita"},
             }
 
@@ -223,7 +96,7 @@ async def test_realtor_lists_buyer_books_realtor_confirms_everyone_sees_it(stack
             "note": "Can we see the garden too?",
             "listing": {
                 "id": listing_id,
-                "title": "Lighthouse keeper's cottage with harbor views",
+                "title": COTTAGE,
                 "address": {"city": "Portland"},
             },
             "realtor": {"id": realtor_id, "displayName": "Rita"},
