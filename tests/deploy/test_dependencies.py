@@ -21,7 +21,10 @@ from .dockerfiles import Member, canonical, workspace_members
 
 MEMBERS = workspace_members()
 # Modules that run only in development and tests; their imports may come from `dev`.
-DEV_ONLY_MODULES = {"servicekit": ("servicekit/testing/",)}
+DEV_ONLY_MODULES = {
+    "servicekit": ("servicekit/testing/",),
+    "chimesim": ("chimesim/testing.py",),  # its pytest plugin
+}
 # Declared without being imported, and why that is the point of them.
 DATA_ONLY = {
     # the IANA zone database `zoneinfo` reads when the system has none
