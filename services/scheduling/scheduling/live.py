@@ -51,6 +51,10 @@ class Listener:
                 raise Overflow("too many updates queued; subscribe again")
 
 
+# A relay retries within seconds, so the last few thousand ids are plenty.
+_SEEN_MAX = 10_000
+
+
 class LiveTours:
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
@@ -59,6 +63,8 @@ class LiveTours:
         self._by_user: dict[uuid.UUID, set[Listener]] = defaultdict(set)
         self._registered = asyncio.Event()
         self.delivered = 0
+        # Ids of the events delivered lately, oldest first (a dict keeps insertion order).
+        self._recent: dict[uuid.UUID, None] = {}
 
     @property
     def listening(self) -> int:
@@ -88,12 +94,24 @@ class LiveTours:
 
     async def _on_message(self, msg: Msg) -> None:
         try:
-            changed = Event.from_envelope(msg.data).unpack(scheduling_pb2.TourChanged)
+            event = Event.from_envelope(msg.data)
+            changed = event.unpack(scheduling_pb2.TourChanged)
             tour = tour_from_proto(changed.tour)
         except Exception as exc:
             log.warning("ignoring undecodable tour event on %s: %s", msg.subject, exc)
             return
+        if self._seen(event.id):
+            return  # published again (a relay retry across a reconnect): delivered already
         self.publish(tour)
+
+    def _seen(self, event_id: uuid.UUID) -> bool:
+        """Whether this event was handed out already; remembers the last `_SEEN_MAX` ids."""
+        if event_id in self._recent:
+            return True
+        self._recent[event_id] = None
+        if len(self._recent) > _SEEN_MAX:
+            del self._recent[next(iter(self._recent))]
+        return False
 
     def publish(self, tour: Tour) -> None:
         """Hand a changed tour to every local subscriber interested in it."""

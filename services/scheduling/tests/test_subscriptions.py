@@ -186,3 +186,46 @@ async def test_a_subscriber_that_falls_behind_is_told_to_resubscribe(stack: Any)
                 received.append(update)
     assert len(received) == QUEUE_LIMIT
     assert not live._by_user  # unregistered on the way out
+
+
+async def test_an_event_published_twice_reaches_a_subscriber_once(stack: Any) -> None:
+    """The relay may publish an event again after a reconnect (JetStream drops the copy,
+    a plain NATS subscriber does not): live updates are de-duplicated by event id."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from realty.events.v1.envelope_pb2 import Envelope
+    from scheduling.events import outgoing
+
+    live = LiveTours(stack.bus)
+    tour = Tour.request(
+        listing_id=uuid.uuid4(),
+        buyer_id=uuid.uuid4(),
+        realtor_id=uuid.uuid4(),
+        starts_at=FIRST,
+        duration_minutes=30,
+        time_zone="UTC",
+        buffer_minutes=0,
+        now=FIRST - timedelta(days=1),
+    )
+    message = outgoing(tour, tour.events[-1])
+    stamp = Timestamp()
+    stamp.FromDatetime(FIRST)
+
+    def envelope(event_id: uuid.UUID) -> Any:
+        class Delivered:
+            subject = message.subject
+            data = Envelope(
+                id=str(event_id),
+                type=message.payload.DESCRIPTOR.full_name,
+                time=stamp,
+                subject=message.subject,
+                subject_id=str(tour.id),
+                payload=message.payload.SerializeToString(),
+            ).SerializeToString()
+
+        return Delivered()
+
+    first, other = uuid.uuid4(), uuid.uuid4()
+    with live.listen(tour_id=tour.id) as listener:
+        for event_id in (first, first, other):
+            await live._on_message(envelope(event_id))
+        assert listener.queue.qsize() == 2  # the repeated one was dropped, the other kept
