@@ -20,6 +20,7 @@ from servicekit.revocation import RevocationList
 from servicekit.runtime import Runtime, run
 from starlette.applications import Starlette
 
+from identity.breached import RangeApi
 from identity.events import outgoing
 from identity.graphql import Services, build_schema
 from identity.jwks import JWKS_PATH, jwks_route
@@ -91,6 +92,15 @@ def assemble(
         frontend_url=settings.frontend_url,
         reset_minutes=settings.reset_token_ttl // 60,
     )
+    range_api = (
+        RangeApi(
+            settings.hibp_url,
+            http=httpx.AsyncClient(headers={"User-Agent": "realty-identity"}),
+            timeout=settings.hibp_timeout_seconds,
+        )
+        if settings.hibp_url
+        else None
+    )
     identity = IdentityService(
         db=infra.db,
         settings=settings,
@@ -99,6 +109,7 @@ def assemble(
         hasher=hasher,
         mailer=mail,
         clock=clock,
+        range_api=range_api,
     )
     return Parts(
         infra=infra,
@@ -124,6 +135,8 @@ def runtime(parts: Parts) -> Runtime:
     )
     result.on_shutdown.insert(0, parts.identity.mail.drain)
     result.on_shutdown.insert(1, parts.verifier.aclose)
+    if parts.identity.range_api is not None:
+        result.on_shutdown.insert(2, parts.identity.range_api.aclose)
     return result
 
 

@@ -1,8 +1,10 @@
 """Passwords: the acceptance policy (NIST SP 800-63B in spirit) and Argon2id hashing.
 
 The policy checks length (in Unicode characters after NFKC normalisation), refuses the
-most common breached passwords from zxcvbn's frequency list, refuses anything built on the
-email's name, and requires a minimum zxcvbn strength score. There are no composition rules.
+most common breached passwords (the bundled list of `breached.py`), refuses anything built
+on the email's name, and requires a minimum zxcvbn strength score. There are no composition
+rules. The online breach check (the range API, when configured) is the use cases' step
+after this one, being a network call.
 
 Hashing runs in worker threads (argon2 releases the GIL), at most one per CPU at a time:
 more would only share the same cores, slowing every hash and the event loop with them. `verify_dummy` spends the same effort when no account matches, so a failed
@@ -12,11 +14,12 @@ login takes the same time whether the email is known or not.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
@@ -24,11 +27,17 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from servicekit.vocabulary import BadUserInput
 from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from identity.breached import BreachedList
 
 ZXCVBN_MAX_LENGTH = 72  # the estimator's own input limit; longer passwords are judged by their head
 T = TypeVar("T")
-_COMMON_PASSWORDS = frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
+
+
+@cache
+def bundled_breached() -> BreachedList:
+    """The bundled breached-password list, read once per process."""
+    return BreachedList.bundled()
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class PasswordPolicy:
     min_length: int = 12
     max_length: int = 256
     min_score: int = 3
+    breached: BreachedList = dataclasses.field(default_factory=bundled_breached, repr=False)
 
     def check(
         self,
@@ -53,8 +63,8 @@ class PasswordPolicy:
         if len(value) > self.max_length:
             raise _weak(f"password must be at most {self.max_length} characters", field)
         lowered = value.lower()
-        if lowered in _COMMON_PASSWORDS:
-            raise _weak("password is one of the most commonly used passwords", field)
+        if value in self.breached:
+            raise breached_password(field)
         inputs = [h for h in hints if h]
         if email:
             name = email.split("@", 1)[0].lower()
@@ -67,6 +77,15 @@ class PasswordPolicy:
             reason = str(feedback.get("warning") or "password is too easy to guess")
             raise _weak(reason, field, suggestions=list(feedback.get("suggestions") or []))
         return value
+
+
+def breached_password(field: str) -> BadUserInput:
+    """A password seen in breaches: attackers try those first, whatever its strength."""
+    return BadUserInput(
+        "this password has appeared in a data breach; choose another",
+        field=field,
+        reason="BREACHED_PASSWORD",
+    )
 
 
 def _weak(message: str, field: str, **details: object) -> BadUserInput:

@@ -49,6 +49,10 @@ class Settings(ServiceSettings):
     password_min_length: int = 12
     password_max_length: int = 256
     password_min_score: int = 3
+    # A k-anonymity range API (Have I Been Pwned's protocol, e.g.
+    # https://api.pwnedpasswords.com) asked after the bundled list; unset: offline only.
+    hibp_url: str | None = None
+    hibp_timeout_seconds: float = 2.0
 
     # Brute force. Per (account, client) pair, the client being its address plus its device
     # identifier: delays after the free failures, then a lock of that client only.

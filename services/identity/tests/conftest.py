@@ -74,6 +74,8 @@ class Identity:
         await self.service.mail.drain()
         await self.client.aclose()
         await self.parts.verifier.aclose()
+        if self.service.range_api is not None:
+            await self.service.range_api.aclose()
         await self.parts.infra.close()
 
     async def gql(

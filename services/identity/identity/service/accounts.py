@@ -23,6 +23,7 @@ class AccountCases(UseCases):
         """The account to add (its password checked and hashed, outside any transaction)."""
         email = normalize_email(data.email)
         password = self.policy.check(data.password, email=email, hints=(data.display_name,))
+        await self._not_breached_online(password, field="password")
         return User.register(
             email=email,
             role=data.role,

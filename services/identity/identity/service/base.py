@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,10 +16,11 @@ from servicekit.db import Database, UnitOfWork
 from servicekit.vocabulary import BadUserInput, Principal, RateLimited, Role, Unauthenticated
 
 from identity.audit import AuditAction, AuditEntry
+from identity.breached import RangeApi
 from identity.domain import User, require_live_account
 from identity.keys import KeyRing
 from identity.mailer import AccountMailer
-from identity.passwords import PasswordHasher, PasswordPolicy
+from identity.passwords import PasswordHasher, PasswordPolicy, breached_password
 from identity.queries import IdentityQueries
 from identity.settings import Settings
 from identity.store import audit_log, users
@@ -93,6 +95,7 @@ class UseCases:
         hasher: PasswordHasher,
         mailer: AccountMailer,
         clock: Callable[[], datetime] = utcnow,
+        range_api: RangeApi | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -101,6 +104,7 @@ class UseCases:
         self.hasher = hasher
         self.mail = mailer
         self.clock = clock
+        self.range_api = range_api
         self.policy = PasswordPolicy(
             settings.password_min_length, settings.password_max_length, settings.password_min_score
         )
@@ -151,6 +155,18 @@ class UseCases:
     def _check_token_shape(self, token: str, *, field: str) -> None:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise BadUserInput("invalid or expired token", field=field, reason="INVALID_TOKEN")
+
+    async def _not_breached_online(self, password: str, *, field: str) -> None:
+        """BAD_USER_INPUT on `field` when the range API (if configured) has seen the
+        password in a breach. Asked before any transaction opens, so no lock waits on the
+        network; a password the policy refuses anyway (by its length) is not sent at all."""
+        if self.range_api is None:
+            return
+        value = unicodedata.normalize("NFKC", password)
+        if not self.policy.min_length <= len(value) <= self.policy.max_length:
+            return
+        if await self.range_api.times_seen(value):
+            raise breached_password(field)
 
     async def _forget_sign_in_counters(self, uow: UnitOfWork, email: str) -> None:
         """The account's own counters: the account-wide one and every client pair's."""

@@ -60,6 +60,7 @@ class RecoveryCases(UseCases):
     async def reset_password(self, token: str, new_password: str, client: Client) -> bool:
         """Set a new password from an emailed link; every session of the account is revoked."""
         self._check_token_shape(token, field="token")
+        await self._not_breached_online(new_password, field="newPassword")
         now = self.clock()
         async with self.db.uow() as uow:
             user = await self._redeem(uow, token, Purpose.RESET_PASSWORD, now)
@@ -87,6 +88,7 @@ class RecoveryCases(UseCases):
         client: Client,
     ) -> bool:
         """Needs the current password; every other session of the account is revoked."""
+        await self._not_breached_online(new_password, field="newPassword")
         now = self.clock()
         async with self.db.uow(actor=str(who.user_id)) as uow:
             user = await self._reauthenticate(
