@@ -54,17 +54,17 @@ class Budget:
         self.steps = 0
 
     def enter(self) -> None:
-        """One position deeper (and one more planned); `leave` when done with it."""
+        """One position deeper, and one more planned; the caller takes one off `depth` after."""
         self.depth += 1
+        self.steps += 1
         if self.depth > self._max_depth:
             raise PlanningError(
                 f"the operation nests deeper than {self._max_depth} planned positions",
                 "PLAN_TOO_COMPLEX",
             )
-        self.spend()
-
-    def leave(self) -> None:
-        self.depth -= 1
+        if self.steps > self._max_steps or not self.steps & 0xFF:
+            self.steps -= 1
+            self.spend()
 
     def spend(self) -> None:
         """Count one planned position; raise `PLAN_TOO_COMPLEX` past a ceiling."""

@@ -25,11 +25,11 @@ from graphql import (
     is_leaf_type,
 )
 
-from gateway.planner.abstract import graph_type, named, possible_types, sibling_aliases
+from gateway.planner.abstract import named, possible_types, sibling_aliases
 from gateway.planner.budget import Budget, PlanningError
 from gateway.planner.operation import NField, NFragment, NSel, collect_fields
 from gateway.planner.plan import FetchSel, Group, PathSeg, RepTemplate
-from gateway.planner.reentry import Frame, reenter
+from gateway.planner.reentry import RawFrame, reenter
 from gateway.supergraph import EntityKey, FieldSet, Supergraph, split_field
 
 __all__ = ["Builder", "PlanningError"]
@@ -100,7 +100,8 @@ class Builder:
         self.roots: list[Group] = [] if roots is None else roots
         self.budget = Budget() if budget is None else budget
         # The positions from the root (or the start of a scratch plan) to the current one.
-        self.trail: list[Frame] = []
+        # Plain tuples (one per field planned), read as `Frame`s when a walk needs them.
+        self.trail: list[RawFrame] = []
         # Abstract positions where this plan cannot return object types the client selects
         # although another subgraph could: each weighs like `_MISSING_MEMBER` fetches.
         self.missing_members = 0
@@ -169,13 +170,14 @@ class Builder:
         led here, when it differs from the supergraph's. Returns every other group the
         position's data comes from.
         """
-        self.budget.enter()
+        budget = self.budget
+        budget.enter()
         try:
             return self._plan_position(
                 group, out, type_name, selections, path, provided, local_type
             )
         finally:
-            self.budget.leave()
+            budget.depth -= 1
 
     def _plan_position(
         self,
@@ -204,7 +206,7 @@ class Builder:
             inner, inner_path = out.fragment(name), (*path, frozenset((name,)))
             inner_provided = _provided_for(provided, name)
             self.trail.append(
-                Frame(name, inner_path, group, inner, inner_provided, tuple(selections), name)
+                (name, inner_path, group, inner, inner_provided, tuple(selections), name)
             )
             try:
                 deps |= self.plan_object(
@@ -222,9 +224,11 @@ class Builder:
         The subgraph then answers with fewer objects than the field holds elsewhere, so
         the position is better served by a subgraph that knows those members.
         """
-        if len(self.trail) < 2 or not isinstance(self.trail[-1].hop, NField):
+        if len(self.trail) < 2:
             return False
-        parent, hop = self.trail[-2].type_name, self.trail[-1].hop
+        parent, hop = self.trail[-2][0], self.trail[-1][6]
+        if not isinstance(hop, NField):
+            return False
         if len(self.sg.resolving_graphs(parent, hop.name)) < 2:
             return False
         # Fields asked of every object here (no type condition) do not single a member out.
@@ -312,11 +316,12 @@ class Builder:
         join = self.sg.field_join(type_name, first.name, group.graph)
         if join is not None and join.provides is not None:
             child_provided = _merge_provided(child_provided, provided_of(join.provides))
-        local_type = named(graph_type(self, type_name, first.name, group.graph))
+        # The subgraph's own type of the field, where composition recorded one that differs.
+        local_type = named(join.type) if join is not None and join.type is not None else None
         child_path = (*path, key)
         selections = self.merged(occurrences)
         self.trail.append(
-            Frame(field_type.name, child_path, group, sub, child_provided, selections, first)
+            (field_type.name, child_path, group, sub, child_provided, selections, first)
         )
         try:
             return self.plan_position(
@@ -327,7 +332,7 @@ class Builder:
 
     def plan_root(self, group: Group, root_type: str, occurrences: list[NField]) -> None:
         """Plan one root field (every occurrence of its response key) into a root group."""
-        self.trail.append(Frame(root_type, (), group, group.selection, None, (), None))
+        self.trail.append((root_type, (), group, group.selection, None, (), None))
         try:
             self.plan_object(group, group.selection, root_type, occurrences, (), None)
         finally:
@@ -347,12 +352,13 @@ class Builder:
     ) -> set[Group]:
         deps: set[Group] = set()
         for occurrences in pending:
-            if not self._routes(type_name, occurrences[0].name):
+            routes = self._routes(type_name, occurrences[0].name)
+            if not routes:
                 through = reenter(self, group, type_name, occurrences)
                 if through is not None:
                     deps |= through
                     continue
-            graph, target = self._choose(group, type_name, occurrences, path, provided)
+            graph, target = self._choose(group, type_name, occurrences, path, provided, routes)
             join = self.sg.field_join(target, occurrences[0].name, graph)
             if join is not None and join.requires is not None:
                 reuse = (graph, target, path, group.id, join.requires_text)
@@ -419,9 +425,9 @@ class Builder:
         occurrences: list[NField],
         path: tuple[PathSeg, ...],
         provided: Provided | None,
+        routes: list[tuple[str, str]],
     ) -> tuple[str, str]:
         name = occurrences[0].name
-        routes = self._routes(type_name, name)
         if not routes:
             self._refuse_unresolvable(type_name, name)
             raise PlanningError(
@@ -454,7 +460,7 @@ class Builder:
         self.memo[memo_key] = _INFINITE  # a cycle while computing counts as unreachable
         scratch = Builder(self.sg, self.memo, kind=self.kind, budget=self.budget)
         root = scratch.new_group(graph, entity=True)
-        scratch.trail.append(Frame(type_name, (), root, root.selection, None, selections, None))
+        scratch.trail.append((type_name, (), root, root.selection, None, selections, None))
         try:
             scratch.plan_position(root, root.selection, type_name, selections, (), None)
             value = float(len(scratch.groups) - 1 + _MISSING_MEMBER * scratch.missing_members)

@@ -11,8 +11,7 @@ the client's response keys, so its result merges into the objects already there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gateway.planner.operation import NField, NSel
 from gateway.planner.plan import FetchSel, Group, PathSeg
@@ -20,11 +19,10 @@ from gateway.planner.plan import FetchSel, Group, PathSeg
 if TYPE_CHECKING:
     from gateway.planner.builder import Builder, Provided
 
-__all__ = ["Frame", "reenter"]
+__all__ = ["Frame", "RawFrame", "reenter"]
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     """One position of the walk: a value of `type_name` that `group` fetches at `path`.
 
     `hop` is how the walk got here from the frame above: the client field, or a type
@@ -40,6 +38,13 @@ class Frame:
     hop: NField | str | None
 
 
+# A `Frame` as the builder records it: a plain tuple costs less than a named one to make,
+# and walks back up the trail are rare.
+RawFrame = tuple[
+    str, tuple[PathSeg, ...], Group, FetchSel, Any, tuple[NSel, ...], NField | str | None
+]
+
+
 def reenter(
     builder: Builder, group: Group, type_name: str, occurrences: list[NField]
 ) -> set[Group] | None:
@@ -52,7 +57,7 @@ def reenter(
     candidates = [g for g in builder.sg.resolving_graphs(type_name, name) if g != group.graph]
     if not candidates:
         return None
-    trail = builder.trail
+    trail = [Frame._make(raw) for raw in builder.trail]
     for index in range(len(trail) - 1, -1, -1):
         anchor = trail[index]
         hops = [frame.hop for frame in trail[index + 1 :]]
