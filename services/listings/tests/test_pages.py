@@ -215,6 +215,8 @@ async def test_pages_are_cacheable_and_revalidate_with_their_etag(api, realtor, 
     changed = await page(api, listing["slug"], **{"if-none-match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag
     assert "<li>4 bedrooms</li>" in changed.text
+    # no distribution configured: nothing purges a CDN, nothing subscribes for it
+    assert parts.settings.cdn_distribution_id is None and parts.cdn_purger is None
 
 
 def test_cache_lifetimes_stay_under_half_a_signed_photo_url():
@@ -226,7 +228,12 @@ def test_cache_lifetimes_stay_under_half_a_signed_photo_url():
     assert short.cache_control() == "public, max-age=60, s-maxage=60"
 
 
-async def test_robots_txt_names_the_sitemap_whose_urls_are_the_canonical_pages(api, realtor):
+async def test_robots_txt_sitemap_and_service_worker_are_served(api, realtor):
+    response = await api.client.get("/homes/sw.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["cache-control"] == "no-cache"
+    assert 'addEventListener("fetch"' in response.text
     robots = await api.client.get("/robots.txt")
     assert robots.status_code == 200
     assert f"Sitemap: {PUBLIC_URL}/sitemap.xml" in robots.text.splitlines()
@@ -241,14 +248,6 @@ async def test_robots_txt_names_the_sitemap_whose_urls_are_the_canonical_pages(a
         doc = Document((await page(api, listing["slug"])).text)
         canonical.append(doc.links["canonical"])
     assert locs == sorted(canonical)
-
-
-async def test_the_service_worker_is_served_for_the_homes_scope(api):
-    response = await api.client.get("/homes/sw.js")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/javascript")
-    assert response.headers["cache-control"] == "no-cache"
-    assert 'addEventListener("fetch"' in response.text
 
 
 def make_listing(details: Any, title: str, **attrs: Any) -> Listing:
@@ -362,8 +361,3 @@ async def test_a_listing_change_invalidates_its_page_on_cloudfront(api, realtor,
             await purger.on_listing_event(event, uow=None)  # type: ignore[arg-type]
         stub.assert_no_pending_responses()
     assert [s.subject for s in purger.subscriptions()] == ["listings.listing.*"]
-
-
-def test_the_cdn_purge_is_off_unless_a_distribution_is_configured(parts):
-    assert parts.settings.cdn_distribution_id is None
-    assert parts.cdn_purger is None
