@@ -328,3 +328,63 @@ async def test_nested_abstract_fragments_of_a_requirement_and_a_null_value(kit: 
         }
     }
     assert federation.subgraph_errors() == []
+
+
+async def test_an_implementation_s_external_field_comes_from_its_owner(kit: Any) -> None:
+    catalog = kit.Service(
+        "catalog",
+        """
+        type Query { items: [Item!]! }
+        interface Item { id: ID!  name: String! }
+        type House implements Item @key(fields: "id") { id: ID!  name: String! @external }
+        type Plot implements Item @key(fields: "id") { id: ID!  name: String! }
+        """,
+        root={
+            "items": [
+                {"__typename": "House", "id": "h1", "name": "PLACEHOLDER"},
+                {"__typename": "Plot", "id": "p1", "name": "Corner plot"},
+            ]
+        },
+    )
+    houses = kit.Service(
+        "houses",
+        'type House @key(fields: "id") { id: ID!  name: String! }',
+        entities={"House": lambda rep: {"id": rep["id"], "name": "Stone house"}},
+    )
+    federation = kit.Federation(catalog, houses)
+    result = await federation.run("{ items { id name } }")
+    assert result == {
+        "data": {
+            "items": [{"id": "h1", "name": "Stone house"}, {"id": "p1", "name": "Corner plot"}]
+        }
+    }
+    assert federation.fetched == ["catalog", "houses"]
+    assert "... on House { id }" in federation.transport.calls[0][1]
+
+
+async def test_a_mutation_result_is_never_fetched_again_from_the_root(kit: Any) -> None:
+    receipt = "type Receipt @shareable { code: String!  total: Int! }"
+    writes = kit.Service(
+        "writes",
+        f"type Query {{ ping: Int @shareable }}  type Mutation {{ book: Receipt }}  {receipt}",
+        root={"book": {"code": "B-1"}, "ping": 1},
+    )
+    reads = kit.Service(
+        "reads",
+        f"type Query {{ ping: Int @shareable  receipt: Receipt }}  {receipt}",
+        root={"receipt": {"code": "B-1", "total": 10}, "ping": 1},
+    )
+    # As if only `reads` had `Receipt.total` (composition refuses that supergraph: a
+    # booking's total could only be read by running the mutation again).
+    supergraph = kit.compose_sdl(writes, reads).replace(
+        "  total: Int!\n", "  total: Int! @join__field(graph: READS)\n", 1
+    )
+    federation = kit.Federation(writes, reads, supergraph=supergraph)
+    result = await federation.run("mutation { book { code total } }")
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["reason"] == "UNSATISFIABLE_FIELD"
+    assert federation.fetched == []
+    # A query may fetch a shareable root field again: nothing runs twice that should not.
+    assert await federation.run("{ receipt { code total } ping }") == {
+        "data": {"receipt": {"code": "B-1", "total": 10}, "ping": 1}
+    }
