@@ -70,6 +70,7 @@ def assemble(
         media_region=settings.media_region,
         endpoint_url=settings.chime_endpoint(),
         max_attempts=settings.chime_max_attempts,
+        concurrency=settings.chime_concurrency,
     )
     invitations = Invitations(
         infra.mailer,
@@ -108,6 +109,7 @@ def runtime(parts: Parts) -> Runtime:
         workers=[parts.queue.run, parts.empty_meetings.run],
     )
     result.on_shutdown.insert(0, parts.identity.close)
+    result.on_shutdown.append(parts.chime.close)
     return result
 
 

@@ -1,6 +1,8 @@
 """Amazon Chime SDK meetings through boto3 (`chime-sdk-meetings`).
 
-boto3 is synchronous; every call runs in a worker thread so the event loop keeps serving.
+boto3 is synchronous; every call runs in a worker thread of the client's own pool (sized
+for the joins in flight: the default executor's few threads would queue them), so the
+event loop keeps serving.
 botocore retries throttling and transient failures itself (standard mode); what is left
 after its attempts becomes our vocabulary: RATE_LIMITED when Chime throttles, UNAVAILABLE
 when it fails or cannot be reached, and `Gone` when the meeting no longer exists (so the
@@ -10,7 +12,9 @@ caller can make a new one).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import boto3
@@ -65,13 +69,16 @@ class ChimeMeetings:
         media_region: str,
         endpoint_url: str | None = None,
         max_attempts: int = 3,
+        concurrency: int = 32,
         client: Any = None,
     ) -> None:
         self.media_region = media_region
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chime")
         config = Config(
             retries={"mode": "standard", "max_attempts": max_attempts},
             connect_timeout=2,
             read_timeout=5,
+            max_pool_connections=concurrency,
         )
         self._client: Any = client or boto3.client(
             "chime-sdk-meetings", endpoint_url=endpoint_url, region_name=region, config=config
@@ -79,9 +86,13 @@ class ChimeMeetings:
 
     async def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
         try:
-            return await asyncio.to_thread(fn, **kwargs)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, functools.partial(fn, **kwargs))
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc) from exc
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def create_meeting(self, *, tour_id: str, token: str) -> dict[str, Any]:
         found = await self._call(

@@ -179,25 +179,29 @@ async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
     if meeting.meeting_id is not None:
         stale = and_(stale, attendees.c.meeting_id != meeting.meeting_id)
     await session.execute(delete(attendees).where(stale))
-    for attendee in meeting.attendees:
-        values = {
-            "attendee_id": attendee.attendee_id,
+    rows = [
+        {
+            "attendee_id": a.attendee_id,
             "tour_id": meeting.tour_id,
-            "meeting_id": attendee.meeting_id,
-            "device_key": attendee.device_key,
-            "user_id": attendee.user_id,
-            "chime": attendee.chime,
-            "video": attendee.video,
-            "present_since": attendee.present_since,
-            "last_seen": attendee.last_seen,
-            "deleted": attendee.deleted,
+            "meeting_id": a.meeting_id,
+            "device_key": a.device_key,
+            "user_id": a.user_id,
+            "chime": a.chime,
+            "video": a.video,
+            "present_since": a.present_since,
+            "last_seen": a.last_seen,
+            "deleted": a.deleted,
         }
-        statement = pg_insert(attendees).values(values)
+        for a in meeting.attendees
+    ]
+    if rows:
+        statement = pg_insert(attendees)
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=[attendees.c.attendee_id],
-                set_={k: statement.excluded[k] for k in values if k != "attendee_id"},
-            )
+                set_={k: statement.excluded[k] for k in rows[0] if k != "attendee_id"},
+            ),
+            rows,
         )
 
 

@@ -73,6 +73,7 @@ attendees = Table(
     Column("present_since", DateTime(timezone=True)),
     Column("last_seen", DateTime(timezone=True)),
     Column("deleted", Boolean, nullable=False, server_default=text("false")),
+    Index("attendees_meeting", "meeting_id"),
     # One live attendee per device session of a person in a tour's call.
     Index(
         "attendees_device",

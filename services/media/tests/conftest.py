@@ -409,6 +409,7 @@ async def media_stack(
                 await task
         await http.aclose()
         await parts.identity.close()
+        await parts.chime.close()
         await infra.verifier.aclose()
         await infra.db.dispose()
         await database_factory.drop(url)

@@ -62,6 +62,7 @@ def upgrade() -> None:
             last_seen timestamptz,
             deleted boolean NOT NULL DEFAULT false
         );
+        CREATE INDEX attendees_meeting ON attendees (meeting_id);
         CREATE UNIQUE INDEX attendees_device ON attendees (tour_id, device_key) WHERE NOT deleted;
 
         CREATE TABLE guests (

@@ -1,0 +1,17 @@
+"""The benchmarks build media exactly as its tests do (real servers, identity over mTLS)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+_path = Path(__file__).resolve().parents[1] / "tests" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("media_test_support", _path)
+assert _spec is not None and _spec.loader is not None
+support = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = support
+_spec.loader.exec_module(support)
+
+identity = support.identity
+stack = support.stack
