@@ -4,7 +4,8 @@
 trees with fragments spread and `@skip`/`@include` decided. `QueryPlanner.plan` walks
 them with a `builder.Builder` over the supergraph's join metadata and returns a `Plan`:
 steps of root fetches followed by waves of `_entities` fetches, each fetch's document
-printed once. The engine caches plans; the executor runs them.
+printed once. The engine caches plans; the executor runs them. Planning fails only
+with a `PlanningError`, whose `code` says why.
 """
 
 from gateway.planner.budget import PlanningError

@@ -7,11 +7,16 @@ through a key the current data can supply (`@key`), after fetching what the fiel
 (`@requires`). Where several subgraphs could serve a field, each is tried on a scratch
 builder and the one needing the fewest fetches wins; a subgraph already being fetched at
 the position is preferred, so the plan stays in the current subgraph when it can.
+
+A field of a keyless (value) type is reached from higher up instead (`reentry`);
+abstract positions follow the subgraph's own view of the type (`abstract`), interface
+objects have their own walk (`interface_objects`), requirements become selections and
+representation templates (`requirements`), and every position is counted against the
+plan's `budget`.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,16 +25,17 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLUnionType,
     get_named_type,
     is_leaf_type,
 )
 
 from gateway.planner.abstract import named, possible_types, sibling_aliases
 from gateway.planner.budget import Budget, PlanningError
+from gateway.planner.interface_objects import plan_interface_object
 from gateway.planner.operation import NField, NFragment, NSel, collect_fields
-from gateway.planner.plan import FetchSel, Group, PathSeg, RepTemplate
+from gateway.planner.plan import FetchSel, Group, PathSeg
 from gateway.planner.reentry import RawFrame, reenter
+from gateway.planner.requirements import merge_field_sets, requirement
 from gateway.supergraph import EntityKey, FieldSet, Supergraph, split_field
 
 __all__ = ["Builder", "PlanningError"]
@@ -63,17 +69,6 @@ def _provided_for(provided: Provided | None, type_name: str) -> Provided | None:
         return None
     plain = {k: v for k, v in provided.items() if not k.startswith("... on ")}
     return _merge_provided(plain, provided.get("... on " + type_name))
-
-
-def merge_field_sets(a: FieldSet, b: FieldSet) -> FieldSet:
-    """Union of two field sets, nested selections merged, order kept."""
-    merged: dict[str, FieldSet | None] = dict(a)
-    for name, sub in b:
-        if name in merged and merged[name] is not None and sub is not None:
-            merged[name] = merge_field_sets(merged[name] or (), sub)
-        elif name not in merged:
-            merged[name] = sub
-    return tuple(merged.items())
 
 
 class Builder:
@@ -194,7 +189,7 @@ class Builder:
             return self.plan_object(group, out, type_name, selections, path, provided)
         join = self.sg.graphs_of_type(type_name).get(group.graph)
         if join is not None and join.is_interface_object:
-            return self._plan_interface_object(group, out, type_name, selections, path, provided)
+            return plan_interface_object(self, group, out, type_name, selections, path, provided)
         out.add("__typename", "__typename", "", False)
         deps: set[Group] = set()
         here = possible_types(self, group.graph, type_name, local_type)
@@ -508,7 +503,7 @@ class Builder:
             keys[0],
         )
         field_set = key.fields if requires is None else merge_field_sets(key.fields, requires)
-        template, selections = self.requirement(type_name, field_set, fields)
+        template, selections = requirement(self, type_name, field_set, fields)
         deps = self.plan_object(group, out, type_name, selections, path, provided)
         is_object = isinstance(self.schema.type_map[type_name], GraphQLObjectType)
         return self.new_group(
@@ -520,111 +515,3 @@ class Builder:
             rep=template,
             deps={group, *deps},
         )
-
-    def requirement(
-        self, type_name: str, field_set: FieldSet, client: Fields
-    ) -> tuple[RepTemplate, tuple[NSel, ...]]:
-        """Selections fetching a field set, and the template reading it back from the data.
-
-        A requirement goes under its own name unless the client already uses that response
-        key for something else; then it gets a private alias.
-        """
-        template: list[tuple[str, str, RepTemplate | None]] = []
-        selections: list[NSel] = []
-        if not isinstance(self.schema.type_map.get(type_name), GraphQLObjectType):
-            # The subgraph tells the members of an abstract value apart by their type name.
-            template.append(("__typename", "__typename", None))
-            selections.append(NField("__typename", "__typename", "", frozenset(), None))
-        for name, sub in field_set:
-            if name.startswith("... on "):
-                condition = name[len("... on ") :]
-                sub_template, sub_selections = self.requirement(condition, sub or (), {})
-                # Representations are read back per object type: a condition on an
-                # interface or union applies to every object type it covers.
-                for object_type in self._object_types(condition):
-                    template.append(("... on " + object_type, "", sub_template))
-                selections.append(NFragment(condition, sub_selections))
-                continue
-            name, args = split_field(name)
-            occurrences = client.get(name)
-            conflict = occurrences is not None and (
-                occurrences[0].name != name or occurrences[0].args != args
-            )
-            if args:  # one private alias per argument list
-                data_key = f"_r_{name}_{zlib.crc32(args.encode()):08x}"
-            else:
-                data_key = "_r_" + name if conflict else name
-            nested_template: RepTemplate | None = None
-            nested: tuple[NSel, ...] | None = None
-            if sub is not None:
-                child = self.field_type(type_name, name)
-                child_client = (
-                    self.collect(child.name, self.merged(occurrences))
-                    if occurrences is not None and not conflict
-                    else {}
-                )
-                nested_template, nested = self.requirement(child.name, sub, child_client)
-            template.append((name, data_key, nested_template))
-            selections.append(NField(data_key, name, args, frozenset(), nested))
-        return tuple(template), tuple(selections)
-
-    def _object_types(self, type_name: str) -> list[str]:
-        gtype = self.schema.type_map.get(type_name)
-        if isinstance(gtype, GraphQLInterfaceType | GraphQLUnionType):
-            return [t.name for t in self.schema.get_possible_types(gtype)]
-        return [type_name]
-
-    def _plan_interface_object(
-        self,
-        group: Group,
-        out: FetchSel,
-        type_name: str,
-        selections: Sequence[NSel],
-        path: tuple[PathSeg, ...],
-        provided: Provided | None,
-    ) -> set[Group]:
-        """An interface this subgraph knows only as an `@interfaceObject`.
-
-        Its own fields are fetched here; the concrete type and everything else come from
-        a subgraph that owns the interface, through the interface's key (only when the
-        client needs them: `__typename`, fields this subgraph lacks, or type conditions).
-        """
-        out.add("__typename", "__typename", "", False)
-        fields = self.collect(type_name, selections)
-        deps: set[Group] = set()
-        done: set[str] = set()
-        for key, occurrences in fields.items():
-            name = occurrences[0].name
-            if name != "__typename" and self.local(group.graph, type_name, name, provided):
-                deps |= self.add_local(group, out, type_name, occurrences, path, provided)
-                done.add(key)
-        rest = tuple(s for s in selections if not (isinstance(s, NField) and s.key in done))
-        if not self._needs_concrete_type(type_name, rest, done):
-            return deps  # shaping reads interface-level fields without knowing the object type
-        owners = [
-            graph
-            for graph, join in self.sg.graphs_of_type(type_name).items()
-            if not join.is_interface_object and join.resolvable_keys
-        ]
-        if not owners:
-            raise PlanningError(f"no subgraph owns interface {type_name} with a resolvable key")
-        owner = min(owners, key=lambda g: (self.cost(g, type_name, rest), self.graph_order[g]))
-        fetch = self.entity_group(
-            group, out, type_name, type_name, owner, fields, path, provided, None
-        )
-        deps.add(fetch)
-        deps |= self.plan_position(fetch, fetch.selection, type_name, rest, path, None)
-        return deps
-
-    def _needs_concrete_type(
-        self, type_name: str, selections: Sequence[NSel], done: set[str]
-    ) -> bool:
-        for selection in selections:
-            if isinstance(selection, NField):
-                if selection.name == "__typename" or selection.key not in done:
-                    return True
-            elif selection.type_condition not in (None, type_name) or self._needs_concrete_type(
-                type_name, selection.selections, done
-            ):
-                return True
-        return False
