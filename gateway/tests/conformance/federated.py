@@ -142,7 +142,10 @@ class LocalTransport:
 
 def compose_sdl(*services: Service) -> str:
     """The supergraph `gateway compose` writes for these services."""
-    return compose([SubgraphSource(s.name, f"http://{s.name}.invalid", s.sdl) for s in services])
+    sdl: str = compose(
+        [SubgraphSource(s.name, f"http://{s.name}.invalid", s.sdl) for s in services]
+    )
+    return sdl
 
 
 class Federation:
