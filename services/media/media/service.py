@@ -290,7 +290,8 @@ class Media:
                 await uow.commit()
                 return 0
             before = meeting.attendee_seconds
-            person = signal.external_user_id is None or user_of(signal.external_user_id)
+            # A capture pipeline's bot joins and leaves too; it is not a person.
+            person = signal.external_user_id is None or user_of(signal.external_user_id) is not None
             match signal.kind:
                 case Kind.MEETING_STARTED:
                     meeting.chime_started(signal.meeting_id, signal.at)
