@@ -194,6 +194,7 @@ class User:
     email_verified_at: datetime | None = None
     realtor: RealtorProfile | None = None
     deleted_at: datetime | None = None
+    erasure_confirmed_at: datetime | None = None
     events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -343,6 +344,18 @@ class User:
         self.deleted_at = now
         self.updated_at = now
         self.events.append(UserDeleted(self.id, now))
+
+    def confirm_erasure(self, now: datetime) -> bool:
+        """Announce the erasure once more, as the same fact (same deletion time), once no
+        token of the account can still be accepted anywhere: a service that swept the
+        account's data on the first announcement but still accepted one of its tokens for
+        a moment (its revocation list not updated yet) sweeps what was made meanwhile.
+        False when there is nothing to confirm."""
+        if self.deleted_at is None or self.erasure_confirmed_at is not None:
+            return False
+        self.erasure_confirmed_at = now
+        self.events.append(UserDeleted(self.id, self.deleted_at))
+        return True
 
     def _touched(self, now: datetime) -> None:
         self.updated_at = now

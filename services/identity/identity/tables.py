@@ -45,6 +45,8 @@ users = Table(
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("deleted_at"),
+    # When the erasure was announced again, after the account's last token expired.
+    _ts("erasure_confirmed_at"),
     Index("users_email_key", "email", unique=True),
     Index("users_created", "created_at", "id"),
 )

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
-from zoneinfo import available_timezones
 
+from servicekit import values
 from servicekit.vocabulary import BadUserInput
 
 EMAIL_MAX = 254
@@ -73,17 +72,9 @@ def clean_display_name(raw: str) -> str:
     return value
 
 
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
 def clean_time_zone(raw: str) -> str:
-    """An IANA zone name known to this system (`Europe/Paris`, `UTC`)."""
-    value = raw.strip()
-    if value not in _zones():
-        raise BadUserInput("timeZone must be an IANA time zone name", field="timeZone")
-    return value
+    """An IANA zone name of a place (`Europe/Paris`, `UTC`): servicekit's one rule."""
+    return values.time_zone(raw, "timeZone")
 
 
 def clean_phone(raw: str | None) -> str | None:

@@ -135,3 +135,29 @@ async def test_registration_is_one_transaction_so_a_retry_after_a_failure_succee
     assert [e.subject for e in await outbox_events(identity)] == [events.REGISTERED]
     await identity.service.mail.drain()
     assert len(identity.mail.messages(to="retry@example.com")) == 1  # one link, after commit
+
+
+async def test_an_erasure_is_announced_again_once_every_token_of_the_account_expired(
+    identity: Identity,
+) -> None:
+    """The second announcement is the same fact (same deletion time): consumers sweep again
+    what a token still accepted in the meantime may have created."""
+    registered = await identity.register()
+    await identity.ok(
+        "mutation($p: String!) { deleteMyAccount(password: $p) }",
+        {"p": PASSWORD},
+        token=registered["accessToken"],
+    )
+    first = [e for e in await outbox_events(identity) if e.subject == events.DELETED]
+    # an access token issued just before the deletion may still be accepted somewhere
+    identity.clock.advance(identity.settings.access_token_ttl)
+    assert await identity.service.confirm_erasures() == 0
+
+    identity.clock.advance(61)
+    assert await identity.service.confirm_erasures() == 1
+    assert await identity.service.confirm_erasures() == 0  # once
+    both = [e for e in await outbox_events(identity) if e.subject == events.DELETED]
+    assert len(first) == 1 and len(both) == 2
+    again = both[1].unpack(pb.UserDeleted)
+    assert again == first[0].unpack(pb.UserDeleted)
+    assert both[1].id != first[0].id  # a new message, so every consumer handles it

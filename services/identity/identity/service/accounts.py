@@ -4,6 +4,7 @@ manage (roles, realtor verification, the directory) and erasure."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from servicekit.db import UnitOfWork
@@ -16,6 +17,10 @@ from identity.service.base import AuthResult, Client, Registration, UseCases
 from identity.store import credentials, users
 from identity.tokens import Purpose
 from identity.values import normalize_email
+
+# Seconds past the access-token lifetime before an erasure is confirmed: more than any
+# verifier's leeway plus the clock skew between hosts.
+ERASURE_CONFIRM_MARGIN = 60
 
 
 class AccountCases(UseCases):
@@ -162,3 +167,19 @@ class AccountCases(UseCases):
                 now,
             )
         return True
+
+    async def confirm_erasures(self, limit: int = 100) -> int:
+        """Announce again the erasures whose every access token has expired (see
+        `User.confirm_erasure`); returns how many. The margin covers the verifiers' leeway
+        and clock skew."""
+        now = self.clock()
+        horizon = timedelta(seconds=self.settings.access_token_ttl + ERASURE_CONFIRM_MARGIN)
+        async with self.db.uow() as uow:
+            due = await users.claim_unconfirmed_erasures(
+                uow, deleted_before=now - horizon, limit=limit
+            )
+            confirmed = [user for user in due if user.confirm_erasure(now)]
+            for user in confirmed:
+                await users.save(uow, user)
+            await uow.commit()
+        return len(confirmed)

@@ -52,6 +52,7 @@ def user_from_row(row: Row[Any]) -> User:
         email_verified_at=row.email_verified_at,
         realtor=realtor,
         deleted_at=row.deleted_at,
+        erasure_confirmed_at=row.erasure_confirmed_at,
     )
 
 
@@ -73,6 +74,7 @@ def _values(user: User) -> dict[str, Any]:
         "created_at": user.created_at,
         "updated_at": user.updated_at,
         "deleted_at": user.deleted_at,
+        "erasure_confirmed_at": user.erasure_confirmed_at,
     }
 
 
@@ -120,6 +122,26 @@ async def load(uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
     would take the two locks in the opposite order of a password change."""
     row = (await uow.session.execute(select(users).where(users.c.id == user_id))).first()
     return uow.track(user_from_row(row)) if row else None
+
+
+async def claim_unconfirmed_erasures(
+    uow: UnitOfWork, *, deleted_before: datetime, limit: int
+) -> list[User]:
+    """Erased accounts, deleted before `deleted_before`, whose erasure was not confirmed
+    yet; locked with SKIP LOCKED (replicas share the work, each account once) and tracked."""
+    query = (
+        select(users)
+        .where(
+            users.c.deleted_at.is_not(None),
+            users.c.deleted_at < deleted_before,
+            users.c.erasure_confirmed_at.is_(None),
+        )
+        .order_by(users.c.deleted_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (await uow.session.execute(query)).all()
+    return [uow.track(user_from_row(row)) for row in rows]
 
 
 async def lock_by_email(uow: UnitOfWork, email: str) -> User | None:
