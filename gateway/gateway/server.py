@@ -33,7 +33,7 @@ from gateway.types import JSON
 
 log = logging.getLogger(__name__)
 
-FORWARDED_HEADERS = ("authorization", "x-request-id")
+FORWARDED_HEADERS = ("authorization", "x-request-id", "x-device-id")
 INTERNAL_ERROR: JSON = {
     "errors": [
         {"message": "Internal server error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
@@ -48,8 +48,8 @@ def request_headers(scope: Scope) -> dict[str, str]:
 
 
 def forward_headers(headers: Mapping[str, str], address: str | None = None) -> dict[str, str]:
-    """Headers for subgraph fetches: the caller's credentials, id and address, plus the
-    trace context.
+    """Headers for subgraph fetches: the caller's credentials, id, device id (sign-in limits
+    tell apart clients behind one address by it) and address, plus the trace context.
 
     The address is the client as the gateway saw it (after trusted proxies), sent as
     `x-forwarded-for` so subgraphs that limit per client (sign-in) see clients, not the
