@@ -69,7 +69,7 @@ async def test_a_shareable_list_with_arguments_merges_item_by_item(kit: Any) -> 
         assert variables == {"r": "north"}
 
 
-def _homes_federation(kit: Any) -> Any:
+def _homes_federation(kit: Any, geo_name: str = "geo") -> Any:
     homes = kit.Service(
         "homes",
         """
@@ -85,10 +85,16 @@ def _homes_federation(kit: Any) -> Any:
                 "address": {"street": "1 Elm Row", "city": {"name": "Leith"}},
             }
         },
-        entities={"Home": lambda rep: {"id": rep["id"], "price": 300}},
+        entities={
+            "Home": lambda rep: {
+                "id": rep["id"],
+                "price": 300,
+                "address": {"street": "1 Elm Row", "city": {"name": "Leith"}},
+            }
+        },
     )
     geo = kit.Service(
-        "geo",
+        geo_name,
         """
         type Home @key(fields: "id") { id: ID!  address: Address! @shareable }
         type Address @shareable { street: String!  district: String!  city: City! }
@@ -195,4 +201,87 @@ async def test_a_field_of_a_type_keyed_elsewhere_comes_through_the_parent_entity
     }
     assert federation.fetched[0] == "agents"
     assert sorted(federation.fetched[1:]) == ["agencies", "records"]
+    assert federation.subgraph_errors() == []
+
+
+async def test_reentry_walks_through_type_conditions(kit: Any) -> None:
+    # A shareable root list of a union of value types: `Note.pinned` is only in `board`,
+    # so `board` is asked for the same list, and only for its `Note` members' part.
+    wall = kit.Service(
+        "wall",
+        """
+        type Query { feed: [Post!]! @shareable }
+        union Post = Note | Photo
+        type Note @shareable { text: String! }
+        type Photo @shareable { url: String! }
+        """,
+        root={
+            "feed": [
+                {"__typename": "Note", "text": "open house"},
+                {"__typename": "Photo", "url": "/p.jpg"},
+            ]
+        },
+    )
+    board = kit.Service(
+        "board",
+        """
+        type Query { feed: [Post!]! @shareable }
+        union Post = Note | Photo
+        type Note @shareable { text: String!  pinned: Boolean! }
+        type Photo @shareable { url: String! }
+        """,
+        root={
+            "feed": [
+                {"__typename": "Note", "text": "open house", "pinned": True},
+                {"__typename": "Photo", "url": "/p.jpg"},
+            ]
+        },
+    )
+    federation = kit.Federation(board, wall)
+    result = await federation.run("{ feed { ... on Note { text pinned } ... on Photo { url } } }")
+    assert result == {"data": {"feed": [{"text": "open house", "pinned": True}, {"url": "/p.jpg"}]}}
+    assert federation.fetched == ["board"]
+    assert federation.subgraph_errors() == []
+    federation = kit.Federation(wall, board, supergraph=kit.compose_sdl(wall, board))
+    result = await federation.run("{ feed { ... on Photo { url } ... on Note { pinned } } }")
+    assert result == {"data": {"feed": [{"pinned": True}, {"url": "/p.jpg"}]}}
+
+
+async def test_a_parent_entity_behind_a_type_condition_is_re_entered(kit: Any) -> None:
+    # Named to come after `homes`: with `price` already asked of `homes`, `address` is
+    # fetched there too, and `district` needs `Home` re-entered in `survey`.
+    federation = _homes_federation(kit, geo_name="survey")
+    homes = federation.services["homes"]
+    search = kit.Service(
+        "search",
+        """
+        type Query { find(term: String!): [Hit!]! }
+        union Hit = Home | Street
+        type Home @key(fields: "id") { id: ID! }
+        type Street { name: String! }
+        """,
+        root={
+            "find": lambda args: [
+                {"__typename": "Street", "name": args["term"]},
+                {"__typename": "Home", "id": "h2"},
+            ]
+        },
+    )
+    federation = kit.Federation(homes, federation.services["survey"], search)
+    result = await federation.run(
+        '{ find(term: "Elm") { ... on Street { name } '
+        "... on Home { price address { street district } } } }"
+    )
+    assert result == {
+        "data": {
+            "find": [
+                {"name": "Elm"},
+                {"price": 300, "address": {"street": "1 Elm Row", "district": "Pilrig"}},
+            ]
+        }
+    }
+    assert federation.fetched[0] == "search"
+    assert sorted(federation.fetched[1:]) == ["homes", "survey"]
+    survey = next(call for call in federation.transport.calls if call[0] == "survey")
+    assert "... on Home { address { district } }" in survey[1]
     assert federation.subgraph_errors() == []
