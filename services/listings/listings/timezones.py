@@ -8,8 +8,7 @@ their population uses; the explicit `timeZone` input covers the rest.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from zoneinfo import available_timezones
+from servicekit import values
 
 US_STATES: dict[str, str] = {
     "AL": "America/Chicago", "AK": "America/Anchorage", "AZ": "America/Phoenix",
@@ -73,14 +72,9 @@ COUNTRIES: dict[str, str] = {
 }  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
 def is_valid_zone(name: str) -> bool:
-    """True for an IANA zone name this machine knows (e.g. "America/New_York")."""
-    return name in _known_zones()
+    """True for an IANA zone name of a place (e.g. "America/New_York"): servicekit's one rule."""
+    return values.is_time_zone(name)
 
 
 def zone_for_address(country: str, state: str) -> str | None:

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from servicekit import values
 from servicekit.vocabulary import BadUserInput
 
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
@@ -28,11 +29,8 @@ Range = tuple[datetime, datetime]
 
 
 def zone(name: str) -> ZoneInfo:
-    """The IANA zone `name`, or BAD_USER_INPUT."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadUserInput(f"unknown time zone {name!r}", field="timeZone") from None
+    """The IANA zone `name` (servicekit's one rule for zone names), or BAD_USER_INPUT."""
+    return values.zone_info(name, "timeZone")
 
 
 def parse_clock(value: str, name: str) -> time:

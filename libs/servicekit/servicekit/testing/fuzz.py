@@ -122,29 +122,35 @@ def generate(
             documents.append(str(document))
 
         collect()
-    # Cursors are opaque strings to the schema: feed the edge ones to every `after`.
-    with_cursors = []
-    for document in documents:
+    variants = []
+    for index, document in enumerate(documents):
+        # Every string literal set to one of the edge strings (zone names of directories
+        # and of no place, NUL bytes, very long text, …).
+        variants.append(_with_strings(document, _EDGE_STRINGS[index % len(_EDGE_STRINGS)]))
+        # Cursors are opaque strings to the schema: feed the edge ones to every `after`.
         if "after:" in document:
-            for cursor in _EDGE_CURSORS[:2]:
-                with_cursors.append(_replace_after(document, cursor))
-    return documents + with_cursors
+            variants.extend(_with_strings(document, c, only="after") for c in _EDGE_CURSORS)
+    return documents + variants
 
 
-def _replace_after(document: str, cursor: str) -> str:
+def _with_strings(document: str, value: str, *, only: str | None = None) -> str:
+    """The document with every string literal (or the one of argument `only`) set to `value`."""
     parsed = graphql.parse(document)
 
-    class SetAfter(graphql.Visitor):
-        def enter_argument(
-            self, node: graphql.ArgumentNode, *_: object
-        ) -> graphql.ArgumentNode | None:
-            if node.name.value == "after":
+    class SetStrings(graphql.Visitor):
+        def enter_argument(self, node: graphql.ArgumentNode, *_: object) -> object:
+            if only is None:
+                return None
+            if node.name.value == only:
                 return graphql.ArgumentNode(
-                    name=node.name, value=graphql.StringValueNode(value=cursor)
+                    name=node.name, value=graphql.StringValueNode(value=value)
                 )
-            return None
+            return graphql.Visitor.SKIP
 
-    return graphql.print_ast(graphql.visit(parsed, SetAfter()))
+        def enter_string_value(self, node: graphql.StringValueNode, *_: object) -> object:
+            return graphql.StringValueNode(value=value) if only is None else None
+
+    return graphql.print_ast(graphql.visit(parsed, SetStrings()))
 
 
 def root_fields(schema: graphql.GraphQLSchema, *, skip: Iterable[str] = ()) -> list[str]:
