@@ -17,17 +17,34 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from servicekit.db import Database
 from servicekit.errors import BadUserInput
 from servicekit.pagination import decode_cursor, encode_cursor
 from servicekit.vocabulary import Principal
-from sqlalchemy import ColumnElement, Float, Select, and_, func, literal, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Float,
+    Integer,
+    Select,
+    Text,
+    and_,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from listings.criteria import ListingQuery, ListingSort, effective_sort
 from listings.domain import (
@@ -51,6 +68,28 @@ class Page:
     has_next: bool
     total: int | None = None
     has_previous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RealtorListings:
+    """What `User.listings` asks of one realtor: `limit` listings newest first, after a
+    cursor, of one `status` or of every status the caller may see (`with_total`: count them).
+
+    The cursor is read when the request is made (a bad one is BAD_USER_INPUT `after`), so
+    it fails its own field, never the batch it would have joined.
+    """
+
+    realtor_id: uuid.UUID
+    status: ListingStatus | None
+    limit: int
+    after: str | None = None
+    with_total: bool = False
+    before: tuple[datetime, uuid.UUID] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        cursor = decode_cursor(self.after)
+        before = BEFORE_NEWEST if cursor is None else _position(ListingSort.NEWEST, cursor)
+        object.__setattr__(self, "before", before)
 
 
 class ListingQueries:
@@ -133,26 +172,46 @@ class ListingQueries:
         )
 
     async def realtor_listings(
-        self,
-        who: Principal | None,
-        realtor_id: uuid.UUID,
-        status: ListingStatus | None,
-        *,
-        limit: int,
-        after: str | None = None,
-        with_total: bool = False,
-    ) -> Page:
-        """A realtor's listings, newest first: all statuses for the realtor, public ones to others."""
-        if status is not None:
-            statuses: tuple[ListingStatus, ...] = (status,)
-        elif sees_private_listings_of(who, realtor_id):
-            statuses = tuple(ListingStatus)
-        else:
-            statuses = tuple(sorted(PUBLIC_STATUSES))
-        query = ListingQuery(statuses=statuses, realtor_id=realtor_id)
-        return await self.search(
-            who, query, ListingSort.NEWEST, limit=limit, after=after, with_total=with_total
-        )
+        self, who: Principal | None, wanted: Sequence[RealtorListings]
+    ) -> list[Page]:
+        """Pages of several realtors' listings, newest first, one per request and in its
+        order: all statuses for the realtor and admins, public ones to others
+        (`sees_private_listings_of`, decided here for each realtor and handed to SQL).
+
+        One statement reads every page (a LATERAL join: each realtor's own `status`,
+        cursor and page size, over `listings_realtor`), one more counts those that want
+        `totalCount`; so `User.listings` under any number of users costs two at most.
+        """
+        if not wanted:
+            return []
+        private = [sees_private_listings_of(who, w.realtor_id) for w in wanted]
+        counted = [i for i, w in enumerate(wanted) if w.with_total]
+        pages: list[list[Any]] = [[] for _ in wanted]
+        totals: dict[int, int] = {}
+        async with self.db.engine.connect() as conn:
+            for row in await conn.execute(realtor_pages_statement(wanted, private)):
+                pages[row.ordinal - 1].append(row)
+            if counted:
+                statement = realtor_counts_statement(
+                    [wanted[i] for i in counted], [private[i] for i in counted]
+                )
+                for row in await conn.execute(statement):
+                    totals[counted[row.ordinal - 1]] = int(row.total)
+        return [
+            Page(
+                items=[
+                    (
+                        encode_cursor(cursor_for(ListingSort.NEWEST, _NO_TEXT, row)),
+                        listing_from_row(row),
+                    )
+                    for row in rows[: w.limit]
+                ],
+                has_next=len(rows) > w.limit,
+                total=totals.get(i),
+                has_previous=w.after is not None,
+            )
+            for i, (w, rows) in enumerate(zip(wanted, pages, strict=True))
+        ]
 
     # -- the sitemap ------------------------------------------------------------------------
     async def public_listings_count(self) -> int:
@@ -299,9 +358,8 @@ def sort_key(query: ListingQuery, sort: ListingSort) -> list[ColumnElement[Any]]
     return [c.price_amount, c.id]
 
 
-def _after(
-    sort: ListingSort, key: list[ColumnElement[Any]], cursor: list[Any]
-) -> ColumnElement[bool]:
+def _position(sort: ListingSort, cursor: list[Any]) -> tuple[Any, uuid.UUID]:
+    """The (sort key, id) a cursor of `sort` points at."""
     if not cursor or cursor[0] != sort.value or len(cursor) != 3:
         raise BadUserInput("cursor does not belong to this sort", field="after")
     try:
@@ -314,6 +372,13 @@ def _after(
             value = int(cursor[1])
     except (TypeError, ValueError):
         raise BadUserInput("invalid cursor", field="after") from None
+    return value, last_id
+
+
+def _after(
+    sort: ListingSort, key: list[ColumnElement[Any]], cursor: list[Any]
+) -> ColumnElement[bool]:
+    value, last_id = _position(sort, cursor)
     position = tuple_(key[0], key[1])
     bound = tuple_(literal(value), literal(last_id))
     return position > bound if sort is ListingSort.PRICE_ASC else position < bound
@@ -355,3 +420,78 @@ def cursor_for(sort: ListingSort, query: ListingQuery, row: Any) -> list[Any]:
     if isinstance(value, datetime):
         value = value.isoformat()
     return [sort.value, value, str(row.id)]
+
+
+# -- a realtor's listings, for many realtors in one statement ------------------------------------
+# The position just before anyone's newest listing: a first page continues from there, so
+# every page is the same keyset condition, an index condition on `listings_realtor`.
+BEFORE_NEWEST = (datetime.max.replace(tzinfo=UTC), uuid.UUID(int=(1 << 128) - 1))
+# Any query without text: its NEWEST cursors are the ones search hands out.
+_NO_TEXT = ListingQuery()
+
+
+def _realtors(wanted: Sequence[RealtorListings], private: Sequence[bool]) -> TableValuedAlias:
+    """The requests as rows, numbered from 1 (`unnest` of one array per column)."""
+    return (
+        func.unnest(
+            literal([w.realtor_id for w in wanted], ARRAY(UUID(as_uuid=True))),
+            literal([w.status.value if w.status else None for w in wanted], ARRAY(Text)),
+            literal(list(private), ARRAY(Boolean)),
+            literal([w.before[0] for w in wanted], ARRAY(DateTime(timezone=True))),
+            literal([w.before[1] for w in wanted], ARRAY(UUID(as_uuid=True))),
+            literal([w.limit + 1 for w in wanted], ARRAY(Integer)),
+        )
+        .table_valued(
+            column("realtor_id", UUID(as_uuid=True)),
+            column("status", Text),
+            column("private", Boolean),
+            column("before_at", DateTime(timezone=True)),
+            column("before_id", UUID(as_uuid=True)),
+            column("fetch", Integer),
+            with_ordinality="ordinal",
+        )
+        .render_derived(name="wanted")
+    )
+
+
+def _shown(wanted: TableValuedAlias) -> list[ColumnElement[bool]]:
+    """A requested realtor's listings of the requested status, private ones only where the
+    caller sees that realtor's (the `private` column: `sees_private_listings_of`)."""
+    c = listings.c
+    return [
+        c.realtor_id == wanted.c.realtor_id,
+        or_(wanted.c.status.is_(None), c.status == wanted.c.status),
+        or_(wanted.c.private, c.status.in_(PUBLIC_VALUES)),
+    ]
+
+
+def realtor_pages_statement(
+    wanted: Sequence[RealtorListings], private: Sequence[bool]
+) -> Select[Any]:
+    """Each request's page (`limit + 1` rows, newest first) with its `ordinal`."""
+    parents = _realtors(wanted, private)
+    c = listings.c
+    page = (
+        select(*LISTING_COLUMNS, c.created_at.label("sort_value"))
+        .where(
+            *_shown(parents),
+            tuple_(c.created_at, c.id) < tuple_(parents.c.before_at, parents.c.before_id),
+        )
+        .order_by(c.created_at.desc(), c.id.desc())
+        .limit(parents.c.fetch)
+        .lateral("page")
+    )
+    return (
+        select(parents.c.ordinal, page)
+        .select_from(parents.join(page, true()))
+        .order_by(parents.c.ordinal, page.c.sort_value.desc(), page.c.id.desc())
+    )
+
+
+def realtor_counts_statement(
+    wanted: Sequence[RealtorListings], private: Sequence[bool]
+) -> Select[Any]:
+    """How many listings each request's list holds in all (`ordinal`, `total`)."""
+    parents = _realtors(wanted, private)
+    total = select(func.count()).select_from(listings).where(*_shown(parents)).scalar_subquery()
+    return select(parents.c.ordinal, total.label("total")).select_from(parents)

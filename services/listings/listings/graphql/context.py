@@ -3,7 +3,8 @@
 Resolvers reach the service through servicekit's `Context`: `info.context.services` is the
 `Services` below, built once by `app.py`. Entity references and photos are batched per
 request through DataLoaders, so an `_entities` call or a page of listings with their
-photos costs one query each.
+photos costs one query each, and `User.listings` under any number of users one (plus one
+for their `totalCount`s).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from listings import domain
-from listings.queries import ListingQueries
+from listings.queries import ListingQueries, Page, RealtorListings
 from listings.service import ListingService
 from listings.storage import PhotoStorage
 
@@ -88,6 +89,19 @@ def photo_loader(info: ListingInfo) -> DataLoader[uuid.UUID, list[domain.Photo]]
 
     loader: DataLoader[uuid.UUID, list[domain.Photo]] = info.context.loader(
         "photos", lambda: DataLoader(load_fn=load)
+    )
+    return loader
+
+
+def realtor_listings_loader(info: ListingInfo) -> DataLoader[RealtorListings, Page]:
+    """`User.listings` of every user in the request, read together: the pages of all of
+    them cost one statement (and one more for their `totalCount`s)."""
+
+    async def load(keys: list[RealtorListings]) -> list[Page]:
+        return await services(info).queries.realtor_listings(await viewer(info), keys)
+
+    loader: DataLoader[RealtorListings, Page] = info.context.loader(
+        "realtor-listings", lambda: DataLoader(load_fn=load)
     )
     return loader
 

@@ -17,8 +17,8 @@ from listings.graphql.context import (
     ListingInfo,
     listing_loader,
     photo_loader,
+    realtor_listings_loader,
     services,
-    viewer,
     wants_total,
 )
 from listings.graphql.types import (
@@ -30,7 +30,7 @@ from listings.graphql.types import (
     Photo,
     PropertyType,
 )
-from listings.queries import Page
+from listings.queries import Page, RealtorListings
 from listings.seo import build_seo
 
 
@@ -158,12 +158,11 @@ class User:
             realtor_id = uuid.UUID(str(self.id))
         except ValueError:
             return connection(Page(items=[], has_next=False, total=0))
-        page = await services(info).queries.realtor_listings(
-            await viewer(info),
-            realtor_id,
-            domain.ListingStatus(status) if status is not None else None,
+        wanted = RealtorListings(
+            realtor_id=realtor_id,
+            status=domain.ListingStatus(status) if status is not None else None,
             limit=page_size(first),
             after=after,
             with_total=wants_total(info),
         )
-        return connection(page)
+        return connection(await realtor_listings_loader(info).load(wanted))
