@@ -103,3 +103,36 @@ async def test_a_field_behind_a_non_resolvable_key_fails_planning(kit: Any) -> N
     assert raised.value.code == "NON_RESOLVABLE_KEY"
     # What needs no other subgraph is still served.
     assert await federation.run('{ node(id: "l1") { id } }') == {"data": {"node": {"id": "l1"}}}
+
+
+async def test_a_requirement_of_an_interface_object_field_is_fetched_first(kit: Any) -> None:
+    def labelled(node: dict[str, Any]) -> dict[str, Any]:
+        return {**node, "label": node["id"].upper()}
+
+    core = kit.Service(
+        "core",
+        """
+        type Query { node(id: ID!): Node }
+        interface Node @key(fields: "id") { id: ID!  label: String! }
+        type Listing implements Node @key(fields: "id") { id: ID!  label: String! }
+        type Agent implements Node @key(fields: "id") { id: ID!  label: String! }
+        """,
+        root={"node": lambda args: labelled(NODES[args["id"]])},
+        entities={"Node": lambda rep: labelled(NODES[rep["id"]])},
+    )
+    stats = kit.Service(
+        "stats",
+        """
+        type Node @key(fields: "id") @interfaceObject {
+          id: ID!  label: String! @external  banner: String! @requires(fields: "label")
+        }
+        """,
+        entities={"Node": lambda rep: {"id": rep["id"], "banner": f"** {rep['label']} **"}},
+    )
+    federation = kit.Federation(core, stats)
+    result = await federation.run('{ node(id: "a1") { banner } }')
+    assert result == {"data": {"node": {"banner": "** A1 **"}}}
+    assert federation.fetched == ["core", "stats"]
+    assert federation.transport.calls[1][2]["_reps0"] == [
+        {"__typename": "Node", "id": "a1", "label": "A1"}
+    ]
