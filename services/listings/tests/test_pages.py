@@ -172,7 +172,7 @@ async def test_photos_cover_first_lazy_below_the_fold_and_in_the_cards(api, real
     ]
 
 
-async def test_a_listing_that_is_not_public_is_a_real_404_page(api, realtor):
+async def test_a_page_that_is_not_public_is_404_and_an_outdated_slug_301(api, realtor):
     draft = await api.create_listing(realtor, status="DRAFT")
     response = await page(api, draft["slug"])
     assert response.status_code == 404
@@ -183,9 +183,7 @@ async def test_a_listing_that_is_not_public_is_a_real_404_page(api, realtor):
     await api.data(UPDATE, {"id": active["id"], "input": {"status": "WITHDRAWN"}}, who=realtor)
     assert (await page(api, active["slug"])).status_code == 404
     assert (await page(api, "no-such-home")).status_code == 404
-
-
-async def test_an_outdated_slug_redirects_permanently_to_the_current_page(api, realtor):
+    # an outdated slug redirects permanently to the current page
     listing = await api.create_listing(realtor)
     slug = listing["slug"]
     renamed = await api.data(
