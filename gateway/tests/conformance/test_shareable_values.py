@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.planner import QueryPlanner
+from graphql import OperationDefinitionNode, parse
+
 STATS = {"listings": 12, "photos": 40, "tours": 3}
 
 
@@ -285,3 +288,47 @@ async def test_a_parent_entity_behind_a_type_condition_is_re_entered(kit: Any) -
     survey = next(call for call in federation.transport.calls if call[0] == "survey")
     assert "... on Home { address { district } }" in survey[1]
     assert federation.subgraph_errors() == []
+
+
+def _plan(federation: Any, query: str) -> list[dict[str, Any]]:
+    operation = parse(query).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    described: list[dict[str, Any]] = (
+        QueryPlanner(federation.supergraph).plan(operation, {}, {}).describe()
+    )
+    return described
+
+
+def test_plan_shape_of_a_shareable_root_field_split_over_two_subgraphs(kit: Any) -> None:
+    assert _plan(_stats_federation(kit), "{ stats { photos tours listings } }") == [
+        {
+            "roots": [
+                {"subgraph": "catalog", "document": "query { stats { photos listings } }"},
+                {"subgraph": "tours", "document": "query { stats { tours } }"},
+            ],
+            "waves": [],
+        }
+    ]
+
+
+def test_plan_shape_of_a_parent_entity_call(kit: Any) -> None:
+    plan = _plan(_homes_federation(kit), '{ home(id: "h1") { price address { street district } } }')
+    assert plan == [
+        {
+            "roots": [
+                {
+                    "subgraph": "homes",
+                    "document": 'query { home(id: "h1") { price address { street } id } }',
+                }
+            ],
+            "waves": [
+                [
+                    {
+                        "subgraph": "geo",
+                        "path": ["home"],
+                        "entities": "... on Home { address { district } }",
+                    }
+                ]
+            ],
+        }
+    ]
