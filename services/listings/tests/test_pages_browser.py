@@ -244,5 +244,6 @@ async def test_lighthouse_scores_seo_100_and_accessibility_at_least_95(served, t
         and audit.get("scoreDisplayMode") == "binary"
     }  # fmt: skip
     scores = {name: cat["score"] for name, cat in result["categories"].items()}
+    print(f"\nLighthouse {result['lighthouseVersion']}: {scores}")
     assert scores["seo"] == 1, failed
     assert scores["accessibility"] >= 0.95, failed
