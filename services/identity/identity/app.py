@@ -31,7 +31,7 @@ from identity.queries import IdentityQueries
 from identity.rpc import ACCESS, IdentityServicer
 from identity.service import IdentityService, utcnow
 from identity.settings import Settings
-from identity.workers import ErasureConfirmations
+from identity.workers import ErasureConfirmations, SignInRetention
 
 MIGRATIONS_DIR = migrations_dir("identity")
 
@@ -133,7 +133,7 @@ def runtime(parts: Parts) -> Runtime:
         grpc_service_names=["realty.identity.v1.Identity"],
         grpc_access=[ACCESS],
         routes=[jwks_route(parts.identity)],
-        workers=[ErasureConfirmations(parts.identity).run],
+        workers=[ErasureConfirmations(parts.identity).run, SignInRetention(parts.identity).run],
     )
     result.on_shutdown.insert(0, parts.identity.mail.drain)
     result.on_shutdown.insert(1, parts.verifier.aclose)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from identity.tables import audit_log
-from sqlalchemy import select
+from identity.tables import audit_log, known_clients, login_throttle
+from sqlalchemy import func, select
 
 from .conftest import PASSWORD, Identity
 
@@ -116,3 +116,26 @@ async def test_a_success_forgets_the_clients_failures(identity: Identity) -> Non
             "UNAUTHENTICATED"
         )
     assert "errors" not in await attempt(identity, email, PASSWORD, client)
+
+
+async def test_sign_in_state_is_forgotten_once_it_no_longer_matters(identity: Identity) -> None:
+    email = (await identity.register())["user"]["email"]
+    home = at("198.51.100.9")
+    assert "errors" not in await attempt(identity, email, PASSWORD, home)
+    for i in range(3):
+        await attempt(identity, email, WRONG, at(f"203.0.113.{i + 1}"))
+
+    async def rows() -> tuple[int, int]:
+        async with identity.db.session() as s:
+            counters = (await s.execute(select(func.count()).select_from(login_throttle))).scalar()
+            clients = (await s.execute(select(func.count()).select_from(known_clients))).scalar()
+        return int(counters or 0), int(clients or 0)
+
+    assert await rows() == (7, 1)  # 3 pairs, the account, 3 addresses; the owner's client
+    assert await identity.service.prune_sign_in_state() == 0  # all of it still counts
+    identity.clock.advance(identity.settings.login_window_seconds + 1)
+    assert await identity.service.prune_sign_in_state() == 7
+    assert await rows() == (0, 1)
+    identity.clock.advance(identity.settings.login_known_client_days * 86_400)
+    assert await identity.service.prune_sign_in_state() == 1
+    assert await rows() == (0, 0)

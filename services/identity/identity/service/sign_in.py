@@ -165,3 +165,18 @@ class SignInCases(UseCases):
         user = await users.load(uow, presented.user_id)
         if user is not None:
             user.sessions_revoked(ended, now, reason)
+
+    async def prune_sign_in_state(self) -> int:
+        """Forget counters past their quiet window (they would count from zero anyway) and
+        clients not seen within `LOGIN_KNOWN_CLIENT_DAYS` (no longer spared): the tables
+        stay as large as the recent traffic, whatever an attacker spreads over addresses."""
+        now = self.clock()
+        async with self.db.uow() as uow:
+            pruned = await users.prune_sign_in_state(
+                uow,
+                failures_before=now - timedelta(seconds=self.settings.login_window_seconds),
+                clients_before=now - timedelta(days=self.settings.login_known_client_days),
+                now=now,
+            )
+            await uow.commit()
+        return pruned

@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import errors as pg_errors
 from servicekit.db import UnitOfWork
 from servicekit.vocabulary import Conflict, Role
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -215,6 +215,23 @@ async def remember_client(uow: UnitOfWork, key: str, user_id: uuid.UUID, now: da
             set_={"user_id": user_id, "last_signed_in_at": now},
         )
     )
+
+
+async def prune_sign_in_state(
+    uow: UnitOfWork, *, failures_before: datetime, clients_before: datetime, now: datetime
+) -> int:
+    """Drop counters whose last failure is older than `failures_before` and that hold no
+    lock, and known clients last seen before `clients_before`; returns how many rows."""
+    counters = await uow.session.execute(
+        login_throttle.delete().where(
+            login_throttle.c.last_failure_at < failures_before,
+            or_(login_throttle.c.locked_until.is_(None), login_throttle.c.locked_until <= now),
+        )
+    )
+    clients = await uow.session.execute(
+        known_clients.delete().where(known_clients.c.last_signed_in_at < clients_before)
+    )
+    return sum(int(getattr(r, "rowcount", 0) or 0) for r in (counters, clients))
 
 
 async def forget_clients(uow: UnitOfWork, user_id: uuid.UUID) -> None:
