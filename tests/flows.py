@@ -151,6 +151,24 @@ async def next_message(ws: websockets.ClientConnection, timeout: float = 15) -> 
     return message
 
 
+async def until_listening(http_base: str, count: int = 1, timeout: float = 30.0) -> None:
+    """Wait until the scheduling replica at `http_base` has `count` live listeners
+    registered (its `scheduling_live_listeners` gauge): a subscription is set up
+    concurrently with the request that opened it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(timeout=5) as client:
+        while True:
+            text = (await client.get(f"{http_base}/metrics")).text
+            for line in text.splitlines():
+                if (
+                    line.startswith("scheduling_live_listeners ")
+                    and float(line.split()[1]) >= count
+                ):
+                    return
+            assert asyncio.get_running_loop().time() < deadline, "the subscription never registered"
+            await asyncio.sleep(0.05)
+
+
 async def subscribe(
     ws: websockets.ClientConnection, token: str, query: str, **variables: Any
 ) -> None:

@@ -24,6 +24,7 @@ from tests.flows import (
     register,
     request_tour,
     subscribe,
+    until_listening,
 )
 
 TOUR = "query($id: ID!) { tour(id: $id) { id status listing { title } } }"
@@ -121,7 +122,7 @@ async def test_nats_down_loses_no_event_and_delivers_none_twice(chaos: Chaos) ->
                 "subscription($id: ID!) { tourStatusChanged(tourId: $id) { id status } }",
                 id=booking.tour_id,
             )
-            await asyncio.sleep(0.5)  # the subscription is in place before the change
+            await until_listening(f"http://127.0.0.1:{chaos.stack.ports['scheduling'][0]}")
             chaos.down(chaos.nats)
             try:
                 async with under_load(url, booking) as load:
@@ -174,18 +175,26 @@ async def test_a_service_database_down_makes_its_fields_unavailable_and_only_tho
 
 async def test_a_stopped_service_degrades_only_the_fields_it_resolves(chaos: Chaos) -> None:
     url = chaos.stack.graphql_url
+    both = """query($tour: ID!, $listing: ID!) {
+        tour(id: $tour) { id status }
+        listing(id: $listing) { title }
+    }"""
     async with httpx.AsyncClient(timeout=20) as client:
         booking = await book(client, url)
         chaos.stack.stop_service("listings")
         try:
-            partial = await post(client, url, TOUR, booking.buyer, id=booking.tour_id)
+            partial = await post(
+                client, url, both, booking.buyer, tour=booking.tour_id, listing=booking.listing_id
+            )
+            nested = await post(client, url, TOUR, booking.buyer, id=booking.tour_id)
         finally:
             await asyncio.to_thread(chaos.stack.start_service, "listings")
         assert partial["data"]["tour"]["status"] == "REQUESTED"  # scheduling still answers
-        assert partial["errors"], partial
-        assert all(
-            (e.get("extensions") or {}).get("code") != "INTERNAL_SERVER_ERROR"
-            for e in partial["errors"]
-        ), partial
+        assert partial["data"]["listing"] is None
+        [error] = partial["errors"]
+        assert (error["path"], error["extensions"]["code"]) == (["listing"], "UNAVAILABLE")
+        # A non-null field of a stopped service nulls its parent, with the reason and where.
+        [error] = nested["errors"]
+        assert (error["path"], error["extensions"]["code"]) == (["tour", "listing"], "UNAVAILABLE")
         whole = await gql(client, url, TOUR, booking.buyer, id=booking.tour_id)
         assert whole["tour"]["listing"]["title"] == COTTAGE

@@ -3,8 +3,6 @@ buyer sees it live — every hop real: gateway → subgraphs → gRPC → NATS �
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import websockets
 
@@ -19,6 +17,7 @@ from tests.flows import (
     register,
     request_tour,
     subscribe,
+    until_listening,
 )
 
 
@@ -59,7 +58,7 @@ async def test_realtor_lists_buyer_books_realtor_confirms_everyone_sees_it(stack
                   }""",
                 id=tour_id,
             )
-            await asyncio.sleep(0.5)  # the subscription is in place before the change
+            await until_listening(f"http://127.0.0.1:{stack.ports['scheduling'][0]}")
             confirmed = await gql(
                 client,
                 url,

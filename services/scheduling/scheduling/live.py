@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
+from prometheus_client import Gauge
 from realty.scheduling.v1 import scheduling_pb2
 from servicekit.bus import Bus, Event
 
@@ -50,6 +51,11 @@ class Listener:
             if self.overflowed and self.queue.empty():
                 raise Overflow("too many updates queued; subscribe again")
 
+
+LISTENERS = Gauge(
+    "scheduling_live_listeners",
+    "Subscriptions registered for live tour updates on this replica.",
+)
 
 # A relay retries within seconds, so the last few thousand ids are plenty.
 _SEEN_MAX = 10_000
@@ -132,9 +138,11 @@ class LiveTours:
         assert key is not None, "listen to a tour or a user"
         index[key].add(listener)
         self._registered.set()
+        LISTENERS.inc()
         try:
             yield listener
         finally:
+            LISTENERS.dec()
             index[key].discard(listener)
             if not index[key]:
                 del index[key]
