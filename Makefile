@@ -14,7 +14,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install protos dev test lint fmt bench migrate supergraph seed clean browser lighthouse
+.PHONY: install protos dev test lint fmt bench migrate supergraph seed clean browser lighthouse chaos dead-letters
 
 ## install: create .venv with every service, the gateway and the dev tools (idempotent)
 install: $(STAMP) $(PROTO_STAMP)
@@ -53,10 +53,11 @@ dev: install
 test: install browser lighthouse
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
 
-## lint: ruff + mypy
+## lint: ruff + mypy + the layering contracts of .importlinter
 lint: install
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
 	@$(VENV)/bin/mypy libs/servicekit/servicekit libs/chimesim/chimesim $(foreach s,$(wildcard services/*),$(s)/$(notdir $(s))) gateway/gateway
 
 fmt: install
@@ -83,6 +84,18 @@ $(LIGHTHOUSE): tools/lighthouse/package.json tools/lighthouse/package-lock.json
 ## bench: benchmarks (print figures; they do not pass or fail)
 bench: install
 	@$(PY) -m pytest -q -s -o python_files='bench_*.py' -o python_functions='bench_* test_*' --timeout=0 $(wildcard bench libs/*/bench services/*/bench gateway/bench) $(PYTEST_ARGS)
+
+## chaos: the chaos suite with long outages under load (its quick part runs in `make test`)
+chaos: install
+	@CHAOS_OUTAGE_SECONDS=$${CHAOS_OUTAGE_SECONDS:-20} CHAOS_LOAD_CLIENTS=$${CHAOS_LOAD_CLIENTS:-8} \
+		$(PY) -m pytest -q --timeout=900 tests/chaos $(PYTEST_ARGS)
+
+## dead-letters: list the events consumers gave up on (REPLAY=all, or REPLAY="12 13", replays them)
+dead-letters: install
+	@if [ -n "$(REPLAY)" ]; then \
+		if [ "$(REPLAY)" = all ]; then $(PY) -m servicekit.bus.deadletters replay --all; \
+		else $(PY) -m servicekit.bus.deadletters replay $(REPLAY); fi; \
+	else $(PY) -m servicekit.bus.deadletters list; fi
 
 ## migrate: run every service's database migrations against DATABASE_URL
 migrate: install
