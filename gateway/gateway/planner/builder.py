@@ -346,13 +346,14 @@ class Builder:
         provided: Provided | None,
     ) -> set[Group]:
         deps: set[Group] = set()
-        for occurrences in pending:
-            routes = self._routes(type_name, occurrences[0].name)
-            if not routes:
-                through = reenter(self, group, type_name, occurrences)
-                if through is not None:
-                    deps |= through
-                    continue
+        routed = [(occ, self._routes(type_name, occ[0].name)) for occ in pending]
+        unrouted = [occ for occ, routes in routed if not routes]
+        if unrouted:
+            # Fields of a value type: from an ancestor; what none reaches fails below.
+            through, left = reenter(self, group, type_name, unrouted)
+            deps |= through
+            routed = [(occ, routes) for occ, routes in routed if routes or occ in left]
+        for occurrences, routes in routed:
             graph, target = self._choose(group, type_name, occurrences, path, provided, routes)
             join = self.sg.field_join(target, occurrences[0].name, graph)
             if join is not None and join.requires is not None:

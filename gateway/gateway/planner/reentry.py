@@ -46,31 +46,74 @@ RawFrame = tuple[
 
 
 def reenter(
-    builder: Builder, group: Group, type_name: str, occurrences: list[NField]
-) -> set[Group] | None:
-    """Plan `occurrences` on `type_name` through an ancestor; None when no ancestor can.
+    builder: Builder, group: Group, type_name: str, pending: list[list[NField]]
+) -> tuple[set[Group], list[list[NField]]]:
+    """Plan fields of `type_name` that no key reaches through ancestors of the position.
 
-    The nearest ancestor wins; among the subgraphs that can answer from it, one already
-    fetched there, then the composition order.
+    Each field goes to its nearest ancestor from which some subgraph answers it; the
+    fields sharing an ancestor go to as few subgraphs as cover them all (the one
+    answering most of them first; then one already fetched there, then the composition
+    order). Returns the groups the fields come from, and the fields no ancestor reaches.
     """
-    name = occurrences[0].name
+    trail = [Frame._make(raw) for raw in builder.trail]
+    by_anchor: dict[int, list[tuple[list[NField], list[str]]]] = {}
+    left: list[list[NField]] = []
+    for occurrences in pending:
+        found = _nearest(builder, group, trail, type_name, occurrences[0].name)
+        if found is None:
+            left.append(occurrences)
+        else:
+            by_anchor.setdefault(found[0], []).append((occurrences, found[1]))
+    deps: set[Group] = set()
+    for index, fields in by_anchor.items():
+        at_root = _at_root(builder, trail, index)
+        while fields:
+            counts: dict[str, int] = {}
+            for _, graphs in fields:
+                for graph in graphs:
+                    counts[graph] = counts.get(graph, 0) + 1
+            graph = min(
+                counts, key=lambda g: (-counts[g], *_rank(builder, trail[index], at_root, g))
+            )
+            through = _through_root if at_root else _through_entity
+            for occurrences, graphs in fields:
+                if graph in graphs:
+                    deps |= through(builder, graph, trail, index, type_name, occurrences)
+            fields = [(occ, graphs) for occ, graphs in fields if graph not in graphs]
+    return deps, left
+
+
+def _nearest(
+    builder: Builder, group: Group, trail: list[Frame], type_name: str, name: str
+) -> tuple[int, list[str]] | None:
+    """The nearest ancestor from which other subgraphs answer `type.name`, and those subgraphs."""
     candidates = [g for g in builder.sg.resolving_graphs(type_name, name) if g != group.graph]
     if not candidates:
         return None
-    trail = [Frame._make(raw) for raw in builder.trail]
     for index in range(len(trail) - 1, -1, -1):
         anchor = trail[index]
         hops = [frame.hop for frame in trail[index + 1 :]]
         usable = [g for g in candidates if _chain_resolves(builder, anchor.type_name, hops, g)]
-        at_root = index == 0 and anchor.hop is None and _is_query_root(builder, anchor.type_name)
-        if at_root and builder.kind == "query":
-            for graph in sorted(usable, key=lambda g: _root_rank(builder, g)):
-                return _through_root(builder, graph, trail, index, type_name, occurrences)
-        keyed = [g for g in usable if builder.keys(anchor.type_name, g)]
-        if keyed and _is_object(builder, anchor.type_name):
-            keyed.sort(key=lambda g: _entity_rank(builder, anchor, g))
-            return _through_entity(builder, keyed[0], trail, index, type_name, occurrences)
+        if not usable:
+            continue
+        if _at_root(builder, trail, index):
+            return index, usable
+        if _is_object(builder, anchor.type_name):
+            keyed = [g for g in usable if builder.keys(anchor.type_name, g)]
+            if keyed:
+                return index, keyed
     return None
+
+
+def _at_root(builder: Builder, trail: list[Frame], index: int) -> bool:
+    """Whether the ancestor is the root of a query (a mutation's fields never run twice)."""
+    anchor = trail[index]
+    return (
+        builder.kind == "query"
+        and index == 0
+        and anchor.hop is None
+        and _is_query_root(builder, anchor.type_name)
+    )
 
 
 def _is_query_root(builder: Builder, type_name: str) -> bool:
@@ -84,14 +127,13 @@ def _is_object(builder: Builder, type_name: str) -> bool:
     return isinstance(builder.schema.type_map.get(type_name), GraphQLObjectType)
 
 
-def _root_rank(builder: Builder, graph: str) -> tuple[int, int]:
-    existing = any(root.graph == graph for root in builder.roots)
-    return (0 if existing else 1, builder.graph_order.get(graph, 0))
-
-
-def _entity_rank(builder: Builder, anchor: Frame, graph: str) -> tuple[int, int]:
-    jumped = (graph, anchor.type_name, anchor.path, anchor.group.id) in builder.jumps
-    return (0 if jumped else 1, builder.graph_order.get(graph, 0))
+def _rank(builder: Builder, anchor: Frame, at_root: bool, graph: str) -> tuple[int, int]:
+    """Prefer a subgraph already fetched from the ancestor, then the composition order."""
+    if at_root:
+        fetched = any(root.graph == graph for root in builder.roots)
+    else:
+        fetched = (graph, anchor.type_name, anchor.path, anchor.group.id) in builder.jumps
+    return (0 if fetched else 1, builder.graph_order.get(graph, 0))
 
 
 def _chain_resolves(

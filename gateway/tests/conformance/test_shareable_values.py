@@ -332,3 +332,37 @@ def test_plan_shape_of_a_parent_entity_call(kit: Any) -> None:
             ],
         }
     ]
+
+
+async def test_fields_of_a_value_go_to_as_few_subgraphs_as_cover_them(kit: Any) -> None:
+    homes = kit.Service(
+        "homes",
+        """
+        type Query { home(id: ID!): Home }
+        type Home @key(fields: "id") { id: ID!  price: Int!  address: Address! @shareable }
+        type Address @shareable { street: String! }
+        """,
+        root={"home": lambda args: {"id": args["id"], "price": 1, "address": {"street": "Elm"}}},
+    )
+
+    def geo(name: str, fields: str, value: dict[str, Any]) -> Any:
+        return kit.Service(
+            name,
+            f"""
+            type Home @key(fields: "id") {{ id: ID!  address: Address! @shareable }}
+            type Address @shareable {{ street: String!  {fields} }}
+            """,
+            entities={"Home": lambda rep: {"id": rep["id"], "address": {"street": "Elm", **value}}},
+        )
+
+    federation = kit.Federation(
+        homes,
+        geo("districts", "district: String!", {"district": "Pilrig"}),
+        geo("zones", "district: String!  zone: String!", {"district": "Pilrig", "zone": "R2"}),
+    )
+    result = await federation.run('{ home(id: "h1") { price address { district zone } } }')
+    assert result == {
+        "data": {"home": {"price": 1, "address": {"district": "Pilrig", "zone": "R2"}}}
+    }
+    # `zones` answers both fields: one entity fetch, not one per field.
+    assert federation.fetched == ["homes", "zones"]
