@@ -19,7 +19,7 @@ from graphql import (
 from graphql.utilities import ast_from_value
 
 CONTRACT = Path(__file__).with_name("public_api.graphql")
-SERVICES = ("identity", "listings", "scheduling", "media")
+SERVICES = ("identity", "listings", "scheduling", "media", "analytics")
 
 
 def _served() -> GraphQLSchema:

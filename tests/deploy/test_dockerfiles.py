@@ -214,6 +214,8 @@ def test_exposed_ports_are_the_ones_the_settings_listen_on(name: str) -> None:
     env = environment(final)
     listening: set[int] = set()
     for field_name, info in settings.model_fields.items():
+        if field_name == "grpc_port" and not getattr(settings, "serves_grpc", True):
+            continue  # a service without a gRPC surface listens on HTTP only
         if field_name == "port" or field_name.endswith("_port"):
             variable = f"{prefix}{field_name}".upper()
             listening.add(int(env.get(variable, info.default)))

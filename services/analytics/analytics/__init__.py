@@ -1,0 +1,1 @@
+"""RealtyForYou analytics: the tracking plan, events from the services and the frontends."""

@@ -1,0 +1,247 @@
+"""The one mapper: the services' events, as the bus brings them, in the tracking plan's terms.
+
+Each function turns one incoming message into the `Recorded` event it stands for, keyed by
+the source event's id (so redelivery and replays store nothing new), or None when the event
+means nothing to the plan (a status change that is not a publication). Analytics publishes
+no events of its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from realty.identity.v1 import identity_pb2
+from realty.listings.v1 import listings_pb2
+from realty.media.v1 import media_pb2
+from realty.scheduling.v1 import scheduling_pb2
+from servicekit.bus import Event
+
+from analytics.domain import USER_REGISTRATION, Recorded, registration_id
+
+TOUR_NAMES = {
+    "requested": "Tour Requested",
+    "confirmed": "Tour Scheduled",
+    "declined": "Tour Declined",
+    "rescheduled": "Tour Rescheduled",
+    "cancelled": "Tour Cancelled",
+    "started": "Tour Started",
+    "completed": "Tour Completed",
+    "no_show": "Tour No Show",
+}
+_PUBLISHED_FROM = {
+    listings_pb2.LISTING_STATUS_UNSPECIFIED,
+    listings_pb2.LISTING_STATUS_DRAFT,
+    listings_pb2.LISTING_STATUS_COMING_SOON,
+    listings_pb2.LISTING_STATUS_WITHDRAWN,
+}
+
+Mapper = Callable[[Event], Recorded | None]
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _time(stamp: Timestamp, fallback: datetime) -> datetime:
+    if stamp.seconds == 0 and stamp.nanos == 0:
+        return fallback
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def _iso(stamp: Timestamp) -> str | None:
+    if stamp.seconds == 0 and stamp.nanos == 0:
+        return None
+    return stamp.ToDatetime(tzinfo=UTC).isoformat()
+
+
+def _clean(properties: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in properties.items() if v is not None and v != ""}
+
+
+def user_registered(event: Event) -> Recorded | None:
+    message = event.unpack(identity_pb2.UserRegistered)
+    user_id = _uuid(message.user_id)
+    if user_id is None:
+        return None
+    role = identity_pb2.Role.Name(message.role).removeprefix("ROLE_")
+    return Recorded(
+        id=registration_id(user_id),
+        name=USER_REGISTRATION,
+        occurred_at=_time(message.registered_at, event.time),
+        source=event.subject,
+        user_id=user_id,
+        properties={"role": role},
+    )
+
+
+def listing_created(event: Event) -> Recorded | None:
+    listing = event.unpack(listings_pb2.ListingCreated).listing
+    listing_id = _uuid(listing.id)
+    if listing_id is None:
+        return None
+    realtor = _uuid(listing.realtor_id)
+    return Recorded(
+        id=event.id,
+        name="Listing Created",
+        occurred_at=event.time,
+        source=event.subject,
+        user_id=realtor,
+        listing_id=listing_id,
+        realtor_id=realtor,
+        properties=_clean({"city": listing.address.city, "state": listing.address.state}),
+    )
+
+
+def listing_status_changed(event: Event) -> Recorded | None:
+    changed = event.unpack(listings_pb2.ListingStatusChanged)
+    listing_id = _uuid(changed.listing_id)
+    active = changed.to_status == listings_pb2.LISTING_STATUS_ACTIVE
+    if listing_id is None or not active or changed.from_status not in _PUBLISHED_FROM:
+        return None
+    realtor = _uuid(changed.realtor_id)
+    status = listings_pb2.ListingStatus.Name(changed.from_status).removeprefix("LISTING_STATUS_")
+    return Recorded(
+        id=event.id,
+        name="Listing Published",
+        occurred_at=event.time,
+        source=event.subject,
+        user_id=realtor,
+        listing_id=listing_id,
+        realtor_id=realtor,
+        properties={"fromStatus": status},
+    )
+
+
+def _canceller(changed: scheduling_pb2.TourChanged, actor: uuid.UUID | None) -> str:
+    if actor is None:
+        return "system"
+    if str(actor) == changed.tour.buyer_id:
+        return "buyer"
+    if str(actor) == changed.tour.realtor_id:
+        return "realtor"
+    return "admin"
+
+
+def tour_changed(event: Event) -> Recorded | None:
+    verb = event.subject.rsplit(".", 1)[-1]
+    name = TOUR_NAMES.get(verb)
+    if name is None:
+        return None
+    changed = event.unpack(scheduling_pb2.TourChanged)
+    tour = changed.tour
+    tour_id = _uuid(tour.id)
+    if tour_id is None:
+        return None
+    actor = _uuid(changed.actor_id) or _uuid(event.actor or "")
+    starts = _iso(tour.starts_at)
+    reason = changed.reason or tour.status_reason
+    properties: dict[str, object] = {}
+    if verb in ("requested", "confirmed", "started"):
+        properties["scheduledTime"] = starts
+    elif verb == "rescheduled":
+        properties = {"scheduledTime": starts, "previousTime": _iso(changed.previous_starts_at)}
+    elif verb in ("declined", "no_show"):
+        properties["reason"] = reason
+    elif verb == "cancelled":
+        properties = {"reason": reason, "cancelledBy": _canceller(changed, actor)}
+    elif verb == "completed":
+        seconds = tour.ends_at.seconds - tour.starts_at.seconds
+        properties["plannedMinutes"] = max(0, seconds // 60) if tour.ends_at.seconds else None
+    return Recorded(
+        id=event.id,
+        name=name,
+        occurred_at=event.time,
+        source=event.subject,
+        user_id=actor,
+        listing_id=_uuid(tour.listing_id),
+        realtor_id=_uuid(tour.realtor_id),
+        tour_id=tour_id,
+        properties=_clean(properties),
+    )
+
+
+def meeting_started(event: Event) -> Recorded | None:
+    message = event.unpack(media_pb2.MeetingStarted)
+    return _call(
+        event,
+        "Video Call Start",
+        message.tour_id,
+        None,
+        message.started_at,
+        {"meetingId": message.meeting_id},
+    )
+
+
+def attendee_joined(event: Event) -> Recorded | None:
+    message = event.unpack(media_pb2.AttendeeJoined)
+    return _call(
+        event,
+        "Video Call Join",
+        message.tour_id,
+        message.user_id,
+        message.joined_at,
+        {"meetingId": message.meeting_id, "first": message.first},
+    )
+
+
+def attendee_left(event: Event) -> Recorded | None:
+    message = event.unpack(media_pb2.AttendeeLeft)
+    properties = {
+        "meetingId": message.meeting_id,
+        "secondsPresent": message.seconds_present,
+        "last": message.last,
+    }
+    return _call(
+        event, "Video Call Leave", message.tour_id, message.user_id, message.left_at, properties
+    )
+
+
+def meeting_ended(event: Event) -> Recorded | None:
+    message = event.unpack(media_pb2.MeetingEnded)
+    properties = {
+        "meetingId": message.meeting_id,
+        "durationSeconds": message.duration_seconds,
+        "attendeeMinutes": message.attendee_minutes,
+    }
+    return _call(event, "Video Call End", message.tour_id, None, message.ended_at, properties)
+
+
+def _call(
+    event: Event,
+    name: str,
+    tour: str,
+    user: str | None,
+    at: Timestamp,
+    properties: dict[str, object],
+) -> Recorded | None:
+    tour_id = _uuid(tour)
+    if tour_id is None:
+        return None
+    return Recorded(
+        id=event.id,
+        name=name,
+        occurred_at=_time(at, event.time),
+        source=event.subject,
+        user_id=_uuid(user) if user else None,
+        tour_id=tour_id,
+        properties=_clean(properties),
+    )
+
+
+# Subject (logical, wildcards allowed) -> durable consumer name and mapper.
+INCOMING: dict[str, tuple[str, Mapper]] = {
+    "identity.user.registered": ("registrations", user_registered),
+    "listings.listing.created": ("listing-created", listing_created),
+    "listings.listing.status_changed": ("listing-status", listing_status_changed),
+    "scheduling.tour.>": ("tours", tour_changed),
+    "media.meeting.started": ("meeting-started", meeting_started),
+    "media.attendee.joined": ("attendee-joined", attendee_joined),
+    "media.attendee.left": ("attendee-left", attendee_left),
+    "media.meeting.ended": ("meeting-ended", meeting_ended),
+}

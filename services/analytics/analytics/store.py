@@ -1,0 +1,96 @@
+"""Every statement that writes: recording events, joining anonymous visitors to their user,
+and the per-visitor memory of counted Property Views."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from servicekit.db import UnitOfWork
+from sqlalchemy import func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.sql.dml import ReturningInsert
+
+from analytics.domain import USER_REGISTRATION, Recorded, counts_as_view
+from analytics.tables import events, identity_links, view_marks
+
+
+async def add_event(uow: UnitOfWork, event: Recorded, received_at: datetime) -> bool:
+    """Store `event` unless its id is already stored; True when this call stored it.
+
+    A User Registration seen again (identity's event and the web's share one id) adds the
+    properties the first one lacked and keeps those it had.
+    """
+    row = {
+        "id": event.id,
+        "name": event.name,
+        "occurred_at": event.occurred_at,
+        "received_at": received_at,
+        "source": event.source,
+        "user_id": event.user_id,
+        "anonymous_id": event.anonymous_id,
+        "listing_id": event.listing_id,
+        "realtor_id": event.realtor_id,
+        "tour_id": event.tour_id,
+        "properties": event.properties,
+    }
+    new = insert(events).values(row)
+    statement: ReturningInsert[Any] = new.on_conflict_do_update(
+        index_elements=[events.c.id],
+        set_={
+            "properties": new.excluded.properties.op("||")(events.c.properties),
+            "user_id": func.coalesce(events.c.user_id, new.excluded.user_id),
+        },
+        where=(events.c.name == USER_REGISTRATION) & (new.excluded.name == USER_REGISTRATION),
+    ).returning(literal_column("xmax = 0").label("inserted"))  # false when it was merged
+    found = (await uow.session.execute(statement)).first()
+    return found is not None and bool(found.inserted)
+
+
+async def linked_user(uow: UnitOfWork, anonymous_id: str) -> uuid.UUID | None:
+    found = await uow.session.execute(
+        select(identity_links.c.user_id).where(identity_links.c.anonymous_id == anonymous_id)
+    )
+    return found.scalar_one_or_none()
+
+
+async def link_identity(
+    uow: UnitOfWork, anonymous_id: str, user_id: uuid.UUID, at: datetime
+) -> uuid.UUID:
+    """Join `anonymous_id` to `user_id` unless it already belongs to a user; returns the user
+    it belongs to. Its earlier anonymous events move to that user."""
+    await uow.session.execute(
+        insert(identity_links)
+        .values(anonymous_id=anonymous_id, user_id=user_id, linked_at=at)
+        .on_conflict_do_nothing(index_elements=[identity_links.c.anonymous_id])
+    )
+    owner = await linked_user(uow, anonymous_id)
+    assert owner is not None
+    await uow.session.execute(
+        update(events)
+        .where(events.c.anonymous_id == anonymous_id, events.c.user_id.is_(None))
+        .values(user_id=owner)
+    )
+    return owner
+
+
+async def claim_view(uow: UnitOfWork, visitor: str, listing_id: uuid.UUID, at: datetime) -> bool:
+    """True when this view of the listing counts for the visitor (and is remembered)."""
+    first = await uow.session.execute(
+        insert(view_marks)
+        .values(visitor=visitor, listing_id=listing_id, counted_at=at)
+        .on_conflict_do_nothing()
+        .returning(view_marks.c.visitor)
+    )
+    if first.first() is not None:
+        return True
+    where = (view_marks.c.visitor == visitor) & (view_marks.c.listing_id == listing_id)
+    last = (
+        await uow.session.execute(select(view_marks.c.counted_at).where(where).with_for_update())
+    ).scalar_one()
+    if not counts_as_view(last, at):
+        return False
+    if at > last:
+        await uow.session.execute(update(view_marks).where(where).values(counted_at=at))
+    return True

@@ -1,0 +1,180 @@
+"""The services' events become the tracking plan's, once each, whatever the delivery."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from analytics.domain import registration_id
+from google.protobuf.timestamp_pb2 import Timestamp
+from realty.identity.v1 import identity_pb2
+from realty.listings.v1 import listings_pb2
+from realty.media.v1 import media_pb2
+from realty.scheduling.v1 import scheduling_pb2
+
+NOW = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # the stack's clock and the events' time
+STARTS = NOW + timedelta(days=1)
+
+
+def stamp(value: datetime) -> Timestamp:
+    result = Timestamp()
+    result.FromDatetime(value)
+    return result
+
+
+def tour_message(
+    tour_id: uuid.UUID, buyer: uuid.UUID, realtor: uuid.UUID, listing: uuid.UUID, **kw: object
+) -> scheduling_pb2.TourChanged:
+    tour = scheduling_pb2.Tour(
+        id=str(tour_id),
+        listing_id=str(listing),
+        buyer_id=str(buyer),
+        realtor_id=str(realtor),
+        starts_at=stamp(STARTS),
+        ends_at=stamp(STARTS + timedelta(minutes=45)),
+    )
+    return scheduling_pb2.TourChanged(tour=tour, **kw)  # type: ignore[arg-type]
+
+
+async def test_every_tour_transition_becomes_its_plan_event(stack: Any) -> None:
+    stack.start_consumers()
+    tour, buyer, realtor, listing = (uuid.uuid4() for _ in range(4))
+    steps = [
+        ("requested", {"actor_id": str(buyer)}),
+        ("confirmed", {"actor_id": str(realtor)}),
+        ("rescheduled", {"actor_id": str(realtor), "previous_starts_at": stamp(NOW)}),
+        ("started", {}),
+        ("completed", {}),
+        ("declined", {"actor_id": str(realtor), "reason": "sold"}),
+        ("cancelled", {"actor_id": str(buyer), "reason": "found another"}),
+        ("no_show", {"reason": "nobody came"}),
+    ]
+    for verb, fields in steps:
+        await stack.publish(
+            f"scheduling.tour.{verb}", tour_message(tour, buyer, realtor, listing, **fields)
+        )
+    await stack.consumed()
+    found = {
+        r.name: r
+        for r in await stack.rows(
+            "SELECT name, user_id, realtor_id, listing_id, properties FROM events "
+            "WHERE tour_id = :t",
+            t=tour,
+        )
+    }
+    assert set(found) == {
+        "Tour Requested", "Tour Scheduled", "Tour Rescheduled", "Tour Started", "Tour Completed",
+        "Tour Declined", "Tour Cancelled", "Tour No Show",
+    }  # fmt: skip
+    assert found["Tour Requested"].user_id == buyer
+    assert found["Tour Requested"].properties == {"scheduledTime": STARTS.isoformat()}
+    assert all(r.realtor_id == realtor and r.listing_id == listing for r in found.values())
+    assert found["Tour Cancelled"].properties == {"reason": "found another", "cancelledBy": "buyer"}
+    assert found["Tour Declined"].properties == {"reason": "sold"}
+    assert found["Tour Completed"].properties == {"plannedMinutes": 45}
+    assert found["Tour Rescheduled"].properties["previousTime"] == NOW.isoformat()
+    assert found["Tour No Show"].user_id is None
+
+
+async def test_registrations_listings_and_calls_are_recorded(stack: Any) -> None:
+    stack.start_consumers()
+    user, listing, tour = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await stack.publish(
+        "identity.user.registered",
+        identity_pb2.UserRegistered(
+            user_id=str(user), role=identity_pb2.ROLE_REALTOR, registered_at=stamp(NOW)
+        ),
+    )
+    record = listings_pb2.Listing(
+        id=str(listing),
+        realtor_id=str(user),
+        address=listings_pb2.Address(city="Austin", state="TX"),
+    )
+    await stack.publish("listings.listing.created", listings_pb2.ListingCreated(listing=record))
+    for before, after in (
+        (listings_pb2.LISTING_STATUS_DRAFT, listings_pb2.LISTING_STATUS_ACTIVE),
+        (listings_pb2.LISTING_STATUS_ACTIVE, listings_pb2.LISTING_STATUS_PENDING),
+    ):
+        await stack.publish(
+            "listings.listing.status_changed",
+            listings_pb2.ListingStatusChanged(
+                listing_id=str(listing), from_status=before, to_status=after, realtor_id=str(user)
+            ),
+        )
+    meeting = "m-1"
+    await stack.publish(
+        "media.meeting.started",
+        media_pb2.MeetingStarted(tour_id=str(tour), meeting_id=meeting, started_at=stamp(NOW)),
+    )
+    await stack.publish(
+        "media.attendee.joined",
+        media_pb2.AttendeeJoined(
+            tour_id=str(tour), meeting_id=meeting, user_id=str(user), first=True
+        ),
+    )
+    await stack.publish(
+        "media.attendee.left",
+        media_pb2.AttendeeLeft(
+            tour_id=str(tour), meeting_id=meeting, user_id=str(user), seconds_present=600, last=True
+        ),
+    )
+    await stack.publish(
+        "media.meeting.ended",
+        media_pb2.MeetingEnded(
+            tour_id=str(tour), meeting_id=meeting, duration_seconds=610, attendee_minutes=11
+        ),
+    )
+    await stack.consumed()
+    rows = await stack.rows(
+        "SELECT id, name, properties FROM events WHERE user_id = :u OR listing_id = :l "
+        "OR tour_id = :t ORDER BY name",
+        u=user,
+        l=listing,
+        t=tour,
+    )
+    by_name = {r.name: r for r in rows}
+    assert sorted(by_name) == [
+        "Listing Created", "Listing Published", "User Registration", "Video Call End",
+        "Video Call Join", "Video Call Leave", "Video Call Start",
+    ]  # fmt: skip
+    assert by_name["User Registration"].id == registration_id(user)
+    assert by_name["User Registration"].properties == {"role": "REALTOR"}
+    assert by_name["Listing Created"].properties == {"city": "Austin", "state": "TX"}
+    assert by_name["Listing Published"].properties == {"fromStatus": "DRAFT"}
+    assert by_name["Video Call End"].properties == {
+        "meetingId": meeting, "durationSeconds": 610, "attendeeMinutes": 11
+    }  # fmt: skip
+    assert by_name["Video Call Leave"].properties["secondsPresent"] == 600
+
+
+async def test_redelivery_and_replay_record_an_event_once(stack: Any) -> None:
+    stack.start_consumers()
+    tour, buyer, realtor, listing = (uuid.uuid4() for _ in range(4))
+    message = tour_message(tour, buyer, realtor, listing, actor_id=str(buyer))
+    event_id = await stack.publish("scheduling.tour.requested", message)
+    await stack.publish("scheduling.tour.requested", message, event_id=event_id, copy="2")
+    await stack.consumed()
+    # A replay long after the inbox forgot the event: the event's own id still holds.
+    await stack.rows("DELETE FROM inbox RETURNING event_id")
+    await stack.publish("scheduling.tour.requested", message, event_id=event_id, copy="3")
+    await stack.consumed()
+    found = await stack.rows("SELECT id FROM events WHERE tour_id = :t", t=tour)
+    assert [r.id for r in found] == [event_id]
+
+
+async def test_events_out_of_order_are_all_kept(stack: Any) -> None:
+    stack.start_consumers()
+    tour, buyer, realtor, listing = (uuid.uuid4() for _ in range(4))
+    later, earlier = NOW + timedelta(hours=2), NOW
+    await stack.publish(
+        "scheduling.tour.completed", tour_message(tour, buyer, realtor, listing), at=later
+    )
+    await stack.publish(
+        "scheduling.tour.requested", tour_message(tour, buyer, realtor, listing), at=earlier
+    )
+    await stack.consumed()
+    found = await stack.rows(
+        "SELECT name FROM events WHERE tour_id = :t ORDER BY occurred_at", t=tour
+    )
+    assert [r.name for r in found] == ["Tour Requested", "Tour Completed"]
