@@ -388,3 +388,24 @@ async def test_a_mutation_result_is_never_fetched_again_from_the_root(kit: Any) 
     assert await federation.run("{ receipt { code total } ping }") == {
         "data": {"receipt": {"code": "B-1", "total": 10}, "ping": 1}
     }
+
+
+def test_a_planning_failure_is_logged_once_with_its_code(
+    kit: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    offers = kit.Service(
+        "offers",
+        """
+        type Query { cheapest: Home }
+        type Home @key(fields: "id") { id: ID!  secret: String @external  price: Int! }
+        """,
+    )
+    listings = kit.Service("listings", 'type Home @key(fields: "id") { id: ID!  title: String! }')
+    federation = kit.Federation(listings, offers, supergraph=UNSATISFIABLE)
+    operation = parse("query Peek { cheapest { secret } }").definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    with caplog.at_level("WARNING", logger="gateway.planner.planner"), pytest.raises(PlanningError):
+        QueryPlanner(federation.supergraph).plan(operation, {}, {})
+    (record,) = [r for r in caplog.records if r.name == "gateway.planner.planner"]
+    assert "Peek" in record.getMessage()
+    assert "[UNSATISFIABLE_FIELD]" in record.getMessage()
