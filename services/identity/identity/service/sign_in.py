@@ -4,6 +4,7 @@ with reuse detection, logout."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from servicekit.db import UnitOfWork
@@ -13,11 +14,20 @@ from identity.audit import AuditAction, AuditEntry
 from identity.domain import RevokeReason, User
 from identity.service.base import AuthResult, Client, UseCases, client_key, throttle_key
 from identity.store import credentials, users
-from identity.throttle import ThrottleState
+from identity.throttle import ThrottleLimits, ThrottleState
 from identity.tokens import MAX_TOKEN_LENGTH
 from identity.values import normalize_email
 
 INVALID_CREDENTIALS = "invalid email or password"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One key a sign-in failure counts against, with its limits."""
+
+    scope: str  # "client" (the account, client pair), "account" or "ip"
+    state: ThrottleState
+    limits: ThrottleLimits
 
 
 class SignInCases(UseCases):
@@ -41,14 +51,19 @@ class SignInCases(UseCases):
             await users.lock_attempts(uow, account_key)
             keys = [pair_key, account_key] + ([ip_key] if ip_key else [])
             states = await users.throttle_states(uow, keys)
+            counters = [
+                Counter("client", states[pair_key], self.client_limits),
+                Counter("account", states[account_key], self.account_limits),
+            ]
+            if ip_key:
+                counters.append(Counter("ip", states[ip_key], self.ip_limits))
             known_since = now - timedelta(days=self.settings.login_known_client_days)
             known = await users.is_known_client(uow, pair_key, since=known_since)
-            waits = [states[pair_key].wait_seconds(now, self.client_limits)]
-            if not known:
-                waits.append(states[account_key].wait_seconds(now, self.account_limits))
-            if ip_key:
-                waits.append(states[ip_key].wait_seconds(now, self.ip_limits))
-            wait = max(waits)
+            wait = max(
+                c.state.wait_seconds(now, c.limits)
+                for c in counters
+                if not (known and c.scope == "account")  # the owner's usual client
+            )
             if wait > 0:
                 raise RateLimited(
                     "too many failed sign-in attempts; try again later",
@@ -58,8 +73,7 @@ class SignInCases(UseCases):
             valid = len(password) <= 4 * self.settings.password_max_length
             stored = user.password_hash if user is not None and valid else None
             if not await self.hasher.verify(stored, password):
-                failed = [states[k] for k in keys]
-                await self._login_failed(uow, failed, user, client, now)
+                await self._login_failed(uow, counters, user, client, now)
                 raise Unauthenticated(INVALID_CREDENTIALS)
             assert user is not None and user.password_hash is not None
             # The account-wide count stays: the owner signing in does not end an attack
@@ -79,13 +93,12 @@ class SignInCases(UseCases):
     async def _login_failed(
         self,
         uow: UnitOfWork,
-        states: list[ThrottleState],
+        counters: list[Counter],
         user: User | None,
         client: Client,
         now: datetime,
     ) -> None:
-        """Count the failure on the pair, the account and the address (in that order, as
-        `login` lists them); audit it, and any lock it causes."""
+        """Count the failure on every counter; audit it, and any lock it causes."""
         user_id = user.id if user else None
         entries = [
             AuditEntry(
@@ -95,20 +108,18 @@ class SignInCases(UseCases):
                 details={"known_account": user is not None},
             )
         ]
-        limits = [self.client_limits, self.account_limits, self.ip_limits]
-        scopes = ["client", "account", "ip"]
-        for state, limit, scope in zip(states, limits, scopes, strict=False):
-            if state.record_failure(now, limit):
-                locked_user = None if scope == "ip" else user_id
+        for counter in counters:
+            if counter.state.record_failure(now, counter.limits):
+                locked_user = None if counter.scope == "ip" else user_id
                 entries.append(
                     AuditEntry(
                         AuditAction.LOGIN_LOCKED,
                         locked_user,
                         ip=client.ip,
-                        details={"scope": scope},
+                        details={"scope": counter.scope},
                     )
                 )
-            await users.save_throttle(uow, state)
+            await users.save_throttle(uow, counter.state)
         await self._finish(uow, entries, now)
 
     async def refresh(self, token: str, client: Client) -> AuthResult:
