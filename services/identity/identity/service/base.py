@@ -42,6 +42,9 @@ class Client:
 
     @property
     def identity(self) -> str:
+        """What tells this client apart in the (account, client) sign-in counter. The device
+        part is the client's own say, so changing it buys a fresh counter, but never past
+        the account-wide delay that every client not known to the account waits."""
         return f"{self.ip or ''}\n{self.device or ''}"
 
 
