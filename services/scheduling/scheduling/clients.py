@@ -25,6 +25,8 @@ from scheduling.events import listing_status
 
 IDENTITY_SERVICE = "realty.identity.v1.Identity"
 LISTINGS_SERVICE = "realty.listings.v1.Listings"
+# The most ids listings answers in one BatchGetListings call.
+LISTINGS_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,17 @@ def _one_line(address: listings_pb2.Address) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _listing_info(found: listings_pb2.Listing) -> ListingInfo:
+    return ListingInfo(
+        id=uuid.UUID(found.id),
+        realtor_id=uuid.UUID(found.realtor_id),
+        status=listing_status(found.status),
+        title=found.title,
+        location=_one_line(found.address),
+        time_zone=found.time_zone,
+    )
+
+
 async def _guarded(service: str, method: Any, request: Any, timeout: float) -> Any:
     try:
         return await call(method, request, timeout=timeout)
@@ -82,14 +95,24 @@ class ListingsClient:
             )
         except NotFound:
             raise NotFound("listing not found", field="listingId") from None
-        return ListingInfo(
-            id=uuid.UUID(found.id),
-            realtor_id=uuid.UUID(found.realtor_id),
-            status=listing_status(found.status),
-            title=found.title,
-            location=_one_line(found.address),
-            time_zone=found.time_zone,
-        )
+        return _listing_info(found)
+
+    async def many(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ListingInfo]:
+        """Several listings, one `BatchGetListings` call per `LISTINGS_BATCH` of them; an id
+        listings does not know is absent from the answer."""
+        wanted = sorted({str(i) for i in ids})
+        found: dict[uuid.UUID, ListingInfo] = {}
+        for start in range(0, len(wanted), LISTINGS_BATCH):
+            answer = await _guarded(
+                "listings",
+                self.stub.BatchGetListings,
+                listings_pb2.BatchGetListingsRequest(ids=wanted[start : start + LISTINGS_BATCH]),
+                self.timeout,
+            )
+            for listing in answer.listings:
+                info = _listing_info(listing)
+                found[info.id] = info
+        return found
 
 
 class IdentityClient:

@@ -3,21 +3,40 @@ calendar feeds. SQL that only reads, each statement in a session of its own.
 
 Pages are fetched `limit + 1` rows at a time (the extra row tells whether a next page
 exists); the cursor is the sort key of the last row, so pages stay stable while tours are
-added. Tours read here are not tracked by any unit of work: to change one, the use case
+added. The lists under an entity (a user's upcoming tours, history and clients, a
+listing's tours) are read for many owners at once: one statement, a LATERAL join over the
+requests (`unnest` of owner, status, cursor position and page size), whatever their
+number. Tours read here are not tracked by any unit of work: to change one, the use case
 loads it through the store.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from servicekit.db import Database
 from servicekit.vocabulary import BadUserInput
-from sqlalchemy import ColumnElement, Row, Select, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    Row,
+    Select,
+    Text,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from scheduling.availability import WEEKDAYS, Availability
 from scheduling.domain import LIVE_STATUSES, Tour, TourStatus, Transition
@@ -41,7 +60,26 @@ def client_key(client: Client) -> list[str]:
     return [client.last_requested_at.isoformat(), str(client.buyer_id)]
 
 
-def _parse_key(after: list[Any] | None) -> tuple[datetime, uuid.UUID] | None:
+Position = tuple[datetime, uuid.UUID]
+# Where a page without a cursor starts: before every row of a list in ascending order,
+# after every row of one in descending order; so every page is the same keyset condition.
+BEFORE_FIRST: Position = (datetime.min.replace(tzinfo=UTC), uuid.UUID(int=0))
+AFTER_LAST: Position = (datetime.max.replace(tzinfo=UTC), uuid.UUID(int=(1 << 128) - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class PageOf:
+    """One page of one owner's list (a user's, a realtor's, a listing's) among several read
+    together: how many rows, after which position, of which status (a listing's tours)."""
+
+    owner: uuid.UUID
+    limit: int
+    after: Position | None = None
+    status: TourStatus | None = None
+
+
+def position(after: Sequence[Any] | None) -> Position | None:
+    """The (time, id) a decoded cursor of these lists points at; BAD_USER_INPUT otherwise."""
     if after is None:
         return None
     try:
@@ -55,7 +93,7 @@ def _values(key: tuple[datetime, uuid.UUID]) -> Any:
     return tuple_(literal(key[0]), literal(key[1]))
 
 
-def _participant(user_id: uuid.UUID) -> ColumnElement[bool]:
+def _participant(user_id: uuid.UUID | ColumnElement[Any]) -> ColumnElement[bool]:
     return or_(tours.c.buyer_id == user_id, tours.c.realtor_id == user_id)
 
 
@@ -155,60 +193,99 @@ class TourQueries:
         )
         return rows[0].user_id if rows else None
 
-    async def upcoming(
-        self, user_id: uuid.UUID, now: datetime, limit: int, after: list[Any] | None
-    ) -> list[Tour]:
-        """Live tours of the user (as buyer or realtor) not over yet, soonest first."""
-        query = select(tours).where(_participant(user_id), _live(), tours.c.ends_at > now)
-        key = _parse_key(after)
-        if key is not None:
-            query = query.where(tuple_(tours.c.starts_at, tours.c.id) > _values(key))
-        return await self._tours(query.order_by(tours.c.starts_at, tours.c.id).limit(limit + 1))
+    async def upcoming(self, wanted: Sequence[PageOf], now: datetime) -> list[list[Tour]]:
+        """Each user's live tours (as buyer or realtor) not over yet, soonest first."""
 
-    async def past(
-        self, user_id: uuid.UUID, now: datetime, limit: int, after: list[Any] | None
-    ) -> list[Tour]:
-        """Tours of the user that ended or are over, most recent first."""
-        query = select(tours).where(_participant(user_id), or_(~_live(), tours.c.ends_at <= now))
-        key = _parse_key(after)
-        if key is not None:
-            query = query.where(tuple_(tours.c.starts_at, tours.c.id) < _values(key))
-        return await self._tours(
-            query.order_by(tours.c.starts_at.desc(), tours.c.id.desc()).limit(limit + 1)
-        )
+        def page(w: TableValuedAlias) -> Select[Any]:
+            return select(tours).where(
+                _participant(w.c.owner),
+                _live(),
+                tours.c.ends_at > now,
+                tuple_(tours.c.starts_at, tours.c.id) > tuple_(w.c.after_at, w.c.after_id),
+            )
 
-    async def of_listing(
-        self,
-        listing_id: uuid.UUID,
-        status: TourStatus | None,
-        limit: int,
-        after: list[Any] | None,
-    ) -> list[Tour]:
-        query = select(tours).where(tours.c.listing_id == listing_id)
-        if status is not None:
-            query = query.where(tours.c.status == status.value)
-        key = _parse_key(after)
-        if key is not None:
-            query = query.where(tuple_(tours.c.starts_at, tours.c.id) > _values(key))
-        return await self._tours(query.order_by(tours.c.starts_at, tours.c.id).limit(limit + 1))
+        return await self._tour_pages(wanted, page, descending=False)
 
-    async def clients(
-        self, realtor_id: uuid.UUID, limit: int, after: list[Any] | None
-    ) -> list[Client]:
-        """Buyers who requested tours with the realtor, most recent first."""
-        last = func.max(tours.c.created_at).label("last")
-        grouped = (
-            select(tours.c.buyer_id, last)
-            .where(tours.c.realtor_id == realtor_id)
+    async def past(self, wanted: Sequence[PageOf], now: datetime) -> list[list[Tour]]:
+        """Each user's tours that ended or are over, most recent first."""
+
+        def page(w: TableValuedAlias) -> Select[Any]:
+            return select(tours).where(
+                _participant(w.c.owner),
+                or_(~_live(), tours.c.ends_at <= now),
+                tuple_(tours.c.starts_at, tours.c.id) < tuple_(w.c.after_at, w.c.after_id),
+            )
+
+        return await self._tour_pages(wanted, page, descending=True)
+
+    async def of_listings(self, wanted: Sequence[PageOf]) -> list[list[Tour]]:
+        """Each listing's tours, of the requested status or all, by start time."""
+
+        def page(w: TableValuedAlias) -> Select[Any]:
+            return select(tours).where(
+                tours.c.listing_id == w.c.owner,
+                or_(w.c.status.is_(None), tours.c.status == w.c.status),
+                tuple_(tours.c.starts_at, tours.c.id) > tuple_(w.c.after_at, w.c.after_id),
+            )
+
+        return await self._tour_pages(wanted, page, descending=False)
+
+    async def clients(self, wanted: Sequence[PageOf]) -> list[list[Client]]:
+        """Each realtor's buyers who requested tours with them, most recent first."""
+        if not wanted:
+            return []
+        requests = _requests(wanted, AFTER_LAST)
+        last = func.max(tours.c.created_at)
+        page = (
+            select(tours.c.buyer_id, last.label("last"))
+            .where(tours.c.realtor_id == requests.c.owner)
             .group_by(tours.c.buyer_id)
-            .subquery()
+            .having(
+                tuple_(last, tours.c.buyer_id) < tuple_(requests.c.after_at, requests.c.after_id)
+            )
+            .order_by(last.desc(), tours.c.buyer_id.desc())
+            .limit(requests.c.fetch)
+            .lateral("page")
         )
-        query = select(grouped.c.buyer_id, grouped.c.last)
-        key = _parse_key(after)
-        if key is not None:
-            query = query.where(tuple_(grouped.c.last, grouped.c.buyer_id) < _values(key))
-        query = query.order_by(grouped.c.last.desc(), grouped.c.buyer_id.desc()).limit(limit + 1)
-        return [Client(row.buyer_id, row.last) for row in await self._rows(query)]
+        query = (
+            select(requests.c.ordinal, page)
+            .select_from(requests.join(page, true()))
+            .order_by(requests.c.ordinal, page.c.last.desc(), page.c.buyer_id.desc())
+        )
+        found: list[list[Client]] = [[] for _ in wanted]
+        for row in await self._rows(query):
+            found[row.ordinal - 1].append(Client(row.buyer_id, row.last))
+        return found
+
+    async def _tour_pages(
+        self,
+        wanted: Sequence[PageOf],
+        page: Callable[[TableValuedAlias], Select[Any]],
+        *,
+        descending: bool,
+    ) -> list[list[Tour]]:
+        """`page(request)`, ordered by (start, id) and cut at each request's size, for every
+        request in one statement; the pages in the requests' order."""
+        if not wanted:
+            return []
+        requests = _requests(wanted, AFTER_LAST if descending else BEFORE_FIRST)
+        key = [tours.c.starts_at, tours.c.id]
+        lateral = (
+            page(requests)
+            .order_by(*(k.desc() if descending else k.asc() for k in key))
+            .limit(requests.c.fetch)
+            .lateral("page")
+        )
+        outer = [lateral.c.starts_at, lateral.c.id]
+        query = (
+            select(requests.c.ordinal, lateral)
+            .select_from(requests.join(lateral, true()))
+            .order_by(requests.c.ordinal, *(k.desc() if descending else k.asc() for k in outer))
+        )
+        found: list[list[Tour]] = [[] for _ in wanted]
+        for row in await self._rows(query):
+            found[row.ordinal - 1].append(tour_from_row(row))
+        return found
 
     async def for_calendar(self, user_id: uuid.UUID, since: datetime) -> list[Tour]:
         """The user's tours for their calendar feed (declined requests never happened)."""
@@ -247,7 +324,31 @@ class TourQueries:
             query = query.where(tours.c.starts_at >= starts_after)
         if starts_before is not None:
             query = query.where(tours.c.starts_at < starts_before)
-        key = _parse_key(after)
+        key = position(after)
         if key is not None:
             query = query.where(tuple_(tours.c.starts_at, tours.c.id) > _values(key))
         return await self._tours(query.order_by(tours.c.starts_at, tours.c.id).limit(limit + 1))
+
+
+def _requests(wanted: Sequence[PageOf], first: Position) -> TableValuedAlias:
+    """The requests as rows numbered from 1 (`ordinal`), one array per column; a request
+    without a cursor continues from `first`, and `fetch` is its page size plus one."""
+    starts = [w.after or first for w in wanted]
+    return (
+        func.unnest(
+            literal([w.owner for w in wanted], ARRAY(UUID(as_uuid=True))),
+            literal([w.status.value if w.status else None for w in wanted], ARRAY(Text)),
+            literal([at for at, _ in starts], ARRAY(DateTime(timezone=True))),
+            literal([ident for _, ident in starts], ARRAY(UUID(as_uuid=True))),
+            literal([w.limit + 1 for w in wanted], ARRAY(Integer)),
+        )
+        .table_valued(
+            column("owner", UUID(as_uuid=True)),
+            column("status", Text),
+            column("after_at", DateTime(timezone=True)),
+            column("after_id", UUID(as_uuid=True)),
+            column("fetch", Integer),
+            with_ordinality="ordinal",
+        )
+        .render_derived(name="wanted")
+    )

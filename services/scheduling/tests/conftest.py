@@ -94,6 +94,7 @@ class FakeListings(listings_pb2_grpc.ListingsServicer):
     def __init__(self) -> None:
         self.listings: dict[str, listings_pb2.Listing] = {}
         self.calls = 0
+        self.batch_calls = 0
         self.callers: list[Caller | None] = []
 
     async def GetListing(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -105,6 +106,8 @@ class FakeListings(listings_pb2_grpc.ListingsServicer):
         return found
 
     async def BatchGetListings(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        self.batch_calls += 1
+        self.callers.append(current_caller.get())
         return listings_pb2.BatchGetListingsResponse(
             listings=[self.listings[i] for i in request.ids if i in self.listings]
         )

@@ -1,7 +1,7 @@
 # mypy: disable-error-code="untyped-decorator"
 """The subgraph's types: the `Tour` entity, the `User` and `Listing` entities it extends,
 availability, and the inputs. Fields under an entity call the use cases (which apply the
-domain's rules) and batch through per-request DataLoaders.
+domain's rules) and batch through per-request DataLoaders (the lists: `lists.py`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from enum import Enum
 
 import strawberry
 from servicekit.graphql import Context
-from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
+from servicekit.pagination import Connection, build_connection
 from servicekit.vocabulary import Principal, parse_id
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from scheduling import domain
 from scheduling.availability import WEEKDAYS, Availability, format_clock
+from scheduling.graphql import lists
 from scheduling.graphql.context import context, services
 from scheduling.queries import Client, TourQueries, client_key, tour_key
 from scheduling.service import Scheduling
@@ -59,33 +60,21 @@ class User:
     async def upcoming_tours(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Tour]:
-        who = await context(info).user()
-        limit = page_size(first)
-        rows = await services(info).scheduling.upcoming_tours(
-            who, parse_id(self.id, "id"), limit, decode_cursor(after)
-        )
+        rows, limit = await lists.upcoming(info, self.id, first, after)
         return build_connection(rows, limit=limit, key=tour_key, node=Tour.of, after=after)
 
     @strawberry.field(description="The user's past and ended tours, most recent first.")
     async def tour_history(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Tour]:
-        who = await context(info).user()
-        limit = page_size(first)
-        rows = await services(info).scheduling.past_tours(
-            who, parse_id(self.id, "id"), limit, decode_cursor(after)
-        )
+        rows, limit = await lists.history(info, self.id, first, after)
         return build_connection(rows, limit=limit, key=tour_key, node=Tour.of, after=after)
 
     @strawberry.field(description="Buyers who requested tours with this realtor, latest first.")
     async def clients(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[User]:
-        who = await context(info).user()
-        limit = page_size(first)
-        rows = await services(info).scheduling.clients(
-            who, parse_id(self.id, "id"), limit, decode_cursor(after)
-        )
+        rows, limit = await lists.clients(info, self.id, first, after)
 
         def node(client: Client) -> User:
             return User(id=strawberry.ID(str(client.buyer_id)))
@@ -118,15 +107,8 @@ class Listing:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Tour]:
-        who = await context(info).user()
-        limit = page_size(first)
-        rows = await services(info).scheduling.tours_of_listing(
-            who,
-            parse_id(self.id, "id"),
-            domain.TourStatus(status.value) if status is not None else None,
-            limit,
-            decode_cursor(after),
-        )
+        wanted = domain.TourStatus(status.value) if status is not None else None
+        rows, limit = await lists.of_listing(info, self.id, wanted, first, after)
         return build_connection(rows, limit=limit, key=tour_key, node=Tour.of, after=after)
 
 

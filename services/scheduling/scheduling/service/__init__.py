@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from scheduling.service.base import Clock, Policy, utcnow
 from scheduling.service.commands import Commands, SendReminder
-from scheduling.service.reads import Reads
+from scheduling.service.reads import Answer, ListPage, Reads
 
-__all__ = ["Clock", "Policy", "Scheduling", "SendReminder", "utcnow"]
+__all__ = ["Answer", "Clock", "ListPage", "Policy", "Scheduling", "SendReminder", "utcnow"]
 
 
 class Scheduling(Reads, Commands):

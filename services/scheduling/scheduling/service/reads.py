@@ -4,10 +4,12 @@ the queries read it. Reads never write."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from servicekit.vocabulary import NotFound, Principal, Role
+from servicekit.vocabulary import NotFound, Principal, Role, ServiceError
 
 from scheduling.availability import Availability, Range
 from scheduling.domain import (
@@ -22,11 +24,47 @@ from scheduling.domain import (
     require_self,
 )
 from scheduling.feeds import MAX_TOKEN_LENGTH, fingerprint
-from scheduling.queries import Client
+from scheduling.queries import Client, PageOf, position
 from scheduling.service.base import UseCases
 
 # How far back a calendar feed reaches.
 FEED_HISTORY = timedelta(days=180)
+
+R = TypeVar("R")
+# One request's answer among several: its page (`limit + 1` rows at most), or the error that
+# request alone gets (FORBIDDEN, NOT_FOUND, a bad cursor), so one refusal fails no other.
+Answer = list[R] | ServiceError
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """What a caller asks of one list under an entity: whose (a user, a realtor, a listing),
+    how many rows, after which decoded cursor, of which status (a listing's tours)."""
+
+    owner: uuid.UUID
+    limit: int
+    after: Sequence[object] | None = None
+    status: TourStatus | None = None
+
+
+async def _answer_each(
+    wanted: Sequence[ListPage],
+    check: Callable[[ListPage], None],
+    read: Callable[[list[PageOf]], Awaitable[list[list[R]]]],
+) -> list[Answer[R]]:
+    """Every request answered in order, by one `read` of those that pass: the domain's rule
+    first (`check`), then the cursor, each failing its own request only."""
+    answers: list[Answer[R] | None] = []
+    allowed: list[PageOf] = []
+    for w in wanted:
+        try:
+            check(w)
+            allowed.append(PageOf(w.owner, w.limit, position(w.after), w.status))
+            answers.append(None)
+        except ServiceError as refused:
+            answers.append(refused)
+    pages = iter(await read(allowed) if allowed else [])
+    return [next(pages) if answer is None else answer for answer in answers]
 
 
 class Reads(UseCases):
@@ -78,36 +116,47 @@ class Reads(UseCases):
         found = await self.queries.by_ids(ids)
         return {tour_id: tour for tour_id, tour in found.items() if tour.visible_to(who)}
 
+    # -- the lists under an entity: many owners' pages in one read -------------------------
     async def upcoming_tours(
-        self, who: Principal, user_id: uuid.UUID, limit: int, after: list[object] | None
-    ) -> list[Tour]:
-        require_self(who, user_id)
-        return await self.queries.upcoming(user_id, self.clock(), limit, after)
+        self, who: Principal, wanted: Sequence[ListPage]
+    ) -> list[Answer[Tour]]:
+        """Users' live tours not over yet, soonest first: each user's for the user or an admin."""
+        now = self.clock()
+        return await _answer_each(
+            wanted, lambda w: require_self(who, w.owner), lambda ok: self.queries.upcoming(ok, now)
+        )
 
-    async def past_tours(
-        self, who: Principal, user_id: uuid.UUID, limit: int, after: list[object] | None
-    ) -> list[Tour]:
-        require_self(who, user_id)
-        return await self.queries.past(user_id, self.clock(), limit, after)
+    async def past_tours(self, who: Principal, wanted: Sequence[ListPage]) -> list[Answer[Tour]]:
+        """Users' past and ended tours, most recent first: each user's for the user or an admin."""
+        now = self.clock()
+        return await _answer_each(
+            wanted, lambda w: require_self(who, w.owner), lambda ok: self.queries.past(ok, now)
+        )
 
-    async def clients(
-        self, who: Principal, realtor_id: uuid.UUID, limit: int, after: list[object] | None
-    ) -> list[Client]:
-        require_own_clients(who, realtor_id)
-        return await self.queries.clients(realtor_id, limit, after)
+    async def clients(self, who: Principal, wanted: Sequence[ListPage]) -> list[Answer[Client]]:
+        """Realtors' clients, latest first: each realtor's for that realtor or an admin."""
+        return await _answer_each(
+            wanted, lambda w: require_own_clients(who, w.owner), self.queries.clients
+        )
 
-    async def tours_of_listing(
-        self,
-        who: Principal,
-        listing_id: uuid.UUID,
-        status: TourStatus | None,
-        limit: int,
-        after: list[object] | None,
-    ) -> list[Tour]:
+    async def tours_of_listings(
+        self, who: Principal, wanted: Sequence[ListPage]
+    ) -> list[Answer[Tour]]:
+        """Listings' tours by start time: each listing's for its realtor or an admin. Who the
+        realtors are is one question to listings for all of them (none for an admin)."""
+        realtors: dict[uuid.UUID, uuid.UUID] = {}
         if not who.is_admin:
-            listing = await self.directory.listings.get(listing_id)
-            require_listing_realtor(who, listing.realtor_id)
-        return await self.queries.of_listing(listing_id, status, limit, after)
+            found = await self.directory.listings.many(w.owner for w in wanted)
+            realtors = {listing_id: info.realtor_id for listing_id, info in found.items()}
+
+        def check(w: ListPage) -> None:
+            if who.is_admin:
+                return
+            if w.owner not in realtors:
+                raise NotFound("listing not found", field="listingId")
+            require_listing_realtor(who, realtors[w.owner])
+
+        return await _answer_each(wanted, check, self.queries.of_listings)
 
     # -- calendar feeds ----------------------------------------------------------------------
     async def calendar_feed_url(self, who: Principal | None, user_id: uuid.UUID) -> str | None:
