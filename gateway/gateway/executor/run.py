@@ -22,6 +22,7 @@ from servicekit.errors import ErrorCode
 from gateway.deadlines import Deadlines
 from gateway.metrics import GatewayMetrics
 from gateway.planner.plan import Group, PathSeg, Plan, RepTemplate, Step
+from gateway.supergraph import FieldSet
 from gateway.types import JSON, RequestContext, SubgraphTransport
 
 __all__ = ["Execution", "merge_into", "unavailable"]
@@ -141,6 +142,25 @@ def _representation(template: RepTemplate, obj: dict[str, Any]) -> dict[str, Any
                 return None
         out[name] = value
     return out
+
+
+def _null_in_key(key: FieldSet, fields: Mapping[str, Any]) -> bool:
+    """Whether a key value is null anywhere: such an object is no entity to resolve.
+
+    The reference routers skip it too; the fields its fetch owed stay null (an error
+    only where the schema demands a value).
+    """
+    for name, sub in key:
+        if name.startswith("... on "):
+            continue
+        value = fields.get(name)
+        if value is None:
+            return True
+        if sub is not None:
+            items = value if isinstance(value, list) else [value]
+            if any(not isinstance(i, dict) or _null_in_key(sub, i) for i in items):
+                return True
+    return False
 
 
 def _nested(template: RepTemplate, value: Any) -> Any:
@@ -317,7 +337,7 @@ class Execution:
         typename = group.rep_typename
         for obj, where in _locate(self.data, group.path):
             fields = _representation(group.rep, obj)
-            if fields is None:
+            if fields is None or _null_in_key(group.key, fields):
                 continue
             rep_type = typename or obj.get("__typename")
             if rep_type is None:

@@ -514,5 +514,6 @@ class Builder:
             target_type=target,
             rep_typename=target if is_object else None,
             rep=template,
+            key=key.fields,
             deps={group, *deps},
         )

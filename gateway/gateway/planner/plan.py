@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.supergraph import FieldSet
+
 __all__ = [
     "EntityFetch",
     "FetchField",
@@ -86,6 +88,8 @@ class Group:
     target_type: str = ""
     rep_typename: str | None = None  # None: take each object's own __typename
     rep: RepTemplate = ()
+    # The key part of `rep`: an object with a null anywhere in it is no entity to fetch.
+    key: FieldSet = ()
     selection: FetchSel = field(default_factory=FetchSel)
     deps: set[Group] = field(default_factory=set)
     variables: set[str] = field(default_factory=set)
