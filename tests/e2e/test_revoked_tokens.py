@@ -85,18 +85,32 @@ def tour_input(listing_id: str, starts_at: str) -> dict[str, Any]:
     }
 
 
+def writes(stack: Stack, listing_id: str, starts_at: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """A write to try at the gateway, at listings and at scheduling (url, query, variables)."""
+    return [
+        (stack.graphql_url, DELETE_LISTING, {"id": str(uuid.uuid4())}),
+        (subgraph(stack, "listings"), DELETE_LISTING, {"id": str(uuid.uuid4())}),
+        (subgraph(stack, "scheduling"), TOUR, {"input": tour_input(listing_id, starts_at)}),
+    ]
+
+
+async def accepted_everywhere(
+    client: httpx.AsyncClient, stack: Stack, token: str, listing_id: str, starts_at: str
+) -> bool:
+    """True when none of `writes` refuses the token (they may fail for other reasons)."""
+    for url, query, variables in writes(stack, listing_id, starts_at):
+        if await refuses(client, url, query, token, **variables):
+            return False
+    return True
+
+
 async def refused_everywhere(
     client: httpx.AsyncClient, stack: Stack, token: str, listing_id: str, starts_at: str
 ) -> float:
     """Poll the gateway, listings and scheduling until each refuses a write with `token`;
     the longest wait."""
-    checks = [
-        (stack.graphql_url, DELETE_LISTING, {"id": str(uuid.uuid4())}),
-        (subgraph(stack, "listings"), DELETE_LISTING, {"id": str(uuid.uuid4())}),
-        (subgraph(stack, "scheduling"), TOUR, {"input": tour_input(listing_id, starts_at)}),
-    ]
     took = []
-    for url, query, variables in checks:
+    for url, query, variables in writes(stack, listing_id, starts_at):
 
         async def check(url: str = url, query: str = query, v: dict[str, Any] = variables) -> bool:
             return await refuses(client, url, query, token, **v)
@@ -125,6 +139,8 @@ async def test_a_logged_out_token_is_refused_by_the_gateway_listings_and_schedul
         listing_id = await list_cottage(client, url, token)  # listings too
         starts_at = await first_slot(client, url, token, listing_id)
 
+        # each of them takes the token directly before the logout
+        assert await accepted_everywhere(client, stack, token, str(uuid.uuid4()), starts_at)
         logout = "mutation($t: String!) { logout(refreshToken: $t) }"
         assert (await gql(client, url, logout, t=realtor["refreshToken"]))["logout"] is True
 
@@ -149,6 +165,10 @@ async def test_a_deleted_account_is_refused_everywhere_and_what_it_made_is_clean
         starts_at = await first_slot(client, url, buyer["accessToken"], homes)
         tour_id = await request_tour(client, url, buyer["accessToken"], homes, starts_at)
 
+        for leaving in (seller, buyer):
+            assert await accepted_everywhere(
+                client, stack, leaving["accessToken"], homes, starts_at
+            )
         for leaving in (seller, buyer):
             deleted = await gql(
                 client,
