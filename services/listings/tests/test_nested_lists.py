@@ -132,15 +132,17 @@ async def test_every_realtor_keeps_their_own_cursor_in_one_batch(queries, servic
     realtors = await realtors_with_listings(service, details, 5)
     viewer = Principal(realtors[2], Role.REALTOR)
     firsts = await queries.realtor_listings(
-        viewer, [RealtorListings(r, None, limit=2) for r in realtors]
+        viewer, [RealtorListings(r, None, limit=1) for r in realtors]
     )
+    # Each its own cursor and its own page size.
     seconds = [
-        RealtorListings(r, None, limit=2, after=page.items[-1][0], with_total=True)
-        for r, page in zip(realtors, firsts, strict=True)
+        RealtorListings(r, None, limit=1 + n % 3, after=page.items[-1][0], with_total=True)
+        for n, (r, page) in enumerate(zip(realtors, firsts, strict=True))
     ]
     together = await queries.realtor_listings(viewer, seconds)
     alone = [(await queries.realtor_listings(viewer, [w]))[0] for w in seconds]
     assert together == alone
+    assert len({len(page.items) for page in together}) > 1  # the sizes differ
     for first, second in zip(firsts, together, strict=True):
         assert second.has_previous and second.total is not None
         shown = [item.id for _, item in first.items + second.items]
