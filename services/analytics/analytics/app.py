@@ -20,6 +20,8 @@ from servicekit.runtime import Runtime, run
 from analytics.consumers import Consumers
 from analytics.graphql import Services, build_schema
 from analytics.limits import RateLimiter
+from analytics.queries import AnalyticsQueries
+from analytics.reads import Reports
 from analytics.service import Analytics, utcnow
 from analytics.settings import Settings
 
@@ -32,6 +34,7 @@ class Parts:
 
     infra: Infrastructure
     analytics: Analytics
+    reports: Reports
     consumers: Consumers
     services: Services
 
@@ -45,11 +48,13 @@ def assemble(
         per_address=RateLimiter(per_minute=settings.events_per_address_minute),
         clock=clock,
     )
+    reports = Reports(AnalyticsQueries(infra.db), clock=clock)
     return Parts(
         infra=infra,
         analytics=analytics,
+        reports=reports,
         consumers=Consumers(analytics),
-        services=Services(analytics=analytics),
+        services=Services(analytics=analytics, reports=reports),
     )
 
 

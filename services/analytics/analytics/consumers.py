@@ -21,9 +21,7 @@ class Consumers:
 
     def _handler(self, mapper: Mapper) -> Handler:
         async def handle(event: Event, uow: UnitOfWork) -> None:
-            recorded = mapper(event)
-            if recorded is not None:
-                await self.analytics.record(uow, recorded)
+            await self.analytics.receive(uow, mapper(event))
 
         return handle
 

@@ -68,6 +68,32 @@ class Recorded:
         return f"anon:{self.anonymous_id}" if self.anonymous_id else None
 
 
+@dataclass(frozen=True, slots=True)
+class ListingFacts:
+    """What analytics keeps of a listing: whose it is and its zone."""
+
+    id: uuid.UUID
+    realtor_id: uuid.UUID
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    """What analytics keeps of a user: their zone."""
+
+    id: uuid.UUID
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What one event from the streams tells analytics."""
+
+    recorded: Recorded | None = None
+    listing: ListingFacts | None = None
+    person: PersonFacts | None = None
+
+
 def registration_id(user_id: uuid.UUID) -> uuid.UUID:
     """One User Registration per user, whether identity's event or the web's arrives first."""
     return uuid.uuid5(_REGISTRATIONS, str(user_id))

@@ -1,9 +1,10 @@
 """The one mapper: the services' events, as the bus brings them, in the tracking plan's terms.
 
-Each function turns one incoming message into the `Recorded` event it stands for, keyed by
-the source event's id (so redelivery and replays store nothing new), or None when the event
-means nothing to the plan (a status change that is not a publication). Analytics publishes
-no events of its own.
+Each function turns one incoming message into what it tells analytics (`Incoming`): the
+`Recorded` event it stands for, keyed by the source event's id (so redelivery and replays
+store nothing new), or none when it means nothing to the plan (a status change that is not
+a publication); and the facts kept of listings and users. Analytics publishes no events of
+its own.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from realty.media.v1 import media_pb2
 from realty.scheduling.v1 import scheduling_pb2
 from servicekit.bus import Event
 
-from analytics.domain import USER_REGISTRATION, Recorded, registration_id
+from analytics.domain import (
+    USER_REGISTRATION,
+    Incoming,
+    ListingFacts,
+    PersonFacts,
+    Recorded,
+    registration_id,
+)
 
 TOUR_NAMES = {
     "requested": "Tour Requested",
@@ -38,7 +46,7 @@ _PUBLISHED_FROM = {
     listings_pb2.LISTING_STATUS_WITHDRAWN,
 }
 
-Mapper = Callable[[Event], Recorded | None]
+Mapper = Callable[[Event], Incoming]
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -64,13 +72,13 @@ def _clean(properties: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in properties.items() if v is not None and v != ""}
 
 
-def user_registered(event: Event) -> Recorded | None:
+def user_registered(event: Event) -> Incoming:
     message = event.unpack(identity_pb2.UserRegistered)
     user_id = _uuid(message.user_id)
     if user_id is None:
-        return None
+        return Incoming()
     role = identity_pb2.Role.Name(message.role).removeprefix("ROLE_")
-    return Recorded(
+    recorded = Recorded(
         id=registration_id(user_id),
         name=USER_REGISTRATION,
         occurred_at=_time(message.registered_at, event.time),
@@ -78,15 +86,25 @@ def user_registered(event: Event) -> Recorded | None:
         user_id=user_id,
         properties={"role": role},
     )
+    return Incoming(recorded, person=PersonFacts(user_id, message.time_zone or "UTC"))
 
 
-def listing_created(event: Event) -> Recorded | None:
+def user_updated(event: Event) -> Incoming:
+    """A user's zone may change; nothing of the plan happened."""
+    message = event.unpack(identity_pb2.UserUpdated)
+    user_id = _uuid(message.user_id)
+    if user_id is None or not message.time_zone:
+        return Incoming()
+    return Incoming(person=PersonFacts(user_id, message.time_zone))
+
+
+def listing_created(event: Event) -> Incoming:
     listing = event.unpack(listings_pb2.ListingCreated).listing
     listing_id = _uuid(listing.id)
-    if listing_id is None:
-        return None
     realtor = _uuid(listing.realtor_id)
-    return Recorded(
+    if listing_id is None or realtor is None:
+        return Incoming()
+    recorded = Recorded(
         id=event.id,
         name="Listing Created",
         occurred_at=event.time,
@@ -96,17 +114,19 @@ def listing_created(event: Event) -> Recorded | None:
         realtor_id=realtor,
         properties=_clean({"city": listing.address.city, "state": listing.address.state}),
     )
+    facts = ListingFacts(listing_id, realtor, listing.time_zone or "UTC")
+    return Incoming(recorded, listing=facts)
 
 
-def listing_status_changed(event: Event) -> Recorded | None:
+def listing_status_changed(event: Event) -> Incoming:
     changed = event.unpack(listings_pb2.ListingStatusChanged)
     listing_id = _uuid(changed.listing_id)
     active = changed.to_status == listings_pb2.LISTING_STATUS_ACTIVE
     if listing_id is None or not active or changed.from_status not in _PUBLISHED_FROM:
-        return None
+        return Incoming()
     realtor = _uuid(changed.realtor_id)
     status = listings_pb2.ListingStatus.Name(changed.from_status).removeprefix("LISTING_STATUS_")
-    return Recorded(
+    recorded = Recorded(
         id=event.id,
         name="Listing Published",
         occurred_at=event.time,
@@ -116,6 +136,7 @@ def listing_status_changed(event: Event) -> Recorded | None:
         realtor_id=realtor,
         properties={"fromStatus": status},
     )
+    return Incoming(recorded)
 
 
 def _canceller(changed: scheduling_pb2.TourChanged, actor: uuid.UUID | None) -> str:
@@ -128,16 +149,16 @@ def _canceller(changed: scheduling_pb2.TourChanged, actor: uuid.UUID | None) -> 
     return "admin"
 
 
-def tour_changed(event: Event) -> Recorded | None:
+def tour_changed(event: Event) -> Incoming:
     verb = event.subject.rsplit(".", 1)[-1]
     name = TOUR_NAMES.get(verb)
     if name is None:
-        return None
+        return Incoming()
     changed = event.unpack(scheduling_pb2.TourChanged)
     tour = changed.tour
     tour_id = _uuid(tour.id)
     if tour_id is None:
-        return None
+        return Incoming()
     actor = _uuid(changed.actor_id) or _uuid(event.actor or "")
     starts = _iso(tour.starts_at)
     reason = changed.reason or tour.status_reason
@@ -153,7 +174,7 @@ def tour_changed(event: Event) -> Recorded | None:
     elif verb == "completed":
         seconds = tour.ends_at.seconds - tour.starts_at.seconds
         properties["plannedMinutes"] = max(0, seconds // 60) if tour.ends_at.seconds else None
-    return Recorded(
+    recorded = Recorded(
         id=event.id,
         name=name,
         occurred_at=event.time,
@@ -164,9 +185,10 @@ def tour_changed(event: Event) -> Recorded | None:
         tour_id=tour_id,
         properties=_clean(properties),
     )
+    return Incoming(recorded)
 
 
-def meeting_started(event: Event) -> Recorded | None:
+def meeting_started(event: Event) -> Incoming:
     message = event.unpack(media_pb2.MeetingStarted)
     return _call(
         event,
@@ -178,7 +200,7 @@ def meeting_started(event: Event) -> Recorded | None:
     )
 
 
-def attendee_joined(event: Event) -> Recorded | None:
+def attendee_joined(event: Event) -> Incoming:
     message = event.unpack(media_pb2.AttendeeJoined)
     return _call(
         event,
@@ -190,7 +212,7 @@ def attendee_joined(event: Event) -> Recorded | None:
     )
 
 
-def attendee_left(event: Event) -> Recorded | None:
+def attendee_left(event: Event) -> Incoming:
     message = event.unpack(media_pb2.AttendeeLeft)
     properties = {
         "meetingId": message.meeting_id,
@@ -202,7 +224,7 @@ def attendee_left(event: Event) -> Recorded | None:
     )
 
 
-def meeting_ended(event: Event) -> Recorded | None:
+def meeting_ended(event: Event) -> Incoming:
     message = event.unpack(media_pb2.MeetingEnded)
     properties = {
         "meetingId": message.meeting_id,
@@ -219,11 +241,11 @@ def _call(
     user: str | None,
     at: Timestamp,
     properties: dict[str, object],
-) -> Recorded | None:
+) -> Incoming:
     tour_id = _uuid(tour)
     if tour_id is None:
-        return None
-    return Recorded(
+        return Incoming()
+    recorded = Recorded(
         id=event.id,
         name=name,
         occurred_at=_time(at, event.time),
@@ -232,11 +254,13 @@ def _call(
         tour_id=tour_id,
         properties=_clean(properties),
     )
+    return Incoming(recorded)
 
 
 # Subject (logical, wildcards allowed) -> durable consumer name and mapper.
 INCOMING: dict[str, tuple[str, Mapper]] = {
     "identity.user.registered": ("registrations", user_registered),
+    "identity.user.updated": ("user-updated", user_updated),
     "listings.listing.created": ("listing-created", listing_created),
     "listings.listing.status_changed": ("listing-status", listing_status_changed),
     "scheduling.tour.>": ("tours", tour_changed),

@@ -14,7 +14,7 @@ from servicekit.db import Database, UnitOfWork
 from servicekit.vocabulary import Principal
 
 from analytics import store
-from analytics.domain import PROPERTY_VIEW, Recorded, TrackEvent, client_event
+from analytics.domain import PROPERTY_VIEW, Incoming, Recorded, TrackEvent, client_event
 from analytics.limits import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,21 @@ class Analytics:
         self.per_address = per_address
         self.clock = clock
 
+    async def receive(self, uow: UnitOfWork, incoming: Incoming) -> None:
+        """What an event from the streams tells, stored inside the consumer's unit of work
+        (with its inbox row)."""
+        if incoming.listing is not None:
+            await store.save_listing(uow, incoming.listing)
+        if incoming.person is not None:
+            await store.save_person(uow, incoming.person)
+        if incoming.recorded is not None:
+            await self.record(uow, incoming.recorded)
+
     async def record(self, uow: UnitOfWork, event: Recorded) -> bool:
-        """Store an event from the streams, inside the consumer's unit of work (with its
-        inbox row); True when it was new."""
+        """Store one event of the plan; True when it was new. A listing's event is credited
+        to the listing's realtor when analytics knows the listing."""
+        if event.listing_id is not None and event.realtor_id is None:
+            event.realtor_id = await store.listing_owner(uow, event.listing_id)
         return await store.add_event(uow, event, self.clock())
 
     async def track(
@@ -67,6 +79,6 @@ class Analytics:
                 ):
                     await uow.commit()
                     return False
-            stored = await store.add_event(uow, event, now)
+            stored = await self.record(uow, event)
             await uow.commit()
         return stored

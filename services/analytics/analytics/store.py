@@ -1,5 +1,5 @@
 """Every statement that writes: recording events, joining anonymous visitors to their user,
-and the per-visitor memory of counted Property Views."""
+the per-visitor memory of counted Property Views, what is kept of listings and users."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.dml import ReturningInsert
 
-from analytics.domain import USER_REGISTRATION, Recorded, counts_as_view
-from analytics.tables import events, identity_links, view_marks
+from analytics.domain import (
+    USER_REGISTRATION,
+    ListingFacts,
+    PersonFacts,
+    Recorded,
+    counts_as_view,
+)
+from analytics.tables import events, identity_links, listings, people, view_marks
 
 
 async def add_event(uow: UnitOfWork, event: Recorded, received_at: datetime) -> bool:
@@ -94,3 +100,46 @@ async def claim_view(uow: UnitOfWork, visitor: str, listing_id: uuid.UUID, at: d
     if at > last:
         await uow.session.execute(update(view_marks).where(where).values(counted_at=at))
     return True
+
+
+def _listing_lock(listing_id: uuid.UUID) -> Any:
+    return func.hashtextextended(str(listing_id), 0)
+
+
+async def listing_owner(uow: UnitOfWork, listing_id: uuid.UUID) -> uuid.UUID | None:
+    """The listing's realtor, when known. Holds the listing's lock shared until commit, so
+    the listing arriving meanwhile (`save_listing`) waits and then credits this event too."""
+    await uow.session.execute(select(func.pg_advisory_xact_lock_shared(_listing_lock(listing_id))))
+    found = await uow.session.execute(
+        select(listings.c.realtor_id).where(listings.c.id == listing_id)
+    )
+    return found.scalar_one_or_none()
+
+
+async def save_listing(uow: UnitOfWork, listing: ListingFacts) -> None:
+    """Remember the listing, and credit its realtor with the events recorded before it
+    (under the listing's lock: no event of it is between reading no owner and committing)."""
+    await uow.session.execute(select(func.pg_advisory_xact_lock(_listing_lock(listing.id))))
+    statement = insert(listings).values(
+        id=listing.id, realtor_id=listing.realtor_id, time_zone=listing.time_zone
+    )
+    await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[listings.c.id],
+            set_={"realtor_id": listing.realtor_id, "time_zone": listing.time_zone},
+        )
+    )
+    await uow.session.execute(
+        update(events)
+        .where(events.c.listing_id == listing.id, events.c.realtor_id.is_(None))
+        .values(realtor_id=listing.realtor_id)
+    )
+
+
+async def save_person(uow: UnitOfWork, person: PersonFacts) -> None:
+    statement = insert(people).values(id=person.id, time_zone=person.time_zone)
+    await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[people.c.id], set_={"time_zone": person.time_zone}
+        )
+    )

@@ -1,5 +1,5 @@
-"""Analytics' tables: the recorded events, anonymous visitors joined to their users, and
-the last counted view of each listing by each visitor."""
+"""Analytics' tables: the recorded events, anonymous visitors joined to their users, the
+last counted view of each listing by each visitor, and what it keeps of listings and users."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ events = Table(
     Index("events_user", "user_id"),
     Index("events_tour", "tour_id"),
     Index("events_unstitched", "anonymous_id", postgresql_where=text("user_id IS NULL")),
+    Index("events_time", "occurred_at"),
 )
 
 # Identity stitching: an anonymous visitor belongs to the first user it was seen signed in
@@ -50,4 +51,23 @@ view_marks = Table(
     Column("listing_id", UUID(as_uuid=True), nullable=False),
     Column("counted_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("visitor", "listing_id"),
+)
+
+# Each listing's realtor and zone, from listings' events: a Property View names only the
+# listing, and is credited to its realtor (events seen before the listing are credited once
+# it arrives).
+listings = Table(
+    "listings",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("realtor_id", UUID(as_uuid=True), nullable=False),
+    Column("time_zone", Text, nullable=False),
+)
+
+# Each user's IANA zone, from identity's events: a realtor's days end at their midnight.
+people = Table(
+    "people",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("time_zone", Text, nullable=False),
 )

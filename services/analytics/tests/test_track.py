@@ -9,6 +9,7 @@ from typing import Any
 
 from analytics.domain import registration_id
 from realty.identity.v1 import identity_pb2
+from realty.listings.v1 import listings_pb2
 
 VIEW = "Property View"
 
@@ -112,3 +113,19 @@ async def test_a_client_over_its_limit_is_rate_limited(stack: Any) -> None:
     assert await stack.track(uuid.uuid4(), name="Feedback") is True
     stack.clock.advance(timedelta(minutes=2))
     assert await stack.track(user, name="Feedback") is True
+
+
+async def test_a_view_before_its_listing_is_known_is_credited_when_it_arrives(stack: Any) -> None:
+    stack.start_consumers()
+    listing, realtor = uuid.uuid4(), uuid.uuid4()
+    await stack.track(name=VIEW, listingId=str(listing), anonymousId="early")
+    created = listings_pb2.Listing(id=str(listing), realtor_id=str(realtor), time_zone="UTC")
+    await stack.publish("listings.listing.created", listings_pb2.ListingCreated(listing=created))
+    await stack.consumed()
+    await stack.track(name=VIEW, listingId=str(listing), anonymousId="later")
+    found = await stack.rows(
+        "SELECT anonymous_id, realtor_id FROM events WHERE name = :n ORDER BY anonymous_id", n=VIEW
+    )
+    assert [(r.anonymous_id, r.realtor_id) for r in found] == [
+        ("early", realtor), ("later", realtor)
+    ]  # fmt: skip

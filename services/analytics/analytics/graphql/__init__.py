@@ -1,15 +1,15 @@
 # mypy: disable-error-code="untyped-decorator"
-"""Analytics' federation subgraph: `trackEvent`, the frontends' way in.
+"""Analytics' federation subgraph: `trackEvent` (the frontends' way in), `User.dashboard`,
+`Listing.stats` and `platformStats`.
 
-Thin by design: the resolver parses the input, calls the use case and answers; the
-tracking plan's checks (and their BAD_USER_INPUT errors naming `input.name` or
-`input.properties.<key>`) are the domain's.
+Thin by design: resolvers parse arguments, call the use cases and map the read models to the
+types below; the tracking plan's checks and who may see which figures are the domain's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from servicekit.graphql import Context, SubgraphSchema
@@ -18,14 +18,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from analytics.domain import TrackEvent
-from analytics.service import Analytics
-
-
-@dataclass
-class Services:
-    """What resolvers reach through `info.context.services` (built by app.py)."""
-
-    analytics: Analytics
+from analytics.graphql.context import Services, services
+from analytics.graphql.stats import Listing, PlatformStats, User
 
 
 def _address(info: Info[Context, None]) -> str | None:
@@ -66,7 +60,18 @@ class TrackEventInput:
 
 @strawberry.type
 class Query:
-    """Analytics has no root query of its own (only federation's `_service`)."""
+    @strawberry.field(
+        description="The funnel across the platform, active realtors and buyers, tours per "
+        "day and video minutes, for [from, to) (ADMIN)."
+    )
+    async def platform_stats(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> PlatformStats:
+        who = await info.context.user()
+        return PlatformStats.of(await services(info).reports.platform(who, from_, to))
 
 
 @strawberry.type
@@ -78,7 +83,6 @@ class Mutation:
     )
     async def track_event(self, info: Info[Context, None], input: TrackEventInput) -> bool:
         who = await info.context.principal()
-        services: Services = info.context.services
         command = TrackEvent(
             name=input.name,
             properties=input.properties,
@@ -89,8 +93,11 @@ class Mutation:
             occurred_at=input.occurred_at,
             idempotency_key=input.idempotency_key,
         )
-        return await services.analytics.track(who, command, address=_address(info))
+        return await services(info).analytics.track(who, command, address=_address(info))
+
+
+__all__ = ["Services", "build_schema"]
 
 
 def build_schema() -> SubgraphSchema:
-    return SubgraphSchema(query=Query, mutation=Mutation)
+    return SubgraphSchema(query=Query, mutation=Mutation, types=[User, Listing])
