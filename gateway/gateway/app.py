@@ -52,8 +52,12 @@ def federated_engine_factory(
     """Builds the real engine (supergraph → HTTP transport → federated engine) for an SDL.
 
     Every engine it builds records into the gateway's `metrics` and traces through the
-    process's `tracer_provider`.
+    process's `tracer_provider`. The `@policy` hook is imported once, here, so a wrong
+    path stops start-up instead of failing requests.
     """
+    from gateway.authorization import load_policy_hook
+
+    policy_hook = load_policy_hook(settings.policy_hook)
 
     async def build(sdl: str) -> Built:
         from gateway.engine import FederatedEngine
@@ -75,6 +79,8 @@ def federated_engine_factory(
             metrics=metrics,
             tracer_provider=tracer_provider,
             hide_suggestions=not settings.introspection,
+            scope_claim=settings.scope_claim,
+            policy_hook=policy_hook,
         )
         return Built(engine, transport.close)
 

@@ -30,6 +30,7 @@ from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 from servicekit.errors import ErrorCode
 
+from gateway.authorization import Authorization, PolicyHook
 from gateway.deadlines import Deadlines
 from gateway.executor.run import Execution
 from gateway.executor.shape import Shaper, ShapeSet
@@ -88,8 +89,16 @@ class FederatedEngine:
         metrics: GatewayMetrics | None = None,
         tracer_provider: TracerProvider | None = None,
         hide_suggestions: bool = False,
+        scope_claim: str = "scope",
+        policy_hook: PolicyHook | None = None,
     ) -> None:
         self.supergraph = supergraph
+        # `@authenticated` / `@requiresScopes` / `@policy`: the caller's grants come from
+        # the verified token's claims (`ctx.claims`), scopes from `scope_claim`, policies
+        # from `policy_hook` (none granted without one).
+        self._authorization = Authorization.from_schema(supergraph.schema)
+        self._scope_claim = scope_claim
+        self._policy_hook = policy_hook
         # "Did you mean …" names schema members: off whenever introspection is.
         self._hide_suggestions = hide_suggestions
         self._schema = supergraph.api_schema
@@ -106,9 +115,9 @@ class FederatedEngine:
         self._planner = QueryPlanner(supergraph)
         size = max(1, plan_cache_size)
         self._documents: LRUCache[str, _Document] = LRUCache(size)
-        self._plans: LRUCache[tuple[str, str | None, tuple[bool, ...]], Plan | JSON] = LRUCache(
-            size
-        )
+        self._plans: LRUCache[
+            tuple[str, str | None, tuple[bool, ...], frozenset[tuple[str, str]]], Plan | JSON
+        ] = LRUCache(size)
         self.plan_cache_hits = 0
         self.plan_cache_misses = 0
 
@@ -128,7 +137,7 @@ class FederatedEngine:
 
     async def execute(self, request: GraphQLRequest, ctx: RequestContext) -> JSON:
         """Run a query or mutation; see the module docstring for the result's shape."""
-        prepared = self._prepare(request, subscription=False)
+        prepared = self._prepare(request, subscription=False, denied=await self._denied(ctx))
         if isinstance(prepared, dict):
             return prepared
         plan, variables, entry = prepared
@@ -142,7 +151,7 @@ class FederatedEngine:
         self, request: GraphQLRequest, ctx: RequestContext
     ) -> AsyncIterator[JSON] | JSON:
         """Start a subscription: an iterator of shaped events, or a result holding errors."""
-        prepared = self._prepare(request, subscription=True)
+        prepared = self._prepare(request, subscription=True, denied=await self._denied(ctx))
         if isinstance(prepared, dict):
             return prepared
         plan, variables, _ = prepared
@@ -153,9 +162,11 @@ class FederatedEngine:
             )
         return self._events(plan, variables, ctx)
 
-    def plan_for(self, request: GraphQLRequest) -> Plan | JSON:
+    def plan_for(
+        self, request: GraphQLRequest, denied: frozenset[tuple[str, str]] = frozenset()
+    ) -> Plan | JSON:
         """The plan an operation would run with (for tests and diagnostics)."""
-        prepared = self._prepare(request, subscription=None)
+        prepared = self._prepare(request, subscription=None, denied=denied)
         return prepared if isinstance(prepared, dict) else prepared[0]
 
     async def _events(
@@ -178,8 +189,22 @@ class FederatedEngine:
 
     # Preparing an operation ------------------------------------------------------------------
 
+    async def _denied(self, ctx: RequestContext) -> frozenset[tuple[str, str]]:
+        """The coordinates this caller may not see (none when the supergraph guards none)."""
+        authorization = self._authorization
+        if not authorization.rules:
+            return frozenset()
+        grants = await authorization.grants(
+            ctx.claims, scope_claim=self._scope_claim, policy_hook=self._policy_hook
+        )
+        return authorization.denied(grants)
+
     def _prepare(
-        self, request: GraphQLRequest, *, subscription: bool | None
+        self,
+        request: GraphQLRequest,
+        *,
+        subscription: bool | None,
+        denied: frozenset[tuple[str, str]],
     ) -> tuple[Plan, dict[str, Any], _Document] | JSON:
         entry = self._document(request.query)
         if entry.errors is not None:
@@ -234,7 +259,7 @@ class FederatedEngine:
                     ]
                 }
             variables = coerced.coerced
-        plan = self._plan(entry, operation, request.operation_name, variables)
+        plan = self._plan(entry, operation, request.operation_name, variables, denied)
         if isinstance(plan, dict):
             return plan
         return plan, variables, entry
@@ -286,11 +311,17 @@ class FederatedEngine:
         operation: OperationDefinitionNode,
         name: str | None,
         variables: Mapping[str, Any],
+        denied: frozenset[tuple[str, str]],
     ) -> Plan | JSON:
         conditions = entry.conditions.get(name)
         if conditions is None:
             conditions = entry.conditions[name] = condition_variables(operation, entry.fragments)
-        key = (entry.normalized, name, tuple(variables.get(v) is True for v in conditions))
+        key = (
+            entry.normalized,
+            name,
+            tuple(variables.get(v) is True for v in conditions),
+            denied,
+        )
         cached = self._plans.get(key)
         if cached is not None:
             self.plan_cache_hits += 1
@@ -301,7 +332,7 @@ class FederatedEngine:
         result: Plan | JSON
         try:
             with self._tracer.start_as_current_span("gateway.plan"):
-                plan = self._planner.plan(operation, entry.fragments, variables)
+                plan = self._planner.plan(operation, entry.fragments, variables, denied)
         except PlanningError as error:
             result = {
                 "data": None,
@@ -315,7 +346,7 @@ class FederatedEngine:
         else:
             root = self._schema.get_root_type(operation.operation)
             assert root is not None  # validation guarantees the root type exists
-            plan.shape = ShapeSet(self._schema, root.name, plan.selections)
+            plan.shape = ShapeSet(self._schema, root.name, plan.selections, denied)
             result = plan
         self._plans[key] = result
         return result

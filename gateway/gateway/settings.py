@@ -60,6 +60,11 @@ class GatewaySettings(BaseSettings):
         "realtyforyou", validation_alias=AliasChoices("GATEWAY_JWT_AUDIENCE", "JWT_AUDIENCE")
     )
 
+    scope_claim: str = "scope"
+    """The token claim holding the caller's scopes (space separated, or a list)."""
+    policy_hook: str = ""
+    """`module:function` deciding `@policy` policies: (claims, policies) -> those granted."""
+
     max_body_bytes: int = 1_048_576
     max_document_bytes: int = 32_768
     max_depth: int = 12

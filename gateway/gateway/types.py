@@ -36,6 +36,9 @@ class RequestContext:
     principal_id: str | None = None
     principal_role: str | None = None
     client_id: str | None = None
+    # The verified token's claims (None: anonymous): what `@requiresScopes` and `@policy`
+    # are decided on.
+    claims: Mapping[str, Any] | None = None
 
 
 class SubgraphTransport(Protocol):

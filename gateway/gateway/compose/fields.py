@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
+from .guards import merge_guards
 from .model import JoinField, SArgument, SField
 from .printer import string
 from .subgraph import OBJECT, Argument, Field, Marks, Subgraph
@@ -38,11 +39,13 @@ def most_common(descriptions: Sequence[str | None]) -> str | None:
     return next(d for d in written if counts[d] == best)
 
 
-def pass_through(marks: Sequence[Marks]) -> tuple[list[str], bool, bool]:
-    """Printed pass-through applications, plus whether `@inaccessible` / `@tag` are used.
+def pass_through(marks: Sequence[Marks]) -> tuple[list[str], bool, bool, set[str]]:
+    """Printed pass-through applications, whether `@inaccessible` / `@tag` are used, and
+    the guard specs (`guards.links`) the applications need.
 
     `@inaccessible` comes first (the printer places it where composition applies it, before
-    the join directives of a field); the others follow in the order the subgraphs wrote them.
+    the join directives of a field); the others follow in the order the subgraphs wrote
+    them, then the merged guards.
     """
     names: list[str] = []
     for mark in marks:
@@ -58,7 +61,8 @@ def pass_through(marks: Sequence[Marks]) -> tuple[list[str], bool, bool]:
             out.append(next(m.specified_by for m in marks if m.specified_by))
         elif name == "tag":
             out.extend(f"@tag(name: {string(tag)})" for tag in tags)
-    return out, "inaccessible" in names, bool(tags)
+    guarded, specs = merge_guards([mark.guards for mark in marks])
+    return out + guarded, "inaccessible" in names, bool(tags), specs
 
 
 class FieldMerger:
@@ -72,6 +76,7 @@ class FieldMerger:
         self.possible = possible
         self.uses_inaccessible = False
         self.uses_tag = False
+        self.uses_specs: set[str] = set()
 
     def description(self, element: str, written: Sequence[tuple[str, str | None]]) -> str | None:
         """The description to keep; a hint when subgraphs describe the element differently."""
@@ -97,9 +102,10 @@ class FieldMerger:
         return chosen
 
     def marks(self, marks: Sequence[Marks]) -> list[str]:
-        out, inaccessible, tags = pass_through(marks)
+        out, inaccessible, tags, specs = pass_through(marks)
         self.uses_inaccessible |= inaccessible
         self.uses_tag |= tags
+        self.uses_specs |= specs
         return out
 
     # -- output fields -------------------------------------------------------------------

@@ -116,6 +116,7 @@ class Merger:
             roots,
             uses_inaccessible=self.fields.uses_inaccessible,
             uses_tag=self.fields.uses_tag,
+            uses_specs=self.fields.uses_specs,
         )
 
     def _kind(self, name: str, sources: Sequence[tuple[Subgraph, Type]]) -> str | None:
@@ -300,9 +301,10 @@ class Merger:
                         f"{merged.name}.{value_name}",
                     )
                 continue
-            directives, inaccessible, tags = pass_through([v.marks for _, v in holders])
+            directives, inaccessible, tags, specs = pass_through([v.marks for _, v in holders])
             self.fields.uses_inaccessible |= inaccessible
             self.fields.uses_tag |= tags
+            self.fields.uses_specs |= specs
             merged.values.append(
                 SEnumValue(
                     value_name,

@@ -88,3 +88,4 @@ class Supergraph:
     roots: dict[str, str]
     uses_inaccessible: bool = False
     uses_tag: bool = False
+    uses_specs: set[str] = field(default_factory=set)  # guard specs: see `guards.links`

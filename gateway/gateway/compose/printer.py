@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from . import guards
 from .model import JoinField, JoinType, SArgument, SEnumValue, SField, SType, Supergraph
 from .subgraph import ENUM, INPUT, INTERFACE, OBJECT, SCALAR, UNION
 
@@ -225,6 +226,8 @@ def print_supergraph(supergraph: Supergraph) -> str:
     if supergraph.uses_inaccessible:
         links.append(f"@link(url: {string(INACCESSIBLE_SPEC)}, for: SECURITY)")
         directives.append("inaccessible")
+    links += guards.links(supergraph.uses_specs)
+    guard_definitions = guards.definitions(supergraph.uses_specs)
     schema = (
         "schema\n"
         + "".join(f"  {link}\n" for link in links)
@@ -233,7 +236,9 @@ def print_supergraph(supergraph: Supergraph) -> str:
         + "}"
     )
     blocks = [schema]
-    blocks += [DIRECTIVE_DEFINITIONS[n] for n in sorted(directives, key=sort_key)]
+    known = {n: DIRECTIVE_DEFINITIONS[n] for n in directives}
+    known.update((n, t) for n, t in guard_definitions.items() if t.startswith("directive"))
+    blocks += [known[n] for n in sorted(known, key=sort_key)]
     printed: dict[str, str] = {name: _type(t) for name, t in supergraph.types.items()}
     graphs = "\n".join(
         f"  {g.enum} @join__graph(name: {string(g.name)}, url: {string(g.url)})"
@@ -243,5 +248,6 @@ def print_supergraph(supergraph: Supergraph) -> str:
     printed["join__Graph"] = "enum join__Graph {\n" + graphs + "\n}"
     printed["link__Import"] = "scalar link__Import"
     printed["link__Purpose"] = LINK_PURPOSE
+    printed.update((n, t) for n, t in guard_definitions.items() if t.startswith("scalar"))
     blocks += [printed[name] for name in sorted(printed, key=sort_key)]
     return "\n\n".join(blocks) + "\n"

@@ -38,6 +38,7 @@ from graphql.language import (
     ValueNode,
 )
 
+from .guards import GUARD_DIRECTIVES, read_guard
 from .subgraph import (
     ENUM,
     INPUT,
@@ -72,6 +73,7 @@ FEDERATION_DIRECTIVES = (
     "extends",
     "interfaceObject",
     "composeDirective",
+    *GUARD_DIRECTIVES,
 )
 
 #: Types that belong to federation's machinery, never to the composed API.
@@ -198,7 +200,9 @@ class _Reader:
         for name, args in applied:
             if name in PASS_THROUGH and name not in into.order:
                 into.order.append(name)
-            if name == "inaccessible":
+            if name in GUARD_DIRECTIVES:
+                read_guard(name, args, into.guards)
+            elif name == "inaccessible":
                 into.inaccessible = True
             elif name == "tag":
                 tag = _string(args.get("name"))

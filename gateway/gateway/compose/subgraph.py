@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .guards import Guards
 from .typeref import TypeRef
 
 ROOT_NAMES = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
@@ -61,6 +62,8 @@ class Marks:
     deprecated: str | None = None  # the printed application, e.g. '@deprecated(reason: "x")'
     specified_by: str | None = None  # the printed `@specifiedBy(url: ...)` of a scalar
     order: list[str] = field(default_factory=list)
+    # `@authenticated`, `@requiresScopes`, `@policy`, `@cost`, `@listSize`.
+    guards: Guards = field(default_factory=Guards)
 
 
 @dataclass(slots=True)

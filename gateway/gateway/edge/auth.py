@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from servicekit.errors import ServiceError, Unauthenticated, Unavailable
 
@@ -45,16 +46,22 @@ class Caller:
     user_id: str
     role: str
     expires_at: float | None = None  # the token's `exp` (epoch seconds): a socket ends there
+    # Every claim of the verified token: `@requiresScopes` and `@policy` are decided on them.
+    claims: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _expiry(token: str) -> float | None:
-    """`exp` of a token that already verified (read again without a second signature check)."""
+def _claims(token: str) -> dict[str, Any]:
+    """The claims of a token that already verified (read without a second signature check)."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
-        return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _expiry(claims: Mapping[str, Any]) -> float | None:
+    exp = claims.get("exp")
     return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
 
 
@@ -83,10 +90,12 @@ class Authenticator:
         except Exception:
             log.exception("token verification failed unexpectedly")
             raise _unavailable() from None
+        claims = _claims(token)
         return Caller(
             str(principal.user_id),
             str(getattr(principal.role, "value", principal.role)),
-            _expiry(token),
+            _expiry(claims),
+            claims,
         )
 
 

@@ -73,6 +73,7 @@ class Edge:
             principal_id=caller.user_id if caller else None,
             principal_role=caller.role if caller else None,
             client_id=client,
+            claims=caller.claims if caller else None,
         )
         request = GraphQLRequest(resolved.query, variables, operation_name, extensions)
         return Admitted(request, operation, context)

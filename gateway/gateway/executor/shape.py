@@ -24,12 +24,13 @@ from graphql import (
 )
 from servicekit.errors import ErrorCode
 
+from gateway.authorization import UNAUTHORIZED
 from gateway.planner.abstract import data_key
 from gateway.planner.operation import NField, NSel, collect_fields
 
 __all__ = ["ShapeSet", "Shaper"]
 
-_LEAF, _ENUM, _OBJECT, _TYPENAME = 0, 1, 2, 3
+_LEAF, _ENUM, _OBJECT, _TYPENAME, _DENIED = 0, 1, 2, 3, 4
 _FAST_LEAF, _FAST_OBJECT, _FAST_OBJECTS, _GENERAL = 0, 1, 2, 3
 _BUBBLE: Any = object()  # "null here, and this position is non-null: null the parent"
 _INTERNAL = ErrorCode.INTERNAL_SERVER_ERROR.value
@@ -77,10 +78,27 @@ class ShapeField:
 class ShapeSet:
     """A client selection set on one output type; per runtime type fields are collected lazily."""
 
-    __slots__ = ("_by_type", "_possible", "schema", "selections", "static_type")
+    __slots__ = (
+        "_by_type",
+        "_possible",
+        "denied",
+        "schema",
+        "selections",
+        "static_type",
+        "type_name",
+    )
 
-    def __init__(self, schema: GraphQLSchema, type_name: str, selections: Sequence[NSel]) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        type_name: str,
+        selections: Sequence[NSel],
+        denied: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
+        """`denied` (type, field) coordinates are answered null with an authorization error."""
         self.schema = schema
+        self.type_name = type_name
+        self.denied = denied
         self.selections = tuple(selections)
         gtype = schema.type_map[type_name]
         self.static_type: str | None = type_name if isinstance(gtype, GraphQLObjectType) else None
@@ -116,7 +134,13 @@ class ShapeSet:
             if first.name in ("__schema", "__type"):  # answered whole by introspection
                 out.append(ShapeField(key, first.name, _LEAF, "", None, None))
                 continue
-            out.append(self._field(runtime, parent, key, first, occurrences))
+            field = self._field(runtime, parent, key, first, occurrences)
+            denied = self.denied
+            if denied and (
+                (runtime, first.name) in denied or (self.type_name, first.name) in denied
+            ):
+                field.kind = _DENIED
+            out.append(field)
         return tuple(out)
 
     def _field(
@@ -137,7 +161,7 @@ class ShapeSet:
             selections: list[NSel] = []
             for occurrence in occurrences:
                 selections.extend(occurrence.selections or ())
-            sub = ShapeSet(self.schema, gtype.name, selections)
+            sub = ShapeSet(self.schema, gtype.name, selections, self.denied)
             return ShapeField(key, label, _OBJECT, wrappers, sub, None, data_key(key, runtime))
         if isinstance(gtype, GraphQLEnumType):
             values = frozenset(gtype.values)
@@ -177,6 +201,12 @@ class Shaper:
             key = field.key
             if field.kind == _TYPENAME:
                 out[key] = runtime
+                continue
+            if field.kind == _DENIED:
+                self._unauthorized((path, key))
+                if field.wrappers.startswith("N"):
+                    return _BUBBLE
+                out[key] = None
                 continue
             value = data.get(key)
             if value is None and field.alias:
@@ -275,6 +305,15 @@ class Shaper:
         if error not in self.errors:  # a fast path may have seen it before falling back
             self.errors.append(error)
         return _BUBBLE if non_null else None
+
+    def _unauthorized(self, path: Path) -> None:
+        error = {
+            "message": "Unauthorized field or type",
+            "path": _path_list(path),
+            "extensions": {"code": UNAUTHORIZED},
+        }
+        if error not in self.errors:  # a fast path may have seen it before falling back
+            self.errors.append(error)
 
     def _null_error(self, field: ShapeField, path: Path) -> None:
         """Record a non-null violation unless an error already explains this position."""

@@ -10,6 +10,7 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode, print_ast
 
 from gateway.planner.budget import Budget, PlanningError
 from gateway.planner.builder import Builder
+from gateway.planner.denied import strip_denied
 from gateway.planner.operation import NField, normalize
 from gateway.planner.plan import Group, Plan, Step
 from gateway.supergraph import Supergraph
@@ -35,8 +36,12 @@ class QueryPlanner:
         operation: OperationDefinitionNode,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
+        denied: frozenset[tuple[str, str]] = frozenset(),
     ) -> Plan:
         """Plan `operation`; `variables` only decide `@skip`/`@include`.
+
+        Fields at `denied` coordinates (type, field) are left out of every fetch; the
+        plan's `selections` (what the response is shaped by) keep them.
 
         Every failure is a `PlanningError` with a code, logged once here: an unexpected
         exception (a recursion too deep included) is a planner bug reported as
@@ -44,7 +49,7 @@ class QueryPlanner:
         """
         name = operation.name.value if operation.name else None
         try:
-            return self._plan(operation, fragments, variables)
+            return self._plan(operation, fragments, variables, denied)
         except PlanningError as error:
             log.warning("planning %s failed [%s]: %s", name or "<anonymous>", error.code, error)
             raise
@@ -59,6 +64,7 @@ class QueryPlanner:
         operation: OperationDefinitionNode,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
+        denied: frozenset[tuple[str, str]],
     ) -> Plan:
         kind = operation.operation.value
         schema = self.supergraph.schema
@@ -72,7 +78,8 @@ class QueryPlanner:
         selections = normalize(operation.selection_set, fragments, variables)
         roots: list[Group] = []
         builder = Builder(self.supergraph, kind=kind, roots=roots, budget=self._budget())
-        fields = builder.collect(root_type.name, selections)
+        planned = strip_denied(schema, root_type.name, selections, denied) if denied else selections
+        fields = builder.collect(root_type.name, planned)
         introspection = False
         for occurrences in fields.values():
             if occurrences[0].name.startswith("__"):

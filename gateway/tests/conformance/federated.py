@@ -29,9 +29,10 @@ from graphql import (
 )
 
 LINK = (
-    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", '
+    'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", '
     'import: ["@key", "@shareable", "@external", "@requires", "@provides", "@override", '
-    '"@inaccessible", "@interfaceObject"])\n'
+    '"@inaccessible", "@interfaceObject", "@authenticated", "@requiresScopes", "@policy", '
+    '"@cost", "@listSize"])\n'
 )
 
 _DECLARATIONS = """
@@ -44,6 +45,11 @@ directive @provides(fields: String!) on FIELD_DEFINITION
 directive @override(from: String!) on FIELD_DEFINITION
 directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ENUM | ENUM_VALUE | SCALAR | INPUT_OBJECT | INPUT_FIELD_DEFINITION | ARGUMENT_DEFINITION
 directive @interfaceObject on OBJECT
+directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+directive @policy(policies: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR
+directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
 scalar _Any
 """
 
@@ -151,19 +157,30 @@ def compose_sdl(*services: Service) -> str:
 class Federation:
     """A gateway engine over some `Service`s, composed unless a supergraph is given."""
 
-    def __init__(self, *services: Service, supergraph: str | None = None) -> None:
+    def __init__(
+        self, *services: Service, supergraph: str | None = None, **engine_options: Any
+    ) -> None:
+        """`engine_options` go to `FederatedEngine` (`policy_hook=`, `scope_claim=` …)."""
         self.services = {service.name: service for service in services}
         if supergraph is None:
             supergraph = compose_sdl(*services)
         self.supergraph = Supergraph.parse(supergraph)
         self.transport = LocalTransport(self.services)
-        self.engine = FederatedEngine(self.supergraph, self.transport)
+        self.engine = FederatedEngine(self.supergraph, self.transport, **engine_options)
 
-    async def run(self, query: str, variables: dict[str, Any] | None = None) -> JSON:
-        """Execute `query`; every subgraph response must be free of errors unless asked."""
+    async def run(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        claims: Mapping[str, Any] | None = None,
+    ) -> JSON:
+        """Execute `query` for a caller with these verified token `claims` (None: anonymous)."""
         self.transport.calls.clear()
         self.transport.responses.clear()
-        return await self.engine.execute(GraphQLRequest(query, variables, None), RequestContext())
+        return await self.engine.execute(
+            GraphQLRequest(query, variables, None), RequestContext(claims=claims)
+        )
 
     @property
     def fetched(self) -> list[str]:

@@ -78,6 +78,16 @@ def test_valid_token_identifies_the_caller_and_is_forwarded(
     assert ctx.principal_role == "REALTOR"
     assert ctx.headers["authorization"] == bearer
     assert ctx.client_id == f"user:{USER}"
+    assert ctx.claims is not None and ctx.claims["sub"] == str(USER)
+
+
+def test_the_verified_claims_reach_the_engine_for_scopes_and_policies(
+    authed: Any, engines: dict[str, Any]
+) -> None:
+    ask(authed, f"Bearer {token(scope='listings:write tours:read', org='o1')}")
+    _, ctx = engines["v1"].calls[-1]
+    assert ctx.claims["scope"] == "listings:write tours:read"
+    assert ctx.claims["org"] == "o1"
 
 
 def test_no_token_is_anonymous(authed: Any, engines: dict[str, Any]) -> None:
@@ -86,6 +96,7 @@ def test_no_token_is_anonymous(authed: Any, engines: dict[str, Any]) -> None:
     assert response.json()["data"]["me"] is None
     _, ctx = engines["v1"].calls[-1]
     assert ctx.principal_id is None
+    assert ctx.claims is None
     assert "authorization" not in ctx.headers
 
 
