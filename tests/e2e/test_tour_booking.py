@@ -33,16 +33,17 @@ async def test_realtor_lists_buyer_books_realtor_confirms_everyone_sees_it(stack
             client,
             url,
             """query($filter: ListingFilter) {
-                 listings(filter: $filter, sort: RELEVANCE, first: 5) {
+                 listings(filter: $filter, sort: NEWEST, first: 20) {
                    edges { node { id title realtor { id displayName } } }
                  }
                }""",
             buyer_token,
             filter={"text": "lighthouse harbor", "city": "Portland"},
         )
-        nodes = [edge["node"] for edge in found["listings"]["edges"]]
-        assert [n["id"] for n in nodes] == [listing_id]
-        assert nodes[0]["realtor"] == {"id": realtor_id, "displayName": "Rita"}
+        # Other tests of the session list the same cottage: find this realtor's.
+        nodes = {edge["node"]["id"]: edge["node"] for edge in found["listings"]["edges"]}
+        assert listing_id in nodes
+        assert nodes[listing_id]["realtor"] == {"id": realtor_id, "displayName": "Rita"}
 
         starts_at = await first_slot(client, url, buyer_token, listing_id)
         tour_id = await request_tour(client, url, buyer_token, listing_id, starts_at)
