@@ -33,7 +33,7 @@ async def test_realtor_lists_buyer_books_realtor_confirms_everyone_sees_it(stack
             client,
             url,
             """query($filter: ListingFilter) {
-                 listings(filter: $filter, sort: NEWEST, first: 20) {
+                 listings(filter: $filter, sort: RELEVANCE, first: 20) {
                    edges { node { id title realtor { id displayName } } }
                  }
                }""",
