@@ -58,7 +58,7 @@ lint: install
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache
-	@$(VENV)/bin/mypy libs/servicekit/servicekit libs/chimesim/chimesim $(foreach s,$(wildcard services/*),$(s)/$(notdir $(s))) gateway/gateway
+	@$(VENV)/bin/mypy libs/servicekit/servicekit libs/chimesim/chimesim $(foreach s,$(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml)),$(s)/$(notdir $(s))) gateway/gateway
 
 fmt: install
 	@$(VENV)/bin/ruff check --fix .
