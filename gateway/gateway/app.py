@@ -81,6 +81,8 @@ def federated_engine_factory(
             hide_suggestions=not settings.introspection,
             scope_claim=settings.scope_claim,
             policy_hook=policy_hook,
+            max_directive_cost=settings.max_directive_cost,
+            list_size=settings.list_size,
         )
         return Built(engine, transport.close)
 

@@ -32,6 +32,7 @@ from servicekit.errors import ErrorCode
 
 from gateway.authorization import Authorization, PolicyHook
 from gateway.deadlines import Deadlines
+from gateway.demand import COST_TOO_EXPENSIVE, DemandControl
 from gateway.executor.run import Execution
 from gateway.executor.shape import Shaper, ShapeSet
 from gateway.metrics import GatewayMetrics
@@ -91,6 +92,8 @@ class FederatedEngine:
         hide_suggestions: bool = False,
         scope_claim: str = "scope",
         policy_hook: PolicyHook | None = None,
+        max_directive_cost: int | None = None,
+        list_size: int = 100,
     ) -> None:
         self.supergraph = supergraph
         # `@authenticated` / `@requiresScopes` / `@policy`: the caller's grants come from
@@ -99,6 +102,11 @@ class FederatedEngine:
         self._authorization = Authorization.from_schema(supergraph.schema)
         self._scope_claim = scope_claim
         self._policy_hook = policy_hook
+        # Demand control: costs are computed when the supergraph weighs anything with
+        # `@cost`/`@listSize` or a maximum is set; over `max_directive_cost` is refused.
+        self._demand = DemandControl(supergraph.schema, list_size=list_size)
+        self._max_directive_cost = max_directive_cost
+        self._costed = self._demand.weighted or max_directive_cost is not None
         # "Did you mean …" names schema members: off whenever introspection is.
         self._hide_suggestions = hide_suggestions
         self._schema = supergraph.api_schema
@@ -141,11 +149,37 @@ class FederatedEngine:
         if isinstance(prepared, dict):
             return prepared
         plan, variables, entry = prepared
+        estimated = None
+        if self._costed:
+            estimated = self._demand.estimate(
+                plan.kind, plan.shape.type_name, plan.selections, variables
+            )
+            limit = self._max_directive_cost
+            if limit is not None and estimated > limit:
+                self._metrics.observe_cost(estimated, None)
+                return {
+                    "errors": [
+                        {
+                            "message": f"Operation estimated cost {estimated} exceeds the "
+                            f"maximum of {limit}.",
+                            "extensions": {
+                                "code": COST_TOO_EXPENSIVE,
+                                "cost": {"estimated": estimated, "max": limit},
+                            },
+                        }
+                    ]
+                }
         execution = self._execution(plan, ctx, variables)
         await execution.run()
         if plan.introspection:
             self._introspect(entry, request, variables, execution.data)
-        return self._respond(plan, execution)
+        result = self._respond(plan, execution)
+        if estimated is not None:
+            actual = self._demand.actual(
+                plan.kind, plan.shape.type_name, plan.selections, result.get("data")
+            )
+            self._metrics.observe_cost(estimated, actual)
+        return result
 
     async def subscribe(
         self, request: GraphQLRequest, ctx: RequestContext
@@ -168,6 +202,14 @@ class FederatedEngine:
         """The plan an operation would run with (for tests and diagnostics)."""
         prepared = self._prepare(request, subscription=None, denied=denied)
         return prepared if isinstance(prepared, dict) else prepared[0]
+
+    def estimated_cost(self, request: GraphQLRequest) -> int | JSON:
+        """The `@cost`/`@listSize` estimate of an operation (for tests and diagnostics)."""
+        prepared = self._prepare(request, subscription=None, denied=frozenset())
+        if isinstance(prepared, dict):
+            return prepared
+        plan, variables, _ = prepared
+        return self._demand.estimate(plan.kind, plan.shape.type_name, plan.selections, variables)
 
     async def _events(
         self, plan: Plan, variables: Mapping[str, Any], ctx: RequestContext

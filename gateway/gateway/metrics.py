@@ -17,6 +17,8 @@ engine records its fetches and plan-cache look-ups through it. The instruments:
   (`record_plan_cache`).
 - `gateway_active_subscriptions`, `gateway_websocket_connections` — gauges.
 - `gateway_supergraph_reloads_total{result}` — hot reloads, `result` ok|failed.
+- `gateway_operation_cost{measure}` — histogram of operation costs by `@cost`/`@listSize`
+  (`observe_cost`), `measure` estimated|actual (see `demand.py`).
 
 They live in a registry of their own, so the gateway's `/metrics` shows exactly these plus
 the process collector, whatever else the process registers; a test builds its own
@@ -36,6 +38,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     ProcessCollector,
     generate_latest,
 )
@@ -44,6 +47,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
+COST_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 100_000)
 LATENCY_BUCKETS = (
     0.0005,
     0.001,
@@ -184,6 +188,16 @@ class GatewayMetrics:
             "gateway_supergraph_reloads", "Supergraph hot reloads.", ["result"], registry=registry
         )
 
+        self.operation_cost = Histogram(
+            "gateway_operation_cost",
+            "Operation cost from @cost/@listSize, estimated before execution and actual.",
+            ["measure"],
+            buckets=COST_BUCKETS,
+            registry=registry,
+        )
+        self._estimated_cost = self.operation_cost.labels("estimated")
+        self._actual_cost = self.operation_cost.labels("actual")
+
         self._plan_hit = self.plan_cache.labels("hit")
         self._plan_miss = self.plan_cache.labels("miss")
         self._request_children: dict[tuple[str, str, str], tuple[Any, tuple[str, str]]] = {}
@@ -219,6 +233,13 @@ class GatewayMetrics:
                     subgraph
                 )
             child.inc()
+
+    def observe_cost(self, estimated: int | None, actual: int | None) -> None:
+        """Record an operation's estimated and/or actual cost."""
+        if estimated is not None:
+            self._estimated_cost.observe(estimated)
+        if actual is not None:
+            self._actual_cost.observe(actual)
 
     def record_plan_cache(self, hit: bool) -> None:
         """Count one plan cache look-up."""

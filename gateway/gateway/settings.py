@@ -60,6 +60,10 @@ class GatewaySettings(BaseSettings):
         "realtyforyou", validation_alias=AliasChoices("GATEWAY_JWT_AUDIENCE", "JWT_AUDIENCE")
     )
 
+    max_directive_cost: int | None = None
+    """The largest `@cost`/`@listSize` estimate executed; unset: no limit (costs still
+    measured when the supergraph uses the directives)."""
+
     scope_claim: str = "scope"
     """The token claim holding the caller's scopes (space separated, or a list)."""
     policy_hook: str = ""
