@@ -174,3 +174,35 @@ def test_a_policy_hook_is_loaded_from_its_path() -> None:
     assert hook is not None
     assert hook({"sub": "x"}, frozenset({"staff"})) == ["staff"]
     assert load_policy_hook("") is None
+
+
+async def test_an_interface_field_guarded_on_one_implementation_is_denied_on_the_interface(
+    kit: Any,
+) -> None:
+    places = kit.Service(
+        "places",
+        """
+        type Query { places: [Place!]! }
+        interface Place { id: ID!  owner: String }
+        type House implements Place { id: ID!  owner: String @requiresScopes(scopes: [["owners"]]) }
+        type Flat implements Place { id: ID!  owner: String }
+        """,
+        root={
+            "places": [
+                {"__typename": "House", "id": "p1", "owner": "Ada"},
+                {"__typename": "Flat", "id": "p2", "owner": "Bo"},
+            ]
+        },
+    )
+    federation = kit.Federation(places)
+    query = "{ places { id owner ... on Flat { id } } }"
+    result = await federation.run(query, claims={"sub": "x"})
+    assert result == {
+        "data": {"places": [{"id": "p1", "owner": None}, {"id": "p2", "owner": None}]},
+        "errors": [_error("places", 0, "owner"), _error("places", 1, "owner")],
+    }
+    assert "owner" not in federation.transport.calls[0][1]
+    allowed = await federation.run(query, claims={"scope": "owners"})
+    assert allowed == {
+        "data": {"places": [{"id": "p1", "owner": "Ada"}, {"id": "p2", "owner": "Bo"}]}
+    }
