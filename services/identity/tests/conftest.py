@@ -7,8 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -30,20 +29,13 @@ from servicekit.mail import MailCatcher, SmtpMailer
 from servicekit.revocation import RevocationList
 from servicekit.settings import InfraSettings
 from servicekit.testing import DatabaseFactory
+from servicekit.testing.clock import ManualClock
 from starlette.applications import Starlette
 
 PASSWORD = "violet tractor sings at dawn"
 
 
-@dataclass
-class Clock:
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+Clock = ManualClock  # starts now; `advance(seconds)` moves it
 
 
 @dataclass

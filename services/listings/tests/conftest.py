@@ -24,6 +24,7 @@ from servicekit.db import Database
 from servicekit.infrastructure import Infrastructure
 from servicekit.mail import build_mailer
 from servicekit.testing import DatabaseFactory, TokenIssuer
+from servicekit.testing.clock import ManualClock
 
 PUBLIC_URL = "https://www.realty.test"
 
@@ -51,21 +52,12 @@ async def db(database_factory: DatabaseFactory) -> AsyncIterator[Database]:
         await database_factory.drop(url)
 
 
-class TestClock:
+class TestClock(ManualClock):
     """The service's clock in tests: each reading is 1 ms after the previous one (so the
     order of creation is the order of calls), and `advance` jumps ahead."""
 
-    __test__ = False
-
     def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(milliseconds=1)
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
+        super().__init__(start, tick=timedelta(milliseconds=1))
 
 
 @pytest.fixture

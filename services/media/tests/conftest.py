@@ -41,21 +41,18 @@ from servicekit.infrastructure import Infrastructure
 from servicekit.mail import MailCatcher, SmtpMailer
 from servicekit.settings import InfraSettings
 from servicekit.testing import DatabaseFactory, TokenIssuer
+from servicekit.testing.clock import ManualClock
 from servicekit.tls import DevAuthority, TlsMaterial
 from sqlalchemy import text
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 
 
-class Clock:
+class Clock(ManualClock):
+    """A clock tests move by hand, starting at NOW."""
+
     def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
+        super().__init__(now)
 
 
 def client_error(code: str, status: int, operation: str) -> ClientError:

@@ -11,7 +11,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import grpc
@@ -33,6 +33,7 @@ from servicekit.infrastructure import Infrastructure
 from servicekit.mail import MailCatcher, SmtpMailer
 from servicekit.settings import InfraSettings
 from servicekit.testing import DatabaseFactory, TokenIssuer
+from servicekit.testing.clock import ManualClock
 from servicekit.tls import DevAuthority, TlsMaterial
 
 # A Monday, 12:00 UTC (07:00 in New York): the tests' "now".
@@ -40,17 +41,11 @@ NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 NY = "America/New_York"
 
 
-class Clock:
-    """A clock tests move by hand."""
+class Clock(ManualClock):
+    """A clock tests move by hand, starting at NOW."""
 
     def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
+        super().__init__(now)
 
 
 @dataclass
