@@ -2,7 +2,8 @@
 
 `assemble(settings, infra, clock=...)` wires every part (nothing is created at import time,
 so tests pass other settings, infrastructure or a clock they move by hand); `runtime(parts)`
-makes the process (subgraph and the stream consumers; analytics serves no gRPC); `build`
+makes the process (subgraph, the stream consumers, a forwarder per configured destination;
+analytics serves no gRPC); `build`
 opens the infrastructure and does both; `main` runs it.
 """
 
@@ -12,18 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import httpx
 from servicekit.graphql import SubgraphApp
 from servicekit.infrastructure import Infrastructure
 from servicekit.migrations import migrations_dir
 from servicekit.runtime import Runtime, run
 
 from analytics.consumers import Consumers
+from analytics.ga4 import Ga4
 from analytics.graphql import Services, build_schema
 from analytics.limits import RateLimiter
+from analytics.mixpanel import Mixpanel
 from analytics.queries import AnalyticsQueries
 from analytics.reads import Reports
-from analytics.service import Analytics, utcnow
+from analytics.service import Analytics, Destination, utcnow
 from analytics.settings import Settings
+from analytics.workers import Forwarder
 
 MIGRATIONS_DIR = migrations_dir("analytics")
 
@@ -37,16 +42,59 @@ class Parts:
     reports: Reports
     consumers: Consumers
     services: Services
+    forwarders: list[Forwarder]
+    http: httpx.AsyncClient
+
+
+def destinations(settings: Settings, http: httpx.AsyncClient) -> list[Destination]:
+    """The destinations configured: none unless their secrets are set."""
+    found: list[Destination] = []
+    if settings.mixpanel_enabled:
+        if settings.mixpanel_api_secret is not None:
+            user, password = settings.mixpanel_api_secret.get_secret_value(), ""
+        else:
+            assert settings.mixpanel_service_account and settings.mixpanel_service_secret
+            user = settings.mixpanel_service_account
+            password = settings.mixpanel_service_secret.get_secret_value()
+        found.append(
+            Mixpanel(
+                http,
+                url=settings.mixpanel_url,
+                username=user,
+                password=password,
+                project_id=settings.mixpanel_project_id,
+                batch=settings.mixpanel_batch,
+            )
+        )
+    if settings.ga4_enabled:
+        assert settings.ga4_measurement_id and settings.ga4_api_secret
+        found.append(
+            Ga4(
+                http,
+                url=settings.ga4_url,
+                measurement_id=settings.ga4_measurement_id,
+                api_secret=settings.ga4_api_secret.get_secret_value(),
+                batch=settings.ga4_batch,
+            )
+        )
+    return found
 
 
 def assemble(
-    settings: Settings, infra: Infrastructure, *, clock: Callable[[], datetime] = utcnow
+    settings: Settings,
+    infra: Infrastructure,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    http: httpx.AsyncClient | None = None,
 ) -> Parts:
+    http = http or httpx.AsyncClient(timeout=settings.forward_timeout_seconds)
+    targets = destinations(settings, http)
     analytics = Analytics(
         infra.db,
         per_client=RateLimiter(per_minute=settings.events_per_client_minute),
         per_address=RateLimiter(per_minute=settings.events_per_address_minute),
         clock=clock,
+        destinations=[d.name for d in targets],
     )
     reports = Reports(AnalyticsQueries(infra.db), clock=clock)
     return Parts(
@@ -55,12 +103,22 @@ def assemble(
         reports=reports,
         consumers=Consumers(analytics),
         services=Services(analytics=analytics, reports=reports),
+        forwarders=[
+            Forwarder(analytics, d, poll_seconds=settings.forward_poll_seconds) for d in targets
+        ],
+        http=http,
     )
 
 
 def runtime(parts: Parts) -> Runtime:
     app = SubgraphApp(build_schema(), verifier=parts.infra.verifier, services=parts.services)
-    return parts.infra.runtime(graphql=app, subscriptions=parts.consumers.subscriptions())
+    result = parts.infra.runtime(
+        graphql=app,
+        subscriptions=parts.consumers.subscriptions(),
+        workers=[f.run for f in parts.forwarders],
+    )
+    result.on_shutdown.insert(0, parts.http.aclose)
+    return result
 
 
 async def build(settings: Settings | None = None) -> Runtime:

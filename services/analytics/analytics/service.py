@@ -1,4 +1,5 @@
-"""Analytics' use cases: record an event from the streams, track one from a frontend.
+"""Analytics' use cases: record an event from the streams, track one from a frontend,
+forward due events to Mixpanel or GA4.
 
 Each opens (or joins) one unit of work, applies the domain's rules and stores through the
 store; no SQL and no transport here.
@@ -7,14 +8,17 @@ store; no SQL and no transport here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from servicekit.db import Database, UnitOfWork
 from servicekit.vocabulary import Principal
 
 from analytics import store
 from analytics.domain import PROPERTY_VIEW, Incoming, Recorded, TrackEvent, client_event
+from analytics.forwarding import MAX_ATTEMPTS, Result, wait_before
 from analytics.limits import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -22,6 +26,15 @@ log = logging.getLogger(__name__)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class Destination(Protocol):
+    """Mixpanel or GA4, as the forwarder sees them."""
+
+    name: str
+    batch: int
+
+    async def send(self, events: list[Recorded]) -> Result: ...
 
 
 class Analytics:
@@ -32,8 +45,10 @@ class Analytics:
         per_client: RateLimiter,
         per_address: RateLimiter,
         clock: Callable[[], datetime] = utcnow,
+        destinations: Sequence[str] = (),
     ) -> None:
         self.db = db
+        self.destinations = tuple(destinations)
         self.per_client = per_client
         self.per_address = per_address
         self.clock = clock
@@ -53,7 +68,39 @@ class Analytics:
         to the listing's realtor when analytics knows the listing."""
         if event.listing_id is not None and event.realtor_id is None:
             event.realtor_id = await store.listing_owner(uow, event.listing_id)
-        return await store.add_event(uow, event, self.clock())
+        now = self.clock()
+        stored = await store.add_event(uow, event, now)
+        if stored:
+            await store.enqueue(uow, event.id, self.destinations, now)
+        return stored
+
+    async def forward_due(self, destination: Destination, batch: int) -> int:
+        """Send one batch of the destination's due events and record what became of each;
+        returns how many were claimed (0: nothing due)."""
+        now = self.clock()
+        async with self.db.uow() as uow:
+            claimed = await store.claim_due(uow, destination.name, now, batch)
+            if not claimed:
+                return 0
+            result = await destination.send([event for event, _ in claimed])
+            attempts = {event.id: count for event, count in claimed}
+            settled = set(result.sent) | set(result.rejected)
+            retry: dict[uuid.UUID, tuple[int, datetime | None]] = {}
+            for event_id, count in attempts.items():
+                if event_id in settled:
+                    continue
+                tried = count + 1
+                due = (
+                    None if tried >= MAX_ATTEMPTS else now + wait_before(tried, result.retry_after)
+                )
+                retry[event_id] = (tried, due)
+            await store.settle(
+                uow, destination.name, sent=result.sent, rejected=result.rejected, retry=retry
+            )
+            await uow.commit()
+        if result.rejected:
+            log.warning("%s refused %d events", destination.name, len(result.rejected))
+        return len(claimed)
 
     async def track(
         self, who: Principal | None, command: TrackEvent, *, address: str | None

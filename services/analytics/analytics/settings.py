@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from servicekit.settings import ServiceSettings, service_config
 
 
@@ -20,3 +20,36 @@ class Settings(ServiceSettings):
     # (a household or office shares one; a script rotating anonymous ids does too).
     events_per_client_minute: int = Field(120, ge=1)
     events_per_address_minute: int = Field(1200, ge=1)
+
+    # Mixpanel /import: off unless a project secret (or service account) is set.
+    mixpanel_url: str = "https://api.mixpanel.com"
+    mixpanel_api_secret: SecretStr | None = None  # Basic auth user (project API secret)
+    mixpanel_service_account: str | None = None  # or a service account: user ...
+    mixpanel_service_secret: SecretStr | None = None  # ... its secret ...
+    mixpanel_project_id: str | None = None  # ... and the project
+    mixpanel_batch: int = Field(2000, ge=1, le=2000)
+
+    # GA4 Measurement Protocol: off unless both are set.
+    ga4_url: str = "https://www.google-analytics.com"
+    ga4_measurement_id: str | None = None
+    ga4_api_secret: SecretStr | None = None
+    ga4_batch: int = Field(25, ge=1, le=25)
+
+    forward_poll_seconds: float = Field(5.0, gt=0)
+    forward_timeout_seconds: float = Field(10.0, gt=0)
+
+    @property
+    def mixpanel_enabled(self) -> bool:
+        return self.mixpanel_api_secret is not None or (
+            self.mixpanel_service_account is not None and self.mixpanel_service_secret is not None
+        )
+
+    @property
+    def ga4_enabled(self) -> bool:
+        return self.ga4_measurement_id is not None and self.ga4_api_secret is not None
+
+    @model_validator(mode="after")
+    def _service_account_names_its_project(self) -> Settings:
+        if self.mixpanel_service_account and not self.mixpanel_project_id:
+            raise ValueError("ANALYTICS_MIXPANEL_PROJECT_ID is needed with a service account")
+        return self

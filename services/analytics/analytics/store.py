@@ -4,6 +4,7 @@ the per-visitor memory of counted Property Views, what is kept of listings and u
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from analytics.domain import (
     Recorded,
     counts_as_view,
 )
-from analytics.tables import events, identity_links, listings, people, view_marks
+from analytics.tables import deliveries, events, identity_links, listings, people, view_marks
 
 
 async def add_event(uow: UnitOfWork, event: Recorded, received_at: datetime) -> bool:
@@ -143,3 +144,91 @@ async def save_person(uow: UnitOfWork, person: PersonFacts) -> None:
             index_elements=[people.c.id], set_={"time_zone": person.time_zone}
         )
     )
+
+
+async def enqueue(
+    uow: UnitOfWork, event_id: uuid.UUID, destinations: Sequence[str], at: datetime
+) -> None:
+    """Queue a new event for every enabled destination, in the event's own transaction."""
+    if destinations:
+        await uow.session.execute(
+            insert(deliveries)
+            .values([{"destination": d, "event_id": event_id, "due_at": at} for d in destinations])
+            .on_conflict_do_nothing()
+        )
+
+
+async def claim_due(
+    uow: UnitOfWork, destination: str, now: datetime, limit: int
+) -> list[tuple[Recorded, int]]:
+    """The destination's due deliveries, oldest first, locked for this transaction; rows
+    another forwarder holds are skipped. Each with the attempts it had."""
+    claimed = (
+        select(deliveries.c.event_id, deliveries.c.attempts)
+        .where(
+            deliveries.c.destination == destination,
+            deliveries.c.state == "pending",
+            deliveries.c.due_at <= now,
+        )
+        .order_by(deliveries.c.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("claimed")
+    )
+    rows = await uow.session.execute(
+        select(events, claimed.c.attempts)
+        .join(claimed, claimed.c.event_id == events.c.id)
+        .order_by(events.c.occurred_at)
+    )
+    return [
+        (
+            Recorded(
+                id=r.id,
+                name=r.name,
+                occurred_at=r.occurred_at,
+                source=r.source,
+                user_id=r.user_id,
+                anonymous_id=r.anonymous_id,
+                listing_id=r.listing_id,
+                realtor_id=r.realtor_id,
+                tour_id=r.tour_id,
+                properties=dict(r.properties),
+            ),
+            int(r.attempts),
+        )
+        for r in rows
+    ]
+
+
+async def settle(
+    uow: UnitOfWork,
+    destination: str,
+    *,
+    sent: Sequence[uuid.UUID],
+    rejected: dict[uuid.UUID, str],
+    retry: dict[uuid.UUID, tuple[int, datetime | None]],
+) -> None:
+    """Record one attempt's outcome: sent; rejected with its reason; or tried again at the
+    given time (None: given up, recorded as rejected)."""
+    mine = deliveries.c.destination == destination
+    if sent:
+        await uow.session.execute(
+            update(deliveries)
+            .where(mine, deliveries.c.event_id.in_(sent))
+            .values(state="sent", attempts=deliveries.c.attempts + 1, error=None)
+        )
+    for event_id, reason in rejected.items():
+        await uow.session.execute(
+            update(deliveries)
+            .where(mine, deliveries.c.event_id == event_id)
+            .values(state="rejected", attempts=deliveries.c.attempts + 1, error=reason[:1000])
+        )
+    for event_id, (attempts, due) in retry.items():
+        values: dict[str, Any] = {"attempts": attempts}
+        if due is None:
+            values |= {"state": "rejected", "error": f"gave up after {attempts} attempts"}
+        else:
+            values["due_at"] = due
+        await uow.session.execute(
+            update(deliveries).where(mine, deliveries.c.event_id == event_id).values(values)
+        )

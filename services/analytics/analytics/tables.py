@@ -3,7 +3,17 @@ last counted view of each listing by each visitor, and what it keeps of listings
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, PrimaryKeyConstraint, Table, Text, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData()
@@ -70,4 +80,19 @@ people = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("time_zone", Text, nullable=False),
+)
+
+# One row per event and enabled destination (`mixpanel`, `ga4`): pending until sent, or
+# rejected with the destination's reason; a destination's pending rows are its cursor.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("destination", Text, nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("state", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("error", Text),
+    PrimaryKeyConstraint("destination", "event_id"),
+    Index("deliveries_due", "destination", "due_at", postgresql_where=text("state = 'pending'")),
 )
