@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import grpc
 import httpx
 import pytest_asyncio
 from botocore.exceptions import ClientError
@@ -30,7 +29,7 @@ from media.events import outgoing
 from media.graphql import build_schema
 from media.settings import Settings
 from media.store import follow_tour
-from realty.identity.v1 import identity_pb2, identity_pb2_grpc
+from realty.identity.v1 import identity_pb2_grpc
 from servicekit.access import Access, allow
 from servicekit.auth import Role
 from servicekit.bus import Bus
@@ -42,6 +41,7 @@ from servicekit.mail import MailCatcher, SmtpMailer
 from servicekit.settings import InfraSettings
 from servicekit.testing import DatabaseFactory, TokenIssuer
 from servicekit.testing.clock import ManualClock
+from servicekit.testing.identity import FakeIdentity, Person
 from servicekit.tls import DevAuthority, TlsMaterial
 from sqlalchemy import text
 
@@ -179,41 +179,6 @@ class FakeChime:
             self._meeting(kw["MeetingId"], "DeleteMeeting")
             del self.meetings[kw["MeetingId"]]
             return {}
-
-
-@dataclass
-class Person:
-    id: uuid.UUID
-    email: str
-    name: str
-    role: Role
-
-
-class FakeIdentity(identity_pb2_grpc.IdentityServicer):
-    def __init__(self) -> None:
-        self.users: dict[str, Person] = {}
-        self.calls = 0
-
-    def _user(self, person: Person) -> identity_pb2.User:
-        return identity_pb2.User(
-            id=str(person.id),
-            email=person.email,
-            display_name=person.name,
-            role=identity_pb2.Role.Value(f"ROLE_{person.role.value}"),
-            email_verified=True,
-        )
-
-    async def GetUser(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        person = self.users.get(request.id)
-        if person is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, "user not found")
-        return self._user(person)  # type: ignore[arg-type]
-
-    async def BatchGetUsers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        self.calls += 1
-        return identity_pb2.BatchGetUsersResponse(
-            users=[self._user(self.users[i]) for i in request.ids if i in self.users]
-        )
 
 
 PEER_ACCESS = [

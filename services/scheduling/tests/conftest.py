@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import grpc
 import httpx
 import pytest_asyncio
-from realty.identity.v1 import identity_pb2, identity_pb2_grpc
+from realty.identity.v1 import identity_pb2_grpc
 from realty.listings.v1 import listings_pb2, listings_pb2_grpc
 from scheduling.app import MIGRATIONS_DIR, Parts, assemble
 from scheduling.events import outgoing
@@ -34,6 +34,8 @@ from servicekit.mail import MailCatcher, SmtpMailer
 from servicekit.settings import InfraSettings
 from servicekit.testing import DatabaseFactory, TokenIssuer
 from servicekit.testing.clock import ManualClock
+from servicekit.testing.identity import FakeIdentity
+from servicekit.testing.identity import Person as BasePerson
 from servicekit.tls import DevAuthority, TlsMaterial
 
 # A Monday, 12:00 UTC (07:00 in New York): the tests' "now".
@@ -49,40 +51,8 @@ class Clock(ManualClock):
 
 
 @dataclass
-class Person:
-    id: uuid.UUID
-    email: str
-    name: str
-    role: Role
+class Person(BasePerson):
     time_zone: str = NY
-
-
-class FakeIdentity(identity_pb2_grpc.IdentityServicer):
-    def __init__(self) -> None:
-        self.users: dict[str, Person] = {}
-        self.callers: list[Caller | None] = []
-
-    def _user(self, person: Person) -> identity_pb2.User:
-        return identity_pb2.User(
-            id=str(person.id),
-            email=person.email,
-            display_name=person.name,
-            role=identity_pb2.Role.Value(f"ROLE_{person.role.value}"),
-            time_zone=person.time_zone,
-            email_verified=True,
-        )
-
-    async def GetUser(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        person = self.users.get(request.id)
-        if person is None:
-            await context.abort(grpc.StatusCode.NOT_FOUND, "user not found")
-        return self._user(person)  # type: ignore[arg-type]
-
-    async def BatchGetUsers(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        self.callers.append(current_caller.get())
-        return identity_pb2.BatchGetUsersResponse(
-            users=[self._user(self.users[i]) for i in request.ids if i in self.users]
-        )
 
 
 class FakeListings(listings_pb2_grpc.ListingsServicer):
