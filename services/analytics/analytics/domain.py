@@ -92,6 +92,7 @@ class Incoming:
     recorded: Recorded | None = None
     listing: ListingFacts | None = None
     person: PersonFacts | None = None
+    deleted_user: uuid.UUID | None = None
 
 
 def registration_id(user_id: uuid.UUID) -> uuid.UUID:

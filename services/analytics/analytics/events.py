@@ -98,6 +98,11 @@ def user_updated(event: Event) -> Incoming:
     return Incoming(person=PersonFacts(user_id, message.time_zone))
 
 
+def user_deleted(event: Event) -> Incoming:
+    """The user is gone: what analytics holds of them is anonymised."""
+    return Incoming(deleted_user=_uuid(event.unpack(identity_pb2.UserDeleted).user_id))
+
+
 def listing_created(event: Event) -> Incoming:
     listing = event.unpack(listings_pb2.ListingCreated).listing
     listing_id = _uuid(listing.id)
@@ -261,6 +266,7 @@ def _call(
 INCOMING: dict[str, tuple[str, Mapper]] = {
     "identity.user.registered": ("registrations", user_registered),
     "identity.user.updated": ("user-updated", user_updated),
+    "identity.user.deleted": ("user-deleted", user_deleted),
     "listings.listing.created": ("listing-created", listing_created),
     "listings.listing.status_changed": ("listing-status", listing_status_changed),
     "scheduling.tour.>": ("tours", tour_changed),

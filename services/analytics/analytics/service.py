@@ -62,6 +62,9 @@ class Analytics:
             await store.save_person(uow, incoming.person)
         if incoming.recorded is not None:
             await self.record(uow, incoming.recorded)
+        if incoming.deleted_user is not None:
+            forgotten = await store.forget_user(uow, incoming.deleted_user)
+            log.info("anonymised %d events of a deleted user", forgotten)
 
     async def record(self, uow: UnitOfWork, event: Recorded) -> bool:
         """Store one event of the plan; True when it was new. A listing's event is credited

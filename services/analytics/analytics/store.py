@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from servicekit.db import UnitOfWork
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -232,3 +232,41 @@ async def settle(
         await uow.session.execute(
             update(deliveries).where(mine, deliveries.c.event_id == event_id).values(values)
         )
+
+
+async def forget_user(uow: UnitOfWork, user_id: uuid.UUID) -> int:
+    """Anonymise everything analytics holds of a deleted user: their events keep counting in
+    the funnels but name nobody (and the properties they typed are cleared); their links,
+    view marks and zone go, and nothing of theirs still waiting is forwarded. Returns how
+    many events were anonymised."""
+    anonymous = select(identity_links.c.anonymous_id).where(identity_links.c.user_id == user_id)
+    theirs = (events.c.user_id == user_id) | events.c.anonymous_id.in_(anonymous)
+    mine = select(events.c.id).where(theirs)
+    await uow.session.execute(
+        delete(deliveries).where(deliveries.c.state == "pending", deliveries.c.event_id.in_(mine))
+    )
+    await uow.session.execute(
+        delete(view_marks).where(
+            (view_marks.c.visitor == f"user:{user_id}")
+            | view_marks.c.visitor.in_(
+                select(literal_column("'anon:' || anonymous_id"))
+                .select_from(identity_links)
+                .where(identity_links.c.user_id == user_id)
+            )
+        )
+    )
+    await uow.session.execute(
+        update(events)
+        .where(theirs, events.c.source == "client")
+        .values(properties=literal_column("'{}'::jsonb"))
+    )
+    changed = await uow.session.execute(
+        update(events).where(theirs).values(user_id=None, anonymous_id=None)
+    )
+    await uow.session.execute(
+        update(events).where(events.c.realtor_id == user_id).values(realtor_id=None)
+    )
+    await uow.session.execute(delete(listings).where(listings.c.realtor_id == user_id))
+    await uow.session.execute(delete(identity_links).where(identity_links.c.user_id == user_id))
+    await uow.session.execute(delete(people).where(people.c.id == user_id))
+    return int(changed.rowcount or 0)  # type: ignore[attr-defined]
