@@ -316,14 +316,20 @@ class Shaper:
             self.errors.append(error)
 
     def _null_error(self, field: ShapeField, path: Path) -> None:
-        """Record a non-null violation unless an error already explains this position."""
+        """Record a non-null violation unless an error already explains this position: one
+        at it, above it or below it, or at a sibling field — a subgraph nulls an object
+        whose non-null field failed (a FORBIDDEN private field nulls its user), and the
+        object's other fields are then missing for that one reason."""
         flat = _path_list(path)
         for error in self.errors:
             known = error.get("path")
-            if known is None:
+            if not known:
                 continue
             size = min(len(known), len(flat))
             if known[:size] == flat[:size]:
+                return
+            parent = known[:-1]
+            if parent and isinstance(known[-1], str) and flat[: len(parent)] == parent:
                 return
         self.errors.append(
             {
