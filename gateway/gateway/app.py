@@ -20,6 +20,7 @@ import uvicorn
 from opentelemetry.trace import TracerProvider, get_tracer_provider
 from redis.asyncio import Redis
 from servicekit.headers import LimitHeaders
+from servicekit.shedding import ShedLoad
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -240,6 +241,7 @@ def build_app(
         graphql_http = cls(http, *args, **kwargs)
     return GatewayApp(
         graphql_http=graphql_http,
+        max_in_flight=settings.max_in_flight,
         routes=[
             Route("/graphql", http),
             WebSocketRoute("/graphql", websocket),
@@ -262,11 +264,12 @@ class GatewayApp(Starlette):
     for every path (servicekit's `LimitHeaders`: 431).
     """
 
-    def __init__(self, *, graphql_http: ASGIApp, **kwargs: Any) -> None:
+    def __init__(self, *, graphql_http: ASGIApp, max_in_flight: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._graphql_http = graphql_http
-        # Oversized request headers are refused (431) before anything else reads them.
-        self._limited = LimitHeaders(self._dispatch)
+        # Oversized request headers are refused (431) before anything else reads them, and
+        # requests past `max_in_flight` are shed at once (503 UNAVAILABLE, Retry-After).
+        self._limited = LimitHeaders(ShedLoad(self._dispatch, max_in_flight))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._limited(scope, receive, send)

@@ -74,6 +74,8 @@ class GatewaySettings(BaseSettings):
     max_depth: int = 12
     max_aliases: int = 30
     max_root_fields: int = 20
+    max_in_flight: int = 1024
+    """Requests in flight past which the next ones are shed at once (503 UNAVAILABLE); 0: none."""
     max_fields: int = 2_000
     """Fields an operation may select once its fragments are expanded."""
     max_cost: int = 100_000

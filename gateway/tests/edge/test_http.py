@@ -230,3 +230,24 @@ def test_oversized_request_headers_are_431_before_the_edge(client: TestClient) -
     )
     assert response.status_code == 431
     assert response.json()["errors"][0]["extensions"]["reason"] == "HEADERS_TOO_LARGE"
+
+
+def test_requests_past_the_in_flight_limit_are_shed_with_a_code(
+    make_client: Any,
+) -> None:
+    from gateway.app import GatewayApp
+
+    client = make_client()
+    app = client.app
+    assert isinstance(app, GatewayApp)
+    from servicekit.shedding import ShedLoad
+
+    shedder = app._limited.app
+    assert isinstance(shedder, ShedLoad)
+    shedder.max_in_flight, shedder.in_flight = 1, 1  # one request already being served
+    response = client.post(
+        "/graphql", content=json.dumps({"query": "{ hello }"}), headers=JSON_HEADERS
+    )
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert client.get("/healthz").status_code == 200

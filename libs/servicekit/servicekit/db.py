@@ -108,6 +108,7 @@ class Database:
         max_overflow: int = 10,
         echo: bool = False,
         events: EventMapper | None = None,
+        pool_timeout: float = 30.0,
     ) -> None:
         self.url = url
         self.source = source
@@ -120,6 +121,7 @@ class Database:
             # are recycled instead, and a dead one fails its statement, not the pool.
             pool_pre_ping=False,
             pool_recycle=600,
+            pool_timeout=pool_timeout,
             echo=echo,
         )
 

@@ -17,6 +17,7 @@ import psycopg
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -109,6 +110,8 @@ def _refused_input_or_outage(original: BaseException) -> ServiceError | None:
             and not state.startswith(("42", "23"))
         ):
             return Unavailable("the service is temporarily unavailable; try again")
+    if isinstance(original, PoolTimeout):  # every pooled connection busy: shed, don't queue
+        return Unavailable("the service is overloaded; try again shortly")
     if isinstance(original, (ConnectionError, TimeoutError)):
         return Unavailable("the service is temporarily unavailable; try again")
     return None

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.headers import LimitHeaders
+from servicekit.shedding import ShedLoad
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -88,8 +89,10 @@ def service_app(
     checks: Mapping[str, Check],
     routes: Sequence[BaseRoute] = (),
     service: str = "service",
+    max_in_flight: int = 0,
 ) -> Starlette:
-    """A service's HTTP app: `/graphql`, probes, metrics and its own extra routes, traced."""
+    """A service's HTTP app: `/graphql`, probes, metrics and its own extra routes, traced;
+    oversized headers refused (431), requests past `max_in_flight` shed (503)."""
     return Starlette(
         routes=[
             *probe_routes(checks),
@@ -99,6 +102,7 @@ def service_app(
         ],
         middleware=[
             Middleware(LimitHeaders),
+            Middleware(ShedLoad, max_in_flight=max_in_flight),
             Middleware(OpenTelemetryMiddleware),
             Middleware(RequestMetrics, service=service),
         ],

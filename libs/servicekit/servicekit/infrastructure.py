@@ -72,6 +72,7 @@ class Infrastructure:
             source=name,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
             events=events,
         )
         if configure_process:
@@ -137,7 +138,11 @@ class Infrastructure:
         return Runtime(
             name=s.service_name,
             http_app=service_app(
-                service=s.service_name, graphql=graphql, checks=checks, routes=routes
+                service=s.service_name,
+                graphql=graphql,
+                checks=checks,
+                routes=routes,
+                max_in_flight=s.max_in_flight,
             ),
             http_host=s.http_host,
             http_port=s.http_port,

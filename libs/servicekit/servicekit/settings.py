@@ -97,6 +97,10 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50050
+    # Requests in flight past which the next ones get 503 UNAVAILABLE at once (0: no limit).
+    max_in_flight: int = 256
+    # How long a request may wait for a pooled database connection before UNAVAILABLE.
+    db_pool_timeout_seconds: float = 5.0
     database_name: str = ""
     database_url: str | None = Field(None)
     db_pool_size: int = 10
