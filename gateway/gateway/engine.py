@@ -46,6 +46,9 @@ from gateway.variables import SimpleVariable, coerce_simple, simple_variables
 __all__ = ["FederatedEngine", "is_request_error"]
 
 
+_NOTHING_DENIED: frozenset[tuple[str, str]] = frozenset()
+
+
 def is_request_error(result: Mapping[str, Any]) -> bool:
     """True when the result rejects the request itself (no execution happened)."""
     return "data" not in result
@@ -145,7 +148,8 @@ class FederatedEngine:
 
     async def execute(self, request: GraphQLRequest, ctx: RequestContext) -> JSON:
         """Run a query or mutation; see the module docstring for the result's shape."""
-        prepared = self._prepare(request, subscription=False, denied=await self._denied(ctx))
+        denied = await self._denied(ctx) if self._authorization.rules else _NOTHING_DENIED
+        prepared = self._prepare(request, subscription=False, denied=denied)
         if isinstance(prepared, dict):
             return prepared
         plan, variables, entry = prepared
@@ -185,7 +189,8 @@ class FederatedEngine:
         self, request: GraphQLRequest, ctx: RequestContext
     ) -> AsyncIterator[JSON] | JSON:
         """Start a subscription: an iterator of shaped events, or a result holding errors."""
-        prepared = self._prepare(request, subscription=True, denied=await self._denied(ctx))
+        denied = await self._denied(ctx) if self._authorization.rules else _NOTHING_DENIED
+        prepared = self._prepare(request, subscription=True, denied=denied)
         if isinstance(prepared, dict):
             return prepared
         plan, variables, _ = prepared
@@ -232,10 +237,8 @@ class FederatedEngine:
     # Preparing an operation ------------------------------------------------------------------
 
     async def _denied(self, ctx: RequestContext) -> frozenset[tuple[str, str]]:
-        """The coordinates this caller may not see (none when the supergraph guards none)."""
+        """The coordinates this caller may not see (asked only when the supergraph guards any)."""
         authorization = self._authorization
-        if not authorization.rules:
-            return frozenset()
         grants = await authorization.grants(
             ctx.claims, scope_claim=self._scope_claim, policy_hook=self._policy_hook
         )

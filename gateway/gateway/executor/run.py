@@ -335,9 +335,18 @@ class Execution:
     def _collect(self, group: Group, batch: _Batch) -> None:
         seen = batch.seen
         typename = group.rep_typename
+        flat = group.key_names
+        nested = group.key_nested
         for obj, where in _locate(self.data, group.path):
             fields = _representation(group.rep, obj)
-            if fields is None or _null_in_key(group.key, fields):
+            if fields is None:
+                continue
+            null = False
+            for name in flat:  # the common key, `id`, checked inline
+                if fields.get(name) is None:
+                    null = True
+                    break
+            if null or (nested and _null_in_key(group.key, fields)):
                 continue
             rep_type = typename or obj.get("__typename")
             if rep_type is None:

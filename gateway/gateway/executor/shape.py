@@ -199,11 +199,11 @@ class Shaper:
         out: dict[str, Any] = {}
         for field in fields:
             key = field.key
-            if field.kind == _TYPENAME:
-                out[key] = runtime
-                continue
-            if field.kind == _DENIED:
-                self._unauthorized((path, key))
+            if field.kind >= _TYPENAME:  # one comparison on the common path
+                if field.kind == _TYPENAME:
+                    out[key] = runtime
+                    continue
+                self._unauthorized((path, key))  # _DENIED
                 if field.wrappers.startswith("N"):
                     return _BUBBLE
                 out[key] = None

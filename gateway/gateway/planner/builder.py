@@ -515,5 +515,7 @@ class Builder:
             rep_typename=target if is_object else None,
             rep=template,
             key=key.fields,
+            key_names=tuple(name for name, sub in key.fields if sub is None),
+            key_nested=any(sub is not None for _, sub in key.fields),
             deps={group, *deps},
         )

@@ -90,6 +90,8 @@ class Group:
     rep: RepTemplate = ()
     # The key part of `rep`: an object with a null anywhere in it is no entity to fetch.
     key: FieldSet = ()
+    key_names: tuple[str, ...] = ()  # the key's plain fields, checked inline per object
+    key_nested: bool = False  # the key has nested selections too: checked whole
     selection: FetchSel = field(default_factory=FetchSel)
     deps: set[Group] = field(default_factory=set)
     variables: set[str] = field(default_factory=set)
