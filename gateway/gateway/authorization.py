@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,8 @@ __all__ = [
     "Rule",
     "load_policy_hook",
 ]
+
+log = logging.getLogger(__name__)
 
 UNAUTHORIZED = "UNAUTHORIZED_FIELD_OR_TYPE"
 Coordinate = tuple[str, str]  # (type, field)
@@ -193,10 +196,13 @@ class Authorization:
                 scopes = frozenset(str(s) for s in raw)
         policies: frozenset[str] = frozenset()
         if self.policies and policy_hook is not None:
-            granted = policy_hook(claims, self.policies)
-            if inspect.isawaitable(granted):
-                granted = await granted
-            policies = frozenset(str(p) for p in granted) & self.policies
+            try:
+                granted = policy_hook(claims, self.policies)
+                if inspect.isawaitable(granted):
+                    granted = await granted
+                policies = frozenset(str(p) for p in granted) & self.policies
+            except Exception:  # fail closed: a broken hook grants nothing, and says so
+                log.exception("the @policy hook failed; no policy is granted")
         return Grants(claims is not None, scopes, policies)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from gateway.authorization import load_policy_hook
 
 USERS = {"u1": {"id": "u1", "name": "Ada", "email": "ada@example.com", "phone": "555"}}
@@ -153,6 +154,19 @@ async def test_policies_come_from_the_hook_and_none_are_granted_without_it(kit: 
         ({"role": "staff"}, frozenset({"staff"})),
         ({"role": "buyer"}, frozenset({"staff"})),
     ]
+
+
+async def test_a_failing_policy_hook_grants_nothing(
+    kit: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(claims: Mapping[str, Any] | None, policies: frozenset[str]) -> list[str]:
+        raise RuntimeError("policy store down")
+
+    federation = _federation(kit, policy_hook=broken)
+    result = await federation.run("{ homes { id notes } }", claims={"role": "staff"})
+    assert result["data"] == {"homes": [{"id": "h1", "notes": None}, {"id": "h2", "notes": None}]}
+    assert result["errors"] == [_error("homes", 0, "notes"), _error("homes", 1, "notes")]
+    assert "the @policy hook failed" in caplog.text
 
 
 async def test_plans_are_cached_per_set_of_denied_fields(kit: Any) -> None:

@@ -84,3 +84,44 @@ async def test_no_fetch_at_all_when_every_key_is_null(kit: Any) -> None:
         "data": {"homes": [{"agent": {"name": None}}, {"agent": {"name": None}}, {"agent": None}]}
     }
     assert federation.fetched == ["homes"]
+
+
+async def test_a_composite_key_with_a_null_part_is_not_sent(kit: Any) -> None:
+    offices = kit.Service(
+        "offices",
+        """
+        type Query { desks: [Desk!]! }
+        type Desk @key(fields: "id office { code }") { id: ID!  office: Office }
+        type Office @shareable { code: String }
+        """,
+        root={
+            "desks": [
+                {"id": "d1", "office": {"code": "LON"}},
+                {"id": "d2", "office": {"code": None}},
+                {"id": "d3", "office": None},
+            ]
+        },
+        entities={"Desk": lambda rep: {"id": rep["id"]}},
+    )
+    seats = kit.Service(
+        "seats",
+        """
+        type Desk @key(fields: "id office { code }") { id: ID!  office: Office  seats: Int }
+        type Office @shareable { code: String }
+        """,
+        entities={"Desk": lambda rep: {"id": rep["id"], "seats": 4}},
+    )
+    federation = kit.Federation(offices, seats)
+    result = await federation.run("{ desks { id seats } }")
+    assert result == {
+        "data": {
+            "desks": [
+                {"id": "d1", "seats": 4},
+                {"id": "d2", "seats": None},
+                {"id": "d3", "seats": None},
+            ]
+        }
+    }
+    assert seats.representations == [
+        [{"__typename": "Desk", "id": "d1", "office": {"code": "LON"}}]
+    ]
