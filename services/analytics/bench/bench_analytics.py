@@ -1,0 +1,123 @@
+"""Benchmarks (printed figures; they pass or fail on correctness only):
+
+1. Ingestion from the bus: N tour events already in the stream, consumed and recorded
+   (inbox + event row per event); events per second.
+2. `User.dashboard` through the subgraph for a realtor with `ANALYTICS_BENCH_MINE` events in
+   range among `ANALYTICS_BENCH_TOTAL` in all; p50 and p95.
+3. Forwarding to the local Mixpanel server: events per second through the forwarder.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from realty.scheduling.v1 import scheduling_pb2
+from servicekit.auth import Role
+from sqlalchemy import text
+
+INGEST = int(os.environ.get("ANALYTICS_BENCH_INGEST", "10000"))
+MINE = int(os.environ.get("ANALYTICS_BENCH_MINE", "100000"))
+TOTAL = int(os.environ.get("ANALYTICS_BENCH_TOTAL", "1000000"))
+FORWARD = int(os.environ.get("ANALYTICS_BENCH_FORWARD", "10000"))
+START = datetime(2027, 2, 1, 5, 0, tzinfo=UTC)
+VERBS = ("requested", "confirmed", "started", "completed", "cancelled")
+NAMES = ("Property View", "Tour Requested", "Tour Scheduled", "Tour Started", "Tour Completed",
+         "Tour Cancelled", "Tour Declined")  # fmt: skip
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def bench_ingestion_from_the_bus(stack: Any) -> None:
+    realtor, listing = str(uuid.uuid4()), str(uuid.uuid4())
+    stamp = Timestamp()
+    stamp.FromDatetime(START)
+    for i in range(INGEST):
+        tour = scheduling_pb2.Tour(id=str(uuid.uuid4()), listing_id=listing, buyer_id=str(uuid.uuid4()),
+                                   realtor_id=realtor, starts_at=stamp, ends_at=stamp)  # fmt: skip
+        verb = VERBS[i % len(VERBS)]
+        await stack.publish(f"scheduling.tour.{verb}", scheduling_pb2.TourChanged(tour=tour))
+    began = time.perf_counter()
+    stack.start_consumers()
+    await stack.consumed(timeout=600)
+    elapsed = time.perf_counter() - began
+    [(count,)] = await stack.rows("SELECT count(*) FROM events")
+    assert count == INGEST
+    print(
+        f"\ningestion: {INGEST} events from the bus in {elapsed:.2f} s = {INGEST / elapsed:,.0f}/s"
+    )
+
+
+async def bench_dashboard(stack: Any) -> None:
+    realtor = uuid.uuid4()
+    listings = [uuid.uuid4() for _ in range(20)]
+    began = time.perf_counter()
+    async with stack.db.engine.begin() as conn:
+        insert = text(
+            """INSERT INTO events (id, name, occurred_at, received_at, source, realtor_id,
+                                   listing_id, tour_id, properties)
+               SELECT gen_random_uuid(), (CAST(:names AS text[]))[1 + (n % 7)],
+                      :start + (n % 2592000) * interval '1 second', now(), 'bench',
+                      CASE WHEN :mine THEN CAST(:realtor AS uuid) ELSE gen_random_uuid() END,
+                      (CAST(:listings AS uuid[]))[1 + (n % 20)], gen_random_uuid(), '{}'::jsonb
+               FROM generate_series(1, :count) AS n"""
+        )
+        names = list(NAMES)
+        await conn.execute(insert, {"names": names, "start": START, "mine": True,
+                                    "realtor": realtor, "listings": listings, "count": MINE})  # fmt: skip
+        await conn.execute(insert, {"names": names, "start": START - timedelta(days=60),
+                                    "mine": False, "realtor": realtor, "listings": listings,
+                                    "count": max(TOTAL - MINE, 0)})  # fmt: skip
+        await conn.execute(text("ANALYZE events"))
+    print(f"\ndashboard: {TOTAL} events loaded in {time.perf_counter() - began:.1f} s")
+    query = """query($id: ID!, $from: DateTime!, $to: DateTime!) {
+      _entities(representations: [{__typename: "User", id: $id}]) { ... on User {
+        dashboard(from: $from, to: $to) { current { funnel { count } medianResponseMinutes }
+          previous { funnel { count } } listings { counts { views } } daily { date } } } } }"""
+    variables = {"id": str(realtor), "from": START.isoformat(),
+                 "to": (START + timedelta(days=30)).isoformat()}  # fmt: skip
+    times = []
+    for _ in range(30):
+        began = time.perf_counter()
+        body = await stack.gql(query, variables, user=realtor, role=Role.REALTOR)
+        times.append((time.perf_counter() - began) * 1000)
+        assert not body.get("errors"), body
+    funnel = body["data"]["_entities"][0]["dashboard"]["current"]["funnel"]
+    assert funnel[0]["count"] == MINE // 7 or funnel[0]["count"] > 0
+    print(f"dashboard over {MINE} events of {TOTAL}: p50 {statistics.median(times):.0f} ms, "
+          f"p95 {percentile(times, 0.95):.0f} ms")  # fmt: skip
+
+
+async def bench_forwarding_to_mixpanel(forwarding: Any) -> None:
+    stack, apis = forwarding
+    async with stack.db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                """WITH made AS (
+                     INSERT INTO events (id, name, occurred_at, received_at, source, user_id,
+                                         properties)
+                     SELECT gen_random_uuid(), 'Feedback', :at, :at, 'client', gen_random_uuid(),
+                            '{"page": "/"}'::jsonb FROM generate_series(1, :count)
+                     RETURNING id)
+                   INSERT INTO deliveries (destination, event_id, due_at)
+                   SELECT 'mixpanel', id, :at FROM made"""
+            ),
+            {"at": stack.clock(), "count": FORWARD},
+        )
+    mixpanel = next(f for f in stack.parts.forwarders if f.destination.name == "mixpanel")
+    mixpanel.destination.batch = 2000
+    began = time.perf_counter()
+    while await mixpanel.run_once():
+        pass
+    elapsed = time.perf_counter() - began
+    assert len(apis.mixpanel.imported) == FORWARD
+    print(f"\nforwarding: {FORWARD} events to the local Mixpanel in {elapsed:.2f} s = "
+          f"{FORWARD / elapsed:,.0f}/s")  # fmt: skip
