@@ -301,7 +301,7 @@ def settings_for(
         database_url=url,
         listings_grpc=peers.target,
         identity_grpc=peers.target,
-        grpc_timeout_seconds=1.0,
+        grpc_timeout_seconds=10.0,  # generous: a loaded 2-core CI machine, not a test of deadlines
         public_url="http://scheduling.test",
         infra=infra,
     )
