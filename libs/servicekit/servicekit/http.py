@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.headers import LimitHeaders
-from servicekit.shedding import ShedLoad
+from servicekit.shedding import Deadline, ShedLoad
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -90,9 +90,11 @@ def service_app(
     routes: Sequence[BaseRoute] = (),
     service: str = "service",
     max_in_flight: int = 0,
+    request_timeout: float = 0.0,
 ) -> Starlette:
     """A service's HTTP app: `/graphql`, probes, metrics and its own extra routes, traced;
-    oversized headers refused (431), requests past `max_in_flight` shed (503)."""
+    oversized headers refused (431), requests past `max_in_flight` shed (503), requests
+    past `request_timeout` seconds cancelled (503)."""
     return Starlette(
         routes=[
             *probe_routes(checks),
@@ -103,6 +105,7 @@ def service_app(
         middleware=[
             Middleware(LimitHeaders),
             Middleware(ShedLoad, max_in_flight=max_in_flight),
+            Middleware(Deadline, seconds=request_timeout),
             Middleware(OpenTelemetryMiddleware),
             Middleware(RequestMetrics, service=service),
         ],

@@ -143,6 +143,7 @@ class Infrastructure:
                 checks=checks,
                 routes=routes,
                 max_in_flight=s.max_in_flight,
+                request_timeout=s.request_timeout_seconds,
             ),
             http_host=s.http_host,
             http_port=s.http_port,

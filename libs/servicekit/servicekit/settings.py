@@ -99,6 +99,8 @@ class ServiceSettings(BaseSettings):
     grpc_port: int = 50050
     # Requests in flight past which the next ones get 503 UNAVAILABLE at once (0: no limit).
     max_in_flight: int = 256
+    # A request running longer is cancelled (its resources freed) and answered UNAVAILABLE.
+    request_timeout_seconds: float = 30.0
     # How long a request may wait for a pooled database connection before UNAVAILABLE.
     db_pool_timeout_seconds: float = 5.0
     database_name: str = ""

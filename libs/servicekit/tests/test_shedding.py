@@ -67,3 +67,31 @@ async def test_a_request_that_cannot_get_a_connection_in_time_is_unavailable(db:
         await small.dispose()
     assert result.errors
     assert result.errors[0].extensions == {"code": "UNAVAILABLE"}
+
+
+async def test_a_request_past_its_deadline_is_cancelled_and_answered_unavailable() -> None:
+    released: list[str] = []
+
+    class Stuck:
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await asyncio.Event().wait()  # a query that never returns
+            finally:
+                released.append("connection")  # what an `async with` would give back
+
+    async def ready() -> bool:
+        return True
+
+    app = service_app(graphql=Stuck(), checks={"x": ready}, request_timeout=0.05)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        late = await client.post("/graphql", content=b"{}")
+        probe = await client.get("/healthz")
+    assert late.status_code == 503
+    assert late.json()["errors"][0]["extensions"] == {
+        "code": "UNAVAILABLE",
+        "reason": "DEADLINE_EXCEEDED",
+    }
+    assert released == ["connection"]  # the handler was cancelled, its resources freed
+    assert probe.status_code == 200
