@@ -44,7 +44,9 @@ mutation Register($input: RegisterInput!) {
 }"""
 
 
-async def register(client: httpx.AsyncClient, url: str, role: str, name: str) -> tuple[str, str]:
+async def register(
+    client: httpx.AsyncClient, url: str, role: str, name: str, password: str | None = None
+) -> tuple[str, str]:
     """A new account; its access token and user id."""
     data = await gql(
         client,
@@ -52,7 +54,7 @@ async def register(client: httpx.AsyncClient, url: str, role: str, name: str) ->
         REGISTER,
         input={
             "email": f"{name.lower()}.{uuid.uuid4().hex[:6]}@example.com",
-            "password": f"Tour-{uuid.uuid4().hex[:12]}-Window!",
+            "password": password or f"Tour-{uuid.uuid4().hex[:12]}-Window!",
             "displayName": name,
             "role": role,
             "timeZone": "America/New_York",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,6 +172,40 @@ async def test_a_service_database_down_makes_its_fields_unavailable_and_only_tho
         back = await eventually(tour_is_back)
         assert back["data"]["tour"]["status"] == "REQUESTED"
     assert load.answers and load.internal_errors() == []
+
+
+async def test_a_consumer_whose_database_is_down_does_every_effect_once_it_is_back(
+    chaos: Chaos,
+) -> None:
+    """The buyer erases their account while scheduling's database refuses connections:
+    scheduling's consumer waits (it does not dead-letter), then cancels the tour, once."""
+    url = chaos.stack.graphql_url
+    password = f"Erase-{uuid.uuid4().hex[:12]}-Me!"
+    async with httpx.AsyncClient(timeout=20) as client:
+        realtor, _ = await register(client, url, "REALTOR", "Rita")
+        buyer, _ = await register(client, url, "BUYER", "Ben", password=password)
+        await open_every_day(client, url, realtor)
+        listing_id = await list_cottage(client, url, realtor)
+        starts_at = await first_slot(client, url, buyer, listing_id)
+        tour_id = await request_tour(client, url, buyer, listing_id, starts_at)
+        chaos.down(chaos.databases["scheduling"])
+        try:
+            erased = await gql(
+                client, url, "mutation($p: String!) { deleteMyAccount(password: $p) }", buyer, p=password
+            )  # fmt: skip
+            assert erased["deleteMyAccount"] is True
+            await asyncio.sleep(OUTAGE_SECONDS)  # the outage itself
+        finally:
+            chaos.up(chaos.databases["scheduling"])
+        history = "query($id: ID!) { tour(id: $id) { status history { to } } }"
+
+        async def cancelled() -> dict[str, Any] | None:
+            body = await post(client, url, history, realtor, id=tour_id)
+            tour = (body.get("data") or {}).get("tour")
+            return tour if tour and tour["status"] == "CANCELLED" else None
+
+        tour = await eventually(cancelled, timeout=120)
+    assert [step["to"] for step in tour["history"]].count("CANCELLED") == 1
 
 
 async def test_a_stopped_service_degrades_only_the_fields_it_resolves(chaos: Chaos) -> None:
