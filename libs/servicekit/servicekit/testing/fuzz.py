@@ -153,6 +153,16 @@ def _with_strings(document: str, value: str, *, only: str | None = None) -> str:
     return graphql.print_ast(graphql.visit(parsed, SetStrings()))
 
 
+def _unexplained(error: dict[str, Any]) -> bool:
+    """An error a client cannot act on: INTERNAL_SERVER_ERROR, or bad input that does not
+    name the input it refuses (`extensions.field`)."""
+    extensions = error.get("extensions") or {}
+    code = extensions.get("code")
+    return code == "INTERNAL_SERVER_ERROR" or (
+        code == "BAD_USER_INPUT" and "field" not in extensions
+    )
+
+
 def root_fields(schema: graphql.GraphQLSchema, *, skip: Iterable[str] = ()) -> list[str]:
     """Every root query and mutation field except the federation ones and `skip`."""
     skipped = {"_entities", "_service", *skip}
@@ -166,16 +176,13 @@ def root_fields(schema: graphql.GraphQLSchema, *, skip: Iterable[str] = ()) -> l
 async def find_internal_errors(
     documents: Iterable[str], callers: dict[str, Execute]
 ) -> list[Failure]:
-    """Run every document as every caller; the ones answered INTERNAL_SERVER_ERROR."""
+    """Run every document as every caller; the ones answered INTERNAL_SERVER_ERROR, or
+    BAD_USER_INPUT without naming the field."""
     failures: list[Failure] = []
     for document in documents:
         for caller, execute in callers.items():
             errors = list(await execute(document))
-            internal = [
-                e
-                for e in errors
-                if (e.get("extensions") or {}).get("code") == "INTERNAL_SERVER_ERROR"
-            ]
+            internal = [e for e in errors if _unexplained(e)]
             if internal:
                 failures.append(Failure(document, caller, internal))
     return failures

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from servicekit import values
 from servicekit.db import UnitOfWork
 from servicekit.vocabulary import BadUserInput, RateLimited, Unauthenticated
 
@@ -16,7 +17,7 @@ from identity.service.base import AuthResult, Client, UseCases, client_key, thro
 from identity.store import credentials, users
 from identity.throttle import ThrottleLimits, ThrottleState
 from identity.tokens import MAX_TOKEN_LENGTH
-from identity.values import normalize_email
+from identity.values import EMAIL_MAX, normalize_email
 
 INVALID_CREDENTIALS = "invalid email or password"
 
@@ -38,10 +39,13 @@ class SignInCases(UseCases):
         locks only this client for this account; the account from every client, which only
         delays, and not the clients that signed in to it before (a stranger's guesses never
         keep the owner out); and this client's address across accounts."""
+        # Text no account can have (a NUL byte, control characters) is refused as input;
+        # that says nothing about which accounts exist.
+        values.text(email, "email", max_length=EMAIL_MAX, multiline=False)
         try:
             normalised = normalize_email(email)
         except BadUserInput:
-            normalised = email.strip().lower()[:320]
+            normalised = email.strip().lower()[:EMAIL_MAX]
         pair_key = client_key(normalised, client)
         account_key = throttle_key("account", normalised)
         limit_ip = client.ip and self.settings.login_max_failures_ip > 0
