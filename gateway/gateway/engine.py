@@ -31,6 +31,7 @@ from opentelemetry.trace import TracerProvider
 from servicekit.errors import ErrorCode
 
 from gateway.authorization import Authorization, PolicyHook
+from gateway.coldwork import ColdWork
 from gateway.deadlines import Deadlines
 from gateway.demand import COST_TOO_EXPENSIVE, DemandControl
 from gateway.executor.run import Execution
@@ -47,6 +48,9 @@ __all__ = ["FederatedEngine", "is_request_error"]
 
 
 _NOTHING_DENIED: frozenset[tuple[str, str]] = frozenset()
+
+# Operation text, operation name, `@skip`/`@include` variable values, denied coordinates.
+_PlanKey = tuple[str, str | None, tuple[bool, ...], frozenset[tuple[str, str]]]
 
 
 def is_request_error(result: Mapping[str, Any]) -> bool:
@@ -81,6 +85,10 @@ class FederatedEngine:
     plan-cache look-ups (a private `GatewayMetrics` unless the composition root passes
     the gateway's); spans come from `tracer_provider` (none unless one is passed).
     `plan_cache_hits` and `plan_cache_misses` count plan look-ups.
+
+    `execute` and `subscribe` never parse, validate or plan on the event loop: a cache
+    miss runs in `cold_workers` threads (identical misses share one run), while a cache
+    hit is answered on the loop at once.
     """
 
     def __init__(
@@ -97,6 +105,7 @@ class FederatedEngine:
         policy_hook: PolicyHook | None = None,
         max_directive_cost: int | None = None,
         list_size: int = 100,
+        cold_workers: int = 2,
     ) -> None:
         self.supergraph = supergraph
         # `@authenticated` / `@requiresScopes` / `@policy`: the caller's grants come from
@@ -126,11 +135,10 @@ class FederatedEngine:
         self._planner = QueryPlanner(supergraph)
         size = max(1, plan_cache_size)
         self._documents: LRUCache[str, _Document] = LRUCache(size)
-        self._plans: LRUCache[
-            tuple[str, str | None, tuple[bool, ...], frozenset[tuple[str, str]]], Plan | JSON
-        ] = LRUCache(size)
+        self._plans: LRUCache[_PlanKey, Plan | JSON] = LRUCache(size)
         self.plan_cache_hits = 0
         self.plan_cache_misses = 0
+        self._cold = ColdWork(cold_workers)
 
     def _execution(
         self, plan: Plan, ctx: RequestContext, variables: Mapping[str, Any]
@@ -149,7 +157,7 @@ class FederatedEngine:
     async def execute(self, request: GraphQLRequest, ctx: RequestContext) -> JSON:
         """Run a query or mutation; see the module docstring for the result's shape."""
         denied = await self._denied(ctx) if self._authorization.rules else _NOTHING_DENIED
-        prepared = self._prepare(request, subscription=False, denied=denied)
+        prepared = await self._prepare(request, subscription=False, denied=denied)
         if isinstance(prepared, dict):
             return prepared
         plan, variables, entry = prepared
@@ -190,7 +198,7 @@ class FederatedEngine:
     ) -> AsyncIterator[JSON] | JSON:
         """Start a subscription: an iterator of shaped events, or a result holding errors."""
         denied = await self._denied(ctx) if self._authorization.rules else _NOTHING_DENIED
-        prepared = self._prepare(request, subscription=True, denied=denied)
+        prepared = await self._prepare(request, subscription=True, denied=denied)
         if isinstance(prepared, dict):
             return prepared
         plan, variables, _ = prepared
@@ -205,12 +213,12 @@ class FederatedEngine:
         self, request: GraphQLRequest, denied: frozenset[tuple[str, str]] = frozenset()
     ) -> Plan | JSON:
         """The plan an operation would run with (for tests and diagnostics)."""
-        prepared = self._prepare(request, subscription=None, denied=denied)
+        prepared = self._prepare_here(request, subscription=None, denied=denied)
         return prepared if isinstance(prepared, dict) else prepared[0]
 
     def estimated_cost(self, request: GraphQLRequest) -> int | JSON:
         """The `@cost`/`@listSize` estimate of an operation (for tests and diagnostics)."""
-        prepared = self._prepare(request, subscription=None, denied=frozenset())
+        prepared = self._prepare_here(request, subscription=None, denied=frozenset())
         if isinstance(prepared, dict):
             return prepared
         plan, variables, _ = prepared
@@ -244,14 +252,77 @@ class FederatedEngine:
         )
         return authorization.denied(grants)
 
-    def _prepare(
+    async def _prepare(
         self,
         request: GraphQLRequest,
         *,
         subscription: bool | None,
         denied: frozenset[tuple[str, str]],
     ) -> tuple[Plan, dict[str, Any], _Document] | JSON:
-        entry = self._document(request.query)
+        """`_prepare_here`, with any parsing, validating or planning run off the loop."""
+        query = request.query
+        entry = self._documents.get(query)
+        if entry is None:
+            entry = await self._cold.run(("document", query), self._build_document, query)
+            self._documents[query] = entry
+        selected = self._select(entry, request, subscription, denied)
+        if isinstance(selected, dict):
+            return selected
+        operation, variables, key = selected
+        plan = self._cached_plan(key)
+        if plan is None:
+            plan = await self._cold.run(
+                ("plan", key),
+                self._build_plan,
+                entry,
+                operation,
+                variables,
+                denied,
+            )
+            self._plans[key] = plan
+        if isinstance(plan, dict):
+            return plan
+        return plan, variables, entry
+
+    def _prepare_here(
+        self,
+        request: GraphQLRequest,
+        *,
+        subscription: bool | None,
+        denied: frozenset[tuple[str, str]],
+    ) -> tuple[Plan, dict[str, Any], _Document] | JSON:
+        """Validate, select the operation, coerce its variables and plan it (cached).
+
+        All of it on the calling thread: for `plan_for` and `estimated_cost`, which serve
+        tests and diagnostics, never a client on the loop.
+        """
+        query = request.query
+        entry = self._documents.get(query)
+        if entry is None:
+            entry = self._documents[query] = self._build_document(query)
+        selected = self._select(entry, request, subscription, denied)
+        if isinstance(selected, dict):
+            return selected
+        operation, variables, key = selected
+        plan = self._cached_plan(key)
+        if plan is None:
+            plan = self._build_plan(entry, operation, variables, denied)
+            self._plans[key] = plan
+        if isinstance(plan, dict):
+            return plan
+        return plan, variables, entry
+
+    def _select(
+        self,
+        entry: _Document,
+        request: GraphQLRequest,
+        subscription: bool | None,
+        denied: frozenset[tuple[str, str]],
+    ) -> tuple[OperationDefinitionNode, dict[str, Any], _PlanKey] | JSON:
+        """The operation the request names, its coerced variables and its plan's cache key.
+
+        Or the request error that stops it there.
+        """
         if entry.errors is not None:
             return entry.errors
         operation = entry.operations.get(request.operation_name)
@@ -304,38 +375,36 @@ class FederatedEngine:
                     ]
                 }
             variables = coerced.coerced
-        plan = self._plan(entry, operation, request.operation_name, variables, denied)
-        if isinstance(plan, dict):
-            return plan
-        return plan, variables, entry
+        # What selects a plan: its text, its name, `@skip`/`@include` values, what is denied.
+        key = (
+            entry.normalized,
+            request.operation_name,
+            tuple(variables.get(v) is True for v in entry.conditions[request.operation_name]),
+            denied,
+        )
+        return operation, variables, key
 
-    def _document(self, query: str) -> _Document:
-        entry = self._documents.get(query)
-        if entry is not None:
-            return entry
+    def _build_document(self, query: str) -> _Document:
+        """Parse, validate and index a document: pure, so it may run in a worker thread."""
         try:
             document = parse(query)
         except GraphQLError as error:
-            entry = _Document(None, _request_error(error.message, "GRAPHQL_PARSE_FAILED"))
-        else:
-            errors = validate(self._schema, document, hide_suggestions=self._hide_suggestions)
-            if errors:
-                entry = _Document(
-                    None,
-                    {
-                        "errors": [
-                            {
-                                "message": error.message,
-                                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
-                            }
-                            for error in errors
-                        ]
-                    },
-                )
-            else:
-                entry = self._index(document)
-        self._documents[query] = entry
-        return entry
+            return _Document(None, _request_error(error.message, "GRAPHQL_PARSE_FAILED"))
+        errors = validate(self._schema, document, hide_suggestions=self._hide_suggestions)
+        if errors:
+            return _Document(
+                None,
+                {
+                    "errors": [
+                        {
+                            "message": error.message,
+                            "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+                        }
+                        for error in errors
+                    ]
+                },
+            )
+        return self._index(document)
 
     @staticmethod
     def _index(document: DocumentNode) -> _Document:
@@ -348,25 +417,11 @@ class FederatedEngine:
         for definition in document.definitions:
             if isinstance(definition, FragmentDefinitionNode):
                 entry.fragments[definition.name.value] = definition
+        for name, operation in entry.operations.items():
+            entry.conditions[name] = condition_variables(operation, entry.fragments)
         return entry
 
-    def _plan(
-        self,
-        entry: _Document,
-        operation: OperationDefinitionNode,
-        name: str | None,
-        variables: Mapping[str, Any],
-        denied: frozenset[tuple[str, str]],
-    ) -> Plan | JSON:
-        conditions = entry.conditions.get(name)
-        if conditions is None:
-            conditions = entry.conditions[name] = condition_variables(operation, entry.fragments)
-        key = (
-            entry.normalized,
-            name,
-            tuple(variables.get(v) is True for v in conditions),
-            denied,
-        )
+    def _cached_plan(self, key: _PlanKey) -> Plan | JSON | None:
         cached = self._plans.get(key)
         if cached is not None:
             self.plan_cache_hits += 1
@@ -374,12 +429,21 @@ class FederatedEngine:
             return cached
         self.plan_cache_misses += 1
         self._metrics.record_plan_cache(False)
-        result: Plan | JSON
+        return None
+
+    def _build_plan(
+        self,
+        entry: _Document,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any],
+        denied: frozenset[tuple[str, str]],
+    ) -> Plan | JSON:
+        """Plan an operation and shape its result: pure, so it may run in a worker thread."""
         try:
             with self._tracer.start_as_current_span("gateway.plan"):
                 plan = self._planner.plan(operation, entry.fragments, variables, denied)
         except PlanningError as error:
-            result = {
+            return {
                 "data": None,
                 "errors": [
                     {
@@ -388,13 +452,10 @@ class FederatedEngine:
                     }
                 ],
             }
-        else:
-            root = self._schema.get_root_type(operation.operation)
-            assert root is not None  # validation guarantees the root type exists
-            plan.shape = ShapeSet(self._schema, root.name, plan.selections, denied)
-            result = plan
-        self._plans[key] = result
-        return result
+        root = self._schema.get_root_type(operation.operation)
+        assert root is not None  # validation guarantees the root type exists
+        plan.shape = ShapeSet(self._schema, root.name, plan.selections, denied)
+        return plan
 
     def _introspect(
         self,
