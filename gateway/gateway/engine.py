@@ -9,7 +9,7 @@ execution has a `data` key, possibly null, with errors beside it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,10 @@ class _Document:
     conditions: dict[str | None, tuple[str, ...]] = field(default_factory=dict)
     # Per operation name: its variables when they all take the fast coercion path.
     simple: dict[str | None, tuple[SimpleVariable, ...] | None] = field(default_factory=dict)
+
+
+# A plan ready to run (with its variables and document), or the result that answers instead.
+_Prepared = tuple[Plan, dict[str, Any], _Document] | JSON
 
 
 class FederatedEngine:
@@ -157,7 +161,9 @@ class FederatedEngine:
     async def execute(self, request: GraphQLRequest, ctx: RequestContext) -> JSON:
         """Run a query or mutation; see the module docstring for the result's shape."""
         denied = await self._denied(ctx) if self._authorization.rules else _NOTHING_DENIED
-        prepared = await self._prepare(request, subscription=False, denied=denied)
+        prepared = self._prepare(request, subscription=False, denied=denied)
+        if not isinstance(prepared, (dict, tuple)):
+            prepared = await prepared
         if isinstance(prepared, dict):
             return prepared
         plan, variables, entry = prepared
@@ -198,7 +204,9 @@ class FederatedEngine:
     ) -> AsyncIterator[JSON] | JSON:
         """Start a subscription: an iterator of shaped events, or a result holding errors."""
         denied = await self._denied(ctx) if self._authorization.rules else _NOTHING_DENIED
-        prepared = await self._prepare(request, subscription=True, denied=denied)
+        prepared = self._prepare(request, subscription=True, denied=denied)
+        if not isinstance(prepared, (dict, tuple)):
+            prepared = await prepared
         if isinstance(prepared, dict):
             return prepared
         plan, variables, _ = prepared
@@ -252,34 +260,59 @@ class FederatedEngine:
         )
         return authorization.denied(grants)
 
-    async def _prepare(
+    def _prepare(
         self,
         request: GraphQLRequest,
         *,
         subscription: bool | None,
         denied: frozenset[tuple[str, str]],
-    ) -> tuple[Plan, dict[str, Any], _Document] | JSON:
-        """`_prepare_here`, with any parsing, validating or planning run off the loop."""
+    ) -> _Prepared | Awaitable[_Prepared]:
+        """`_prepare_here` from the caches, or what to await while the work runs off the loop.
+
+        A plain function, not a coroutine, so that a cache hit costs no coroutine.
+        """
         query = request.query
         entry = self._documents.get(query)
         if entry is None:
-            entry = await self._cold.run(("document", query), self._build_document, query)
-            self._documents[query] = entry
+            return self._cold_document(request, subscription=subscription, denied=denied)
         selected = self._select(entry, request, subscription, denied)
         if isinstance(selected, dict):
             return selected
         operation, variables, key = selected
         plan = self._cached_plan(key)
         if plan is None:
-            plan = await self._cold.run(
-                ("plan", key),
-                self._build_plan,
-                entry,
-                operation,
-                variables,
-                denied,
-            )
-            self._plans[key] = plan
+            return self._cold_plan(entry, operation, variables, key)
+        if isinstance(plan, dict):
+            return plan
+        return plan, variables, entry
+
+    async def _cold_document(
+        self,
+        request: GraphQLRequest,
+        *,
+        subscription: bool | None,
+        denied: frozenset[tuple[str, str]],
+    ) -> _Prepared:
+        """Parse and validate in a worker, cache on the loop, then prepare as usual."""
+        query = request.query
+        self._documents[query] = await self._cold.run(
+            ("document", query), self._build_document, query
+        )
+        prepared = self._prepare(request, subscription=subscription, denied=denied)
+        return prepared if isinstance(prepared, (dict, tuple)) else await prepared
+
+    async def _cold_plan(
+        self,
+        entry: _Document,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any],
+        key: _PlanKey,
+    ) -> _Prepared:
+        """Plan in a worker (or join the run of the same key), cache on the loop."""
+        plan = await self._cold.run(
+            ("plan", key), self._build_plan, entry, operation, variables, key[3]
+        )
+        self._plans[key] = plan
         if isinstance(plan, dict):
             return plan
         return plan, variables, entry
@@ -290,7 +323,7 @@ class FederatedEngine:
         *,
         subscription: bool | None,
         denied: frozenset[tuple[str, str]],
-    ) -> tuple[Plan, dict[str, Any], _Document] | JSON:
+    ) -> _Prepared:
         """Validate, select the operation, coerce its variables and plan it (cached).
 
         All of it on the calling thread: for `plan_for` and `estimated_cost`, which serve
