@@ -86,38 +86,37 @@ def measure(
 
 
 def check_shape(shape: Shape, limits: Limits) -> None:
-    if shape.depth > limits.max_depth:
-        raise _violation(
-            "DEPTH_LIMIT_EXCEEDED", "The query is too deep", limits.max_depth, shape.depth
-        )
-    if shape.aliases > limits.max_aliases:
-        raise _violation(
+    """The first limit the shape exceeds, as a coded request error (in this order)."""
+    checks = (
+        ("DEPTH_LIMIT_EXCEEDED", "The query is too deep", limits.max_depth, shape.depth),
+        (
             "ALIAS_LIMIT_EXCEEDED",
             "The query uses too many aliases",
             limits.max_aliases,
             shape.aliases,
-        )
-    if shape.root_fields > limits.max_root_fields:
-        raise _violation(
+        ),
+        (
             "ROOT_FIELD_LIMIT_EXCEEDED",
             "The query selects too many root fields",
             limits.max_root_fields,
             shape.root_fields,
-        )
-    if shape.fields > limits.max_fields:
-        raise _violation(
+        ),
+        (
             "FIELD_LIMIT_EXCEEDED",
             "The query selects too many fields once its fragments are expanded",
             limits.max_fields,
             shape.fields,
-        )
-    if shape.cost > limits.max_cost:
-        raise _violation(
+        ),
+        (
             "COST_LIMIT_EXCEEDED",
             "The query's estimated result is too large",
             limits.max_cost,
             shape.cost,
-        )
+        ),
+    )
+    for reason, what, limit, actual in checks:
+        if actual > limit:
+            raise _violation(reason, what, limit, actual)
 
 
 def _violation(reason: str, what: str, limit: int, actual: int) -> EdgeError:
