@@ -4,7 +4,9 @@ domain's events to the outbox in the same transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -34,8 +36,11 @@ log = logging.getLogger(__name__)
 SendReminder = Callable[[Tour, int], Awaitable[object]]
 MAX_IDEMPOTENCY_KEY = 200
 # A request whose insert deadlocks with a simultaneous one for the same time is tried again
-# (then it waits on the other and sees the overlap or the repeated key).
-WRITE_ATTEMPTS = 3
+# (then it waits on the other and sees the overlap or the repeated key). Several identical
+# requests at once can deadlock round after round, so each retry first waits a random
+# moment (growing with the attempt) that lets one of them win.
+WRITE_ATTEMPTS = 6
+RETRY_JITTER_SECONDS = 0.02
 
 
 class Commands(UseCases):
@@ -128,7 +133,9 @@ class Commands(UseCases):
         # The transaction is kept to the writes: while it is open, competing requests for an
         # overlapping time wait on it inside the exclusion constraint.
         refused: Exception = store.Overlap("realtor")
-        for _ in range(WRITE_ATTEMPTS):
+        for attempt in range(WRITE_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(random.uniform(0, RETRY_JITTER_SECONDS * attempt))
             async with self.db.uow(actor=str(who.user_id)) as uow:
                 try:
                     await store.add_tour(uow, tour, key)
