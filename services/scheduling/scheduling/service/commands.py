@@ -146,9 +146,11 @@ class Commands(UseCases):
                 else:
                     await uow.commit()
                     return tour
-            break
-        if key is not None:
-            # The same request, sent twice at once: the one that won answers both.
+            if key is None:
+                break
+            # The same request, sent several times at once: the one that won answers all.
+            # Until its tour is visible the refusal may have come from a sibling that lost
+            # too, so the request is tried again rather than refused.
             earlier = await self.queries.by_idempotency_key(who.user_id, key)
             if earlier is not None:
                 return earlier
