@@ -39,8 +39,8 @@ MAX_IDEMPOTENCY_KEY = 200
 # (then it waits on the other and sees the overlap or the repeated key). Several identical
 # requests at once can deadlock round after round, so each retry first waits a random
 # moment (growing with the attempt) that lets one of them win.
-WRITE_ATTEMPTS = 6
-RETRY_JITTER_SECONDS = 0.02
+WRITE_ATTEMPTS = 10
+RETRY_JITTER_SECONDS = 0.05
 
 
 class Commands(UseCases):
