@@ -12,8 +12,6 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,6 +31,8 @@ from servicekit.bus import Bus
 from servicekit.db import libpq_url
 from servicekit.embedded import free_port
 from sqlalchemy.dialects import postgresql
+
+from .serving import listings_process
 
 POSTGRES: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
 COUNT = int(os.environ.get("LISTINGS_BENCH_COUNT", "100000"))
@@ -117,29 +117,11 @@ async def service_process(
         "GRPC_TLS_KEY_FILE": str(grpc_authority.directory / "listings.key"),
     }
     grpc_authority.material("listings")  # writes listings.pem and listings.key
-    log_path = tmp_path / "listings.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "listings"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            async with httpx.AsyncClient(timeout=1) as probe:
-                while True:
-                    try:
-                        if (await probe.get(f"{base}/healthz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"listings did not start:\n{log_path.read_text()}")
-                    await asyncio.sleep(0.2)
+    try:
+        async with listings_process(env, port, tmp_path / "listings.log") as base:
             yield {"base": base, "ids": active_ids, "url": url}
-        finally:
-            process.terminate()
-            process.wait(10)
-            await _delete_streams(nats_url, namespace)
+    finally:
+        await _delete_streams(nats_url, namespace)
 
 
 async def _delete_streams(nats_url: str, namespace: str) -> None:

@@ -13,8 +13,6 @@ import asyncio
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +27,8 @@ from listings.demo import generate_listings
 from listings.store import copy_listings
 from servicekit.db import libpq_url
 from servicekit.embedded import free_port
+
+from .serving import listings_process
 
 COUNT = int(os.environ.get("LISTINGS_BENCH_PAGES_COUNT", "20000"))
 CLIENTS = int(os.environ.get("LISTINGS_BENCH_CLIENTS", "50"))
@@ -74,28 +74,8 @@ async def pages_process(
         "GRPC_TLS_CERT_FILE": str(grpc_authority.directory / "listings.pem"),
         "GRPC_TLS_KEY_FILE": str(grpc_authority.directory / "listings.key"),
     }
-    log_path = tmp_path / "listings.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "listings"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            async with httpx.AsyncClient(timeout=1) as probe:
-                while True:
-                    try:
-                        if (await probe.get(f"{base}/healthz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"listings did not start:\n{log_path.read_text()}")
-                    await asyncio.sleep(0.2)
-            yield base, slugs
-        finally:
-            process.terminate()
-            process.wait(10)
+    async with listings_process(env, port, tmp_path / "listings.log") as base:
+        yield base, slugs
 
 
 async def load(
