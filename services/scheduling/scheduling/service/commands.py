@@ -133,6 +133,7 @@ class Commands(UseCases):
         # The transaction is kept to the writes: while it is open, competing requests for an
         # overlapping time wait on it inside the exclusion constraint.
         refused: Exception = store.Overlap("realtor")
+        contended = False
         for attempt in range(WRITE_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(random.uniform(0, RETRY_JITTER_SECONDS * attempt))
@@ -140,13 +141,15 @@ class Commands(UseCases):
                 try:
                     await store.add_tour(uow, tour, key)
                 except store.Contended:
-                    continue
+                    contended = True
                 except (store.Overlap, store.DuplicateKey) as exc:
-                    refused = exc
+                    refused, contended = exc, False
                 else:
                     await uow.commit()
                     return tour
             if key is None:
+                if contended:
+                    continue
                 break
             # The same request, sent several times at once: the one that won answers all.
             # Until its tour is visible the refusal may have come from a sibling that lost
