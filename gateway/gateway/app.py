@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.coalescing import Coalescer
 from gateway.edge.apq import APQStore, MemoryAPQStore, PersistedQueries, RedisAPQStore
 from gateway.edge.auth import Authenticator, TokenVerifier
 from gateway.edge.cors import cors_middleware
@@ -178,6 +179,9 @@ def build_app(
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
         graphiql_page=graphiql_page() if settings.serve_graphiql else None,
+        coalescer=Coalescer(on_shared=metrics.coalesced_requests.inc)
+        if settings.coalesce
+        else None,
     )
     websocket = GraphQLWebSocket(
         edge=edge,

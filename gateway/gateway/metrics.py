@@ -184,6 +184,11 @@ class GatewayMetrics:
         self.websocket_connections = Gauge(
             "gateway_websocket_connections", "Open WebSocket connections.", registry=registry
         )
+        self.coalesced_requests = Counter(
+            "gateway_coalesced_requests",
+            "Queries answered by an identical query's execution already in flight.",
+            registry=registry,
+        )
         self.supergraph_reloads = Counter(
             "gateway_supergraph_reloads", "Supergraph hot reloads.", ["result"], registry=registry
         )

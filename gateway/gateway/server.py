@@ -22,14 +22,15 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import Receive, Scope, Send
 
+from gateway.coalescing import Coalescer, coalescing_key
 from gateway.edge.csrf import check_csrf, media_type
 from gateway.edge.errors import EdgeError
 from gateway.edge.negotiation import GRAPHQL_RESPONSE_JSON, accepts_html, negotiate
-from gateway.edge.pipeline import BAD_REQUEST, Edge
+from gateway.edge.pipeline import BAD_REQUEST, Admitted, Edge
 from gateway.metrics import GatewayMetrics
 from gateway.reload import EngineHolder
 from gateway.tracing import spans_exported
-from gateway.types import JSON
+from gateway.types import JSON, Engine
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,10 @@ class GraphQLHttp:
         metrics: GatewayMetrics,
         max_body_bytes: int,
         graphiql_page: bytes | None,
+        coalescer: Coalescer | None = None,
     ) -> None:
         self._edge = edge
+        self._coalescer = coalescer
         self._engines = engines
         self._metrics = metrics
         self._max_body = max_body_bytes
@@ -164,7 +167,7 @@ class GraphQLHttp:
                     )
                 generation = self._engines.lease()
                 try:
-                    result = await generation.engine.execute(admitted.request, admitted.context)
+                    result = await self._execute(generation.engine, admitted)
                 finally:
                     self._engines.release(generation)
                 status = 200 if "data" in result or media != GRAPHQL_RESPONSE_JSON else 400
@@ -194,6 +197,17 @@ class GraphQLHttp:
             self._metrics.observe_request(
                 "http", operation, str(status), time.perf_counter() - started, error_code
             )
+
+    async def _execute(self, engine: Engine, admitted: Admitted) -> JSON:
+        """Run the operation; a query shares the execution of an identical one in flight."""
+        coalescer = self._coalescer
+        if coalescer is not None and admitted.operation.kind == "query":
+            key = coalescing_key(engine, admitted.request, admitted.context)
+            if key is not None:
+                return await coalescer.run(
+                    key, lambda: engine.execute(admitted.request, admitted.context)
+                )
+        return await engine.execute(admitted.request, admitted.context)
 
     async def _payload(
         self, method: str, scope: Scope, receive: Receive, headers: Mapping[str, str]

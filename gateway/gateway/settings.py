@@ -98,6 +98,9 @@ class GatewaySettings(BaseSettings):
     )
     redis_prefix: str = "gateway:"
 
+    coalesce: bool = True
+    """Identical queries in flight for the same caller and headers share one execution."""
+
     loop: str = "auto"
     """uvicorn's event loop: auto (uvloop when installed), asyncio or uvloop."""
 
