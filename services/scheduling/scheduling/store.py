@@ -18,7 +18,7 @@ from typing import Any
 
 from psycopg import errors as pg_errors
 from servicekit.db import UnitOfWork
-from sqlalchemy import ColumnElement, Row, delete, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Row, delete, insert, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -149,6 +149,24 @@ async def add_tour(uow: UnitOfWork, tour: Tour, idempotency_key: str | None) -> 
     await _write(uow.session, insert(tours).values(**values))
     uow.track(tour)
     await _append_transitions(uow.session, tour)
+
+
+async def claim_idempotency_key(uow: UnitOfWork, buyer_id: uuid.UUID, key: str) -> bool:
+    """Take the buyer's key for this transaction; True when an earlier request made its tour.
+
+    Identical requests sent at once (a double click, a client's retries) queue here, each
+    behind the transaction holding the key, and see the tour it committed; they never race
+    one another into the constraints, whose refusal would be a CONFLICT for a tour that is
+    in fact the caller's.
+    """
+    await uow.session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+        {"name": f"tour-request:{buyer_id}:{key}"},
+    )
+    found = await uow.session.execute(
+        select(tours.c.id).where(tours.c.buyer_id == buyer_id, tours.c.idempotency_key == key)
+    )
+    return found.first() is not None
 
 
 async def save_tour(uow: UnitOfWork, tour: Tour) -> None:

@@ -138,6 +138,10 @@ class Commands(UseCases):
             if attempt:
                 await asyncio.sleep(random.uniform(0, RETRY_JITTER_SECONDS * attempt))
             async with self.db.uow(actor=str(who.user_id)) as uow:
+                if key is not None and await store.claim_idempotency_key(uow, who.user_id, key):
+                    earlier = await self.queries.by_idempotency_key(who.user_id, key)
+                    if earlier is not None:
+                        return earlier
                 try:
                     await store.add_tour(uow, tour, key)
                 except store.Contended:
@@ -147,16 +151,8 @@ class Commands(UseCases):
                 else:
                     await uow.commit()
                     return tour
-            if key is None:
-                if contended:
-                    continue
+            if not contended:
                 break
-            # The same request, sent several times at once: the one that won answers all.
-            # Until its tour is visible the refusal may have come from a sibling that lost
-            # too, so the request is tried again rather than refused.
-            earlier = await self.queries.by_idempotency_key(who.user_id, key)
-            if earlier is not None:
-                return earlier
         raise self._conflict(refused)
 
     @staticmethod
