@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from scheduling import store
 from scheduling.clients import Directory
 from scheduling.domain import Tour
