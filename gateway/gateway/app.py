@@ -121,7 +121,12 @@ def _follow_revocations(
     infra = InfraSettings()
 
     async def follow() -> None:
-        bus = Bus(infra.nats_url, namespace=infra.bus_namespace, name="gateway")
+        bus = Bus(
+            infra.nats_url,
+            namespace=infra.bus_namespace,
+            name="gateway",
+            replicas=infra.nats_stream_replicas,
+        )
         try:
             await RevocationFeed(bus, revocations).run()
         finally:

@@ -80,7 +80,12 @@ class Infrastructure:
         return cls(
             settings=settings,
             db=db,
-            bus=Bus(infra.nats_url, namespace=infra.bus_namespace, name=name),
+            bus=Bus(
+                infra.nats_url,
+                namespace=infra.bus_namespace,
+                name=name,
+                replicas=infra.nats_stream_replicas,
+            ),
             verifier=JwtVerifier(
                 infra.jwks_url,
                 issuer=infra.jwt_issuer,

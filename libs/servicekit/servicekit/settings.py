@@ -42,6 +42,9 @@ class InfraSettings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="REALTY_DATA_DIR")
     environment: str = Field("development", validation_alias="REALTY_ENV")
     bus_namespace: str = Field("", validation_alias="REALTY_BUS_NAMESPACE")
+    # Copies JetStream keeps of each stream a service provisions: 1 on one server, 3 on a
+    # three-node cluster (a stream survives the loss of one node).
+    nats_stream_replicas: int = Field(1, ge=1, le=5, validation_alias="NATS_STREAM_REPLICAS")
     aws_endpoint_url: str | None = Field(
         "http://127.0.0.1:4566", validation_alias="AWS_ENDPOINT_URL"
     )

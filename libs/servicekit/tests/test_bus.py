@@ -230,3 +230,27 @@ async def test_nested_unit_of_work_commits_once_at_the_outer_level(
     async with db.session() as session:
         count = (await session.execute(select(func.count()).select_from(outbox))).scalar_one()
     assert count == (0 if nested else 1)
+
+
+async def test_streams_are_provisioned_with_the_configured_replicas(nats_url: str) -> None:
+    """`NATS_STREAM_REPLICAS` reaches the stream: R1 on one server, and a single server
+    refuses R3 (a cluster is needed), so the number is really sent."""
+    from nats.js.errors import ServerError
+    from servicekit.settings import InfraSettings
+
+    assert InfraSettings(NATS_STREAM_REPLICAS="3").nats_stream_replicas == 3  # type: ignore[call-arg]
+    namespace = f"r{uuid.uuid4().hex[:8]}"
+    one = Bus(nats_url, namespace=namespace, replicas=1)
+    three = Bus(nats_url, namespace=f"{namespace}x", replicas=3)
+    js = await one.connect()
+    stream = one.stream_for("replicated.thing.happened")
+    try:
+        stream = await one.ensure_stream_for("replicated.thing.happened")
+        assert (await js.stream_info(stream)).config.num_replicas == 1
+        with pytest.raises(ServerError, match="replicas"):
+            await three.ensure_stream_for("replicated.thing.happened")
+    finally:
+        with contextlib.suppress(Exception):
+            await js.delete_stream(stream)
+        await one.close()
+        await three.close()

@@ -28,8 +28,11 @@ DUPLICATE_WINDOW_SECONDS = 600.0
 class Bus:
     """A lazily connected, self-reconnecting NATS client with JetStream."""
 
-    def __init__(self, url: str, *, namespace: str = "", name: str = "realty") -> None:
+    def __init__(
+        self, url: str, *, namespace: str = "", name: str = "realty", replicas: int = 1
+    ) -> None:
         self.url = url
+        self.replicas = replicas
         self.namespace = namespace.strip(".")
         self.name = name
         self._nc: Client | None = None
@@ -131,6 +134,7 @@ class Bus:
             discard=DiscardPolicy.OLD,
             max_age=7 * 24 * 3600,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=self.replicas,
         )
         try:
             await js.stream_info(name)

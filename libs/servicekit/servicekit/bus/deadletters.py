@@ -113,7 +113,12 @@ async def _main(argv: list[str]) -> int:
     parser.add_argument("--all", action="store_true", help="replay every listed dead letter")
     args = parser.parse_args(argv)
     settings = InfraSettings()
-    bus = Bus(settings.nats_url, namespace=settings.bus_namespace, name="deadletters")
+    bus = Bus(
+        settings.nats_url,
+        namespace=settings.bus_namespace,
+        name="deadletters",
+        replicas=settings.nats_stream_replicas,
+    )
     letters = DeadLetters(bus)
     try:
         found = await letters.list(args.service)
