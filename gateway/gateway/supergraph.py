@@ -10,7 +10,7 @@ nothing `@inaccessible`) that client documents are validated against.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from graphql import (
@@ -26,12 +26,14 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     InputObjectTypeDefinitionNode,
     InterfaceTypeDefinitionNode,
     ListValueNode,
     Node,
     ObjectTypeDefinitionNode,
+    ObjectValueNode,
     SchemaDefinitionNode,
     SchemaExtensionNode,
     SelectionSetNode,
@@ -45,6 +47,7 @@ from graphql import (
 )
 
 __all__ = [
+    "ContextArgument",
     "EntityKey",
     "FieldJoin",
     "FieldSet",
@@ -128,8 +131,29 @@ class TypeJoin:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextArgument:
+    """One argument a subgraph takes from an ancestor (`@fromContext`, join v0.5).
+
+    `context` names the `@context` of the ancestor types it is read from; `selection` is
+    the field set selected on that ancestor (`{ prop }`, or per type `... on T { a }`),
+    whose single leaf is the value passed as argument `name` of type `type`.
+    """
+
+    name: str
+    type: str
+    context: str
+    selection: FieldSet
+    selection_text: str
+
+
+@dataclass(frozen=True, slots=True)
 class FieldJoin:
-    """How one subgraph defines a field (`@join__field`)."""
+    """How one subgraph defines a field (`@join__field`).
+
+    `override_label` (join v0.4) makes an `@override` progressive: on the overriding
+    subgraph's join (`override` set) the field is resolved there only while the label is
+    enabled for the request; on the overridden subgraph's join only while it is not.
+    """
 
     graph: str
     requires: FieldSet | None = None
@@ -139,10 +163,21 @@ class FieldJoin:
     external: bool = False
     override: str | None = None
     used_overridden: bool = False
+    override_label: str | None = None
+    context_arguments: tuple[ContextArgument, ...] = ()
 
     @property
     def resolvable(self) -> bool:
         return not self.external and not self.used_overridden
+
+    def resolvable_with(self, labels: frozenset[str]) -> bool:
+        """`resolvable`, deciding a progressive override by the request's enabled labels."""
+        if not self.resolvable:
+            return False
+        if self.override_label is None:
+            return True
+        enabled = self.override_label in labels
+        return enabled if self.override is not None else not enabled
 
 
 @dataclass(slots=True)
@@ -165,6 +200,11 @@ class Supergraph:
     unowned_fields: frozenset[tuple[str, str]]
     implements: dict[tuple[str, str], frozenset[str]]  # (graph, interface) -> object types
     union_members: dict[tuple[str, str], frozenset[str]]  # (graph, union) -> object types
+    # `@context(name:)` of each type (join v0.5): the contexts its fields' values set.
+    contexts: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Every `overrideLabel` the supergraph uses: what a request's plan depends on.
+    override_labels: frozenset[str] = frozenset()
+    _by_labels: dict[frozenset[str], Supergraph] = field(default_factory=dict, repr=False)
 
     @classmethod
     def parse(cls, sdl: str) -> Supergraph:
@@ -174,6 +214,39 @@ class Supergraph:
         except GraphQLError as exc:
             raise SupergraphError(f"supergraph SDL does not parse: {exc.message}") from exc
         return _Reader(sdl, document).read()
+
+    def for_labels(self, enabled: frozenset[str]) -> Supergraph:
+        """This supergraph as a request with these override labels enabled sees it.
+
+        Each progressive `@override` is decided (the field resolved by the overriding
+        subgraph, or still by the overridden one); without labels it is `self`. The
+        views are built once per set of enabled labels and share everything else.
+        """
+        if not self.override_labels:
+            return self
+        enabled = enabled & self.override_labels
+        found = self._by_labels.get(enabled)
+        if found is not None:
+            return found
+        joins: dict[tuple[str, str], dict[str, FieldJoin]] = {}
+        for coordinate, by_graph in self.field_joins.items():
+            decided = {}
+            for graph, join in by_graph.items():
+                if join.override_label is not None:
+                    join = replace(
+                        join,
+                        override_label=None,
+                        used_overridden=not join.resolvable_with(enabled),
+                    )
+                decided[graph] = join
+            joins[coordinate] = decided
+        found = replace(self, field_joins=joins, override_labels=frozenset(), _by_labels={})
+        self._by_labels[enabled] = found
+        return found
+
+    def contexts_of(self, type_name: str) -> frozenset[str]:
+        """The contexts a value of `type_name` sets: its own, its interfaces', its unions'."""
+        return self.contexts.get(type_name, frozenset())
 
     # Queries the planner asks, precomputed where cheap ------------------------------------
 
@@ -207,6 +280,7 @@ class _Names:
 
     join: str = "join"
     link: str = "link"
+    context: str = "context"
     inaccessible: str = "inaccessible"
     tag: str = "tag"
     other_links: set[str] = field(default_factory=set)
@@ -240,6 +314,7 @@ class _Reader:
         unowned: set[tuple[str, str]] = set()
         implements: dict[tuple[str, str], set[str]] = {}
         members: dict[tuple[str, str], set[str]] = {}
+        contexts: dict[str, set[str]] = {}
         join = self.names.join
         for definition in self._type_definitions():
             name = definition.name.value
@@ -265,10 +340,18 @@ class _Reader:
                 elif directive_name == join + "__unionMember":
                     graph = _graph(graphs, args, name)
                     members.setdefault((graph, name), set()).add(str(args.get("member")))
+                elif directive_name == self.names.context and isinstance(args.get("name"), str):
+                    contexts.setdefault(name, set()).add(str(args["name"]))
             if isinstance(definition, ObjectTypeDefinitionNode | InterfaceTypeDefinitionNode):
                 for field_node in definition.fields or ():
                     self._read_field(name, field_node, graphs, field_joins, unowned)
         self._check_types(schema, type_joins)
+        labels = frozenset(
+            join.override_label
+            for by_graph in field_joins.values()
+            for join in by_graph.values()
+            if join.override_label is not None
+        )
         return Supergraph(
             sdl=self.sdl,
             schema=schema,
@@ -280,6 +363,8 @@ class _Reader:
             unowned_fields=frozenset(unowned),
             implements={key: frozenset(value) for key, value in implements.items()},
             union_members={key: frozenset(value) for key, value in members.items()},
+            contexts=_inherited_contexts(schema, contexts),
+            override_labels=labels,
         )
 
     def _read_links(self) -> None:
@@ -302,6 +387,9 @@ class _Reader:
                     self.names.inaccessible = name
                 elif spec == "tag":
                     self.names.tag = name
+                elif spec == "context":
+                    self.names.context = name
+                    self.names.other_links.add(name)
                 elif spec:
                     self.names.other_links.add(name)
 
@@ -364,6 +452,7 @@ class _Reader:
             provides = args.get("provides")
             override = args.get("override")
             field_type = args.get("type")
+            label = args.get("overrideLabel")
             field_joins.setdefault((type_name, field_name), {})[graph] = FieldJoin(
                 graph=graph,
                 requires=parse_field_set(requires) if isinstance(requires, str) else None,
@@ -373,6 +462,10 @@ class _Reader:
                 external=args.get("external") is True,
                 override=override if isinstance(override, str) else None,
                 used_overridden=args.get("usedOverridden") is True,
+                override_label=label if isinstance(label, str) else None,
+                context_arguments=_context_arguments(
+                    args.get("contextArguments"), f"{type_name}.{field_name}"
+                ),
             )
 
     def _check_types(
@@ -523,6 +616,45 @@ class _Reader:
         return type_name in self._inaccessible_types
 
 
+def _context_arguments(value: object, where: str) -> tuple[ContextArgument, ...]:
+    """`contextArguments: [{context:, name:, type:, selection:}]` of a `@join__field`."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    found: list[ContextArgument] = []
+    for item in items:
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), str) for k in ("context", "name", "type", "selection")
+        ):
+            raise SupergraphError(f"{where}: contextArguments need context, name, type, selection")
+        text = str(item["selection"]).strip()
+        if text.startswith("{") and text.endswith("}"):
+            text = text[1:-1]
+        found.append(
+            ContextArgument(
+                name=str(item["name"]),
+                type=str(item["type"]),
+                context=str(item["context"]),
+                selection=parse_field_set(text),
+                selection_text=str(item["selection"]),
+            )
+        )
+    return tuple(found)
+
+
+def _inherited_contexts(
+    schema: GraphQLSchema, declared: dict[str, set[str]]
+) -> dict[str, frozenset[str]]:
+    """Contexts per object type: a `@context` on an interface or union is set by its members."""
+    out: dict[str, set[str]] = {name: set(names) for name, names in declared.items()}
+    for name, names in declared.items():
+        abstract = schema.type_map.get(name)
+        if isinstance(abstract, GraphQLInterfaceType | GraphQLUnionType):
+            for member in schema.get_possible_types(abstract):
+                out.setdefault(member.name, set()).update(names)
+    return {name: frozenset(names) for name, names in out.items()}
+
+
 def _graph(graphs: dict[str, str], args: dict[str, object], where: str) -> str:
     value = args.get("graph")
     if not isinstance(value, str) or value not in graphs:
@@ -543,4 +675,6 @@ def _literal(value: ValueNode) -> object:
         return value.value
     if isinstance(value, ListValueNode):
         return [_literal(item) for item in value.values]
+    if isinstance(value, ObjectValueNode):
+        return {item.name.value: _literal(item.value) for item in value.fields}
     return getattr(value, "value", None)

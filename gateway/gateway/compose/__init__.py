@@ -1,4 +1,4 @@
-"""Federation v2 composition: subgraph SDLs in, a supergraph SDL (join v0.3) out.
+"""Federation v2 composition: subgraph SDLs in, a supergraph SDL (join v0.5, link v1.0) out.
 
 The output is the `@link`/`join__` format that Apollo composition writes, which is what
 `gateway.supergraph.Supergraph.parse` reads.

@@ -8,6 +8,7 @@ subgraph that defines it gets one, saying how it takes part.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
@@ -160,6 +161,11 @@ class FieldMerger:
                         type=None if all_equal else str(item.type),
                         external=item.external,
                         used_overridden=state == "used",
+                        # Both sides of a progressive override carry its label.
+                        override_label=item.override_label
+                        if item.override is not None
+                        else _label_of(state),
+                        context_arguments=self._context_arguments(source),
                     )
                 )
         return result
@@ -169,16 +175,44 @@ class FieldMerger:
     ) -> bool:
         if not all_equal or "used" in overridden.values():
             return True
+        if any(state.startswith("label:") for state in overridden.values()):
+            return True
         for source in sources:
             item = source.field
             if item is None or overridden.get(source.subgraph.name) == "unused":
                 return True
             if item.external or item.requires is not None or item.provides is not None:
                 return True
+            if any(arg.from_context is not None for arg in item.args.values()):
+                return True
         return False
 
+    def _context_arguments(self, source: Source) -> list[str]:
+        """`contextArguments` items for a field's `@fromContext` arguments in one subgraph.
+
+        `@fromContext(field: "$name { a }")` reads `{ a }` from the nearest ancestor
+        whose type sets context `name` in that subgraph; the supergraph names the context
+        `<subgraph>__<name>`, as composition does, and drops the argument from the API.
+        """
+        out: list[str] = []
+        for arg in _field(source).args.values():
+            written = arg.from_context
+            if written is None:
+                continue
+            name, _, selection = written.strip().lstrip("$").partition(" ")
+            context = f"{source.subgraph.name}__{name}"
+            out.append(
+                f"{{context: {json.dumps(context)}, name: {json.dumps(arg.name)}, "
+                f"type: {json.dumps(str(arg.type))}, selection: {json.dumps(' ' + selection)}}}"
+            )
+        return out
+
     def _overrides(self, parent: str, name: str, present: Sequence[Source]) -> dict[str, str]:
-        """Which subgraphs' definitions an `@override` takes over: name -> "used"/"unused"."""
+        """Which subgraphs' definitions an `@override` takes over: name -> "used"/"unused".
+
+        A progressive override (`@override(from:, label:)`) leaves the overridden
+        definition in use while its label is off: "label:<label>".
+        """
         by_name = {s.subgraph.name: s for s in present}
         out: dict[str, str] = {}
         coordinate = f"{parent}.{name}"
@@ -216,6 +250,10 @@ class FieldMerger:
                 )
                 continue
             if _field(target).external:
+                continue
+            label = _field(source).override_label
+            if label is not None:
+                out[origin] = "label:" + label
                 continue
             used = (parent, name) in target.subgraph.key_fields or (
                 parent,
@@ -337,6 +375,9 @@ class FieldMerger:
         names: list[str] = []
         for source in sources:
             names.extend(n for n in _field(source).args if n not in names)
+        # An argument taken `@fromContext` is the subgraph's business: not part of the API.
+        contextual = {name for s in sources for name, a in _field(s).args.items() if a.from_context}
+        names = [name for name in names if name not in contextual]
         out: list[SArgument] = []
         for name in names:
             arg_coordinate = f"{coordinate}({name}:)"
@@ -478,3 +519,8 @@ def _quoted_block(text: str) -> str:
 def _field(source: Source) -> Field:
     assert source.field is not None
     return source.field
+
+
+def _label_of(state: str | None) -> str | None:
+    """The label of a progressive override recorded as "label:<label>" by `_overrides`."""
+    return state[len("label:") :] if state is not None and state.startswith("label:") else None

@@ -117,6 +117,7 @@ class Merger:
             uses_inaccessible=self.fields.uses_inaccessible,
             uses_tag=self.fields.uses_tag,
             uses_specs=self.fields.uses_specs,
+            uses_context=any(t.contexts for t in types.values()),
         )
 
     def _kind(self, name: str, sources: Sequence[tuple[Subgraph, Type]]) -> str | None:
@@ -158,6 +159,7 @@ class Merger:
             directives=self.fields.marks([t.marks for _, t in sources]),
         )
         merged.join_types = self._join_types(sources)
+        merged.contexts = [f"{s.name}__{c}" for s, t in sources for c in t.contexts]
         if kind in (OBJECT, INTERFACE):
             self._merge_composite(merged, sources)
         elif kind == INPUT:

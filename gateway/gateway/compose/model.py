@@ -36,6 +36,9 @@ class JoinField:
     type: str | None = None
     external: bool = False
     used_overridden: bool = False
+    override_label: str | None = None
+    # Printed `{context: "...", name: "...", type: "...", selection: "..."}` items.
+    context_arguments: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -79,6 +82,7 @@ class SType:
     values: list[SEnumValue] = field(default_factory=list)
     join_types: list[JoinType] = field(default_factory=list)
     directives: list[str] = field(default_factory=list)
+    contexts: list[str] = field(default_factory=list)  # `@context` names, subgraph-prefixed
 
 
 @dataclass(slots=True)
@@ -89,3 +93,4 @@ class Supergraph:
     uses_inaccessible: bool = False
     uses_tag: bool = False
     uses_specs: set[str] = field(default_factory=set)  # guard specs: see `guards.links`
+    uses_context: bool = False

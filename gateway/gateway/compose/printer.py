@@ -15,7 +15,8 @@ from .model import JoinField, JoinType, SArgument, SEnumValue, SField, SType, Su
 from .subgraph import ENUM, INPUT, INTERFACE, OBJECT, SCALAR, UNION
 
 LINK_SPEC = "https://specs.apollo.dev/link/v1.0"
-JOIN_SPEC = "https://specs.apollo.dev/join/v0.3"
+JOIN_SPEC = "https://specs.apollo.dev/join/v0.5"
+CONTEXT_SPEC = "https://specs.apollo.dev/context/v0.1"
 TAG_SPEC = "https://specs.apollo.dev/tag/v0.3"
 INACCESSIBLE_SPEC = "https://specs.apollo.dev/inaccessible/v0.2"
 
@@ -25,12 +26,21 @@ _ALL_LOCATIONS = (
 )
 
 DIRECTIVE_DEFINITIONS = {
+    "context": "directive @context(name: String!) repeatable on INTERFACE | OBJECT | UNION",
+    "context__fromContext": (
+        "directive @context__fromContext(field: context__ContextFieldValue) on ARGUMENT_DEFINITION"
+    ),
     "inaccessible": f"directive @inaccessible on {_ALL_LOCATIONS}",
+    "join__directive": (
+        "directive @join__directive(graphs: [join__Graph!], name: String!, args: "
+        "join__DirectiveArguments) repeatable on SCHEMA | OBJECT | INTERFACE | FIELD_DEFINITION"
+    ),
     "join__enumValue": "directive @join__enumValue(graph: join__Graph!) repeatable on ENUM_VALUE",
     "join__field": (
         "directive @join__field(graph: join__Graph, requires: join__FieldSet, provides: "
         "join__FieldSet, type: String, external: Boolean, override: String, usedOverridden: "
-        "Boolean) repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION"
+        "Boolean, overrideLabel: String, contextArguments: [join__ContextArgument!]) "
+        "repeatable on FIELD_DEFINITION | INPUT_FIELD_DEFINITION"
     ),
     "join__graph": "directive @join__graph(name: String!, url: String!) on ENUM_VALUE",
     "join__implements": (
@@ -51,6 +61,13 @@ DIRECTIVE_DEFINITIONS = {
     ),
     "tag": f"directive @tag(name: String!) repeatable on {_ALL_LOCATIONS} | SCHEMA",
 }
+
+JOIN_CONTEXT_ARGUMENT = """input join__ContextArgument {
+  name: String!
+  type: String!
+  context: String!
+  selection: join__FieldValue!
+}"""
 
 LINK_PURPOSE = '''enum link__Purpose {
   """
@@ -130,12 +147,16 @@ def join_field(join: JoinField) -> str:
         args.append(f"provides: {string(join.provides)}")
     if join.override is not None:
         args.append(f"override: {string(join.override)}")
+    if join.override_label is not None:
+        args.append(f"overrideLabel: {string(join.override_label)}")
     if join.type is not None:
         args.append(f"type: {string(join.type)}")
     if join.external:
         args.append("external: true")
     if join.used_overridden:
         args.append("usedOverridden: true")
+    if join.context_arguments:
+        args.append(f"contextArguments: [{', '.join(join.context_arguments)}]")
     return f"@join__field({', '.join(args)})" if args else "@join__field"
 
 
@@ -198,6 +219,7 @@ def _type(definition: SType) -> str:
         f"@join__implements(graph: {g}, interface: {string(i)})" for g, i in definition.implements
     ]
     applied += [join_type(j) for j in definition.join_types]
+    applied += [f"@context(name: {string(c)})" for c in definition.contexts]
     applied += early
     applied += [
         f"@join__unionMember(graph: {g}, member: {string(m)})" for g, m in definition.member_joins
@@ -226,6 +248,9 @@ def print_supergraph(supergraph: Supergraph) -> str:
     if supergraph.uses_inaccessible:
         links.append(f"@link(url: {string(INACCESSIBLE_SPEC)}, for: SECURITY)")
         directives.append("inaccessible")
+    if supergraph.uses_context:
+        links.append(f"@link(url: {string(CONTEXT_SPEC)}, for: SECURITY)")
+        directives += ["context", "context__fromContext"]
     links += guards.links(supergraph.uses_specs)
     guard_definitions = guards.definitions(supergraph.uses_specs)
     schema = (
@@ -244,7 +269,12 @@ def print_supergraph(supergraph: Supergraph) -> str:
         f"  {g.enum} @join__graph(name: {string(g.name)}, url: {string(g.url)})"
         for g in supergraph.graphs
     )
+    printed["join__ContextArgument"] = JOIN_CONTEXT_ARGUMENT
+    printed["join__DirectiveArguments"] = "scalar join__DirectiveArguments"
     printed["join__FieldSet"] = "scalar join__FieldSet"
+    printed["join__FieldValue"] = "scalar join__FieldValue"
+    if supergraph.uses_context:
+        printed["context__ContextFieldValue"] = "scalar context__ContextFieldValue"
     printed["join__Graph"] = "enum join__Graph {\n" + graphs + "\n}"
     printed["link__Import"] = "scalar link__Import"
     printed["link__Purpose"] = LINK_PURPOSE

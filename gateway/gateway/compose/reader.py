@@ -73,6 +73,8 @@ FEDERATION_DIRECTIVES = (
     "extends",
     "interfaceObject",
     "composeDirective",
+    "context",
+    "fromContext",
     *GUARD_DIRECTIVES,
 )
 
@@ -291,6 +293,10 @@ class _Reader:
                 owner.keys.append(Key(fields, _bool(args.get("resolvable")), is_extension, extends))
             elif directive_name == "interfaceObject":
                 owner.interface_object = True
+            elif directive_name == "context":
+                context = _string(args.get("name"))
+                if context is not None and context not in owner.contexts:
+                    owner.contexts.append(context)
         for interface in getattr(node, "interfaces", None) or ():
             interface_name = self.rename(interface.name.value)
             if interface_name not in owner.interfaces:
@@ -331,7 +337,11 @@ class _Reader:
                 _description(arg),
                 print_value(arg.default_value) if arg.default_value else None,
             )
-            self.marks(self.directives(arg), argument.marks)
+            arg_directives = self.directives(arg)
+            self.marks(arg_directives, argument.marks)
+            for directive_name, args in arg_directives:
+                if directive_name == "fromContext":
+                    argument.from_context = _string(args.get("field"))
             result.args[argument.name] = argument
         applied = self.directives(node)
         self.marks(applied, result.marks)
@@ -346,6 +356,7 @@ class _Reader:
                 result.provides = _string(args.get("fields"))
             elif directive_name == "override":
                 result.override = _string(args.get("from"))
+                result.override_label = _string(args.get("label"))
         return result
 
 

@@ -73,6 +73,8 @@ class Argument:
     description: str | None = None
     default: str | None = None  # printed GraphQL value
     marks: Marks = field(default_factory=Marks)
+    # `@fromContext(field: "$ctx { a }")`: the value comes from an ancestor's context.
+    from_context: str | None = None
 
 
 @dataclass(slots=True)
@@ -89,6 +91,7 @@ class Field:
     requires: str | None = None
     provides: str | None = None
     override: str | None = None
+    override_label: str | None = None  # `@override(from:, label:)`: a progressive override
     marks: Marks = field(default_factory=Marks)
 
 
@@ -112,6 +115,7 @@ class Type:
     values: dict[str, EnumValue] = field(default_factory=dict)
     keys: list[Key] = field(default_factory=list)
     interface_object: bool = False
+    contexts: list[str] = field(default_factory=list)  # `@context(name:)`, as written
     marks: Marks = field(default_factory=Marks)
 
 

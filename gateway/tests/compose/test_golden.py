@@ -65,7 +65,7 @@ def test_two_subgraph_supergraph_layout() -> None:
     assert supergraph.startswith(
         "schema\n"
         '  @link(url: "https://specs.apollo.dev/link/v1.0")\n'
-        '  @link(url: "https://specs.apollo.dev/join/v0.3", for: EXECUTION)\n'
+        '  @link(url: "https://specs.apollo.dev/join/v0.5", for: EXECUTION)\n'
         "{\n  query: Query\n  mutation: Mutation\n}\n"
     )
     # Every subgraph has Query, so root fields always name their subgraph.
