@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROTO_SRC := $(shell find protos/realty -name '*.proto')
 PROTO_STAMP := protos/.generated
+CHECKOV_ENV := $(TOOLS)/checkov
+CHECKOV := $(CHECKOV_ENV)/bin/checkov
 
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
@@ -17,7 +19,7 @@ export UV_LINK_MODE := copy
 .PHONY: install protos dev test lint fmt bench migrate supergraph seed clean browser lighthouse chaos dead-letters
 
 ## install: create .venv with every service, the gateway and the dev tools (idempotent)
-install: $(STAMP) $(PROTO_STAMP)
+install: $(STAMP) $(PROTO_STAMP) $(CHECKOV)
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION) into $(TOOLS)/"
@@ -28,6 +30,12 @@ $(STAMP): $(UV) pyproject.toml uv.lock $(wildcard */pyproject.toml) $(wildcard *
 	@echo "==> syncing the workspace into $(VENV)/"
 	@$(UV) sync --all-packages --frozen 2>/dev/null || $(UV) sync --all-packages
 	@touch $(STAMP)
+
+# checkov pins versions the services must not share: its own environment, from the lock.
+$(CHECKOV): $(UV) pyproject.toml uv.lock
+	@echo "==> syncing checkov into $(CHECKOV_ENV)/"
+	@UV_PROJECT_ENVIRONMENT=$(CHECKOV_ENV) $(UV) sync --frozen --only-group checkov --quiet
+	@touch $(CHECKOV)
 
 uv.lock:
 	@$(MAKE) --no-print-directory $(UV)
@@ -53,8 +61,9 @@ dev: install
 test: install browser lighthouse
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
 
-## lint: ruff + mypy + the layering contracts of .importlinter
+## lint: ruff + mypy + the layering contracts of .importlinter + hadolint on every Dockerfile
 lint: install
+	@$(VENV)/bin/hadolint $(wildcard services/*/Dockerfile gateway/Dockerfile)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache
