@@ -3,7 +3,10 @@
 `Infrastructure.open(settings, migrations_dir, events=mapper)` configures logging and tracing, creates and
 migrates the service's database, and builds the engine, bus, token verifier, mailer and gRPC TLS material.
 `runtime(...)` then assembles the process: subgraph + probes over HTTP, gRPC with health,
-the outbox relay and its retention, the event consumers and any other workers.
+and the background work elected to run in one process of the service (the outbox relay and
+its retention, the event consumers and the service's `workers`), next to the
+`process_workers` every process runs (what keeps in-process state current: revocations,
+live-update feeds).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from servicekit.bus import Bus, BusRetention, ConsumerRunner, OutboxRelay, Subsc
 from servicekit.db import Database, EventMapper
 from servicekit.grpc import GrpcServer, Registration
 from servicekit.http import service_app
+from servicekit.leadership import Leadership
 from servicekit.mail import Mailer, build_mailer
 from servicekit.migrations import migrate
 from servicekit.revocation import RevocationFeed, RevocationList
@@ -42,6 +46,8 @@ class Infrastructure:
     extras: dict[str, Any] = field(default_factory=dict)
     # This service's gRPC TLS material; None: read from the settings when first needed.
     tls: TlsMaterial | None = None
+    # Who runs the background work among this service's processes (set by `runtime`).
+    leadership: Leadership | None = None
 
     @property
     def grpc_tls(self) -> TlsMaterial:
@@ -112,6 +118,7 @@ class Infrastructure:
         subscriptions: Sequence[Subscription] = (),
         routes: Sequence[BaseRoute] = (),
         workers: Sequence[Worker] = (),
+        process_workers: Sequence[Worker] = (),
     ) -> Runtime:
         s = self.settings
         relay = OutboxRelay(self.db, self.bus)
@@ -120,14 +127,16 @@ class Infrastructure:
             outbox_retention=timedelta(hours=s.infra.outbox_retention_hours),
             inbox_retention=timedelta(hours=s.infra.inbox_retention_hours),
         )
-        all_workers: list[Worker] = [relay.run, retention.run, *workers]
+        elected: list[Worker] = [relay.run, retention.run, *workers]
+        everywhere: list[Worker] = list(process_workers)
         if self.verifier.revocations is not None:
-            all_workers.append(RevocationFeed(self.bus, self.verifier.revocations).run)
+            everywhere.append(RevocationFeed(self.bus, self.verifier.revocations).run)
         checks = {"database": self.db.ping, "nats": self.bus_ready}
         if subscriptions:
             consumers = ConsumerRunner(self.db, self.bus, s.service_name, subscriptions)
-            all_workers.append(consumers.run)
+            elected.append(consumers.run)
             checks["consumers"] = consumers.healthy
+        self.leadership = Leadership(self.db.url, s.service_name, elected)
         grpc_server = None
         if grpc_registrations:
             grpc_server = GrpcServer(
@@ -153,8 +162,9 @@ class Infrastructure:
             http_host=s.http_host,
             http_port=s.http_port,
             grpc=grpc_server,
-            workers=all_workers,
+            workers=[self.leadership.run, *everywhere],
             on_shutdown=[self.close],
+            processes=s.resolved_processes(),
         )
 
     async def close(self) -> None:

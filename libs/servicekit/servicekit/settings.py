@@ -8,6 +8,7 @@ server URL with a complete one. Defaults match what `make dev` starts.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -110,7 +111,16 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = Field(None)
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # Processes serving this service on the same ports; 0: one per core in production,
+    # one elsewhere. The background work runs in one of them (servicekit.leadership).
+    processes: int = Field(0, ge=0)
     infra: InfraSettings = Field(default_factory=InfraSettings)
+
+    def resolved_processes(self) -> int:
+        """How many processes to run: the setting, else one per usable core in production."""
+        if self.processes:
+            return self.processes
+        return len(os.sched_getaffinity(0)) if self.infra.production else 1
 
     def resolved_database_url(self) -> str:
         """This service's own database: `<PREFIX>DATABASE_URL`, else its database on DATABASE_URL."""

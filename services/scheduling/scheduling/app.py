@@ -104,7 +104,8 @@ def runtime(parts: Parts) -> Runtime:
         grpc_access=[ACCESS],
         subscriptions=parts.consumers.subscriptions(),
         routes=[feed_route(parts.scheduling)],
-        workers=[parts.live.run, parts.reminders.run, parts.no_shows.run],
+        workers=[parts.reminders.run, parts.no_shows.run],
+        process_workers=[parts.live.run],  # each process feeds its own subscribers
     )
     result.on_shutdown.insert(0, parts.directory.close)
     return result

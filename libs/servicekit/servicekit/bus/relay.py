@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 import zlib
 from collections import defaultdict
@@ -52,7 +53,9 @@ class OutboxRelay:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    libpq_url(self.db.url), autocommit=True
+                    libpq_url(self.db.url),
+                    autocommit=True,
+                    application_name=f"{self.db.source} outbox relay pid={os.getpid()}",
                 ) as listener:
                     await self._become_leader(listener)
                     await listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
