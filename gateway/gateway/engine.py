@@ -9,7 +9,8 @@ execution has a `data` key, possibly null, with errors beside it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Mapping
+import random
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ from gateway.demand import COST_TOO_EXPENSIVE, DemandControl
 from gateway.executor.run import Execution
 from gateway.executor.shape import Shaper, ShapeSet
 from gateway.metrics import GatewayMetrics
+from gateway.overrides import OverrideLabels
 from gateway.planner import Plan, PlanningError, QueryPlanner
 from gateway.planner.operation import condition_variables
 from gateway.supergraph import Supergraph
@@ -48,9 +50,11 @@ __all__ = ["FederatedEngine", "is_request_error"]
 
 
 _NOTHING_DENIED: frozenset[tuple[str, str]] = frozenset()
+_NO_LABELS: frozenset[str] = frozenset()
 
-# Operation text, operation name, `@skip`/`@include` variable values, denied coordinates.
-_PlanKey = tuple[str, str | None, tuple[bool, ...], frozenset[tuple[str, str]]]
+# Operation text, operation name, `@skip`/`@include` variable values, denied coordinates,
+# enabled override labels.
+_PlanKey = tuple[str, str | None, tuple[bool, ...], frozenset[tuple[str, str]], frozenset[str]]
 
 
 def is_request_error(result: Mapping[str, Any]) -> bool:
@@ -110,6 +114,8 @@ class FederatedEngine:
         max_directive_cost: int | None = None,
         list_size: int = 100,
         cold_workers: int = 2,
+        override_labels: Iterable[str] = (),
+        override_random: random.Random | None = None,
     ) -> None:
         self.supergraph = supergraph
         # `@authenticated` / `@requiresScopes` / `@policy`: the caller's grants come from
@@ -123,6 +129,11 @@ class FederatedEngine:
         self._demand = DemandControl(supergraph.schema, list_size=list_size)
         self._max_directive_cost = max_directive_cost
         self._costed = self._demand.weighted or max_directive_cost is not None
+        # Progressive `@override`: the labels enabled per request (`override_labels` are
+        # the feature flags switched on; `percent(N)` drawn from `override_random`).
+        self._labels = OverrideLabels(
+            supergraph.override_labels, enabled=override_labels, random=override_random
+        )
         # "Did you mean …" names schema members: off whenever introspection is.
         self._hide_suggestions = hide_suggestions
         self._schema = supergraph.api_schema
@@ -310,7 +321,7 @@ class FederatedEngine:
     ) -> _Prepared:
         """Plan in a worker (or join the run of the same key), cache on the loop."""
         plan = await self._cold.run(
-            ("plan", key), self._build_plan, entry, operation, variables, key[3]
+            ("plan", key), self._build_plan, entry, operation, variables, key[3], key[4]
         )
         self._plans[key] = plan
         if isinstance(plan, dict):
@@ -339,7 +350,7 @@ class FederatedEngine:
         operation, variables, key = selected
         plan = self._cached_plan(key)
         if plan is None:
-            plan = self._build_plan(entry, operation, variables, denied)
+            plan = self._build_plan(entry, operation, variables, denied, key[4])
             self._plans[key] = plan
         if isinstance(plan, dict):
             return plan
@@ -414,6 +425,7 @@ class FederatedEngine:
             request.operation_name,
             tuple(variables.get(v) is True for v in entry.conditions[request.operation_name]),
             denied,
+            self._labels.decide() if self._labels.active else _NO_LABELS,
         )
         return operation, variables, key
 
@@ -470,11 +482,14 @@ class FederatedEngine:
         operation: OperationDefinitionNode,
         variables: Mapping[str, Any],
         denied: frozenset[tuple[str, str]],
+        labels: frozenset[str] = _NO_LABELS,
     ) -> Plan | JSON:
         """Plan an operation and shape its result: pure, so it may run in a worker thread."""
         try:
             with self._tracer.start_as_current_span("gateway.plan"):
-                plan = self._planner.plan(operation, entry.fragments, variables, denied)
+                plan = self._planner.plan(
+                    operation, entry.fragments, variables, denied, labels=labels
+                )
         except PlanningError as error:
             return {
                 "data": None,

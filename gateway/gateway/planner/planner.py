@@ -37,8 +37,13 @@ class QueryPlanner:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
         denied: frozenset[tuple[str, str]] = frozenset(),
+        *,
+        labels: frozenset[str] = frozenset(),
     ) -> Plan:
         """Plan `operation`; `variables` only decide `@skip`/`@include`.
+
+        `labels` are the override labels enabled for the request: each progressive
+        `@override` is planned as they decide it.
 
         Fields at `denied` coordinates (type, field) are left out of every fetch; the
         plan's `selections` (what the response is shaped by) keep them.
@@ -49,7 +54,7 @@ class QueryPlanner:
         """
         name = operation.name.value if operation.name else None
         try:
-            return self._plan(operation, fragments, variables, denied)
+            return self._plan(operation, fragments, variables, denied, labels)
         except PlanningError as error:
             log.warning("planning %s failed [%s]: %s", name or "<anonymous>", error.code, error)
             raise
@@ -65,9 +70,11 @@ class QueryPlanner:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
         denied: frozenset[tuple[str, str]],
+        labels: frozenset[str],
     ) -> Plan:
         kind = operation.operation.value
-        schema = self.supergraph.schema
+        supergraph = self.supergraph.for_labels(labels)
+        schema = supergraph.schema
         root_type = {
             "query": schema.query_type,
             "mutation": schema.mutation_type,
@@ -77,7 +84,7 @@ class QueryPlanner:
             raise PlanningError(f"the supergraph has no {kind} type", "UNSUPPORTED_OPERATION")
         selections = normalize(operation.selection_set, fragments, variables)
         roots: list[Group] = []
-        builder = Builder(self.supergraph, kind=kind, roots=roots, budget=self._budget())
+        builder = Builder(supergraph, kind=kind, roots=roots, budget=self._budget())
         planned = strip_denied(schema, root_type.name, selections, denied) if denied else selections
         fields = builder.collect(root_type.name, planned)
         introspection = False
@@ -116,7 +123,7 @@ class QueryPlanner:
         roots: list[Group],
     ) -> Group:
         name = occurrences[0].name
-        graphs = self.supergraph.resolving_graphs(root_name, name)
+        graphs = builder.sg.resolving_graphs(root_name, name)
         if not graphs:
             raise PlanningError(f"no subgraph resolves {root_name}.{name}")
         if kind == "query":

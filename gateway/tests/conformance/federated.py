@@ -32,7 +32,7 @@ LINK = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", '
     'import: ["@key", "@shareable", "@external", "@requires", "@provides", "@override", '
     '"@inaccessible", "@interfaceObject", "@authenticated", "@requiresScopes", "@policy", '
-    '"@cost", "@listSize"])\n'
+    '"@cost", "@listSize", "@context", "@fromContext"])\n'
 )
 
 _DECLARATIONS = """
@@ -42,7 +42,9 @@ directive @shareable repeatable on OBJECT | FIELD_DEFINITION
 directive @external on OBJECT | FIELD_DEFINITION
 directive @requires(fields: String!) on FIELD_DEFINITION
 directive @provides(fields: String!) on FIELD_DEFINITION
-directive @override(from: String!) on FIELD_DEFINITION
+directive @override(from: String!, label: String) on FIELD_DEFINITION
+directive @context(name: String!) repeatable on OBJECT | INTERFACE | UNION
+directive @fromContext(field: String) on ARGUMENT_DEFINITION
 directive @inaccessible on FIELD_DEFINITION | OBJECT | INTERFACE | UNION | ENUM | ENUM_VALUE | SCALAR | INPUT_OBJECT | INPUT_FIELD_DEFINITION | ARGUMENT_DEFINITION
 directive @interfaceObject on OBJECT
 directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM

@@ -39,13 +39,15 @@ class HeldPlanner:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
         denied: frozenset[tuple[str, str]],
+        *,
+        labels: frozenset[str] = frozenset(),
     ) -> Plan:
         if self.held in print_ast(operation):
             self.held_plans += 1
             self.started.set()
             released = self.release.wait(timeout=2)
             self.events.append("heavy planned" if released else "heavy gave up waiting")
-        return self.inner.plan(operation, fragments, variables, denied)
+        return self.inner.plan(operation, fragments, variables, denied, labels=labels)
 
 
 def hold(
