@@ -19,6 +19,7 @@ import orjson
 import uvicorn
 from opentelemetry.trace import TracerProvider, get_tracer_provider
 from redis.asyncio import Redis
+from servicekit.bus.connection import Bus
 from servicekit.headers import LimitHeaders
 from servicekit.shedding import ShedLoad
 from starlette.applications import Starlette
@@ -28,6 +29,10 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.caching.feed import InvalidationFeed, parse_invalidations
+from gateway.caching.policy import PublicFields
+from gateway.caching.public import PublicResponses
+from gateway.caching.store import ResponseCache
 from gateway.coalescing import Coalescer
 from gateway.edge.apq import APQStore, MemoryAPQStore, PersistedQueries, RedisAPQStore
 from gateway.edge.auth import Authenticator, TokenVerifier
@@ -135,6 +140,57 @@ def _follow_revocations(
     return follow
 
 
+def public_responses(
+    settings: GatewaySettings, metrics: GatewayMetrics, bus: Bus | None
+) -> tuple[PublicResponses, InvalidationFeed | None]:
+    """The response cache of public queries and the feed of events that invalidates it.
+
+    Without a bus (or with `GATEWAY_RESPONSE_CACHE=false`) nothing is cached in process:
+    public GET answers still tell CDNs how long they may keep them.
+    """
+    subjects = parse_invalidations(settings.cache_invalidations)
+    feed: InvalidationFeed | None = None
+    cache: ResponseCache | None = None
+    if settings.response_cache and bus is not None and subjects:
+        feeds: list[InvalidationFeed] = []
+        cache = ResponseCache(
+            size=settings.response_cache_size,
+            ttl_seconds=settings.response_cache_ttl_seconds,
+            usable=lambda: feeds[0].live,
+        )
+
+        def invalidate(type_name: str, identity: str) -> int:
+            assert cache is not None
+            dropped = cache.invalidate(type_name, identity)
+            metrics.record_invalidation(dropped)
+            return dropped
+
+        feed = InvalidationFeed(bus, subjects, invalidate)
+        feeds.append(feed)
+    responses = PublicResponses(
+        public=PublicFields(settings.cache_public_fields),
+        watched=frozenset(subjects.values()),
+        cache=cache,
+        cdn_max_age=settings.cdn_max_age,
+        policy_cache_size=settings.plan_cache_size,
+    )
+    return responses, feed
+
+
+def _cache_bus(settings: GatewaySettings) -> Bus | None:
+    if not settings.response_cache:
+        return None
+    from servicekit.settings import InfraSettings
+
+    infra = InfraSettings()
+    return Bus(
+        infra.nats_url,
+        namespace=infra.bus_namespace,
+        name="gateway-cache",
+        replicas=infra.nats_stream_replicas,
+    )
+
+
 def build_app(
     settings: GatewaySettings | None = None,
     *,
@@ -143,11 +199,14 @@ def build_app(
     redis: Redis | None = _DEFAULT,
     metrics: GatewayMetrics | None = None,
     tracer_provider: TracerProvider | None = None,
+    bus: Bus | None = _DEFAULT,
 ) -> Starlette:
     """The gateway as a Starlette app; it loads the supergraph when it starts.
 
     `metrics` defaults to a fresh set of instruments with the process collector, and
-    `tracer_provider` to the process's (as `setup_telemetry` installed it).
+    `tracer_provider` to the process's (as `setup_telemetry` installed it). `bus` carries
+    the events that invalidate cached answers (NATS from `InfraSettings` by default;
+    None: no in-process response cache); the app closes the one it builds.
     """
     settings = settings or GatewaySettings()
     metrics = metrics if metrics is not None else gateway_metrics()
@@ -158,6 +217,11 @@ def build_app(
     if redis is _DEFAULT:
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     owns_redis = redis is not None and settings.redis_url is not None
+
+    owns_bus = bus is _DEFAULT
+    if bus is _DEFAULT:
+        bus = _cache_bus(settings)
+    responses, invalidations = public_responses(settings, metrics, bus)
 
     holder = EngineHolder()
     edge = Edge(
@@ -187,6 +251,7 @@ def build_app(
         coalescer=Coalescer(on_shared=metrics.coalesced_requests.inc)
         if settings.coalesce
         else None,
+        responses=responses,
     )
     websocket = GraphQLWebSocket(
         edge=edge,
@@ -224,6 +289,9 @@ def build_app(
                 metrics=metrics,
             )
             watcher_task = asyncio.get_running_loop().create_task(watcher.run())
+        cache_task: asyncio.Task[None] | None = None
+        if invalidations is not None:
+            cache_task = asyncio.get_running_loop().create_task(invalidations.run())
         follow = _follow_revocations(verifier)
         feed_task: asyncio.Task[None] | None = None
         if follow is not None:
@@ -231,13 +299,15 @@ def build_app(
         try:
             yield
         finally:
-            for task in (watcher_task, feed_task):
+            for task in (watcher_task, feed_task, cache_task):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await holder.aclose()
             await _close_quietly(verifier)
+            if owns_bus and bus is not None:
+                await _close_quietly(bus)
             if owns_redis and redis is not None:
                 await redis.aclose()
 
@@ -248,7 +318,7 @@ def build_app(
         middleware.append(cors)
         cls, args, kwargs = cors
         graphql_http = cls(http, *args, **kwargs)
-    return GatewayApp(
+    app = GatewayApp(
         graphql_http=graphql_http,
         max_in_flight=settings.max_in_flight,
         routes=[
@@ -262,6 +332,10 @@ def build_app(
         middleware=middleware,
         lifespan=lifespan,
     )
+    # For diagnostics and tests: the response cache and whether its events are heard.
+    app.state.responses = responses
+    app.state.invalidations = invalidations
+    return app
 
 
 class GatewayApp(Starlette):

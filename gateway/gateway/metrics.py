@@ -189,6 +189,20 @@ class GatewayMetrics:
             "Queries answered by an identical query's execution already in flight.",
             registry=registry,
         )
+        self.response_cache = Counter(
+            "gateway_response_cache",
+            "Response cache look-ups of public queries.",
+            ["result"],
+            registry=registry,
+        )
+        self._response_hit = self.response_cache.labels("hit")
+        self._response_miss = self.response_cache.labels("miss")
+        self.response_cache_invalidations = Counter(
+            "gateway_response_cache_invalidations",
+            "Events that dropped cached answers, and the answers they dropped.",
+            ["what"],
+            registry=registry,
+        )
         self.supergraph_reloads = Counter(
             "gateway_supergraph_reloads", "Supergraph hot reloads.", ["result"], registry=registry
         )
@@ -249,6 +263,16 @@ class GatewayMetrics:
     def record_plan_cache(self, hit: bool) -> None:
         """Count one plan cache look-up."""
         (self._plan_hit if hit else self._plan_miss).inc()
+
+    def record_response_cache(self, hit: bool) -> None:
+        """Count one response cache look-up of a public query."""
+        (self._response_hit if hit else self._response_miss).inc()
+
+    def record_invalidation(self, dropped: int) -> None:
+        """Count one invalidating event and the answers it dropped."""
+        self.response_cache_invalidations.labels("events").inc()
+        if dropped:
+            self.response_cache_invalidations.labels("answers").inc(dropped)
 
     def value(self, name: str, **labels: str) -> float:
         """The current value of one sample (0 when it was never recorded), for tests."""

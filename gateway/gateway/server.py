@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,13 +22,15 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import Receive, Scope, Send
 
+from gateway.caching.public import PublicResponses
+from gateway.caching.store import Lookup
 from gateway.coalescing import Coalescer, coalescing_key
 from gateway.edge.csrf import check_csrf, media_type
 from gateway.edge.errors import EdgeError
 from gateway.edge.negotiation import GRAPHQL_RESPONSE_JSON, accepts_html, negotiate
 from gateway.edge.pipeline import BAD_REQUEST, Admitted, Edge
 from gateway.metrics import GatewayMetrics
-from gateway.reload import EngineHolder
+from gateway.reload import EngineHolder, Generation
 from gateway.tracing import spans_exported
 from gateway.types import JSON, Engine
 
@@ -80,9 +82,11 @@ class GraphQLHttp:
         max_body_bytes: int,
         graphiql_page: bytes | None,
         coalescer: Coalescer | None = None,
+        responses: PublicResponses | None = None,
     ) -> None:
         self._edge = edge
         self._coalescer = coalescer
+        self._responses = responses
         self._engines = engines
         self._metrics = metrics
         self._max_body = max_body_bytes
@@ -167,14 +171,13 @@ class GraphQLHttp:
                     )
                 generation = self._engines.lease()
                 try:
-                    result = await self._execute(generation.engine, admitted)
+                    status, body, error_code, public = await self._answer(
+                        generation, admitted, media
+                    )
                 finally:
                     self._engines.release(generation)
-                status = 200 if "data" in result or media != GRAPHQL_RESPONSE_JSON else 400
-                errors = result.get("errors")
-                if errors:
-                    error_code = _first_code(errors)
-                body = orjson.dumps(result)
+                if method == "GET":
+                    extra_headers = {"cache-control": self._cache_control(public)}
             except EdgeError as error:
                 status = error.status or (400 if media == GRAPHQL_RESPONSE_JSON else 200)
                 extra_headers = error.headers
@@ -198,11 +201,58 @@ class GraphQLHttp:
                 "http", operation, str(status), time.perf_counter() - started, error_code
             )
 
-    async def _execute(self, engine: Engine, admitted: Admitted) -> JSON:
-        """Run the operation; a query shares the execution of an identical one in flight."""
+    async def _answer(
+        self, generation: Generation, admitted: Admitted, media: str
+    ) -> tuple[int, bytes, str | None, bool]:
+        """Status, body, first error code, and whether the answer is public (CDN-cacheable).
+
+        A public query (anonymous, every field public) is answered from the response cache
+        when it holds the answer, and a complete answer is kept there.
+        """
+        responses = self._responses
+        lookup: Lookup | None = None
+        policy = None
+        if (
+            responses is not None
+            and admitted.operation.kind == "query"
+            and responses.anonymous(admitted.context)
+        ):
+            policy = responses.policy(generation.engine, generation.fingerprint, admitted.request)
+            if policy is not None:
+                lookup = responses.lookup(generation.fingerprint, admitted.request, policy)
+                if lookup is not None and lookup.body is not None:
+                    self._metrics.record_response_cache(True)
+                    return 200, lookup.body, None, True
+        # Misses of one public answer share one execution whoever asks: it is the same answer.
+        shared = ("public", lookup.key) if lookup is not None else None
+        result = await self._execute(generation.engine, admitted, shared)
+        status = 200 if "data" in result or media != GRAPHQL_RESPONSE_JSON else 400
+        errors = result.get("errors")
+        body = orjson.dumps(result)
+        if lookup is not None and responses is not None:
+            self._metrics.record_response_cache(False)
+            responses.store(lookup, result, body)
+        public = policy is not None and not errors and result.get("data") is not None
+        return status, body, _first_code(errors) if errors else None, public
+
+    def _cache_control(self, public: bool) -> str:
+        """What a CDN may do with a GET answer: keep a public one a while, nothing else."""
+        responses = self._responses
+        if public and responses is not None and responses.cdn_max_age > 0:
+            return f"public, max-age={responses.cdn_max_age}"
+        return "no-store"
+
+    async def _execute(
+        self, engine: Engine, admitted: Admitted, shared: Hashable | None = None
+    ) -> JSON:
+        """Run the operation; a query shares the execution of an identical one in flight.
+
+        `shared` is the key of a public answer, the same for every caller; other queries
+        share only with the same caller and forwarded headers (`coalescing_key`).
+        """
         coalescer = self._coalescer
         if coalescer is not None and admitted.operation.kind == "query":
-            key = coalescing_key(engine, admitted.request, admitted.context)
+            key = shared or coalescing_key(engine, admitted.request, admitted.context)
             if key is not None:
                 return await coalescer.run(
                     key, lambda: engine.execute(admitted.request, admitted.context)

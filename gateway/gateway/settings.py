@@ -13,6 +13,50 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from servicekit.settings import repo_root
 
+# Each event drops the cached answers holding the entity its envelope's subject_id names.
+DEFAULT_INVALIDATIONS = (
+    "listings.listing.created=Listing,listings.listing.updated=Listing,"
+    "listings.listing.status_changed=Listing,listings.listing.deleted=Listing,"
+    "identity.user.updated=User,identity.user.deleted=User"
+)
+
+# The fields of listing pages and search that every visitor sees alike and that change
+# only through the listings and identity events the cache follows.
+DEFAULT_PUBLIC_FIELDS = (
+    "Query.listing",
+    "Query.listings",
+    "ListingConnection.*",
+    "ListingEdge.*",
+    "PageInfo.*",
+    "Listing.id",
+    "Listing.slug",
+    "Listing.title",
+    "Listing.description",
+    "Listing.price",
+    "Listing.status",
+    "Listing.propertyType",
+    "Listing.bedrooms",
+    "Listing.bathrooms",
+    "Listing.livingAreaSqft",
+    "Listing.address",
+    "Listing.location",
+    "Listing.photos",
+    "Listing.realtor",
+    "Listing.seo",
+    "Listing.createdAt",
+    "Listing.updatedAt",
+    "Money.*",
+    "Address.*",
+    "GeoPoint.*",
+    "Photo.*",
+    "ListingSeo.*",
+    "User.id",
+    "User.displayName",
+    "User.avatarUrl",
+    "User.realtorProfile",
+    "RealtorProfile.*",
+)
+
 
 def _default_supergraph_path() -> Path:
     return repo_root() / ".dev" / "supergraph.graphql"
@@ -101,6 +145,20 @@ class GatewaySettings(BaseSettings):
     coalesce: bool = True
     """Identical queries in flight for the same caller and headers share one execution."""
 
+    response_cache: bool = True
+    """Cache public answers in process (only while the invalidating events are heard)."""
+    response_cache_size: int = 10_000
+    response_cache_ttl_seconds: float = 300.0
+    """A backstop: answers are dropped by events long before, unless nothing changes."""
+    cache_public_fields: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_PUBLIC_FIELDS)
+    )
+    """`Type.field` or `Type.*` coordinates whose values are the same for every caller."""
+    cache_invalidations: str = DEFAULT_INVALIDATIONS
+    """`subject=Type,…`: each event drops the cached answers holding its `subject_id`."""
+    cdn_max_age: int = 10
+    """`Cache-Control: public, max-age` of a public GET answer; 0 sends `no-store` always."""
+
     loop: str = "auto"
     """uvicorn's event loop: auto (uvloop when installed), asyncio or uvloop."""
 
@@ -114,7 +172,7 @@ class GatewaySettings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     """Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's setting)."""
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "cache_public_fields", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

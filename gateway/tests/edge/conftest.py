@@ -228,6 +228,7 @@ def make_client(
             "engine_factory": engine_factory(engines),
             "verifier": verifier if verifier is not None else StaticVerifier(),
             "metrics": metrics,
+            "bus": None,
         }
         if "redis_url" not in overrides:
             parts["redis"] = redis

@@ -66,6 +66,7 @@ async def gateway(
         verifier=StaticVerifier(),
         redis=None,
         metrics=metrics,
+        bus=None,
     )
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5555))
     async with (

@@ -61,7 +61,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     )
     metrics = GatewayMetrics()
     gw_server, gw_task, gw_address = await serve(
-        build_app(settings, verifier=StaticVerifier(), redis=None, metrics=metrics)
+        build_app(settings, verifier=StaticVerifier(), redis=None, metrics=metrics, bus=None)
     )
     try:
         yield Stack(
@@ -139,7 +139,7 @@ async def test_a_failed_fetch_is_counted_as_an_error(tmp_path: Path) -> None:
     settings = GatewaySettings(supergraph_path=path, reload_interval=0, rate_limit_per_second=0)
     metrics = GatewayMetrics()
     server, task, address = await serve(
-        build_app(settings, verifier=StaticVerifier(), redis=None, metrics=metrics)
+        build_app(settings, verifier=StaticVerifier(), redis=None, metrics=metrics, bus=None)
     )
     try:
         async with httpx.AsyncClient() as client:

@@ -103,7 +103,7 @@ def test_missing_supergraph_fails_start_up_loudly(tmp_path: Path) -> None:
 
     settings = GatewaySettings(supergraph_path=tmp_path / "missing.graphql")
     app = build_app(
-        settings, engine_factory=engine_factory({}), verifier=StaticVerifier(), redis=None
+        settings, engine_factory=engine_factory({}), verifier=StaticVerifier(), redis=None, bus=None
     )
     with pytest.raises(RuntimeError, match="make supergraph"), TestClient(app):
         pass
