@@ -74,12 +74,12 @@ def _chunk(
         pipeline.chunks_written += 1
         mux = artifacts.get("Audio", {}).get("MuxType", "AudioWithActiveSpeakerVideo")
         kind: media.ChunkKind = "audio" if mux == "AudioOnly" else "audio+video"
-        puts.append(_media(pipeline.bucket, f"{base}audio/{name}.mp4", kind))
+        puts.append(_media(pipeline, f"{base}audio/{name}.mp4", kind))
         if artifacts.get("Video", {}).get("State", "Enabled") == "Enabled":
             for attendee in present:
                 if attendee.sends_video:
                     key = f"{base}video/{name}-{attendee.attendee_id}.mp4"
-                    puts.append(_media(pipeline.bucket, key, "video"))
+                    puts.append(_media(pipeline, key, "video"))
     events = [e for e in meeting.timeline[pipeline.timeline_start :] if within(e.at)]
     if events:
         lines = [
@@ -90,7 +90,7 @@ def _chunk(
             }
             for e in events
         ]
-        puts.append(_text(pipeline.bucket, f"{base}meeting-events/{name}.txt", lines))
+        puts.append(_text(pipeline, f"{base}meeting-events/{name}.txt", lines))
     transcripts = [
         _transcript(line)
         for line in meeting.lines
@@ -104,7 +104,7 @@ def _chunk(
     messages = sorted([*statuses, *[t for t in transcripts if t is not None]], key=_message_time)
     if messages:
         key = f"{base}transcription-messages/{name}.txt"
-        puts.append(_text(pipeline.bucket, key, messages))
+        puts.append(_text(pipeline, key, messages))
     return puts
 
 
@@ -114,14 +114,21 @@ def _artifacts(pipeline: CapturePipeline) -> dict[str, Any]:
     return artifacts
 
 
-def _media(bucket: str, key: str, kind: media.ChunkKind) -> PutObject:
+def _kms_key(pipeline: CapturePipeline) -> str | None:
+    """The customer-managed key the pipeline's artifacts are encrypted with (SSE-KMS)."""
+    params = pipeline.request.get("SseAwsKeyManagementParams") or {}
+    key = params.get("AwsKmsKeyId")
+    return str(key) if key else None
+
+
+def _media(pipeline: CapturePipeline, key: str, kind: media.ChunkKind) -> PutObject:
     make: Callable[[], bytes] = lambda: media.chunk(kind)  # noqa: E731
-    return PutObject(bucket, key, make, "video/mp4")
+    return PutObject(pipeline.bucket, key, make, "video/mp4", _kms_key(pipeline))
 
 
-def _text(bucket: str, key: str, lines: list[dict[str, Any]]) -> PutObject:
+def _text(pipeline: CapturePipeline, key: str, lines: list[dict[str, Any]]) -> PutObject:
     body = b"".join(orjson.dumps(line) + b"\n" for line in lines)
-    return PutObject(bucket, key, lambda: body, "text/plain")
+    return PutObject(pipeline.bucket, key, lambda: body, "text/plain", _kms_key(pipeline))
 
 
 def _iso(at: datetime) -> str:

@@ -23,6 +23,8 @@ class PutObject:
     key: str
     body: Callable[[], bytes]
     content_type: str
+    # SSE-KMS under this key (a capture's `SseAwsKeyManagementParams`); None: the bucket's default.
+    kms_key_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -74,11 +74,18 @@ class Outside:
             if isinstance(effect, PublishEvent):
                 self._publish([effect])
             elif isinstance(effect, PutObject):
+                encryption: dict[str, str] = {}
+                if effect.kms_key_id:
+                    encryption = {
+                        "ServerSideEncryption": "aws:kms",
+                        "SSEKMSKeyId": effect.kms_key_id,
+                    }
                 self.s3.put_object(
                     Bucket=effect.bucket,
                     Key=effect.key,
                     Body=effect.body(),
                     ContentType=effect.content_type,
+                    **encryption,
                 )
             else:
                 self._concatenate(effect)

@@ -1,4 +1,5 @@
-"""Amazon Chime SDK meetings through boto3 (`chime-sdk-meetings`).
+"""Amazon Chime SDK through boto3: meetings and transcription (`chime-sdk-meetings`), capture
+and concatenation pipelines (`chime-sdk-media-pipelines`).
 
 boto3 is synchronous; every call runs in a worker thread of the client's own pool (sized
 for the joins in flight: the default executor's few threads would queue them), so the
@@ -15,6 +16,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import boto3
@@ -52,6 +54,8 @@ def translate(exc: Exception) -> Exception:
             return RateLimited("the video service is busy; try again in a moment")
         if code == "LimitExceededException":
             return Conflict("the tour's call is full", reason="MEETING_FULL")
+        if code == "ResourceLimitExceededException":
+            return Conflict("the call is being captured already", reason="CAPTURE_RUNNING")
         if code in FAILED or status >= 500:
             return Unavailable("the video service is unavailable; try again shortly")
     elif isinstance(exc, BotoCoreError):
@@ -59,20 +63,20 @@ def translate(exc: Exception) -> Exception:
     return exc
 
 
-class ChimeMeetings:
-    """The operations media uses; each returns Chime's record as Chime returned it."""
+class _Chime:
+    """A boto3 client of one Chime SDK API, its calls in a thread pool of its own."""
+
+    service = ""
 
     def __init__(
         self,
         *,
         region: str,
-        media_region: str,
         endpoint_url: str | None = None,
         max_attempts: int = 3,
         concurrency: int = 32,
         client: Any = None,
     ) -> None:
-        self.media_region = media_region
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chime")
         config = Config(
             retries={"mode": "standard", "max_attempts": max_attempts},
@@ -81,7 +85,7 @@ class ChimeMeetings:
             max_pool_connections=concurrency,
         )
         self._client: Any = client or boto3.client(
-            "chime-sdk-meetings", endpoint_url=endpoint_url, region_name=region, config=config
+            self.service, endpoint_url=endpoint_url, region_name=region, config=config
         )
 
     async def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -93,6 +97,16 @@ class ChimeMeetings:
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ChimeMeetings(_Chime):
+    """The meeting operations media uses; each returns Chime's record as Chime returned it."""
+
+    service = "chime-sdk-meetings"
+
+    def __init__(self, *, media_region: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.media_region = media_region
 
     async def create_meeting(self, *, tour_id: str, token: str) -> dict[str, Any]:
         found = await self._call(
@@ -148,3 +162,102 @@ class ChimeMeetings:
             await self._call(self._client.delete_meeting, MeetingId=meeting_id)
         except Gone:
             return
+
+    async def start_transcription(self, *, meeting_id: str, language: str) -> None:
+        """Live transcription by Amazon Transcribe; the capture keeps its messages."""
+        await self._call(
+            self._client.start_meeting_transcription,
+            MeetingId=meeting_id,
+            TranscriptionConfiguration={
+                "EngineTranscribeSettings": {"LanguageCode": language, "Region": "auto"}
+            },
+        )
+
+    async def stop_transcription(self, *, meeting_id: str) -> None:
+        try:
+            await self._call(self._client.stop_meeting_transcription, MeetingId=meeting_id)
+        except Gone:
+            return  # the meeting ended, and its transcription with it
+
+
+# What a capture keeps: the mixed audio with the active speaker's video, no per-attendee
+# video or shared content (the concatenation joins the audio folder).
+CAPTURE_ARTIFACTS = {
+    "Audio": {"MuxType": "AudioWithActiveSpeakerVideo"},
+    "Video": {"State": "Disabled", "MuxType": "VideoOnly"},
+    "Content": {"State": "Disabled", "MuxType": "ContentOnly"},
+}
+CONCATENATED_ARTIFACTS = {
+    "Audio": {"State": "Enabled"},
+    "Video": {"State": "Disabled"},
+    "Content": {"State": "Disabled"},
+    "DataChannel": {"State": "Disabled"},
+    "TranscriptionMessages": {"State": "Enabled"},
+    "MeetingEvents": {"State": "Enabled"},
+    "CompositedVideo": {"State": "Disabled"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    id: str
+    arn: str
+
+
+class ChimePipelines(_Chime):
+    """Media capture and concatenation (`chime-sdk-media-pipelines`) into the recordings
+    bucket, encrypted with the customer-managed KMS key, written with the sink role."""
+
+    service = "chime-sdk-media-pipelines"
+
+    async def create_capture(
+        self, *, meeting_arn: str, sink_arn: str, token: str, kms_key_id: str, sink_role_arn: str
+    ) -> Pipeline:
+        found = await self._call(
+            self._client.create_media_capture_pipeline,
+            SourceType="ChimeSdkMeeting",
+            SourceArn=meeting_arn,
+            SinkType="S3Bucket",
+            SinkArn=sink_arn,
+            ClientRequestToken=token,
+            ChimeSdkMeetingConfiguration={"ArtifactsConfiguration": CAPTURE_ARTIFACTS},
+            SseAwsKeyManagementParams={"AwsKmsKeyId": kms_key_id},
+            SinkIamRoleArn=sink_role_arn,
+        )
+        pipeline = found["MediaCapturePipeline"]
+        return Pipeline(str(pipeline["MediaPipelineId"]), str(pipeline["MediaPipelineArn"]))
+
+    async def delete_capture(self, *, pipeline_id: str) -> None:
+        try:
+            await self._call(
+                self._client.delete_media_capture_pipeline, MediaPipelineId=pipeline_id
+            )
+        except Gone:
+            return  # stopped already (its meeting ended)
+
+    async def create_concatenation(
+        self, *, capture_arn: str, destination_arn: str, token: str
+    ) -> Pipeline:
+        found = await self._call(
+            self._client.create_media_concatenation_pipeline,
+            Sources=[
+                {
+                    "Type": "MediaCapturePipeline",
+                    "MediaCapturePipelineSourceConfiguration": {
+                        "MediaPipelineArn": capture_arn,
+                        "ChimeSdkMeetingConfiguration": {
+                            "ArtifactsConfiguration": CONCATENATED_ARTIFACTS
+                        },
+                    },
+                }
+            ],
+            Sinks=[
+                {
+                    "Type": "S3Bucket",
+                    "S3BucketSinkConfiguration": {"Destination": destination_arn},
+                }
+            ],
+            ClientRequestToken=token,
+        )
+        pipeline = found["MediaConcatenationPipeline"]
+        return Pipeline(str(pipeline["MediaPipelineId"]), str(pipeline["MediaPipelineArn"]))

@@ -2,7 +2,8 @@
 
 An event is "Chime Meeting State Change" with `detail.eventType` such as
 `chime:AttendeeJoined`; its `id` is EventBridge's, unique per event, which is what makes
-handling idempotent. Other detail types (media pipelines) are not signals of the call.
+handling idempotent. "Chime Media Pipeline State Change" events tell how a recording's
+capture and concatenation pipelines went.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 MEETING_STATE_CHANGE = "Chime Meeting State Change"
+PIPELINE_STATE_CHANGE = "Chime Media Pipeline State Change"
 # EventBridge ids are UUIDs; anything else is mapped into one deterministically.
 _NAMESPACE = uuid.UUID("7d9b1f5e-0c1a-4d55-9d2c-3f1e6a0b9c11")
 
@@ -26,6 +28,21 @@ class Kind(StrEnum):
     ATTENDEE_LEFT = "AttendeeLeft"
     ATTENDEE_DROPPED = "AttendeeDropped"
     ATTENDEE_DELETED = "AttendeeDeleted"
+
+
+class PipelineKind(StrEnum):
+    IN_PROGRESS = "MediaPipelineInProgress"
+    DELETED = "MediaPipelineDeleted"  # stopped: a capture deleted, a concatenation done
+    FAILED = "MediaPipelinePermanentFailure"
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSignal:
+    id: uuid.UUID
+    kind: PipelineKind
+    pipeline_id: str
+    meeting_id: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +74,18 @@ def _instant(detail: dict[str, Any], envelope: dict[str, Any]) -> datetime:
     raise ValueError("the event has no time")
 
 
-def parse(body: str) -> ChimeSignal | None:
+def parse(body: str) -> ChimeSignal | PipelineSignal | None:
     """The signal in an SQS message body; None for anything that is not one (other event
     types, other detail types). Malformed JSON raises ValueError."""
     envelope = json.loads(body)
-    if not isinstance(envelope, dict) or envelope.get("detail-type") != MEETING_STATE_CHANGE:
+    if not isinstance(envelope, dict):
         return None
     detail = envelope.get("detail")
     if not isinstance(detail, dict):
+        return None
+    if envelope.get("detail-type") == PIPELINE_STATE_CHANGE:
+        return _pipeline(envelope, detail)
+    if envelope.get("detail-type") != MEETING_STATE_CHANGE:
         return None
     try:
         kind = Kind(str(detail.get("eventType", "")).removeprefix("chime:"))
@@ -86,4 +107,21 @@ def parse(body: str) -> ChimeSignal | None:
         attendee_id=text("attendeeId"),
         external_user_id=text("externalUserId"),
         external_meeting_id=text("externalMeetingId"),
+    )
+
+
+def _pipeline(envelope: dict[str, Any], detail: dict[str, Any]) -> PipelineSignal | None:
+    try:
+        kind = PipelineKind(str(detail.get("eventType", "")).removeprefix("chime:"))
+    except ValueError:
+        return None
+    pipeline_id, meeting_id = detail.get("mediaPipelineId"), detail.get("meetingId")
+    if not isinstance(pipeline_id, str) or not isinstance(meeting_id, str):
+        return None
+    return PipelineSignal(
+        id=_event_id(envelope.get("id")),
+        kind=kind,
+        pipeline_id=pipeline_id,
+        meeting_id=meeting_id,
+        at=_instant(detail, envelope),
     )

@@ -22,6 +22,13 @@ from media.domain import (
     Meeting,
     MeetingEnded,
     MeetingStarted,
+    Recording,
+    RecordingAvailable,
+    RecordingDeleted,
+    RecordingEvent,
+    RecordingFailed,
+    RecordingStarted,
+    RecordingStopped,
     Tour,
     TourStatus,
 )
@@ -30,6 +37,13 @@ MEETING_STARTED = "media.meeting.started"
 ATTENDEE_JOINED = "media.attendee.joined"
 ATTENDEE_LEFT = "media.attendee.left"
 MEETING_ENDED = "media.meeting.ended"
+RECORDING_STARTED = "media.recording.started"
+RECORDING_STOPPED = "media.recording.stopped"
+RECORDING_AVAILABLE = "media.recording.available"
+RECORDING_FAILED = "media.recording.failed"
+RECORDING_DELETED = "media.recording.deleted"
+# Everything media announces, for the live updates of a tour's call.
+ALL_SUBJECTS = "media.>"
 
 
 def _stamp(value: datetime) -> Timestamp:
@@ -38,7 +52,52 @@ def _stamp(value: datetime) -> Timestamp:
     return stamp
 
 
-def outgoing(meeting: Meeting, event: DomainEvent) -> Outgoing:
+def outgoing(aggregate: Meeting | Recording, event: DomainEvent | RecordingEvent) -> Outgoing:
+    if isinstance(aggregate, Recording):
+        return _recording(aggregate, event)
+    return _meeting(aggregate, event)
+
+
+def _recording(recording: Recording, event: DomainEvent | RecordingEvent) -> Outgoing:
+    tour, rid = str(recording.tour_id), str(recording.id)
+    match event:
+        case RecordingStarted():
+            started = pb.RecordingStarted(
+                tour_id=tour,
+                recording_id=rid,
+                started_by=str(event.by),
+                started_at=_stamp(event.at),
+            )
+            return Outgoing(
+                RECORDING_STARTED, started, subject_id=tour, actor=event.by, time=event.at
+            )
+        case RecordingStopped():
+            stopped = pb.RecordingStopped(
+                tour_id=tour, recording_id=rid, stopped_at=_stamp(event.at)
+            )
+            return Outgoing(RECORDING_STOPPED, stopped, subject_id=tour, time=event.at)
+        case RecordingAvailable():
+            available = pb.RecordingAvailable(
+                tour_id=tour,
+                recording_id=rid,
+                available_at=_stamp(event.at),
+                duration_seconds=event.duration_seconds,
+                realtor_id=str(recording.realtor_id),
+                listing_id=str(recording.listing_id),
+            )
+            return Outgoing(RECORDING_AVAILABLE, available, subject_id=tour, time=event.at)
+        case RecordingFailed():
+            failed = pb.RecordingFailed(tour_id=tour, recording_id=rid, failed_at=_stamp(event.at))
+            return Outgoing(RECORDING_FAILED, failed, subject_id=tour, time=event.at)
+        case RecordingDeleted():
+            deleted = pb.RecordingDeleted(
+                tour_id=tour, recording_id=rid, deleted_at=_stamp(event.at), reason=event.reason
+            )
+            return Outgoing(RECORDING_DELETED, deleted, subject_id=tour, time=event.at)
+    raise TypeError(f"no message for {event!r}")
+
+
+def _meeting(meeting: Meeting, event: DomainEvent | RecordingEvent) -> Outgoing:
     tour = str(meeting.tour_id)
     match event:
         case MeetingStarted():

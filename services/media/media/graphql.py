@@ -1,6 +1,6 @@
 # mypy: disable-error-code="untyped-decorator"
-"""Media's federation subgraph: `Tour.meeting` and `Tour.guests`, joining and leaving a
-tour's call, inviting guests.
+"""Media's federation subgraph: `Tour.meeting`, `Tour.guests`, `Tour.recordings`, joining and
+leaving a tour's call, inviting guests, recording, the tour library.
 
 Thin by design: resolvers parse arguments, call the use cases or the read models, and map
 the results to the types below. Errors are servicekit errors, which leave with
@@ -16,6 +16,7 @@ from datetime import datetime
 
 import strawberry
 from servicekit.graphql import Context, SubgraphSchema
+from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
 from servicekit.vocabulary import BadUserInput, Principal, parse_id
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
@@ -23,9 +24,11 @@ from strawberry.types import Info
 
 from media import domain
 from media.queries import MediaQueries, MeetingView
-from media.service import Media
+from media.service import Media, Recordings
+from media.storage import RecordingStorage
 
 DEVICE_HEADER = "x-device-id"
+MAX_SEARCH = 200
 MAX_DEVICE_ID = 200
 
 
@@ -35,6 +38,8 @@ class Services:
 
     media: Media
     queries: MediaQueries
+    recordings: Recordings
+    storage: RecordingStorage
 
 
 def _ctx(info: Info[Context, None]) -> Context:
@@ -88,6 +93,10 @@ JoinMode = strawberry.enum(
     description="How much a device sends: FULL, or data-saver joins for weak connections.",
 )
 GuestStatus = strawberry.enum(domain.GuestStatus, description="Where an invitation stands.")
+RecordingStatus = strawberry.enum(
+    domain.RecordingStatus,
+    description="RECORDING, PROCESSING (being put together), AVAILABLE, FAILED, DELETED.",
+)
 
 
 # -- entities owned elsewhere, extended here ---------------------------------------------------
@@ -128,7 +137,7 @@ class Meeting:
             active=view.active,
             started_at=view.started_at,
             participants=[_user(u) for u in view.participants],
-            recording=False,
+            recording=view.recording,
             attendee_minutes=-(-view.attendee_seconds // 60),
         )
 
@@ -164,6 +173,84 @@ class JoinInfo:
     attendee: JSON = strawberry.field(
         description="Chime's CreateAttendee `Attendee`, PascalCase, unchanged."
     )
+
+
+def _recordings(info: Info[Context, None]) -> DataLoader[uuid.UUID, list[domain.Recording]]:
+    queries = _services(info).queries
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[domain.Recording]]:
+        found = await queries.recordings(ids)
+        return [found.get(i, []) for i in ids]
+
+    return _ctx(info).loader("recordings", lambda: DataLoader(load_fn=load))
+
+
+@strawberry.type(description="One stretch of speech in a tour's transcript.")
+class TranscriptSegment:
+    speaker: User | None = strawberry.field(description="Who spoke; null when not a known user.")
+    speaker_name: str = strawberry.field(description="The speaker's display name.")
+    start_seconds: float = strawberry.field(description="Offset of the start in the recording.")
+    end_seconds: float = strawberry.field(description="Offset of the end in the recording.")
+    text: str = strawberry.field(description="What was said.")
+
+
+@strawberry.type(description="What was said in a recorded tour, by speaker.")
+class Transcript:
+    language: str = strawberry.field(description="The transcription language (BCP 47).")
+    segments: list[TranscriptSegment] = strawberry.field(description="In spoken order.")
+    text: str = strawberry.field(description="The whole transcript, `speaker: words` per line.")
+
+    @classmethod
+    def of(cls, transcript: domain.Transcript) -> Transcript:
+        return cls(
+            language=transcript.language,
+            segments=[
+                TranscriptSegment(
+                    speaker=_user(s.speaker_id) if s.speaker_id else None,
+                    speaker_name=s.speaker_name,
+                    start_seconds=s.start_seconds,
+                    end_seconds=s.end_seconds,
+                    text=s.text,
+                )
+                for s in transcript.segments
+            ],
+            text=transcript.text,
+        )
+
+
+@strawberry.type(description="A recording of a tour's video call.")
+class Recording:
+    id: strawberry.ID = strawberry.field(description="The recording's id.")
+    status: RecordingStatus = strawberry.field(description="Where the recording stands.")  # type: ignore[valid-type]
+    started_at: datetime = strawberry.field(description="When recording started.")
+    ended_at: datetime | None = strawberry.field(description="When recording stopped.")
+    duration_seconds: int | None = strawberry.field(description="Length of the recording.")
+    playback_url: str | None = strawberry.field(
+        description="A short-lived URL of the MP4 (participants only), while AVAILABLE."
+    )
+    transcript: Transcript | None = strawberry.field(
+        description="What was said, once the recording was transcribed."
+    )
+    summary: str | None = strawberry.field(
+        description="Overview, what the buyer asked and liked, concerns, agreed next steps."
+    )
+    tour: Tour = strawberry.field(description="The tour recorded.")
+
+    @classmethod
+    def of(cls, recording: domain.Recording, storage: RecordingStorage) -> Recording:
+        key = recording.media_key
+        playable = recording.status is domain.RecordingStatus.AVAILABLE and key is not None
+        return cls(
+            id=strawberry.ID(str(recording.id)),
+            status=RecordingStatus(recording.status.value),
+            started_at=recording.started_at,
+            ended_at=recording.ended_at,
+            duration_seconds=recording.duration_seconds,
+            playback_url=storage.playback_url(key) if playable and key else None,
+            transcript=Transcript.of(recording.transcript) if recording.transcript else None,
+            summary=recording.summary,
+            tour=Tour(id=strawberry.ID(str(recording.tour_id))),
+        )
 
 
 async def _visible(info: Info[Context, None], tour_id: uuid.UUID) -> bool:
@@ -206,11 +293,61 @@ class Tour:
             return []
         return [TourGuest.of(g) for g in await _guests(info).load(tour_id)]
 
+    @strawberry.field(
+        description="The tour's recordings, oldest first (participants and guests only)."
+    )
+    async def recordings(self, info: Info[Context, None]) -> list[Recording]:
+        tour_id = parse_id(self.id, "id")
+        if not await _visible(info, tour_id):
+            return []
+        storage = _services(info).storage
+        return [Recording.of(r, storage) for r in await _recordings(info).load(tour_id)]
+
+
+def _library_cursor(after: str | None) -> tuple[datetime, uuid.UUID] | None:
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(key[0])), uuid.UUID(str(key[1]))
+    except (IndexError, ValueError):
+        raise BadUserInput("invalid cursor", field="after") from None
+
 
 # -- operations ----------------------------------------------------------------------------------
 @strawberry.type
 class Query:
-    """Media answers through the `Tour` it extends (federation's `_entities`)."""
+    @strawberry.field(
+        description=(
+            "The caller's completed tours with recordings, newest first; `search` is "
+            "full-text over their transcripts and summaries."
+        )
+    )
+    async def tour_library(
+        self,
+        info: Info[Context, None],
+        search: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Recording]:
+        who = await _ctx(info).user()
+        limit = page_size(first)
+        if search is not None and len(search) > MAX_SEARCH:
+            raise BadUserInput(f"search must be at most {MAX_SEARCH} characters", field="search")
+        services = _services(info)
+        rows = await services.queries.library(
+            who.user_id,
+            search=search.strip() or None if search else None,
+            limit=limit,
+            after=_library_cursor(after),
+        )
+        return build_connection(
+            rows,
+            limit=limit,
+            key=lambda r: (r.started_at.isoformat(), str(r.id)),
+            node=lambda r: Recording.of(r, services.storage),
+            after=after,
+        )
 
 
 @strawberry.type
@@ -269,6 +406,31 @@ class Mutation:
         return await _services(info).media.remove_guest(
             who, parse_id(tour_id, "tourId"), parse_id(guest_id, "guestId")
         )
+
+    @strawberry.mutation(
+        description="Start recording the tour's call (its realtor); everyone in it is told."
+    )
+    async def start_recording(self, info: Info[Context, None], tour_id: strawberry.ID) -> Recording:
+        who = await _ctx(info).user()
+        services = _services(info)
+        found = await services.recordings.start(who, parse_id(tour_id, "tourId"))
+        return Recording.of(found, services.storage)
+
+    @strawberry.mutation(
+        description="Stop recording (its realtor); the recording becomes AVAILABLE when ready."
+    )
+    async def stop_recording(self, info: Info[Context, None], tour_id: strawberry.ID) -> Recording:
+        who = await _ctx(info).user()
+        services = _services(info)
+        found = await services.recordings.stop(who, parse_id(tour_id, "tourId"))
+        return Recording.of(found, services.storage)
+
+    @strawberry.mutation(
+        description="Delete a recording, its files and transcript (the tour's realtor)."
+    )
+    async def delete_recording(self, info: Info[Context, None], id: strawberry.ID) -> bool:
+        who = await _ctx(info).user()
+        return await _services(info).recordings.delete(who, parse_id(id, "id"))
 
 
 def build_schema() -> SubgraphSchema:

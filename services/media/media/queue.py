@@ -16,11 +16,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from media.eventbridge import ChimeSignal, parse
+from media.eventbridge import ChimeSignal, PipelineSignal, parse
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[ChimeSignal], Awaitable[None]]
+Handler = Callable[[ChimeSignal | PipelineSignal], Awaitable[None]]
 
 
 class ChimeEventQueue:

@@ -43,8 +43,31 @@ class Settings(ServiceSettings):
     # Where invitations link to: `<web_url>/tours/<id>/join`.
     web_url: str = "http://127.0.0.1:3000"
 
+    # Recordings: the bucket Chime's capture writes to, encrypted (SSE-KMS) under this
+    # customer-managed key (id, ARN or alias), written by Chime with the sink role.
+    recordings_bucket: str = "realty-recordings"
+    recordings_kms_key: str = "alias/realty-recordings"
+    recordings_sink_role_arn: str = "arn:aws:iam::123456789012:role/realty-media-capture-sink"
+    # Create the bucket and key when missing (development); off where they are provisioned.
+    recordings_provision: bool = True
+    recordings_retention_days: int = Field(365, ge=1)
+    playback_url_seconds: int = Field(300, ge=1, le=604800)
+    s3_endpoint_url: str | None = None
+    # Amazon Transcribe's language for live transcription.
+    transcription_language: str = "en-US"
+    # Amazon Bedrock (Converse) writes summaries when a model is set; else an offline
+    # extractive summariser does.
+    bedrock_model_id: str | None = None
+    bedrock_endpoint_url: str | None = None
+    bedrock_region: str | None = None
+    recordings_poll_seconds: float = Field(5.0, gt=0)
+    retention_poll_seconds: float = Field(3600.0, gt=0)
+
     def chime_endpoint(self) -> str | None:
         return self.chime_endpoint_url or self.infra.aws_endpoint_url
 
     def sqs_endpoint(self) -> str | None:
         return self.sqs_endpoint_url or self.infra.aws_endpoint_url
+
+    def s3_endpoint(self) -> str | None:
+        return self.s3_endpoint_url or self.infra.aws_endpoint_url

@@ -22,6 +22,7 @@ import boto3
 import httpx
 import pytest_asyncio
 from botocore.exceptions import ClientError
+from chimesim.testing import ChimeSim, EventQueue
 from media.app import MIGRATIONS_DIR, Parts, assemble
 from media.chime import ChimeMeetings
 from media.domain import Tour, TourStatus
@@ -322,6 +323,8 @@ async def media_stack(
     chime_endpoint: str | None = None,
     queue_name: str | None = None,
     wait_seconds: int = 0,
+    summariser: Any = None,
+    settings_overrides: dict[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """Media on a fresh database; `chime` is a boto3-shaped client, or None for boto3 at
     `chime_endpoint`."""
@@ -345,6 +348,7 @@ async def media_stack(
         events_wait_seconds=wait_seconds,
         web_url="https://app.realty.test",
         infra=infra_settings,
+        **(settings_overrides or {}),
     )
     infra = Infrastructure(
         settings=settings,
@@ -357,7 +361,7 @@ async def media_stack(
     client = None
     if chime is not None:
         client = ChimeMeetings(region="us-east-1", media_region=settings.media_region, client=chime)
-    parts = assemble(settings, infra, clock=clock, chime=client)
+    parts = assemble(settings, infra, clock=clock, chime=client, summariser=summariser)
     app = SubgraphApp(build_schema(), verifier=infra.verifier, services=parts.services)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     the_stack = Stack(parts, clock, chime, fake_identity, issuer, mail, bus, settings, http)
@@ -372,6 +376,7 @@ async def media_stack(
         await http.aclose()
         await parts.identity.close()
         await parts.chime.close()
+        await parts.pipelines.close()
         await infra.verifier.aclose()
         await infra.db.dispose()
         await database_factory.drop(url)
@@ -400,3 +405,30 @@ async def stack(
 
 def sqs(endpoint: str) -> Any:
     return boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def emulated(
+    database_factory: DatabaseFactory,
+    bus: Bus,
+    identity: tuple[FakeIdentity, str],
+    mail_catcher: MailCatcher,
+    token_issuer: TokenIssuer,
+    aws_endpoint: str,
+    chime: ChimeSim,
+    chime_events: EventQueue,
+) -> AsyncIterator[Stack]:
+    """Media on the emulator, reading the queue its events go to during the test."""
+    async with media_stack(
+        database_factory,
+        bus,
+        identity,
+        mail_catcher,
+        token_issuer,
+        aws_endpoint,
+        chime=None,
+        chime_endpoint=chime.url,
+        queue_name=chime_events.url.rsplit("/", 1)[-1],
+        wait_seconds=1,
+    ) as the_stack:
+        yield the_stack

@@ -8,47 +8,15 @@ import json
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from chimesim.testing import ChimeSim, EventQueue
-from servicekit.bus import Bus
-from servicekit.mail import MailCatcher
-from servicekit.testing import DatabaseFactory, TokenIssuer
+from chimesim.testing import ChimeSim
 
-from .conftest import FakeIdentity, Stack, media_stack
+from .conftest import Stack
 from .test_join import JOIN, LEAVE, join
 from .test_lifecycle import announced
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def emulated(
-    database_factory: DatabaseFactory,
-    bus: Bus,
-    identity: tuple[FakeIdentity, str],
-    mail_catcher: MailCatcher,
-    token_issuer: TokenIssuer,
-    aws_endpoint: str,
-    chime: ChimeSim,
-    chime_events: EventQueue,
-) -> AsyncIterator[Stack]:
-    """Media on the emulator, reading the queue its events go to during the test."""
-    async with media_stack(
-        database_factory,
-        bus,
-        identity,
-        mail_catcher,
-        token_issuer,
-        aws_endpoint,
-        chime=None,
-        chime_endpoint=chime.url,
-        queue_name=chime_events.url.rsplit("/", 1)[-1],
-        wait_seconds=1,
-    ) as the_stack:
-        yield the_stack
 
 
 async def until_announced(stack: Stack, subjects: list[str], timeout: float = 15.0) -> list[str]:

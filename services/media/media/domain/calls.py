@@ -1,5 +1,5 @@
-"""The media domain: who may join a tour's call and when, the meeting a tour holds in Chime,
-its attendees (one per device session), its guests, and what the call announces.
+"""The call: who may join a tour's call and when, the meeting a tour holds in Chime, its
+attendees (one per device session), its guests, and what the call announces.
 
 Pure Python (stdlib and servicekit.vocabulary only). Chime's own records (`Meeting`,
 `Attendee`) travel through as opaque mappings: the clients need them exactly as Chime gave

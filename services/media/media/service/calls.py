@@ -1,5 +1,5 @@
-"""Media's use cases: join and leave a tour's call, invite and remove guests, follow tours
-and Chime's reports of the call, delete calls left empty.
+"""Media's call use cases: join and leave a tour's call, invite and remove guests, follow
+tours and Chime's reports of the call, delete calls left empty (stopping their recording).
 
 Each runs in one unit of work. Chime calls made on the way happen while the tour's meeting
 row is locked, so concurrent joins of one tour are decided one after another by PostgreSQL
@@ -43,6 +43,7 @@ from media.domain import (
 )
 from media.eventbridge import ChimeSignal, Kind
 from media.invitations import Invitations
+from media.service.recordings import Recordings
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INVITABLE = frozenset({TourStatus.REQUESTED, TourStatus.SCHEDULED, TourStatus.IN_PROGRESS})
@@ -77,7 +78,9 @@ class Media:
         *,
         policy: Policy,
         clock: Callable[[], datetime] = utcnow,
+        recordings: Recordings | None = None,
     ) -> None:
+        self.recordings = recordings
         self.db = db
         self.chime = chime
         self.identity = identity
@@ -296,6 +299,9 @@ class Media:
                 case Kind.MEETING_STARTED:
                     meeting.chime_started(signal.meeting_id, signal.at)
                 case Kind.MEETING_ENDED:
+                    if self.recordings is not None and meeting.meeting_id == signal.meeting_id:
+                        # Chime stopped the capture with the meeting: join what it wrote.
+                        await self.recordings.capture_over(uow, meeting.tour_id)
                     meeting.chime_ended(signal.meeting_id, signal.at)
                 case Kind.ATTENDEE_JOINED if signal.attendee_id and person:
                     meeting.chime_joined(signal.meeting_id, signal.attendee_id, signal.at)
@@ -316,6 +322,8 @@ class Media:
                 if not meeting.due_for_deletion(now, self.policy.empty_grace):
                     continue
                 assert meeting.meeting_id is not None
+                if self.recordings is not None:
+                    await self.recordings.capture_over(uow, meeting.tour_id)
                 await self.chime.delete_meeting(meeting_id=meeting.meeting_id)
                 meeting.deleting()
                 await store.save_meeting(uow, meeting)
