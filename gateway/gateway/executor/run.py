@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -20,8 +20,9 @@ from opentelemetry.trace import Status, StatusCode, Tracer
 from servicekit.errors import ErrorCode
 
 from gateway.deadlines import Deadlines
+from gateway.executor.contexts import ContextBatch, collect_contextual
 from gateway.metrics import GatewayMetrics
-from gateway.planner.plan import Group, PathSeg, Plan, RepTemplate, Step
+from gateway.planner.plan import EntityFetch, Group, PathSeg, Plan, RepTemplate, Step
 from gateway.supergraph import FieldSet
 from gateway.types import JSON, RequestContext, SubgraphTransport
 
@@ -173,6 +174,19 @@ def _nested(template: RepTemplate, value: Any) -> Any:
     return value
 
 
+def _entity_representation(group: Group, obj: dict[str, Any]) -> dict[str, Any] | None:
+    """An object's representation for `group`, or None when it is no entity to fetch.
+
+    What `Execution._collect` does inline for the common groups, for the rare ones
+    taking context arguments.
+    """
+    fields = _representation(group.rep, obj)
+    if fields is None or _null_in_key(group.key, fields):
+        return None
+    rep_type = group.rep_typename or obj.get("__typename")
+    return None if rep_type is None else {"__typename": rep_type, **fields}
+
+
 class _Batch:
     """One `_entities` field of a wave: its representations and the objects each one fills.
 
@@ -316,7 +330,11 @@ class Execution:
 
     async def _wave(self, groups: list[Group]) -> None:
         shared: dict[tuple[str, str, str], _Batch] = {}
+        contextual: list[Group] | None = None
         for group in groups:
+            if group.contexts:  # `@fromContext` arguments: fetched apart, see `_contextual`
+                contextual = [*(contextual or ()), group]
+                continue
             key = (group.graph, group.target_type, group.body)
             batch = shared.get(key)
             if batch is None:
@@ -326,7 +344,11 @@ class Execution:
         for batch in shared.values():
             if batch.reps:
                 by_graph.setdefault(batch.group.graph, []).append(batch)
-        if len(by_graph) == 1:
+        if contextual is not None:
+            fetches = [self._entities(g, b) for g, b in by_graph.items()]
+            fetches += [self._contextual(group) for group in contextual]
+            await _together(fetches)
+        elif len(by_graph) == 1:
             for graph, batches in by_graph.items():
                 await self._entities(graph, batches)
         elif by_graph:
@@ -368,6 +390,29 @@ class Execution:
             variables[name] = batch.reps
         # An `_entities` fetch is a query, whatever the operation it serves.
         response = await self.fetch(graph, spec.document, variables, idempotent=True)
+        self._absorb_entities(spec, batches, response)
+
+    async def _contextual(self, group: Group) -> None:
+        """A group taking context arguments: one alias per distinct set of their values."""
+        batches = collect_contextual(group, self.data, _entity_representation, _representation)
+        if not batches:
+            return
+        spec = self.plan.contextual_fetch(group, len(batches))
+        variables = self.variables_for(spec.variable_names)
+        several = len(batches) > 1
+        for index, (name, batch) in enumerate(zip(spec.reps_variables, batches, strict=True)):
+            variables[name] = batch.reps
+            for variable, value in batch.values.items():
+                variables[f"{variable}_{index}" if several else variable] = value
+        response = await self.fetch(group.graph, spec.document, variables, idempotent=True)
+        self._absorb_entities(spec, batches, response)
+
+    def _absorb_entities(
+        self,
+        spec: EntityFetch,
+        batches: Sequence[_Batch | ContextBatch],
+        response: JSON,
+    ) -> None:
         data = response.get("data")
         if isinstance(data, dict):
             for alias, batch in zip(spec.aliases, batches, strict=True):
@@ -382,7 +427,9 @@ class Execution:
         for error in errors:
             self._entity_error(error, batches, data)
 
-    def _entity_error(self, error: Any, batches: list[_Batch], data: Any) -> None:
+    def _entity_error(
+        self, error: Any, batches: Sequence[_Batch | ContextBatch], data: Any
+    ) -> None:
         path = error.get("path") if isinstance(error, dict) else None
         if isinstance(path, list) and len(path) >= 2 and isinstance(path[1], int):
             alias = path[0]

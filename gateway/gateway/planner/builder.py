@@ -31,6 +31,7 @@ from graphql import (
 
 from gateway.planner.abstract import named, possible_types, sibling_aliases
 from gateway.planner.budget import Budget, PlanningError
+from gateway.planner.contexts import plan_contexts
 from gateway.planner.interface_objects import plan_interface_object
 from gateway.planner.operation import NField, NFragment, NSel, collect_fields
 from gateway.planner.plan import FetchSel, Group, PathSeg
@@ -87,8 +88,14 @@ class Builder:
         kind: str = "query",
         roots: list[Group] | None = None,
         budget: Budget | None = None,
+        scratch: bool = False,
     ) -> None:
         self.sg = supergraph
+        # A scratch builder costs a candidate from a position, without the trail above it.
+        self.scratch = scratch
+        # `@fromContext` arguments: fetches numbered for their variables, and their types.
+        self.context_fetches = 0
+        self.context_types: dict[str, str] = {}
         self.schema: GraphQLSchema = supergraph.schema
         self.groups: list[Group] = []
         self.kind = kind
@@ -272,8 +279,8 @@ class Builder:
     def local(self, graph: str, type_name: str, field_name: str, provided: Provided | None) -> bool:
         """Whether `graph` answers `type.field` inside the fetch that reached this position."""
         join = self.sg.field_join(type_name, field_name, graph)
-        if join is not None and join.requires is not None:
-            return False  # a field with @requires is resolved only through _entities
+        if join is not None and (join.requires is not None or join.context_arguments):
+            return False  # a field with @requires or @fromContext is resolved via _entities
         if graph in self.sg.resolving_graphs(type_name, field_name):
             return True
         if provided is not None and field_name in provided:
@@ -296,15 +303,19 @@ class Builder:
         path: tuple[PathSeg, ...],
         provided: Provided | None,
         alias: str | None = None,
+        args: str | None = None,
     ) -> set[Group]:
-        """Add a field `group`'s subgraph resolves to `out` (under `alias` when given)."""
+        """Add a field `group`'s subgraph resolves to `out` (under `alias` when given).
+
+        `args` replaces the client's printed arguments (context arguments added).
+        """
         first = occurrences[0]
         for occurrence in occurrences:
             group.variables.update(occurrence.variables)
         field_type = self.field_type(type_name, first.name)
         composite = not is_leaf_type(field_type)
         key = alias or first.key
-        sub = out.add(key, first.name, first.args, composite)
+        sub = out.add(key, first.name, first.args if args is None else args, composite)
         if sub is None:
             return set()
         child_provided = provided.get(first.name) if provided else None
@@ -356,6 +367,11 @@ class Builder:
         for occurrences, routes in routed:
             graph, target = self._choose(group, type_name, occurrences, path, provided, routes)
             join = self.sg.field_join(target, occurrences[0].name, graph)
+            if join is not None and join.context_arguments:
+                deps |= self._plan_contextual(
+                    group, out, type_name, target, graph, fields, path, provided, join, occurrences
+                )
+                continue
             if join is not None and join.requires is not None:
                 reuse = (graph, target, path, group.id, join.requires_text)
                 found = self._requiring.get(reuse)
@@ -374,6 +390,35 @@ class Builder:
             deps.add(fetch)
             deps |= self.add_local(fetch, fetch.selection, target, occurrences, path, None)
         return deps
+
+    def _plan_contextual(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        target: str,
+        graph: str,
+        fields: Fields,
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+        join: Any,
+        occurrences: list[NField],
+    ) -> set[Group]:
+        """A field taking `@fromContext` arguments: an entity fetch of its own (`contexts`)."""
+        first = occurrences[0]
+        fetch = self.entity_group(
+            group, out, type_name, target, graph, fields, path, provided, join.requires
+        )
+        uses, extra, deps = plan_contexts(self, join, type_name, first.name)
+        fetch.contexts = uses
+        fetch.variables.update(use.variable for use in uses)
+        fetch.deps |= deps
+        if extra:
+            args = f"{first.args[:-1]}, {extra})" if first.args else f"({extra})"
+        else:
+            args = first.args
+        found = self.add_local(fetch, fetch.selection, target, occurrences, path, None, args=args)
+        return {fetch, *deps, *found}
 
     def _routes(self, type_name: str, field_name: str) -> list[tuple[str, str]]:
         """(subgraph, entity type as that subgraph knows it) pairs that can resolve a field."""
@@ -454,7 +499,7 @@ class Builder:
         if found is not None:
             return found
         self.memo[memo_key] = _INFINITE  # a cycle while computing counts as unreachable
-        scratch = Builder(self.sg, self.memo, kind=self.kind, budget=self.budget)
+        scratch = Builder(self.sg, self.memo, kind=self.kind, budget=self.budget, scratch=True)
         root = scratch.new_group(graph, entity=True)
         scratch.trail.append((type_name, (), root, root.selection, None, selections, None))
         try:

@@ -8,12 +8,14 @@ these objects: every document text is printed once, when the plan is built.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.supergraph import FieldSet
 
 __all__ = [
+    "ContextUse",
     "EntityFetch",
     "FetchField",
     "FetchSel",
@@ -32,6 +34,21 @@ PathSeg = str | frozenset[str]
 # (name sent to the subgraph, key it has in the merged data, nested template or None).
 # A name starting with "... on " applies the nested template when `__typename` matches.
 RepTemplate = tuple[tuple[str, str, "RepTemplate | None"], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContextUse:
+    """A `@fromContext` argument of an entity fetch: read from an ancestor, sent as a variable.
+
+    The ancestor is the object `depth` path segments from the root on the way to each
+    entity (the nearest one whose type sets the context); `template` reads the context's
+    selection from it, and the single value it selects is the variable's value.
+    """
+
+    variable: str
+    type: str
+    depth: int
+    template: RepTemplate
 
 
 class FetchSel:
@@ -97,6 +114,9 @@ class Group:
     variables: set[str] = field(default_factory=set)
     # Root groups only: the response keys of the root fields this fetch answers.
     root_keys: list[str] = field(default_factory=list)
+    # Context arguments (`@fromContext`) the fetch's fields take: one `_entities` call
+    # per distinct set of their values.
+    contexts: tuple[ContextUse, ...] = ()
     # Filled by `finish()`:
     body: str = ""
     wave: int = 0
@@ -181,6 +201,43 @@ class Plan:
             variable_names=tuple(names),
             reps_variables=tuple(f"{self.reps_prefix}{index}" for index in range(len(groups))),
             aliases=tuple(f"_{index}" for index in range(len(groups))),
+        )
+        self.entity_fetches[cache_key] = found
+        return found
+
+    def contextual_fetch(self, group: Group, count: int) -> EntityFetch:
+        """The `_entities` operation of a group taking context arguments, for `count` value sets.
+
+        Entities whose ancestors give different values go to aliases of their own, each
+        with its own representations and context variables (`<variable>_<i>`); a single
+        value set keeps the plain variable names.
+        """
+        cache_key = (-1 - group.id, count)
+        found = self.entity_fetches.get(cache_key)
+        if found is not None:
+            return found
+        names = [n for n in group.variable_names if n not in {u.variable for u in group.contexts}]
+        defs = [f"${name}: {self.variable_types[name]}" for name in names]
+        parts: list[str] = []
+        reps: list[str] = []
+        for index in range(count):
+            body = group.body
+            suffix = f"_{index}" if count > 1 else ""
+            if suffix:
+                for use in group.contexts:
+                    body = re.sub(rf"\${use.variable}\b", f"${use.variable}{suffix}", body)
+            reps.append(f"{self.reps_prefix}{index}")
+            defs.append(f"${self.reps_prefix}{index}: [_Any!]!")
+            defs.extend(f"${use.variable}{suffix}: {use.type}" for use in group.contexts)
+            parts.append(
+                f"_{index}: _entities(representations: ${self.reps_prefix}{index}) "
+                f"{{ ... on {group.target_type} {body} }}"
+            )
+        found = EntityFetch(
+            document=f"query({', '.join(defs)}) {{ {' '.join(parts)} }}",
+            variable_names=tuple(names),
+            reps_variables=tuple(reps),
+            aliases=tuple(f"_{index}" for index in range(count)),
         )
         self.entity_fetches[cache_key] = found
         return found

@@ -102,6 +102,7 @@ class QueryPlanner:
             + (f" = {print_ast(d.default_value)}" if d.default_value is not None else "")
             for d in operation.variable_definitions or ()
         }
+        variable_types.update(builder.context_types)
         prefix = "_reps"
         while any(name.startswith(prefix) for name in variable_types):
             prefix = "_" + prefix
