@@ -18,6 +18,7 @@ from media.domain import JoinWindow
 from media.events import outgoing
 from media.graphql import Services, build_schema
 from media.invitations import Invitations
+from media.live import LiveCalls
 from media.queries import MediaQueries
 from media.queue import ChimeEventQueue
 from media.service import Media, Policy, RecordingPolicy, Recordings, utcnow
@@ -45,6 +46,7 @@ class Parts:
     queue: ChimeEventQueue
     empty_meetings: EmptyMeetingWorker
     recording_worker: RecordingWorker
+    live: LiveCalls
     services: Services
 
 
@@ -138,6 +140,7 @@ def assemble(
         recordings=recordings,
     )
     queries = MediaQueries(infra.db)
+    live = LiveCalls(infra.bus)
     consumers = Consumers(media, recordings)
     queue = ChimeEventQueue(
         queue_name=settings.events_queue_name,
@@ -163,7 +166,10 @@ def assemble(
             poll_seconds=settings.recordings_poll_seconds,
             retention_poll_seconds=settings.retention_poll_seconds,
         ),
-        services=Services(media=media, queries=queries, recordings=recordings, storage=storage),
+        live=live,
+        services=Services(
+            media=media, queries=queries, recordings=recordings, storage=storage, live=live
+        ),
     )
 
 
@@ -177,6 +183,7 @@ def runtime(parts: Parts) -> Runtime:
             parts.empty_meetings.run,
             parts.recording_worker.run,
             parts.recording_worker.run_retention,
+            parts.live.run,
         ],
     )
     result.on_shutdown.insert(0, parts.identity.close)

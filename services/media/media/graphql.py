@@ -10,19 +10,20 @@ the results to the types below. Errors are servicekit errors, which leave with
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import strawberry
 from servicekit.graphql import Context, SubgraphSchema
 from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
-from servicekit.vocabulary import BadUserInput, Principal, parse_id
+from servicekit.vocabulary import BadUserInput, Forbidden, NotFound, Principal, parse_id
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from media import domain
+from media.live import LiveCalls
 from media.queries import MediaQueries, MeetingView
 from media.service import Media, Recordings
 from media.storage import RecordingStorage
@@ -40,6 +41,7 @@ class Services:
     queries: MediaQueries
     recordings: Recordings
     storage: RecordingStorage
+    live: LiveCalls
 
 
 def _ctx(info: Info[Context, None]) -> Context:
@@ -433,5 +435,32 @@ class Mutation:
         return await _services(info).recordings.delete(who, parse_id(id, "id"))
 
 
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "The tour's call each time it changes: people joining and leaving, recording "
+            "starting and stopping (participants and guests), so everyone in it knows."
+        )
+    )
+    async def meeting_changed(
+        self, info: Info[Context, None], tour_id: strawberry.ID
+    ) -> AsyncGenerator[Meeting, None]:
+        await _ctx(info).user()
+        tour_uuid = parse_id(tour_id, "tourId")
+        services = _services(info)
+        with services.live.listen(tour_uuid) as listener:
+            if await _tours(info).load(tour_uuid) is None:
+                raise NotFound("tour not found", field="tourId")
+            if not await _visible(info, tour_uuid):
+                raise Forbidden("only the tour's participants and guests follow its call")
+            async for _ in listener:
+                view = (await services.queries.meetings([tour_uuid])).get(tour_uuid)
+                if view is not None:
+                    yield Meeting.of(view)
+
+
 def build_schema() -> SubgraphSchema:
-    return SubgraphSchema(query=Query, mutation=Mutation, types=[Tour, User])
+    return SubgraphSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, types=[Tour, User]
+    )
