@@ -1,0 +1,100 @@
+"""CPU per request of the hot read paths, in-process: `listing(id)` (as the gateway asks for
+it, realtor key included), a Listing `_entities` lookup (10 references) and a city search.
+
+The app is the one the production process serves (middleware, subgraph, real PostgreSQL),
+driven one request at a time over ASGI, so the figure is CPU per request, not a
+throughput that depends on what else runs on the machine. Also prints where that CPU
+goes by package (cProfile own time). Run with `make bench`.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest_asyncio
+from listings.app import MIGRATIONS_DIR, assemble, runtime
+from listings.demo import MARKETS, generate_listings
+from listings.settings import Settings
+from listings.store import copy_listings
+from servicekit.bus import Bus
+from servicekit.db import Database, libpq_url
+from servicekit.infrastructure import Infrastructure
+from servicekit.mail import build_mailer
+from servicekit.testing.cpu import cpu_per_request, profile_line, where_cpu_goes
+from starlette.types import ASGIApp
+
+COUNT = 5000
+LISTING = """query($id: ID!) { listing(id: $id) { id slug title description status propertyType
+  bedrooms bathrooms livingAreaSqft timeZone price { amount currency }
+  address { street unit city state postalCode country } location { lat lng }
+  realtor { __typename id } } }"""
+ENTITIES = """query($r: [_Any!]!) { _entities(representations: $r) {
+  ... on Listing { id title slug price { amount currency } address { city state } } } }"""
+SEARCH = """query($f: ListingFilter, $first: Int) { listings(filter: $f, first: $first) {
+  edges { cursor node { id slug title price { amount currency } bedrooms bathrooms
+  address { city state postalCode } realtor { __typename id } } }
+  pageInfo { hasNextPage endCursor } } }"""
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def served(
+    database_factory: Any, aws_endpoint: str, nats_url: str, token_issuer: Any
+) -> AsyncIterator[tuple[ASGIApp, list[str]]]:
+    url = await database_factory.create(MIGRATIONS_DIR)
+    rng = random.Random(3)
+    realtors = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(50)]
+    await copy_listings(url, generate_listings(COUNT, realtor_ids=realtors, seed=3))
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        ids = [
+            str(r[0])
+            for r in conn.execute("SELECT id FROM listings WHERE status = 'ACTIVE' LIMIT 500")
+        ]
+    settings = Settings(
+        database_url=url,
+        photos_bucket=f"cpu-{uuid.uuid4().hex[:8]}",
+        s3_endpoint_url=aws_endpoint,
+    )
+    db = Database(url, source="listings")
+    infra = Infrastructure(
+        settings=settings,
+        db=db,
+        bus=Bus(nats_url, name="listings-cpu"),  # never connected here
+        verifier=token_issuer.verifier(),
+        mailer=build_mailer(settings.infra),
+    )
+    parts = assemble(settings, infra)
+    try:
+        yield runtime(parts).http_app, ids
+    finally:
+        await infra.verifier.aclose()
+        await db.dispose()
+        await database_factory.drop(url)
+
+
+async def bench_cpu_per_request(served: tuple[ASGIApp, list[str]]) -> None:
+    app, ids = served
+    cities = [m.city for m in MARKETS]
+    cases = {
+        "listing(id)": lambda i: {"query": LISTING, "variables": {"id": ids[i % len(ids)]}},
+        "_entities Listing x10": lambda i: {
+            "query": ENTITIES,
+            "variables": {
+                "r": [
+                    {"__typename": "Listing", "id": ids[(i * 10 + k) % len(ids)]} for k in range(10)
+                ]
+            },
+        },
+        "listings(city) first 20": lambda i: {
+            "query": SEARCH,
+            "variables": {"f": {"city": cities[i % len(cities)]}, "first": 20},
+        },
+    }
+    print("\nlistings, CPU per request (shared machine: compare CPU ms, not wall time)")
+    for name, body in cases.items():
+        figures = await cpu_per_request(app, body)
+        print(figures.line(name))
+        print("    where: " + profile_line(await where_cpu_goes(app, body)))
