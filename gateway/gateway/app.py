@@ -402,22 +402,45 @@ def _json(status: int, body: object) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def main() -> None:
-    """Run the gateway with uvicorn on GATEWAY_HOST:GATEWAY_PORT."""
+def worker_app() -> Starlette:
+    """The app of one worker process (`GATEWAY_WORKERS` > 1): each sets up its own telemetry."""
     from servicekit.telemetry import configure_logging, setup_telemetry
 
     settings = GatewaySettings()
     configure_logging("gateway", production=settings.production)
     setup_telemetry("gateway")
-    uvicorn.run(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop=settings.loop,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_body_bytes,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        access_log=False,
-        log_config=None,
-    )
+    return build_app(settings)
+
+
+def main() -> None:
+    """Run the gateway with uvicorn on GATEWAY_HOST:GATEWAY_PORT, in `worker_count` processes.
+
+    With more than one, uvicorn's parent binds the port and starts that many worker
+    processes sharing its socket (each accepts connections from it), restarts one that
+    dies and stops them all on SIGTERM. Nothing in a worker is a singleton to elect: each
+    polls the supergraph file and builds its own engine, and each follows the revocation
+    and cache-invalidation events with a consumer of its own, because each keeps its own
+    revocation list and response cache.
+    """
+    from servicekit.telemetry import configure_logging, setup_telemetry
+
+    settings = GatewaySettings()
+    configure_logging("gateway", production=settings.production)
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": settings.loop,
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.max_body_bytes,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "access_log": False,
+        "log_config": None,
+    }
+    workers = settings.worker_count
+    if workers > 1:
+        log.info("gateway starting %d worker processes on port %d", workers, settings.port)
+        uvicorn.run("gateway.app:worker_app", factory=True, workers=workers, **common)
+        return
+    setup_telemetry("gateway")
+    uvicorn.run(build_app(settings), **common)

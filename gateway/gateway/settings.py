@@ -6,6 +6,8 @@ variable points the whole stack at the same Redis. Defaults match what `make dev
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -60,6 +62,23 @@ DEFAULT_PUBLIC_FIELDS = (
 
 def _default_supergraph_path() -> Path:
     return repo_root() / ".dev" / "supergraph.graphql"
+
+
+def available_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota.
+
+    In a container with a CPU limit the affinity is every core of the node, the quota
+    (`cpu.max`: "<quota> <period>", or "max") what the pod may really use.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
 
 
 class GatewaySettings(BaseSettings):
@@ -159,6 +178,9 @@ class GatewaySettings(BaseSettings):
     cdn_max_age: int = 10
     """`Cache-Control: public, max-age` of a public GET answer; 0 sends `no-store` always."""
 
+    workers: int | None = None
+    """Worker processes sharing the port; unset: one per available core in production, else 1."""
+
     loop: str = "auto"
     """uvicorn's event loop: auto (uvloop when installed), asyncio or uvloop."""
 
@@ -178,6 +200,12 @@ class GatewaySettings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers is not None:
+            return max(1, self.workers)
+        return available_cores() if self.production else 1
 
     @property
     def production(self) -> bool:
