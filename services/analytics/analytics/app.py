@@ -28,7 +28,7 @@ from analytics.queries import AnalyticsQueries
 from analytics.reads import Reports
 from analytics.service import Analytics, Destination, utcnow
 from analytics.settings import Settings
-from analytics.workers import Forwarder
+from analytics.workers import Forwarder, PartitionKeeper
 
 MIGRATIONS_DIR = migrations_dir("analytics")
 
@@ -43,6 +43,7 @@ class Parts:
     consumers: Consumers
     services: Services
     forwarders: list[Forwarder]
+    keeper: PartitionKeeper
     http: httpx.AsyncClient
 
 
@@ -106,6 +107,12 @@ def assemble(
         forwarders=[
             Forwarder(analytics, d, poll_seconds=settings.forward_poll_seconds) for d in targets
         ],
+        keeper=PartitionKeeper(
+            analytics,
+            ahead_months=settings.partitions_ahead_months,
+            retention_months=settings.raw_retention_months,
+            check_seconds=settings.partition_check_seconds,
+        ),
         http=http,
     )
 
@@ -115,7 +122,7 @@ def runtime(parts: Parts) -> Runtime:
     result = parts.infra.runtime(
         graphql=app,
         subscriptions=parts.consumers.subscriptions(),
-        workers=[f.run for f in parts.forwarders],
+        workers=[parts.keeper.run, *(f.run for f in parts.forwarders)],
     )
     result.on_shutdown.insert(0, parts.http.aclose)
     return result

@@ -18,6 +18,7 @@ from typing import Any
 from servicekit.vocabulary import BadUserInput
 
 from analytics.plan import CLIENT_EVENTS, PLAN, PlannedEvent, Property, PropertyType
+from analytics.reports import FUNNEL, OUTCOMES
 
 # Bounds of what a frontend may send (Mixpanel's and GA4's own limits are far above these).
 MAX_PROPERTIES = 25
@@ -34,6 +35,11 @@ MAX_CLOCK_BEHIND = timedelta(days=7)
 VIEW_WINDOW = timedelta(minutes=30)
 PROPERTY_VIEW = "Property View"
 USER_REGISTRATION = "User Registration"
+# The tour events the rollups count, each tour once per step (its first event of the step).
+TOUR_STEPS = frozenset(FUNNEL[1:] + OUTCOMES)
+# Rollups are keyed by realtor; a view of a listing whose realtor is not known yet waits
+# under this id until the listing arrives.
+NOBODY = uuid.UUID(int=0)
 
 # Fixed namespaces: the same inputs give the same ids on every replica, forever.
 _CLIENT_IDS = uuid.UUID("6f1c4a52-3d0e-4c7b-9a55-0c1f1d2b7e01")
@@ -59,6 +65,27 @@ class Recorded:
     realtor_id: uuid.UUID | None = None
     tour_id: uuid.UUID | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def counted_view(self) -> bool:
+        """A Property View of a listing: one more view in the listing's rollups."""
+        return self.name == PROPERTY_VIEW and self.listing_id is not None
+
+    @property
+    def tour_step(self) -> bool:
+        """A step of a tour the rollups count (once per tour and step)."""
+        return (
+            self.name in TOUR_STEPS
+            and self.tour_id is not None
+            and self.realtor_id is not None
+            and self.listing_id is not None
+        )
+
+    @property
+    def reason(self) -> str:
+        """The reason an outcome gives ('' when none), as the rollups group it."""
+        value = self.properties.get("reason")
+        return value if isinstance(value, str) else ""
 
     @property
     def visitor(self) -> str | None:

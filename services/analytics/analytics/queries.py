@@ -1,4 +1,8 @@
-"""Every read: the dashboards' figures, counted from the recorded events.
+"""Every read: the dashboards' figures.
+
+A realtor's dashboard and a listing's statistics read the rollups (counts per realtor,
+local day, listing, step and reason) and the tours' first steps (the timings), never the raw
+events; the platform's figures, for admins, are counted from the raw events.
 
 A scope is one realtor (`realtor_id`), one listing (`listing_id`) or the whole platform
 (neither). Tour steps count distinct tours, so a tour confirmed and rescheduled counts once
@@ -12,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from servicekit.db import Database
@@ -44,6 +48,41 @@ class Row:
 
     key: Any
     counts: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """One rollup row: how many of a step (and reason) on a listing on a local day."""
+
+    day: date
+    listing_id: uuid.UUID
+    name: str
+    reason: str
+    n: int
+
+
+_TIMINGS = """
+    WITH asked AS (
+        SELECT tour_id, occurred_at AS at FROM tour_steps
+        WHERE {where} AND name = 'Tour Requested' AND occurred_at >= :start AND occurred_at < :end
+    ), answered AS (
+        SELECT a.tour_id, min(s.occurred_at) AS at FROM asked a
+        JOIN tour_steps s ON s.tour_id = a.tour_id AND s.name IN ('Tour Scheduled', 'Tour Declined')
+        GROUP BY a.tour_id
+    ), held AS (
+        SELECT tour_id, occurred_at AS at FROM tour_steps
+        WHERE {where} AND name = 'Tour Completed' AND occurred_at >= :start AND occurred_at < :end
+    ), began AS (
+        SELECT h.tour_id, s.occurred_at AS at FROM held h
+        JOIN tour_steps s ON s.tour_id = h.tour_id AND s.name = 'Tour Started'
+    )
+    SELECT
+        (SELECT percentile_cont(0.5) WITHIN GROUP (
+            ORDER BY extract(epoch FROM answered.at - asked.at))
+         FROM asked JOIN answered USING (tour_id)) / 60 AS response,
+        (SELECT avg(extract(epoch FROM held.at - began.at))
+         FROM held JOIN began USING (tour_id) WHERE held.at >= began.at) / 60 AS tour
+"""
 
 
 def _scope(
@@ -79,6 +118,41 @@ class AnalyticsQueries:
             "SELECT realtor_id, time_zone FROM listings WHERE id = :id", {"id": listing_id}
         )
         return (found[0].realtor_id, str(found[0].time_zone)) if found else None
+
+    async def counted(
+        self,
+        first: date,
+        last: date,
+        *,
+        realtor_id: uuid.UUID | None = None,
+        listing_id: uuid.UUID | None = None,
+    ) -> list[Counted]:
+        """The rollup rows of a realtor or a listing for the local days first..last."""
+        where, params = _scope(realtor_id, listing_id)
+        rows = await self._all(
+            f"""SELECT day, listing_id, name, reason, n FROM rollups
+                WHERE {where} AND day >= :first AND day <= :last AND n <> 0""",  # noqa: S608
+            params | {"first": first, "last": last},
+        )
+        return [Counted(r.day, r.listing_id, r.name, r.reason, int(r.n)) for r in rows]
+
+    async def timings(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        realtor_id: uuid.UUID | None = None,
+        listing_id: uuid.UUID | None = None,
+    ) -> tuple[float | None, float | None]:
+        """Median minutes from a request in [start, end) to its answer, and average minutes
+        from start to completion of the tours completed in it, from the tours' first steps."""
+        where, params = _scope(realtor_id, listing_id)
+        found = await self._all(_TIMINGS.format(where=where), params | {"start": start, "end": end})
+        response, minutes = found[0].response, found[0].tour
+        return (
+            None if response is None else round(float(response), 2),
+            None if minutes is None else round(float(minutes), 2),
+        )
 
     async def figures(
         self,
@@ -129,15 +203,6 @@ class AnalyticsQueries:
         figures.median_response_minutes = None if response is None else round(float(response), 2)
         figures.average_tour_minutes = None if minutes is None else round(float(minutes), 2)
         return figures
-
-    async def by_listing(self, period: Period, realtor_id: uuid.UUID) -> list[Row]:
-        rows = await self._all(
-            f"""SELECT listing_id, {_COUNTS} FROM events
-                WHERE realtor_id = :scope AND {_IN_PERIOD} AND listing_id IS NOT NULL
-                GROUP BY listing_id ORDER BY 2 DESC, 3 DESC, listing_id""",  # noqa: S608
-            {"scope": realtor_id, "start": period.start, "end": period.end},
-        )
-        return [Row(r.listing_id, _counts(r)) for r in rows]
 
     async def by_day(
         self,

@@ -7,14 +7,17 @@ No SQL and no transport here.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from servicekit.vocabulary import Principal, Role
 
-from analytics.queries import AnalyticsQueries, PeriodFigures, Row
+from analytics.queries import AnalyticsQueries, Counted, PeriodFigures, Row
 from analytics.reports import (
+    FUNNEL,
+    OUTCOMES,
     Period,
     Reason,
     Step,
@@ -84,6 +87,59 @@ def _series(period: Period, zone: str, rows: Mapping[date, Row]) -> list[Day]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Rollup rows summed: the period's counts and outcomes, per listing and per day."""
+
+    counts: dict[str, int]
+    outcomes: dict[str, list[Reason]]
+    by_listing: list[Row]
+    by_day: dict[date, Row]
+
+    @classmethod
+    def of(cls, rows: list[Counted]) -> Tally:
+        counts = dict.fromkeys(FUNNEL, 0)
+        reasons: dict[str, dict[str, int]] = {name: defaultdict(int) for name in OUTCOMES}
+        listings: dict[uuid.UUID, dict[str, int]] = {}
+        days: dict[date, dict[str, int]] = {}
+        for row in rows:
+            if row.name in counts:
+                counts[row.name] += row.n
+                listing = listings.setdefault(row.listing_id, dict.fromkeys(FUNNEL, 0))
+                listing[row.name] += row.n
+                day = days.setdefault(row.day, dict.fromkeys(FUNNEL, 0))
+                day[row.name] += row.n
+            elif row.name in reasons:
+                reasons[row.name][row.reason] += row.n
+        outcomes = {
+            name: [
+                Reason(reason or None, n)
+                for reason, n in sorted(given.items(), key=lambda r: (-r[1], r[0] == "", r[0]))
+                if n
+            ]
+            for name, given in reasons.items()
+        }
+        ordered = sorted(
+            listings.items(), key=lambda kv: (-kv[1][FUNNEL[0]], -kv[1][FUNNEL[1]], str(kv[0]))
+        )
+        return cls(
+            counts,
+            outcomes,
+            [Row(key, c) for key, c in ordered],
+            {day: Row(day, c) for day, c in days.items()},
+        )
+
+
+def _day_bounds(period: Period, zone: str) -> tuple[date, date, datetime, datetime]:
+    """The local days a period touches in `zone`, and the instants they span: the rollups
+    answer whole days, so a period is read as the days of its daily series."""
+    days = local_days(period, zone_of(zone))
+    tz = zone_of(zone)
+    start = datetime.combine(days[0], time(), tz)
+    end = datetime.combine(days[-1] + timedelta(days=1), time(), tz)
+    return days[0], days[-1], start, end
+
+
 class Reports:
     def __init__(self, queries: AnalyticsQueries, *, clock: Callable[[], datetime]) -> None:
         self.queries = queries
@@ -96,17 +152,31 @@ class Reports:
         require_dashboard(who, realtor_id)
         period = Period.of(start, end)
         zone = zone_of(await self.queries.time_zone(realtor_id)).key
-        current = await self.queries.figures(period, realtor_id=realtor_id)
-        previous = await self.queries.figures(period.previous, realtor_id=realtor_id)
+        current, now = await self._tally(period, zone, realtor_id=realtor_id)
+        _, before = await self._tally(period.previous, zone, realtor_id=realtor_id)
         return Dashboard(
             time_zone=zone,
-            current=PeriodReport.of(period, current),
-            previous=PeriodReport.of(period.previous, previous),
-            listings=await self.queries.by_listing(period, realtor_id),
-            daily=_series(
-                period, zone, await self.queries.by_day(period, zone, realtor_id=realtor_id)
-            ),
+            current=PeriodReport.of(period, now),
+            previous=PeriodReport.of(period.previous, before),
+            listings=current.by_listing,
+            daily=_series(period, zone, current.by_day),
         )
+
+    async def _tally(
+        self,
+        period: Period,
+        zone: str,
+        *,
+        realtor_id: uuid.UUID | None = None,
+        listing_id: uuid.UUID | None = None,
+    ) -> tuple[Tally, PeriodFigures]:
+        first, last, start, end = _day_bounds(period, zone)
+        rows = await self.queries.counted(first, last, realtor_id=realtor_id, listing_id=listing_id)
+        tally = Tally.of(rows)
+        response, minutes = await self.queries.timings(
+            start, end, realtor_id=realtor_id, listing_id=listing_id
+        )
+        return tally, PeriodFigures(tally.counts, tally.outcomes, response, minutes)
 
     async def listing_stats(
         self, who: Principal, listing_id: uuid.UUID, start: datetime | None, end: datetime | None
@@ -115,10 +185,11 @@ class Reports:
         known = await self.queries.listing(listing_id)
         require_listing_owner(who, known[0] if known else None)
         period = Period.or_recent(start, end, self.clock())
-        zone = zone_of(known[1] if known else None).key
-        figures = await self.queries.figures(period, listing_id=listing_id)
-        rows = await self.queries.by_day(period, zone, listing_id=listing_id)
-        return ListingReport(period, zone, figures.counts, _series(period, zone, rows))
+        # The rollups cut days in the realtor's zone (a listing's is its realtor's in practice).
+        zone = zone_of(await self.queries.time_zone(known[0]) if known else None).key
+        first, last, _, _ = _day_bounds(period, zone)
+        tally = Tally.of(await self.queries.counted(first, last, listing_id=listing_id))
+        return ListingReport(period, zone, tally.counts, _series(period, zone, tally.by_day))
 
     async def platform(self, who: Principal, start: datetime, end: datetime) -> PlatformReport:
         """The funnel across the platform, who was active, tours per day, video minutes."""

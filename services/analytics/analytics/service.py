@@ -74,8 +74,20 @@ class Analytics:
         now = self.clock()
         stored = await store.add_event(uow, event, now)
         if stored:
+            await store.count_event(uow, event)
             await store.enqueue(uow, event.id, self.destinations, now)
         return stored
+
+    async def keep_partitions(self, *, ahead: int, retention: int) -> tuple[list[str], list[str]]:
+        """Make the coming months of raw events and drop those past the retention."""
+        async with self.db.uow() as uow:
+            made, dropped = await store.keep_partitions(
+                uow, self.clock(), ahead=ahead, retention=retention
+            )
+            await uow.commit()
+        if made or dropped:
+            log.info("raw event months made: %s; dropped: %s", made, dropped)
+        return made, dropped
 
     async def forward_due(self, destination: Destination, batch: int) -> int:
         """Send one batch of the destination's due events and record what became of each;

@@ -35,6 +35,12 @@ class Settings(ServiceSettings):
     ga4_api_secret: SecretStr | None = None
     ga4_batch: int = Field(25, ge=1, le=25)
 
+    # Raw events are kept in monthly partitions: months made ahead, months kept (the rollups
+    # the dashboards read are kept for good), how often the keeper looks.
+    partitions_ahead_months: int = Field(3, ge=1, le=24)
+    raw_retention_months: int = Field(13, ge=1)
+    partition_check_seconds: float = Field(3600.0, gt=0)
+
     forward_poll_seconds: float = Field(5.0, gt=0)
     forward_timeout_seconds: float = Field(10.0, gt=0)
 

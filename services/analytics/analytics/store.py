@@ -5,22 +5,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from servicekit.db import UnitOfWork
-from sqlalchemy import delete, func, literal_column, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy import delete, func, literal, literal_column, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from analytics.domain import (
+    NOBODY,
     USER_REGISTRATION,
     ListingFacts,
     PersonFacts,
     Recorded,
     counts_as_view,
 )
-from analytics.tables import deliveries, events, identity_links, listings, people, view_marks
+from analytics.reports import zone_of
+from analytics.tables import (
+    deliveries,
+    event_keys,
+    events,
+    identity_links,
+    listings,
+    people,
+    tour_steps,
+    view_marks,
+)
 
 
 async def add_event(uow: UnitOfWork, event: Recorded, received_at: datetime) -> bool:
@@ -29,30 +39,188 @@ async def add_event(uow: UnitOfWork, event: Recorded, received_at: datetime) -> 
     A User Registration seen again (identity's event and the web's share one id) adds the
     properties the first one lacked and keeps those it had.
     """
-    row = {
-        "id": event.id,
-        "name": event.name,
-        "occurred_at": event.occurred_at,
-        "received_at": received_at,
-        "source": event.source,
-        "user_id": event.user_id,
-        "anonymous_id": event.anonymous_id,
-        "listing_id": event.listing_id,
-        "realtor_id": event.realtor_id,
-        "tour_id": event.tour_id,
-        "properties": event.properties,
-    }
-    new = insert(events).values(row)
-    statement: ReturningInsert[Any] = new.on_conflict_do_update(
-        index_elements=[events.c.id],
-        set_={
-            "properties": new.excluded.properties.op("||")(events.c.properties),
-            "user_id": func.coalesce(events.c.user_id, new.excluded.user_id),
-        },
-        where=(events.c.name == USER_REGISTRATION) & (new.excluded.name == USER_REGISTRATION),
-    ).returning(literal_column("xmax = 0").label("inserted"))  # false when it was merged
-    found = (await uow.session.execute(statement)).first()
-    return found is not None and bool(found.inserted)
+    key = await uow.session.execute(
+        insert(event_keys)
+        .values(id=event.id, occurred_at=event.occurred_at)
+        .on_conflict_do_nothing()
+        .returning(event_keys.c.id)
+    )
+    if key.first() is None:
+        if event.name == USER_REGISTRATION:
+            await uow.session.execute(
+                update(events)
+                .where(
+                    events.c.id == event.id,
+                    events.c.occurred_at
+                    == select(event_keys.c.occurred_at)
+                    .where(event_keys.c.id == event.id)
+                    .scalar_subquery(),
+                    events.c.name == USER_REGISTRATION,
+                )
+                .values(
+                    properties=literal(event.properties, JSONB).op("||")(events.c.properties),
+                    user_id=func.coalesce(events.c.user_id, event.user_id),
+                )
+            )
+        return False
+    await uow.session.execute(
+        insert(events).values(
+            id=event.id,
+            name=event.name,
+            occurred_at=event.occurred_at,
+            received_at=received_at,
+            source=event.source,
+            user_id=event.user_id,
+            anonymous_id=event.anonymous_id,
+            listing_id=event.listing_id,
+            realtor_id=event.realtor_id,
+            tour_id=event.tour_id,
+            properties=event.properties,
+        )
+    )
+    return True
+
+
+# The local day of an instant in a realtor's zone (UTC while it is not known).
+_LOCAL_DAY = (
+    "(CAST(:at AS timestamptz) AT TIME ZONE coalesce("
+    "(SELECT time_zone FROM people WHERE id = :realtor), 'UTC'))::date"
+)
+_BUMP = text(
+    """INSERT INTO rollups (realtor_id, day, listing_id, name, reason, n)
+       VALUES (:realtor, :day, :listing, :name, :reason, :n)
+       ON CONFLICT (realtor_id, day, listing_id, name, reason)
+       DO UPDATE SET n = rollups.n + excluded.n"""
+)
+_VIEW = text(
+    f"""INSERT INTO rollups (realtor_id, day, listing_id, name, reason, n)
+        VALUES (:realtor, {_LOCAL_DAY}, :listing, 'Property View', '', 1)
+        ON CONFLICT (realtor_id, day, listing_id, name, reason)
+        DO UPDATE SET n = rollups.n + 1"""  # noqa: S608
+)
+_FIRST_STEP = text(
+    f"""INSERT INTO tour_steps (tour_id, name, occurred_at, day, realtor_id, listing_id, reason)
+        VALUES (:tour, :name, :at, {_LOCAL_DAY}, :realtor, :listing, :reason)
+        ON CONFLICT (tour_id, name) DO NOTHING RETURNING day"""  # noqa: S608
+)
+
+
+def _realtor_lock(realtor_id: uuid.UUID | None) -> Any:
+    return func.hashtextextended(str(realtor_id), 1)
+
+
+async def _hold_realtor(uow: UnitOfWork, realtor_id: uuid.UUID | None) -> None:
+    """Hold the realtor's lock shared until commit, before reading their zone: a zone
+    arriving meanwhile (`save_person`) waits, then cuts this event's day again too."""
+    await uow.session.execute(select(func.pg_advisory_xact_lock_shared(_realtor_lock(realtor_id))))
+
+
+async def count_event(uow: UnitOfWork, event: Recorded) -> None:
+    """Add a newly stored event to the rollups: a view once, a tour's step once per tour
+    (on the day of its earliest event of that step, moved there when an earlier one comes
+    in late)."""
+    if event.counted_view:
+        if event.realtor_id is not None:
+            await _hold_realtor(uow, event.realtor_id)
+        await uow.session.execute(
+            _VIEW,
+            {"realtor": event.realtor_id or NOBODY, "listing": event.listing_id,
+             "at": event.occurred_at},
+        )  # fmt: skip
+        return
+    if not event.tour_step:
+        return
+    await _hold_realtor(uow, event.realtor_id)
+    params = {"tour": event.tour_id, "name": event.name, "at": event.occurred_at,
+              "realtor": event.realtor_id, "listing": event.listing_id, "reason": event.reason}  # fmt: skip
+    first = (await uow.session.execute(_FIRST_STEP, params)).first()
+    if first is not None:
+        await uow.session.execute(_BUMP, {**params, "day": first.day, "n": 1})
+        return
+    mine = (tour_steps.c.tour_id == event.tour_id) & (tour_steps.c.name == event.name)
+    prior = (await uow.session.execute(select(tour_steps).where(mine).with_for_update())).one()
+    if event.occurred_at >= prior.occurred_at:
+        return
+    moved = (
+        await uow.session.execute(
+            text(
+                f"""UPDATE tour_steps SET occurred_at = :at, day = {_LOCAL_DAY},
+                        realtor_id = :realtor, listing_id = :listing, reason = :reason
+                    WHERE tour_id = :tour AND name = :name RETURNING day"""  # noqa: S608
+            ),
+            params,
+        )
+    ).one()
+    await uow.session.execute(
+        _BUMP,
+        {"realtor": prior.realtor_id, "day": prior.day, "listing": prior.listing_id,
+         "name": prior.name, "reason": prior.reason, "n": -1},
+    )  # fmt: skip
+    await uow.session.execute(_BUMP, {**params, "day": moved.day, "n": 1})
+
+
+async def _recount(uow: UnitOfWork, scope: str, params: dict[str, Any]) -> None:
+    """Count the rollups of a scope (`realtor_id = :scope` or `listing_id = :scope`) again
+    from the views still held and the tours' steps, for the days from `:since` on, in the
+    realtor's zone of now."""
+    await uow.session.execute(
+        text(
+            f"""UPDATE tour_steps t SET day = (t.occurred_at AT TIME ZONE
+                    coalesce((SELECT time_zone FROM people WHERE id = t.realtor_id), 'UTC'))::date
+                WHERE t.{scope} = :scope AND t.occurred_at >= :since"""  # noqa: S608
+        ),
+        params,
+    )
+    await uow.session.execute(
+        text(f"DELETE FROM rollups WHERE {scope} = :scope AND day >= :since_day"),  # noqa: S608
+        params,
+    )
+    await uow.session.execute(
+        text(
+            f"""INSERT INTO rollups (realtor_id, day, listing_id, name, reason, n)
+                SELECT * FROM (
+                    SELECT coalesce(e.realtor_id, :nobody) AS realtor_id,
+                           (e.occurred_at AT TIME ZONE coalesce(p.time_zone, 'UTC'))::date AS day,
+                           e.listing_id, e.name, '' AS reason, count(*) AS n
+                    FROM events e LEFT JOIN people p ON p.id = e.realtor_id
+                    WHERE e.{scope} = :scope AND e.name = 'Property View'
+                      AND e.occurred_at >= :since
+                    GROUP BY 1, 2, 3, 4
+                    UNION ALL
+                    SELECT realtor_id, day, listing_id, name, reason, count(*) FROM tour_steps
+                    WHERE {scope} = :scope AND occurred_at >= :since GROUP BY 1, 2, 3, 4, 5
+                ) AS counted WHERE day >= :since_day
+                ON CONFLICT (realtor_id, day, listing_id, name, reason)
+                DO UPDATE SET n = rollups.n + excluded.n"""  # noqa: S608
+        ),
+        params | {"nobody": NOBODY},
+    )
+
+
+async def _raw_horizon(uow: UnitOfWork) -> datetime:
+    """The first instant whose raw events are all still held (the oldest month kept)."""
+    found = await uow.session.execute(
+        text(
+            """SELECT min(to_date(substr(c.relname, 9), 'YYYYMM'))
+               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+               WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_p[0-9]{6}$'"""
+        )
+    )
+    oldest: date | None = found.scalar_one_or_none()
+    if oldest is None:
+        return datetime(1970, 1, 1, tzinfo=UTC)
+    return datetime(oldest.year, oldest.month, 1, tzinfo=UTC)
+
+
+async def recount(uow: UnitOfWork, *, realtor_id: uuid.UUID | None = None,
+                  listing_id: uuid.UUID | None = None, time_zone: str = "UTC") -> None:  # fmt: skip
+    """Count a realtor's (or a listing's) rollups again, in the realtor's zone of now: the
+    whole local days from the oldest raw month kept on (older days keep their counts)."""
+    horizon = await _raw_horizon(uow)
+    since_day = horizon.astimezone(zone_of(time_zone)).date() + timedelta(days=1)
+    since = datetime.combine(since_day, time(), zone_of(time_zone))
+    scope, ident = ("listing_id", listing_id) if listing_id else ("realtor_id", realtor_id)
+    await _recount(uow, scope, {"scope": ident, "since": since, "since_day": since_day})
 
 
 async def linked_user(uow: UnitOfWork, anonymous_id: str) -> uuid.UUID | None:
@@ -130,20 +298,46 @@ async def save_listing(uow: UnitOfWork, listing: ListingFacts) -> None:
             set_={"realtor_id": listing.realtor_id, "time_zone": listing.time_zone},
         )
     )
-    await uow.session.execute(
+    credited = await uow.session.execute(
         update(events)
         .where(events.c.listing_id == listing.id, events.c.realtor_id.is_(None))
         .values(realtor_id=listing.realtor_id)
     )
+    if credited.rowcount:  # type: ignore[attr-defined]
+        zone = await _zone(uow, listing.realtor_id)
+        await recount(uow, listing_id=listing.id, time_zone=zone)
+
+
+async def _zone(uow: UnitOfWork, user_id: uuid.UUID) -> str:
+    found = await uow.session.execute(select(people.c.time_zone).where(people.c.id == user_id))
+    return found.scalar_one_or_none() or "UTC"
 
 
 async def save_person(uow: UnitOfWork, person: PersonFacts) -> None:
+    """Remember the user's zone; a realtor whose zone changes (or becomes known after their
+    first events) has their days cut again in it, as far as raw events reach."""
+    before = (
+        await uow.session.execute(
+            select(people.c.time_zone).where(people.c.id == person.id).with_for_update()
+        )
+    ).scalar_one_or_none()
     statement = insert(people).values(id=person.id, time_zone=person.time_zone)
     await uow.session.execute(
         statement.on_conflict_do_update(
             index_elements=[people.c.id], set_={"time_zone": person.time_zone}
         )
     )
+    if (before or "UTC") == person.time_zone:
+        return
+    await uow.session.execute(select(func.pg_advisory_xact_lock(_realtor_lock(person.id))))
+    counted = await uow.session.execute(
+        select(tour_steps.c.tour_id).where(tour_steps.c.realtor_id == person.id).limit(1)
+    )
+    viewed = await uow.session.execute(
+        select(events.c.id).where(events.c.realtor_id == person.id).limit(1)
+    )
+    if counted.first() is not None or viewed.first() is not None:
+        await recount(uow, realtor_id=person.id, time_zone=person.time_zone)
 
 
 async def enqueue(
@@ -177,7 +371,12 @@ async def claim_due(
     )
     rows = await uow.session.execute(
         select(events, claimed.c.attempts)
-        .join(claimed, claimed.c.event_id == events.c.id)
+        .select_from(claimed)
+        .join(event_keys, event_keys.c.id == claimed.c.event_id)
+        .join(
+            events,
+            (events.c.id == event_keys.c.id) & (events.c.occurred_at == event_keys.c.occurred_at),
+        )
         .order_by(events.c.occurred_at)
     )
     return [
@@ -270,3 +469,72 @@ async def forget_user(uow: UnitOfWork, user_id: uuid.UUID) -> int:
     await uow.session.execute(delete(identity_links).where(identity_links.c.user_id == user_id))
     await uow.session.execute(delete(people).where(people.c.id == user_id))
     return int(changed.rowcount or 0)  # type: ignore[attr-defined]
+
+
+_KEEPER_LOCK = 0x616E616C79746963  # one keeper at a time across replicas ("analytic")
+
+
+def _first_of_month(at: datetime, months: int = 0) -> datetime:
+    index = at.year * 12 + at.month - 1 + months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+async def _months(uow: UnitOfWork) -> set[str]:
+    found = await uow.session.execute(
+        text(
+            """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+               WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_p[0-9]{6}$'"""
+        )
+    )
+    return {str(name) for name in found.scalars()}
+
+
+async def keep_partitions(
+    uow: UnitOfWork, now: datetime, *, ahead: int, retention: int
+) -> tuple[list[str], list[str]]:
+    """Make the months of raw events from this one to `ahead` months on (moving any event the
+    default partition caught for them into its month), and drop the months that ended more
+    than `retention` months before this one, with their ids and pending deliveries; the
+    rollups stay. Returns the partitions made and dropped; nothing when another replica's
+    keeper is at work."""
+    got = await uow.session.execute(select(func.pg_try_advisory_xact_lock(_KEEPER_LOCK)))
+    if not got.scalar_one():
+        return [], []
+    have = await _months(uow)
+    made: list[str] = []
+    for offset in range(ahead + 1):
+        start, end = _first_of_month(now, offset), _first_of_month(now, offset + 1)
+        name = f"events_p{start:%Y%m}"
+        if name in have:
+            continue
+        bounds = {"start": start, "end": end}
+        await uow.session.execute(text(f"CREATE TABLE {name} (LIKE events INCLUDING DEFAULTS)"))
+        await uow.session.execute(
+            text(
+                f"""WITH moved AS (DELETE FROM events_default
+                        WHERE occurred_at >= :start AND occurred_at < :end RETURNING *)
+                    INSERT INTO {name} SELECT * FROM moved"""  # noqa: S608
+            ),
+            bounds,
+        )
+        # Bounds as literals: DDL takes no parameters (both are computed here, never input).
+        await uow.session.execute(
+            text(
+                f"ALTER TABLE events ATTACH PARTITION {name} FOR VALUES "
+                f"FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+            )
+        )
+        made.append(name)
+    cutoff = _first_of_month(now, -retention)
+    dropped = sorted(n for n in have if n < f"events_p{cutoff:%Y%m}")
+    if dropped:
+        old = select(event_keys.c.id).where(event_keys.c.occurred_at < cutoff)
+        await uow.session.execute(delete(deliveries).where(deliveries.c.event_id.in_(old)))
+        await uow.session.execute(delete(event_keys).where(event_keys.c.occurred_at < cutoff))
+        await uow.session.execute(
+            text("DELETE FROM events_default WHERE occurred_at < :cutoff"), {"cutoff": cutoff}
+        )
+        for name in dropped:
+            await uow.session.execute(text(f"ALTER TABLE events DETACH PARTITION {name}"))
+            await uow.session.execute(text(f"DROP TABLE {name}"))
+    return made, dropped

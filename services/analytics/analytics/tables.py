@@ -4,7 +4,9 @@ last counted view of each listing by each visitor, and what it keeps of listings
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -18,14 +20,16 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData()
 
-# Every event of the tracking plan, from the streams and the frontends. The primary key is
-# the idempotency key: the source event's id, or one derived from the client's own id.
+# Every event of the tracking plan, from the streams and the frontends, partitioned by month
+# of `occurred_at` (`events_pYYYYMM`, and `events_default` for a month not made yet): old
+# months are dropped after the retention, the rollups stay. The id is the idempotency key
+# (the source event's id, or one derived from the client's own id), unique in `event_keys`.
 events = Table(
     "events",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("name", Text, nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), primary_key=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
     # `client` for trackEvent, else the subject the event came in on.
     Column("source", Text, nullable=False),
@@ -35,12 +39,57 @@ events = Table(
     Column("realtor_id", UUID(as_uuid=True)),
     Column("tour_id", UUID(as_uuid=True)),
     Column("properties", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Index("events_realtor_time", "realtor_id", "occurred_at"),
-    Index("events_listing_time", "listing_id", "occurred_at"),
-    Index("events_user", "user_id"),
-    Index("events_tour", "tour_id"),
-    Index("events_unstitched", "anonymous_id", postgresql_where=text("user_id IS NULL")),
-    Index("events_time", "occurred_at"),
+    postgresql_partition_by="RANGE (occurred_at)",
+)
+Index("events_realtor_time", events.c.realtor_id, events.c.occurred_at)
+Index("events_listing_time", events.c.listing_id, events.c.occurred_at)
+Index("events_user", events.c.user_id)
+Index("events_tour", events.c.tour_id)
+Index("events_unstitched", events.c.anonymous_id, postgresql_where=text("user_id IS NULL"))
+Index("events_time", events.c.occurred_at)
+
+# Every stored event's id, once (a partitioned table's unique keys must hold the month):
+# what refuses a replay, and where an id's month is found.
+event_keys = Table(
+    "event_keys",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Index("event_keys_time", "occurred_at"),
+)
+
+# Each tour's first event of each step (Requested ... Completed, and the outcomes): the
+# rollups count a tour once per step, on the local day of that first event; the dashboards'
+# timings (request to answer, start to completion) are read here, one row per tour and step.
+tour_steps = Table(
+    "tour_steps",
+    metadata,
+    Column("tour_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("realtor_id", UUID(as_uuid=True), nullable=False),
+    Column("listing_id", UUID(as_uuid=True), nullable=False),
+    Column("reason", Text, nullable=False, server_default=text("''")),
+    PrimaryKeyConstraint("tour_id", "name"),
+    Index("tour_steps_realtor", "realtor_id", "name", "occurred_at"),
+    Index("tour_steps_listing", "listing_id", "name", "occurred_at"),
+)
+
+# What the dashboards read: per realtor (the nil id while a listing's realtor is unknown),
+# local day in the realtor's zone, listing, step and reason, how many. Kept up to date in
+# each event's transaction; never dropped with the raw months.
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("realtor_id", UUID(as_uuid=True), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("listing_id", UUID(as_uuid=True), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=text("''")),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("realtor_id", "day", "listing_id", "name", "reason"),
+    Index("rollups_listing", "listing_id", "day"),
 )
 
 # Identity stitching: an anonymous visitor belongs to the first user it was seen signed in

@@ -1,5 +1,9 @@
-"""The forwarders: one loop per enabled destination (Mixpanel, GA4), each with its own
-deliveries, so an outage of one never holds the other back.
+"""The background loops: the partition keeper, and one forwarder per enabled destination
+(Mixpanel, GA4), each with its own deliveries, so an outage of one never holds the other back.
+
+The keeper makes the coming months of raw events ahead of time and drops the months past
+the retention (the rollups stay); it runs at start and then every `check_seconds`, one
+replica at a time.
 
 A loop sends batches while there are due events and waits `poll_seconds` when there are
 none; deliveries are claimed with `FOR UPDATE SKIP LOCKED`, so any number of replicas
@@ -28,3 +32,28 @@ class Forwarder:
         while True:
             if await self.run_once() == 0:
                 await asyncio.sleep(self.poll_seconds)
+
+
+class PartitionKeeper:
+    def __init__(
+        self,
+        analytics: Analytics,
+        *,
+        ahead_months: int,
+        retention_months: int,
+        check_seconds: float = 3600.0,
+    ) -> None:
+        self.analytics = analytics
+        self.ahead_months = ahead_months
+        self.retention_months = retention_months
+        self.check_seconds = check_seconds
+
+    async def run_once(self) -> tuple[list[str], list[str]]:
+        return await self.analytics.keep_partitions(
+            ahead=self.ahead_months, retention=self.retention_months
+        )
+
+    async def run(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.check_seconds)
