@@ -515,8 +515,9 @@ async def lock_recordings_with(uow: UnitOfWork, user_id: uuid.UUID) -> list[Reco
 async def remove_guests_of(
     session: AsyncSession, user_id: uuid.UUID, email: str | None = None
 ) -> int:
-    """The user's invitations go, by account and by address; how many."""
-    condition = guests.c.user_id == user_id
+    """The user's invitations go — those made to them (by account or address) and those
+    they made; how many."""
+    condition = or_(guests.c.user_id == user_id, guests.c.invited_by == user_id)
     if email:
         condition = or_(condition, guests.c.email == email)
     found = await session.execute(delete(guests).where(condition).returning(guests.c.id))

@@ -248,17 +248,16 @@ class Recordings:
     async def erase_user(self, uow: UnitOfWork, user_id: uuid.UUID) -> int:
         """A user's account was deleted: their invitations go, and the recordings and
         transcripts of every tour they took part in are erased, files included (face and
-        voice are personal data). Runs in the consumer's unit of work, once per event."""
+        voice are personal data). Runs in the consumer's unit of work (which commits it with
+        the event's inbox row, so it happens once)."""
         now = self.clock()
         erased = 0
-        async with uow:
-            for recording in await store.lock_recordings_with(uow, user_id):
-                if recording.status is RecordingStatus.RECORDING:
-                    await self._finish_capture(recording)
-                await self.storage.delete_prefix(recording.prefix)
-                recording.erase(now, "ERASURE")
-                await store.save_recording(uow, recording)
-                erased += 1
-            await store.remove_guests_of(uow.session, user_id)
-            await uow.commit()
+        for recording in await store.lock_recordings_with(uow, user_id):
+            if recording.status is RecordingStatus.RECORDING:
+                await self._finish_capture(recording)
+            await self.storage.delete_prefix(recording.prefix)
+            recording.erase(now, "ERASURE")
+            await store.save_recording(uow, recording)
+            erased += 1
+        await store.remove_guests_of(uow.session, user_id)
         return erased
