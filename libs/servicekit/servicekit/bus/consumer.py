@@ -21,7 +21,8 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import FetchTimeoutError
 from opentelemetry import context as otel_context
-from opentelemetry.trace import SpanKind
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Link, SpanKind
 from prometheus_client import Counter
 from realty.events.v1.envelope_pb2 import Envelope
 
@@ -57,11 +58,20 @@ class Subscription:
     max_deliver: int = 5  # attempts for an unforeseen error before it is dead-lettered
     backoff: Sequence[float] = field(default=(0.5, 2.0, 10.0, 30.0, 60.0))  # last one is the cap
     ack_wait: float = 30.0
+    # The handler may share one transaction with the other events of a fetched batch: it
+    # writes only through the unit of work it is given and keeps no state between events.
+    batched: bool = False
 
 
 # The consumer's hottest statement, sent as is (no SQL compilation per event).
 _RECORD_IN_INBOX = (
     "INSERT INTO inbox (consumer, event_id, subject) VALUES (%s, %s, %s) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+# The same for a batch: the ids returned are those seen for the first time.
+_RECORD_BATCH_IN_INBOX = (
+    "INSERT INTO inbox (consumer, event_id, subject) "
+    "SELECT %s, id, subject FROM unnest(%s::uuid[], %s::text[]) AS fresh (id, subject) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 
@@ -141,7 +151,10 @@ class ConsumerRunner:
                 await psub.unsubscribe()
 
     async def _deliver_batch(self, sub: Subscription, messages: list[Msg]) -> None:
-        """Handle a batch: entities concurrently, each entity's events in stream order."""
+        """Handle a batch: in one transaction when the subscription allows it and it works;
+        else entities concurrently, each entity's events in stream order."""
+        if sub.batched and len(messages) > 1 and await self._deliver_together(sub, messages):
+            return
         chains: dict[str, list[Msg]] = defaultdict(list)
         for msg in messages:
             chains[_ordering_key(msg)].append(msg)
@@ -178,6 +191,64 @@ class ConsumerRunner:
             self._logged_waiting.discard(sub.durable)
             log.info("%s: its dependencies are back", sub.durable)
         await msg.ack()
+
+    async def _deliver_together(self, sub: Subscription, messages: list[Msg]) -> bool:
+        """Record the batch in one transaction, in stream order; True when it was (and every
+        message is acked). False, with nothing recorded, when it has to go one at a time."""
+        if any(msg.metadata and msg.metadata.num_delivered > 1 for msg in messages):
+            return False  # a redelivery: something failed before, let each event meet it alone
+        try:
+            events = [Event.from_envelope(msg.data) for msg in messages]
+        except Exception:
+            return False  # the undecodable one is dead-lettered on the one-at-a-time path
+        links = []
+        for event in events:
+            carried = context_from_headers(
+                {"traceparent": event.traceparent, "tracestate": event.tracestate}
+            )
+            span_context = otel_trace.get_current_span(carried).get_span_context()
+            if span_context.is_valid:
+                links.append(Link(span_context))
+        try:
+            with tracer("servicekit.bus").start_as_current_span(
+                f"consume {sub.subject} batch", kind=SpanKind.CONSUMER, links=links
+            ) as span:
+                span.set_attribute("messaging.batch.message_count", len(events))
+                span.set_attribute("messaging.consumer.group.name", sub.durable)
+                await self._handle_together(sub, events)
+        except Exception as exc:
+            log.info(
+                "%s: a batch of %d failed (%s); delivering it one event at a time",
+                sub.durable,
+                len(events),
+                str(exc)[:300],
+            )
+            return False
+        if self._waiting_out.pop(sub.durable, None) is not None:
+            self._logged_waiting.discard(sub.durable)
+            log.info("%s: its dependencies are back", sub.durable)
+        for msg in messages:
+            await msg.ack()
+        return True
+
+    async def _handle_together(self, sub: Subscription, events: list[Event]) -> None:
+        async with self.db.uow() as uow:
+            connection = await uow.session.connection()
+            found = await connection.exec_driver_sql(
+                _RECORD_BATCH_IN_INBOX,
+                (sub.durable, [e.id for e in events], [e.subject for e in events]),
+            )
+            fresh = {row[0] for row in found}
+            for event in events:
+                if event.id not in fresh:
+                    log.debug("event %s already processed by %s", event.id, sub.durable)
+                    continue
+                fresh.discard(event.id)  # the same event twice in one batch runs once
+                uow.actor = event.actor  # what the handler emits is attributed to its event
+                await sub.handler(event, uow)
+                uow.collect_events()
+            uow.actor = None
+            await uow.commit()
 
     async def _failed(self, sub: Subscription, msg: Msg, event: Event, exc: Exception) -> None:
         attempt = msg.metadata.num_delivered if msg.metadata else 1
