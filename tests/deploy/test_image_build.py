@@ -10,6 +10,7 @@ Dockerfile runs exactly these commands.)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,15 +18,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.markers import Marker
 
 from .dockerfiles import (
     REPO,
+    canonical,
     context_filter,
     copies,
     dockerignore_patterns,
     ignored_by_docker,
     images,
     parse,
+    read_toml,
     uv,
     workspace_members,
 )
@@ -114,3 +118,57 @@ def test_the_environment_built_from_the_lock_runs_the_service(name: str, tmp_pat
         f"assert {module}.__file__.startswith(sys.prefix), {module}.__file__\n"
     )
     run([str(environment / "bin" / "python"), "-c", probe], tmp_path)
+    assert installed(environment) == locked(name), "the image holds exactly the lock's packages"
+
+
+def installed(environment: Path) -> dict[str, str]:
+    """Every distribution in an environment, by canonical name, with its version."""
+    listing = (
+        "import importlib.metadata as m, json\n"
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))\n"
+    )
+    result = subprocess.run(
+        [str(environment / "bin" / "python"), "-c", listing],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return {canonical(n): v for n, v in json.loads(result.stdout).items()}
+
+
+def locked(name: str) -> dict[str, str]:
+    """What uv.lock pins for the package at run time: its dependencies with their exact
+    versions and the workspace members it needs (each at its own version)."""
+    result = subprocess.run(
+        [
+            uv(),
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-hashes",
+            "--no-header",
+            "--no-annotate",
+            "--no-editable",
+            "--package",
+            name,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    pins: dict[str, str] = {}
+    members = workspace_members()
+    for line in result.stdout.splitlines():
+        requirement, _, marker = (part.strip() for part in line.partition(";"))
+        if marker and not Marker(marker).evaluate():
+            continue  # not for this interpreter (the one the environment is built with)
+        if "==" in requirement:
+            package, version = requirement.split("==", 1)
+            pins[canonical(package)] = version.strip()
+        elif requirement.startswith(("./", ".")):
+            member = next(m for m in members.values() if m.relative == requirement.lstrip("./"))
+            pins[member.name] = read_toml(member.directory / "pyproject.toml")["project"]["version"]
+    return pins
