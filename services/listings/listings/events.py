@@ -9,6 +9,7 @@ follows.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -24,6 +25,7 @@ SUBJECT_CREATED = "listings.listing.created"
 SUBJECT_UPDATED = "listings.listing.updated"
 SUBJECT_STATUS_CHANGED = "listings.listing.status_changed"
 SUBJECT_DELETED = "listings.listing.deleted"
+SUBJECT_VIEWED = "listings.listing.viewed"
 
 STATUS_TO_PROTO: dict[domain.ListingStatus, listings_pb2.ListingStatus.ValueType] = {
     domain.ListingStatus.DRAFT: listings_pb2.LISTING_STATUS_DRAFT,
@@ -90,6 +92,30 @@ def outgoing(listing: domain.Listing, event: domain.DomainEvent) -> Outgoing:
                 ),
             )
     return Outgoing(subject, payload, subject_id=listing.id)
+
+
+def listing_viewed(
+    listing: domain.Listing, visitor_id: str, at: datetime, referrer_host: str
+) -> Outgoing:
+    """A Property View of `listing`'s public page (not a change of the listing: the pages
+    announce it, counted at most once per visitor and listing per 30 minutes)."""
+    details = listing.details
+    viewed_at = Timestamp()
+    viewed_at.FromDatetime(at)
+    payload = listings_pb2.ListingViewed(
+        listing_id=str(listing.id),
+        realtor_id=str(listing.realtor_id),
+        visitor_id=visitor_id,
+        viewed_at=viewed_at,
+        property_type=details.property_type.value,
+        price_cents=details.price.amount,
+        currency=details.price.currency,
+        city=details.address.city,
+        state=details.address.state,
+        country=details.address.country,
+        referrer_host=referrer_host,
+    )
+    return Outgoing(SUBJECT_VIEWED, payload, subject_id=listing.id, time=at)
 
 
 # -- in ------------------------------------------------------------------------------------------
