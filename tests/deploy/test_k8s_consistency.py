@@ -212,3 +212,19 @@ def test_migrations_run_before_each_service_serves(overlay: str) -> None:
 
     source = Path(migrations.__file__ or "").read_text()
     assert "pg_advisory_xact_lock" in source, "replicas migrate one at a time"
+
+
+def _cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+@each_process
+def test_each_pod_runs_no_more_processes_than_its_cpu_limit(process: str) -> None:
+    """A process count left to the code would follow the node's cores (services read the
+    CPU affinity, which in a container is the whole node): the memory limit is sized for
+    the processes the CPU limit gives."""
+    workload = of_kind(build("production"), "Deployment")[process]
+    limit = _cores(main_container(workload)["resources"]["limits"]["cpu"])
+    settings = settings_of(process)
+    count = settings.worker_count if process == "gateway" else settings.resolved_processes()
+    assert 1 <= count <= max(1, int(limit)), f"{process}: {count} processes"
