@@ -21,7 +21,7 @@ from graphql import (
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
-    execute,
+    experimental_execute_incrementally,
     get_variable_values,
     parse,
     print_ast,
@@ -40,7 +40,7 @@ from gateway.executor.shape import Shaper, ShapeSet
 from gateway.metrics import GatewayMetrics
 from gateway.overrides import OverrideLabels
 from gateway.planner import Plan, PlanningError, QueryPlanner
-from gateway.planner.operation import condition_variables
+from gateway.planner.operation import condition_variables, without_deferred
 from gateway.supergraph import Supergraph
 from gateway.tracing import spans_exported
 from gateway.types import JSON, GraphQLRequest, RequestContext, SubgraphTransport
@@ -200,6 +200,10 @@ class FederatedEngine:
                 }
         execution = self._execution(plan, ctx, variables)
         await execution.run()
+        if plan.deferred:  # asked without incremental delivery: every part, then one answer
+            for part in plan.deferred:
+                for step in part.steps:
+                    await execution.run_step(step)
         if plan.introspection:
             self._introspect(entry, request, variables, execution.data)
         result = self._respond(plan, execution)
@@ -209,6 +213,25 @@ class FederatedEngine:
             )
             self._metrics.observe_cost(estimated, actual)
         return result
+
+    async def execute_incremental(
+        self, request: GraphQLRequest, ctx: RequestContext
+    ) -> AsyncIterator[JSON] | JSON:
+        """`execute` for a client taking incremental delivery: payloads when `@defer` is used.
+
+        An operation without deferred fragments (or one refused) is answered by `execute`
+        as one result; otherwise an iterator of payloads (`gateway.incremental`).
+        """
+        denied = await self._denied(ctx) if self._authorization.rules else _NOTHING_DENIED
+        prepared = self._prepare(request, subscription=False, denied=denied)
+        if not isinstance(prepared, (dict, tuple)):
+            prepared = await prepared
+        if isinstance(prepared, dict) or not prepared[0].deferred or self._costed:
+            return await self.execute(request, ctx)
+        plan, variables, _ = prepared
+        from gateway.incremental import payloads
+
+        return payloads(plan, self._execution(plan, ctx, variables))
 
     async def subscribe(
         self, request: GraphQLRequest, ctx: RequestContext
@@ -503,6 +526,12 @@ class FederatedEngine:
         root = self._schema.get_root_type(operation.operation)
         assert root is not None  # validation guarantees the root type exists
         plan.shape = ShapeSet(self._schema, root.name, plan.selections, denied)
+        if plan.deferred:
+            plan.primary_shape = ShapeSet(
+                self._schema, root.name, without_deferred(plan.selections), denied
+            )
+            for part in plan.deferred:
+                part.shape = ShapeSet(self._schema, part.type_name, part.selections, denied)
         return plan
 
     def _introspect(
@@ -513,13 +542,16 @@ class FederatedEngine:
         data: dict[str, Any],
     ) -> None:
         assert entry.document is not None
-        result = execute(
+        # The incremental form: the API schema declares `@defer`/`@stream`, which
+        # graphql-core executes only there; introspection is answered whole all the same.
+        result = experimental_execute_incrementally(
             self._schema,
             entry.document,
             root_value={},
             variable_values=dict(variables),
             operation_name=request.operation_name,
         )
+        result = getattr(result, "initial_result", result)
         found = getattr(result, "data", None) or {}
         for key, value in found.items():
             if value is not None and key not in data:

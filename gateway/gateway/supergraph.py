@@ -61,6 +61,12 @@ __all__ = [
 _BUILTIN_DIRECTIVES = frozenset({"skip", "include", "deprecated", "specifiedBy", "oneOf"})
 
 
+_INCREMENTAL_DIRECTIVES = """
+directive @defer(label: String, if: Boolean! = true) on FRAGMENT_SPREAD | INLINE_FRAGMENT
+directive @stream(label: String, if: Boolean! = true, initialCount: Int = 0) on FIELD
+"""
+
+
 class SupergraphError(ValueError):
     """The supergraph SDL cannot be used: unparsable, or its federation metadata is inconsistent."""
 
@@ -490,6 +496,13 @@ class _Reader:
             cleaned = self._api_definition(definition)
             if cleaned is not None:
                 definitions.append(cleaned)
+        # Incremental delivery is the gateway's: clients may `@defer` and `@stream`.
+        named = {d.name.value for d in definitions if isinstance(d, DirectiveDefinitionNode)}
+        definitions.extend(
+            d
+            for d in parse(_INCREMENTAL_DIRECTIVES, no_location=True).definitions
+            if isinstance(d, DirectiveDefinitionNode) and d.name.value not in named
+        )
         try:
             return build_ast_schema(DocumentNode(definitions=tuple(definitions)))
         except (GraphQLError, TypeError) as exc:

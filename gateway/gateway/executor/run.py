@@ -26,7 +26,7 @@ from gateway.planner.plan import EntityFetch, Group, PathSeg, Plan, RepTemplate,
 from gateway.supergraph import FieldSet
 from gateway.types import JSON, RequestContext, SubgraphTransport
 
-__all__ = ["Execution", "merge_into", "unavailable"]
+__all__ = ["Execution", "locate", "merge_into", "unavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,11 @@ def _merge_lists(target: list[Any], source: list[Any]) -> None:
             _merge_lists(current, item)
         elif item is not None or current is None:
             target[index] = item
+
+
+def locate(root: dict[str, Any], path: tuple[PathSeg, ...]) -> list[Located]:
+    """The objects at `path` in the merged data, each with its response path."""
+    return _locate(root, path)
 
 
 def _locate(root: dict[str, Any], path: tuple[PathSeg, ...]) -> list[Located]:
@@ -255,6 +260,12 @@ class Execution:
             else:
                 await _together([self._root(group) for group in roots])
             await self.run_waves(step)
+
+    async def run_step(self, step: Step) -> None:
+        """One step of a deferred part: its root fetches, then its waves."""
+        if step.roots:
+            await _together([self._root(group) for group in step.roots])
+        await self.run_waves(step)
 
     async def run_waves(self, step: Step) -> None:
         for wave in step.waves:

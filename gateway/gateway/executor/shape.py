@@ -190,6 +190,16 @@ class Shaper:
         result = self._object(shape, data if data is not None else {}, None, shape.static_type)
         return None if result is _BUBBLE else result
 
+    def at(
+        self, shape: ShapeSet, data: dict[str, Any], where: Sequence[str | int]
+    ) -> dict[str, Any] | None:
+        """Shape an object found at `where` in the response (a deferred fragment's data)."""
+        path: Path = None
+        for segment in where:
+            path = (path, segment)
+        result = self._object(shape, data, path, shape.static_type or data.get("__typename"))
+        return None if result is _BUBBLE else result
+
     def _object(
         self, shape: ShapeSet, data: dict[str, Any], path: Path, runtime: Any
     ) -> dict[str, Any] | Any:

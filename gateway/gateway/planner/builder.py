@@ -32,6 +32,7 @@ from graphql import (
 from gateway.planner.abstract import named, possible_types, sibling_aliases
 from gateway.planner.budget import Budget, PlanningError
 from gateway.planner.contexts import plan_contexts
+from gateway.planner.defer import split_deferred
 from gateway.planner.interface_objects import plan_interface_object
 from gateway.planner.operation import NField, NFragment, NSel, collect_fields
 from gateway.planner.plan import FetchSel, Group, PathSeg
@@ -96,6 +97,12 @@ class Builder:
         # `@fromContext` arguments: fetches numbered for their variables, and their types.
         self.context_fetches = 0
         self.context_types: dict[str, str] = {}
+        # `@defer`: fragments set aside while planning (None: the operation has none), the
+        # part being planned (0: the first payload), and whether to leave the subgraph of
+        # the current group even for fields it resolves (a deferred part's own fetches).
+        self.deferred: list[Any] | None = None
+        self.part = 0
+        self.force_remote = False
         self.schema: GraphQLSchema = supergraph.schema
         self.groups: list[Group] = []
         self.kind = kind
@@ -119,7 +126,7 @@ class Builder:
     # Groups ---------------------------------------------------------------------------------
 
     def new_group(self, graph: str, *, entity: bool, **kwargs: Any) -> Group:
-        group = Group(id=len(self.groups), graph=graph, entity=entity, **kwargs)
+        group = Group(id=len(self.groups), graph=graph, entity=entity, part=self.part, **kwargs)
         self.groups.append(group)
         return group
 
@@ -260,6 +267,8 @@ class Builder:
         `aliases` maps response keys to the keys they are fetched under in this group
         (fields that would clash with a sibling fragment's, see `abstract`).
         """
+        if self.deferred is not None:
+            selections = split_deferred(self, type_name, selections, path, group, out, provided)
         fields = self.collect(type_name, selections)
         deps: set[Group] = set()
         pending: list[list[NField]] = []
@@ -273,7 +282,7 @@ class Builder:
             else:
                 pending.append(occurrences)
         if pending:
-            deps |= self._plan_remote(group, out, type_name, fields, pending, path, provided)
+            deps |= self.plan_remote(group, out, type_name, fields, pending, path, provided)
         return deps
 
     def local(self, graph: str, type_name: str, field_name: str, provided: Provided | None) -> bool:
@@ -346,7 +355,7 @@ class Builder:
 
     # Leaving the current subgraph ------------------------------------------------------------
 
-    def _plan_remote(
+    def plan_remote(
         self,
         group: Group,
         out: FetchSel,
@@ -357,7 +366,8 @@ class Builder:
         provided: Provided | None,
     ) -> set[Group]:
         deps: set[Group] = set()
-        routed = [(occ, self._routes(type_name, occ[0].name)) for occ in pending]
+        force_remote, self.force_remote = self.force_remote, False
+        routed = [(occ, self.routes(type_name, occ[0].name)) for occ in pending]
         unrouted = [occ for occ, routes in routed if not routes]
         if unrouted:
             # Fields of a value type: from an ancestor; what none reaches fails below.
@@ -365,6 +375,9 @@ class Builder:
             deps |= through
             routed = [(occ, routes) for occ, routes in routed if routes or occ in left]
         for occurrences, routes in routed:
+            if force_remote:  # a deferred part: stay in the subgraph, but through `_entities`
+                here = [r for r in routes if r[0] == group.graph]
+                routes = here or routes
             graph, target = self._choose(group, type_name, occurrences, path, provided, routes)
             join = self.sg.field_join(target, occurrences[0].name, graph)
             if join is not None and join.context_arguments:
@@ -382,7 +395,7 @@ class Builder:
                     self._requiring[reuse] = found
                 fetch = found
             else:
-                jump = (graph, target, path, group.id)
+                jump = (graph, target, path, group.id, self.part)
                 fetch = self.jumps.get(jump) or self.entity_group(
                     group, out, type_name, target, graph, fields, path, provided, None
                 )
@@ -420,7 +433,7 @@ class Builder:
         found = self.add_local(fetch, fetch.selection, target, occurrences, path, None, args=args)
         return {fetch, *deps, *found}
 
-    def _routes(self, type_name: str, field_name: str) -> list[tuple[str, str]]:
+    def routes(self, type_name: str, field_name: str) -> list[tuple[str, str]]:
         """(subgraph, entity type as that subgraph knows it) pairs that can resolve a field."""
         routes = [
             (graph, type_name)
@@ -480,7 +493,7 @@ class Builder:
         best: tuple[float, int] | None = None
         chosen = routes[0]
         for graph, target in routes:
-            cost = 0.0 if (graph, target, path, group.id) in self.jumps else 1.0
+            cost = 0.0 if (graph, target, path, group.id, self.part) in self.jumps else 1.0
             keys = self.keys(target, graph)
             if not any(
                 self._local_field_set(group.graph, type_name, k.fields, provided) for k in keys

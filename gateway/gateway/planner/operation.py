@@ -37,7 +37,9 @@ __all__ = [
     "collect_fields",
     "condition_variables",
     "fragment_applies",
+    "has_defer",
     "normalize",
+    "without_deferred",
 ]
 
 
@@ -54,10 +56,15 @@ class NField:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class NFragment:
-    """An inline fragment (named fragments are spread into these)."""
+    """An inline fragment (named fragments are spread into these).
+
+    `defer` is set when the fragment is deferred (`@defer`, its `if` true): its label,
+    or "" without one.
+    """
 
     type_condition: str | None
     selections: tuple[NSel, ...]
+    defer: str | None = None
 
 
 NSel = NField | NFragment
@@ -81,7 +88,7 @@ def _variables_in(node: Any) -> frozenset[str]:
 def condition_variables(
     operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
 ) -> tuple[str, ...]:
-    """Variables used by `@skip`/`@include`: their values select the plan, so they key the cache."""
+    """Variables of `@skip`/`@include`/`@defer(if:)`: their values select the plan (cache key)."""
     found: set[str] = set()
 
     def walk(selection_set: SelectionSetNode | None, seen: set[str]) -> None:
@@ -89,7 +96,7 @@ def condition_variables(
             return
         for selection in selection_set.selections:
             for directive in selection.directives or ():
-                if directive.name.value in ("skip", "include"):
+                if directive.name.value in ("skip", "include", "defer"):
                     found.update(_variables_in(directive))
             if isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
@@ -120,6 +127,53 @@ def _included(directives: Sequence[DirectiveNode] | None, variables: Mapping[str
         if (name == "skip") == flag:
             return False
     return True
+
+
+def _deferred(
+    directives: Sequence[DirectiveNode] | None, variables: Mapping[str, Any]
+) -> str | None:
+    """The label of an applying `@defer` ("" when unlabelled), None when not deferred."""
+    for directive in directives or ():
+        if directive.name.value != "defer":
+            continue
+        label = ""
+        for arg in directive.arguments or ():
+            value = arg.value
+            if arg.name.value == "if":
+                if isinstance(value, VariableNode):
+                    if variables.get(value.name.value) is False:
+                        return None
+                elif isinstance(value, BooleanValueNode) and not value.value:
+                    return None
+            elif arg.name.value == "label" and hasattr(value, "value"):
+                label = str(value.value)
+        return label
+    return None
+
+
+def has_defer(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> bool:
+    """Whether the operation uses `@defer` anywhere (its own fragments included)."""
+
+    def walk(selection_set: SelectionSetNode | None, seen: frozenset[str]) -> bool:
+        if selection_set is None:
+            return False
+        for selection in selection_set.selections:
+            if any(d.name.value == "defer" for d in selection.directives or ()):
+                return True
+            if isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                inner = fragments[name].selection_set if name in fragments else None
+                if name not in seen and walk(inner, seen | {name}):
+                    return True
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and walk(
+                selection.selection_set, seen
+            ):
+                return True
+        return False
+
+    return walk(operation.selection_set, frozenset())
 
 
 def normalize(
@@ -155,7 +209,11 @@ def normalize(
         elif isinstance(selection, InlineFragmentNode):
             condition = selection.type_condition.name.value if selection.type_condition else None
             out.append(
-                NFragment(condition, normalize(selection.selection_set, fragments, variables))
+                NFragment(
+                    condition,
+                    normalize(selection.selection_set, fragments, variables),
+                    _deferred(selection.directives, variables),
+                )
             )
         elif isinstance(selection, FragmentSpreadNode):
             fragment = fragments[selection.name.value]
@@ -163,6 +221,7 @@ def normalize(
                 NFragment(
                     fragment.type_condition.name.value,
                     normalize(fragment.selection_set, fragments, variables),
+                    _deferred(selection.directives, variables),
                 )
             )
     return tuple(out)
@@ -200,3 +259,27 @@ def collect_fields(
 
     walk(selections)
     return fields
+
+
+def without_deferred(selections: Sequence[NSel]) -> tuple[NSel, ...]:
+    """The selections with every deferred fragment left out (what the first payload holds)."""
+    out: list[NSel] = []
+    for selection in selections:
+        if isinstance(selection, NFragment):
+            if selection.defer is None:
+                out.append(
+                    NFragment(selection.type_condition, without_deferred(selection.selections))
+                )
+        elif selection.selections is None:
+            out.append(selection)
+        else:
+            out.append(
+                NField(
+                    selection.key,
+                    selection.name,
+                    selection.args,
+                    selection.variables,
+                    without_deferred(selection.selections),
+                )
+            )
+    return tuple(out)

@@ -16,6 +16,7 @@ from gateway.supergraph import FieldSet
 
 __all__ = [
     "ContextUse",
+    "DeferredPart",
     "EntityFetch",
     "FetchField",
     "FetchSel",
@@ -117,6 +118,7 @@ class Group:
     # Context arguments (`@fromContext`) the fetch's fields take: one `_entities` call
     # per distinct set of their values.
     contexts: tuple[ContextUse, ...] = ()
+    part: int = 0  # the deferred part this fetch serves (0: the first payload)
     # Filled by `finish()`:
     body: str = ""
     wave: int = 0
@@ -132,6 +134,25 @@ class Step:
 
     roots: list[Group]
     waves: list[list[Group]]
+
+
+@dataclass(slots=True)
+class DeferredPart:
+    """A deferred fragment: its own steps, run after the payloads before it.
+
+    The objects it completes are at `path` (of `type_name`); `selections` are its fields
+    (nested deferred fragments left out), what its payload is shaped by; `shape` is set
+    by the engine. `parent` is the part whose data holds those objects (0: the first).
+    """
+
+    part: int
+    parent: int
+    label: str
+    path: tuple[PathSeg, ...]
+    type_name: str
+    selections: tuple[Any, ...]
+    steps: list[Step]
+    shape: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +180,10 @@ class Plan:
     shape: Any = None  # executor.shape.ShapeSet for the root selection, set by the engine
     selections: tuple[Any, ...] = ()  # the normalised root selections (NSel)
     introspection: bool = False  # the operation selects __schema or __type at its root
+    # `@defer`: the parts delivered after the first payload, in order (empty: none), and
+    # the shape of the first payload (set by the engine).
+    deferred: list[DeferredPart] = field(default_factory=list)
+    primary_shape: Any = None
     documents: dict[tuple[int, ...], str] = field(default_factory=dict)
     entity_fetches: dict[tuple[int, ...], EntityFetch] = field(default_factory=dict)
 

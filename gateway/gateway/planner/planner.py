@@ -10,9 +10,10 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode, print_ast
 
 from gateway.planner.budget import Budget, PlanningError
 from gateway.planner.builder import Builder
+from gateway.planner.defer import plan_deferred
 from gateway.planner.denied import strip_denied
-from gateway.planner.operation import NField, normalize
-from gateway.planner.plan import Group, Plan, Step
+from gateway.planner.operation import NField, has_defer, normalize, without_deferred
+from gateway.planner.plan import DeferredPart, Group, Plan, Step
 from gateway.supergraph import Supergraph
 
 __all__ = ["QueryPlanner"]
@@ -86,6 +87,8 @@ class QueryPlanner:
         roots: list[Group] = []
         builder = Builder(supergraph, kind=kind, roots=roots, budget=self._budget())
         planned = strip_denied(schema, root_type.name, selections, denied) if denied else selections
+        if has_defer(operation, fragments):
+            builder.deferred = []
         fields = builder.collect(root_type.name, planned)
         introspection = False
         for occurrences in fields.values():
@@ -95,6 +98,20 @@ class QueryPlanner:
             group = self._root_group(builder, kind, root_type.name, occurrences, roots)
             group.root_keys.append(occurrences[0].key)
             builder.plan_root(group, root_type.name, occurrences)
+        parts: list[DeferredPart] = []
+        for deferred in builder.deferred or ():  # grows while parts are planned
+            plan_deferred(builder, deferred)
+            parts.append(
+                DeferredPart(
+                    part=deferred.part,
+                    parent=deferred.parent,
+                    label=deferred.label,
+                    path=deferred.path,
+                    type_name=deferred.type_name,
+                    selections=without_deferred(deferred.selections),
+                    steps=[],
+                )
+            )
         # Declared as the client declared them: a default lets a nullable variable stand
         # where the subgraph's argument is non-null, and keeps its value when none is sent.
         variable_types = {
@@ -106,9 +123,15 @@ class QueryPlanner:
         prefix = "_reps"
         while any(name.startswith(prefix) for name in variable_types):
             prefix = "_" + prefix
+        steps = self._steps(
+            kind, [g for g in builder.groups if g.part == 0], [r for r in roots if r.part == 0]
+        )
+        for part in parts:
+            part.steps = self._part_steps(part.part, builder.groups)
         return Plan(
             kind=kind,
-            steps=self._steps(kind, builder.groups, roots),
+            steps=steps,
+            deferred=parts,
             variable_types=variable_types,
             reps_prefix=prefix,
             selections=selections,
@@ -143,6 +166,37 @@ class QueryPlanner:
             group = builder.new_group(graph, entity=False)
             roots.append(group)
         return group
+
+    @staticmethod
+    def _part_steps(part: int, groups: list[Group]) -> list[Step]:
+        """One step for a deferred part: its root fetches, then its waves.
+
+        Fetches of the payloads before it are done when it runs: its waves count only
+        the dependencies among its own fetches.
+        """
+        own = [g for g in groups if g.part == part]
+        waves: dict[int, int] = {}
+
+        def place(group: Group) -> int:
+            if group.id not in waves:
+                if not group.entity:
+                    waves[group.id] = 0
+                else:
+                    inner = [place(dep) for dep in group.deps if dep.part == part]
+                    waves[group.id] = 1 + max(inner, default=0)
+            return waves[group.id]
+
+        step = Step(roots=[g for g in own if not g.entity], waves=[])
+        for group in own:
+            group.body = group.selection.print()
+            group.variable_names = tuple(sorted(group.variables))
+            group.wave = place(group)
+            if group.entity:
+                while len(step.waves) < group.wave:
+                    step.waves.append([])
+                step.waves[group.wave - 1].append(group)
+        step.waves = [wave for wave in step.waves if wave]
+        return [step]
 
     @staticmethod
     def _steps(kind: str, groups: list[Group], roots: list[Group]) -> list[Step]:

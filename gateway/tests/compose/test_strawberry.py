@@ -199,7 +199,12 @@ def test_strawberry_subgraphs_compose() -> None:
         assert machinery not in supergraph
 
 
-API_SCHEMA = '''type Listing {
+# The gateway's own incremental delivery directives come first (printed by name).
+API_SCHEMA = '''directive @defer(label: String, if: Boolean! = true) on FRAGMENT_SPREAD | INLINE_FRAGMENT
+
+directive @stream(label: String, if: Boolean! = true, initialCount: Int = 0) on FIELD
+
+type Listing {
   id: ID!
   title: String!
   price: Money!

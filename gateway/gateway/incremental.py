@@ -1,0 +1,91 @@
+"""Incremental delivery (`@defer`): the payloads of one operation, and their framing.
+
+The payloads follow the incremental delivery format Apollo Client (3.7+, and 4 by
+default) and the Apollo Router speak, `deferSpec=20220824`: a first payload
+`{"data": ..., "hasNext": true}`, then one per deferred part, `{"incremental": [{"data":
+..., "path": [...], "label"?: ..., "errors"?: [...]}], "hasNext": ...}`, one item per
+object the fragment completes (each item of a list its own), the last with `hasNext:
+false`. Over HTTP they go as `multipart/mixed; boundary="graphql"; deferSpec=20220824`
+parts; over graphql-transport-ws as one `next` message each.
+
+Each part runs its own fetches after the payloads before it were sent (`plan.deferred`,
+in order: a nested fragment after its parent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import orjson
+
+from gateway.executor.run import Execution, locate
+from gateway.executor.shape import Shaper
+from gateway.planner.plan import Plan
+from gateway.types import JSON
+
+__all__ = [
+    "MULTIPART_CONTENT_TYPE",
+    "accepts_multipart",
+    "multipart_chunks",
+    "payloads",
+]
+
+BOUNDARY = "graphql"
+MULTIPART_CONTENT_TYPE = f'multipart/mixed; boundary="{BOUNDARY}"; deferSpec=20220824'
+_PART_HEAD = (
+    b"\r\n--" + BOUNDARY.encode() + b"\r\ncontent-type: application/json; charset=utf-8\r\n\r\n"
+)
+_END = b"\r\n--" + BOUNDARY.encode() + b"--\r\n"
+
+
+def accepts_multipart(accept: str | None) -> bool:
+    """Whether an `Accept` header takes `multipart/mixed` (the incremental delivery form)."""
+    return accept is not None and "multipart/mixed" in accept.lower()
+
+
+async def payloads(plan: Plan, execution: Execution) -> AsyncIterator[JSON]:
+    """Run a plan with deferred parts, yielding the first payload and then one per part."""
+    await execution.run()
+    errors = list(execution.errors)
+    first: JSON = {"data": Shaper(errors).root(plan.primary_shape, execution.data)}
+    if errors:
+        first["errors"] = errors
+    first["hasNext"] = True
+    yield first
+    last = len(plan.deferred) - 1
+    for index, part in enumerate(plan.deferred):
+        mark = len(execution.errors)
+        for step in part.steps:
+            await execution.run_step(step)
+        fetch_errors = execution.errors[mark:]
+        items: list[JSON] = []
+        for obj, where in locate(execution.data, part.path):
+            item_errors: list[dict[str, Any]] = []
+            data = Shaper(item_errors).at(part.shape, obj, where)
+            item: JSON = {"data": data, "path": list(where)}
+            if part.label:
+                item["label"] = part.label
+            item_errors[:0] = [e for e in fetch_errors if _under(e, where)]
+            if item_errors:
+                item["errors"] = item_errors
+            items.append(item)
+        stray = [e for e in fetch_errors if not any(_under(e, i["path"]) for i in items)]
+        if stray and items:
+            items[0].setdefault("errors", [])[:0] = stray
+        payload: JSON = {"hasNext": index < last}
+        if items:
+            payload = {"incremental": items, **payload}
+        yield payload
+
+
+def _under(error: dict[str, Any], where: Sequence[str | int]) -> bool:
+    path = error.get("path")
+    return isinstance(path, list) and path[: len(where)] == list(where)
+
+
+async def multipart_chunks(results: AsyncIterator[JSON]) -> AsyncIterator[bytes]:
+    """The HTTP body of an incremental response: one `multipart/mixed` part per payload."""
+    async for payload in results:
+        yield _PART_HEAD + orjson.dumps(payload)
+    yield _END
