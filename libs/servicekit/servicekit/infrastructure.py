@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from servicekit.access import Access
 from servicekit.auth import JwtVerifier
+from servicekit.backlog import Backlog
 from servicekit.bus import Bus, BusRetention, ConsumerRunner, OutboxRelay, Subscription
 from servicekit.db import Database, EventMapper
 from servicekit.grpc import GrpcServer, Registration
@@ -132,6 +133,8 @@ class Infrastructure:
         if self.verifier.revocations is not None:
             everywhere.append(RevocationFeed(self.bus, self.verifier.revocations).run)
         checks = {"database": self.db.ping, "nats": self.bus_ready}
+        # Every process reports what waits (outbox, consumers, its pool) to /metrics.
+        everywhere.append(Backlog(self.db, self.bus, s.service_name, subscriptions).run)
         if subscriptions:
             consumers = ConsumerRunner(self.db, self.bus, s.service_name, subscriptions)
             elected.append(consumers.run)
