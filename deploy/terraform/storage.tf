@@ -18,6 +18,16 @@ resource "aws_s3_bucket_public_access_block" "access_logs" {
   restrict_public_buckets = true
 }
 
+# CloudFront's standard logs are delivered with an object ACL, which needs ACLs enabled
+# on this bucket (and only this one).
+resource "aws_s3_bucket_ownership_controls" "access_logs" {
+  #checkov:skip=CKV2_AWS_65:CloudFront standard logging writes with an object ACL; this log bucket alone keeps ACLs, the data buckets enforce bucket ownership.
+  bucket = aws_s3_bucket.access_logs.id
+  rule {
+    object_ownership = "BucketOwnerPreferred"
+  }
+}
+
 resource "aws_s3_bucket_versioning" "access_logs" {
   bucket = aws_s3_bucket.access_logs.id
   versioning_configuration {

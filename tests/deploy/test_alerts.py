@@ -7,6 +7,7 @@ from pathlib import Path
 
 import media.consumers  # noqa: F401 — registers media's Chime metrics
 import scheduling.live  # noqa: F401 — registers the live listeners gauge
+import servicekit.backlog  # registers the outbox, consumer and pool gauges
 import servicekit.bus.consumer  # registers the bus's metrics
 import servicekit.http  # noqa: F401 — registers the request metrics every service serves
 import yaml
