@@ -28,7 +28,7 @@ from realty.events.v1.envelope_pb2 import Envelope
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from servicekit.tables import outbox
 from servicekit.telemetry import current_trace_headers
@@ -133,6 +133,14 @@ class Database:
         """A read-only session for queries that need no unit of work."""
         async with AsyncSession(self.engine, expire_on_commit=False) as session:
             yield session
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit for statements that only read: no BEGIN before
+        and no ROLLBACK after, two round trips fewer per read. Under READ COMMITTED each
+        statement sees its own snapshot either way, so nothing a reader relies on changes."""
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     async def ping(self) -> bool:
         try:

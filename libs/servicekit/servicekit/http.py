@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.headers import LimitHeaders
 from servicekit.shedding import Deadline, ShedLoad
+from servicekit.telemetry import TraceRequests
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -106,7 +106,7 @@ def service_app(
             Middleware(LimitHeaders),
             Middleware(ShedLoad, max_in_flight=max_in_flight),
             Middleware(Deadline, seconds=request_timeout),
-            Middleware(OpenTelemetryMiddleware),
+            Middleware(TraceRequests),
             Middleware(RequestMetrics, service=service),
         ],
     )

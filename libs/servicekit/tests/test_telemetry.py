@@ -98,3 +98,42 @@ def test_the_exporter_is_the_one_the_environment_names(monkeypatch: pytest.Monke
     exporter = telemetry._configured_exporter()
     assert isinstance(exporter, OTLPSpanExporter)  # the collector wins over the console
     exporter.shutdown()
+
+
+async def _trace_seen(headers: dict[str, str]) -> tuple[str, str]:
+    """(traceparent the request's handler would send on, span class) through TraceRequests."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def endpoint(_: Request) -> JSONResponse:
+        span = trace.get_current_span()
+        carried = current_trace_headers().get("traceparent", "")
+        return JSONResponse({"traceparent": carried, "span": type(span).__name__})
+
+    app = Starlette(routes=[Route("/", endpoint)], middleware=[Middleware(telemetry.TraceRequests)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = (await client.get("/", headers=headers)).json()
+    return body["traceparent"], body["span"]
+
+
+async def test_without_an_exporter_a_request_carries_the_trace_on_without_spans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    setup_telemetry("telemetry-test")
+    monkeypatch.setattr(telemetry, "_recording", False)
+    incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    carried, span = await _trace_seen({"traceparent": incoming})
+    assert carried == incoming and span == "NonRecordingSpan"
+    fresh, span = await _trace_seen({})
+    version, trace_id, _, flags = fresh.split("-")
+    assert version == "00" and int(trace_id, 16) != 0 and flags == "01"
+    assert span == "NonRecordingSpan"
+
+    monkeypatch.setattr(telemetry, "_recording", True)  # an exporter: spans again
+    carried, span = await _trace_seen({"traceparent": incoming})
+    assert carried.split("-")[1] == incoming.split("-")[1] and span != "NonRecordingSpan"
