@@ -43,9 +43,7 @@ def test_the_overlay_builds_every_process(overlay: str) -> None:
     for kind in ("Service", "ServiceAccount", "NetworkPolicy"):
         assert set(PROCESSES) <= set(of_kind(docs, kind)), kind
     assert all(
-        d["metadata"].get("namespace") == NAMESPACE
-        for d in docs
-        if d["kind"] not in ("Namespace", "ClusterSecretStore")
+        d["metadata"].get("namespace") == NAMESPACE for d in docs if d["kind"] != "Namespace"
     )
 
 
@@ -90,10 +88,17 @@ def test_custom_resources_name_what_they_need(overlay: str) -> None:
     for cert in of_kind(docs, "Certificate").values():
         spec = cert["spec"]
         assert spec["secretName"] and spec["issuerRef"]["name"] in of_kind(docs, "Issuer")
-    for external in of_kind(docs, "ExternalSecret").values():
+    stores = of_kind(docs, "SecretStore")
+    for name, external in of_kind(docs, "ExternalSecret").items():
         spec = external["spec"]
-        assert spec["secretStoreRef"]["name"] in of_kind(docs, "ClusterSecretStore")
-        assert spec["target"]["name"] and (spec.get("data") or spec.get("dataFrom"))
+        process = name.removesuffix("-secrets")
+        assert spec["secretStoreRef"] == {"kind": "SecretStore", "name": process}
+        # Each process reads its own secret with its own role (terraform: read_own_secret).
+        auth = stores[process]["spec"]["provider"]["aws"]["auth"]["jwt"]
+        assert auth["serviceAccountRef"]["name"] == process
+        assert spec["target"]["name"] == name and (spec.get("data") or spec.get("dataFrom"))
+        keys = {d["remoteRef"]["key"] for d in spec.get("data", [])}
+        assert keys <= {f"realty/production/{process}"}
 
 
 @each_overlay
