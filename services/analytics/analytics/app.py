@@ -20,15 +20,16 @@ from servicekit.migrations import migrations_dir
 from servicekit.runtime import Runtime, run
 
 from analytics.consumers import Consumers
+from analytics.erasure import Ga4Deletions, MixpanelDeletions, ServiceAccount
 from analytics.ga4 import Ga4
 from analytics.graphql import Services, build_schema
 from analytics.limits import RateLimiter
 from analytics.mixpanel import Mixpanel
 from analytics.queries import AnalyticsQueries
 from analytics.reads import Reports
-from analytics.service import Analytics, Destination, utcnow
+from analytics.service import Analytics, Destination, Eraser, utcnow
 from analytics.settings import Settings
-from analytics.workers import Forwarder, PartitionKeeper
+from analytics.workers import Erasing, Forwarder, PartitionKeeper
 
 MIGRATIONS_DIR = migrations_dir("analytics")
 
@@ -43,6 +44,7 @@ class Parts:
     consumers: Consumers
     services: Services
     forwarders: list[Forwarder]
+    erasing: list[Erasing]
     keeper: PartitionKeeper
     http: httpx.AsyncClient
 
@@ -81,6 +83,32 @@ def destinations(settings: Settings, http: httpx.AsyncClient) -> list[Destinatio
     return found
 
 
+def erasers(settings: Settings, http: httpx.AsyncClient) -> list[Eraser]:
+    """The destinations deletion requests go to: none unless their credentials are set."""
+    found: list[Eraser] = []
+    if settings.mixpanel_erasure_enabled:
+        assert settings.mixpanel_project_token and settings.mixpanel_gdpr_token
+        found.append(
+            MixpanelDeletions(
+                http,
+                url=settings.mixpanel_gdpr_url,
+                project_token=settings.mixpanel_project_token,
+                oauth_token=settings.mixpanel_gdpr_token.get_secret_value(),
+            )
+        )
+    if settings.ga4_erasure_enabled:
+        assert settings.ga4_property_id and settings.ga4_deletion_credentials
+        found.append(
+            Ga4Deletions(
+                http,
+                url=settings.ga4_deletion_url,
+                property_id=settings.ga4_property_id,
+                account=ServiceAccount.from_file(settings.ga4_deletion_credentials),
+            )
+        )
+    return found
+
+
 def assemble(
     settings: Settings,
     infra: Infrastructure,
@@ -90,12 +118,14 @@ def assemble(
 ) -> Parts:
     http = http or httpx.AsyncClient(timeout=settings.forward_timeout_seconds)
     targets = destinations(settings, http)
+    deleting = erasers(settings, http)
     analytics = Analytics(
         infra.db,
         per_client=RateLimiter(per_minute=settings.events_per_client_minute),
         per_address=RateLimiter(per_minute=settings.events_per_address_minute),
         clock=clock,
         destinations=[d.name for d in targets],
+        erasers=[e.name for e in deleting],
     )
     reports = Reports(AnalyticsQueries(infra.db), clock=clock)
     return Parts(
@@ -106,6 +136,9 @@ def assemble(
         services=Services(analytics=analytics, reports=reports),
         forwarders=[
             Forwarder(analytics, d, poll_seconds=settings.forward_poll_seconds) for d in targets
+        ],
+        erasing=[
+            Erasing(analytics, e, poll_seconds=settings.forward_poll_seconds) for e in deleting
         ],
         keeper=PartitionKeeper(
             analytics,
@@ -122,7 +155,11 @@ def runtime(parts: Parts) -> Runtime:
     result = parts.infra.runtime(
         graphql=app,
         subscriptions=parts.consumers.subscriptions(),
-        workers=[parts.keeper.run, *(f.run for f in parts.forwarders)],
+        workers=[
+            parts.keeper.run,
+            *(f.run for f in parts.forwarders),
+            *(e.run for e in parts.erasing),
+        ],
     )
     result.on_shutdown.insert(0, parts.http.aclose)
     return result

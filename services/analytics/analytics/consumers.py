@@ -1,8 +1,10 @@
 """The services' events, recorded as the tracking plan's.
 
 One durable consumer per source subject; each handler runs in the consumer's unit of work
-with the inbox row, so an event redelivered or replayed is recorded once (and its id, the
-events table's key, would refuse it a second time even without the inbox).
+with the inbox row, so an event redelivered or replayed is recorded once (and its id, kept in
+`event_keys`, would refuse it a second time even without the inbox). The subscriptions are
+batched: a fetched batch is recorded in one transaction (servicekit's consumer delivers it
+again one event at a time when anything in it fails).
 """
 
 from __future__ import annotations
@@ -27,6 +29,6 @@ class Consumers:
 
     def subscriptions(self) -> list[Subscription]:
         return [
-            Subscription(subject, self._handler(mapper), durable=durable)
+            Subscription(subject, self._handler(mapper), durable=durable, batched=True)
             for subject, (durable, mapper) in INCOMING.items()
         ]

@@ -122,6 +122,18 @@ class Incoming:
     deleted_user: uuid.UUID | None = None
 
 
+def erasure_subjects(
+    destination: str, user_id: uuid.UUID, anonymous_ids: list[str]
+) -> list[tuple[str, str]]:
+    """Every identifier a destination may hold a deleted user's data under, as sent by the
+    forwarders: Mixpanel's distinct ids (the user, the visitor ids joined to them); GA4's
+    user id and client ids (the web's visitor ids, and the one derived from the user)."""
+    if destination == "mixpanel":
+        return [("distinct_id", str(user_id)), *(("distinct_id", a) for a in anonymous_ids)]
+    clients = [*anonymous_ids, f"server.{user_id}"]
+    return [("USER_ID", str(user_id)), *(("CLIENT_ID", c) for c in clients)]
+
+
 def registration_id(user_id: uuid.UUID) -> uuid.UUID:
     """One User Registration per user, whether identity's event or the web's arrives first."""
     return uuid.uuid5(_REGISTRATIONS, str(user_id))

@@ -99,7 +99,7 @@ def user_updated(event: Event) -> Incoming:
 
 
 def user_deleted(event: Event) -> Incoming:
-    """The user is gone: what analytics holds of them is anonymised."""
+    """The user is gone: what analytics holds of them is erased."""
     return Incoming(deleted_user=_uuid(event.unpack(identity_pb2.UserDeleted).user_id))
 
 

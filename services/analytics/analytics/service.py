@@ -18,6 +18,7 @@ from servicekit.vocabulary import Principal
 
 from analytics import store
 from analytics.domain import PROPERTY_VIEW, Incoming, Recorded, TrackEvent, client_event
+from analytics.erasure import Outcome, Subject
 from analytics.forwarding import MAX_ATTEMPTS, Result, wait_before
 from analytics.limits import RateLimiter
 
@@ -37,6 +38,15 @@ class Destination(Protocol):
     async def send(self, events: list[Recorded]) -> Result: ...
 
 
+class Eraser(Protocol):
+    """Mixpanel's GDPR API or GA4's User Deletion API, as the erasers see them."""
+
+    name: str
+    batch: int
+
+    async def erase(self, subjects: list[Subject]) -> Outcome: ...
+
+
 class Analytics:
     def __init__(
         self,
@@ -46,9 +56,11 @@ class Analytics:
         per_address: RateLimiter,
         clock: Callable[[], datetime] = utcnow,
         destinations: Sequence[str] = (),
+        erasers: Sequence[str] = (),
     ) -> None:
         self.db = db
         self.destinations = tuple(destinations)
+        self.erasers = tuple(erasers)
         self.per_client = per_client
         self.per_address = per_address
         self.clock = clock
@@ -63,8 +75,8 @@ class Analytics:
         if incoming.recorded is not None:
             await self.record(uow, incoming.recorded)
         if incoming.deleted_user is not None:
-            forgotten = await store.forget_user(uow, incoming.deleted_user)
-            log.info("anonymised %d events of a deleted user", forgotten)
+            erased = await store.forget_user(uow, incoming.deleted_user, self.erasers, self.clock())
+            log.info("erased %d events of a deleted user", erased)
 
     async def record(self, uow: UnitOfWork, event: Recorded) -> bool:
         """Store one event of the plan; True when it was new. A listing's event is credited
@@ -115,6 +127,33 @@ class Analytics:
             await uow.commit()
         if result.rejected:
             log.warning("%s refused %d events", destination.name, len(result.rejected))
+        return len(claimed)
+
+    async def erase_due(self, eraser: Eraser) -> int:
+        """Send one round of the destination's due deletion requests and record what became
+        of each; returns how many were claimed (0: nothing due)."""
+        now = self.clock()
+        async with self.db.uow() as uow:
+            claimed = await store.claim_erasures(uow, eraser.name, now, eraser.batch)
+            if not claimed:
+                return 0
+            outcome = await eraser.erase([subject for subject, _ in claimed])
+            settled = set(outcome.done) | set(outcome.refused)
+            retry: dict[Subject, tuple[int, datetime | None]] = {}
+            for subject, count in claimed:
+                if subject in settled:
+                    continue
+                tried = count + 1
+                due = (
+                    None if tried >= MAX_ATTEMPTS else now + wait_before(tried, outcome.retry_after)
+                )
+                retry[subject] = (tried, due)
+            await store.settle_erasures(
+                uow, eraser.name, done=outcome.done, refused=outcome.refused, retry=retry
+            )
+            await uow.commit()
+        if outcome.refused:
+            log.warning("%s refused %d deletion requests", eraser.name, len(outcome.refused))
         return len(claimed)
 
     async def track(

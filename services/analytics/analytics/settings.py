@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
@@ -41,6 +42,16 @@ class Settings(ServiceSettings):
     raw_retention_months: int = Field(13, ge=1)
     partition_check_seconds: float = Field(3600.0, gt=0)
 
+    # Deletion requests when a user is deleted: Mixpanel's GDPR API (the project token and
+    # the project's GDPR OAuth token), GA4's User Deletion API (the GA4 property and a
+    # service account key file with the analytics.user.deletion scope). Off unless set.
+    mixpanel_gdpr_url: str = "https://mixpanel.com"
+    mixpanel_project_token: str | None = None
+    mixpanel_gdpr_token: SecretStr | None = None
+    ga4_deletion_url: str = "https://www.googleapis.com"
+    ga4_property_id: str | None = None
+    ga4_deletion_credentials: Path | None = None
+
     forward_poll_seconds: float = Field(5.0, gt=0)
     forward_timeout_seconds: float = Field(10.0, gt=0)
 
@@ -49,6 +60,14 @@ class Settings(ServiceSettings):
         return self.mixpanel_api_secret is not None or (
             self.mixpanel_service_account is not None and self.mixpanel_service_secret is not None
         )
+
+    @property
+    def mixpanel_erasure_enabled(self) -> bool:
+        return self.mixpanel_project_token is not None and self.mixpanel_gdpr_token is not None
+
+    @property
+    def ga4_erasure_enabled(self) -> bool:
+        return self.ga4_property_id is not None and self.ga4_deletion_credentials is not None
 
     @property
     def ga4_enabled(self) -> bool:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from servicekit.db import UnitOfWork
-from sqlalchemy import delete, func, literal, literal_column, select, text, update
+from sqlalchemy import delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from analytics.domain import (
@@ -19,15 +19,18 @@ from analytics.domain import (
     PersonFacts,
     Recorded,
     counts_as_view,
+    erasure_subjects,
 )
 from analytics.reports import zone_of
 from analytics.tables import (
     deliveries,
+    erasures,
     event_keys,
     events,
     identity_links,
     listings,
     people,
+    rollups,
     tour_steps,
     view_marks,
 )
@@ -433,42 +436,103 @@ async def settle(
         )
 
 
-async def forget_user(uow: UnitOfWork, user_id: uuid.UUID) -> int:
-    """Anonymise everything analytics holds of a deleted user: their events keep counting in
-    the funnels but name nobody (and the properties they typed are cleared); their links,
-    view marks and zone go, and nothing of theirs still waiting is forwarded. Returns how
-    many events were anonymised."""
-    anonymous = select(identity_links.c.anonymous_id).where(identity_links.c.user_id == user_id)
-    theirs = (events.c.user_id == user_id) | events.c.anonymous_id.in_(anonymous)
-    mine = select(events.c.id).where(theirs)
-    await uow.session.execute(
-        delete(deliveries).where(deliveries.c.state == "pending", deliveries.c.event_id.in_(mine))
-    )
-    await uow.session.execute(
-        delete(view_marks).where(
-            (view_marks.c.visitor == f"user:{user_id}")
-            | view_marks.c.visitor.in_(
-                select(literal_column("'anon:' || anonymous_id"))
-                .select_from(identity_links)
-                .where(identity_links.c.user_id == user_id)
+async def forget_user(
+    uow: UnitOfWork, user_id: uuid.UUID, erase_at: Sequence[str], at: datetime
+) -> int:
+    """Erase what analytics holds of a deleted user: their events (as user or by the visitor
+    ids joined to them; the ids stay in `event_keys`, so a replay cannot bring them back) and
+    their deliveries, their links, view marks, zone and listings; as a realtor, their
+    rollups and tours' steps (the counts buyers' events added to other realtors' rollups
+    name nobody and stay). A deletion request is queued for each destination in `erase_at`
+    and identifier it may hold them under. Returns how many events were erased."""
+    anonymous = list(
+        (
+            await uow.session.execute(
+                select(identity_links.c.anonymous_id).where(identity_links.c.user_id == user_id)
             )
-        )
+        ).scalars()
     )
+    theirs = (events.c.user_id == user_id) | events.c.anonymous_id.in_(anonymous)
     await uow.session.execute(
-        update(events)
-        .where(theirs, events.c.source == "client")
-        .values(properties=literal_column("'{}'::jsonb"))
+        delete(deliveries).where(deliveries.c.event_id.in_(select(events.c.id).where(theirs)))
     )
-    changed = await uow.session.execute(
-        update(events).where(theirs).values(user_id=None, anonymous_id=None)
-    )
+    visitors = [f"user:{user_id}", *(f"anon:{a}" for a in anonymous)]
+    await uow.session.execute(delete(view_marks).where(view_marks.c.visitor.in_(visitors)))
+    erased = await uow.session.execute(delete(events).where(theirs))
     await uow.session.execute(
         update(events).where(events.c.realtor_id == user_id).values(realtor_id=None)
     )
+    await uow.session.execute(delete(rollups).where(rollups.c.realtor_id == user_id))
+    await uow.session.execute(delete(tour_steps).where(tour_steps.c.realtor_id == user_id))
     await uow.session.execute(delete(listings).where(listings.c.realtor_id == user_id))
     await uow.session.execute(delete(identity_links).where(identity_links.c.user_id == user_id))
     await uow.session.execute(delete(people).where(people.c.id == user_id))
-    return int(changed.rowcount or 0)  # type: ignore[attr-defined]
+    requests = [
+        {"destination": d, "kind": kind, "subject": subject, "due_at": at}
+        for d in erase_at
+        for kind, subject in erasure_subjects(d, user_id, anonymous)
+    ]
+    if requests:
+        await uow.session.execute(insert(erasures).values(requests).on_conflict_do_nothing())
+    return int(erased.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def claim_erasures(
+    uow: UnitOfWork, destination: str, now: datetime, limit: int
+) -> list[tuple[tuple[str, str], int]]:
+    """The destination's due deletion requests, locked for this transaction (rows another
+    eraser holds are skipped), each with the attempts it had."""
+    rows = await uow.session.execute(
+        select(erasures.c.kind, erasures.c.subject, erasures.c.attempts)
+        .where(
+            erasures.c.destination == destination,
+            erasures.c.state == "pending",
+            erasures.c.due_at <= now,
+        )
+        .order_by(erasures.c.due_at, erasures.c.subject)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [((r.kind, r.subject), int(r.attempts)) for r in rows]
+
+
+async def settle_erasures(
+    uow: UnitOfWork,
+    destination: str,
+    *,
+    done: dict[tuple[str, str], str],
+    refused: dict[tuple[str, str], str],
+    retry: dict[tuple[str, str], tuple[int, datetime | None]],
+) -> None:
+    """Record one attempt: done (with the destination's task id), refused with its reason,
+    or tried again at the given time (None: given up, recorded as rejected)."""
+
+    def where(subject: tuple[str, str]) -> Any:
+        return (
+            (erasures.c.destination == destination)
+            & (erasures.c.kind == subject[0])
+            & (erasures.c.subject == subject[1])
+        )
+
+    for subject, task in done.items():
+        await uow.session.execute(
+            update(erasures)
+            .where(where(subject))
+            .values(state="sent", attempts=erasures.c.attempts + 1, task=task or None, error=None)
+        )
+    for subject, reason in refused.items():
+        await uow.session.execute(
+            update(erasures)
+            .where(where(subject))
+            .values(state="rejected", attempts=erasures.c.attempts + 1, error=reason[:1000])
+        )
+    for subject, (attempts, due) in retry.items():
+        values: dict[str, Any] = {"attempts": attempts}
+        if due is None:
+            values |= {"state": "rejected", "error": f"gave up after {attempts} attempts"}
+        else:
+            values["due_at"] = due
+        await uow.session.execute(update(erasures).where(where(subject)).values(values))
 
 
 _KEEPER_LOCK = 0x616E616C79746963  # one keeper at a time across replicas ("analytic")

@@ -145,3 +145,22 @@ deliveries = Table(
     PrimaryKeyConstraint("destination", "event_id"),
     Index("deliveries_due", "destination", "due_at", postgresql_where=text("state = 'pending'")),
 )
+
+
+# Deletion requests for a deleted user, one per destination and identifier (Mixpanel's
+# `distinct_id`; GA4's `USER_ID` or `CLIENT_ID`): pending until the destination took it
+# (with its task id, when it gives one), or rejected with its reason.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("destination", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("state", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("task", Text),
+    Column("error", Text),
+    PrimaryKeyConstraint("destination", "kind", "subject"),
+    Index("erasures_due", "destination", "due_at", postgresql_where=text("state = 'pending'")),
+)

@@ -129,24 +129,3 @@ async def test_a_view_before_its_listing_is_known_is_credited_when_it_arrives(st
     assert [(r.anonymous_id, r.realtor_id) for r in found] == [
         ("early", realtor), ("later", realtor)
     ]  # fmt: skip
-
-
-async def test_a_deleted_users_events_keep_counting_but_name_nobody(stack: Any) -> None:
-    stack.start_consumers()
-    user, listing = uuid.uuid4(), str(uuid.uuid4())
-    await stack.track(name=VIEW, listingId=listing, anonymousId="gone-1")
-    await stack.track(user, name="Feedback", anonymousId="gone-1",
-                      properties={"answers": {"why": "my phone number is 555"}})  # fmt: skip
-    await stack.track(name="Feedback", anonymousId="stays")
-    await stack.publish("identity.user.deleted", identity_pb2.UserDeleted(user_id=str(user)))
-    await stack.consumed()
-    found = await stack.rows(
-        "SELECT name, user_id, anonymous_id, properties FROM events ORDER BY name, anonymous_id"
-    )
-    assert [(r.name, r.user_id, r.anonymous_id, r.properties) for r in found] == [
-        ("Feedback", None, "stays", {}),
-        ("Feedback", None, None, {}),
-        (VIEW, None, None, {}),
-    ]
-    assert await stack.rows("SELECT 1 FROM identity_links") == []
-    assert await stack.rows("SELECT 1 FROM view_marks WHERE visitor = 'anon:gone-1'") == []
