@@ -17,11 +17,16 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
+from prometheus_client import Gauge
 from servicekit.bus import Bus, Event
 
 from media.events import ALL_SUBJECTS
 
 log = logging.getLogger(__name__)
+
+LISTENERS = Gauge(
+    "realty_media_live_listeners", "Subscriptions following a tour's call on this replica."
+)
 
 
 @dataclass(eq=False)
@@ -84,9 +89,11 @@ class LiveCalls:
     def listen(self, tour_id: uuid.UUID) -> Iterator[Listener]:
         listener = Listener()
         self._by_tour[tour_id].add(listener)
+        LISTENERS.inc()
         try:
             yield listener
         finally:
+            LISTENERS.dec()
             self._by_tour[tour_id].discard(listener)
             if not self._by_tour[tour_id]:
                 del self._by_tour[tour_id]

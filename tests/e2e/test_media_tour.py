@@ -1,0 +1,351 @@
+"""A live video tour end to end through the gateway, as `make dev` runs it: a realtor and a
+buyer book and confirm a tour, both join, a guest is invited and joins, the realtor records,
+people speak, everyone leaves; scheduling shows IN_PROGRESS then COMPLETED on the
+subscription, and the buyer's tour library has the recording, playable, transcribed by
+speaker and summarised. Chime throttling and a Chime outage answer coded errors and leave
+nothing half-made.
+
+The stack is the real one (every service and the gateway as processes) with the Chime SDK
+emulator in this process, on a clock of its own, its events into an SQS queue of this
+module's that media reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import av
+import boto3
+import httpx
+import pytest
+import websockets
+from chimesim.clock import ManualClock
+from chimesim.settings import Settings as ChimeSettings
+from chimesim.testing import ChimeSim, ServerThread
+from servicekit.embedded import free_port
+
+from tests.flows import (
+    REGISTER,
+    first_slot,
+    gql,
+    list_cottage,
+    next_message,
+    open_every_day,
+    post,
+    register,
+    request_tour,
+    subscribe,
+    until_listening,
+)
+from tests.stack import Stack, running_stack
+
+# The stack takes about a minute to start on a loaded machine; the tour itself seconds.
+pytestmark = pytest.mark.timeout(300)
+
+JOIN = "mutation($t: ID!) { joinTour(tourId: $t) { meeting attendee } }"
+LEAVE = "mutation($t: ID!) { leaveTour(tourId: $t) }"
+LIBRARY = """query($search: String) { tourLibrary(search: $search, first: 10) { edges { node {
+  id status durationSeconds playbackUrl summary tour { id status }
+  transcript { text segments { speakerName speaker { id } text startSeconds } }
+} } } }"""
+
+
+@dataclass
+class Emulator:
+    """The Chime SDK emulator on a port of its own, which the test can take down."""
+
+    port: int
+    clock: ManualClock
+    aws_endpoint: str
+    queue_url: str
+    server: ServerThread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ChimeSim:
+        from chimesim.app import build_app
+
+        settings = ChimeSettings(
+            port=self.port,
+            aws_endpoint_url=self.aws_endpoint,
+            events_queue_url=self.queue_url,
+            throttle_rate=0.0,
+            max_chunks=24,
+        )
+        self.server = ServerThread(build_app(settings, self.clock), self.port)
+        self.server.start()
+        return ChimeSim(self.url, self.clock, self.aws_endpoint)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@dataclass
+class MediaStack:
+    stack: Stack
+    emulator: Emulator
+    chime: ChimeSim
+
+
+@pytest.fixture(scope="module")
+def media(
+    postgres_url: str, nats_url: str, aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MediaStack]:
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
+    queue_name = f"chime-events-e2e-{uuid.uuid4().hex[:8]}"
+    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    # Chime's clock an hour behind the wall clock: calls left empty are due for deletion
+    # at once (grace 0) whatever the clock was moved by while people spoke.
+    emulator = Emulator(
+        free_port(), ManualClock(datetime.now(UTC) - timedelta(hours=1)), aws_endpoint, queue_url
+    )
+    chime = emulator.start()
+    env = {
+        "CHIME_ENDPOINT_URL": emulator.url,
+        "MEDIA_EVENTS_QUEUE_NAME": queue_name,
+        "MEDIA_EVENTS_WAIT_SECONDS": "1",
+        "MEDIA_JOIN_OPENS_MINUTES": str(3 * 24 * 60),  # the booked slot is hours away
+        "MEDIA_EMPTY_GRACE_SECONDS": "0",
+        "MEDIA_EMPTY_POLL_SECONDS": "0.5",
+        "MEDIA_RECORDINGS_POLL_SECONDS": "0.5",
+        "MEDIA_CHIME_MAX_ATTEMPTS": "2",
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        with running_stack(
+            postgres_url=postgres_url,
+            nats_url=nats_url,
+            aws_endpoint=aws_endpoint,
+            data_dir=tmp_path_factory.mktemp("media-stack"),
+            name="e2emedia",
+        ) as stack:
+            yield MediaStack(stack, emulator, chime)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        emulator.stop()
+        chime.http.close()
+        sqs.delete_queue(QueueUrl=queue_url)
+
+
+async def register_as(
+    client: httpx.AsyncClient, url: str, email: str, name: str
+) -> tuple[str, str]:
+    data = await gql(
+        client,
+        url,
+        REGISTER,
+        input={
+            "email": email,
+            "password": f"Tour-{uuid.uuid4().hex[:12]}-Window!",
+            "displayName": name,
+            "role": "BUYER",
+            "timeZone": "America/New_York",
+        },
+    )
+    return data["register"]["accessToken"], data["register"]["user"]["id"]
+
+
+async def booked_tour(client: httpx.AsyncClient, url: str) -> tuple[str, str, str, str]:
+    """A confirmed tour: its id, the realtor's and the buyer's tokens, the buyer's id."""
+    realtor, _ = await register(client, url, "REALTOR", "Rita")
+    buyer, buyer_id = await register(client, url, "BUYER", "Ben")
+    await open_every_day(client, url, realtor)
+    listing = await list_cottage(client, url, realtor)
+    tour_id = await request_tour(
+        client, url, buyer, listing, await first_slot(client, url, buyer, listing)
+    )
+    await gql(
+        client, url, "mutation($id: ID!) { confirmTour(id: $id) { status } }", realtor, id=tour_id
+    )
+    return tour_id, realtor, buyer, buyer_id
+
+
+async def status_change(ws: Any, wanted: str) -> None:
+    while True:
+        event = await next_message(ws, timeout=45)
+        assert event["type"] == "next", event
+        if event["payload"]["data"]["tourStatusChanged"]["status"] == wanted:
+            return
+
+
+async def test_a_recorded_tour_with_a_guest_ends_up_in_the_buyers_library(
+    media: MediaStack,
+) -> None:
+    url, chime = media.stack.graphql_url, media.chime
+    async with httpx.AsyncClient(timeout=30) as client:
+        tour_id, realtor, buyer, buyer_id = await booked_tour(client, url)
+        guest_email = f"gwen.{uuid.uuid4().hex[:6]}@example.com"
+        invited = await gql(
+            client,
+            url,
+            "mutation($t: ID!, $e: String!) { inviteTourGuest(tourId: $t, email: $e) { status } }",
+            buyer,
+            t=tour_id,
+            e=guest_email,
+        )
+        assert invited["inviteTourGuest"]["status"] == "INVITED"
+        guest, _ = await register_as(client, url, guest_email, "Gwen")
+
+        async with (
+            contextlib.AsyncExitStack() as stack_ws,
+            websockets.connect(media.stack.ws_url, subprotocols=["graphql-transport-ws"]) as ws,
+        ):
+            await subscribe(
+                ws,
+                buyer,
+                "subscription($id: ID!) { tourStatusChanged(tourId: $id) { status } }",
+                id=tour_id,
+            )
+            await until_listening(f"http://127.0.0.1:{media.stack.ports['scheduling'][0]}")
+
+            attendees: dict[str, str] = {}
+            meeting_id = ""
+            for name, token in (("Rita", realtor), ("Ben", buyer), ("Gwen", guest)):
+                joined = (await gql(client, url, JOIN, token, t=tour_id))["joinTour"]
+                meeting_id = joined["meeting"]["MeetingId"]
+                attendees[name] = joined["attendee"]["AttendeeId"]
+            # The guest, in the call now, follows it (through the gateway, from media).
+            guest_ws = await stack_ws.enter_async_context(
+                websockets.connect(media.stack.ws_url, subprotocols=["graphql-transport-ws"])
+            )
+            await subscribe(
+                guest_ws,
+                guest,
+                "subscription($id: ID!) { meetingChanged(tourId: $id) { recording } }",
+                id=tour_id,
+            )
+            await until_media_listening(media.stack)
+            for attendee in attendees.values():  # their devices connect
+                chime.join(meeting_id, attendee)
+            await status_change(ws, "IN_PROGRESS")
+
+            started = await gql(
+                client,
+                url,
+                "mutation($t: ID!) { startRecording(tourId: $t) { status } }",
+                realtor,
+                t=tour_id,
+            )
+            assert started["startRecording"]["status"] == "RECORDING"
+            told = await next_message(guest_ws, timeout=30)
+            while told["payload"]["data"]["meetingChanged"]["recording"] is not True:
+                told = await next_message(guest_ws, timeout=30)
+            assert told["type"] == "next"
+            lines = [
+                ("Rita", "Welcome in, the porch was rebuilt last spring."),
+                ("Ben", "I love the wood stove. Does the chimney draw well?"),
+                ("Gwen", "Is the garden big enough for a vegetable patch?"),
+                ("Rita", "It is, and I will send you the survey tomorrow."),
+            ]
+            for name, text in lines:
+                assert chime.speak(meeting_id, attendees[name], text)
+                chime.advance(3)
+            for token in (guest, buyer, realtor):
+                assert (await gql(client, url, LEAVE, token, t=tour_id))["leaveTour"] is True
+            await status_change(ws, "COMPLETED")
+
+        node = await until_described(client, url, buyer)
+        assert node["tour"] == {"id": tour_id, "status": "COMPLETED"}
+        assert node["status"] == "AVAILABLE" and node["durationSeconds"] >= 0
+        spoken = [(s["speakerName"], s["text"]) for s in node["transcript"]["segments"]]
+        assert spoken == lines
+        assert node["transcript"]["segments"][1]["speaker"] == {"id": buyer_id}
+        assert "Does the chimney draw well?" in node["summary"]
+        playback = await client.get(node["playbackUrl"])
+        assert playback.status_code == 200
+        with av.open(io.BytesIO(playback.content)) as container:
+            assert {s.type for s in container.streams} >= {"audio", "video"}
+        found = (await gql(client, url, LIBRARY, buyer, search="chimney"))["tourLibrary"]
+        assert [e["node"]["id"] for e in found["edges"]] == [node["id"]]
+
+
+async def until_media_listening(stack: Stack, timeout: float = 30.0) -> None:
+    """Wait until media has a `meetingChanged` subscriber (its live-listeners gauge)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(timeout=5) as client:
+        while True:
+            text = (await client.get(f"http://127.0.0.1:{stack.ports['media'][0]}/metrics")).text
+            if any(
+                line.startswith("realty_media_live_listeners ") and float(line.split()[1]) >= 1
+                for line in text.splitlines()
+            ):
+                return
+            assert asyncio.get_running_loop().time() < deadline, "no meetingChanged subscriber"
+            await asyncio.sleep(0.05)
+
+
+async def until_described(client: httpx.AsyncClient, url: str, token: str) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        edges = (await gql(client, url, LIBRARY, token))["tourLibrary"]["edges"]
+        if edges and edges[0]["node"]["transcript"] and edges[0]["node"]["summary"]:
+            node: dict[str, Any] = edges[0]["node"]
+            return node
+        assert asyncio.get_running_loop().time() < deadline, edges
+        await asyncio.sleep(0.5)
+
+
+async def join_when_open(
+    client: httpx.AsyncClient, url: str, token: str, tour_id: str
+) -> dict[str, Any]:
+    """Join once media has heard the tour was confirmed (its events are on their way)."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        body = await post(client, url, JOIN, token, t=tour_id)
+        if "errors" not in body:
+            joined: dict[str, Any] = body["data"]["joinTour"]
+            return joined
+        reason = body["errors"][0]["extensions"].get("reason")
+        assert reason == "TOUR_NOT_JOINABLE", body
+        assert asyncio.get_running_loop().time() < deadline, body
+        await asyncio.sleep(0.2)
+
+
+async def test_chime_throttling_and_an_outage_answer_coded_errors_and_make_nothing(
+    media: MediaStack,
+) -> None:
+    url, chime = media.stack.graphql_url, media.chime
+    async with httpx.AsyncClient(timeout=60) as client:
+        tour_id, realtor, buyer, _ = await booked_tour(client, url)
+        first = await join_when_open(client, url, buyer, tour_id)
+        meeting_id = first["meeting"]["MeetingId"]
+        meetings = chime.client("chime-sdk-meetings")
+        chime.throttling(0.001, burst=1)
+        try:
+            # The one CreateAttendee request the bucket holds goes elsewhere: the realtor's
+            # join is throttled, and so is every retry of it.
+            meetings.create_attendee(MeetingId=meeting_id, ExternalUserId=uuid.uuid4().hex)
+            throttled = await post(client, url, JOIN, realtor, t=tour_id)
+        finally:
+            chime.throttling(0.0)
+        assert throttled["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        people = meetings.list_attendees(MeetingId=meeting_id)["Attendees"]
+        assert len(people) == 2  # the buyer's and the test's own: none was made for the realtor
+
+        media.emulator.stop()  # Chime is down
+        try:
+            down = await post(client, url, JOIN, realtor, t=tour_id)
+            assert down["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+        finally:
+            media.chime = media.emulator.start()
+        # Chime is back, without the meeting it had (a restart): the join makes a new one.
+        joined = (await gql(client, url, JOIN, realtor, t=tour_id))["joinTour"]
+        assert joined["meeting"]["ExternalMeetingId"] == tour_id
+        assert joined["meeting"]["MeetingId"] != meeting_id
