@@ -226,9 +226,16 @@ class FederatedEngine:
         prepared = self._prepare(request, subscription=False, denied=denied)
         if not isinstance(prepared, (dict, tuple)):
             prepared = await prepared
-        if isinstance(prepared, dict) or not prepared[0].deferred or self._costed:
+        if isinstance(prepared, dict) or not prepared[0].deferred:
             return await self.execute(request, ctx)
         plan, variables, _ = prepared
+        limit = self._max_directive_cost
+        if self._costed and limit is not None:
+            estimated = self._demand.estimate(
+                plan.kind, plan.shape.type_name, plan.selections, variables
+            )
+            if estimated > limit:  # refused as `execute` refuses it
+                return await self.execute(request, ctx)
         from gateway.incremental import payloads
 
         return payloads(plan, self._execution(plan, ctx, variables))

@@ -14,7 +14,8 @@ in order: a nested fragment after its parent).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import orjson
@@ -29,7 +30,17 @@ __all__ = [
     "accepts_multipart",
     "multipart_chunks",
     "payloads",
+    "send_multipart",
 ]
+
+log = logging.getLogger(__name__)
+
+_FAILED: dict[str, Any] = {
+    "errors": [
+        {"message": "Internal server error", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+    ],
+    "hasNext": False,
+}
 
 BOUNDARY = "graphql"
 MULTIPART_CONTENT_TYPE = f'multipart/mixed; boundary="{BOUNDARY}"; deferSpec=20220824'
@@ -85,7 +96,35 @@ def _under(error: dict[str, Any], where: Sequence[str | int]) -> bool:
 
 
 async def multipart_chunks(results: AsyncIterator[JSON]) -> AsyncIterator[bytes]:
-    """The HTTP body of an incremental response: one `multipart/mixed` part per payload."""
-    async for payload in results:
-        yield _PART_HEAD + orjson.dumps(payload)
+    """The HTTP body of an incremental response: one `multipart/mixed` part per payload.
+
+    A failure after the first part cannot change the status any more: it ends the
+    stream with a last payload carrying the error (`hasNext: false`).
+    """
+    try:
+        async for payload in results:
+            yield _PART_HEAD + orjson.dumps(payload)
+    except Exception:
+        log.exception("an incremental response failed after it started")
+        yield _PART_HEAD + orjson.dumps(_FAILED)
     yield _END
+
+
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+async def send_multipart(send: Send, results: AsyncIterator[JSON]) -> None:
+    """Answer an HTTP request (ASGI) with the payloads, each part sent as it is ready."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", MULTIPART_CONTENT_TYPE.encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    async for chunk in multipart_chunks(results):
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -29,6 +29,7 @@ from gateway.edge.csrf import check_csrf, media_type
 from gateway.edge.errors import EdgeError
 from gateway.edge.negotiation import GRAPHQL_RESPONSE_JSON, accepts_html, negotiate
 from gateway.edge.pipeline import BAD_REQUEST, Admitted, Edge
+from gateway.incremental import accepts_multipart, send_multipart
 from gateway.metrics import GatewayMetrics
 from gateway.reload import EngineHolder, Generation
 from gateway.tracing import spans_exported
@@ -139,6 +140,7 @@ class GraphQLHttp:
         status = 500
         extra_headers: dict[str, str] = {}
         error_code: str | None = None
+        streamed = False
         try:
             try:
                 check_csrf(method, headers)
@@ -171,9 +173,28 @@ class GraphQLHttp:
                     )
                 generation = self._engines.lease()
                 try:
-                    status, body, error_code, public = await self._answer(
-                        generation, admitted, media
+                    # `@defer` for a client taking `multipart/mixed`: payloads as they come.
+                    incremental = (
+                        await generation.engine.execute_incremental(
+                            admitted.request, admitted.context
+                        )
+                        if "@defer" in admitted.request.query and accepts_multipart(accept)
+                        else None
                     )
+                    if incremental is None:
+                        status, body, error_code, public = await self._answer(
+                            generation, admitted, media
+                        )
+                    elif isinstance(incremental, dict):
+                        status = (
+                            200 if "data" in incremental or media != GRAPHQL_RESPONSE_JSON else 400
+                        )
+                        errors = incremental.get("errors")
+                        error_code = _first_code(errors) if errors else None
+                        body, public = orjson.dumps(incremental), False
+                    else:
+                        status, streamed = 200, True
+                        await send_multipart(send, incremental)
                 finally:
                     self._engines.release(generation)
                 if method == "GET":
@@ -193,7 +214,8 @@ class GraphQLHttp:
                 span.set_attribute("http.response.status_code", status)
             if status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
-            await _send(send, status, body, media, extra_headers)
+            if not streamed:
+                await _send(send, status, body, media, extra_headers)
         finally:
             otel_context.detach(token)
             span.end()

@@ -81,3 +81,9 @@ class Engine(Protocol):
     ) -> AsyncIterator[JSON] | JSON:
         """Start a subscription: an iterator of results, or one result holding the errors."""
         ...
+
+    async def execute_incremental(
+        self, request: GraphQLRequest, ctx: RequestContext
+    ) -> AsyncIterator[JSON] | JSON:
+        """`execute` for a client taking incremental delivery (`@defer`): payloads, or one result."""
+        ...

@@ -38,9 +38,11 @@ from opentelemetry.trace import SpanKind
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from gateway.coalescing import coalescing_key
 from gateway.edge.auth import Caller
 from gateway.edge.errors import EdgeError
 from gateway.edge.pipeline import Edge
+from gateway.fanout import SubscriptionHub
 from gateway.metrics import GatewayMetrics
 from gateway.reload import EngineHolder
 from gateway.server import INTERNAL_ERROR, forward_headers, request_headers
@@ -97,8 +99,10 @@ class GraphQLWebSocket:
         max_subscriptions_per_user: int = 50,
         reverify_seconds: float = 30.0,
         clock: Callable[[], float] = time.time,
+        hub: SubscriptionHub | None = None,
     ) -> None:
         self._edge = edge
+        self._hub = hub
         self._engines = engines
         self._metrics = metrics
         self._init_timeout = init_timeout
@@ -123,6 +127,7 @@ class GraphQLWebSocket:
                 self._max_operations,
                 quota=self._quota,
                 session=self._session,
+                hub=self._hub,
             )
             await connection.run(self._init_timeout)
         finally:
@@ -148,8 +153,10 @@ class Connection:
         *,
         quota: SubscriptionQuota | None = None,
         session: SessionPolicy | None = None,
+        hub: SubscriptionHub | None = None,
     ) -> None:
         self._ws = websocket
+        self._hub = hub
         self._quota = quota or SubscriptionQuota(0)
         self._session = session or SessionPolicy(30.0, time.time)
         self._watch: asyncio.Task[None] | None = None
@@ -303,6 +310,16 @@ class Connection:
                 engine = generation.engine
                 if kind == "subscription":
                     await self._subscribe(operation_id, engine, admitted)
+                elif "@defer" in admitted.request.query:  # incremental: a `next` per payload
+                    results = await engine.execute_incremental(admitted.request, admitted.context)
+                    if isinstance(results, dict):
+                        await self._send({"id": operation_id, "type": "next", "payload": results})
+                    else:
+                        async for payload in results:
+                            await self._send(
+                                {"id": operation_id, "type": "next", "payload": payload}
+                            )
+                    await self._send({"id": operation_id, "type": "complete"})
                 else:
                     result = await engine.execute(admitted.request, admitted.context)
                     await self._send({"id": operation_id, "type": "next", "payload": result})
@@ -339,13 +356,22 @@ class Connection:
             await self._send({"id": operation_id, "type": "error", "payload": [error.to_error()]})
             return
         try:
-            await self._stream(
-                operation_id, await engine.subscribe(admitted.request, admitted.context)
-            )
+            hub = self._hub
+            shared = coalescing_key(engine, admitted.request, admitted.context) if hub else None
+            if hub is not None and shared is not None:
+                stream = await hub.subscribe(
+                    shared, lambda: engine.subscribe(admitted.request, admitted.context)
+                )
+            else:
+                stream = await engine.subscribe(admitted.request, admitted.context)
+            await self._stream(operation_id, stream)
         finally:
             self._quota.release(key)
 
-    async def _stream(self, operation_id: str, result: AsyncIterator[JSON] | JSON) -> None:
+    async def _stream(
+        self, operation_id: str, result: AsyncIterator[JSON] | AsyncIterator[str] | JSON
+    ) -> None:
+        """Send a subscription's events; a shared one hands them over as encoded JSON text."""
         if isinstance(result, Mapping):
             if "data" not in result or (result.get("data") is None and result.get("errors")):
                 await self._send(
@@ -357,8 +383,12 @@ class Connection:
             return
         self._metrics.active_subscriptions.inc()
         try:
+            prefix = f'{{"id":{orjson.dumps(operation_id).decode()},"type":"next","payload":'
             async for event in result:
-                await self._send({"id": operation_id, "type": "next", "payload": event})
+                if isinstance(event, str):
+                    await self._send_text(prefix + event + "}")
+                else:
+                    await self._send({"id": operation_id, "type": "next", "payload": event})
             await self._send({"id": operation_id, "type": "complete"})
         finally:
             self._metrics.active_subscriptions.dec()
@@ -368,11 +398,14 @@ class Connection:
                     await closer()
 
     async def _send(self, message: JSON) -> None:
+        await self._send_text(orjson.dumps(message).decode())
+
+    async def _send_text(self, text: str) -> None:
         if self._closed:
             return
         async with self._send_lock:
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                await self._ws.send_text(orjson.dumps(message).decode())
+                await self._ws.send_text(text)
 
     async def _close(self, code: int, reason: str) -> None:
         if self._closed:
