@@ -21,7 +21,18 @@ from servicekit.runtime import Runtime, run
 from listings.consumers import Consumers
 from listings.events import outgoing
 from listings.graphql import Services, build_schema
-from listings.pages import CdnPurger, CloudFrontInvalidator, PagesConfig, page_routes
+from listings.pages import (
+    CdnPurger,
+    CloudFrontInvalidator,
+    PageCache,
+    PageCacheFeed,
+    PagesConfig,
+    PageSource,
+    page_routes,
+)
+from listings.pages.fast import CachedPagesFirst
+from listings.pages.render import Renderer
+from listings.pages.views import PropertyViews, ViewRecorder
 from listings.queries import ListingQueries
 from listings.rpc import ACCESS, ListingsServicer
 from listings.service import ListingService, PhotoPolicy, utcnow
@@ -58,6 +69,9 @@ class Parts:
     purger: UploadPurger
     services: Services
     pages: PagesConfig
+    page_source: PageSource
+    page_feed: PageCacheFeed
+    views: PropertyViews
     cdn_purger: CdnPurger | None = None
 
 
@@ -82,6 +96,23 @@ def assemble(
             settings.cdn_distribution_id, region=settings.infra.aws_region
         )
         cdn_purger = CdnPurger(queries, invalidator)
+    pages = PagesConfig(
+        public_url=settings.public_url,
+        app_url=settings.app_url or settings.public_url,
+        photo_url_lifetime=None if settings.cdn_base_url else settings.download_expires_seconds,
+    )
+    page_cache = PageCache(capacity=settings.page_cache_size, seconds=settings.page_cache_seconds)
+    page_feed = PageCacheFeed(infra.bus, page_cache)
+    page_cache.usable = page_feed.usable
+    page_source = PageSource(
+        queries,
+        storage,
+        pages,
+        cache=page_cache,
+        renderer=Renderer(),
+        clock=clock,
+        concurrent_reads=settings.db_pool_size,
+    )
     return Parts(
         settings=settings,
         infra=infra,
@@ -93,11 +124,10 @@ def assemble(
         services=Services(
             listings=listings, queries=queries, storage=storage, public_url=settings.public_url
         ),
-        pages=PagesConfig(
-            public_url=settings.public_url,
-            app_url=settings.app_url or settings.public_url,
-            photo_url_lifetime=None if settings.cdn_base_url else settings.download_expires_seconds,
-        ),
+        pages=pages,
+        page_source=page_source,
+        page_feed=page_feed,
+        views=PropertyViews(ViewRecorder(infra.db), clock=clock),
         cdn_purger=cdn_purger,
     )
 
@@ -105,7 +135,7 @@ def assemble(
 def runtime(parts: Parts) -> Runtime:
     servicer = ListingsServicer(parts.queries)
     app = SubgraphApp(build_schema(), verifier=parts.infra.verifier, services=parts.services)
-    return parts.infra.runtime(
+    process = parts.infra.runtime(
         graphql=app,
         grpc_registrations=[
             lambda server: listings_pb2_grpc.add_ListingsServicer_to_server(servicer, server)
@@ -118,10 +148,21 @@ def runtime(parts: Parts) -> Runtime:
         ],
         routes=[
             sitemap_route(parts.queries, public_url=parts.settings.public_url),
-            *page_routes(parts.queries, parts.storage, parts.pages),
+            *page_routes(parts.page_source, parts.views),
         ],
-        workers=[parts.purger.run],
+        workers=[
+            parts.purger.run,
+            parts.views.recorder.run,
+            *([parts.page_feed.run] if parts.page_feed.cache.enabled else []),
+        ],
     )
+    # a page already rendered is answered before the middleware stack (pages.fast)
+    process.http_app = CachedPagesFirst(
+        process.http_app, parts.page_source, service=parts.settings.service_name
+    )
+    # views still buffered are written to the outbox before the database closes
+    process.on_shutdown.insert(0, parts.views.recorder.close)
+    return process
 
 
 async def build(settings: Settings | None = None) -> Runtime:

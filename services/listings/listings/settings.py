@@ -38,6 +38,12 @@ class Settings(ServiceSettings):
     max_photo_bytes: int = 15 * 1024 * 1024
     max_photos_per_listing: int = 50
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    page_cache_size: int = Field(
+        10_000, description="Rendered public pages kept per process (0: no page cache)."
+    )
+    page_cache_seconds: float = Field(
+        300.0, description="Longest a rendered page is reused without reading its listing again."
+    )
 
     def resolved_s3_endpoint(self) -> str | None:
         return self.s3_endpoint_url or self.infra.aws_endpoint_url

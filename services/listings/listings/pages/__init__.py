@@ -2,7 +2,16 @@
 service worker that keeps visited pages offline, `/robots.txt`, and the CDN purge that
 follows the listing's events. Reads through `ListingQueries` only."""
 
+from listings.pages.cache import PageCache, PageCacheFeed
 from listings.pages.cdn import CdnPurger, CloudFrontInvalidator
-from listings.pages.routes import PagesConfig, page_routes
+from listings.pages.routes import PagesConfig, PageSource, page_routes
 
-__all__ = ["CdnPurger", "CloudFrontInvalidator", "PagesConfig", "page_routes"]
+__all__ = [
+    "CdnPurger",
+    "CloudFrontInvalidator",
+    "PageCache",
+    "PageCacheFeed",
+    "PageSource",
+    "PagesConfig",
+    "page_routes",
+]

@@ -1,7 +1,8 @@
 """Purging the CDN's copy of a page when its listing changes (off unless a CloudFront
 distribution is configured).
 
-The purger follows listings' own events (`listings.listing.*`): `updated` carries the slug;
+The purger follows listings' own changes (`listings.listing.updated`, `.status_changed`,
+`.deleted`; never the page views): `updated` carries the slug;
 for `status_changed` the slug is read back (the row still exists). A deleted listing's row
 is gone, and CloudFront wildcards only end a path, so a delete invalidates `/homes/*`:
 deletes are rare (a listing normally leaves the market by being withdrawn, which names
@@ -82,4 +83,10 @@ class CdnPurger:
             log.info("CDN invalidation of %s for %s", paths, event.subject)
 
     def subscriptions(self) -> list[Subscription]:
-        return [Subscription("listings.listing.*", self.on_listing_event, durable="pages-cdn")]
+        """The three changes of a page (not `created`: no page is cached yet; not `viewed`)."""
+        return [
+            Subscription(
+                subject, self.on_listing_event, durable=f"pages-cdn-{subject.rsplit('.', 1)[1]}"
+            )
+            for subject in (SUBJECT_UPDATED, SUBJECT_STATUS_CHANGED, SUBJECT_DELETED)
+        ]

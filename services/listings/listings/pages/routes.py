@@ -13,21 +13,35 @@ GETs (no CDN in front of the bucket) both lifetimes stay under half the links' v
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from listings.pages.cache import CachedPage, PageCache
 from listings.pages.render import Renderer, static_text
 from listings.pages.view import entity_tag, page_view
+from listings.pages.views import (
+    VISITOR_COOKIE,
+    VISITOR_COOKIE_SECONDS,
+    PropertyViews,
+    new_visitor,
+    visitor_from,
+)
 from listings.queries import ListingQueries
 from listings.seo import build_seo
 from listings.service import utcnow
+
+log = logging.getLogger(__name__)
 
 ID_TAIL = re.compile(r"(?:^|-)([0-9a-f]{10})$")
 HTML = "text/html; charset=utf-8"
@@ -77,15 +91,97 @@ def matches(if_none_match: str | None, tag: str) -> bool:
     )
 
 
-def page_routes(
-    queries: ListingQueries,
-    photos: PhotoUrls,
-    config: PagesConfig,
-    *,
-    clock: Callable[[], datetime] = utcnow,
-    renderer: Renderer | None = None,
-) -> list[BaseRoute]:
-    pages = renderer or Renderer()
+class PageSource:
+    """Finds and renders the page of a slug, through the cache when it can: a miss is one
+    read (`ListingQueries.public_page`) and one render, kept for the next visitor."""
+
+    def __init__(
+        self,
+        queries: ListingQueries,
+        photos: PhotoUrls,
+        config: PagesConfig,
+        *,
+        cache: PageCache,
+        renderer: Renderer,
+        clock: Callable[[], datetime] = utcnow,
+        concurrent_reads: int = 10,
+    ) -> None:
+        self.queries = queries
+        self.photos = photos
+        self.config = config
+        self.cache = cache
+        self.renderer = renderer
+        self.clock = clock
+        # At most this many page reads hold a database connection at once (the pool's size):
+        # a burst of first renders waits here, bounded by the request's deadline, instead of
+        # timing out in the pool; requests for a page being read wait for that one read.
+        self._reads = asyncio.Semaphore(concurrent_reads)
+        self._reading: dict[str, asyncio.Future[CachedPage | None]] = {}
+
+    def window(self) -> int | None:
+        """The photo-signing window now (None when photos come from a CDN)."""
+        window = self.config.window_seconds()
+        return None if window is None else int(self.clock().timestamp()) // window
+
+    async def page(self, slug: str) -> CachedPage | None:
+        """The public page of `slug`; None when no public listing has that slug."""
+        window = self.window()
+        cached = self.cache.get(slug, window)
+        if cached is not None:
+            return cached
+        pending = self._reading.get(slug)
+        if pending is None:
+            pending = asyncio.ensure_future(self._read(slug, window))
+            self._reading[slug] = pending
+            pending.add_done_callback(lambda done: self._done_reading(slug, done))
+        return await asyncio.shield(pending)  # a cancelled waiter leaves the read to others
+
+    def _done_reading(self, slug: str, done: asyncio.Future[CachedPage | None]) -> None:
+        self._reading.pop(slug, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here: every waiter gets it raised on its own
+
+    async def _read(self, slug: str, window: int | None) -> CachedPage | None:
+        generation = self.cache.generation
+        async with self._reads:
+            found = await self.queries.public_page(slug)
+        if found is None:
+            return None
+        listing, listing_photos = found
+        urls = {p.id: self.photos.url_for(p.key) for p in listing_photos}  # gallery order
+        seo = build_seo(listing, public_url=self.config.public_url, photo_urls=list(urls.values()))
+        view = page_view(listing, listing_photos, seo=seo, urls=urls, app_url=self.config.app_url)
+        body = self.renderer.render("listing.html", page=view, public_url=self.config.public_url)
+        rendered = CachedPage(
+            listing=listing,
+            tag=entity_tag(listing, self.renderer.build, window),
+            body=body.encode(),
+            window=window,
+            expires=self.cache.expires_at(),
+        )
+        self.cache.put(slug, rendered, generation=generation)
+        return rendered
+
+    async def current_slug(self, slug: str) -> str | None:
+        """The current slug of the listing an outdated or cut `slug` names, if exactly one."""
+        tail = ID_TAIL.search(slug)
+        current = await self.queries.public_slug_by_id_prefix(tail.group(1)) if tail else None
+        return None if current == slug else current
+
+
+async def first_bytes(request: Request, limit: int) -> bytes:
+    """At most `limit` bytes of the request's body (the rest is not read)."""
+    taken = b""
+    async for chunk in request.stream():
+        taken += chunk
+        if len(taken) >= limit:
+            break
+    return taken[:limit]
+
+
+def page_routes(source: PageSource, views: PropertyViews) -> list[BaseRoute]:
+    pages = source.renderer
+    config = source.config
     worker = static_text("sw.js")
     robots = robots_txt(config.public_url)
     cache_control = config.cache_control()
@@ -94,29 +190,57 @@ def page_routes(
         body = pages.render("not_found.html", public_url=config.public_url)
         return HTMLResponse(body, status_code=404, headers={"Cache-Control": "public, max-age=60"})
 
+    def unavailable() -> Response:
+        body = pages.render("unavailable.html", public_url=config.public_url)
+        headers = {"Cache-Control": "no-store", "Retry-After": "1"}
+        return HTMLResponse(body, status_code=503, headers=headers)
+
     async def home(request: Request) -> Response:
         slug: str = request.path_params["slug"]
-        found = await queries.public_page(slug)
+        try:
+            found = await source.page(slug)
+            current = await source.current_slug(slug) if found is None else None
+        except (PoolTimeout, OperationalError, OSError):
+            log.warning("page %s not served: the database is not reachable", slug)
+            return unavailable()
         if found is None:
-            tail = ID_TAIL.search(slug)
-            current = await queries.public_slug_by_id_prefix(tail.group(1)) if tail else None
-            if current is None or current == slug:
+            if current is None:
                 return not_found()
             query = f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(f"/homes/{current}{query}", status_code=301)
-        listing, listing_photos = found
-        window = config.window_seconds()
-        signed_in = None if window is None else int(clock().timestamp()) // window
-        tag = entity_tag(listing, pages.build, signed_in)
-        headers = {"ETag": tag, "Cache-Control": cache_control}
-        if matches(request.headers.get("if-none-match"), tag):
+        headers = {"ETag": found.tag, "Cache-Control": cache_control}
+        if matches(request.headers.get("if-none-match"), found.tag):
             return Response(status_code=304, headers=headers)
-        urls = {p.id: photos.url_for(p.key) for p in listing_photos}  # gallery order
-        seo = build_seo(listing, public_url=config.public_url, photo_urls=list(urls.values()))
-        view = page_view(listing, listing_photos, seo=seo, urls=urls, app_url=config.app_url)
-        return HTMLResponse(
-            pages.render("listing.html", page=view, public_url=config.public_url), headers=headers
-        )
+        return Response(found.body, media_type=HTML, headers=headers)
+
+    secure_cookie = config.public_url.startswith("https:")
+
+    async def viewed(request: Request) -> Response:
+        """The page's beacon: counts a Property View (see `views`); never cached."""
+        slug: str = request.path_params["slug"]
+        no_store = {"Cache-Control": "no-store"}
+        try:
+            found = await source.page(slug)
+        except (PoolTimeout, OperationalError, OSError):
+            return Response(status_code=503, headers={**no_store, "Retry-After": "1"})
+        if found is None:
+            return Response(status_code=404, headers=no_store)
+        referrer = (await first_bytes(request, 2048)).decode("utf-8", "replace")
+        response = Response(status_code=204, headers=no_store)
+        visitor = visitor_from(request.cookies.get(VISITOR_COOKIE))
+        if visitor is None:
+            visitor = new_visitor()
+            response.set_cookie(
+                VISITOR_COOKIE,
+                visitor,
+                max_age=VISITOR_COOKIE_SECONDS,
+                path="/",
+                secure=secure_cookie,
+                httponly=True,
+                samesite="lax",
+            )
+        views.viewed(found.listing, visitor, referrer)
+        return response
 
     async def service_worker(request: Request) -> Response:
         return Response(
@@ -132,4 +256,5 @@ def page_routes(
         Route("/robots.txt", robots_route, methods=["GET"]),
         Route("/homes/sw.js", service_worker, methods=["GET"]),
         Route("/homes/{slug}", home, methods=["GET"]),
+        Route("/homes/{slug}/viewed", viewed, methods=["POST"]),
     ]
