@@ -325,3 +325,37 @@ def test_the_nats_values_make_a_three_node_jetstream_cluster() -> None:
     ]
     assert shared["data"]["NATS_STREAM_REPLICAS"] == "3"
     assert shared["data"]["NATS_URL"] == f"nats://{values['fullnameOverride']}:4222"
+
+
+def test_production_names_the_aws_resources_terraform_makes() -> None:
+    terraform = K8S.parent / "terraform"
+    if not terraform.is_dir():
+        pytest.skip("deploy/terraform is not there")
+    text = "\n".join(p.read_text() for p in sorted(terraform.glob("*.tf")))
+    text = text.replace("${local.name}", "realty-production").replace(
+        "${var.environment}", "production"
+    )
+    named = {
+        "listings": ("LISTINGS_PHOTOS_BUCKET", "LISTINGS_KMS_KEY_ALIAS"),
+        "media": (
+            "MEDIA_RECORDINGS_BUCKET",
+            "MEDIA_RECORDINGS_KMS_KEY",
+            "MEDIA_EVENTS_QUEUE_NAME",
+        ),
+    }
+    config_maps = of_kind(build("production"), "ConfigMap")
+    for process, variables in named.items():
+        data = config_maps[f"{process}-config"]["data"]
+        for variable in variables:
+            assert f'"{data[variable]}"' in text, f"{variable}={data[variable]} not in terraform"
+    sink = config_maps["media-config"]["data"]["MEDIA_RECORDINGS_SINK_ROLE_ARN"]
+    assert f'"{sink.rsplit("/", 1)[1]}"' in text
+    # The secrets terraform generates are the keys each process's ExternalSecret copies.
+    block = re.search(r"generated_secrets\s*=\s*\{(.*?)\n\s*\}\n", text, re.S)
+    assert block, "terraform's generated_secrets"
+    generated = re.findall(r"^\s*(\w+)\s*=\s*\{\s*([A-Z][A-Z0-9_]+)\s*=", block.group(1), re.M)
+    assert generated, "terraform's generated_secrets"
+    externals = of_kind(build("production"), "ExternalSecret")
+    for process, key in generated:
+        keys = {d["secretKey"] for d in externals[f"{process}-secrets"]["spec"]["data"]}
+        assert key in keys, f"{process}: {key}"
