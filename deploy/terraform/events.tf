@@ -35,6 +35,16 @@ resource "aws_cloudwatch_event_target" "chime" {
   rule      = aws_cloudwatch_event_rule.chime.name
   target_id = "media-queue"
   arn       = aws_sqs_queue.chime_events.arn
+
+  # An event EventBridge cannot deliver (queue unavailable, key denied) is kept, not dropped.
+  retry_policy {
+    maximum_event_age_in_seconds = 86400
+    maximum_retry_attempts       = 185
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.chime_events_dlq.arn
+  }
 }
 
 # Only this rule may send into the queue.
@@ -58,4 +68,28 @@ data "aws_iam_policy_document" "chime_events_queue" {
 resource "aws_sqs_queue_policy" "chime_events" {
   queue_url = aws_sqs_queue.chime_events.id
   policy    = data.aws_iam_policy_document.chime_events_queue.json
+}
+
+# The dead-letter queue takes what media gave up on (redrive) and what the rule could
+# not deliver.
+data "aws_iam_policy_document" "chime_events_dlq" {
+  statement {
+    sid       = "EventBridgeChimeRuleDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.chime_events_dlq.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.chime.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "chime_events_dlq" {
+  queue_url = aws_sqs_queue.chime_events_dlq.id
+  policy    = data.aws_iam_policy_document.chime_events_dlq.json
 }

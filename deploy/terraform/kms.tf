@@ -37,6 +37,22 @@ data "aws_iam_policy_document" "platform_key" {
     }
   }
 
+  # CloudWatch alarms publish to the encrypted alerts topic.
+  statement {
+    sid       = "CloudWatchAlarmsPublish"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
   # EventBridge delivers Chime's events into the encrypted queue.
   statement {
     sid       = "EventBridgeWritesTheChimeQueue"

@@ -71,6 +71,15 @@ def test_the_runbook_explains_every_alert() -> None:
         assert rule["alert"] in headings, rule["alert"]
 
 
+def test_the_runbook_explains_every_cloudwatch_alarm() -> None:
+    """The alarms Terraform makes (deploy/terraform/alarms.tf) are explained there too."""
+    terraform = (ROOT / "deploy" / "terraform" / "alarms.tf").read_text()
+    alarms = re.findall(r"^    (\w+) = \{$", terraform, re.MULTILINE)
+    assert alarms
+    headings = set(re.findall(r"^#{2,4} (\w+)\s*$", RUNBOOK.read_text(), re.MULTILINE))
+    assert set(alarms) <= headings, set(alarms) - headings
+
+
 def test_the_slo_rules_hold_the_seeds_thresholds() -> None:
     by_name = {rule["alert"]: str(rule["expr"]) for rule in rules()}
     assert "histogram_quantile(0.95" in by_name["ApiLatencyP95High"]
