@@ -41,6 +41,7 @@ from gateway.edge.document import DocumentAnalyser
 from gateway.edge.limits import Limits
 from gateway.edge.pipeline import Edge
 from gateway.edge.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from gateway.fanout import SubscriptionHub
 from gateway.graphiql import graphiql_page
 from gateway.metrics import GatewayMetrics, gateway_metrics
 from gateway.reload import Built, EngineFactory, EngineHolder, SupergraphWatcher, load
@@ -261,6 +262,9 @@ def build_app(
         max_operations=settings.ws_max_operations,
         max_subscriptions_per_user=settings.ws_max_subscriptions_per_user,
         reverify_seconds=settings.ws_reverify_seconds,
+        hub=SubscriptionHub(queue_size=settings.ws_subscriber_queue)
+        if settings.ws_share_subscriptions
+        else None,
     )
 
     async def health(request: Request) -> Response:

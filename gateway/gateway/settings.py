@@ -178,6 +178,11 @@ class GatewaySettings(BaseSettings):
     cdn_max_age: int = 10
     """`Cache-Control: public, max-age` of a public GET answer; 0 sends `no-store` always."""
 
+    ws_share_subscriptions: bool = True
+    """Identical subscriptions (same caller and headers) share one upstream stream."""
+    ws_subscriber_queue: int = 256
+    """Events a shared subscription's subscriber may fall behind before it is dropped."""
+
     workers: int | None = None
     """Worker processes sharing the port; unset: one per available core in production, else 1."""
 
