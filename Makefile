@@ -16,7 +16,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install protos dev test lint fmt bench migrate supergraph seed clean browser lighthouse chaos dead-letters
+.PHONY: install protos dev test lint fmt bench migrate supergraph seed clean browser lighthouse chaos dead-letters load
 
 ## install: create .venv with every service, the gateway and the dev tools (idempotent)
 install: $(STAMP) $(PROTO_STAMP) $(CHECKOV)
@@ -93,6 +93,12 @@ $(LIGHTHOUSE): tools/lighthouse/package.json tools/lighthouse/package-lock.json
 ## bench: benchmarks (print figures; they do not pass or fail)
 bench: install
 	@$(PY) -m pytest -q -s -o python_files='bench_*.py' -o python_functions='bench_* test_*' --timeout=0 $(wildcard bench libs/*/bench services/*/bench gateway/bench) $(PYTEST_ARGS)
+
+## load: open-loop load of the frontends' mix through the gateway of a running `make dev`
+##   (LOAD_RATES=25,50,100,200,400 requests/s, LOAD_SECONDS=20 each, LOAD_URL); prints
+##   p50/p95/p99 and errors per operation and the highest rate holding p95 < 200 ms, < 1% errors
+load: install
+	@$(PY) tools/load/load.py
 
 ## chaos: the chaos suite with two-minute outages under load (its quick part runs in `make test`)
 chaos: install
