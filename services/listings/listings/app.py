@@ -150,8 +150,9 @@ def runtime(parts: Parts) -> Runtime:
             sitemap_route(parts.queries, public_url=parts.settings.public_url),
             *page_routes(parts.page_source, parts.views),
         ],
-        workers=[
-            parts.purger.run,
+        workers=[parts.purger.run],
+        # each process keeps its own rendered pages and buffers its own counted views
+        process_workers=[
             parts.views.recorder.run,
             *([parts.page_feed.run] if parts.page_feed.cache.enabled else []),
         ],
