@@ -37,6 +37,44 @@ def _names(registry: CollectorRegistry) -> set[str]:
     return names
 
 
+def _monotonic(registry: CollectorRegistry) -> set[str]:
+    """Series that only grow (counters, histogram and summary parts): rate() takes these."""
+    names: set[str] = set()
+    for family in registry.collect():
+        if family.type in ("counter", "histogram", "summary"):
+            names.update(family.name + suffix for suffix in SUFFIXES[family.type])
+    return names
+
+
+def monotonic() -> set[str]:
+    return _monotonic(REGISTRY) | _monotonic(GatewayMetrics().registry)
+
+
+RANGE_FUNCTION = re.compile(r"\b(?:rate|increase)\(\s*([a-z_:][a-z0-9_:]*)")
+QUANTILE = re.compile(
+    r"histogram_quantile\(\s*0?\.\d+\s*,\s*sum by \(([^)]*)\)\s*\(\s*rate\(\s*([a-z0-9_]+)"
+)
+
+
+def query_mistakes(expr: str) -> list[str]:
+    """What is wrong in a query by the metrics' kinds: rate() of a gauge, a quantile from
+    something other than buckets summed by `le`, unbalanced brackets."""
+    mistakes = []
+    counters = monotonic()
+    for name in RANGE_FUNCTION.findall(expr):
+        if name not in counters:
+            mistakes.append(f"rate/increase of {name}, which is not a counter")
+    for by, name in QUANTILE.findall(expr):
+        if "le" not in {label.strip() for label in by.split(",")} or not name.endswith("_bucket"):
+            mistakes.append(f"histogram_quantile over {name} by ({by})")
+    if expr.count("histogram_quantile(") != len(QUANTILE.findall(expr)):
+        mistakes.append("a histogram_quantile not of the form sum by (le, ...) (rate(<buckets>))")
+    for opening, closing in ("()", "{}", "[]"):
+        if expr.count(opening) != expr.count(closing):
+            mistakes.append(f"unbalanced {opening}{closing}")
+    return mistakes
+
+
 def exported() -> set[str]:
     """Every series name the services (process-wide registry) and the gateway (its own)
     can expose."""
@@ -56,6 +94,20 @@ def test_every_metric_an_alert_names_is_exported() -> None:
         named = set(METRIC.findall(str(rule["expr"])))
         assert named, rule["alert"]
         assert named <= known, (rule["alert"], named - known)
+
+
+def test_every_rule_queries_each_metric_by_its_kind() -> None:
+    for rule in rules():
+        assert query_mistakes(str(rule["expr"])) == [], rule["alert"]
+
+
+def test_query_mistakes_are_seen() -> None:
+    assert query_mistakes("rate(realty_outbox_unpublished[5m])")
+    assert query_mistakes(
+        "histogram_quantile(0.95, sum by (path) (rate(realty_http_request_seconds_bucket[5m])))"
+    )
+    assert query_mistakes("sum(rate(realty_http_requests_total[5m])")
+    assert not query_mistakes("sum(rate(realty_http_requests_total[5m]))")
 
 
 def test_every_alert_pages_or_warns_and_says_what_to_do() -> None:

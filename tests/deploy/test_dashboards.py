@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.test_alerts import METRIC, exported
+from tests.deploy.test_alerts import METRIC, exported, query_mistakes
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "deploy" / "monitoring" / "dashboards").glob("*.json"))
@@ -48,6 +48,7 @@ def test_every_metric_a_panel_queries_is_exported(path: Path) -> None:
         named = set(METRIC.findall(expr))
         assert named, (title, expr)
         assert named <= known, (title, named - known)
+        assert query_mistakes(expr.replace("$__rate_interval", "5m")) == [], title
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
