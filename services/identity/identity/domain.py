@@ -125,10 +125,12 @@ DomainEvent = UserRegistered | UserUpdated | UserEmailVerified | UserDeleted | S
 @dataclass(frozen=True, slots=True)
 class InternalService:
     """A platform service calling over gRPC, already admitted by the method's allow-list
-    (`rpc.ACCESS`: only the services that mail people). It reads contact details to reach
-    the user, whoever it acts for, so it sees what the user would."""
+    (`rpc.ACCESS`). One admitted to mail people reads contact details to reach the user,
+    whoever it acts for, so it sees what the user would; any other (listings, showing a
+    realtor's public profile on its pages) sees the public fields only."""
 
     name: str
+    reaches_people: bool = True
 
 
 Viewer = Principal | InternalService | None
@@ -151,7 +153,7 @@ def can_see_private_fields(user: User, viewer: Viewer) -> bool:
     to mail people. Everything else about a user is public."""
     match viewer:
         case InternalService():
-            return True
+            return viewer.reaches_people
         case Principal():
             return viewer.is_admin or viewer.user_id == user.id
         case _:

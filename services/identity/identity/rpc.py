@@ -1,9 +1,10 @@
 """gRPC `realty.identity.v1.Identity`: contact details of users for other services
 (notifications, projections). Thin: parse, read through the queries, shape the reply.
 
-Every reply carries personal data (e-mail address, phone), so only the services that mail
-people may call: scheduling (tour confirmations, reminders) and media (guest invitations,
-recognising an invited guest by the address they signed in with)."""
+Personal data (e-mail address, phone) goes only to the services that mail people: scheduling
+(tour confirmations, reminders) and media (guest invitations, recognising an invited guest by
+the address they signed in with). listings may call too, for the realtor's public profile on
+its pages, and gets the public fields only."""
 
 from __future__ import annotations
 
@@ -13,19 +14,21 @@ from realty.identity.v1 import identity_pb2_grpc as pb_grpc
 from servicekit.access import Access, allow, current_caller
 from servicekit.errors import BadUserInput, NotFound, Unauthenticated, parse_id
 
-from identity.domain import TOMBSTONE_TIME_ZONE, InternalService, User
+from identity.domain import TOMBSTONE_TIME_ZONE, InternalService, User, can_see_private_fields
 from identity.events import ROLE_TO_PROTO
 from identity.queries import IdentityQueries
 
 MAX_BATCH = 1000
 
 MAILS_PEOPLE = allow("scheduling", "media")
+# listings shows a realtor's public profile (name, photo) on its public pages: public fields only
+READS_PUBLIC_PROFILES = allow(*MAILS_PEOPLE, "listings")
 
 ACCESS = Access(
     "realty.identity.v1.Identity",
     {
-        "GetUser": MAILS_PEOPLE,
-        "BatchGetUsers": MAILS_PEOPLE,
+        "GetUser": READS_PUBLIC_PROFILES,
+        "BatchGetUsers": READS_PUBLIC_PROFILES,
     },
 )
 
@@ -33,7 +36,7 @@ ACCESS = Access(
 def to_proto(user: User, viewer: InternalService) -> pb.User:
     """What the calling service may see (the domain's rule); erased accounts come back with
     `deleted` set and no personal data."""
-    private = user.private_fields(viewer)
+    private = user.private_fields(viewer) if can_see_private_fields(user, viewer) else None
     return pb.User(
         id=str(user.id),
         email=private.email if private else "",
@@ -52,7 +55,7 @@ def calling_service() -> InternalService:
     caller = current_caller.get()
     if caller is None:
         raise Unauthenticated("no calling service")
-    return InternalService(caller.service)
+    return InternalService(caller.service, reaches_people=caller.service in MAILS_PEOPLE)
 
 
 class IdentityServicer(pb_grpc.IdentityServicer):

@@ -64,15 +64,25 @@ async def stub(
 async def test_personal_data_only_for_the_services_that_mail_people(
     identity: Identity, server: GrpcServer, grpc_authority: DevAuthority
 ) -> None:
-    user = (await identity.register())["user"]
-    channel, listings = identity_stub(server, grpc_authority, "listings")
+    user = (await identity.register(role="REALTOR"))["user"]
+    channel, analytics = identity_stub(server, grpc_authority, "analytics")
     async with channel:
-        with pytest.raises(Forbidden, match="listings may not call"):
+        with pytest.raises(Forbidden, match="analytics may not call"):
             await call(
-                listings.BatchGetUsers, pb.BatchGetUsersRequest(ids=[user["id"]]), timeout=2.0
+                analytics.BatchGetUsers, pb.BatchGetUsersRequest(ids=[user["id"]]), timeout=2.0
             )
         with pytest.raises(Forbidden):
-            await call(listings.GetUser, pb.GetUserRequest(id=user["id"]), timeout=2.0)
+            await call(analytics.GetUser, pb.GetUserRequest(id=user["id"]), timeout=2.0)
+    # listings shows realtors' public profiles on its pages: the public fields, nothing else
+    channel, listings = identity_stub(server, grpc_authority, "listings")
+    async with channel:
+        found = await call(listings.GetUser, pb.GetUserRequest(id=user["id"]), timeout=2.0)
+        batch = await call(
+            listings.BatchGetUsers, pb.BatchGetUsersRequest(ids=[user["id"]]), timeout=2.0
+        )
+    for public in (found, *batch.users):
+        assert public.display_name == "Test Person" and public.role == pb.ROLE_REALTOR
+        assert public.email == "" and public.phone == "" and not public.email_verified
 
 
 async def test_get_user_and_batch(identity: Identity, stub: pb_grpc.IdentityStub) -> None:

@@ -101,7 +101,7 @@ def test_private_fields_are_for_the_user_admins_and_the_services_that_mail_peopl
         assert user.private_fields(viewer) == PrivateFields(
             "ada@example.com", None, "Europe/London", False
         )
-    for stranger in (other, None):
+    for stranger in (other, None, InternalService("listings", reaches_people=False)):
         assert not can_see_private_fields(user, stranger)
         with pytest.raises(Forbidden):
             user.private_fields(stranger)
