@@ -1,4 +1,8 @@
-"""Cold planning time per operation: the corpus's supergraph and a synthetic worst case.
+"""Cold planning time per operation: our supergraph, the corpus's and a synthetic worst case.
+
+"Our supergraph" is the services' subgraphs composed (as `make supergraph` does, from
+each service's printed SDL); its operations are the tour page, whole and with the
+recordings and the meeting deferred (`@defer` plans a part of its own per fragment).
 
 Each figure is the fastest and the median of repeated `QueryPlanner.plan` calls (plans
 are never cached here; each call plans from scratch), after one warm-up call. On a shared
@@ -28,6 +32,19 @@ CORPUS = Path(__file__).parents[1] / "tests" / "conformance" / "supergraph.graph
 REPEAT = int(os.environ.get("BENCH_PLAN_REPEAT", "30"))
 SUBGRAPHS = int(os.environ.get("BENCH_PLAN_SUBGRAPHS", "8"))
 DEPTH = int(os.environ.get("BENCH_PLAN_DEPTH", "6"))
+
+OUR_OPERATIONS = {
+    "tour page": (
+        '{ tour(id: "t1") { id status startsAt listing { title price { amount currency } '
+        "realtor { displayName } } buyer { displayName } meeting { id active } "
+        "recordings { id status playbackUrl } } }"
+    ),
+    "tour page, media deferred": (
+        '{ tour(id: "t1") { id status startsAt listing { title price { amount currency } '
+        "realtor { displayName } } buyer { displayName } "
+        "... @defer { meeting { id active } recordings { id status playbackUrl } } } }"
+    ),
+}
 
 CORPUS_OPERATIONS = {
     "one subgraph": "{ me { name username address { city } } }",
@@ -68,6 +85,28 @@ def synthetic_operation(subgraphs: int, depth: int) -> str:
     return f"{{ root {{ {text} }} }}"
 
 
+def our_supergraph() -> str | None:
+    """The services' subgraphs composed, or None where no service imports in this checkout."""
+    import importlib
+    import warnings
+
+    from gateway.compose import SubgraphSource, compose
+    from gateway.compose.sources import DEFAULT_SUBGRAPHS
+
+    sources = []
+    for name, url in DEFAULT_SUBGRAPHS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                module = importlib.import_module(f"{name}.graphql")
+            except ModuleNotFoundError:
+                continue
+            result = module.build_schema().execute_sync("{ _service { sdl } }")
+        if result.data:
+            sources.append(SubgraphSource(name, url, result.data["_service"]["sdl"]))
+    return compose(sources) if sources else None
+
+
 def _timings_ms(planner: Any, query: str) -> str:
     document = parse(query)
     operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
@@ -88,8 +127,17 @@ def report() -> None:
     from gateway.planner import QueryPlanner
     from gateway.supergraph import Supergraph
 
-    corpus = QueryPlanner(Supergraph.parse(CORPUS.read_text()))
     print(f"cold planning time per operation, ms (fastest, median of {REPEAT} plans):")
+    ours = our_supergraph()
+    if ours is not None:
+        planner = QueryPlanner(Supergraph.parse(ours))
+        for name, query in OUR_OPERATIONS.items():
+            try:
+                figures = _timings_ms(planner, query)
+            except Exception as error:  # an older gateway without @defer, say
+                figures = f"not planned ({type(error).__name__})"
+            print(f"  ours, {name:<40} {figures}")
+    corpus = QueryPlanner(Supergraph.parse(CORPUS.read_text()))
     for name, query in CORPUS_OPERATIONS.items():
         print(f"  corpus, {name:<38} {_timings_ms(corpus, query)}")
     synthetic = QueryPlanner(Supergraph.parse(compose(synthetic_sources(SUBGRAPHS, DEPTH))))
