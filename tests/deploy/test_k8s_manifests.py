@@ -153,6 +153,9 @@ def test_probes_and_termination(overlay: str) -> None:
             if t["topologyKey"] == "topology.kubernetes.io/zone"
         ]
         assert zones and zones[0]["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
+        # Hard across production's three zones; soft in dev, whose nodes may have no zone.
+        hard = "DoNotSchedule" if overlay == "production" else "ScheduleAnyway"
+        assert zones[0]["whenUnsatisfiable"] == hard
 
 
 def test_production_runs_several_replicas_with_autoscaling_and_budgets() -> None:
