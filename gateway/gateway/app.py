@@ -254,6 +254,11 @@ def build_app(
         else None,
         responses=responses,
     )
+    hub = (
+        SubscriptionHub(queue_size=settings.ws_subscriber_queue)
+        if settings.ws_share_subscriptions
+        else None
+    )
     websocket = GraphQLWebSocket(
         edge=edge,
         engines=holder,
@@ -262,9 +267,7 @@ def build_app(
         max_operations=settings.ws_max_operations,
         max_subscriptions_per_user=settings.ws_max_subscriptions_per_user,
         reverify_seconds=settings.ws_reverify_seconds,
-        hub=SubscriptionHub(queue_size=settings.ws_subscriber_queue)
-        if settings.ws_share_subscriptions
-        else None,
+        hub=hub,
     )
 
     async def health(request: Request) -> Response:
@@ -339,6 +342,7 @@ def build_app(
     # For diagnostics and tests: the response cache and whether its events are heard.
     app.state.responses = responses
     app.state.invalidations = invalidations
+    app.state.subscriptions = hub
     return app
 
 

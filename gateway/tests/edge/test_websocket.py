@@ -181,7 +181,8 @@ def test_operations_per_connection_are_bounded(make_client: Callable[..., Any]) 
     client = make_client(ws_max_operations=2)
     with connect(client) as ws:
         for operation_id in ("a", "b"):
-            subscribe = {"query": "subscription { slowTicks }"}
+            # Distinct documents: identical ones would share one stream (test_fanout.py).
+            subscribe = {"query": f"subscription {operation_id.upper()} {{ slowTicks }}"}
             ws.send_json({"id": operation_id, "type": "subscribe", "payload": subscribe})
             assert ws.receive_json()["type"] == "next"
         ws.send_json({"id": "c", "type": "subscribe", "payload": {"query": "{ hello }"}})
@@ -197,11 +198,12 @@ def test_operations_per_connection_are_bounded(make_client: Callable[..., Any]) 
 
 
 def _subscribe(ws: Any, operation_id: str) -> None:
+    """A subscription of its own (distinct documents never share a stream)."""
     ws.send_json(
         {
             "id": operation_id,
             "type": "subscribe",
-            "payload": {"query": "subscription { slowTicks }"},
+            "payload": {"query": f"subscription S{operation_id} {{ slowTicks }}"},
         }
     )
 
