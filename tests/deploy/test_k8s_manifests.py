@@ -313,6 +313,12 @@ def test_the_load_balancer_terminates_tls_with_waf_and_outlasts_websocket_keepal
         for path in rule["http"]["paths"]
     }
     assert backends == {"gateway", "listings", "scheduling"}
+    [namespace] = of_kind(build("production"), "Namespace").values()
+    labels = namespace["metadata"]["labels"]
+    assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled", (
+        "rollouts wait for the ALB"
+    )
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def test_the_nats_values_make_a_three_node_jetstream_cluster() -> None:
