@@ -91,6 +91,7 @@ def federated_engine_factory(
             policy_hook=policy_hook,
             max_directive_cost=settings.max_directive_cost,
             list_size=settings.list_size,
+            override_labels=settings.override_labels,
         )
         return Built(engine, transport.close)
 

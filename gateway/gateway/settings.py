@@ -131,6 +131,9 @@ class GatewaySettings(BaseSettings):
     """The token claim holding the caller's scopes (space separated, or a list)."""
     policy_hook: str = ""
     """`module:function` deciding `@policy` policies: (claims, policies) -> those granted."""
+    override_labels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Progressive `@override` labels switched on for every request, comma separated
+    (`percent(N)` labels are drawn per request and need no setting)."""
 
     max_body_bytes: int = 1_048_576
     max_document_bytes: int = 32_768
@@ -199,7 +202,7 @@ class GatewaySettings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     """Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's setting)."""
 
-    @field_validator("cors_origins", "cache_public_fields", mode="before")
+    @field_validator("cors_origins", "cache_public_fields", "override_labels", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
