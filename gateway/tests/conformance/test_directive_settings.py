@@ -53,3 +53,23 @@ async def test_a_policy_hook_that_does_not_import_stops_start_up() -> None:
     settings = GatewaySettings(policy_hook="gateway.nowhere:hook")
     with pytest.raises(ModuleNotFoundError):
         federated_engine_factory(settings, GatewayMetrics(), NoOpTracerProvider())
+
+
+async def test_override_labels_come_from_settings(kit: Any) -> None:
+    old = kit.Service(
+        "old",
+        'type Query { home: Home }\ntype Home @key(fields: "id") { id: ID  price: Int }',
+    )
+    new = kit.Service(
+        "new",
+        'type Home @key(fields: "id") { id: ID  price: Int @override(from: "old", label: "v2") }',
+    )
+    settings = GatewaySettings(override_labels=["v2"])
+    build = federated_engine_factory(settings, GatewayMetrics(), NoOpTracerProvider())
+    built = await build(kit.compose_sdl(old, new))
+    try:
+        plan = built.engine.plan_for(GraphQLRequest("{ home { price } }"))
+        assert [root["subgraph"] for root in plan.describe()[0]["roots"]] == ["old"]
+        assert plan.describe()[0]["waves"][0][0]["subgraph"] == "new"
+    finally:
+        await built.close()
