@@ -134,6 +134,26 @@ def erasure_subjects(
     return [("USER_ID", str(user_id)), *(("CLIENT_ID", c) for c in clients)]
 
 
+# Price buckets of a Property View, in major units of the listing's currency.
+_PRICE_BUCKETS = ((100_000, "<100k"), (250_000, "100k-250k"), (500_000, "250k-500k"),
+                  (750_000, "500k-750k"), (1_000_000, "750k-1M"), (2_000_000, "1M-2M"))  # fmt: skip
+
+
+def price_range(price_cents: int, currency: str) -> str | None:
+    """The bucket a listing's price falls in, with its currency ("500k-750k USD"); None for
+    a listing without a price."""
+    if price_cents <= 0:
+        return None
+    major = price_cents / 100
+    bucket = next((name for top, name in _PRICE_BUCKETS if major < top), "2M+")
+    return f"{bucket} {currency}".strip()
+
+
+def location(*parts: str) -> str | None:
+    """Where a home is, as a Property View carries it: "Austin, TX, US"."""
+    return ", ".join(p for p in parts if p) or None
+
+
 def registration_id(user_id: uuid.UUID) -> uuid.UUID:
     """One User Registration per user, whether identity's event or the web's arrives first."""
     return uuid.uuid5(_REGISTRATIONS, str(user_id))

@@ -21,11 +21,14 @@ from realty.scheduling.v1 import scheduling_pb2
 from servicekit.bus import Event
 
 from analytics.domain import (
+    PROPERTY_VIEW,
     USER_REGISTRATION,
     Incoming,
     ListingFacts,
     PersonFacts,
     Recorded,
+    location,
+    price_range,
     registration_id,
 )
 
@@ -140,6 +143,31 @@ def listing_status_changed(event: Event) -> Incoming:
         listing_id=listing_id,
         realtor_id=realtor,
         properties={"fromStatus": status},
+    )
+    return Incoming(recorded)
+
+
+def listing_viewed(event: Event) -> Incoming:
+    """A public listing page was opened: a Property View of an anonymous visitor (the page's
+    visitor cookie), folded by the 30-minute rule where it is recorded."""
+    viewed = event.unpack(listings_pb2.ListingViewed)
+    listing_id = _uuid(viewed.listing_id)
+    if listing_id is None or not viewed.visitor_id:
+        return Incoming()
+    properties: dict[str, object] = {
+        "propertyType": viewed.property_type.lower() or None,
+        "priceRange": price_range(viewed.price_cents, viewed.currency),
+        "location": location(viewed.city, viewed.state, viewed.country),
+    }
+    recorded = Recorded(
+        id=event.id,
+        name=PROPERTY_VIEW,
+        occurred_at=_time(viewed.viewed_at, event.time),
+        source=event.subject,
+        anonymous_id=viewed.visitor_id[:128],
+        listing_id=listing_id,
+        realtor_id=_uuid(viewed.realtor_id),
+        properties=_clean(properties),
     )
     return Incoming(recorded)
 
@@ -269,6 +297,7 @@ INCOMING: dict[str, tuple[str, Mapper]] = {
     "identity.user.deleted": ("user-deleted", user_deleted),
     "listings.listing.created": ("listing-created", listing_created),
     "listings.listing.status_changed": ("listing-status", listing_status_changed),
+    "listings.listing.viewed": ("listing-viewed", listing_viewed),
     "scheduling.tour.>": ("tours", tour_changed),
     "media.meeting.started": ("meeting-started", meeting_started),
     "media.attendee.joined": ("attendee-joined", attendee_joined),

@@ -100,8 +100,9 @@ _EVENTS = (
     ),
     PlannedEvent(
         "Property View",
-        Origin.CLIENT,
-        "A visitor opened a listing's page. Counted once per visitor and listing per 30 minutes.",
+        Origin.BOTH,
+        "A visitor opened a listing's page: the public page tells (listings.listing.viewed), "
+        "or the web or app does. Counted once per visitor and listing per 30 minutes.",
         {
             "propertyType": _p(S, "House, condo, townhouse, land..."),
             "priceRange": _p(S, "The price bucket shown, e.g. 500k-750k."),

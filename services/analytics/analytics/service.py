@@ -73,10 +73,23 @@ class Analytics:
         if incoming.person is not None:
             await store.save_person(uow, incoming.person)
         if incoming.recorded is not None:
-            await self.record(uow, incoming.recorded)
+            if incoming.recorded.name == PROPERTY_VIEW:
+                await self.record_view(uow, incoming.recorded)
+            else:
+                await self.record(uow, incoming.recorded)
         if incoming.deleted_user is not None:
             erased = await store.forget_user(uow, incoming.deleted_user, self.erasers, self.clock())
             log.info("erased %d events of a deleted user", erased)
+
+    async def record_view(self, uow: UnitOfWork, event: Recorded) -> bool:
+        """A Property View from a public page: the visitor's user when their anonymous id is
+        joined to one, then counted unless the 30-minute rule folds it into an earlier view."""
+        if event.anonymous_id is not None and event.user_id is None:
+            event.user_id = await store.linked_user(uow, event.anonymous_id)
+        assert event.listing_id is not None and event.visitor is not None
+        if not await store.claim_view(uow, event.visitor, event.listing_id, event.occurred_at):
+            return False
+        return await self.record(uow, event)
 
     async def record(self, uow: UnitOfWork, event: Recorded) -> bool:
         """Store one event of the plan; True when it was new. A listing's event is credited
