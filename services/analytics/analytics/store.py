@@ -3,6 +3,7 @@ the per-visitor memory of counted Property Views, what is kept of listings and u
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,46 +43,61 @@ async def add_event(uow: UnitOfWork, event: Recorded, received_at: datetime) -> 
     A User Registration seen again (identity's event and the web's share one id) adds the
     properties the first one lacked and keeps those it had.
     """
-    key = await uow.session.execute(
-        insert(event_keys)
-        .values(id=event.id, occurred_at=event.occurred_at)
-        .on_conflict_do_nothing()
-        .returning(event_keys.c.id)
-    )
-    if key.first() is None:
-        if event.name == USER_REGISTRATION:
-            await uow.session.execute(
-                update(events)
-                .where(
-                    events.c.id == event.id,
-                    events.c.occurred_at
-                    == select(event_keys.c.occurred_at)
-                    .where(event_keys.c.id == event.id)
-                    .scalar_subquery(),
-                    events.c.name == USER_REGISTRATION,
-                )
-                .values(
-                    properties=literal(event.properties, JSONB).op("||")(events.c.properties),
-                    user_id=func.coalesce(events.c.user_id, event.user_id),
-                )
+    counted = event.realtor_id is not None and (event.counted_view or event.tour_step)
+    # A counted event holds its realtor's lock shared from here to commit, before its zone
+    # is read (`count_event`): a zone arriving meanwhile (`save_person`) waits, then cuts
+    # this event's day again too.
+    statement = _ADD_COUNTED if counted else _ADD
+    stored = await uow.session.execute(
+        statement,
+        {"id": event.id, "name": event.name, "at": event.occurred_at, "received": received_at,
+         "source": event.source, "user": event.user_id, "anon": event.anonymous_id,
+         "listing": event.listing_id, "realtor": event.realtor_id, "tour": event.tour_id,
+         "props": json.dumps(event.properties)},
+    )  # fmt: skip
+    if stored.first() is not None:
+        return True
+    if event.name == USER_REGISTRATION:
+        await uow.session.execute(
+            update(events)
+            .where(
+                events.c.id == event.id,
+                events.c.occurred_at
+                == select(event_keys.c.occurred_at)
+                .where(event_keys.c.id == event.id)
+                .scalar_subquery(),
+                events.c.name == USER_REGISTRATION,
             )
-        return False
-    await uow.session.execute(
-        insert(events).values(
-            id=event.id,
-            name=event.name,
-            occurred_at=event.occurred_at,
-            received_at=received_at,
-            source=event.source,
-            user_id=event.user_id,
-            anonymous_id=event.anonymous_id,
-            listing_id=event.listing_id,
-            realtor_id=event.realtor_id,
-            tour_id=event.tour_id,
-            properties=event.properties,
+            .values(
+                properties=literal(event.properties, JSONB).op("||")(events.c.properties),
+                user_id=func.coalesce(events.c.user_id, event.user_id),
+            )
         )
+    return False
+
+
+# One round trip per new event: its id into `event_keys` (nothing when already there), and
+# the row into its month only if the id was new.
+_ADD_SQL = """
+    WITH {held}key AS (
+        INSERT INTO event_keys (id, occurred_at) SELECT CAST(:id AS uuid), :at {source}
+        ON CONFLICT DO NOTHING RETURNING id
     )
-    return True
+    INSERT INTO events (id, name, occurred_at, received_at, source, user_id, anonymous_id,
+                        listing_id, realtor_id, tour_id, properties)
+    SELECT id, :name, :at, :received, :source, CAST(:user AS uuid), CAST(:anon AS text),
+           CAST(:listing AS uuid), CAST(:realtor AS uuid), CAST(:tour AS uuid),
+           CAST(:props AS jsonb)
+    FROM key RETURNING id
+"""
+_ADD = text(_ADD_SQL.format(held="", source=""))
+_ADD_COUNTED = text(
+    _ADD_SQL.format(
+        held="held AS (SELECT pg_advisory_xact_lock_shared("
+        "hashtextextended(CAST(:realtor AS text), 1)) AS held), ",
+        source="FROM held",
+    )
+)
 
 
 # The local day of an instant in a realtor's zone (UTC while it is not known).
@@ -102,9 +118,17 @@ _VIEW = text(
         DO UPDATE SET n = rollups.n + 1"""  # noqa: S608
 )
 _FIRST_STEP = text(
-    f"""INSERT INTO tour_steps (tour_id, name, occurred_at, day, realtor_id, listing_id, reason)
-        VALUES (:tour, :name, :at, {_LOCAL_DAY}, :realtor, :listing, :reason)
-        ON CONFLICT (tour_id, name) DO NOTHING RETURNING day"""  # noqa: S608
+    f"""WITH first AS (
+            INSERT INTO tour_steps (tour_id, name, occurred_at, day, realtor_id, listing_id,
+                                    reason)
+            VALUES (:tour, :name, :at, {_LOCAL_DAY}, :realtor, :listing, :reason)
+            ON CONFLICT (tour_id, name) DO NOTHING
+            RETURNING realtor_id, day, listing_id, name, reason
+        )
+        INSERT INTO rollups (realtor_id, day, listing_id, name, reason, n)
+        SELECT realtor_id, day, listing_id, name, reason, 1 FROM first
+        ON CONFLICT (realtor_id, day, listing_id, name, reason)
+        DO UPDATE SET n = rollups.n + 1 RETURNING n"""  # noqa: S608
 )
 
 
@@ -112,19 +136,11 @@ def _realtor_lock(realtor_id: uuid.UUID | None) -> Any:
     return func.hashtextextended(str(realtor_id), 1)
 
 
-async def _hold_realtor(uow: UnitOfWork, realtor_id: uuid.UUID | None) -> None:
-    """Hold the realtor's lock shared until commit, before reading their zone: a zone
-    arriving meanwhile (`save_person`) waits, then cuts this event's day again too."""
-    await uow.session.execute(select(func.pg_advisory_xact_lock_shared(_realtor_lock(realtor_id))))
-
-
 async def count_event(uow: UnitOfWork, event: Recorded) -> None:
     """Add a newly stored event to the rollups: a view once, a tour's step once per tour
     (on the day of its earliest event of that step, moved there when an earlier one comes
     in late)."""
     if event.counted_view:
-        if event.realtor_id is not None:
-            await _hold_realtor(uow, event.realtor_id)
         await uow.session.execute(
             _VIEW,
             {"realtor": event.realtor_id or NOBODY, "listing": event.listing_id,
@@ -133,13 +149,10 @@ async def count_event(uow: UnitOfWork, event: Recorded) -> None:
         return
     if not event.tour_step:
         return
-    await _hold_realtor(uow, event.realtor_id)
     params = {"tour": event.tour_id, "name": event.name, "at": event.occurred_at,
               "realtor": event.realtor_id, "listing": event.listing_id, "reason": event.reason}  # fmt: skip
-    first = (await uow.session.execute(_FIRST_STEP, params)).first()
-    if first is not None:
-        await uow.session.execute(_BUMP, {**params, "day": first.day, "n": 1})
-        return
+    if (await uow.session.execute(_FIRST_STEP, params)).first() is not None:
+        return  # the tour's first event of this step: counted
     mine = (tour_steps.c.tour_id == event.tour_id) & (tour_steps.c.name == event.name)
     prior = (await uow.session.execute(select(tour_steps).where(mine).with_for_update())).one()
     if event.occurred_at >= prior.occurred_at:

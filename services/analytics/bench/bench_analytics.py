@@ -135,7 +135,8 @@ async def bench_forwarding_to_mixpanel(forwarding: Any) -> None:
                                          properties)
                      SELECT gen_random_uuid(), 'Feedback', :at, :at, 'client', gen_random_uuid(),
                             '{"page": "/"}'::jsonb FROM generate_series(1, :count)
-                     RETURNING id)
+                     RETURNING id, occurred_at),
+                   keys AS (INSERT INTO event_keys SELECT id, occurred_at FROM made)
                    INSERT INTO deliveries (destination, event_id, due_at)
                    SELECT 'mixpanel', id, :at FROM made"""
             ),
