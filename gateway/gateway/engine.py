@@ -226,7 +226,7 @@ class FederatedEngine:
         prepared = self._prepare(request, subscription=False, denied=denied)
         if not isinstance(prepared, (dict, tuple)):
             prepared = await prepared
-        if isinstance(prepared, dict) or not prepared[0].deferred:
+        if isinstance(prepared, dict) or not (prepared[0].deferred or prepared[0].streams):
             return await self.execute(request, ctx)
         plan, variables, _ = prepared
         limit = self._max_directive_cost
@@ -533,7 +533,7 @@ class FederatedEngine:
         root = self._schema.get_root_type(operation.operation)
         assert root is not None  # validation guarantees the root type exists
         plan.shape = ShapeSet(self._schema, root.name, plan.selections, denied)
-        if plan.deferred:
+        if plan.deferred or plan.streams:
             plan.primary_shape = ShapeSet(
                 self._schema, root.name, without_deferred(plan.selections), denied
             )

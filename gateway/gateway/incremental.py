@@ -22,6 +22,7 @@ import orjson
 
 from gateway.executor.run import Execution, locate
 from gateway.executor.shape import Shaper
+from gateway.planner.operation import NFragment, NSel
 from gateway.planner.plan import Plan
 from gateway.types import JSON
 
@@ -62,8 +63,14 @@ async def payloads(plan: Plan, execution: Execution) -> AsyncIterator[JSON]:
     first: JSON = {"data": Shaper(errors).root(plan.primary_shape, execution.data)}
     if errors:
         first["errors"] = errors
-    first["hasNext"] = True
+    streamed = _split_streams(plan.primary_shape.selections, first["data"], ())
+    first["hasNext"] = bool(streamed or plan.deferred)
     yield first
+    for number, (path, label, rest) in enumerate(streamed):
+        entry: JSON = {"items": rest, "path": list(path)}
+        if label:
+            entry["label"] = label
+        yield {"incremental": [entry], "hasNext": number < len(streamed) - 1 or bool(plan.deferred)}
     last = len(plan.deferred) - 1
     for index, part in enumerate(plan.deferred):
         mark = len(execution.errors)
@@ -88,6 +95,39 @@ async def payloads(plan: Plan, execution: Execution) -> AsyncIterator[JSON]:
         if items:
             payload = {"incremental": items, **payload}
         yield payload
+
+
+def _split_streams(
+    selections: Sequence[NSel], data: Any, path: tuple[str | int, ...]
+) -> list[tuple[tuple[str | int, ...], str, list[Any]]]:
+    """Cut every `@stream`ed list of the shaped data to its `initialCount` items.
+
+    Returns the rest of each, with the path of its first item left out and its label:
+    the items delivered in a payload after the first. The fetches are not split: the
+    lists arrive whole from the subgraphs, and only their delivery is incremental.
+    """
+    found: list[tuple[tuple[str | int, ...], str, list[Any]]] = []
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            found += _split_streams(selections, item, (*path, index))
+        return found
+    if not isinstance(data, dict):
+        return found
+    for selection in selections:
+        if isinstance(selection, NFragment):
+            found += _split_streams(selection.selections, data, path)
+            continue
+        value = data.get(selection.key)
+        if selection.stream is not None and isinstance(value, list):
+            label, initial = selection.stream
+            if len(value) > initial:
+                rest = value[initial:]
+                del value[initial:]
+                found.append(((*path, selection.key, initial), label, rest))
+                # What is below the streamed items is delivered with them, whole.
+        if selection.selections is not None and value is not None:
+            found += _split_streams(selection.selections, value, (*path, selection.key))
+    return found
 
 
 def _under(error: dict[str, Any], where: Sequence[str | int]) -> bool:

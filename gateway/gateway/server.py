@@ -178,7 +178,11 @@ class GraphQLHttp:
                         await generation.engine.execute_incremental(
                             admitted.request, admitted.context
                         )
-                        if "@defer" in admitted.request.query and accepts_multipart(accept)
+                        if (
+                            "@defer" in admitted.request.query
+                            or "@stream" in admitted.request.query
+                        )
+                        and accepts_multipart(accept)
                         else None
                     )
                     if incremental is None:

@@ -310,7 +310,9 @@ class Connection:
                 engine = generation.engine
                 if kind == "subscription":
                     await self._subscribe(operation_id, engine, admitted)
-                elif "@defer" in admitted.request.query:  # incremental: a `next` per payload
+                elif (
+                    "@defer" in admitted.request.query or "@stream" in admitted.request.query
+                ):  # incremental: a `next` per payload
                     results = await engine.execute_incremental(admitted.request, admitted.context)
                     if isinstance(results, dict):
                         await self._send({"id": operation_id, "type": "next", "payload": results})

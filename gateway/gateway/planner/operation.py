@@ -38,6 +38,7 @@ __all__ = [
     "condition_variables",
     "fragment_applies",
     "has_defer",
+    "has_stream",
     "normalize",
     "without_deferred",
 ]
@@ -52,6 +53,8 @@ class NField:
     args: str  # printed argument list, "(a: $x)" or ""
     variables: frozenset[str]
     selections: tuple[NSel, ...] | None  # None for a leaf
+    # `@stream` on a list field, its `if` true: (label or "", initialCount).
+    stream: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -96,7 +99,7 @@ def condition_variables(
             return
         for selection in selection_set.selections:
             for directive in selection.directives or ():
-                if directive.name.value in ("skip", "include", "defer"):
+                if directive.name.value in ("skip", "include", "defer", "stream"):
                     found.update(_variables_in(directive))
             if isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
@@ -151,6 +154,30 @@ def _deferred(
     return None
 
 
+def _streamed(
+    directives: Sequence[DirectiveNode] | None, variables: Mapping[str, Any]
+) -> tuple[str, int] | None:
+    """`@stream`'s (label, initialCount) when it applies to a field, else None."""
+    for directive in directives or ():
+        if directive.name.value != "stream":
+            continue
+        label, initial = "", 0
+        for arg in directive.arguments or ():
+            value = arg.value
+            if isinstance(value, VariableNode):
+                found = variables.get(value.name.value)
+            else:
+                found = getattr(value, "value", None)
+            if arg.name.value == "if" and (found is False or found == "false"):
+                return None
+            if arg.name.value == "label" and found is not None:
+                label = str(found)
+            elif arg.name.value == "initialCount" and found is not None:
+                initial = max(0, int(found))
+        return label, initial
+    return None
+
+
 def has_defer(
     operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
 ) -> bool:
@@ -160,7 +187,7 @@ def has_defer(
         if selection_set is None:
             return False
         for selection in selection_set.selections:
-            if any(d.name.value == "defer" for d in selection.directives or ()):
+            if any(d.name.value in ("defer", "stream") for d in selection.directives or ()):
                 return True
             if isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
@@ -204,6 +231,9 @@ def normalize(
                     args=args,
                     variables=used,
                     selections=sub,
+                    stream=_streamed(selection.directives, variables)
+                    if selection.directives
+                    else None,
                 )
             )
         elif isinstance(selection, InlineFragmentNode):
@@ -280,6 +310,20 @@ def without_deferred(selections: Sequence[NSel]) -> tuple[NSel, ...]:
                     selection.args,
                     selection.variables,
                     without_deferred(selection.selections),
+                    selection.stream,
                 )
             )
     return tuple(out)
+
+
+def has_stream(selections: Sequence[NSel]) -> bool:
+    """Whether any field of the selections is streamed (`@stream`)."""
+    for selection in selections:
+        if isinstance(selection, NFragment):
+            if has_stream(selection.selections):
+                return True
+        elif selection.stream is not None or (
+            selection.selections is not None and has_stream(selection.selections)
+        ):
+            return True
+    return False

@@ -184,6 +184,7 @@ class Plan:
     # the shape of the first payload (set by the engine).
     deferred: list[DeferredPart] = field(default_factory=list)
     primary_shape: Any = None
+    streams: bool = False  # some list field is `@stream`ed
     documents: dict[tuple[int, ...], str] = field(default_factory=dict)
     entity_fetches: dict[tuple[int, ...], EntityFetch] = field(default_factory=dict)
 

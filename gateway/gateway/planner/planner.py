@@ -12,7 +12,13 @@ from gateway.planner.budget import Budget, PlanningError
 from gateway.planner.builder import Builder
 from gateway.planner.defer import plan_deferred
 from gateway.planner.denied import strip_denied
-from gateway.planner.operation import NField, has_defer, normalize, without_deferred
+from gateway.planner.operation import (
+    NField,
+    has_defer,
+    has_stream,
+    normalize,
+    without_deferred,
+)
 from gateway.planner.plan import DeferredPart, Group, Plan, Step
 from gateway.supergraph import Supergraph
 
@@ -132,6 +138,7 @@ class QueryPlanner:
             kind=kind,
             steps=steps,
             deferred=parts,
+            streams=builder.deferred is not None and has_stream(selections),
             variable_types=variable_types,
             reps_prefix=prefix,
             selections=selections,

@@ -178,3 +178,44 @@ async def test_a_null_parent_gets_no_item(kit: Any) -> None:
     )
     assert payloads == [{"data": {"tour": None}, "hasNext": True}, {"hasNext": False}]
     assert federation.fetched == ["tours"]
+
+
+async def test_a_streamed_list_sends_its_first_items_then_the_rest(kit: Any) -> None:
+    federation = _tour_page(kit)
+    query = '{ tours @stream(initialCount: 1, label: "more") { title } }'
+    assert await _payloads(federation, query) == [
+        {"data": {"tours": [{"title": "Loft"}]}, "hasNext": True},
+        {
+            "incremental": [{"items": [{"title": "Barn"}], "path": ["tours", 1], "label": "more"}],
+            "hasNext": False,
+        },
+    ]
+
+
+async def test_stream_and_defer_together(kit: Any) -> None:
+    federation = _tour_page(kit)
+    query = "{ tours @stream { title ... @defer { recordings } } }"
+    assert await _payloads(federation, query) == [
+        {"data": {"tours": []}, "hasNext": True},
+        {
+            "incremental": [
+                {"items": [{"title": "Loft"}, {"title": "Barn"}], "path": ["tours", 0]}
+            ],
+            "hasNext": True,
+        },
+        {
+            "incremental": [
+                {"data": {"recordings": ["t1.mp4"]}, "path": ["tours", 0]},
+                {"data": {"recordings": ["t2.mp4"]}, "path": ["tours", 1]},
+            ],
+            "hasNext": False,
+        },
+    ]
+
+
+async def test_a_list_no_longer_than_its_initial_count_is_one_payload(kit: Any) -> None:
+    federation = _tour_page(kit)
+    query = "{ tours @stream(initialCount: 5) { title } }"
+    assert await _payloads(federation, query) == [
+        {"data": {"tours": [{"title": "Loft"}, {"title": "Barn"}]}, "hasNext": False}
+    ]
