@@ -71,6 +71,22 @@ async def run_clients(
     return samples, time.perf_counter() - began
 
 
+async def me_during_a_login_burst(
+    me: Callable[[int], Awaitable[None]], login: Callable[[int], Awaitable[None]]
+) -> tuple[list[float], float]:
+    """`me` one after another from one client while CLIENTS logins are in flight: how much
+    a burst of sign-ins (Argon2 in the hasher's bounded threads) delays other requests."""
+    burst = asyncio.gather(*(login(i) for i in range(CLIENTS)))
+    samples: list[float] = []
+    began = time.perf_counter()
+    while not burst.done():
+        start = time.perf_counter()
+        await me(0)
+        samples.append(time.perf_counter() - start)
+    await burst
+    return samples, time.perf_counter() - began
+
+
 @pytest.fixture
 def service_process(
     database_factory: DatabaseFactory,
@@ -149,6 +165,7 @@ async def bench_login_and_me_latency(service_process: str) -> None:
         me_samples, me_elapsed = await run_clients(ME_PER_CLIENT, me)
         alone_me, alone_me_elapsed = await run_clients(50, me, clients=1)
         alone_login, alone_login_elapsed = await run_clients(10, login, clients=1)
+        during, during_elapsed = await me_during_a_login_burst(me, login)
 
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost,
@@ -173,4 +190,6 @@ async def bench_login_and_me_latency(service_process: str) -> None:
     print("one client alone (service latency without queueing):")
     report("login", alone_login, alone_login_elapsed)
     report("me", alone_me, alone_me_elapsed)
+    print(f"one client's `me` while {CLIENTS} logins run at once on the same process:")
+    report("me", during, during_elapsed)
     print(f"requests retried after the server closed a kept-alive connection: {RETRIES['count']}")

@@ -85,7 +85,8 @@ def assemble(
             memory_cost=settings.argon2_memory_cost,
             time_cost=settings.argon2_time_cost,
             parallelism=settings.argon2_parallelism,
-        )
+        ),
+        workers=settings.argon2_workers or None,
     )
     mail = AccountMailer(
         infra.mailer,

@@ -6,9 +6,15 @@ on the email's name, and requires a minimum zxcvbn strength score. There are no 
 rules. The online breach check (the range API, when configured) is the use cases' step
 after this one, being a network call.
 
-Hashing runs in worker threads (argon2 releases the GIL), at most one per CPU at a time:
-more would only share the same cores, slowing every hash and the event loop with them. `verify_dummy` spends the same effort when no account matches, so a failed
-login takes the same time whether the email is known or not.
+Hashing runs in the hasher's own worker threads (argon2 releases the GIL), never on the
+event loop, and at most `workers` at a time — by default one core fewer than the process
+may use (at least one): fifty sign-ins at once queue for those threads while the loop keeps
+a core for every other request, whose latency a burst of logins must not raise. The pool
+is the hasher's own, so a queue of hashes never holds up other `to_thread` work, and
+`admission` lets only a few sign-ins into their transaction at once, so the others queue
+without holding a database connection (fifty at once would otherwise empty the pool).
+`verify_dummy` spends the same effort when no account matches, so a failed login takes the
+same time whether the email is known or not.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import dataclasses
 import os
 import unicodedata
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TypeVar
@@ -102,12 +109,21 @@ class Argon2Parameters:
         return f"argon2id m={self.memory_cost}KiB t={self.time_cost} p={self.parallelism}"
 
 
+def default_workers() -> int:
+    """Hashing threads: the cores this process may use but one, and at least one."""
+    return max(1, len(os.sched_getaffinity(0)) - 1)
+
+
 class PasswordHasher:
     """Argon2id with configured parameters; tells when a stored hash should be upgraded."""
 
     def __init__(self, params: Argon2Parameters, *, workers: int | None = None) -> None:
         self.params = params
-        self._slots = asyncio.Semaphore(workers or os.cpu_count() or 1)
+        self.workers = workers or default_workers()
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2")
+        # Sign-ins let in at once: each holds a database connection and row locks while
+        # its hash waits, so the rest wait here, holding nothing.
+        self.admission = asyncio.Semaphore(2 * self.workers)
         self._hasher = Argon2Hasher(
             time_cost=params.time_cost,
             memory_cost=params.memory_cost,
@@ -120,8 +136,7 @@ class PasswordHasher:
         return self._hasher.hash("a password nobody has, to spend the same effort")
 
     async def _run(self, work: Callable[[], T]) -> T:
-        async with self._slots:
-            return await asyncio.to_thread(work)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
 
     async def hash(self, password: str) -> str:
         return await self._run(lambda: self._hasher.hash(password))

@@ -6,7 +6,7 @@ environment refuses to start below it, while tests may lower them to stay fast.
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from servicekit.settings import ServiceSettings, service_config
 
 # OWASP Password Storage Cheat Sheet: equivalent Argon2id minimums (memory KiB, passes), p=1.
@@ -46,6 +46,9 @@ class Settings(ServiceSettings):
     argon2_memory_cost: int = 19456
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
+    # Threads hashing passwords at once in a process; 0: the process's cores but one (min 1),
+    # so a burst of sign-ins leaves a core to every other request.
+    argon2_workers: int = Field(0, ge=0)
     password_min_length: int = 12
     password_max_length: int = 256
     password_min_score: int = 3

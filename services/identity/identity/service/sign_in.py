@@ -50,6 +50,18 @@ class SignInCases(UseCases):
         account_key = throttle_key("account", normalised)
         limit_ip = client.ip and self.settings.login_max_failures_ip > 0
         ip_key = throttle_key("ip", client.ip) if limit_ip and client.ip else None
+        async with self.hasher.admission:
+            return await self._login(normalised, password, client, pair_key, account_key, ip_key)
+
+    async def _login(
+        self,
+        normalised: str,
+        password: str,
+        client: Client,
+        pair_key: str,
+        account_key: str,
+        ip_key: str | None,
+    ) -> AuthResult:
         now = self.clock()
         async with self.db.uow() as uow:
             await users.lock_attempts(uow, account_key)
