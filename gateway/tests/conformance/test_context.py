@@ -202,3 +202,49 @@ async def test_a_context_set_by_an_interface_is_read_from_its_implementations(
         ),
     ]
     assert federation.subgraph_errors() == []
+
+
+async def test_a_supergraph_as_apollo_composition_writes_it_is_served(kit: Any) -> None:
+    """join v0.5 as Apollo prints it: a context on an interface, `" { value }"` selections."""
+    from .test_supergraph_link import CONTEXT_SUPERGRAPH
+
+    a = kit.Service(
+        "A",
+        """
+        interface I @key(fields: "id") { id: ID!  value: Int! }
+        type T implements I @key(fields: "id") {
+          id: ID!  value: Int!  p: P!  price: Int!  sharedField: Int!
+        }
+        type P @key(fields: "id") {
+          id: ID!
+          data(onlyInA: Int): String!
+        }
+        """,
+        entities={
+            "T": lambda rep: {"id": rep["id"], "value": 7, "p": {"id": "p-" + rep["id"]}},
+            "P": lambda rep: {
+                "id": rep["id"],
+                "data": lambda _info, onlyInA=None: f"{rep['id']} with {onlyInA}",
+            },
+        },
+    )
+    b = kit.Service(
+        "B",
+        """
+        type Query { start: I! }
+        interface I @key(fields: "id") { id: ID! }
+        type T implements I @key(fields: "id") { id: ID!  price: Int!  sharedField: Int! }
+        type P @key(fields: "id") { id: ID! }
+        """,
+        root={"start": {"__typename": "T", "id": "t1"}},
+        entities={"T": lambda rep: {"id": rep["id"]}, "P": lambda rep: {"id": rep["id"]}},
+    )
+    federation = kit.Federation(a, b, supergraph=CONTEXT_SUPERGRAPH)
+    result = await federation.run("{ start { ... on T { p { data } } } }")
+    assert result == {"data": {"start": {"p": {"data": "p-t1 with 7"}}}}
+    assert [call[0] for call in federation.transport.calls] == ["B", "A", "A"]
+    assert federation.transport.calls[2][2] == {
+        "_reps0": [{"__typename": "P", "id": "p-t1"}],
+        "contextualArgument_1_0": 7,
+    }
+    assert federation.subgraph_errors() == []
