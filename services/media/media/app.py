@@ -23,7 +23,7 @@ from media.queries import MediaQueries
 from media.queue import ChimeEventQueue
 from media.service import Media, Policy, RecordingPolicy, Recordings, utcnow
 from media.settings import Settings
-from media.storage import RecordingStorage
+from media.storage import CloudFront, RecordingStorage
 from media.summaries import BedrockSummariser, ExtractiveSummariser, Summariser
 from media.workers import EmptyMeetingWorker, RecordingWorker
 
@@ -106,6 +106,7 @@ def assemble(
         max_attempts=settings.chime_max_attempts,
         concurrency=max(4, settings.chime_concurrency // 4),
     )
+    distribution = settings.cloudfront()
     storage = RecordingStorage(
         bucket=settings.recordings_bucket,
         kms_key=settings.recordings_kms_key,
@@ -113,6 +114,7 @@ def assemble(
         endpoint_url=settings.s3_endpoint(),
         playback_seconds=settings.playback_url_seconds,
         provision=settings.recordings_provision,
+        cloudfront=CloudFront(*distribution) if distribution else None,
     )
     recordings = Recordings(
         infra.db,

@@ -53,6 +53,11 @@ class Settings(ServiceSettings):
     recordings_retention_days: int = Field(365, ge=1)
     playback_url_seconds: int = Field(300, ge=1, le=604800)
     s3_endpoint_url: str | None = None
+    # Playback through CloudFront when set: the distribution's domain, the public key's id in
+    # its key group, and the PEM file of the private key that signs the URLs.
+    cloudfront_domain: str | None = None
+    cloudfront_key_pair_id: str | None = None
+    cloudfront_private_key_file: str | None = None
     # Amazon Transcribe's language for live transcription.
     transcription_language: str = "en-US"
     # Amazon Bedrock (Converse) writes summaries when a model is set; else an offline
@@ -71,3 +76,15 @@ class Settings(ServiceSettings):
 
     def s3_endpoint(self) -> str | None:
         return self.s3_endpoint_url or self.infra.aws_endpoint_url
+
+    def cloudfront(self) -> tuple[str, str, bytes] | None:
+        """The CloudFront domain, key id and private key, when all three are configured."""
+        if not self.cloudfront_domain:
+            return None
+        if not (self.cloudfront_key_pair_id and self.cloudfront_private_key_file):
+            raise ValueError(
+                "MEDIA_CLOUDFRONT_DOMAIN needs MEDIA_CLOUDFRONT_KEY_PAIR_ID and "
+                "MEDIA_CLOUDFRONT_PRIVATE_KEY_FILE"
+            )
+        with open(self.cloudfront_private_key_file, "rb") as pem:
+            return self.cloudfront_domain, self.cloudfront_key_pair_id, pem.read()

@@ -10,14 +10,41 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.signers import CloudFrontSigner
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from servicekit.vocabulary import Unavailable
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CloudFront:
+    """A CloudFront distribution in front of the bucket, its URLs signed with a key of the
+    distribution's key group (canned policy: the URL expires, nothing else)."""
+
+    domain: str
+    key_pair_id: str
+    private_key_pem: bytes
+
+    def signer(self) -> CloudFrontSigner:
+        key = serialization.load_pem_private_key(self.private_key_pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the CloudFront signing key must be an RSA private key")
+
+        def sign(message: bytes) -> bytes:
+            # CloudFront's canned policies are signed RSA-SHA1, as its documentation requires.
+            return key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+
+        return CloudFrontSigner(self.key_pair_id, sign)
 
 
 class RecordingStorage:
@@ -30,7 +57,10 @@ class RecordingStorage:
         endpoint_url: str | None = None,
         playback_seconds: int = 300,
         provision: bool = True,
+        cloudfront: CloudFront | None = None,
     ) -> None:
+        self.cloudfront = cloudfront
+        self._signer = cloudfront.signer() if cloudfront is not None else None
         self.bucket = bucket
         self.kms_key = kms_key
         self.region = region
@@ -122,7 +152,14 @@ class RecordingStorage:
         return f"arn:aws:s3:::{self.bucket}/{prefix}"
 
     def playback_url(self, key: str) -> str:
-        """A presigned GET that expires after `playback_seconds`."""
+        """A URL of the object that expires after `playback_seconds`: signed by CloudFront's
+        key when a distribution is configured, else an S3 presigned GET."""
+        if self.cloudfront is not None and self._signer is not None:
+            expires = datetime.now(UTC) + timedelta(seconds=self.playback_seconds)
+            signed: str = self._signer.generate_presigned_url(
+                f"https://{self.cloudfront.domain}/{quote(key)}", date_less_than=expires
+            )
+            return signed
         url: str = self._s3.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": key, "ResponseContentType": "video/mp4"},
