@@ -75,7 +75,7 @@ class Service:
     representations: list[list[dict[str, Any]]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
-        sdl = LINK + _DECLARATIONS + self.sdl
+        sdl = LINK + _DECLARATIONS + _own_extensions(self.sdl)
         # An interface entity resolves to its object types: only those are `_Entity` members.
         members = [name for name in self.entities if re.search(rf"\btype {name}\b", self.sdl)]
         if members:
@@ -83,6 +83,9 @@ class Service:
             entities = "_entities(representations: [_Any!]!): [_Entity]!"
             has_query = "type Query" in self.sdl
             sdl += f"{'extend type' if has_query else 'type'} Query {{ {entities} }}\n"
+        elif "type Query" not in self.sdl:
+            # A subgraph with only mutations still has a query type (`_service` at least).
+            sdl += "\ntype _Service { sdl: String }\ntype Query { _service: _Service! }\n"
         self.schema = build_schema(sdl)
         for gtype in self.schema.type_map.values():
             if isinstance(gtype, GraphQLInterfaceType | GraphQLUnionType):
@@ -104,6 +107,15 @@ class Service:
             obj = self.entities[rep["__typename"]](rep)
             found.append(None if obj is None else {"__typename": rep["__typename"], **obj})
         return found
+
+
+def _own_extensions(sdl: str) -> str:
+    """`extend type X` of a type the subgraph does not define is its definition, as
+    subgraph libraries read it (a Federation 1 style extension of another's entity)."""
+    for name in re.findall(r"\bextend type (\w+)", sdl):
+        if not re.search(rf"(?<!extend )\btype {name}\b", sdl):
+            sdl = re.sub(rf"\bextend type {name}\b", f"type {name}", sdl)
+    return sdl
 
 
 def _root_resolver(value: Any) -> Callable[..., Any]:
