@@ -564,7 +564,7 @@ async def cpu_per_request(
     settings = GatewaySettings(
         supergraph_path=path, reload_interval=0, rate_limit_per_second=1e9, rate_limit_burst=10**9
     )
-    app = build_app(settings, engine_factory=factory, verifier=None, redis=None)
+    app = build_app(settings, engine_factory=factory, verifier=None, redis=None, bus=None)
     body = orjson.dumps({"query": query})
     scope = {
         "type": "http",
