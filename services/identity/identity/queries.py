@@ -59,16 +59,16 @@ class IdentityQueries:
         self.db = db
 
     async def user(self, user_id: uuid.UUID) -> User | None:
-        async with self.db.session() as session:
-            row = (await session.execute(select(users).where(users.c.id == user_id))).first()
+        async with self.db.reads() as conn:  # autocommit: no BEGIN/ROLLBACK round trips
+            row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
         return user_from_row(row) if row else None
 
     async def users_by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
         """One query for any number of ids (reference resolution, gRPC batch)."""
         if not ids:
             return {}
-        async with self.db.session() as session:
-            rows = (await session.execute(select(users).where(users.c.id.in_(set(ids))))).all()
+        async with self.db.reads() as conn:
+            rows = (await conn.execute(select(users).where(users.c.id.in_(set(ids))))).all()
         return {row.id: user_from_row(row) for row in rows}
 
     async def search_users(
