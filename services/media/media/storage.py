@@ -81,7 +81,7 @@ class RecordingStorage:
         """The KMS key's ARN; with `provision` (development), the key (by alias) and the
         encrypted, private bucket are created when missing."""
         if self.kms_key_arn is None:
-            self.kms_key_arn = await asyncio.to_thread(self._ensure_ready)
+            self.kms_key_arn = await self._run(self._ensure_ready)
         return self.kms_key_arn
 
     def _ensure_ready(self) -> str:
