@@ -66,20 +66,22 @@ _TIMINGS = """
         SELECT tour_id, occurred_at AS at FROM tour_steps
         WHERE {where} AND name = 'Tour Requested' AND occurred_at >= :start AND occurred_at < :end
     ), answered AS (
-        SELECT a.tour_id, min(s.occurred_at) AS at FROM asked a
-        JOIN tour_steps s ON s.tour_id = a.tour_id AND s.name IN ('Tour Scheduled', 'Tour Declined')
-        GROUP BY a.tour_id
+        SELECT a.tour_id, (SELECT min(s.occurred_at) FROM tour_steps s
+                           WHERE s.tour_id = a.tour_id
+                             AND s.name IN ('Tour Scheduled', 'Tour Declined')) AS at
+        FROM asked a
     ), held AS (
         SELECT tour_id, occurred_at AS at FROM tour_steps
         WHERE {where} AND name = 'Tour Completed' AND occurred_at >= :start AND occurred_at < :end
     ), began AS (
-        SELECT h.tour_id, s.occurred_at AS at FROM held h
-        JOIN tour_steps s ON s.tour_id = h.tour_id AND s.name = 'Tour Started'
+        SELECT h.tour_id, (SELECT s.occurred_at FROM tour_steps s
+                           WHERE s.tour_id = h.tour_id AND s.name = 'Tour Started') AS at
+        FROM held h
     )
     SELECT
         (SELECT percentile_cont(0.5) WITHIN GROUP (
             ORDER BY extract(epoch FROM answered.at - asked.at))
-         FROM asked JOIN answered USING (tour_id)) / 60 AS response,
+         FROM asked JOIN answered USING (tour_id) WHERE answered.at IS NOT NULL) / 60 AS response,
         (SELECT avg(extract(epoch FROM held.at - began.at))
          FROM held JOIN began USING (tour_id) WHERE held.at >= began.at) / 60 AS tour
 """
@@ -193,7 +195,7 @@ class AnalyticsQueries:
             SELECT
                 (SELECT percentile_cont(0.5) WITHIN GROUP (
                     ORDER BY extract(epoch FROM answered.at - asked.at))
-                 FROM asked JOIN answered USING (tour_id)) / 60 AS response,
+                 FROM asked JOIN answered USING (tour_id) WHERE answered.at IS NOT NULL) / 60 AS response,
                 (SELECT avg(extract(epoch FROM held.at - began.at))
                  FROM held JOIN began USING (tour_id) WHERE held.at >= began.at) / 60 AS tour
             """,  # noqa: S608

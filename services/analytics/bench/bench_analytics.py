@@ -119,6 +119,18 @@ async def bench_dashboard(stack: Any) -> None:
         body = await stack.gql(query, variables, user=realtor, role=Role.REALTOR)
         times.append((time.perf_counter() - began) * 1000)
         assert not body.get("errors"), body
+    queries = stack.parts.reports.queries
+    parts = {"rollups": [], "timings": []}
+    end = START + timedelta(days=30)
+    for _ in range(10):
+        began = time.perf_counter()
+        await queries.counted(START.date(), end.date(), realtor_id=realtor)
+        parts["rollups"].append((time.perf_counter() - began) * 1000)
+        began = time.perf_counter()
+        await queries.timings(START, end, realtor_id=realtor)
+        parts["timings"].append((time.perf_counter() - began) * 1000)
+    print("dashboard reads, one period: " + ", ".join(
+        f"{name} p50 {statistics.median(ms):.1f} ms" for name, ms in parts.items()))  # fmt: skip
     funnel = body["data"]["_entities"][0]["dashboard"]["current"]["funnel"]
     assert funnel[0]["count"] > 0 and funnel[1]["count"] > 0, funnel
     print(f"dashboard over {MINE} events of {TOTAL}: p50 {statistics.median(times):.0f} ms, "
