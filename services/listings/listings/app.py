@@ -31,6 +31,7 @@ from listings.pages import (
     page_routes,
 )
 from listings.pages.fast import CachedPagesFirst
+from listings.pages.realtors import PROFILE_SUBJECTS, RealtorProfiles
 from listings.pages.render import Renderer
 from listings.pages.views import PropertyViews, ViewRecorder
 from listings.queries import ListingQueries
@@ -102,7 +103,10 @@ def assemble(
         photo_url_lifetime=None if settings.cdn_base_url else settings.download_expires_seconds,
     )
     page_cache = PageCache(capacity=settings.page_cache_size, seconds=settings.page_cache_seconds)
-    page_feed = PageCacheFeed(infra.bus, page_cache)
+    realtors = RealtorProfiles(settings.identity_grpc, lambda: infra.grpc_tls)
+    page_feed = PageCacheFeed(
+        infra.bus, page_cache, realtor_subjects=PROFILE_SUBJECTS, realtor_of=realtors.changed
+    )
     page_cache.usable = page_feed.usable
     page_source = PageSource(
         queries,
@@ -112,6 +116,7 @@ def assemble(
         renderer=Renderer(),
         clock=clock,
         concurrent_reads=settings.db_pool_size,
+        realtors=realtors,
     )
     return Parts(
         settings=settings,

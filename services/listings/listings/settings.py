@@ -38,6 +38,9 @@ class Settings(ServiceSettings):
     max_photo_bytes: int = 15 * 1024 * 1024
     max_photos_per_listing: int = 50
     cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    identity_grpc: str = Field(
+        "127.0.0.1:50051", description="identity's gRPC address (the realtors' public profiles)."
+    )
     page_cache_size: int = Field(
         10_000, description="Rendered public pages kept per process (0: no page cache)."
     )

@@ -17,10 +17,16 @@ from listings.app import Parts, assemble, runtime
 from listings.domain import Listing, ListingStatus
 from listings.pages.cache import CachedPage, PageCache
 from listings.settings import Settings
+from realty.events.v1.envelope_pb2 import Envelope
+from realty.identity.v1 import identity_pb2, identity_pb2_grpc
+from servicekit.access import Access, allow
 from servicekit.auth import Role
 from servicekit.bus import OutboxRelay
+from servicekit.grpc import GrpcServer
 from servicekit.infrastructure import Infrastructure
 from servicekit.mail import build_mailer
+from servicekit.testing.identity import FakeIdentity, Person
+from servicekit.tls import TlsMaterial
 from servicekit.vocabulary import Principal
 from sqlalchemy import event
 
@@ -84,17 +90,63 @@ def test_pages_are_kept_only_while_invalidations_are_heard(details):
     assert not PageCache(capacity=0).enabled and not PageCache(seconds=0).enabled
 
 
+class Identity(FakeIdentity):
+    """identity's gRPC contract from a dictionary; realtors have a photo."""
+
+    photos: dict[str, str]
+
+    def _user(self, person: Person) -> identity_pb2.User:  # type: ignore[override]
+        user = FakeIdentity._user(person)
+        user.avatar_url = self.photos.get(user.id, "")
+        return user
+
+
+async def ready() -> bool:
+    return True
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def identity(grpc_authority: Any, token_issuer: Any) -> AsyncIterator[tuple[Identity, str]]:
+    """A stand-in for identity's gRPC service, over mutual TLS as in production."""
+    fake = Identity()
+    fake.photos = {}
+    verifier = token_issuer.verifier()
+    cert, key = grpc_authority.issue(dns_names=["identity"], common_name="identity")
+    access = Access(
+        "realty.identity.v1.Identity", {"GetUser": allow("listings"), "BatchGetUsers": allow()}
+    )
+    server = GrpcServer(
+        host="127.0.0.1",
+        port=0,
+        registrations=[lambda s: identity_pb2_grpc.add_IdentityServicer_to_server(fake, s)],
+        service_names=[access.service],
+        readiness=ready,
+        tls=TlsMaterial(grpc_authority.ca_file.read_bytes(), cert, key),
+        access=[access],
+        verifier=verifier,
+    )
+    await server.start()
+    try:
+        yield fake, f"127.0.0.1:{server.port}"
+    finally:
+        await server.stop(None)
+        await verifier.aclose()
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def live(
-    db: Any, storage: Any, aws_endpoint: str, bus: Any, token_issuer: Any, clock: Any
-) -> AsyncIterator[tuple[Parts, Api]]:
-    """The service's HTTP app with its outbox relay and page-cache feed on a real bus."""
+    db: Any, storage: Any, aws_endpoint: str, bus: Any, token_issuer: Any, clock: Any,
+    identity: tuple[Identity, str], grpc_authority: Any,
+) -> AsyncIterator[tuple[Parts, Api]]:  # fmt: skip
+    """The service's HTTP app with its outbox relay and page-cache feed on a real bus, and
+    identity answering for realtors."""
     settings = Settings(
         database_url=db.url,
         public_url=PUBLIC_URL,
         photos_bucket=storage.bucket,
         kms_key_alias=storage.kms_key_alias,
         s3_endpoint_url=aws_endpoint,
+        identity_grpc=identity[1],
     )
     infra = Infrastructure(
         settings=settings,
@@ -102,6 +154,7 @@ async def live(
         bus=bus,
         verifier=token_issuer.verifier(),
         mailer=build_mailer(settings.infra),
+        tls=grpc_authority.material("listings"),
     )
     parts = assemble(settings, infra, clock=clock)
     tasks = [
@@ -164,3 +217,34 @@ async def test_a_page_seen_before_costs_no_statement_until_its_listing_changes(l
     async with asyncio.timeout(10):
         while (await api.client.get(path)).status_code != 404:
             await asyncio.sleep(0.02)
+
+
+async def test_the_page_shows_the_realtors_public_profile_and_follows_its_changes(
+    live, identity, realtor, bus
+):
+    _, api = live
+    fake, _ = identity
+    fake.add(Person(realtor[0], "ada.lovelace@example.com", "Ada Lovelace", Role.REALTOR))
+    fake.photos[str(realtor[0])] = "https://cdn.realty.test/avatars/ada.jpg"
+    listing = await api.create_listing(realtor)
+    path = f"/homes/{listing['slug']}"
+    first = await api.client.get(path)
+    html = first.text
+    assert '<strong class="realtor-name">Ada Lovelace</strong>' in html
+    assert 'src="https://cdn.realty.test/avatars/ada.jpg" alt="Photo of Ada Lovelace"' in html
+    assert "ada.lovelace@example.com" not in html  # identity's contact details never shown
+    fake.add(Person(realtor[0], "ada.lovelace@example.com", "Ada King", Role.REALTOR))
+    assert "Ada Lovelace" in (await api.client.get(path)).text  # kept, until identity says
+    envelope = Envelope(
+        id=str(uuid.uuid4()), type="realty.identity.v1.UserUpdated",
+        subject="identity.user.updated", subject_id=str(realtor[0]), source="identity",
+        payload=identity_pb2.UserUpdated(user_id=str(realtor[0])).SerializeToString(),
+    )  # fmt: skip
+    await bus.publish("identity.user.updated", envelope.SerializeToString(), msg_id=envelope.id)
+    async with asyncio.timeout(10):
+        while "Ada King" not in (changed := await api.client.get(path)).text:
+            await asyncio.sleep(0.02)
+    assert changed.headers["etag"] != first.headers["etag"]  # a revalidation gets the new name
+    stranger = await api.create_listing((uuid.uuid4(), Role.REALTOR))  # identity knows nobody
+    page = (await api.client.get(f"/homes/{stranger['slug']}")).text
+    assert "Listed by a RealtyForYou realtor." in page and "realtor-name" not in page

@@ -14,7 +14,7 @@ from servicekit.bus import Event
 from servicekit.tables import outbox
 from sqlalchemy import func, select
 
-from .test_pages_cache import live  # noqa: F401 - the fixture
+from .test_pages_cache import identity, live  # noqa: F401 - the fixtures
 
 
 def test_a_view_counts_once_per_visitor_and_listing_per_half_hour():

@@ -28,6 +28,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Route
 
 from listings.pages.cache import CachedPage, PageCache
+from listings.pages.realtors import Lookup, RealtorProfiles
 from listings.pages.render import Renderer, static_text
 from listings.pages.view import entity_tag, page_view
 from listings.pages.views import (
@@ -105,6 +106,7 @@ class PageSource:
         renderer: Renderer,
         clock: Callable[[], datetime] = utcnow,
         concurrent_reads: int = 10,
+        realtors: RealtorProfiles | None = None,
     ) -> None:
         self.queries = queries
         self.photos = photos
@@ -112,6 +114,7 @@ class PageSource:
         self.cache = cache
         self.renderer = renderer
         self.clock = clock
+        self.realtors = realtors
         # At most this many page reads hold a database connection at once (the pool's size):
         # a burst of first renders waits here, bounded by the request's deadline, instead of
         # timing out in the pool; requests for a page being read wait for that one read.
@@ -148,18 +151,32 @@ class PageSource:
         if found is None:
             return None
         listing, listing_photos = found
+        lookup = (
+            await self.realtors.of(listing.realtor_id)
+            if self.realtors is not None
+            else Lookup(None, settled=True)
+        )
         urls = {p.id: self.photos.url_for(p.key) for p in listing_photos}  # gallery order
         seo = build_seo(listing, public_url=self.config.public_url, photo_urls=list(urls.values()))
-        view = page_view(listing, listing_photos, seo=seo, urls=urls, app_url=self.config.app_url)
+        view = page_view(
+            listing,
+            listing_photos,
+            seo=seo,
+            urls=urls,
+            app_url=self.config.app_url,
+            realtor=lookup.profile,
+        )
         body = self.renderer.render("listing.html", page=view, public_url=self.config.public_url)
+        version = lookup.profile.version if lookup.profile else "0"
         rendered = CachedPage(
             listing=listing,
-            tag=entity_tag(listing, self.renderer.build, window),
+            tag=entity_tag(listing, f"{self.renderer.build}{version}", window),
             body=body.encode(),
             window=window,
             expires=self.cache.expires_at(),
         )
-        self.cache.put(slug, rendered, generation=generation)
+        if lookup.settled:  # without its realtor's name the page is not kept
+            self.cache.put(slug, rendered, generation=generation)
         return rendered
 
     async def current_slug(self, slug: str) -> str | None:

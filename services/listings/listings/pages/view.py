@@ -4,6 +4,7 @@ the version (`ETag`) a CDN and browsers cache the page under."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,20 @@ class Picture:
 
 
 @dataclass(frozen=True, slots=True)
+class RealtorProfile:
+    """What a page shows of its realtor: identity's public name and photo."""
+
+    name: str
+    photo_url: str | None
+
+    @property
+    def version(self) -> str:
+        """A digest of what the page shows of the profile (part of the page's ETag)."""
+        text = f"{self.name}\n{self.photo_url or ''}".encode()
+        return hashlib.sha256(text).hexdigest()[:6]
+
+
+@dataclass(frozen=True, slots=True)
 class PageView:
     """Everything the listing template renders; built by `page_view`."""
 
@@ -48,6 +63,7 @@ class PageView:
     json_ld: Markup
     tour_url: str
     realtor_url: str
+    realtor: RealtorProfile | None = None  # the public profile, when identity answered
 
     @property
     def cover(self) -> Picture | None:
@@ -94,6 +110,7 @@ def page_view(
     seo: Seo,
     urls: Mapping[uuid.UUID, str],
     app_url: str,
+    realtor: RealtorProfile | None = None,
 ) -> PageView:
     title = listing.details.title
     ordered = gallery(photos)
@@ -117,6 +134,7 @@ def page_view(
         json_ld=script_json(seo.json_ld),
         tour_url=f"{app}/tours/new?listing={listing.id}",
         realtor_url=f"{app}/realtors/{listing.realtor_id}",
+        realtor=realtor,
     )
 
 
