@@ -57,7 +57,7 @@ FEDERATION = (
     'import: ["@key", "@shareable", "@external", "@requires", "@provides"])\n'
 )
 FEDERATED_SDL = {
-    "accounts": FEDERATION + "type Query { me: User }\n"
+    "accounts": FEDERATION + "type Query { me: User  users: [User] }\n"
     'type User @key(fields: "id") { id: ID!  name: String  username: String @shareable }\n',
     "products": FEDERATION + "type Query { topProducts(first: Int = 5): [Product] }\n"
     'type Product @key(fields: "upc") { upc: String!  name: String  price: Int  weight: Int }\n',
@@ -71,7 +71,7 @@ FEDERATED_SDL = {
 }
 # What each subgraph executes (graphql-core): the same types without federation directives.
 EXECUTABLE_SDL = {
-    "accounts": "type Query { me: User }\ntype User { id: ID!  name: String  username: String }",
+    "accounts": "type Query { me: User  users: [User] }\ntype User { id: ID!  name: String  username: String }",
     "products": "type Query { topProducts(first: Int = 5): [Product] }\n"
     "type Product { upc: String!  name: String  price: Int  weight: Int }",
     "inventory": "type Query { _unused: Int }\n"
@@ -110,16 +110,57 @@ HEAVY = """query Heavy {
   }
 }"""
 LIGHT = "query Light { me { id username name } }"
+# The public gateway benchmark's nested query (graphql-gateways-benchmark): users and top
+# products, each down through reviews, their products or authors, and those authors'
+# reviews again: five levels of entity hops across accounts, reviews, products and
+# inventory, and a large answer (~400 objects from these data).
+DEEP = """fragment User on User { id username name }
+fragment Review on Review { id body }
+fragment Product on Product { inStock name price shippingEstimate upc weight }
+query Deep {
+  users {
+    ...User
+    reviews {
+      ...Review
+      product {
+        ...Product
+        reviews { ...Review author { ...User reviews { ...Review product { ...Product } } } }
+      }
+    }
+  }
+  topProducts {
+    ...Product
+    reviews { ...Review author { ...User reviews { ...Review product { ...Product } } } }
+  }
+}"""
+QUERIES = {
+    label: query
+    for label, query in {"heavy": HEAVY, "light": LIGHT, "deep": DEEP}.items()
+    if label in os.environ.get("BENCH_RACE_QUERIES", "heavy,light,deep").split(",")
+}
 
 
 def _review(review: dict[str, Any]) -> dict[str, Any]:
+    """A review as the reviews subgraph resolves it; its author's and product's own
+    reviews (fields of the same subgraph) are resolved when selected (graphql-core calls
+    a callable value)."""
     author = USERS[review["author"]]
+    upc = review["product"]
     return {
         "__typename": "Review",
         "id": review["id"],
         "body": review["body"],
-        "author": {"__typename": "User", "id": author["id"], "username": author["username"]},
-        "product": {"__typename": "Product", "upc": review["product"]},
+        "author": {
+            "__typename": "User",
+            "id": author["id"],
+            "username": author["username"],
+            "reviews": lambda _info: [_review(r) for r in REVIEWS if r["author"] == author["id"]],
+        },
+        "product": {
+            "__typename": "Product",
+            "upc": upc,
+            "reviews": lambda _info: [_review(r) for r in REVIEWS if r["product"] == upc],
+        },
     }
 
 
@@ -175,6 +216,9 @@ def subgraphs_app() -> Any:
         query.fields["_service"].resolve = lambda *_, name=name: {"sdl": FEDERATED_SDL[name]}
         if name == "accounts":
             query.fields["me"].resolve = lambda *_: {"__typename": "User", **USERS["1"]}
+            query.fields["users"].resolve = lambda *_: [
+                {"__typename": "User", **user} for user in USERS.values()
+            ]
         if name == "products":
             query.fields["topProducts"].resolve = lambda _r, _i, first=5: [
                 {"__typename": "Product", **p} for p in PRODUCTS[:first]
@@ -482,7 +526,7 @@ async def race(tmp: Path, with_node: bool) -> list[Contender]:
                     field_list[number % len(field_list) :] + field_list[: number % len(field_list)]
                 )
                 for contender in order:
-                    for label, query in (("heavy", HEAVY), ("light", LIGHT)):
+                    for label, query in QUERIES.items():
                         result = await race_round(session, contender, query)
                         contender.rounds.setdefault(label, []).append(result)
     return field_list
@@ -495,8 +539,8 @@ def report(field_list: list[Contender]) -> None:
         f"{SECONDS:.0f} s; one process per gateway; load generator, subgraphs and "
         f"gateways share {os.cpu_count()} cores (wall-clock figures are noisy)"
     )
-    for label in ("heavy", "light"):
-        print(f"  {label}: {HEAVY.split()[1] if label == 'heavy' else LIGHT.split()[1]}")
+    for label, query in QUERIES.items():
+        print(f"  {label}: {query.split('query ', 1)[1].split()[0]}")
         best = {c.name: max(c.rounds[label], key=lambda r: r.rps) for c in field_list}
         baseline = best.get("Apollo Gateway")
         for name, result in best.items():
