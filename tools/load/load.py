@@ -160,8 +160,7 @@ async def setup(client: httpx.AsyncClient) -> World:
         **{"from": now.isoformat(), "to": (now + timedelta(days=59)).isoformat()},
     )
     starts = [s["startsAt"] for s in slots["availableSlots"]]
-    booked = await call(client, BOOK, buyers[0], input=_booking(own, starts.pop(0)))
-    tour_id = booked["requestTour"]["id"]
+    tour_id = await _book_soonest(client, buyers[0], own, starts)
     await call(client, "mutation($id: ID!) { confirmTour(id: $id) { id } }", realtor, id=tour_id)
     await _until_joinable(client, buyers[0], tour_id)
     return World(realtor, buyers, own, ids, cities, starts, tour_id, buyers[0])
@@ -178,6 +177,22 @@ async def _until_joinable(client: httpx.AsyncClient, buyer: str, tour_id: str) -
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+async def _book_soonest(
+    client: httpx.AsyncClient, buyer: str, listing_id: str, starts: list[str]
+) -> str:
+    """A tour in the soonest slot that can still be booked (the first may be passing)."""
+    for _ in range(10):
+        try:
+            booked = await call(client, BOOK, buyer, input=_booking(listing_id, starts.pop(0)))
+        except Refused as refused:
+            if refused.code != "CONFLICT" and refused.code != "BAD_USER_INPUT":
+                raise
+            continue
+        tour_id: str = booked["requestTour"]["id"]
+        return tour_id
+    raise Refused("NO_SLOT")
 
 
 def _booking(listing_id: str, starts_at: str) -> dict[str, Any]:
@@ -314,8 +329,11 @@ async def main() -> int:
     async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client:
         try:
             world = await setup(client)
-        except (httpx.HTTPError, Refused) as exc:
-            print(f"cannot prepare the load against {URL} ({exc!r}): is `make dev` running?")
+        except httpx.HTTPError as exc:
+            print(f"cannot reach {URL} ({exc!r}): is `make dev` running?")
+            return 1
+        except Refused as refused:
+            print(f"cannot prepare the load against {URL}: answered {refused.code}")
             return 1
         print(f"load through {URL}: {len(world.listing_ids)} listings, {len(world.buyers)} buyers")
         held: float | None = None
