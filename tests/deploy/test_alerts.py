@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import media.consumers  # noqa: F401 — registers media's Chime metrics
-import scheduling.live  # noqa: F401 — registers the live listeners gauge
+import scheduling.live
+import scheduling.metrics  # noqa: F401 — registers scheduling's booking outcomes
 import servicekit.backlog  # registers the outbox, consumer and pool gauges
 import servicekit.bus.consumer  # registers the bus's metrics
 import servicekit.http  # noqa: F401 — registers the request metrics every service serves
@@ -137,6 +138,7 @@ def test_the_slo_rules_hold_the_seeds_thresholds() -> None:
     assert "histogram_quantile(0.95" in by_name["ApiLatencyP95High"]
     assert by_name["ApiLatencyP95High"].strip().endswith("> 0.2")
     assert by_name["ApiErrorRateHigh"].strip().endswith("> 0.01")
+    assert by_name["BookingSuccessLow"].strip().endswith("< 0.98")
 
 
 def test_the_scan_sees_a_metric_the_code_does_not_export() -> None:

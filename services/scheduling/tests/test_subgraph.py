@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import REGISTRY
 from scheduling import store
 from scheduling.clients import Directory
 from scheduling.domain import Tour
@@ -469,3 +470,18 @@ async def test_concurrent_requests_never_double_book(stack: Any) -> None:
             )
         ).scalar_one()
     assert live == 1
+
+
+def _requests(outcome: str) -> float:
+    return REGISTRY.get_sample_value("realty_tour_requests_total", {"outcome": outcome}) or 0.0
+
+
+async def test_tour_requests_are_counted_by_outcome_for_the_booking_objective(stack: Any) -> None:
+    _, listing = await stack.open_for_tours()
+    before = {o: _requests(o) for o in ("booked", "refused", "failed")}
+    data(await stack.request(stack.peers.person(Role.BUYER), listing, TUESDAY_10AM), "requestTour")
+    taken = await stack.request(stack.peers.person(Role.BUYER), listing, TUESDAY_10AM)
+    assert code(taken) == "CONFLICT"
+    assert _requests("booked") - before["booked"] == 1
+    assert _requests("refused") - before["refused"] == 1
+    assert _requests("failed") == before["failed"]

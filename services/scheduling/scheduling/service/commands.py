@@ -12,9 +12,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 
 from servicekit.db import UnitOfWork
-from servicekit.vocabulary import BadUserInput, Conflict, NotFound, Principal
+from servicekit.vocabulary import (
+    BadUserInput,
+    Conflict,
+    NotFound,
+    Principal,
+    ServiceError,
+    Unavailable,
+)
 
-from scheduling import store
+from scheduling import metrics, store
 from scheduling.availability import Availability
 from scheduling.domain import (
     Actor,
@@ -83,6 +90,38 @@ class Commands(UseCases):
 
     # -- requesting ------------------------------------------------------------------------
     async def request_tour(
+        self,
+        who: Principal,
+        *,
+        listing_id: uuid.UUID,
+        starts_at: datetime,
+        duration_minutes: int,
+        note: str | None,
+        idempotency_key: str | None,
+    ) -> Tour:
+        try:
+            tour = await self._request_tour(
+                who,
+                listing_id=listing_id,
+                starts_at=starts_at,
+                duration_minutes=duration_minutes,
+                note=note,
+                idempotency_key=idempotency_key,
+            )
+        except Unavailable:
+            # A dependency out of reach is the platform failing, not the rules refusing.
+            metrics.FAILED.inc()
+            raise
+        except ServiceError:
+            metrics.REFUSED.inc()
+            raise
+        except Exception:
+            metrics.FAILED.inc()
+            raise
+        metrics.BOOKED.inc()
+        return tour
+
+    async def _request_tour(
         self,
         who: Principal,
         *,
