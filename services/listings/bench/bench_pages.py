@@ -27,8 +27,13 @@ import pytest_asyncio
 from listings.app import MIGRATIONS_DIR
 from listings.demo import generate_listings
 from listings.store import copy_listings
+from realty.identity.v1 import identity_pb2_grpc
+from servicekit.access import Access, allow
 from servicekit.db import libpq_url
 from servicekit.embedded import free_port
+from servicekit.grpc import GrpcServer
+from servicekit.testing.identity import FakeIdentity
+from servicekit.tls import TlsMaterial
 
 from .keepalive import Connection
 from .serving import listings_process
@@ -38,10 +43,42 @@ CLIENTS = int(os.environ.get("LISTINGS_BENCH_CLIENTS", "50"))
 REQUESTS_PER_CLIENT = int(os.environ.get("LISTINGS_BENCH_REQUESTS", "40"))
 
 
+async def ready() -> bool:
+    return True
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def identity(grpc_authority: Any, token_issuer: Any) -> AsyncIterator[str]:
+    """identity's gRPC contract (a stand-in knowing no one) over mutual TLS: pages are
+    rendered with the realtor's profile looked up, as in production."""
+    verifier = token_issuer.verifier()
+    cert, key = grpc_authority.issue(dns_names=["identity"], common_name="identity")
+    access = Access(
+        "realty.identity.v1.Identity", {"GetUser": allow("listings"), "BatchGetUsers": allow()}
+    )
+    fake = FakeIdentity()
+    server = GrpcServer(
+        host="127.0.0.1",
+        port=0,
+        registrations=[lambda s: identity_pb2_grpc.add_IdentityServicer_to_server(fake, s)],
+        service_names=[access.service],
+        readiness=ready,
+        tls=TlsMaterial(grpc_authority.ca_file.read_bytes(), cert, key),
+        access=[access],
+        verifier=verifier,
+    )
+    await server.start()
+    try:
+        yield f"127.0.0.1:{server.port}"
+    finally:
+        await server.stop(None)
+        await verifier.aclose()
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def pages_process(
     database_factory: Any, aws_endpoint: str, nats_url: str, token_issuer: Any,
-    grpc_authority: Any, tmp_path: Path,
+    grpc_authority: Any, tmp_path: Path, identity: str,
 ) -> AsyncIterator[tuple[str, list[str]]]:  # fmt: skip
     """The service serving COUNT listings; its base URL and the public slugs."""
     url = await database_factory.create(MIGRATIONS_DIR)
@@ -65,6 +102,7 @@ async def pages_process(
         "LISTINGS_DATABASE_URL": url,
         "LISTINGS_HTTP_PORT": str(port),
         "LISTINGS_GRPC_PORT": str(free_port()),
+        "LISTINGS_IDENTITY_GRPC": identity,
         "LISTINGS_PHOTOS_BUCKET": f"bench-{namespace}",
         "NATS_URL": nats_url,
         "REALTY_BUS_NAMESPACE": namespace,
