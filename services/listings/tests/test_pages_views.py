@@ -4,17 +4,18 @@ first-party cookie, and `listings.listing.viewed` reaches the bus through the ou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from listings.events import SUBJECT_VIEWED
-from listings.pages.views import ViewCounter, referrer_host, visitor_from
+from listings.events import SUBJECT_VIEWED, listing_viewed
+from listings.pages.views import ViewCounter, ViewRecorder, referrer_host, visitor_from
 from realty.listings.v1 import listings_pb2
 from servicekit.bus import Event
 from servicekit.tables import outbox
 from sqlalchemy import func, select
 
-from .test_pages_cache import identity, live  # noqa: F401 - the fixtures
+from .test_pages_cache import a_listing, identity, live  # noqa: F401 - the fixtures
 
 
 def test_a_view_counts_once_per_visitor_and_listing_per_half_hour():
@@ -86,3 +87,30 @@ async def test_the_beacon_counts_views_and_they_reach_the_bus(live, realtor, clo
     assert (view.city, view.state, view.country) == ("Portland", "OR", "US")
     assert view.property_type == listing["propertyType"]
     assert view.viewed_at.ToDatetime(tzinfo=UTC) <= clock()
+
+
+async def test_views_are_written_in_batches_and_what_is_buffered_at_shutdown(db, details):
+    recorder = ViewRecorder(db, interval=60, batch_size=2)
+    listing = a_listing(details)
+    at = datetime(2026, 5, 1, 9, tzinfo=UTC)
+
+    async def written() -> int:
+        async with db.engine.connect() as conn:
+            query = select(func.count()).select_from(outbox)
+            return int(await conn.scalar(query.where(outbox.c.subject == SUBJECT_VIEWED)) or 0)
+
+    worker = asyncio.create_task(recorder.run())
+    try:
+        recorder.add(listing_viewed(listing, "a" * 32, at, ""))
+        assert len(recorder) == 1  # below a batch, within the interval: buffered
+        recorder.add(listing_viewed(listing, "b" * 32, at, ""))  # a full batch: written now
+        async with asyncio.timeout(10):
+            while await written() < 2:
+                await asyncio.sleep(0.02)
+        recorder.add(listing_viewed(listing, "c" * 32, at, ""))
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    await recorder.close()  # the shutdown hook
+    assert await written() == 3 and len(recorder) == 0
