@@ -121,6 +121,9 @@ class Builder:
         # Plain entity fetches, by (graph, type, path, parent group): fields (and keys other
         # fetches need) bound for one subgraph at one position share one fetch.
         self.jumps: dict[tuple[Any, ...], Group] = {}
+        # Entity fetches whose key (and requirement) is being planned: asking for the same
+        # one again while planning it is a key no subgraph can give (an `@external` key).
+        self._entering: set[tuple[Any, ...]] = set()
         self.graph_order = {name: index for index, name in enumerate(supergraph.subgraph_urls)}
 
     # Groups ---------------------------------------------------------------------------------
@@ -292,16 +295,9 @@ class Builder:
             return False  # a field with @requires or @fromContext is resolved via _entities
         if graph in self.sg.resolving_graphs(type_name, field_name):
             return True
-        if provided is not None and field_name in provided:
-            return True
-        if join is not None and join.external:
-            type_join = self.sg.graphs_of_type(type_name).get(graph)
-            return type_join is not None and any(
-                field_name == split_field(name)[0]
-                for key in type_join.keys
-                for name, _ in key.fields
-            )
-        return False
+        # An `@external` field, key fields included, is never answered by the subgraph unless
+        # provided: composition leaves the "fake" externals of an extension unmarked.
+        return provided is not None and field_name in provided
 
     def add_local(
         self,
@@ -563,7 +559,17 @@ class Builder:
         )
         field_set = key.fields if requires is None else merge_field_sets(key.fields, requires)
         template, selections = requirement(self, type_name, field_set, fields)
-        deps = self.plan_object(group, out, type_name, selections, path, provided)
+        entering = (graph, target, path, group.id, key.text, id(requires))
+        if entering in self._entering:
+            raise PlanningError(
+                f"cannot plan {type_name} in subgraph '{graph}': no subgraph reachable from "
+                f"'{group.graph}' gives its key {key.text!r}"
+            )
+        self._entering.add(entering)
+        try:
+            deps = self.plan_object(group, out, type_name, selections, path, provided)
+        finally:
+            self._entering.discard(entering)
         is_object = isinstance(self.schema.type_map[type_name], GraphQLObjectType)
         return self.new_group(
             graph,
