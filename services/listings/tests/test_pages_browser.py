@@ -69,6 +69,7 @@ class Served:
     server: uvicorn.Server
     task: asyncio.Task[None]
     headers: dict[str, str]
+    parts: Any = None
 
     async def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         async with httpx.AsyncClient() as client:
@@ -154,7 +155,7 @@ async def served(
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
-    running = Served(origin, server, task, token_issuer.headers(*realtor))
+    running = Served(origin, server, task, token_issuer.headers(*realtor), parts)
     try:
         yield running
     finally:
@@ -204,6 +205,14 @@ async def test_a_person_and_a_crawler_see_the_page_and_it_works_offline(served):
             assert og["og:image"] == await images.first.get_attribute("src")
             # the service worker saves the page and its photos, and says so
             await page.locator("#offline-note").wait_for(state="visible")
+            # the page's beacon counted one Property View and gave the visitor its cookie
+            async with asyncio.timeout(10):
+                while not (cookies := await context.cookies(served.origin)):
+                    await asyncio.sleep(0.05)
+            (visitor,) = cookies
+            assert visitor["name"] == "rfy_visitor" and visitor["httpOnly"]
+            assert visitor["sameSite"] == "Lax" and len(visitor["value"]) == 32
+            assert len(served.parts.views.recorder) == 1
             await served.stop()
             await context.set_offline(True)
             await page.reload()
