@@ -439,6 +439,7 @@ def main() -> None:
         "host": settings.host,
         "port": settings.port,
         "loop": settings.loop,
+        "timeout_keep_alive": settings.keep_alive_seconds,
         "ws": "websockets-sansio",
         "ws_max_size": settings.max_body_bytes,
         "proxy_headers": True,

@@ -189,6 +189,10 @@ class GatewaySettings(BaseSettings):
     workers: int | None = None
     """Worker processes sharing the port; unset: one per available core in production, else 1."""
 
+    keep_alive_seconds: int = 130
+    """Idle kept-alive client connections stay open this long: longer than the load balancer's
+    idle timeout (the ALB's is 120 s), so it never sends a request on a closing connection."""
+
     loop: str = "auto"
     """uvicorn's event loop: auto (uvloop when installed), asyncio or uvloop."""
 

@@ -12,6 +12,7 @@ import re
 import kubernetes_validate
 import pytest
 import yaml
+from servicekit.runtime import HTTP_KEEP_ALIVE_SECONDS
 
 from .manifests import (
     CUSTOM_GROUPS,
@@ -306,6 +307,9 @@ def test_the_load_balancer_terminates_tls_with_waf_and_outlasts_websocket_keepal
     # request may run for a service's whole deadline.
     assert idle > 20 and idle > settings_of("identity").request_timeout_seconds
     assert idle > gateway.ws_reverify_seconds
+    # The balancer must close an idle connection before its targets do (else a 502).
+    assert idle < gateway.keep_alive_seconds
+    assert idle < HTTP_KEEP_ALIVE_SECONDS
     assert notes[prefix + "healthcheck-path"] == "/readyz"
     backends = {
         path["backend"]["service"]["name"]

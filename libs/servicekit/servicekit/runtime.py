@@ -32,6 +32,11 @@ from starlette.types import ASGIApp
 
 from servicekit.grpc import GrpcServer
 
+# Idle kept-alive connections stay open longer than any caller keeps them pooled — the
+# gateway's client, and the AWS load balancer in front of the public pages (120 s idle) —
+# so a reused connection is never closed under a request already on its way (a 502).
+HTTP_KEEP_ALIVE_SECONDS = 130
+
 log = logging.getLogger(__name__)
 
 Worker = Callable[[], Coroutine[Any, Any, None]]
@@ -96,9 +101,7 @@ async def serve(runtime: Runtime) -> None:
         access_log=False,
         lifespan="off",
         ws="websockets-sansio",
-        # Longer than callers keep idle pooled connections, so a reused connection is
-        # rarely closed under a request that is already on its way.
-        timeout_keep_alive=75,
+        timeout_keep_alive=HTTP_KEEP_ALIVE_SECONDS,
     )
     server = uvicorn.Server(config)
     log.info("%s listening on http://%s:%d", runtime.name, runtime.http_host, runtime.http_port)
