@@ -75,22 +75,73 @@ class _Graph:
         cached = self._closures.get(cache_key)
         if cached is not None:
             return cached
+        self._closures[cache_key] = alternatives  # a key that needs itself reaches nothing
         reached = set(alternatives)
-        queue = deque(alternatives)
-        while queue:
-            origin = self.by_name[queue.popleft()]
+        grown = True
+        while grown:
+            queue = deque(reached)
+            while queue:
+                origin = self.by_name[queue.popleft()]
+                for name in self.order:
+                    if name in reached:
+                        continue
+                    owner = self.by_name[name].types.get(type_name)
+                    if owner is None:
+                        continue
+                    if any(self.key_usable_from(origin, type_name, key) for key in owner.keys):
+                        reached.add(name)
+                        queue.append(name)
+            # A key whose parts come from different reachable subgraphs (a planner gathers
+            # them before the call), as Apollo's validation resolves key conditions.
+            grown = False
             for name in self.order:
-                if name in reached:
-                    continue
                 owner = self.by_name[name].types.get(type_name)
-                if owner is None:
+                if name in reached or owner is None:
                     continue
-                if any(self.key_usable_from(origin, type_name, key) for key in owner.keys):
-                    reached.add(name)
-                    queue.append(name)
+                for key in owner.keys:
+                    selections = self.key_selections(key)
+                    if (
+                        key.is_resolvable
+                        and selections is not None
+                        and self.can_gather(frozenset(reached), type_name, selections)
+                    ):
+                        reached.add(name)
+                        grown = True
+                        break
         result = frozenset(reached)
         self._closures[cache_key] = result
         return result
+
+    def can_gather(
+        self, reached: Alternatives, type_name: str, selections: Iterable[Selection]
+    ) -> bool:
+        """Whether the subgraphs in `reached` together produce these fields of `type_name`."""
+        for selection in selections:
+            if selection.type_condition is not None or not selection.name:
+                if not self.can_gather(
+                    reached, selection.type_condition or type_name, selection.children
+                ):
+                    return False
+                continue
+            if selection.name == "__typename":
+                continue
+            served = False
+            for name in self.order:
+                subgraph = self.by_name[name]
+                if name not in reached or not subgraph.resolves(type_name, selection.name):
+                    continue
+                found = subgraph.field(type_name, selection.name)
+                assert found is not None
+                if not selection.children or self.can_gather(
+                    self.closure(found.type.named, frozenset({name})),
+                    found.type.named,
+                    selection.children,
+                ):
+                    served = True
+                    break
+            if not served:
+                return False
+        return True
 
     def requirements_met(
         self, type_name: str, field_name: str, serving: str, alternatives: Alternatives
