@@ -3,7 +3,8 @@
 Starting from each root field, the check walks the API schema keeping, for every path,
 the set of subgraphs a query planner could be "in" at that point. From there it may jump
 to another subgraph through a resolvable `@key` whose fields the current subgraph can
-provide. A field that no reachable subgraph resolves is unsatisfiable: the report shows a
+provide, or whose fields the subgraphs already reachable there provide between them (a
+planner gathers them before the call). A field that no reachable subgraph resolves is unsatisfiable: the report shows a
 query that reaches it and, per subgraph, why it cannot be served.
 """
 
