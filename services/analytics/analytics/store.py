@@ -132,6 +132,30 @@ _FIRST_STEP = text(
 )
 
 
+# A tour's timings, kept on its own rows whenever one of their ends is stored or moves: the
+# request's time to its first answer, the completion's time from the start (not when the
+# completion is earlier than the start).
+_TIMED = frozenset({"Tour Requested", "Tour Scheduled", "Tour Declined", "Tour Started",
+                    "Tour Completed"})  # fmt: skip
+_RETIME = text(
+    """UPDATE tour_steps t SET took_seconds = CASE t.name
+           WHEN 'Tour Requested' THEN (
+               SELECT extract(epoch FROM min(s.occurred_at) - t.occurred_at) FROM tour_steps s
+               WHERE s.tour_id = t.tour_id AND s.name IN ('Tour Scheduled', 'Tour Declined'))
+           ELSE (
+               SELECT extract(epoch FROM t.occurred_at - s.occurred_at) FROM tour_steps s
+               WHERE s.tour_id = t.tour_id AND s.name = 'Tour Started'
+                 AND t.occurred_at >= s.occurred_at)
+           END
+       WHERE t.tour_id = :tour AND t.name IN ('Tour Requested', 'Tour Completed')"""
+)
+
+
+async def _retime(uow: UnitOfWork, event: Recorded) -> None:
+    if event.name in _TIMED:
+        await uow.session.execute(_RETIME, {"tour": event.tour_id})
+
+
 def _realtor_lock(realtor_id: uuid.UUID | None) -> Any:
     return func.hashtextextended(str(realtor_id), 1)
 
@@ -152,6 +176,7 @@ async def count_event(uow: UnitOfWork, event: Recorded) -> None:
     params = {"tour": event.tour_id, "name": event.name, "at": event.occurred_at,
               "realtor": event.realtor_id, "listing": event.listing_id, "reason": event.reason}  # fmt: skip
     if (await uow.session.execute(_FIRST_STEP, params)).first() is not None:
+        await _retime(uow, event)
         return  # the tour's first event of this step: counted
     mine = (tour_steps.c.tour_id == event.tour_id) & (tour_steps.c.name == event.name)
     prior = (await uow.session.execute(select(tour_steps).where(mine).with_for_update())).one()
@@ -173,6 +198,7 @@ async def count_event(uow: UnitOfWork, event: Recorded) -> None:
          "name": prior.name, "reason": prior.reason, "n": -1},
     )  # fmt: skip
     await uow.session.execute(_BUMP, {**params, "day": moved.day, "n": 1})
+    await _retime(uow, event)
 
 
 async def _recount(uow: UnitOfWork, scope: str, params: dict[str, Any]) -> None:

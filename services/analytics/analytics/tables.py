@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -60,7 +61,10 @@ event_keys = Table(
 
 # Each tour's first event of each step (Requested ... Completed, and the outcomes): the
 # rollups count a tour once per step, on the local day of that first event; the dashboards'
-# timings (request to answer, start to completion) are read here, one row per tour and step.
+# timings are kept here once per tour: `took_seconds` on a tour's Tour Requested row is the
+# time to its first answer (Scheduled or Declined), on its Tour Completed row the time from
+# its start (null while the other end is unknown, or a completion before the start), so a
+# dashboard's timings are one index-only range scan of the period's requests and completions.
 tour_steps = Table(
     "tour_steps",
     metadata,
@@ -71,9 +75,22 @@ tour_steps = Table(
     Column("realtor_id", UUID(as_uuid=True), nullable=False),
     Column("listing_id", UUID(as_uuid=True), nullable=False),
     Column("reason", Text, nullable=False, server_default=text("''")),
+    Column("took_seconds", Float),
     PrimaryKeyConstraint("tour_id", "name"),
-    Index("tour_steps_realtor", "realtor_id", "name", "occurred_at"),
-    Index("tour_steps_listing", "listing_id", "name", "occurred_at"),
+    Index(
+        "tour_steps_realtor",
+        "realtor_id",
+        "name",
+        "occurred_at",
+        postgresql_include=["took_seconds"],
+    ),
+    Index(
+        "tour_steps_listing",
+        "listing_id",
+        "name",
+        "occurred_at",
+        postgresql_include=["took_seconds"],
+    ),
 )
 
 # What the dashboards read: per realtor (the nil id while a listing's realtor is unknown),

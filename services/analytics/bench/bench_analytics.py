@@ -96,6 +96,23 @@ async def bench_dashboard(stack: Any) -> None:
         )
         await conn.execute(
             text(
+                """UPDATE tour_steps r SET took_seconds = extract(epoch FROM a.at - r.occurred_at)
+                   FROM (SELECT tour_id, min(occurred_at) AS at FROM tour_steps
+                         WHERE name IN ('Tour Scheduled', 'Tour Declined') GROUP BY tour_id) a
+                   WHERE r.name = 'Tour Requested' AND a.tour_id = r.tour_id"""
+            )
+        )
+        await conn.execute(
+            text(
+                """UPDATE tour_steps c
+                   SET took_seconds = extract(epoch FROM c.occurred_at - s.occurred_at)
+                   FROM tour_steps s
+                   WHERE c.name = 'Tour Completed' AND s.name = 'Tour Started'
+                     AND s.tour_id = c.tour_id AND c.occurred_at >= s.occurred_at"""
+            )
+        )
+        await conn.execute(
+            text(
                 """INSERT INTO rollups (realtor_id, day, listing_id, name, reason, n)
                    SELECT realtor_id, (occurred_at AT TIME ZONE 'UTC')::date, listing_id, name,
                           '', count(*) FROM events WHERE name = 'Property View' GROUP BY 1, 2, 3, 4

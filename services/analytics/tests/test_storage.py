@@ -71,6 +71,28 @@ def _recount(raw: list[Any], zones: dict[uuid.UUID, str]) -> Counter[tuple[Any, 
     return counts
 
 
+def _timings(raw: list[Any]) -> dict[tuple[uuid.UUID, str], float | None]:
+    """Each tour's timings, from the raw events alone: a request's seconds to its first
+    answer, a completion's seconds from the start (none when it is earlier than the start)."""
+    first: dict[tuple[uuid.UUID, str], datetime] = {}
+    for e in raw:
+        if e.tour_id is None:
+            continue
+        key = (e.tour_id, e.name)
+        first[key] = min(first.get(key, e.occurred_at), e.occurred_at)
+    timings: dict[tuple[uuid.UUID, str], float | None] = {}
+    for (tour, name), at in first.items():
+        if name == "Tour Requested":
+            answers = [first[(tour, n)] for n in ("Tour Scheduled", "Tour Declined")
+                       if (tour, n) in first]  # fmt: skip
+            timings[(tour, name)] = (min(answers) - at).total_seconds() if answers else None
+        elif name == "Tour Completed":
+            began = first.get((tour, "Tour Started"))
+            held = began is not None and at >= began
+            timings[(tour, name)] = (at - began).total_seconds() if held and began else None
+    return timings
+
+
 @settings(
     max_examples=12,
     deadline=None,
@@ -130,6 +152,12 @@ async def test_rollups_equal_a_recount_from_the_raw_events(
     )
     expected = _recount(raw, {p.id: p.time_zone for p in people})
     assert {tuple(r[:5]): r.n for r in rolled} == dict(expected)
+    kept = await stack.rows(
+        "SELECT tour_id, name, took_seconds FROM tour_steps WHERE tour_id = ANY(:ids) "
+        "AND name IN ('Tour Requested', 'Tour Completed')",
+        ids=tours,
+    )
+    assert {(r.tour_id, r.name): r.took_seconds for r in kept} == _timings(raw)
 
 
 async def test_raw_months_are_made_ahead_and_dropped_after_the_retention(stack: Any) -> None:
