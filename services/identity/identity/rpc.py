@@ -47,6 +47,20 @@ def to_proto(user: User, viewer: InternalService) -> pb.User:
         deleted=user.is_deleted,
         phone=(private.phone if private else None) or "",
         avatar_url=user.avatar_url or "",
+        realtor=_realtor_profile(user),
+    )
+
+
+def _realtor_profile(user: User) -> pb.RealtorProfile | None:
+    """The realtor's public profile: public in the API too (`User.realtorProfile`)."""
+    profile = user.realtor
+    if profile is None or user.is_deleted:
+        return None
+    return pb.RealtorProfile(
+        license_number=profile.license_number or "",
+        brokerage=profile.brokerage or "",
+        bio=profile.bio or "",
+        verified=profile.verified,
     )
 
 

@@ -64,7 +64,13 @@ async def stub(
 async def test_personal_data_only_for_the_services_that_mail_people(
     identity: Identity, server: GrpcServer, grpc_authority: DevAuthority
 ) -> None:
-    user = (await identity.register(role="REALTOR"))["user"]
+    registered = await identity.register(role="REALTOR")
+    user = registered["user"]
+    await identity.ok(
+        "mutation($input: UpdateProfileInput!) { updateProfile(input: $input) { id } }",
+        {"input": {"realtorProfile": {"brokerage": "Harbor Homes", "licenseNumber": "RE-4471"}}},
+        token=registered["accessToken"],
+    )
     channel, analytics = identity_stub(server, grpc_authority, "analytics")
     async with channel:
         with pytest.raises(Forbidden, match="analytics may not call"):
@@ -83,6 +89,9 @@ async def test_personal_data_only_for_the_services_that_mail_people(
     for public in (found, *batch.users):
         assert public.display_name == "Test Person" and public.role == pb.ROLE_REALTOR
         assert public.email == "" and public.phone == "" and not public.email_verified
+        # the realtor's public profile, as `User.realtorProfile` shows it to anyone
+        assert public.realtor.brokerage == "Harbor Homes"
+        assert public.realtor.license_number == "RE-4471" and not public.realtor.verified
 
 
 async def test_get_user_and_batch(identity: Identity, stub: pb_grpc.IdentityStub) -> None:

@@ -94,10 +94,13 @@ class Identity(FakeIdentity):
     """identity's gRPC contract from a dictionary; realtors have a photo."""
 
     photos: dict[str, str]
+    profiles: dict[str, identity_pb2.RealtorProfile]
 
     def _user(self, person: Person) -> identity_pb2.User:  # type: ignore[override]
         user = FakeIdentity._user(person)
         user.avatar_url = self.photos.get(user.id, "")
+        if user.id in self.profiles:
+            user.realtor.CopyFrom(self.profiles[user.id])
         return user
 
 
@@ -110,6 +113,7 @@ async def identity(grpc_authority: Any, token_issuer: Any) -> AsyncIterator[tupl
     """A stand-in for identity's gRPC service, over mutual TLS as in production."""
     fake = Identity()
     fake.photos = {}
+    fake.profiles = {}
     verifier = token_issuer.verifier()
     cert, key = grpc_authority.issue(dns_names=["identity"], common_name="identity")
     access = Access(
@@ -226,6 +230,9 @@ async def test_the_page_shows_the_realtors_public_profile_and_follows_its_change
     fake, _ = identity
     fake.add(Person(realtor[0], "ada.lovelace@example.com", "Ada Lovelace", Role.REALTOR))
     fake.photos[str(realtor[0])] = "https://cdn.realty.test/avatars/ada.jpg"
+    fake.profiles[str(realtor[0])] = identity_pb2.RealtorProfile(
+        brokerage="Harbor <Homes>", license_number="RE-4471", verified=True, bio="not shown"
+    )
     listing = await api.create_listing(realtor)
     path = f"/homes/{listing['slug']}"
     first = await api.client.get(path)
@@ -233,6 +240,8 @@ async def test_the_page_shows_the_realtors_public_profile_and_follows_its_change
     assert '<strong class="realtor-name">Ada Lovelace</strong>' in html
     assert 'src="https://cdn.realty.test/avatars/ada.jpg" alt="Photo of Ada Lovelace"' in html
     assert "ada.lovelace@example.com" not in html  # identity's contact details never shown
+    assert 'of <span class="realtor-brokerage">Harbor &lt;Homes&gt;</span>' in html
+    assert "Licence <span>RE-4471</span> (verified by RealtyForYou)" in html
     fake.add(Person(realtor[0], "ada.lovelace@example.com", "Ada King", Role.REALTOR))
     assert "Ada Lovelace" in (await api.client.get(path)).text  # kept, until identity says
     envelope = Envelope(

@@ -44,7 +44,14 @@ def profile_of(user: identity_pb2.User) -> RealtorProfile | None:
     if user.deleted or not user.display_name:
         return None
     photo = user.avatar_url if user.avatar_url.startswith("https://") else None
-    return RealtorProfile(name=user.display_name, photo_url=photo)
+    realtor = user.realtor if user.HasField("realtor") else None
+    return RealtorProfile(
+        name=user.display_name,
+        photo_url=photo,
+        brokerage=(realtor.brokerage or None) if realtor else None,
+        license_number=(realtor.license_number or None) if realtor else None,
+        verified=bool(realtor and realtor.verified),
+    )
 
 
 class RealtorProfiles:

@@ -37,15 +37,20 @@ class Picture:
 
 @dataclass(frozen=True, slots=True)
 class RealtorProfile:
-    """What a page shows of its realtor: identity's public name and photo."""
+    """What a page shows of its realtor: identity's public name, photo and realtor profile
+    (brokerage, licence and whether an admin checked it) — never contact details."""
 
     name: str
     photo_url: str | None
+    brokerage: str | None = None
+    license_number: str | None = None
+    verified: bool = False
 
     @property
     def version(self) -> str:
         """A digest of what the page shows of the profile (part of the page's ETag)."""
-        text = f"{self.name}\n{self.photo_url or ''}".encode()
+        shown = (self.name, self.photo_url, self.brokerage, self.license_number, self.verified)
+        text = "\n".join("" if v is None else str(v) for v in shown).encode()
         return hashlib.sha256(text).hexdigest()[:6]
 
 
