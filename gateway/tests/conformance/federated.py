@@ -32,7 +32,7 @@ LINK = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", '
     'import: ["@key", "@shareable", "@external", "@requires", "@provides", "@override", '
     '"@inaccessible", "@interfaceObject", "@authenticated", "@requiresScopes", "@policy", '
-    '"@cost", "@listSize", "@context", "@fromContext"])\n'
+    '"@cost", "@listSize", "@context", "@fromContext", "@extends"])\n'
 )
 
 _DECLARATIONS = """
@@ -40,6 +40,7 @@ directive @link(url: String!, import: [String]) repeatable on SCHEMA
 directive @key(fields: String!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
 directive @shareable repeatable on OBJECT | FIELD_DEFINITION
 directive @external on OBJECT | FIELD_DEFINITION
+directive @extends on OBJECT | INTERFACE
 directive @requires(fields: String!) on FIELD_DEFINITION
 directive @provides(fields: String!) on FIELD_DEFINITION
 directive @override(from: String!, label: String) on FIELD_DEFINITION
