@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -269,8 +270,11 @@ async def bench_chime_event_consumer(emulated: Stack) -> None:
         return call
 
     handler = queue.handler
+    deliveries = 0
 
     async def handle(signal: Any) -> None:
+        nonlocal deliveries
+        deliveries += 1
         began = time.perf_counter()
         try:
             await handler(signal)
@@ -291,18 +295,21 @@ async def bench_chime_event_consumer(emulated: Stack) -> None:
         return int(found[0].n)
 
     started = time.perf_counter()
-    deliveries = idle = 0
-    while idle < 5 and (deliveries < len(bodies) or await applied() < len(bodies)):
-        got = await stack.parts.queue.poll_once()
-        deliveries += got
-        idle = idle + 1 if got == 0 else 0
+    consuming = asyncio.create_task(queue.run())  # as the service runs it
+    deadline = started + 600
+    while await applied() < len(bodies):
+        assert time.perf_counter() < deadline and not consuming.done(), "events left unapplied"
+        await asyncio.sleep(0.1)
     elapsed = time.perf_counter() - started
+    consuming.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await consuming
     # SQS delivers at least once: a redelivered event is acknowledged and not applied again.
     assert await applied() == len(bodies)
     print(
         f"\nChime event consumer (SQS long poll → PostgreSQL → outbox): {len(bodies)} events "
         f"in {elapsed:.2f} s, {len(bodies) / elapsed:.0f} events/s "
         f"({deliveries - len(bodies)} redeliveries); receiving {spent['receive']:.1f} s, "
-        f"handling {spent['handle']:.1f} s (summed over events handled at once), "
+        f"handling {spent['handle']:.1f} s (summed over the events handled at once), "
         f"deleting {spent['delete']:.1f} s"
     )

@@ -3,6 +3,8 @@
 A message is deleted only after its event was handled and committed; a failure leaves it
 to reappear after the visibility timeout (at-least-once), and the handler's inbox makes the
 repeat harmless. A body that is not JSON is deleted with a warning: it can never succeed.
+A batch's events are handled meeting by meeting at once (in order within a meeting), and
+deleted with one request; the next batch is received while one is handled.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from media.eventbridge import ChimeSignal, PipelineSignal, parse
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[ChimeSignal | PipelineSignal], Awaitable[None]]
+Signal = ChimeSignal | PipelineSignal
+Handler = Callable[[Signal], Awaitable[None]]
 
 
 class ChimeEventQueue:
@@ -51,9 +54,8 @@ class ChimeEventQueue:
             self.url = str(found["QueueUrl"])
         return self.url
 
-    async def poll_once(self) -> int:
-        """Receive up to ten messages (waiting up to `wait_seconds`), handle them in order,
-        and delete those handled; how many were handled."""
+    async def receive(self) -> list[dict[str, Any]]:
+        """Up to ten messages, waiting up to `wait_seconds` for the first."""
         url = await self.ensure_ready()
         found = await asyncio.to_thread(
             self._sqs.receive_message,
@@ -61,30 +63,70 @@ class ChimeEventQueue:
             MaxNumberOfMessages=10,
             WaitTimeSeconds=self.wait_seconds,
         )
-        done: list[dict[str, str]] = []
-        for message in found.get("Messages", []):
+        messages: list[dict[str, Any]] = found.get("Messages", [])
+        return messages
+
+    async def handle(self, messages: list[dict[str, Any]]) -> int:
+        """Handle a batch and delete, in one request, the messages handled; how many.
+
+        The events of one meeting are handled in the order received (they queue on its row
+        lock anyway); different meetings' at once, each in a transaction of its own."""
+        by_meeting: dict[str | None, list[tuple[dict[str, Any], Signal | None]]] = {}
+        for message in messages:
             try:
-                signal = parse(message["Body"])
+                signal: Signal | None = parse(message["Body"])
             except (ValueError, KeyError):
                 log.warning(
                     "dropping an SQS message that is not an event: %.200s", message.get("Body")
                 )
                 signal = None
+            key = signal.meeting_id if signal is not None else None
+            by_meeting.setdefault(key, []).append((message, signal))
+        handled = await asyncio.gather(*(self._in_order(group) for group in by_meeting.values()))
+        done = [
+            {"Id": str(n), "ReceiptHandle": receipt}
+            for n, receipt in enumerate(r for group in handled for r in group)
+        ]
+        if done:
+            url = await self.ensure_ready()
+            await asyncio.to_thread(self._sqs.delete_message_batch, QueueUrl=url, Entries=done)
+        return len(done)
+
+    async def _in_order(self, group: list[tuple[dict[str, Any], Signal | None]]) -> list[str]:
+        """The receipt handles of the messages handled (a failed one stays for redelivery)."""
+        receipts: list[str] = []
+        for message, signal in group:
             try:
                 if signal is not None:
                     await self.handler(signal)
             except Exception:
                 log.exception("handling Chime event %s failed; it will come again", signal)
                 continue
-            done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
-        if done:
-            await asyncio.to_thread(self._sqs.delete_message_batch, QueueUrl=url, Entries=done)
-        return len(done)
+            receipts.append(message["ReceiptHandle"])
+        return receipts
+
+    async def poll_once(self) -> int:
+        """Receive up to ten messages and handle them; how many were handled."""
+        return await self.handle(await self.receive())
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.poll_once()
-            except (BotoCoreError, ClientError):
-                log.warning("the Chime event queue cannot be read; trying again", exc_info=True)
-                await asyncio.sleep(2.0)
+        """Receive the next batch while this one is handled: a receive costs a round trip
+        (more on a busy queue) that need not wait for the handler's transactions."""
+        pending: asyncio.Task[list[dict[str, Any]]] | None = None
+        try:
+            while True:
+                try:
+                    messages = await (pending or self.receive())
+                except (BotoCoreError, ClientError):
+                    pending = None
+                    log.warning("the Chime event queue cannot be read; trying again", exc_info=True)
+                    await asyncio.sleep(2.0)
+                    continue
+                pending = asyncio.ensure_future(self.receive())
+                try:
+                    await self.handle(messages)
+                except (BotoCoreError, ClientError):
+                    log.warning("handled Chime events could not be deleted; they come again")
+        finally:
+            if pending is not None:
+                pending.cancel()

@@ -1,0 +1,86 @@
+"""The Chime event queue against moto's SQS: a batch is handled meeting by meeting at once,
+in order within a meeting, and only the messages handled are deleted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import boto3
+from media.eventbridge import ChimeSignal, PipelineSignal
+from media.queue import ChimeEventQueue
+
+
+def _event(meeting_id: str, n: int) -> str:
+    return json.dumps(
+        {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Chime Meeting State Change",
+            "source": "aws.chime",
+            "detail": {
+                "version": "0",
+                "eventType": "chime:AttendeeJoined",
+                "timestamp": 1_700_000_000_000 + n,
+                "meetingId": meeting_id,
+                "attendeeId": f"attendee-{n}",
+            },
+        }
+    )
+
+
+async def test_a_batch_is_handled_per_meeting_at_once_in_order_and_deleted(
+    aws_endpoint: str,
+) -> None:
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
+    name = f"chime-order-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    bodies = [_event(first if n % 2 else second, n) for n in range(8)] + ["not json"]
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies)]
+    )
+    seen: dict[str, list[int]] = {first: [], second: []}
+    running: dict[str, int] = {first: 0, second: 0}
+    overlapped = False
+
+    async def handler(signal: ChimeSignal | PipelineSignal) -> None:
+        nonlocal overlapped
+        assert isinstance(signal, ChimeSignal) and signal.attendee_id is not None
+        n = int(signal.attendee_id.rsplit("-", 1)[1])
+        running[signal.meeting_id] += 1
+        assert running[signal.meeting_id] == 1, "two events of one meeting handled at once"
+        overlapped = overlapped or all(running.values())
+        for _ in range(3):
+            await asyncio.sleep(0)
+        running[signal.meeting_id] -= 1
+        if n == 6:
+            raise RuntimeError("this one fails and comes again")
+        seen[signal.meeting_id].append(n)
+
+    queue = ChimeEventQueue(
+        queue_name=name,
+        region="us-east-1",
+        handler=handler,
+        endpoint_url=aws_endpoint,
+        wait_seconds=1,
+    )
+    handled = 0
+    while handled < len(bodies) - 1:
+        got = await queue.receive()
+        assert got, "messages missing"
+        handled += await queue.handle(got) + sum(1 for m in got if "attendee-6" in m["Body"])
+    assert seen == {first: [1, 3, 5, 7], second: [0, 2, 4]}
+    assert overlapped, "the two meetings' events were handled one after another"
+    left: Any = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    # Everything handled (the bad body too) is deleted; the failed event waits in flight.
+    assert left == {
+        "ApproximateNumberOfMessages": "0",
+        "ApproximateNumberOfMessagesNotVisible": "1",
+    }
+    sqs.delete_queue(QueueUrl=url)
