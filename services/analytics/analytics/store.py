@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from servicekit.db import UnitOfWork
-from sqlalchemy import delete, func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import ARRAY, any_, delete, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 
 from analytics.domain import (
     NOBODY,
@@ -394,11 +394,22 @@ async def enqueue(
         )
 
 
+# A list of ids as one array parameter (`= ANY(:ids)`): an IN list of 2,000 would be 2,000
+# parameters to bind and a statement of its own for each length.
+_UUIDS = ARRAY(UUID(as_uuid=True))
+
+
 async def claim_due(
     uow: UnitOfWork, destination: str, now: datetime, limit: int
 ) -> list[tuple[Recorded, int]]:
     """The destination's due deliveries, oldest first, locked for this transaction; rows
-    another forwarder holds are skipped. Each with the attempts it had."""
+    another forwarder holds are skipped. Each with the attempts it had.
+
+    The claimed ids and their months come first (`event_keys`); the rows are then read one
+    month at a time with that month's bounds, so each read touches one partition: a join of
+    the claim straight into `events` cannot be pruned and probes every month's index for
+    every delivery.
+    """
     claimed = (
         select(deliveries.c.event_id, deliveries.c.attempts)
         .where(
@@ -411,16 +422,28 @@ async def claim_due(
         .with_for_update(skip_locked=True)
         .cte("claimed")
     )
-    rows = await uow.session.execute(
-        select(events, claimed.c.attempts)
-        .select_from(claimed)
-        .join(event_keys, event_keys.c.id == claimed.c.event_id)
-        .join(
-            events,
-            (events.c.id == event_keys.c.id) & (events.c.occurred_at == event_keys.c.occurred_at),
+    keyed = await uow.session.execute(
+        select(claimed.c.event_id, claimed.c.attempts, event_keys.c.occurred_at).join(
+            event_keys, event_keys.c.id == claimed.c.event_id
         )
-        .order_by(events.c.occurred_at)
     )
+    attempts: dict[uuid.UUID, int] = {}
+    months: dict[datetime, list[uuid.UUID]] = {}
+    for key in keyed:
+        attempts[key.event_id] = int(key.attempts)
+        months.setdefault(_first_of_month(key.occurred_at.astimezone(UTC)), []).append(key.event_id)
+    found: list[Any] = []
+    for month, ids in months.items():
+        found.extend(
+            await uow.session.execute(
+                select(events).where(
+                    events.c.occurred_at >= month,
+                    events.c.occurred_at < _first_of_month(month, 1),
+                    events.c.id == any_(literal(ids, _UUIDS)),
+                )
+            )
+        )
+    found.sort(key=lambda r: r.occurred_at)
     return [
         (
             Recorded(
@@ -435,9 +458,9 @@ async def claim_due(
                 tour_id=r.tour_id,
                 properties=dict(r.properties),
             ),
-            int(r.attempts),
+            attempts[r.id],
         )
-        for r in rows
+        for r in found
     ]
 
 
@@ -455,7 +478,7 @@ async def settle(
     if sent:
         await uow.session.execute(
             update(deliveries)
-            .where(mine, deliveries.c.event_id.in_(sent))
+            .where(mine, deliveries.c.event_id == any_(literal(list(sent), _UUIDS)))
             .values(state="sent", attempts=deliveries.c.attempts + 1, error=None)
         )
     for event_id, reason in rejected.items():
