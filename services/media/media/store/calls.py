@@ -129,16 +129,27 @@ async def _load(uow: UnitOfWork, row: Any) -> Meeting:
 
 async def lock_meeting(uow: UnitOfWork, tour_id: uuid.UUID, *, create: bool) -> Meeting | None:
     """The tour's meeting, its row locked until the unit of work ends; with `create`, the
-    row is made first when the tour has none yet."""
+    row is made first when the tour has none yet.
+
+    Creating is one statement: `INSERT … ON CONFLICT DO UPDATE … RETURNING` locks the row
+    it finds as `FOR UPDATE` would (a concurrent first insert is waited for), and returns it.
+    """
     if create:
-        await uow.session.execute(
-            pg_insert(meetings).values(tour_id=tour_id).on_conflict_do_nothing()
-        )
-    row = (
-        await uow.session.execute(
-            select(meetings).where(meetings.c.tour_id == tour_id).with_for_update()
-        )
-    ).first()
+        statement = pg_insert(meetings).values(tour_id=tour_id)
+        row = (
+            await uow.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[meetings.c.tour_id],
+                    set_={"tour_id": statement.excluded.tour_id},
+                ).returning(*meetings.c)
+            )
+        ).first()
+    else:
+        row = (
+            await uow.session.execute(
+                select(meetings).where(meetings.c.tour_id == tour_id).with_for_update()
+            )
+        ).first()
     return await _load(uow, row) if row else None
 
 
@@ -174,8 +185,15 @@ async def lock_empty(uow: UnitOfWork, since: datetime, limit: int) -> list[Meeti
 
 async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
     session = uow.session
+    # Attendees of a Chime meeting the tour no longer holds are of no further use: deleted
+    # in the same statement as the meeting's row is written (one round trip).
+    stale = attendees.c.tour_id == meeting.tour_id
+    if meeting.meeting_id is not None:
+        stale = and_(stale, attendees.c.meeting_id != meeting.meeting_id)
+    gone = delete(attendees).where(stale).returning(attendees.c.attendee_id).cte("gone")
     await session.execute(
         update(meetings)
+        .add_cte(gone)
         .where(meetings.c.tour_id == meeting.tour_id)
         .values(
             generation=meeting.generation,
@@ -189,11 +207,6 @@ async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
             attendee_seconds=meeting.attendee_seconds,
         )
     )
-    # Attendees of a Chime meeting the tour no longer holds are of no further use.
-    stale = attendees.c.tour_id == meeting.tour_id
-    if meeting.meeting_id is not None:
-        stale = and_(stale, attendees.c.meeting_id != meeting.meeting_id)
-    await session.execute(delete(attendees).where(stale))
     rows = [
         {
             "attendee_id": a.attendee_id,
