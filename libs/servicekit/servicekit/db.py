@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
+from servicekit.outbox_wakeup import OutboxWakeup
 from servicekit.tables import outbox
 from servicekit.telemetry import current_trace_headers
 
@@ -113,6 +114,7 @@ class Database:
         self.url = url
         self.source = source
         self.events = events
+        self.outbox_wakeup = OutboxWakeup(libpq_url(url), f"{source} outbox wake-up")
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
             pool_size=pool_size,
@@ -151,6 +153,7 @@ class Database:
         return True
 
     async def dispose(self) -> None:
+        await self.outbox_wakeup.close()
         await self.engine.dispose()
 
 
@@ -164,6 +167,7 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self._pending: list[PendingEvent] = []
         self._tracked: dict[int, Aggregate] = {}
+        self._wrote_events = False
         self.committed = False
 
     @property
@@ -177,6 +181,7 @@ class UnitOfWork:
             self._session = AsyncSession(self.db.engine, expire_on_commit=False)
             self._pending = []
             self._tracked = {}
+            self._wrote_events = False
             self.committed = False
         self._depth += 1
         return self
@@ -268,7 +273,8 @@ class UnitOfWork:
             for p in self._pending
         ]
         self._pending = []
-        await self.session.execute(outbox.insert(), rows)  # its trigger wakes the relay
+        await self.session.execute(outbox.insert(), rows)
+        self._wrote_events = True
 
     async def commit(self) -> None:
         """Commit the transaction with its events; inside a nested unit of work, defer to the outer."""
@@ -278,8 +284,12 @@ class UnitOfWork:
         await self.flush_events()
         await self.session.commit()
         self.committed = True
+        if self._wrote_events:
+            self._wrote_events = False
+            self.db.outbox_wakeup.written()  # after the commit: the relay can see the rows
 
     async def rollback(self) -> None:
         self._pending = []
         self._tracked = {}
+        self._wrote_events = False
         await self.session.rollback()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    DDL,
     BigInteger,
     Column,
     DateTime,
@@ -14,7 +13,6 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
-    event,
     func,
     text,
 )
@@ -22,6 +20,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Connection
 
 OUTBOX_CHANNEL = "realty_outbox"
+"""The channel the relay LISTENs on; `servicekit.outbox_wakeup` notifies it after commits."""
 
 bus_metadata = MetaData()
 
@@ -50,24 +49,20 @@ inbox = Table(
 )
 
 
-# One NOTIFY per inserting statement wakes the relay at commit, with no extra round trip.
-event.listen(
-    outbox,
-    "after_create",
-    DDL(  # type: ignore[no-untyped-call]
-        f"""
-        CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$;
-        CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-            FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
-        """
-    ),
-)
-
-
 def create_bus_tables(connection: Connection) -> None:
     """Create the outbox and inbox tables (call from a service's first Alembic migration)."""
     bus_metadata.create_all(connection)
+
+
+def drop_outbox_notify_trigger(connection: Connection) -> None:
+    """Drop the NOTIFY-on-insert trigger that earlier versions put on the outbox.
+
+    A NOTIFY inside the producing transaction serializes every commit on a database-wide
+    lock (see `servicekit.outbox_wakeup`); the relay is now woken after the commit instead.
+    A service calls this from a migration of its own; idempotent.
+    """
+    connection.execute(text("DROP TRIGGER IF EXISTS outbox_notify ON outbox"))
+    connection.execute(text("DROP FUNCTION IF EXISTS outbox_notify()"))
 
 
 def drop_bus_tables(connection: Connection) -> None:

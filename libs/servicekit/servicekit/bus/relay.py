@@ -2,8 +2,10 @@
 
 One relay per service database runs at a time (a PostgreSQL advisory lock elects it), so
 events of one entity go out in commit order. Within a batch, events of different entities
-are published concurrently and events of the same entity one after another; an entity whose
-publish fails keeps its remaining events for the next round. While NATS is down the relay
+are published concurrently (a wave: pipelined, their acks awaited together) and events of the
+same entity one after another, in successive waves; an entity whose publish fails keeps its
+remaining events for the next round. The relay is woken by commits (`OutboxWakeup`: an event
+in this process, a NOTIFY from another) and otherwise looks every `idle_interval`. While NATS is down the relay
 waits and retries with backoff; rows stay in the outbox until JetStream acknowledges them.
 Re-publishing after a crash is harmless: the event id is the `Nats-Msg-Id`.
 """
@@ -11,6 +13,7 @@ Re-publishing after a crash is harmless: the event id is the `Nats-Msg-Id`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
@@ -20,14 +23,23 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from sqlalchemy import select, update
+from sqlalchemy import any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.sql import func
 
-from servicekit.bus.connection import Bus
+from servicekit.bus.connection import Bus, Outgoing
 from servicekit.db import Database, libpq_url
 from servicekit.tables import OUTBOX_CHANNEL, outbox
 
 log = logging.getLogger(__name__)
+
+MARK_PUBLISHED = (
+    update(outbox)
+    .where(outbox.c.id == any_(bindparam("done", type_=ARRAY(PgUUID(as_uuid=True)))))
+    .values(published_at=func.now())
+)
+"""One statement per batch, its ids one array parameter (not a thousand bound values)."""
 
 
 class OutboxRelay:
@@ -50,6 +62,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay forever (cancel to stop). Waits to become the leader first."""
+        wakeup = self.db.outbox_wakeup
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -59,7 +72,11 @@ class OutboxRelay:
                 ) as listener:
                     await self._become_leader(listener)
                     await listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
-                    await self._relay_while_leader(listener)
+                    wakeup.relaying_here = True
+                    try:
+                        await self._relay_while_leader(listener)
+                    finally:
+                        wakeup.relaying_here = False
             except (psycopg.OperationalError, OSError) as exc:
                 log.warning("outbox relay lost its database connection: %s", exc)
                 await asyncio.sleep(1.0)
@@ -73,8 +90,30 @@ class OutboxRelay:
             await asyncio.sleep(self.idle_interval)
 
     async def _relay_while_leader(self, listener: psycopg.AsyncConnection[Any]) -> None:
+        """Relay batches until the listener fails; woken by commits here or NOTIFYs from elsewhere."""
+        woken = self.db.outbox_wakeup.written_here
+        listening = asyncio.create_task(self._forward_notifies(listener, woken))
+        relaying = asyncio.create_task(self._relay_when_woken(woken))
+        try:
+            done, _ = await asyncio.wait({listening, relaying}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # the listener's connection error ends leadership; re-raised here
+        finally:
+            for task in (listening, relaying):
+                task.cancel()
+            await asyncio.gather(listening, relaying, return_exceptions=True)
+
+    @staticmethod
+    async def _forward_notifies(
+        listener: psycopg.AsyncConnection[Any], woken: asyncio.Event
+    ) -> None:
+        async for _ in listener.notifies():
+            woken.set()
+
+    async def _relay_when_woken(self, woken: asyncio.Event) -> None:
         backoff = 0.1
         while True:
+            woken.clear()  # before reading: a commit from now on wakes the next round
             sent, failed = await self.relay_once()
             if failed:
                 await asyncio.sleep(backoff)
@@ -84,11 +123,9 @@ class OutboxRelay:
             if sent >= self.batch_size:
                 continue
             if sent == 0:
-                await self._wait_for_notify(listener)
-
-    async def _wait_for_notify(self, listener: psycopg.AsyncConnection[Any]) -> None:
-        async for _ in listener.notifies(timeout=self.idle_interval, stop_after=1):
-            break
+                # Also a poll: rows written by a process whose NOTIFY was lost still go out.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), self.idle_interval)
 
     async def relay_once(self) -> tuple[int, int]:
         """Publish one batch; returns (published, failed)."""
@@ -113,36 +150,50 @@ class OutboxRelay:
                 return 0, 0
             done, failed = await self._publish(rows)
             if done:
-                await uow.session.execute(
-                    update(outbox).where(outbox.c.id.in_(done)).values(published_at=func.now())
-                )
+                await uow.session.execute(MARK_PUBLISHED, {"done": done})
             await uow.commit()
         self.published += len(done)
         return len(done), failed
 
     async def _publish(self, rows: Sequence[Any]) -> tuple[list[uuid.UUID], int]:
+        """Publish a batch in waves: the n-th event of every entity, pipelined, per wave.
+
+        A wave is sent whole before its acks are awaited (one round trip for all entities);
+        an entity's next event goes in the next wave, only once the previous one is
+        acknowledged, and an entity with a failed publish keeps the rest for the next round.
+        """
         by_entity: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for row in rows:
             entity_type = row.subject.split(".")[1] if "." in row.subject else row.subject
             by_entity[(entity_type, row.subject_id)].append(row)
         done: list[uuid.UUID] = []
         failed = 0
-
-        async def send_in_order(chain: list[Any]) -> None:
-            nonlocal failed
-            for i, row in enumerate(chain):
-                headers = {"traceparent": row.traceparent} if row.traceparent else None
-                try:
-                    await self.bus.publish(
-                        row.subject, row.envelope, msg_id=str(row.id), headers=headers
+        chains = list(by_entity.values())
+        depth = 0
+        while chains:
+            wave = [chain[depth] for chain in chains]
+            errors = await self.bus.publish_pipelined(
+                [
+                    Outgoing(
+                        row.subject,
+                        row.envelope,
+                        str(row.id),
+                        {"traceparent": row.traceparent} if row.traceparent else None,
                     )
-                except Exception as exc:
-                    failed += len(chain) - i
-                    log.debug("publish of %s failed: %s", row.id, exc)
-                    return
+                    for row in wave
+                ]
+            )
+            going_on: list[list[Any]] = []
+            for chain, row, error in zip(chains, wave, errors, strict=True):
+                if error is not None:
+                    failed += len(chain) - depth
+                    log.debug("publish of %s failed: %s", row.id, error)
+                    continue
                 done.append(row.id)
-
-        await asyncio.gather(*(send_in_order(chain) for chain in by_entity.values()))
+                if depth + 1 < len(chain):
+                    going_on.append(chain)
+            chains = going_on
+            depth += 1
         if failed:
             log.warning("outbox relay: %d events not yet published (NATS unavailable?)", failed)
         return done, failed
