@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -267,6 +268,25 @@ def meeting_ended(event: Event) -> Incoming:
     return _call(event, "Video Call End", message.tour_id, None, message.ended_at, properties)
 
 
+def recording_available(event: Event) -> Incoming:
+    """A tour call's recording ready for playback, credited to the tour's realtor and
+    listing (the message names both)."""
+    message = event.unpack(media_pb2.RecordingAvailable)
+    properties = {"recordingId": message.recording_id, "durationSeconds": message.duration_seconds}
+    call = _call(
+        event, "Recording Available", message.tour_id, None, message.available_at, properties
+    )
+    if call.recorded is None:
+        return call
+    return Incoming(
+        replace(
+            call.recorded,
+            realtor_id=_uuid(message.realtor_id),
+            listing_id=_uuid(message.listing_id),
+        )
+    )
+
+
 def _call(
     event: Event,
     name: str,
@@ -303,4 +323,5 @@ INCOMING: dict[str, tuple[str, Mapper]] = {
     "media.attendee.joined": ("attendee-joined", attendee_joined),
     "media.attendee.left": ("attendee-left", attendee_left),
     "media.meeting.ended": ("meeting-ended", meeting_ended),
+    "media.recording.available": ("recording-available", recording_available),
 }

@@ -211,6 +211,15 @@ _EVENTS = (
         ),
     ),
     PlannedEvent(
+        "Recording Available",
+        Origin.SERVER,
+        "The tour call's recording can be played back (media.recording.available).",
+        _server(
+            recordingId=_p(S, "The recording's id in media."),
+            durationSeconds=_p(INT, "How long the recording runs."),
+        ),
+    ),
+    PlannedEvent(
         "Tour Completion",
         Origin.CLIENT,
         "The buyer's closing screen after a tour: how it went.",

@@ -125,9 +125,17 @@ async def test_registrations_listings_and_calls_are_recorded(stack: Any) -> None
             tour_id=str(tour), meeting_id=meeting, duration_seconds=610, attendee_minutes=11
         ),
     )
+    await stack.publish(
+        "media.recording.available",
+        media_pb2.RecordingAvailable(
+            tour_id=str(tour), recording_id="rec-1", available_at=stamp(NOW),
+            duration_seconds=540, realtor_id=str(user), listing_id=str(listing),
+        ),
+    )  # fmt: skip
     await stack.consumed()
     rows = await stack.rows(
-        "SELECT id, name, properties FROM events WHERE user_id = :u OR listing_id = :l "
+        "SELECT id, name, properties, realtor_id, listing_id FROM events "
+        "WHERE user_id = :u OR listing_id = :l "
         "OR tour_id = :t ORDER BY name",
         u=user,
         l=listing,
@@ -135,9 +143,12 @@ async def test_registrations_listings_and_calls_are_recorded(stack: Any) -> None
     )
     by_name = {r.name: r for r in rows}
     assert sorted(by_name) == [
-        "Listing Created", "Listing Published", "User Registration", "Video Call End",
-        "Video Call Join", "Video Call Leave", "Video Call Start",
+        "Listing Created", "Listing Published", "Recording Available", "User Registration",
+        "Video Call End", "Video Call Join", "Video Call Leave", "Video Call Start",
     ]  # fmt: skip
+    recording = by_name["Recording Available"]
+    assert recording.properties == {"recordingId": "rec-1", "durationSeconds": 540}
+    assert (recording.realtor_id, recording.listing_id) == (user, listing)
     assert by_name["User Registration"].id == registration_id(user)
     assert by_name["User Registration"].properties == {"role": "REALTOR"}
     assert by_name["Listing Created"].properties == {"city": "Austin", "state": "TX"}
