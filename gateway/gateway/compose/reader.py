@@ -279,6 +279,8 @@ class _Reader:
         extends = any(n == "extends" for n, _ in applied)
         is_extension = isinstance(node, TypeExtensionNode) or extends
         type_shareable = any(n == "shareable" for n, _ in applied)
+        # `@external` on a type marks every field of that definition external.
+        type_external = any(n == "external" for n, _ in applied)
         for directive_name, args in applied:
             if directive_name == "key":
                 fields = _string(args.get("fields"))
@@ -316,6 +318,7 @@ class _Reader:
                 continue
             read = self.read_field(field_node, name)
             read.shareable = read.shareable or type_shareable
+            read.external = read.external or type_external
             owner.fields.setdefault(read.name, read)
 
     def read_field(self, node: object, parent: str) -> Field:

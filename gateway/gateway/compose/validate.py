@@ -256,6 +256,13 @@ def _check_requires(subgraph: Subgraph, issues: IssueLog) -> None:
             selections = checker.parse(item.requires)
             if selections is None:
                 continue
+            # A local field may lead to external ones (`comments { authorId }` with only
+            # `authorId` external): the requirement is what lies below it.
+            leads_out = {
+                s.name
+                for s in selections
+                if s.name and s.children and _reaches_external(subgraph, owner.name, s)
+            }
 
             def visit(
                 type_name: str,
@@ -263,9 +270,15 @@ def _check_requires(subgraph: Subgraph, issues: IssueLog) -> None:
                 found: Field,
                 depth: int,
                 checker: _FieldSetChecker = checker,
+                leads_out: set[str] = leads_out,
             ) -> None:
                 subgraph.required.add((type_name, field_name))
-                if depth == 0 and not found.external and subgraph.fed2:
+                if (
+                    depth == 0
+                    and not found.external
+                    and subgraph.fed2
+                    and field_name not in leads_out
+                ):
                     checker.error(
                         "REQUIRES_FIELDS_MISSING_EXTERNAL",
                         f'field "{type_name}.{field_name}" should not be part of a @requires '
@@ -275,6 +288,25 @@ def _check_requires(subgraph: Subgraph, issues: IssueLog) -> None:
                     )
 
             checker.walk(owner.name, selections, visit)
+
+
+def _reaches_external(subgraph: Subgraph, type_name: str, selection: Selection) -> bool:
+    """Whether a field-set selection on `type_name` holds an `@external` field below it."""
+    owner = subgraph.types.get(type_name)
+    found = owner.fields.get(selection.name) if owner is not None and selection.name else None
+    if found is None:
+        return False
+    if found.external:
+        return True
+    child = found.type.named
+    for sub in selection.children:
+        if sub.type_condition is not None or not sub.name:
+            inner = sub.type_condition or child
+            if any(_reaches_external(subgraph, inner, s) for s in sub.children):
+                return True
+        elif _reaches_external(subgraph, child, sub):
+            return True
+    return False
 
 
 def _check_provides(subgraph: Subgraph, issues: IssueLog) -> None:

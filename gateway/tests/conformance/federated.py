@@ -162,9 +162,13 @@ class LocalTransport:
 
 
 def compose_sdl(*services: Service) -> str:
-    """The supergraph `gateway compose` writes for these services."""
+    """The supergraph `gateway compose` writes for these services, as Federation v2 subgraphs.
+
+    Each SDL goes with the `@link` a v2 subgraph publishes, so composition applies the v2
+    rules (shareability, `@external` on key fields, `@requires` field sets) to the cases.
+    """
     sdl: str = compose(
-        [SubgraphSource(s.name, f"http://{s.name}.invalid", s.sdl) for s in services]
+        [SubgraphSource(s.name, f"http://{s.name}.invalid", LINK + s.sdl) for s in services]
     )
     return sdl
 

@@ -83,3 +83,22 @@ async def test_each_step_of_the_chain_gets_what_the_step_before_returned(
     assert result == {"data": {"feed": [{field: value} for value in values]}}
     assert federation.fetched == fetched
     assert federation.subgraph_errors() == []
+
+
+async def test_a_requirement_must_still_reach_an_external_field(kit: Any) -> None:
+    from gateway.compose import CompositionError
+
+    local_only = kit.Service(
+        "agents",
+        """
+        type Listing @key(fields: "id") {
+          id: ID!  agent: Agent  listedByNewcomer: Boolean! @requires(fields: "agent { id }")
+        }
+        type Agent @key(fields: "id") { id: ID! }
+        """,
+    )
+    owner = kit.Service(
+        "catalog", 'type Query { l: Listing } type Listing @key(fields: "id") { id: ID! }'
+    )
+    with pytest.raises(CompositionError, match="REQUIRES_FIELDS_MISSING_EXTERNAL"):
+        kit.compose_sdl(owner, local_only)

@@ -109,7 +109,7 @@ def _offers(kit: Any) -> Any:
     listings = kit.Service(
         "listings",
         """
-        type Home @key(fields: "id") { id: ID!  title: String! }
+        type Home @key(fields: "id") { id: ID!  title: String! @shareable }
         """,
         entities={"Home": lambda rep: {"id": rep["id"], "title": f"Home {rep['id']}"}},
     )

@@ -174,7 +174,7 @@ async def test_a_field_of_a_type_keyed_elsewhere_comes_through_the_parent_entity
         "agents",
         """
         type Query { agent(id: ID!): Agent }
-        type Agent @key(fields: "id") { id: ID!  name: String!  agency: Agency }
+        type Agent @key(fields: "id") { id: ID!  name: String!  agency: Agency @shareable }
         type Agency @key(fields: "id") { id: ID! }
         """,
         root={"agent": lambda args: {"id": args["id"], "name": "Rosa", "agency": {"id": "g1"}}},
