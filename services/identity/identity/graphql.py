@@ -115,7 +115,26 @@ class User:
 
     @classmethod
     def of(cls, user: domain.User, *, viewer: Principal | None = None) -> User:
-        return cls(id=strawberry.ID(str(user.id)), account=user, viewer=viewer)
+        """The public fields are copied as plain attributes: read by the default resolver,
+        they cost no Python resolver call each (an `_entities` batch reads many)."""
+        r = user.realtor
+        return cls(
+            id=strawberry.ID(str(user.id)),
+            account=user,
+            viewer=viewer,
+            role=user.role,
+            display_name=user.display_name,
+            avatar_url=user.avatar_url,
+            realtor_profile=None
+            if r is None
+            else RealtorProfile(
+                license_number=r.license_number,
+                brokerage=r.brokerage,
+                bio=r.bio,
+                verified=r.verified,
+            ),
+            created_at=user.created_at,
+        )
 
     @classmethod
     async def resolve_reference(cls, info: GqlInfo, id: strawberry.ID) -> User | None:
@@ -135,21 +154,16 @@ class User:
     async def email(self, info: GqlInfo) -> str:
         return (await self._private(info)).email
 
-    @strawberry.field(description="What the user is on the platform.")
-    def role(self) -> Role:  # type: ignore[valid-type]
-        return self.account.role
-
-    @strawberry.field(description="Name shown to other users.")
-    def display_name(self) -> str:
-        return self.account.display_name
+    role: Role = strawberry.field(  # type: ignore[valid-type]
+        description="What the user is on the platform."
+    )
+    display_name: str = strawberry.field(description="Name shown to other users.")
 
     @strawberry.field(description="Phone number in E.164 form (self or admin only).")
     async def phone(self, info: GqlInfo) -> str | None:
         return (await self._private(info)).phone
 
-    @strawberry.field(description="URL of the user's picture.")
-    def avatar_url(self) -> str | None:
-        return self.account.avatar_url
+    avatar_url: str | None = strawberry.field(description="URL of the user's picture.")
 
     @strawberry.field(description="The user's IANA time zone, e.g. Europe/Paris (self or admin).")
     async def time_zone(self, info: GqlInfo) -> str:
@@ -159,18 +173,10 @@ class User:
     async def email_verified(self, info: GqlInfo) -> bool:
         return (await self._private(info)).email_verified
 
-    @strawberry.field(description="Professional details; present for realtors only.")
-    def realtor_profile(self) -> RealtorProfile | None:
-        r = self.account.realtor
-        if r is None:
-            return None
-        return RealtorProfile(
-            license_number=r.license_number, brokerage=r.brokerage, bio=r.bio, verified=r.verified
-        )
-
-    @strawberry.field(description="When the account was created.")
-    def created_at(self) -> datetime:
-        return self.account.created_at
+    realtor_profile: RealtorProfile | None = strawberry.field(
+        description="Professional details; present for realtors only."
+    )
+    created_at: datetime = strawberry.field(description="When the account was created.")
 
 
 @strawberry.type(description="The result of signing in: tokens and the signed-in user.")
