@@ -31,6 +31,10 @@ __all__ = ["Execution", "locate", "merge_into", "unavailable"]
 log = logging.getLogger(__name__)
 
 Located = tuple[dict[str, Any], tuple[str | int, ...]]  # an object and its response path
+# A response path as a linked list, `(parent, key)` pairs ending in None: extending one
+# costs a pair, where a tuple path copies every segment above. Read back only for errors.
+Linked = tuple[Any, str | int] | None
+Found = tuple[dict[str, Any], Linked]  # an object and its linked response path
 
 
 def unavailable(graph: str, reason: str) -> JSON:
@@ -52,6 +56,8 @@ def merge_into(target: dict[str, Any], source: Mapping[str, Any]) -> None:
         current = target.get(key)
         if current is None:
             target[key] = value
+        elif current is value:  # one answer merged into objects sharing it: already there
+            continue
         elif isinstance(value, dict):
             if isinstance(current, dict):
                 merge_into(current, value)
@@ -101,6 +107,55 @@ def _flatten(value: Any, where: tuple[str | int, ...], out: list[Located]) -> No
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _flatten(item, (*where, index), out)
+
+
+def _linked_list(where: Linked) -> list[str | int]:
+    out: list[str | int] = []
+    while where is not None:
+        where, key = where
+        out.append(key)
+    out.reverse()
+    return out
+
+
+def _find(
+    root: dict[str, Any], path: tuple[PathSeg, ...], memo: dict[tuple[PathSeg, ...], list[Found]]
+) -> list[Found]:
+    """`locate` with linked paths, sharing every prefix already walked in `memo`.
+
+    The groups of a wave often sit at one position or under a common one (a product's
+    inventory and its reviews, the authors below those reviews): each prefix of their
+    paths is walked once per wave. The memo lives for one wave, while nothing merges.
+    """
+    found = memo.get(path)
+    if found is not None:
+        return found
+    if not path:
+        found = [(root, None)]
+    else:
+        above = _find(root, path[:-1], memo)
+        segment = path[-1]
+        found = []
+        if isinstance(segment, str):
+            append = found.append
+            for obj, where in above:
+                value = obj.get(segment)
+                if isinstance(value, dict):
+                    append((value, (where, segment)))
+                elif isinstance(value, list):
+                    _flatten_linked(value, (where, segment), found)
+        else:
+            found = [(obj, where) for obj, where in above if obj.get("__typename") in segment]
+    memo[path] = found
+    return found
+
+
+def _flatten_linked(items: list[Any], where: Linked, out: list[Found]) -> None:
+    for index, item in enumerate(items):
+        if isinstance(item, dict):
+            out.append((item, (where, index)))
+        elif isinstance(item, list):
+            _flatten_linked(item, (where, index), out)
 
 
 async def _together(fetches: list[Coroutine[Any, Any, None]]) -> None:
@@ -192,6 +247,145 @@ def _entity_representation(group: Group, obj: dict[str, Any]) -> dict[str, Any] 
     return None if rep_type is None else {"__typename": rep_type, **fields}
 
 
+# The distinct representations at one position for one kind of group, each with the
+# objects it fills, in the order they were found: {identity: (representation, objects)}.
+_Entities = dict[Any, tuple[dict[str, Any], list[Found]]]
+
+
+class _WaveMemo:
+    """What the groups of one wave share while nothing merges: located objects per path
+    (`_find`), and the distinct entities per path and representation template, since
+    groups bound for several subgraphs (a product's inventory and its reviews) often
+    need the same representations of the same objects."""
+
+    __slots__ = ("entities", "paths")
+
+    def __init__(self) -> None:
+        self.paths: dict[tuple[PathSeg, ...], list[Found]] = {}
+        self.entities: dict[tuple[Any, ...], _Entities] = {}
+
+
+def _entities_at(data: dict[str, Any], group: Group, memo: _WaveMemo) -> _Entities:
+    """The distinct representations `group` needs, each with the objects it fills.
+
+    An object without the data its representation needs, with a null in its key or
+    without a type is skipped (see `_entity_representation`)."""
+    shape_key = (group.path, group.rep, group.rep_typename, group.key, group.key_nested)
+    found = memo.entities.get(shape_key)
+    if found is not None:
+        return found
+    found = {}
+    located = _find(data, group.path, memo.paths)
+    plain = _plain_template(group)
+    if plain is not None:
+        _collect_plain(located, group, plain, found)
+    else:
+        _collect_general(located, group, found)
+    memo.entities[shape_key] = found
+    return found
+
+
+# (names, data keys, positions of the plain key fields) of a flat template, or None;
+# per (template, key names, nested key): computed once, not per group and wave.
+_Plain = tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]
+_PLAIN: dict[tuple[Any, ...], _Plain | None] = {}
+
+
+def _plain_template(group: Group) -> _Plain | None:
+    """The representation's names, data keys and key positions when it is flat: no
+    nested selection, no type condition, no `__typename` of its own (the common `{id}`
+    or `{upc price}`)."""
+    cache_key = (group.rep, group.key_names, group.key_nested)
+    try:
+        return _PLAIN[cache_key]
+    except KeyError:
+        pass
+    found = _flat(group)
+    if len(_PLAIN) >= 4096:
+        _PLAIN.clear()
+    _PLAIN[cache_key] = found
+    return found
+
+
+def _flat(group: Group) -> _Plain | None:
+    names = ["__typename"]
+    keys = []
+    for name, key, sub in group.rep:
+        if sub is not None or name == "__typename" or name.startswith("... on "):
+            return None
+        names.append(name)
+        keys.append(key)
+    if len(set(names)) < len(names) or group.key_nested:
+        return None
+    if any(name not in names for name in group.key_names):
+        return None
+    checked = tuple(names.index(name) for name in group.key_names)
+    return tuple(names), tuple(keys), checked
+
+
+def _collect_plain(
+    located: list[Found],
+    group: Group,
+    plain: _Plain,
+    out: _Entities,
+) -> None:
+    """`_collect_general` for a flat template: values read straight into the identity,
+    the representation built once per distinct entity."""
+    names, keys, checked = plain
+    typename = group.rep_typename
+    for obj, where in located:
+        rep_type = typename or obj.get("__typename")
+        if rep_type is None:
+            continue
+        values: list[Any] = [rep_type]
+        for key in keys:
+            value = obj.get(key, _ABSENT)
+            if value is _ABSENT:
+                break  # the data this fetch needs never arrived
+            values.append(value)
+        else:
+            null = False
+            for position in checked:
+                if values[position] is None:
+                    null = True  # a null key: no entity to resolve
+                    break
+            if null:
+                continue
+            identity = _identity_of(names, values)
+            entry = out.get(identity)
+            if entry is None:
+                out[identity] = (dict(zip(names, values, strict=True)), [(obj, where)])
+            else:
+                entry[1].append((obj, where))
+
+
+def _collect_general(located: list[Found], group: Group, out: _Entities) -> None:
+    typename = group.rep_typename
+    flat = group.key_names
+    nested = group.key_nested
+    for obj, where in located:
+        fields = _representation(group.rep, obj)
+        if fields is None:
+            continue
+        null = False
+        for name in flat:  # the common key, `id`, checked inline
+            if fields.get(name) is None:
+                null = True
+                break
+        if null or (nested and _null_in_key(group.key, fields)):
+            continue
+        rep_type = typename or obj.get("__typename")
+        if rep_type is None:
+            continue
+        rep = {"__typename": rep_type, **fields}
+        identity = _identity(rep)
+        entry = out.get(identity)
+        if entry is None:
+            out[identity] = (rep, [(obj, where)])
+        else:
+            entry[1].append((obj, where))
+
+
 class _Batch:
     """One `_entities` field of a wave: its representations and the objects each one fills.
 
@@ -204,8 +398,8 @@ class _Batch:
     def __init__(self, group: Group) -> None:
         self.group = group
         self.reps: list[dict[str, Any]] = []
-        self.owners: list[list[Located]] = []
-        self.seen: dict[bytes, int] = {}
+        self.owners: list[list[Found]] = []
+        self.seen: dict[Any, int] = {}
 
 
 class Execution:
@@ -342,6 +536,7 @@ class Execution:
     async def _wave(self, groups: list[Group]) -> None:
         shared: dict[tuple[str, str, str], _Batch] = {}
         contextual: list[Group] | None = None
+        memo = _WaveMemo()
         for group in groups:
             if group.contexts:  # `@fromContext` arguments: fetched apart, see `_contextual`
                 contextual = [*(contextual or ()), group]
@@ -350,7 +545,7 @@ class Execution:
             batch = shared.get(key)
             if batch is None:
                 batch = shared[key] = _Batch(group)
-            self._collect(group, batch)
+            self._collect(group, batch, memo)
         by_graph: dict[str, list[_Batch]] = {}
         for batch in shared.values():
             if batch.reps:
@@ -365,34 +560,19 @@ class Execution:
         elif by_graph:
             await _together([self._entities(g, b) for g, b in by_graph.items()])
 
-    def _collect(self, group: Group, batch: _Batch) -> None:
+    def _collect(self, group: Group, batch: _Batch, memo: _WaveMemo) -> None:
+        """Add the group's distinct representations, and the objects each fills, to `batch`."""
         seen = batch.seen
-        typename = group.rep_typename
-        flat = group.key_names
-        nested = group.key_nested
-        for obj, where in _locate(self.data, group.path):
-            fields = _representation(group.rep, obj)
-            if fields is None:
-                continue
-            null = False
-            for name in flat:  # the common key, `id`, checked inline
-                if fields.get(name) is None:
-                    null = True
-                    break
-            if null or (nested and _null_in_key(group.key, fields)):
-                continue
-            rep_type = typename or obj.get("__typename")
-            if rep_type is None:
-                continue
-            rep = {"__typename": rep_type, **fields}
-            identity = orjson.dumps(rep)
+        reps = batch.reps
+        owners = batch.owners
+        for identity, (rep, located) in _entities_at(self.data, group, memo).items():
             index = seen.get(identity)
             if index is None:
-                seen[identity] = len(batch.reps)
-                batch.reps.append(rep)
-                batch.owners.append([(obj, where)])
+                seen[identity] = len(reps)
+                reps.append(rep)
+                owners.append(list(located))
             else:
-                batch.owners[index].append((obj, where))
+                owners[index].extend(located)
 
     async def _entities(self, graph: str, batches: list[_Batch]) -> None:
         spec = self.plan.entity_fetch([batch.group for batch in batches])
@@ -429,7 +609,7 @@ class Execution:
             for alias, batch in zip(spec.aliases, batches, strict=True):
                 results = data.get(alias)
                 if isinstance(results, list):
-                    owners = batch.owners
+                    owners: Sequence[Sequence[tuple[dict[str, Any], Any]]] = batch.owners
                     for result, located in zip(results, owners, strict=False):
                         if isinstance(result, dict):
                             for obj, _ in located:
@@ -448,13 +628,39 @@ class Execution:
                 index = int(alias[1:])
                 if index < len(batches) and path[1] < len(batches[index].owners):
                     for _, where in batches[index].owners[path[1]]:
-                        self.errors.append(_client_error(error, [*where, *path[2:]]))
+                        self.errors.append(_client_error(error, [*_path_of(where), *path[2:]]))
                     return
         if isinstance(data, dict):
             self.errors.append(_client_error(error, None))
             return
         for batch in batches:  # the whole fetch failed: say so where each group's data was due
-            self.errors.append(_client_error(error, list(batch.owners[0][0][1])))
+            self.errors.append(_client_error(error, _path_of(batch.owners[0][0][1])))
+
+
+def _path_of(where: Any) -> list[str | int]:
+    """A located object's response path as a list: batches of context groups hold tuple
+    paths (`collect_contextual`, starting with a field name), the others linked ones
+    (`_find`, starting with a parent link or None)."""
+    if not where:
+        return []
+    if where[0] is None or where[0].__class__ is tuple:
+        return _linked_list(where)
+    return list(where)
+
+
+def _identity(rep: dict[str, Any]) -> Any:
+    """What deduplicates a representation (see `_identity_of`)."""
+    return _identity_of(tuple(rep), list(rep.values()))
+
+
+def _identity_of(names: tuple[str, ...], values: list[Any]) -> Any:
+    """Equal exactly when two representations' JSON is: the names and values when every
+    value is a string (the common key, `{"__typename", "id"}`), the JSON itself otherwise
+    (a tuple would equate `1`, `1.0` and `True`)."""
+    for value in values:
+        if value.__class__ is not str:
+            return orjson.dumps(dict(zip(names, values, strict=True)))
+    return (names, *values)
 
 
 def _client_error(error: Any, path: Any) -> dict[str, Any]:
