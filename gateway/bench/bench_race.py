@@ -11,9 +11,12 @@ as configured by default, and once more with `GATEWAY_COALESCE=false`), Apollo G
 `npm ci` from the pinned `race/package.json` + `package-lock.json` into `.tools/race`
 (ignored by git); without npm, or when the install fails, the bench says so and skips.
 
-Two operations: a heavy one (top products with their inventory, which `@requires` price
+Three operations: a heavy one (top products with their inventory, which `@requires` price
 and weight, and their reviews with each author: two entity hops, three subgraphs after
-the root) and a light one (`me`, one subgraph). Rounds alternate between the gateways
+the root), a light one (`me`, one subgraph) and `deep`, the public gateway benchmark's
+nested query (users and top products down through reviews, products, authors and their
+reviews again: three waves of entity fetches, a ~60 KiB answer); `BENCH_RACE_QUERIES`
+(default `heavy,light,deep`) picks them. Rounds alternate between the gateways
 (`BENCH_RACE_ROUNDS`, each `BENCH_RACE_SECONDS` per gateway and operation after
 `BENCH_RACE_WARM_UP_SECONDS` of the same load unmeasured, at
 `BENCH_CONCURRENCY` clients from an aiohttp load generator in this process); for each
