@@ -39,6 +39,7 @@ from servicekit.bus import Bus
 from servicekit.embedded import free_port
 from servicekit.mail import MailCatcher
 from servicekit.testing import DatabaseFactory, TokenIssuer
+from sqlalchemy import event
 
 JOIN = """
 mutation($tourId: ID!, $deviceId: String) {
@@ -150,17 +151,27 @@ async def _round(
         joined: dict[str, Any] = body["data"]["joinTour"]
         return joined
 
+    statements = 0
+
+    def counted(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    engine = stack.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counted)
     cpu, wall = time.process_time(), time.perf_counter()
     results = await asyncio.gather(
         *(one(t.id, p) for t, buyer, realtor in tours for p in (buyer, realtor))
     )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    event.remove(engine, "before_cursor_execute", counted)
     calls = chime.calls()
     print(
         f"\n{name}: p50 {statistics.median(latencies):.0f} ms, "
         f"p95 {_percentile(latencies, 0.95):.0f} ms, wall {wall * 1000:.0f} ms; "
         f"Chime calls per join {sum(calls.values()) / len(results):.2f} ({dict(calls)}); "
         f"media's CPU {cpu * 1000 / len(results):.1f} ms per join; "
+        f"{statements / len(results):.1f} SQL statements per join; "
         f"inside Chime calls {timer.seconds * 1000 / len(results):.0f} ms per join"
         + (f"; {len(refused)} RATE_LIMITED" if refused else "")
     )
