@@ -1,0 +1,69 @@
+"""CPU per request of scheduling's hot read paths, in-process: a buyer's `upcomingTours`
+(as the gateway asks for it, under the User entity) and a listing's `availableSlots` over
+a working week.
+
+The app is the subgraph the production process serves (probes, middleware, real
+PostgreSQL; listings and identity are the tests' stand-ins over mutual TLS), driven one
+request at a time over ASGI, so the figure is CPU per request, not a throughput that
+depends on what else runs on the machine. Also prints where that CPU goes by package
+(cProfile own time). Run with `make bench`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scheduling.graphql import build_schema
+from servicekit.auth import Role
+from servicekit.graphql import SubgraphApp
+from servicekit.http import service_app
+from servicekit.testing.cpu import cpu_per_request, profile_line, where_cpu_goes
+from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp
+
+TUESDAY_10AM = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)  # 10:00 in New York
+TOURS = 12
+UPCOMING = """query($reps: [_Any!]!, $first: Int) { _entities(representations: $reps) {
+  ... on User { id upcomingTours(first: $first) { edges { cursor node { id status startsAt
+  endsAt listing { id } realtor { id } buyer { id } } }
+  pageInfo { hasNextPage endCursor } } } } }"""
+SLOTS = """query($l: ID!, $f: DateTime!, $t: DateTime!) {
+  availableSlots(listingId: $l, from: $f, to: $t, durationMinutes: 30) { startsAt endsAt } }"""
+
+
+def app_of(stack: Any) -> ASGIApp:
+    """Scheduling's HTTP app as `runtime()` assembles it (subgraph, WebSocket route, probes)."""
+    parts = stack.parts
+    graphql = SubgraphApp(build_schema(), verifier=parts.infra.verifier, services=parts.services)
+    return service_app(graphql=graphql, checks={}, routes=[WebSocketRoute("/graphql", graphql)])
+
+
+async def bench_cpu_per_request(stack: Any) -> None:
+    _realtor, listing = await stack.open_for_tours(buffer=0)
+    buyer = stack.peers.person(Role.BUYER)
+    for n in range(TOURS):  # Tuesday to Friday, at 10:00, 11:00 and 12:00
+        starts = TUESDAY_10AM + timedelta(days=n // 3, hours=n % 3)
+        answer = await stack.request(buyer, listing, starts)
+        assert not answer.get("errors"), answer
+    app = app_of(stack)
+    headers = stack.issuer.headers(buyer.id, Role.BUYER)
+    cases = {
+        "upcomingTours first 10": lambda i: {
+            "query": UPCOMING,
+            "variables": {"reps": [{"__typename": "User", "id": str(buyer.id)}], "first": 10},
+        },
+        "availableSlots 5 days": lambda i: {
+            "query": SLOTS,
+            "variables": {
+                "l": str(listing),
+                "f": TUESDAY_10AM.isoformat(),
+                "t": (TUESDAY_10AM + timedelta(days=5)).isoformat(),
+            },
+        },
+    }
+    print("\nscheduling, CPU per request (shared machine: compare CPU ms, not wall time)")
+    for name, body in cases.items():
+        figures = await cpu_per_request(app, body, headers=headers)
+        print(figures.line(name))
+        print("    where: " + profile_line(await where_cpu_goes(app, body, headers=headers)))
