@@ -13,7 +13,9 @@ from typing import Any
 
 from servicekit.db import Database
 from servicekit.vocabulary import BadUserInput, Role
-from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg as psycopg_dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from identity.audit import AuditRecord, ChainCheck, ChainReport
@@ -23,6 +25,20 @@ from identity.store.users import user_from_row
 from identity.tables import audit_log, signing_keys, users
 
 SEARCH_MAX = 200
+
+
+def _driver_sql(statement: Select[Any]) -> str:
+    """A statement as psycopg's SQL text (`%(name)s` parameters), compiled once at import:
+    `me` and every entity lookup skip SQLAlchemy's per-call statement building, coercion
+    and cache key; the columns are plain types psycopg returns as the row mapper expects
+    (UUID, text, boolean, timestamptz)."""
+    return str(statement.compile(dialect=psycopg_dialect()))  # type: ignore[no-untyped-call]
+
+
+USER_BY_ID = _driver_sql(select(users).where(users.c.id == bindparam("key")))
+USERS_BY_IDS = _driver_sql(
+    select(users).where(users.c.id == func.any(bindparam("keys", type_=ARRAY(UUID(as_uuid=True)))))
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,7 @@ class IdentityQueries:
 
     async def user(self, user_id: uuid.UUID) -> User | None:
         async with self.db.reads() as conn:  # autocommit: no BEGIN/ROLLBACK round trips
-            row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+            row = (await conn.exec_driver_sql(USER_BY_ID, {"key": user_id})).first()
         return user_from_row(row) if row else None
 
     async def users_by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
@@ -68,7 +84,7 @@ class IdentityQueries:
         if not ids:
             return {}
         async with self.db.reads() as conn:
-            rows = (await conn.execute(select(users).where(users.c.id.in_(set(ids))))).all()
+            rows = (await conn.exec_driver_sql(USERS_BY_IDS, {"keys": list(set(ids))})).all()
         return {row.id: user_from_row(row) for row in rows}
 
     async def search_users(
