@@ -333,6 +333,24 @@ def _collect_plain(
     the representation built once per distinct entity."""
     names, keys, checked = plain
     typename = group.rep_typename
+    if len(keys) == 1 and checked == (1,):  # the common `{id}`: no list, no loop
+        only = keys[0]
+        for obj, where in located:
+            rep_type = typename or obj.get("__typename")
+            value = obj.get(only)
+            if rep_type is None or value is None:
+                continue  # no type, or the key is null or never arrived
+            if value.__class__ is str and rep_type.__class__ is str:
+                identity: Any = (names, rep_type, value)
+            else:
+                identity = _identity_of(names, [rep_type, value])
+            entry = out.get(identity)
+            if entry is None:
+                rep = {names[0]: rep_type, names[1]: value}
+                out[identity] = (rep, [(obj, where)])
+            else:
+                entry[1].append((obj, where))
+        return
     for obj, where in located:
         rep_type = typename or obj.get("__typename")
         if rep_type is None:
