@@ -26,7 +26,7 @@ async def relaying(relay: OutboxRelay, db: Database) -> AsyncIterator[None]:
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_until(predicate, timeout: float = 40.0) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:

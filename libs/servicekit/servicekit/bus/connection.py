@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import nats
@@ -25,16 +23,6 @@ log = logging.getLogger(__name__)
 
 DLQ_STREAM = "DLQ"
 DUPLICATE_WINDOW_SECONDS = 600.0
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message for `Bus.publish_pipelined`."""
-
-    logical_subject: str
-    data: bytes
-    msg_id: str
-    headers: dict[str, Any] | None = None
 
 
 class Bus:
@@ -174,44 +162,3 @@ class Bus:
             data,
             headers={"Nats-Msg-Id": msg_id, **(headers or {})},
         )
-
-    async def publish_pipelined(
-        self, messages: Sequence[Outgoing], *, timeout: float = 5.0
-    ) -> list[BaseException | None]:
-        """Publish all, then await their acks together: one round trip for the lot.
-
-        The messages leave on the one connection in the given order, so JetStream stores
-        them in that order; returns, per message, None once acknowledged or the error (an
-        ack not back within `timeout` is a `TimeoutError`; the message may still be stored,
-        and its `msg_id` deduplicates a retry).
-        """
-        js = await self.connect()
-        for subject in {m.logical_subject for m in messages}:
-            await self.ensure_stream_for(subject)
-        futures: list[asyncio.Future[Any]] = []
-        errors: list[BaseException | None] = [None] * len(messages)
-        for i, message in enumerate(messages):
-            try:
-                futures.append(
-                    await js.publish_async(
-                        self.subject(message.logical_subject),
-                        message.data,
-                        wait_stall=timeout,
-                        headers={"Nats-Msg-Id": message.msg_id, **(message.headers or {})},
-                    )
-                )
-            except Exception as exc:  # not sent: this one and every later one fail
-                for j in range(i, len(messages)):
-                    errors[j] = exc
-                break
-        if futures:
-            await asyncio.wait(futures, timeout=timeout)
-        for i, future in enumerate(futures):
-            if not future.done():
-                future.cancel()
-                errors[i] = TimeoutError(f"no ack for {messages[i].msg_id} in {timeout}s")
-            elif future.cancelled():
-                errors[i] = TimeoutError(f"ack for {messages[i].msg_id} cancelled")
-            else:
-                errors[i] = future.exception()
-        return errors

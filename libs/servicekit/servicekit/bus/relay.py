@@ -2,12 +2,12 @@
 
 One relay per service database runs at a time (a PostgreSQL advisory lock elects it), so
 events of one entity go out in commit order. Within a batch, events of different entities
-are published concurrently (a wave: pipelined, their acks awaited together) and events of the
-same entity one after another, in successive waves; an entity whose publish fails keeps its
-remaining events for the next round. The relay is woken by commits (`OutboxWakeup`: an event
-in this process, a NOTIFY from another) and otherwise looks every `idle_interval`. While NATS is down the relay
-waits and retries with backoff; rows stay in the outbox until JetStream acknowledges them.
-Re-publishing after a crash is harmless: the event id is the `Nats-Msg-Id`.
+are published concurrently and events of the same entity one after another; an entity whose
+publish fails keeps its remaining events for the next round. The relay is woken by commits
+(`OutboxWakeup`: an event in this process, a NOTIFY from another) and otherwise looks every
+`idle_interval`. While NATS is down the relay waits and retries with backoff; rows stay in
+the outbox until JetStream acknowledges them. Re-publishing after a crash is harmless: the
+event id is the `Nats-Msg-Id`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.sql import func
 
-from servicekit.bus.connection import Bus, Outgoing
+from servicekit.bus.connection import Bus
 from servicekit.db import Database, libpq_url
 from servicekit.tables import OUTBOX_CHANNEL, outbox
 
@@ -156,44 +156,28 @@ class OutboxRelay:
         return len(done), failed
 
     async def _publish(self, rows: Sequence[Any]) -> tuple[list[uuid.UUID], int]:
-        """Publish a batch in waves: the n-th event of every entity, pipelined, per wave.
-
-        A wave is sent whole before its acks are awaited (one round trip for all entities);
-        an entity's next event goes in the next wave, only once the previous one is
-        acknowledged, and an entity with a failed publish keeps the rest for the next round.
-        """
         by_entity: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for row in rows:
             entity_type = row.subject.split(".")[1] if "." in row.subject else row.subject
             by_entity[(entity_type, row.subject_id)].append(row)
         done: list[uuid.UUID] = []
         failed = 0
-        chains = list(by_entity.values())
-        depth = 0
-        while chains:
-            wave = [chain[depth] for chain in chains]
-            errors = await self.bus.publish_pipelined(
-                [
-                    Outgoing(
-                        row.subject,
-                        row.envelope,
-                        str(row.id),
-                        {"traceparent": row.traceparent} if row.traceparent else None,
+
+        async def send_in_order(chain: list[Any]) -> None:
+            nonlocal failed
+            for i, row in enumerate(chain):
+                headers = {"traceparent": row.traceparent} if row.traceparent else None
+                try:
+                    await self.bus.publish(
+                        row.subject, row.envelope, msg_id=str(row.id), headers=headers
                     )
-                    for row in wave
-                ]
-            )
-            going_on: list[list[Any]] = []
-            for chain, row, error in zip(chains, wave, errors, strict=True):
-                if error is not None:
-                    failed += len(chain) - depth
-                    log.debug("publish of %s failed: %s", row.id, error)
-                    continue
+                except Exception as exc:
+                    failed += len(chain) - i
+                    log.debug("publish of %s failed: %s", row.id, exc)
+                    return
                 done.append(row.id)
-                if depth + 1 < len(chain):
-                    going_on.append(chain)
-            chains = going_on
-            depth += 1
+
+        await asyncio.gather(*(send_in_order(chain) for chain in by_entity.values()))
         if failed:
             log.warning("outbox relay: %d events not yet published (NATS unavailable?)", failed)
         return done, failed
