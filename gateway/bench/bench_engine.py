@@ -138,7 +138,14 @@ def profile(label: str) -> None:
 
 
 def bench_engine_cpu_per_request() -> None:
-    report(list(QUERIES))
+    import subprocess
+
+    # A process of its own, where `gateway` imports as the installed package.
+    done = subprocess.run(
+        [sys.executable, __file__], capture_output=True, text=True, timeout=600, check=False
+    )
+    print(done.stdout, end="")
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 if __name__ == "__main__":
