@@ -141,7 +141,7 @@ async def bench_dashboard(stack: Any) -> None:
         times.append((time.perf_counter() - began) * 1000)
         assert not body.get("errors"), body
     queries = stack.parts.reports.queries
-    parts = {"rollups": [], "timings": []}
+    parts: dict[str, list[float]] = {"rollups": [], "timings": []}
     end = START + timedelta(days=30)
     for _ in range(10):
         began = time.perf_counter()
