@@ -449,7 +449,10 @@ class SubgraphApp(GraphQL[Context, None]):
     ) -> Context:
         return Context(request=request, verifier=self.verifier, services=self.services)
 
-    def encode_json(self, data: object) -> bytes:
+    def encode_json(self, data: object) -> str:
         """The response body by orjson: several times faster than the json module on the
-        answers' nested dicts and lists, same JSON (no spaces, UTF-8)."""
-        return orjson.dumps(data)
+        answers' nested dicts and lists, same JSON (no spaces, UTF-8).
+
+        A string, not bytes: strawberry sends the WebSocket protocol's messages with this too,
+        and bytes would go out as binary frames, which graphql-transport-ws does not allow."""
+        return orjson.dumps(data).decode()

@@ -70,7 +70,7 @@ async def session(url: str, token: str) -> AsyncIterator[ClientConnection]:
         await ws.send(
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
         )
-        ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        ack = json.loads(await text_frame(ws, 5))
         assert ack["type"] == "connection_ack", ack
         yield ws
 
@@ -89,8 +89,16 @@ async def subscribe(
     )
 
 
+async def text_frame(ws: ClientConnection, timeout: float) -> str:
+    """The next message, which graphql-transport-ws allows only as a text frame (the
+    gateway drops a subgraph socket that sends binary)."""
+    frame = await asyncio.wait_for(ws.recv(), timeout)
+    assert isinstance(frame, str), f"a binary frame: {frame!r}"
+    return frame
+
+
 async def receive(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    message: dict[str, Any] = json.loads(await text_frame(ws, timeout))
     return message
 
 
