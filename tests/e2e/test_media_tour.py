@@ -218,7 +218,8 @@ async def test_a_recorded_tour_with_a_guest_ends_up_in_the_buyers_library(
             attendees: dict[str, str] = {}
             meeting_id = ""
             for name, token in (("Rita", realtor), ("Ben", buyer), ("Gwen", guest)):
-                joined = (await gql(client, url, JOIN, token, t=tour_id))["joinTour"]
+                # The first waits until media has heard of the confirmation (an event).
+                joined = await join_when_open(client, url, token, tour_id)
                 meeting_id = joined["meeting"]["MeetingId"]
                 attendees[name] = joined["attendee"]["AttendeeId"]
             # The guest, in the call now, follows it (through the gateway, from media).
