@@ -40,6 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memoized import memoized_subgraphs
+
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "50"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "4000"))
 SERIAL_REQUESTS = int(os.environ.get("BENCH_SERIAL_REQUESTS", "600"))
@@ -116,8 +119,7 @@ ROOTS: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
 
 def subgraphs_app() -> Any:
     """One ASGI app serving the four subgraphs at /<name>; responses are memoised by body."""
-    import orjson
-    from graphql import GraphQLUnionType, build_schema, execute, parse
+    from graphql import GraphQLUnionType, build_schema
 
     schemas = {}
     for name, sdl in SUBGRAPH_SDL.items():
@@ -134,36 +136,7 @@ def subgraphs_app() -> Any:
             load(rep["id"]) for rep in representations
         ]
         schemas[name] = schema
-    answers: dict[bytes, bytes] = {}
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        key = scope["path"].encode() + body
-        answer = answers.get(key)
-        if answer is None:
-            request = orjson.loads(body)
-            schema = schemas[scope["path"].strip("/")]
-            result = execute(
-                schema, parse(request["query"]), variable_values=request.get("variables")
-            )
-            answer = orjson.dumps(result.formatted)  # type: ignore[union-attr]
-            if len(answers) < 10_000:
-                answers[key] = answer
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(answer)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
-
-    return app
+    return memoized_subgraphs(schemas)
 
 
 SUPERGRAPH = """

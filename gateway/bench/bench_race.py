@@ -44,6 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memoized import memoized_subgraphs
+
 HOST = "127.0.0.1"
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "50"))
 ROUNDS = int(os.environ.get("BENCH_RACE_ROUNDS", "3"))
@@ -196,8 +199,7 @@ def _entity(subgraph: str, rep: dict[str, Any]) -> dict[str, Any] | None:
 
 def subgraphs_app() -> Any:
     """One ASGI app serving the four subgraphs at /<name>; answers memoised by body."""
-    import orjson
-    from graphql import GraphQLUnionType, build_schema, execute, parse
+    from graphql import GraphQLUnionType, build_schema
 
     schemas = {}
     for name, sdl in EXECUTABLE_SDL.items():
@@ -227,39 +229,7 @@ def subgraphs_app() -> Any:
                 {"__typename": "Product", **p} for p in PRODUCTS[:first]
             ]
         schemas[name] = schema
-    answers: dict[bytes, bytes] = {}
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        key = scope["path"].encode() + body
-        answer = answers.get(key)
-        if answer is None:
-            request = orjson.loads(body)
-            schema = schemas[scope["path"].strip("/")]
-            result = execute(
-                schema,
-                parse(request["query"]),
-                variable_values=request.get("variables"),
-                operation_name=request.get("operationName"),
-            )
-            answer = orjson.dumps(result.formatted)  # type: ignore[union-attr]
-            if len(answers) < 10_000:
-                answers[key] = answer
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(answer)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
-
-    return app
+    return memoized_subgraphs(schemas)
 
 
 def supergraph_sdl(base: str) -> str:
