@@ -112,3 +112,33 @@ async def test_a_poison_event_in_a_batch_loses_none_of_the_others(db: Database, 
             await asyncio.sleep(0.02)
     assert sorted(body for body, _ in found) == sorted(v for v in values if v != "poison")
     assert await dead_letters(bus) - before == 1
+
+
+async def test_a_batch_handler_takes_the_fresh_events_of_a_fetch_whole(
+    db: Database, bus: Bus
+) -> None:
+    values = [f"whole-{i:03}" for i in range(120)]
+    ids = await prepare(db, *values)
+    async with db.uow() as uow:  # processed before: not handed to the batch handler again
+        await uow.session.execute(
+            text("INSERT INTO inbox (consumer, event_id, subject) VALUES ('whole', :id, 's')"),
+            {"id": ids[3]},
+        )
+        await uow.commit()
+    await relay_all(db, bus)
+    calls: list[int] = []
+
+    async def record_all(events: list[Event], uow: UnitOfWork) -> None:
+        calls.append(len(events))
+        for event in events:
+            await record_with_transaction(event, uow)
+
+    sub = Subscription("demo.item.changed", record_with_transaction, durable="whole",
+                       batched=True, batch_handler=record_all, fetch=200)  # fmt: skip
+    runner = ConsumerRunner(db, bus, "demo", [sub], batch=64)
+    async with running(runner.run()):
+        found = await wait_for(db, 119)
+    assert [body for body, _ in found] == [v for i, v in enumerate(values) if i != 3]
+    assert sum(calls) == 119
+    # Fetches of 200, not of the runner's 64: the 120 published come in one or two calls.
+    assert len(calls) <= 2 and max(calls) > 64
