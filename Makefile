@@ -63,7 +63,7 @@ test: install browser lighthouse
 
 ## lint: ruff + mypy + the layering contracts of .importlinter + hadolint on every Dockerfile
 lint: install
-	@$(VENV)/bin/hadolint $(wildcard services/*/Dockerfile gateway/Dockerfile)
+	@$(VENV)/bin/hadolint $(wildcard services/*/Dockerfile libs/*/Dockerfile gateway/Dockerfile)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache
