@@ -2,7 +2,7 @@
 # them (.github/workflows/images.yml). Tags are immutable: a deployed tag is a fixed image.
 
 resource "aws_ecr_repository" "service" {
-  for_each             = toset(local.services)
+  for_each             = toset(local.images)
   name                 = "realty/${each.value}"
   image_tag_mutability = "IMMUTABLE"
 

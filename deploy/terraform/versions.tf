@@ -64,4 +64,7 @@ locals {
 
   # Every process that runs in the cluster; each gets its own IAM role (IRSA) and image.
   services = ["identity", "listings", "scheduling", "media", "analytics", "gateway"]
+  # Every image the repository builds: the processes and the Chime SDK emulator the dev
+  # cluster runs (libs/chimesim), each with its own ECR repository.
+  images = concat(local.services, ["chimesim"])
 }

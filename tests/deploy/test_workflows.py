@@ -94,15 +94,24 @@ def test_main_pushes_every_image_the_repository_builds() -> None:
     matrix = {entry["name"]: entry["dockerfile"] for entry in job["strategy"]["matrix"]["include"]}
     dockerfiles = sorted(
         str(path.relative_to(ROOT))
-        for path in [*ROOT.glob("services/*/Dockerfile"), ROOT / "gateway" / "Dockerfile"]
+        for path in [
+            *ROOT.glob("services/*/Dockerfile"),
+            *ROOT.glob("libs/*/Dockerfile"),
+            ROOT / "gateway" / "Dockerfile",
+        ]
     )
     assert sorted(matrix.values()) == dockerfiles
     for name, dockerfile in matrix.items():
         assert Path(dockerfile).parent.name == name
+    # One ECR repository per image: terraform's local.images, the services and the rest.
     terraform = (ROOT / "deploy" / "terraform" / "versions.tf").read_text()
-    repositories = re.search(r"services\s*=\s*\[([^\]]*)\]", terraform)
-    assert repositories is not None
-    assert sorted(matrix) == sorted(re.findall(r'"(\w+)"', repositories.group(1)))
+    services = re.search(r"services\s*=\s*\[([^\]]*)\]", terraform)
+    images = re.search(r"images\s*=\s*concat\(local\.services,\s*\[([^\]]*)\]\)", terraform)
+    assert services is not None and images is not None
+    repositories = re.findall(r'"(\w+)"', services.group(1) + images.group(1))
+    assert sorted(matrix) == sorted(repositories)
+    registry = (ROOT / "deploy" / "terraform" / "registry.tf").read_text()
+    assert "for_each             = toset(local.images)" in registry
     uses = [step.get("uses", "") for step in job["steps"]]
     assert any(use.startswith("aws-actions/configure-aws-credentials@") for use in uses)
     push = next(step for step in job["steps"] if step.get("uses", "").startswith("docker/build"))
