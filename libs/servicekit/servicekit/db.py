@@ -144,6 +144,28 @@ class Database:
         async with self.engine.connect() as conn:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
+    @asynccontextmanager
+    async def driver_reads(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """The psycopg connection under `reads()`, for a hot read path's statement compiled
+        once (`%(name)s` parameters): no SQLAlchemy statement, result or greenlet hop per
+        call, and `prepare=True` at the call site makes it a server-side prepared statement.
+        A driver error leaves as SQLAlchemy's `DBAPIError` of the same class, as from any
+        other statement (so callers map it the same way), and one that breaks the
+        connection drops it from the pool."""
+        async with self.reads() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            assert isinstance(driver, psycopg.AsyncConnection)
+            try:
+                yield driver
+            except psycopg.Error as error:
+                broken = driver.closed
+                if broken:
+                    raw.invalidate(error)
+                raise DBAPIError.instance(
+                    None, None, error, psycopg.Error, connection_invalidated=broken
+                ) from error
+
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:
