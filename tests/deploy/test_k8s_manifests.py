@@ -182,7 +182,7 @@ def test_production_runs_several_replicas_with_autoscaling_and_budgets() -> None
 def test_dev_runs_one_of_each_with_everything_in_the_cluster() -> None:
     docs = build("dev")
     deployments = workloads(docs)
-    assert {"postgres", "nats", "redis", "moto", "mailpit"} <= set(deployments)
+    assert {"postgres", "nats", "redis", "moto", "mailpit", "chimesim"} <= set(deployments)
     assert all(w["spec"]["replicas"] == 1 for w in deployments.values())
     assert not of_kind(docs, "ExternalSecret") and not of_kind(docs, "HorizontalPodAutoscaler")
     assert not of_kind(docs, "Ingress")
