@@ -74,7 +74,9 @@ def service_url(name: str, port_name: str) -> str:
     [service] = [s for n, s in of_kind(build("dev"), "Service").items() if n == name]
     [port] = [p for p in service["spec"]["ports"] if p["name"] == port_name]
     workload = of_kind(build("dev"), "Deployment")[name]
-    ports = {p["name"]: p["containerPort"] for c in containers(workload) for p in c.get("ports", [])}
+    ports = {
+        p["name"]: p["containerPort"] for c in containers(workload) for p in c.get("ports", [])
+    }
     assert ports[port["targetPort"]] == port["port"], f"{name}: Service and container ports"
     return f"http://{name}:{port['port']}"
 
