@@ -132,7 +132,7 @@ def assemble(
         infra=infra,
         analytics=analytics,
         reports=reports,
-        consumers=Consumers(analytics),
+        consumers=Consumers(analytics, fetch=settings.consumer_batch),
         services=Services(analytics=analytics, reports=reports),
         forwarders=[
             Forwarder(analytics, d, poll_seconds=settings.forward_poll_seconds) for d in targets

@@ -66,42 +66,53 @@ class Analytics:
         self.clock = clock
 
     async def receive(self, uow: UnitOfWork, incoming: Incoming) -> None:
-        """What an event from the streams tells, stored inside the consumer's unit of work
+        """What one event from the streams tells, stored inside the consumer's unit of work
         (with its inbox row)."""
-        if incoming.listing is not None:
-            await store.save_listing(uow, incoming.listing)
-        if incoming.person is not None:
-            await store.save_person(uow, incoming.person)
-        if incoming.recorded is not None:
-            if incoming.recorded.name == PROPERTY_VIEW:
-                await self.record_view(uow, incoming.recorded)
-            else:
-                await self.record(uow, incoming.recorded)
-        if incoming.deleted_user is not None:
-            erased = await store.forget_user(uow, incoming.deleted_user, self.erasers, self.clock())
-            log.info("erased %d events of a deleted user", erased)
+        await self.receive_all(uow, [incoming])
 
-    async def record_view(self, uow: UnitOfWork, event: Recorded) -> bool:
+    async def receive_all(self, uow: UnitOfWork, batch: Sequence[Incoming]) -> None:
+        """What a fetched batch of events tells, in stream order, in the consumer's unit of
+        work. The recorded events are stored together (whole-batch statements); what a
+        listing, a user's zone or a deletion changes is applied in its place in the order,
+        after the events before it are stored."""
+        pending: list[Recorded] = []
+        for incoming in batch:
+            if incoming.listing or incoming.person or incoming.deleted_user:
+                await self._record_all(uow, pending)
+                pending = []
+            if incoming.listing is not None:
+                await store.save_listing(uow, incoming.listing)
+            if incoming.person is not None:
+                await store.save_person(uow, incoming.person)
+            event = incoming.recorded
+            if event is not None and (
+                event.name != PROPERTY_VIEW or await self._counts(uow, event)
+            ):
+                pending.append(event)
+            if incoming.deleted_user is not None:
+                erased = await store.forget_user(
+                    uow, incoming.deleted_user, self.erasers, self.clock()
+                )
+                log.info("erased %d events of a deleted user", erased)
+        await self._record_all(uow, pending)
+
+    async def _counts(self, uow: UnitOfWork, event: Recorded) -> bool:
         """A Property View from a public page: the visitor's user when their anonymous id is
-        joined to one, then counted unless the 30-minute rule folds it into an earlier view."""
+        joined to one; True unless the 30-minute rule folds it into an earlier view."""
         if event.anonymous_id is not None and event.user_id is None:
             event.user_id = await store.linked_user(uow, event.anonymous_id)
         assert event.listing_id is not None and event.visitor is not None
-        if not await store.claim_view(uow, event.visitor, event.listing_id, event.occurred_at):
-            return False
-        return await self.record(uow, event)
+        return await store.claim_view(uow, event.visitor, event.listing_id, event.occurred_at)
+
+    async def _record_all(self, uow: UnitOfWork, events: Sequence[Recorded]) -> list[Recorded]:
+        if not events:
+            return []
+        return await store.record_all(uow, events, self.clock(), self.destinations)
 
     async def record(self, uow: UnitOfWork, event: Recorded) -> bool:
         """Store one event of the plan; True when it was new. A listing's event is credited
         to the listing's realtor when analytics knows the listing."""
-        if event.listing_id is not None and event.realtor_id is None:
-            event.realtor_id = await store.listing_owner(uow, event.listing_id)
-        now = self.clock()
-        stored = await store.add_event(uow, event, now)
-        if stored:
-            await store.count_event(uow, event)
-            await store.enqueue(uow, event.id, self.destinations, now)
-        return stored
+        return bool(await self._record_all(uow, [event]))
 
     async def keep_partitions(self, *, ahead: int, retention: int) -> tuple[list[str], list[str]]:
         """Make the coming months of raw events and drop those past the retention."""

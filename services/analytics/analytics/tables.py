@@ -91,6 +91,7 @@ tour_steps = Table(
         "occurred_at",
         postgresql_include=["took_seconds"],
     ),
+    Index("tour_steps_time", "name", "occurred_at", postgresql_include=["took_seconds"]),
 )
 
 # What the dashboards read: per realtor (the nil id while a listing's realtor is unknown),
@@ -107,6 +108,46 @@ rollups = Table(
     Column("n", BigInteger, nullable=False),
     PrimaryKeyConstraint("realtor_id", "day", "listing_id", "name", "reason"),
     Index("rollups_listing", "listing_id", "day"),
+)
+
+# The rollups summed over listings: per realtor, local day, step and reason, how many (kept
+# with the rollups, in the same statements). A dashboard's funnel, outcomes and daily series
+# read a period's days of it: about thirty rows.
+realtor_days = Table(
+    "realtor_days",
+    metadata,
+    Column("realtor_id", UUID(as_uuid=True), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=text("''")),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("realtor_id", "day", "name", "reason"),
+)
+
+# The platform's figures per UTC day: counted Property Views, each tour's steps once (on the
+# UTC day of its first event of the step, with the reason), and `video seconds` (the
+# durations of the video meetings that ended). Like the rollups, never dropped with raw months.
+platform_days = Table(
+    "platform_days",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=text("''")),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("day", "name", "reason"),
+)
+
+# Who was active on a UTC day: `realtor` (any event credited to them) or `buyer` (a signed-in
+# user who viewed, booked or requested, not on their own listing): a period's active users
+# are the distinct ids of its days.
+platform_actives = Table(
+    "platform_actives",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    PrimaryKeyConstraint("day", "role", "user_id"),
+    Index("platform_actives_user", "user_id"),
 )
 
 # Identity stitching: an anonymous visitor belongs to the first user it was seen signed in

@@ -1,9 +1,10 @@
-"""Every statement that writes: recording events, joining anonymous visitors to their user,
-the per-visitor memory of counted Property Views, what is kept of listings and users."""
+"""Every statement that writes: recording events (`recording`), joining anonymous visitors
+to their user, the per-visitor memory of counted Property Views, what is kept of listings and
+users, counting again when a zone or a listing's realtor becomes known, deliveries, erasure
+and the raw months."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,11 +12,10 @@ from typing import Any
 
 from servicekit.db import UnitOfWork
 from sqlalchemy import ARRAY, any_, delete, func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.dialects.postgresql import UUID, insert
 
 from analytics.domain import (
     NOBODY,
-    USER_REGISTRATION,
     ListingFacts,
     PersonFacts,
     Recorded,
@@ -23,6 +23,7 @@ from analytics.domain import (
     erasure_subjects,
 )
 from analytics.reports import zone_of
+from analytics.store.recording import BUYING, ConcurrentStep, record_all
 from analytics.tables import (
     deliveries,
     erasures,
@@ -31,174 +32,18 @@ from analytics.tables import (
     identity_links,
     listings,
     people,
+    platform_actives,
+    realtor_days,
     rollups,
     tour_steps,
     view_marks,
 )
 
-
-async def add_event(uow: UnitOfWork, event: Recorded, received_at: datetime) -> bool:
-    """Store `event` unless its id is already stored; True when this call stored it.
-
-    A User Registration seen again (identity's event and the web's share one id) adds the
-    properties the first one lacked and keeps those it had.
-    """
-    counted = event.realtor_id is not None and (event.counted_view or event.tour_step)
-    # A counted event holds its realtor's lock shared from here to commit, before its zone
-    # is read (`count_event`): a zone arriving meanwhile (`save_person`) waits, then cuts
-    # this event's day again too.
-    statement = _ADD_COUNTED if counted else _ADD
-    stored = await uow.session.execute(
-        statement,
-        {"id": event.id, "name": event.name, "at": event.occurred_at, "received": received_at,
-         "source": event.source, "user": event.user_id, "anon": event.anonymous_id,
-         "listing": event.listing_id, "realtor": event.realtor_id, "tour": event.tour_id,
-         "props": json.dumps(event.properties)},
-    )  # fmt: skip
-    if stored.first() is not None:
-        return True
-    if event.name == USER_REGISTRATION:
-        await uow.session.execute(
-            update(events)
-            .where(
-                events.c.id == event.id,
-                events.c.occurred_at
-                == select(event_keys.c.occurred_at)
-                .where(event_keys.c.id == event.id)
-                .scalar_subquery(),
-                events.c.name == USER_REGISTRATION,
-            )
-            .values(
-                properties=literal(event.properties, JSONB).op("||")(events.c.properties),
-                user_id=func.coalesce(events.c.user_id, event.user_id),
-            )
-        )
-    return False
-
-
-# One round trip per new event: its id into `event_keys` (nothing when already there), and
-# the row into its month only if the id was new.
-_ADD_SQL = """
-    WITH {held}key AS (
-        INSERT INTO event_keys (id, occurred_at) SELECT CAST(:id AS uuid), :at {source}
-        ON CONFLICT DO NOTHING RETURNING id
-    )
-    INSERT INTO events (id, name, occurred_at, received_at, source, user_id, anonymous_id,
-                        listing_id, realtor_id, tour_id, properties)
-    SELECT id, :name, :at, :received, :source, CAST(:user AS uuid), CAST(:anon AS text),
-           CAST(:listing AS uuid), CAST(:realtor AS uuid), CAST(:tour AS uuid),
-           CAST(:props AS jsonb)
-    FROM key RETURNING id
-"""
-_ADD = text(_ADD_SQL.format(held="", source=""))
-_ADD_COUNTED = text(
-    _ADD_SQL.format(
-        held="held AS (SELECT pg_advisory_xact_lock_shared("
-        "hashtextextended(CAST(:realtor AS text), 1)) AS held), ",
-        source="FROM held",
-    )
-)
-
-
-# The local day of an instant in a realtor's zone (UTC while it is not known).
-_LOCAL_DAY = (
-    "(CAST(:at AS timestamptz) AT TIME ZONE coalesce("
-    "(SELECT time_zone FROM people WHERE id = :realtor), 'UTC'))::date"
-)
-_BUMP = text(
-    """INSERT INTO rollups (realtor_id, day, listing_id, name, reason, n)
-       VALUES (:realtor, :day, :listing, :name, :reason, :n)
-       ON CONFLICT (realtor_id, day, listing_id, name, reason)
-       DO UPDATE SET n = rollups.n + excluded.n"""
-)
-_VIEW = text(
-    f"""INSERT INTO rollups (realtor_id, day, listing_id, name, reason, n)
-        VALUES (:realtor, {_LOCAL_DAY}, :listing, 'Property View', '', 1)
-        ON CONFLICT (realtor_id, day, listing_id, name, reason)
-        DO UPDATE SET n = rollups.n + 1"""  # noqa: S608
-)
-_FIRST_STEP = text(
-    f"""WITH first AS (
-            INSERT INTO tour_steps (tour_id, name, occurred_at, day, realtor_id, listing_id,
-                                    reason)
-            VALUES (:tour, :name, :at, {_LOCAL_DAY}, :realtor, :listing, :reason)
-            ON CONFLICT (tour_id, name) DO NOTHING
-            RETURNING realtor_id, day, listing_id, name, reason
-        )
-        INSERT INTO rollups (realtor_id, day, listing_id, name, reason, n)
-        SELECT realtor_id, day, listing_id, name, reason, 1 FROM first
-        ON CONFLICT (realtor_id, day, listing_id, name, reason)
-        DO UPDATE SET n = rollups.n + 1 RETURNING n"""  # noqa: S608
-)
-
-
-# A tour's timings, kept on its own rows whenever one of their ends is stored or moves: the
-# request's time to its first answer, the completion's time from the start (not when the
-# completion is earlier than the start).
-_TIMED = frozenset({"Tour Requested", "Tour Scheduled", "Tour Declined", "Tour Started",
-                    "Tour Completed"})  # fmt: skip
-_RETIME = text(
-    """UPDATE tour_steps t SET took_seconds = CASE t.name
-           WHEN 'Tour Requested' THEN (
-               SELECT extract(epoch FROM min(s.occurred_at) - t.occurred_at) FROM tour_steps s
-               WHERE s.tour_id = t.tour_id AND s.name IN ('Tour Scheduled', 'Tour Declined'))
-           ELSE (
-               SELECT extract(epoch FROM t.occurred_at - s.occurred_at) FROM tour_steps s
-               WHERE s.tour_id = t.tour_id AND s.name = 'Tour Started'
-                 AND t.occurred_at >= s.occurred_at)
-           END
-       WHERE t.tour_id = :tour AND t.name IN ('Tour Requested', 'Tour Completed')"""
-)
-
-
-async def _retime(uow: UnitOfWork, event: Recorded) -> None:
-    if event.name in _TIMED:
-        await uow.session.execute(_RETIME, {"tour": event.tour_id})
+__all__ = ["ConcurrentStep", "record_all"]
 
 
 def _realtor_lock(realtor_id: uuid.UUID | None) -> Any:
     return func.hashtextextended(str(realtor_id), 1)
-
-
-async def count_event(uow: UnitOfWork, event: Recorded) -> None:
-    """Add a newly stored event to the rollups: a view once, a tour's step once per tour
-    (on the day of its earliest event of that step, moved there when an earlier one comes
-    in late)."""
-    if event.counted_view:
-        await uow.session.execute(
-            _VIEW,
-            {"realtor": event.realtor_id or NOBODY, "listing": event.listing_id,
-             "at": event.occurred_at},
-        )  # fmt: skip
-        return
-    if not event.tour_step:
-        return
-    params = {"tour": event.tour_id, "name": event.name, "at": event.occurred_at,
-              "realtor": event.realtor_id, "listing": event.listing_id, "reason": event.reason}  # fmt: skip
-    if (await uow.session.execute(_FIRST_STEP, params)).first() is not None:
-        await _retime(uow, event)
-        return  # the tour's first event of this step: counted
-    mine = (tour_steps.c.tour_id == event.tour_id) & (tour_steps.c.name == event.name)
-    prior = (await uow.session.execute(select(tour_steps).where(mine).with_for_update())).one()
-    if event.occurred_at >= prior.occurred_at:
-        return
-    moved = (
-        await uow.session.execute(
-            text(
-                f"""UPDATE tour_steps SET occurred_at = :at, day = {_LOCAL_DAY},
-                        realtor_id = :realtor, listing_id = :listing, reason = :reason
-                    WHERE tour_id = :tour AND name = :name RETURNING day"""  # noqa: S608
-            ),
-            params,
-        )
-    ).one()
-    await uow.session.execute(
-        _BUMP,
-        {"realtor": prior.realtor_id, "day": prior.day, "listing": prior.listing_id,
-         "name": prior.name, "reason": prior.reason, "n": -1},
-    )  # fmt: skip
-    await uow.session.execute(_BUMP, {**params, "day": moved.day, "n": 1})
-    await _retime(uow, event)
 
 
 async def _recount(uow: UnitOfWork, scope: str, params: dict[str, Any]) -> None:
@@ -213,11 +58,15 @@ async def _recount(uow: UnitOfWork, scope: str, params: dict[str, Any]) -> None:
         ),
         params,
     )
-    await uow.session.execute(
-        text(f"DELETE FROM rollups WHERE {scope} = :scope AND day >= :since_day"),  # noqa: S608
+    removed = await uow.session.execute(
+        text(
+            f"DELETE FROM rollups WHERE {scope} = :scope AND day >= :since_day "  # noqa: S608
+            "RETURNING realtor_id"
+        ),
         params,
     )
-    await uow.session.execute(
+    touched = set(removed.scalars())
+    added = await uow.session.execute(
         text(
             f"""INSERT INTO rollups (realtor_id, day, listing_id, name, reason, n)
                 SELECT * FROM (
@@ -233,9 +82,28 @@ async def _recount(uow: UnitOfWork, scope: str, params: dict[str, Any]) -> None:
                     WHERE {scope} = :scope AND occurred_at >= :since GROUP BY 1, 2, 3, 4, 5
                 ) AS counted WHERE day >= :since_day
                 ON CONFLICT (realtor_id, day, listing_id, name, reason)
-                DO UPDATE SET n = rollups.n + excluded.n"""  # noqa: S608
+                DO UPDATE SET n = rollups.n + excluded.n RETURNING realtor_id"""  # noqa: S608
         ),
         params | {"nobody": NOBODY},
+    )
+    touched |= set(added.scalars())
+    # The realtors' day sums follow their rollups: summed again for the days counted again.
+    realtors = {"realtors": sorted(touched, key=str), "since_day": params["since_day"]}
+    await uow.session.execute(
+        text(
+            "DELETE FROM realtor_days WHERE realtor_id = ANY(CAST(:realtors AS uuid[])) "
+            "AND day >= :since_day"
+        ),
+        realtors,
+    )
+    await uow.session.execute(
+        text(
+            """INSERT INTO realtor_days (realtor_id, day, name, reason, n)
+               SELECT realtor_id, day, name, reason, sum(n) FROM rollups
+               WHERE realtor_id = ANY(CAST(:realtors AS uuid[])) AND day >= :since_day
+               GROUP BY 1, 2, 3, 4"""
+        ),
+        realtors,
     )
 
 
@@ -284,10 +152,21 @@ async def link_identity(
     )
     owner = await linked_user(uow, anonymous_id)
     assert owner is not None
+    # The moved events make their user an active buyer on their days, as if sent signed in.
     await uow.session.execute(
-        update(events)
-        .where(events.c.anonymous_id == anonymous_id, events.c.user_id.is_(None))
-        .values(user_id=owner)
+        text(
+            """WITH moved AS (
+                   UPDATE events SET user_id = :owner
+                   WHERE anonymous_id = :anon AND user_id IS NULL
+                   RETURNING occurred_at, name, realtor_id
+               )
+               INSERT INTO platform_actives (day, role, user_id)
+               SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date, 'buyer', :owner
+               FROM moved WHERE name = ANY(CAST(:buying AS text[]))
+                 AND (realtor_id IS NULL OR realtor_id <> :owner)
+               ON CONFLICT DO NOTHING"""
+        ),
+        {"owner": owner, "anon": anonymous_id, "buying": sorted(BUYING)},
     )
     return owner
 
@@ -317,16 +196,6 @@ def _listing_lock(listing_id: uuid.UUID) -> Any:
     return func.hashtextextended(str(listing_id), 0)
 
 
-async def listing_owner(uow: UnitOfWork, listing_id: uuid.UUID) -> uuid.UUID | None:
-    """The listing's realtor, when known. Holds the listing's lock shared until commit, so
-    the listing arriving meanwhile (`save_listing`) waits and then credits this event too."""
-    await uow.session.execute(select(func.pg_advisory_xact_lock_shared(_listing_lock(listing_id))))
-    found = await uow.session.execute(
-        select(listings.c.realtor_id).where(listings.c.id == listing_id)
-    )
-    return found.scalar_one_or_none()
-
-
 async def save_listing(uow: UnitOfWork, listing: ListingFacts) -> None:
     """Remember the listing, and credit its realtor with the events recorded before it
     (under the listing's lock: no event of it is between reading no owner and committing)."""
@@ -340,12 +209,42 @@ async def save_listing(uow: UnitOfWork, listing: ListingFacts) -> None:
             set_={"realtor_id": listing.realtor_id, "time_zone": listing.time_zone},
         )
     )
+    # The credited events make the realtor active on their days; the realtor's own views
+    # of the listing no longer make them a buyer on a day nothing else does.
     credited = await uow.session.execute(
-        update(events)
-        .where(events.c.listing_id == listing.id, events.c.realtor_id.is_(None))
-        .values(realtor_id=listing.realtor_id)
+        text(
+            """WITH credited AS (
+                   UPDATE events SET realtor_id = :realtor
+                   WHERE listing_id = :listing AND realtor_id IS NULL
+                   RETURNING occurred_at, user_id
+               ), active AS (
+                   INSERT INTO platform_actives (day, role, user_id)
+                   SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date, 'realtor', :realtor
+                   FROM credited ON CONFLICT DO NOTHING
+               )
+               SELECT count(*) AS n,
+                      array_agg(DISTINCT (occurred_at AT TIME ZONE 'UTC')::date)
+                          FILTER (WHERE user_id = :realtor) AS own
+               FROM credited"""
+        ),
+        {"realtor": listing.realtor_id, "listing": listing.id},
     )
-    if credited.rowcount:  # type: ignore[attr-defined]
+    count, own = credited.one()
+    if own:
+        await uow.session.execute(
+            text(
+                """DELETE FROM platform_actives a
+                   WHERE a.role = 'buyer' AND a.user_id = :realtor AND a.day = ANY(:days)
+                     AND NOT EXISTS (
+                         SELECT 1 FROM events e WHERE e.user_id = :realtor
+                           AND e.occurred_at >= a.day AT TIME ZONE 'UTC'
+                           AND e.occurred_at < (a.day + 1) AT TIME ZONE 'UTC'
+                           AND e.name = ANY(CAST(:buying AS text[]))
+                           AND (e.realtor_id IS NULL OR e.realtor_id <> :realtor))"""
+            ),
+            {"realtor": listing.realtor_id, "days": own, "buying": sorted(BUYING)},
+        )
+    if count:
         zone = await _zone(uow, listing.realtor_id)
         await recount(uow, listing_id=listing.id, time_zone=zone)
 
@@ -380,18 +279,6 @@ async def save_person(uow: UnitOfWork, person: PersonFacts) -> None:
     )
     if counted.first() is not None or viewed.first() is not None:
         await recount(uow, realtor_id=person.id, time_zone=person.time_zone)
-
-
-async def enqueue(
-    uow: UnitOfWork, event_id: uuid.UUID, destinations: Sequence[str], at: datetime
-) -> None:
-    """Queue a new event for every enabled destination, in the event's own transaction."""
-    if destinations:
-        await uow.session.execute(
-            insert(deliveries)
-            .values([{"destination": d, "event_id": event_id, "due_at": at} for d in destinations])
-            .on_conflict_do_nothing()
-        )
 
 
 # A list of ids as one array parameter (`= ANY(:ids)`): an IN list of 2,000 would be 2,000
@@ -525,6 +412,8 @@ async def forget_user(
         update(events).where(events.c.realtor_id == user_id).values(realtor_id=None)
     )
     await uow.session.execute(delete(rollups).where(rollups.c.realtor_id == user_id))
+    await uow.session.execute(delete(realtor_days).where(realtor_days.c.realtor_id == user_id))
+    await uow.session.execute(delete(platform_actives).where(platform_actives.c.user_id == user_id))
     await uow.session.execute(delete(tour_steps).where(tour_steps.c.realtor_id == user_id))
     await uow.session.execute(delete(listings).where(listings.c.realtor_id == user_id))
     await uow.session.execute(delete(identity_links).where(identity_links.c.user_id == user_id))
