@@ -37,6 +37,10 @@ PROPERTY_VIEW = "Property View"
 USER_REGISTRATION = "User Registration"
 # The tour events the rollups count, each tour once per step (its first event of the step).
 TOUR_STEPS = frozenset(FUNNEL[1:] + OUTCOMES)
+# The events that make a signed-in user an active buyer of the platform's figures (not on
+# their own listing), and the platform's daily measure of the video meetings' durations.
+BUYING = frozenset({PROPERTY_VIEW, "Tour Booking", "Tour Requested"})
+VIDEO_SECONDS = "video seconds"
 # Rollups are keyed by realtor; a view of a listing whose realtor is not known yet waits
 # under this id until the listing arrives.
 NOBODY = uuid.UUID(int=0)

@@ -1,8 +1,9 @@
 """Every read: the dashboards' figures.
 
-A realtor's dashboard and a listing's statistics read the rollups (counts per realtor,
-local day, listing, step and reason) and the tours' first steps (the timings), never the raw
-events; the platform's figures, for admins, are counted from the raw events.
+A realtor's dashboard reads `realtor_days` (the rollups summed over listings), the rollups
+for its rows per listing and the tours' first steps (the timings), in one round trip; a
+listing's statistics read the rollups; the platform's figures read `platform_days`,
+`platform_actives` and the tours' steps. None reads the raw events.
 
 A scope is one realtor (`realtor_id`), one listing (`listing_id`) or the whole platform
 (neither). Tour steps count distinct tours, so a tour confirmed and rescheduled counts once
@@ -22,16 +23,8 @@ from typing import Any
 from servicekit.db import Database
 from sqlalchemy import text
 
-from analytics.reports import FUNNEL, OUTCOMES, Period, Reason
-
-_COUNTS = """
-    count(*) FILTER (WHERE name = 'Property View') AS "Property View",
-    count(DISTINCT tour_id) FILTER (WHERE name = 'Tour Requested') AS "Tour Requested",
-    count(DISTINCT tour_id) FILTER (WHERE name = 'Tour Scheduled') AS "Tour Scheduled",
-    count(DISTINCT tour_id) FILTER (WHERE name = 'Tour Started') AS "Tour Started",
-    count(DISTINCT tour_id) FILTER (WHERE name = 'Tour Completed') AS "Tour Completed"
-"""
-_IN_PERIOD = "occurred_at >= :start AND occurred_at < :end"
+from analytics.domain import NOBODY
+from analytics.reports import FUNNEL, Reason
 
 
 @dataclass(slots=True)
@@ -74,6 +67,100 @@ _TIMINGS = """
 """
 
 
+# A dashboard in one statement: the period's days (funnel, outcomes, the daily series) and
+# the period before's sums from `realtor_days`, the period's sums per listing from the
+# rollups, and both periods' timings from the tours' steps. Text for the driver
+# (`%(name)s`), sent as is and prepared by psycopg after a few uses.
+_BOARD = """
+    SELECT 'day' AS part, day, NULL::uuid AS listing_id, name, reason, n, NULL::float8 AS value
+    FROM realtor_days
+    WHERE realtor_id = %(realtor)s AND day >= %(first)s AND day <= %(last)s AND n <> 0
+    UNION ALL
+    SELECT 'previous', NULL, NULL, name, reason, sum(n)::bigint, NULL FROM realtor_days
+    WHERE realtor_id = %(realtor)s AND day >= %(before_first)s AND day <= %(before_last)s
+    GROUP BY name, reason HAVING sum(n) <> 0
+    UNION ALL
+    SELECT 'listing', NULL, listing_id, name, '', sum(n)::bigint, NULL FROM rollups
+    WHERE realtor_id = %(realtor)s AND day >= %(first)s AND day <= %(last)s
+      AND name = ANY(%(funnel)s)
+    GROUP BY listing_id, name HAVING sum(n) <> 0
+    UNION ALL
+    SELECT 'timing', NULL, NULL, 'current', '', 0, response FROM (
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY took_seconds) / 60 AS response
+        FROM tour_steps WHERE realtor_id = %(realtor)s AND name = 'Tour Requested'
+          AND occurred_at >= %(start)s AND occurred_at < %(end)s
+          AND took_seconds IS NOT NULL) AS r
+    UNION ALL
+    SELECT 'timing', NULL, NULL, 'current', 'tour', 0, avg(took_seconds) / 60 FROM tour_steps
+    WHERE realtor_id = %(realtor)s AND name = 'Tour Completed'
+      AND occurred_at >= %(start)s AND occurred_at < %(end)s AND took_seconds IS NOT NULL
+    UNION ALL
+    SELECT 'timing', NULL, NULL, 'previous', '', 0, response FROM (
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY took_seconds) / 60 AS response
+        FROM tour_steps WHERE realtor_id = %(realtor)s AND name = 'Tour Requested'
+          AND occurred_at >= %(before_start)s AND occurred_at < %(before_end)s
+          AND took_seconds IS NOT NULL) AS r
+    UNION ALL
+    SELECT 'timing', NULL, NULL, 'previous', 'tour', 0, avg(took_seconds) / 60 FROM tour_steps
+    WHERE realtor_id = %(realtor)s AND name = 'Tour Completed'
+      AND occurred_at >= %(before_start)s AND occurred_at < %(before_end)s
+      AND took_seconds IS NOT NULL
+"""
+
+# The platform's figures: its days' counts, the distinct active realtors and buyers of the
+# days, and the timings over every tour's steps of the days.
+_PLATFORM = """
+    SELECT 'day' AS part, day, name, reason, n, NULL::float8 AS value FROM platform_days
+    WHERE day >= %(first)s AND day <= %(last)s AND n <> 0
+    UNION ALL
+    SELECT 'active', NULL, role, '', count(DISTINCT user_id), NULL FROM platform_actives
+    WHERE day >= %(first)s AND day <= %(last)s GROUP BY role
+    UNION ALL
+    SELECT 'timing', NULL, 'response', '', 0, response FROM (
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY took_seconds) / 60 AS response
+        FROM tour_steps WHERE name = 'Tour Requested' AND occurred_at >= %(start)s
+          AND occurred_at < %(end)s AND took_seconds IS NOT NULL) AS r
+    UNION ALL
+    SELECT 'timing', NULL, 'tour', '', 0, avg(took_seconds) / 60 FROM tour_steps
+    WHERE name = 'Tour Completed' AND occurred_at >= %(start)s AND occurred_at < %(end)s
+      AND took_seconds IS NOT NULL
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Days:
+    """The local days first..last of a period and the instants they span."""
+
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+
+
+@dataclass(slots=True)
+class Board:
+    """What a dashboard reads: the period's rows per day (no listing), the period before's
+    sums, the period's sums per listing (reason ''), and each period's timings."""
+
+    days: list[Counted]
+    previous: list[Counted]
+    listings: list[Counted]
+    timings: dict[str, tuple[float | None, float | None]]
+
+
+@dataclass(slots=True)
+class PlatformRows:
+    """The platform's days' counts (no listing), active users by role, and the timings."""
+
+    days: list[Counted]
+    actives: dict[str, int]
+    timings: tuple[float | None, float | None]
+
+
+def _minutes(value: Any) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
 def _scope(
     realtor_id: uuid.UUID | None, listing_id: uuid.UUID | None
 ) -> tuple[str, dict[str, Any]]:
@@ -82,11 +169,6 @@ def _scope(
     if realtor_id is not None:
         return "realtor_id = :scope", {"scope": realtor_id}
     return "TRUE", {}
-
-
-def _counts(row: Any) -> dict[str, int]:
-    mapping = row._mapping
-    return {name: int(mapping[name]) for name in FUNNEL}
 
 
 class AnalyticsQueries:
@@ -144,85 +226,48 @@ class AnalyticsQueries:
             None if minutes is None else round(float(minutes), 2),
         )
 
-    async def figures(
-        self,
-        period: Period,
-        *,
-        realtor_id: uuid.UUID | None = None,
-        listing_id: uuid.UUID | None = None,
-    ) -> PeriodFigures:
-        where, params = _scope(realtor_id, listing_id)
-        params |= {"start": period.start, "end": period.end}
-        counts = await self._all(
-            f"SELECT {_COUNTS} FROM events WHERE {where} AND {_IN_PERIOD}",  # noqa: S608
-            params,
-        )
-        figures = PeriodFigures(_counts(counts[0]), {name: [] for name in OUTCOMES})
-        for row in await self._all(
-            f"""SELECT name, properties->>'reason' AS reason, count(DISTINCT tour_id) AS n
-                FROM events WHERE {where} AND {_IN_PERIOD} AND name = ANY(:outcomes)
-                GROUP BY 1, 2 ORDER BY 3 DESC, 2""",  # noqa: S608
-            params | {"outcomes": list(OUTCOMES)},
-        ):
-            figures.outcomes[row.name].append(Reason(row.reason, int(row.n)))
-        timing = await self._all(
-            f"""
-            WITH asked AS (
-                SELECT tour_id, min(occurred_at) AS at FROM events
-                WHERE {where} AND {_IN_PERIOD} AND name = 'Tour Requested' GROUP BY tour_id
-            ), answered AS (
-                SELECT e.tour_id, min(e.occurred_at) AS at FROM events e JOIN asked USING (tour_id)
-                WHERE e.name IN ('Tour Scheduled', 'Tour Declined') GROUP BY e.tour_id
-            ), held AS (
-                SELECT tour_id, min(occurred_at) AS at FROM events
-                WHERE {where} AND {_IN_PERIOD} AND name = 'Tour Completed' GROUP BY tour_id
-            ), began AS (
-                SELECT e.tour_id, min(e.occurred_at) AS at FROM events e JOIN held USING (tour_id)
-                WHERE e.name = 'Tour Started' GROUP BY e.tour_id
-            )
-            SELECT
-                (SELECT percentile_cont(0.5) WITHIN GROUP (
-                    ORDER BY extract(epoch FROM answered.at - asked.at))
-                 FROM asked JOIN answered USING (tour_id) WHERE answered.at IS NOT NULL) / 60 AS response,
-                (SELECT avg(extract(epoch FROM held.at - began.at))
-                 FROM held JOIN began USING (tour_id) WHERE held.at >= began.at) / 60 AS tour
-            """,  # noqa: S608
-            params,
-        )
-        response, minutes = timing[0].response, timing[0].tour
-        figures.median_response_minutes = None if response is None else round(float(response), 2)
-        figures.average_tour_minutes = None if minutes is None else round(float(minutes), 2)
-        return figures
+    async def board(self, realtor_id: uuid.UUID, period: Days, before: Days) -> Board:
+        """A realtor's dashboard rows for a period and the one before, in one round trip."""
+        values = {
+            "realtor": realtor_id, "first": period.first, "last": period.last,
+            "start": period.start, "end": period.end, "before_first": before.first,
+            "before_last": before.last, "before_start": before.start,
+            "before_end": before.end, "funnel": list(FUNNEL),
+        }  # fmt: skip
+        async with self.db.reads() as conn:
+            rows = (await conn.exec_driver_sql(_BOARD, values)).all()
+        board = Board([], [], [], {"current": (None, None), "previous": (None, None)})
+        for part, day, listing, name, reason, n, value in rows:
+            if part == "day":
+                board.days.append(Counted(day, NOBODY, name, reason, int(n)))
+            elif part == "previous":
+                board.previous.append(Counted(period.first, NOBODY, name, reason, int(n)))
+            elif part == "listing":
+                board.listings.append(Counted(period.first, listing, name, reason, int(n)))
+            else:
+                response, minutes = board.timings[name]
+                if reason == "tour":
+                    board.timings[name] = (response, _minutes(value))
+                else:
+                    board.timings[name] = (_minutes(value), minutes)
+        return board
 
-    async def by_day(
-        self,
-        period: Period,
-        zone: str,
-        *,
-        realtor_id: uuid.UUID | None = None,
-        listing_id: uuid.UUID | None = None,
-    ) -> dict[date, Row]:
-        """Funnel counts per local date in `zone` (dates without events are absent)."""
-        where, params = _scope(realtor_id, listing_id)
-        rows = await self._all(
-            f"""SELECT (occurred_at AT TIME ZONE :zone)::date AS day, {_COUNTS} FROM events
-                WHERE {where} AND {_IN_PERIOD} GROUP BY 1""",  # noqa: S608
-            params | {"zone": zone, "start": period.start, "end": period.end},
-        )
-        return {r.day: Row(r.day, _counts(r)) for r in rows}
-
-    async def platform(self, period: Period) -> tuple[int, int, int]:
-        """Active realtors and buyers, and video minutes, across the platform."""
-        rows = await self._all(
-            f"""SELECT
-                  count(DISTINCT realtor_id) AS realtors,
-                  count(DISTINCT user_id) FILTER (
-                      WHERE name IN ('Property View', 'Tour Booking', 'Tour Requested')
-                        AND (realtor_id IS NULL OR user_id <> realtor_id)) AS buyers,
-                  coalesce(sum((properties->>'durationSeconds')::bigint)
-                      FILTER (WHERE name = 'Video Call End'), 0) AS seconds
-                FROM events WHERE {_IN_PERIOD}""",  # noqa: S608
-            {"start": period.start, "end": period.end},
-        )
-        row = rows[0]
-        return int(row.realtors), int(row.buyers), int(row.seconds) // 60
+    async def platform_rows(self, days: Days) -> PlatformRows:
+        """The platform's counts, active users and timings for whole UTC days."""
+        values = {"first": days.first, "last": days.last, "start": days.start, "end": days.end}
+        async with self.db.reads() as conn:
+            rows = (await conn.exec_driver_sql(_PLATFORM, values)).all()
+        found = PlatformRows([], {}, (None, None))
+        response: float | None = None
+        minutes: float | None = None
+        for part, day, name, reason, n, value in rows:
+            if part == "day":
+                found.days.append(Counted(day, NOBODY, name, reason, int(n)))
+            elif part == "active":
+                found.actives[name] = int(n)
+            elif name == "response":
+                response = _minutes(value)
+            else:
+                minutes = _minutes(value)
+        found.timings = (response, minutes)
+        return found

@@ -14,7 +14,8 @@ from datetime import date, datetime, time, timedelta
 
 from servicekit.vocabulary import Principal, Role
 
-from analytics.queries import AnalyticsQueries, Counted, PeriodFigures, Row
+from analytics.domain import VIDEO_SECONDS
+from analytics.queries import AnalyticsQueries, Counted, Days, PeriodFigures, Row
 from analytics.reports import (
     FUNNEL,
     OUTCOMES,
@@ -130,14 +131,14 @@ class Tally:
         )
 
 
-def _day_bounds(period: Period, zone: str) -> tuple[date, date, datetime, datetime]:
+def _day_bounds(period: Period, zone: str) -> Days:
     """The local days a period touches in `zone`, and the instants they span: the rollups
     answer whole days, so a period is read as the days of its daily series."""
     days = local_days(period, zone_of(zone))
     tz = zone_of(zone)
     start = datetime.combine(days[0], time(), tz)
     end = datetime.combine(days[-1] + timedelta(days=1), time(), tz)
-    return days[0], days[-1], start, end
+    return Days(days[0], days[-1], start, end)
 
 
 class Reports:
@@ -152,31 +153,24 @@ class Reports:
         require_dashboard(who, realtor_id)
         period = Period.of(start, end)
         zone = zone_of(await self.queries.time_zone(realtor_id)).key
-        current, now = await self._tally(period, zone, realtor_id=realtor_id)
-        _, before = await self._tally(period.previous, zone, realtor_id=realtor_id)
+        board = await self.queries.board(
+            realtor_id, _day_bounds(period, zone), _day_bounds(period.previous, zone)
+        )
+        current = Tally.of(board.days)
+        before = Tally.of(board.previous)
+        listings = Tally.of(board.listings)
         return Dashboard(
             time_zone=zone,
-            current=PeriodReport.of(period, now),
-            previous=PeriodReport.of(period.previous, before),
-            listings=current.by_listing,
+            current=PeriodReport.of(
+                period, PeriodFigures(current.counts, current.outcomes, *board.timings["current"])
+            ),
+            previous=PeriodReport.of(
+                period.previous,
+                PeriodFigures(before.counts, before.outcomes, *board.timings["previous"]),
+            ),
+            listings=listings.by_listing,
             daily=_series(period, zone, current.by_day),
         )
-
-    async def _tally(
-        self,
-        period: Period,
-        zone: str,
-        *,
-        realtor_id: uuid.UUID | None = None,
-        listing_id: uuid.UUID | None = None,
-    ) -> tuple[Tally, PeriodFigures]:
-        first, last, start, end = _day_bounds(period, zone)
-        rows = await self.queries.counted(first, last, realtor_id=realtor_id, listing_id=listing_id)
-        tally = Tally.of(rows)
-        response, minutes = await self.queries.timings(
-            start, end, realtor_id=realtor_id, listing_id=listing_id
-        )
-        return tally, PeriodFigures(tally.counts, tally.outcomes, response, minutes)
 
     async def listing_stats(
         self, who: Principal, listing_id: uuid.UUID, start: datetime | None, end: datetime | None
@@ -187,21 +181,22 @@ class Reports:
         period = Period.or_recent(start, end, self.clock())
         # The rollups cut days in the realtor's zone (a listing's is its realtor's in practice).
         zone = zone_of(await self.queries.time_zone(known[0]) if known else None).key
-        first, last, _, _ = _day_bounds(period, zone)
-        tally = Tally.of(await self.queries.counted(first, last, listing_id=listing_id))
+        days = _day_bounds(period, zone)
+        tally = Tally.of(await self.queries.counted(days.first, days.last, listing_id=listing_id))
         return ListingReport(period, zone, tally.counts, _series(period, zone, tally.by_day))
 
     async def platform(self, who: Principal, start: datetime, end: datetime) -> PlatformReport:
-        """The funnel across the platform, who was active, tours per day, video minutes."""
+        """The funnel across the platform, who was active, tours per day, video minutes:
+        whole UTC days, read from the platform's daily rollups."""
         who.require_role(Role.ADMIN)
         period = Period.of(start, end)
-        figures = await self.queries.figures(period)
-        realtors, buyers, minutes = await self.queries.platform(period)
-        rows = await self.queries.by_day(period, "UTC")
+        found = await self.queries.platform_rows(_day_bounds(period, "UTC"))
+        tally = Tally.of(found.days)
+        seconds = sum(row.n for row in found.days if row.name == VIDEO_SECONDS)
         return PlatformReport(
-            PeriodReport.of(period, figures),
-            realtors,
-            buyers,
-            minutes,
-            _series(period, "UTC", rows),
+            PeriodReport.of(period, PeriodFigures(tally.counts, tally.outcomes, *found.timings)),
+            found.actives.get("realtor", 0),
+            found.actives.get("buyer", 0),
+            seconds // 60,
+            _series(period, "UTC", tally.by_day),
         )

@@ -15,6 +15,7 @@ from sqlalchemy import ARRAY, any_, delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import UUID, insert
 
 from analytics.domain import (
+    BUYING,
     NOBODY,
     ListingFacts,
     PersonFacts,
@@ -23,7 +24,7 @@ from analytics.domain import (
     erasure_subjects,
 )
 from analytics.reports import zone_of
-from analytics.store.recording import BUYING, ConcurrentStep, record_all
+from analytics.store.recording import ConcurrentStep, record_all
 from analytics.tables import (
     deliveries,
     erasures,

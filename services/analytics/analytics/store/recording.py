@@ -20,12 +20,16 @@ from typing import Any
 from servicekit.db import UnitOfWork
 from sqlalchemy import text
 
-from analytics.domain import NOBODY, PROPERTY_VIEW, USER_REGISTRATION, Recorded
+from analytics.domain import (
+    BUYING,
+    NOBODY,
+    PROPERTY_VIEW,
+    USER_REGISTRATION,
+    VIDEO_SECONDS,
+    Recorded,
+)
 from analytics.reports import zone_of
 
-# The events that make a signed-in user an active buyer (not on their own listing).
-BUYING = frozenset({PROPERTY_VIEW, "Tour Booking", "Tour Requested"})
-VIDEO_SECONDS = "video seconds"  # platform_days' measure of the meetings' durations
 # A tour's timings are recomputed when one of their ends is stored or moves earlier.
 _TIMED = frozenset({"Tour Requested", "Tour Scheduled", "Tour Declined", "Tour Started",
                     "Tour Completed"})  # fmt: skip
