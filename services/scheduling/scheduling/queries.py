@@ -27,15 +27,18 @@ from sqlalchemy import (
     Row,
     Select,
     Text,
+    bindparam,
     column,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from scheduling.availability import WEEKDAYS, Availability
@@ -98,7 +101,11 @@ def _participant(user_id: uuid.UUID | ColumnElement[Any]) -> ColumnElement[bool]
 
 
 def _live() -> ColumnElement[bool]:
-    return tours.c.status.in_([s.value for s in LIVE_STATUSES])
+    # The statuses are the code's own constants, written into the SQL text, so a statement
+    # compiled once for the driver needs no list parameter expanded per call.
+    return tours.c.status.in_(
+        [literal_column(f"'{value}'") for value in sorted(s.value for s in LIVE_STATUSES)]
+    )
 
 
 def availability_from_row(row: Row[Any] | Any) -> Availability:
@@ -161,23 +168,23 @@ class TourQueries:
             )
         return found
 
-    async def busy_ranges(
-        self, realtor_id: uuid.UUID, start: datetime, end: datetime
-    ) -> list[tuple[datetime, datetime]]:
-        """Blocked ranges of the realtor's live tours that touch [start, end)."""
-        rows = await self._rows(
-            select(tours.c.starts_at, tours.c.blocked_until).where(
-                tours.c.realtor_id == realtor_id,
-                _live(),
-                tours.c.starts_at < end,
-                tours.c.blocked_until > start,
-            )
-        )
-        return [(r.starts_at, r.blocked_until) for r in rows]
-
     async def availability_of(self, realtor_id: uuid.UUID) -> Availability | None:
         rows = await self._rows(select(availability).where(availability.c.realtor_id == realtor_id))
         return availability_from_row(rows[0]) if rows else None
+
+    async def booking_rules(
+        self, realtor_id: uuid.UUID, start: datetime, end: datetime
+    ) -> tuple[Availability | None, list[tuple[datetime, datetime]]]:
+        """The realtor's availability and the blocked ranges of their live tours that touch
+        [start, end), in one round trip (what `availableSlots` needs of the database)."""
+        async with self.db.driver_reads() as reads:
+            row = await reads.first(
+                BOOKING_RULES, {"realtor": realtor_id, "start": start, "end": end}
+            )
+        if row is None:
+            return None, []
+        busy = list(zip(row.busy_starts or [], row.busy_untils or [], strict=True))
+        return (availability_from_row(row) if row.time_zone is not None else None), busy
 
     async def feed_nonce(self, user_id: uuid.UUID) -> bytes | None:
         """The nonce of the user's last feed rotation; None when it was never rotated."""
@@ -195,95 +202,41 @@ class TourQueries:
 
     async def upcoming(self, wanted: Sequence[PageOf], now: datetime) -> list[list[Tour]]:
         """Each user's live tours (as buyer or realtor) not over yet, soonest first."""
-
-        def page(w: TableValuedAlias) -> Select[Any]:
-            return select(tours).where(
-                _participant(w.c.owner),
-                _live(),
-                tours.c.ends_at > now,
-                tuple_(tours.c.starts_at, tours.c.id) > tuple_(w.c.after_at, w.c.after_id),
-            )
-
-        return await self._tour_pages(wanted, page, descending=False)
+        return await self._tour_pages(UPCOMING, wanted, BEFORE_FIRST, now)
 
     async def past(self, wanted: Sequence[PageOf], now: datetime) -> list[list[Tour]]:
         """Each user's tours that ended or are over, most recent first."""
-
-        def page(w: TableValuedAlias) -> Select[Any]:
-            return select(tours).where(
-                _participant(w.c.owner),
-                or_(~_live(), tours.c.ends_at <= now),
-                tuple_(tours.c.starts_at, tours.c.id) < tuple_(w.c.after_at, w.c.after_id),
-            )
-
-        return await self._tour_pages(wanted, page, descending=True)
+        return await self._tour_pages(PAST, wanted, AFTER_LAST, now)
 
     async def of_listings(self, wanted: Sequence[PageOf]) -> list[list[Tour]]:
         """Each listing's tours, of the requested status or all, by start time."""
-
-        def page(w: TableValuedAlias) -> Select[Any]:
-            return select(tours).where(
-                tours.c.listing_id == w.c.owner,
-                or_(w.c.status.is_(None), tours.c.status == w.c.status),
-                tuple_(tours.c.starts_at, tours.c.id) > tuple_(w.c.after_at, w.c.after_id),
-            )
-
-        return await self._tour_pages(wanted, page, descending=False)
+        return await self._tour_pages(OF_LISTINGS, wanted, BEFORE_FIRST, None)
 
     async def clients(self, wanted: Sequence[PageOf]) -> list[list[Client]]:
         """Each realtor's buyers who requested tours with them, most recent first."""
         if not wanted:
             return []
-        requests = _requests(wanted, AFTER_LAST)
-        last = func.max(tours.c.created_at)
-        page = (
-            select(tours.c.buyer_id, last.label("last"))
-            .where(tours.c.realtor_id == requests.c.owner)
-            .group_by(tours.c.buyer_id)
-            .having(
-                tuple_(last, tours.c.buyer_id) < tuple_(requests.c.after_at, requests.c.after_id)
-            )
-            .order_by(last.desc(), tours.c.buyer_id.desc())
-            .limit(requests.c.fetch)
-            .lateral("page")
-        )
-        query = (
-            select(requests.c.ordinal, page)
-            .select_from(requests.join(page, true()))
-            .order_by(requests.c.ordinal, page.c.last.desc(), page.c.buyer_id.desc())
-        )
         found: list[list[Client]] = [[] for _ in wanted]
-        for row in await self._rows(query):
+        async with self.db.driver_reads() as reads:
+            rows = await reads.all(CLIENTS, _request_values(wanted, AFTER_LAST))
+        for row in rows:
             found[row.ordinal - 1].append(Client(row.buyer_id, row.last))
         return found
 
     async def _tour_pages(
-        self,
-        wanted: Sequence[PageOf],
-        page: Callable[[TableValuedAlias], Select[Any]],
-        *,
-        descending: bool,
+        self, statement: str, wanted: Sequence[PageOf], first: Position, now: datetime | None
     ) -> list[list[Tour]]:
-        """`page(request)`, ordered by (start, id) and cut at each request's size, for every
-        request in one statement; the pages in the requests' order."""
+        """One of the page statements for every request at once: the pages in the
+        requests' order, each cut at its request's size."""
         if not wanted:
             return []
-        requests = _requests(wanted, AFTER_LAST if descending else BEFORE_FIRST)
-        key = [tours.c.starts_at, tours.c.id]
-        lateral = (
-            page(requests)
-            .order_by(*(k.desc() if descending else k.asc() for k in key))
-            .limit(requests.c.fetch)
-            .lateral("page")
-        )
-        outer = [lateral.c.starts_at, lateral.c.id]
-        query = (
-            select(requests.c.ordinal, lateral)
-            .select_from(requests.join(lateral, true()))
-            .order_by(requests.c.ordinal, *(k.desc() if descending else k.asc() for k in outer))
-        )
+        values = _request_values(wanted, first)
+        if now is not None:
+            values["now"] = now
         found: list[list[Tour]] = [[] for _ in wanted]
-        for row in await self._rows(query):
+        async with self.db.driver_reads() as reads:
+            rows = await reads.all(statement, values)
+        for row in rows:
             found[row.ordinal - 1].append(tour_from_row(row))
         return found
 
@@ -330,17 +283,28 @@ class TourQueries:
         return await self._tours(query.order_by(tours.c.starts_at, tours.c.id).limit(limit + 1))
 
 
-def _requests(wanted: Sequence[PageOf], first: Position) -> TableValuedAlias:
-    """The requests as rows numbered from 1 (`ordinal`), one array per column; a request
-    without a cursor continues from `first`, and `fetch` is its page size plus one."""
+def _request_values(wanted: Sequence[PageOf], first: Position) -> dict[str, Any]:
+    """The requests as the page statements' arrays; a request without a cursor continues
+    from `first`, and `fetch` is its page size plus one."""
     starts = [w.after or first for w in wanted]
+    return {
+        "owners": [w.owner for w in wanted],
+        "statuses": [w.status.value if w.status else None for w in wanted],
+        "after_at": [at for at, _ in starts],
+        "after_id": [ident for _, ident in starts],
+        "fetch": [w.limit + 1 for w in wanted],
+    }
+
+
+def _requests() -> TableValuedAlias:
+    """The requests as rows numbered from 1 (`ordinal`), one array parameter per column."""
     return (
         func.unnest(
-            literal([w.owner for w in wanted], ARRAY(UUID(as_uuid=True))),
-            literal([w.status.value if w.status else None for w in wanted], ARRAY(Text)),
-            literal([at for at, _ in starts], ARRAY(DateTime(timezone=True))),
-            literal([ident for _, ident in starts], ARRAY(UUID(as_uuid=True))),
-            literal([w.limit + 1 for w in wanted], ARRAY(Integer)),
+            bindparam("owners", type_=ARRAY(UUID(as_uuid=True))),
+            bindparam("statuses", type_=ARRAY(Text)),
+            bindparam("after_at", type_=ARRAY(DateTime(timezone=True))),
+            bindparam("after_id", type_=ARRAY(UUID(as_uuid=True))),
+            bindparam("fetch", type_=ARRAY(Integer)),
         )
         .table_valued(
             column("owner", UUID(as_uuid=True)),
@@ -352,3 +316,108 @@ def _requests(wanted: Sequence[PageOf], first: Position) -> TableValuedAlias:
         )
         .render_derived(name="wanted")
     )
+
+
+def _driver_sql(statement: Select[Any]) -> str:
+    """A statement as psycopg's SQL text (`%(name)s` parameters), compiled once at import:
+    the hot lists skip SQLAlchemy's per-call statement building, and the text is the same
+    on every call, so psycopg prepares it on the server."""
+    return str(statement.compile(dialect=PGDialect_psycopg()))  # type: ignore[no-untyped-call]
+
+
+NOW = bindparam("now", type_=DateTime(timezone=True))
+
+
+def _pages(page: Callable[[TableValuedAlias], Select[Any]], *, descending: bool) -> str:
+    """`page(request)`, ordered by (start, id) and cut at each request's size, for every
+    request in one statement."""
+    requests = _requests()
+    key = [tours.c.starts_at, tours.c.id]
+    lateral = (
+        page(requests)
+        .order_by(*(k.desc() if descending else k.asc() for k in key))
+        .limit(requests.c.fetch)
+        .lateral("page")
+    )
+    outer = [lateral.c.starts_at, lateral.c.id]
+    return _driver_sql(
+        select(requests.c.ordinal, lateral)
+        .select_from(requests.join(lateral, true()))
+        .order_by(requests.c.ordinal, *(k.desc() if descending else k.asc() for k in outer))
+    )
+
+
+UPCOMING = _pages(
+    lambda w: select(tours).where(
+        _participant(w.c.owner),
+        _live(),
+        tours.c.ends_at > NOW,
+        tuple_(tours.c.starts_at, tours.c.id) > tuple_(w.c.after_at, w.c.after_id),
+    ),
+    descending=False,
+)
+PAST = _pages(
+    lambda w: select(tours).where(
+        _participant(w.c.owner),
+        or_(~_live(), tours.c.ends_at <= NOW),
+        tuple_(tours.c.starts_at, tours.c.id) < tuple_(w.c.after_at, w.c.after_id),
+    ),
+    descending=True,
+)
+OF_LISTINGS = _pages(
+    lambda w: select(tours).where(
+        tours.c.listing_id == w.c.owner,
+        or_(w.c.status.is_(None), tours.c.status == w.c.status),
+        tuple_(tours.c.starts_at, tours.c.id) > tuple_(w.c.after_at, w.c.after_id),
+    ),
+    descending=False,
+)
+
+
+def _clients() -> str:
+    requests = _requests()
+    last = func.max(tours.c.created_at)
+    page = (
+        select(tours.c.buyer_id, last.label("last"))
+        .where(tours.c.realtor_id == requests.c.owner)
+        .group_by(tours.c.buyer_id)
+        .having(tuple_(last, tours.c.buyer_id) < tuple_(requests.c.after_at, requests.c.after_id))
+        .order_by(last.desc(), tours.c.buyer_id.desc())
+        .limit(requests.c.fetch)
+        .lateral("page")
+    )
+    return _driver_sql(
+        select(requests.c.ordinal, page.c.buyer_id, page.c.last)
+        .select_from(requests.join(page, true()))
+        .order_by(requests.c.ordinal, page.c.last.desc(), page.c.buyer_id.desc())
+    )
+
+
+CLIENTS = _clients()
+
+
+def _booking_rules() -> str:
+    realtor = bindparam("realtor", type_=UUID(as_uuid=True))
+    busy = (
+        select(
+            func.array_agg(tours.c.starts_at).label("busy_starts"),
+            func.array_agg(tours.c.blocked_until).label("busy_untils"),
+        )
+        .where(
+            tours.c.realtor_id == realtor,
+            _live(),
+            tours.c.starts_at < bindparam("end", type_=DateTime(timezone=True)),
+            tours.c.blocked_until > bindparam("start", type_=DateTime(timezone=True)),
+        )
+        .subquery("busy")
+    )
+    rules = select(availability).where(availability.c.realtor_id == realtor).subquery("rules")
+    # One row always: the busy ranges, and the rules when the realtor has set them.
+    return _driver_sql(
+        select(rules, busy.c.busy_starts, busy.c.busy_untils).select_from(
+            busy.outerjoin(rules, true())
+        )
+    )
+
+
+BOOKING_RULES = _booking_rules()

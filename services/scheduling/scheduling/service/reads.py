@@ -83,12 +83,11 @@ class Reads(UseCases):
         listing = await self.directory.listings.get(listing_id)
         if not accepts_tours(listing.status):
             return []
-        rules = await self.queries.availability_of(listing.realtor_id)
-        if rules is None:
-            return []
-        busy = await self.queries.busy_ranges(
+        rules, busy = await self.queries.booking_rules(
             listing.realtor_id, start - timedelta(days=1), end + timedelta(days=1)
         )
+        if rules is None:
+            return []
         return rules.free_slots(
             start=start,
             end=end,
