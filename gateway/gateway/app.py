@@ -34,6 +34,7 @@ from gateway.caching.policy import PublicFields
 from gateway.caching.public import PublicResponses
 from gateway.caching.store import ResponseCache
 from gateway.coalescing import Coalescer
+from gateway.collector import tune_collector
 from gateway.edge.apq import APQStore, MemoryAPQStore, PersistedQueries, RedisAPQStore
 from gateway.edge.auth import Authenticator, TokenVerifier
 from gateway.edge.cors import cors_middleware
@@ -287,6 +288,7 @@ def build_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         holder.swap(await load(settings.supergraph_path, factory))
+        tune_collector(settings.gc_young_threshold)
         watcher_task: asyncio.Task[None] | None = None
         if settings.reload_interval > 0:
             watcher = SupergraphWatcher(

@@ -40,6 +40,7 @@ DEFAULT_PUBLIC_FIELDS = (
     "Listing.bedrooms",
     "Listing.bathrooms",
     "Listing.livingAreaSqft",
+    "Listing.timeZone",
     "Listing.address",
     "Listing.location",
     "Listing.photos",
@@ -192,6 +193,10 @@ class GatewaySettings(BaseSettings):
     keep_alive_seconds: int = 130
     """Idle kept-alive client connections stay open this long: longer than the load balancer's
     idle timeout (the ALB's is 120 s), so it never sends a request on a closing connection."""
+
+    gc_young_threshold: int = 200_000
+    """Container allocations between two young collections of the cyclic collector (Python's
+    default is 700; see `gateway.collector`); 0 keeps Python's defaults."""
 
     loop: str = "auto"
     """uvicorn's event loop: auto (uvloop when installed), asyncio or uvloop."""
