@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import AliasChoices, Field
 from servicekit.settings import ServiceSettings, service_config
 
@@ -11,7 +13,9 @@ class Settings(ServiceSettings):
 
     service_name: str = "media"
     http_port: int = 4004
-    grpc_port: int = 50054
+    grpc_port: int = 50054  # reserved: media is a gRPC client (identity), not a server
+    # No gRPC surface: nothing asks media over gRPC, so no gRPC port is served or exposed.
+    serves_grpc: ClassVar[bool] = False
 
     # Identity, asked for the e-mail address of a caller who may be an invited guest.
     identity_grpc: str = "127.0.0.1:50051"
