@@ -117,6 +117,7 @@ data "aws_iam_policy_document" "irsa_media" {
     sid = "ManageMeetingsAndAttendees"
     actions = [
       "chime:CreateAttendee",
+      "chime:BatchCreateAttendee",
       "chime:GetAttendee",
       "chime:UpdateAttendeeCapabilities",
       "chime:DeleteAttendee",
