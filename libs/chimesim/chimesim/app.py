@@ -1,9 +1,12 @@
 """The ASGI application: the AWS operations at the paths botocore sends them to, and the
 emulator's own control endpoints under `/_emulator/`.
 
-Every state change and the effects it asks for (events to SQS, chunks to S3) happen under
-one lock and in order; the response goes out after its effects, so what a client was told
-has already happened outside. Concatenation runs in the background, as in Chime.
+Every state change and the effects it asks for happen under one lock and in order; the
+response goes out after the objects it wrote to S3, so a chunk a client was told of is in
+the bucket. Events go out as EventBridge delivers Chime's: after the call that caused them
+answered, in the order they happened, by one sender that takes whatever has accumulated
+(ten to an SQS request) — so the lock is not held across a queue's round trip, which
+would make every caller wait on SQS. Concatenation runs in the background, as in Chime.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from starlette.routing import Route as HttpRoute
 
 from chimesim import control, model, protocol
 from chimesim.clock import Clock, SystemClock
-from chimesim.effects import Concatenate, Effect
+from chimesim.effects import Concatenate, Effect, PublishEvent
 from chimesim.emulator import Emulator
 from chimesim.errors import ServiceError
 from chimesim.outside import Outside
@@ -42,6 +45,9 @@ class Runtime:
         self.lock = asyncio.Lock()
         self.routes = model.routes(emulator.implemented())
         self.background: set[asyncio.Task[None]] = set()
+        # Events waiting for the sender, each with the queue it was routed to when it happened.
+        self.outbox: list[tuple[str | None, PublishEvent]] = []
+        self.sender: asyncio.Task[None] | None = None
 
     async def settle(self) -> None:
         """Sweep, then carry out every pending effect (call with the lock held)."""
@@ -49,13 +55,34 @@ class Runtime:
         await self.carry_out(self.emulator.drain())
 
     async def carry_out(self, effects: list[Effect]) -> None:
-        plain: list[Effect] = [e for e in effects if not isinstance(e, Concatenate)]
+        plain: list[Effect] = [e for e in effects if not isinstance(e, Concatenate | PublishEvent)]
         if plain:
             await asyncio.to_thread(self.outside.carry_out_all, plain)
+        events = [e for e in effects if isinstance(e, PublishEvent)]
+        if events:
+            self.outbox.extend((self.outside.queue_url, e) for e in events)
+            if self.sender is None or self.sender.done():
+                self.sender = asyncio.create_task(self._send())
         for job in (e for e in effects if isinstance(e, Concatenate)):
             task = asyncio.create_task(self._concatenate(job))
             self.background.add(task)
             task.add_done_callback(self.background.discard)
+
+    async def _send(self) -> None:
+        """Send what the outbox holds, in order, until it is empty."""
+        while self.outbox:
+            taken, self.outbox = self.outbox, []
+            start = 0
+            for end in range(1, len(taken) + 1):
+                if end == len(taken) or taken[end][0] != taken[start][0]:
+                    run = [event for _, event in taken[start:end]]
+                    await asyncio.to_thread(self.outside.publish, taken[start][0], run)
+                    start = end
+
+    async def flush(self) -> None:
+        """Wait until every event so far has been sent (shutdown)."""
+        while self.sender is not None and not self.sender.done():
+            await self.sender
 
     async def _concatenate(self, job: Concatenate) -> None:
         succeeded = await asyncio.to_thread(self.outside.carry_out, job)
@@ -84,6 +111,8 @@ def build_app(
             for task in list(runtime.background):
                 with contextlib.suppress(Exception):
                     await task
+            with contextlib.suppress(Exception):
+                await runtime.flush()
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
     app = Starlette(

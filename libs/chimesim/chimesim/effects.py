@@ -1,8 +1,9 @@
 """What a state change asks the outside world to do: events for the queue, objects for S3.
 
 The state machine stays synchronous and free of I/O; the application carries the effects
-out (in a worker thread, as boto3 blocks) before it answers, so a client that gets its
-response can already find the event in SQS and the chunk in the bucket.
+out (in a worker thread, as boto3 blocks): objects before it answers, so a client that gets
+its response can already find the chunk in the bucket; events just after, in order, as
+EventBridge delivers Chime's.
 """
 
 from __future__ import annotations

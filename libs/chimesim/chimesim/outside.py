@@ -31,36 +31,36 @@ class Outside:
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chimesim-events")
 
     def carry_out_all(self, effects: list[Effect]) -> None:
-        """Perform effects in order; a run of events goes out ten to a request (SQS's batch
-        size), the batches side by side — a standard queue keeps no order anyway, and a
-        consumer orders Chime's events by their `timestamp`."""
+        """Perform effects in order; a run of events goes out as `publish` sends them."""
         run: list[PublishEvent] = []
         for effect in effects:
             if isinstance(effect, PublishEvent):
                 run.append(effect)
                 continue
-            self._publish_run(run)
+            self.publish(self.queue_url, run)
             run = []
             self.carry_out(effect)
-        self._publish_run(run)
+        self.publish(self.queue_url, run)
 
-    def _publish_run(self, run: list[PublishEvent]) -> None:
-        batches = [run[i : i + 10] for i in range(0, len(run), 10)]
-        if len(batches) <= 1:
-            for batch in batches:
-                self._publish(batch)
+    def publish(self, queue_url: str | None, events: list[PublishEvent]) -> None:
+        """Send events to the queue ten to a request (SQS's batch size), the batches side
+        by side — a standard queue keeps no order anyway, and a consumer orders Chime's
+        events by their `timestamp`."""
+        if not queue_url or not events:
             return
-        list(self.pool.map(self._publish, batches))
+        batches = [events[i : i + 10] for i in range(0, len(events), 10)]
+        if len(batches) == 1:
+            self._publish(queue_url, batches[0])
+            return
+        list(self.pool.map(lambda batch: self._publish(queue_url, batch), batches))
 
-    def _publish(self, batch: list[PublishEvent]) -> None:
-        if not self.queue_url:
-            return
+    def _publish(self, queue_url: str, batch: list[PublishEvent]) -> None:
         entries = [
             {"Id": str(index), "MessageBody": orjson.dumps(event.envelope).decode()}
             for index, event in enumerate(batch)
         ]
         try:
-            result = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            result = self.sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         except Exception:
             log.exception("could not send %d events", len(entries))
             return
@@ -72,7 +72,7 @@ class Outside:
         without the caller's request failing)."""
         try:
             if isinstance(effect, PublishEvent):
-                self._publish([effect])
+                self.publish(self.queue_url, [effect])
             elif isinstance(effect, PutObject):
                 encryption: dict[str, str] = {}
                 if effect.kms_key_id:
