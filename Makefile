@@ -16,7 +16,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install protos dev test lint fmt bench migrate supergraph seed clean browser lighthouse chaos dead-letters load
+.PHONY: install protos dev test lint fmt bench migrate supergraph seed deploy-config clean browser lighthouse chaos dead-letters load
 
 ## install: create .venv with every service, the gateway and the dev tools (idempotent)
 install: $(STAMP) $(PROTO_STAMP) $(CHECKOV)
@@ -119,6 +119,13 @@ migrate: install
 ## supergraph: compose the running subgraphs into the supergraph the gateway serves
 supergraph: install
 	@$(VENV)/bin/gateway compose --out $${REALTY_DATA_DIR:-.dev}/supergraph.graphql
+
+## deploy-config: production's AWS names and ARNs from Terraform's outputs (the applied stack's
+##   state; TERRAFORM=terraform) into deploy/k8s/production/terraform-outputs.env, which
+##   `kubectl apply -k deploy/k8s/production` needs (the script refuses incomplete outputs)
+deploy-config:
+	@set -o pipefail; $${TERRAFORM:-terraform} -chdir=deploy/terraform output -json \
+		| $(PYTHON) deploy/k8s/terraform_outputs.py
 
 ## seed: load demo data into a running stack
 seed: install
