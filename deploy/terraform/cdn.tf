@@ -53,7 +53,7 @@ resource "aws_cloudfront_distribution" "photos" {
   }
 
   viewer_certificate {
-    acm_certificate_arn      = var.cdn_certificate_arn
+    acm_certificate_arn      = aws_acm_certificate_validation.cdn.certificate_arn
     ssl_support_method       = "sni-only"
     minimum_protocol_version = "TLSv1.2_2021"
   }
@@ -126,7 +126,7 @@ resource "aws_cloudfront_distribution" "pages" {
   }
 
   viewer_certificate {
-    acm_certificate_arn      = var.cdn_certificate_arn
+    acm_certificate_arn      = aws_acm_certificate_validation.cdn.certificate_arn
     ssl_support_method       = "sni-only"
     minimum_protocol_version = "TLSv1.2_2021"
   }

@@ -1,4 +1,6 @@
-# What the Kubernetes overlay (deploy/k8s/overlays/production) and the workflows need.
+# What the Kubernetes production overlay (deploy/k8s/production) and the workflows need.
+# `terraform output -json | python deploy/k8s/terraform_outputs.py` (make deploy-config)
+# turns the ones the overlay consumes into deploy/k8s/production/terraform-outputs.env.
 
 output "cluster_name" {
   value = aws_eks_cluster.main.name
@@ -66,4 +68,24 @@ output "ecr_repositories" {
 output "recordings_sink_role_arn" {
   description = "MEDIA_RECORDINGS_SINK_ROLE_ARN"
   value       = aws_iam_role.capture_sink.arn
+}
+
+output "photos_kms_key_alias" {
+  description = "LISTINGS_KMS_KEY_ALIAS"
+  value       = aws_kms_alias.photos.name
+}
+
+output "recordings_kms_key_arn" {
+  description = "MEDIA_RECORDINGS_KMS_KEY"
+  value       = aws_kms_key.recordings.arn
+}
+
+output "public_certificate_arn" {
+  description = "alb.ingress.kubernetes.io/certificate-arn (issued: validated in DNS)"
+  value       = aws_acm_certificate_validation.public.certificate_arn
+}
+
+output "edge_web_acl_arn" {
+  description = "alb.ingress.kubernetes.io/wafv2-acl-arn"
+  value       = aws_wafv2_web_acl.edge.arn
 }

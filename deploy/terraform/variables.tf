@@ -81,10 +81,16 @@ variable "photo_cors_origins" {
   default     = ["https://realtyforyou.com", "https://www.realtyforyou.com"]
 }
 
-variable "cdn_certificate_arn" {
-  description = "ACM certificate (us-east-1) covering photos_domain and pages_domains."
+variable "public_zone_name" {
+  description = "Route 53 public hosted zone of the site's names; ACM validates the certificates in it."
   type        = string
-  default     = "arn:aws:acm:us-east-1:000000000000:certificate/replace-me"
+  default     = "realtyforyou.com"
+}
+
+variable "public_domains" {
+  description = "Host names the load balancer serves (the Ingress' hosts); the first is the API, rate-limited per address."
+  type        = list(string)
+  default     = ["api.realtyforyou.com", "www.realtyforyou.com"]
 }
 
 variable "photos_domain" {

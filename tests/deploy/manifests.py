@@ -8,6 +8,7 @@ workload's containers and the environment variables each container is given.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import functools
@@ -15,8 +16,11 @@ import importlib
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,11 +48,43 @@ def kubectl() -> str:
     return found
 
 
+# `terraform output -json` of an applied stack, in its shape, for building production.
+TERRAFORM_OUTPUTS = Path(__file__).resolve().parent / "fixtures" / "terraform-output.json"
+
+
+@functools.cache
+def prepared_tree() -> Path:
+    """A copy of deploy/k8s whose production overlay has its terraform-outputs.env, written
+    from TERRAFORM_OUTPUTS by the script operators run (`make deploy-config`): the
+    committed tree holds no such file, so production builds only from Terraform's values."""
+    root = Path(tempfile.mkdtemp(prefix="k8s-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    tree = root / "k8s"
+    shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("terraform-outputs.env"))
+    written = subprocess.run(
+        [
+            sys.executable,
+            str(tree / "terraform_outputs.py"),
+            "--json",
+            str(TERRAFORM_OUTPUTS),
+            "--out",
+            str(tree / "production" / "terraform-outputs.env"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert written.returncode == 0, written.stderr
+    return tree
+
+
 @functools.cache
 def build(overlay: str) -> tuple[Doc, ...]:
-    """Every object of an overlay, as `kubectl kustomize` renders it."""
+    """Every object of an overlay, as `kubectl kustomize` renders it (production with the
+    outputs of TERRAFORM_OUTPUTS)."""
+    directory = prepared_tree() / overlay if overlay == "production" else K8S / overlay
     result = subprocess.run(
-        [kubectl(), "kustomize", str(K8S / overlay)],
+        [kubectl(), "kustomize", str(directory)],
         capture_output=True,
         text=True,
         timeout=120,

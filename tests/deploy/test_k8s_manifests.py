@@ -350,11 +350,7 @@ def test_production_names_the_aws_resources_terraform_makes() -> None:
     )
     named = {
         "listings": ("LISTINGS_PHOTOS_BUCKET", "LISTINGS_KMS_KEY_ALIAS"),
-        "media": (
-            "MEDIA_RECORDINGS_BUCKET",
-            "MEDIA_RECORDINGS_KMS_KEY",
-            "MEDIA_EVENTS_QUEUE_NAME",
-        ),
+        "media": ("MEDIA_RECORDINGS_BUCKET", "MEDIA_EVENTS_QUEUE_NAME"),
     }
     config_maps = of_kind(build("production"), "ConfigMap")
     for process, variables in named.items():
