@@ -274,20 +274,36 @@ def test_a_call_in_dev_reaches_media_through_the_queue_and_records(
     )["MediaCapturePipeline"]
     pipelines.delete_media_capture_pipeline(MediaPipelineId=capture["MediaPipelineId"])
 
-    async def drain() -> None:
-        for _ in range(10):
-            if not await queue.poll_once():
-                return
-
-    asyncio.run(drain())
-    kinds = {
-        (type(s).__name__, str(s.kind)) for s in signals if s.meeting_id == meeting["MeetingId"]
+    wanted = {
+        ("ChimeSignal", "MeetingStarted"),
+        ("ChimeSignal", "AttendeeJoined"),
+        ("PipelineSignal", "MediaPipelineInProgress"),
     }
-    assert ("ChimeSignal", "MeetingStarted") in kinds
-    assert ("ChimeSignal", "AttendeeJoined") in kinds
-    assert ("PipelineSignal", "MediaPipelineInProgress") in kinds
+
+    def seen() -> set[tuple[str, str]]:
+        return {
+            (type(s).__name__, str(s.kind)) for s in signals if s.meeting_id == meeting["MeetingId"]
+        }
+
+    async def receive_until_seen() -> None:
+        # Events may go out just after the call that caused them answered: wait for them.
+        deadline = time.monotonic() + 30
+        while not wanted <= seen() and time.monotonic() < deadline:
+            await queue.poll_once()
+
+    asyncio.run(receive_until_seen())
+    assert wanted <= seen(), seen()
     s3: Any = boto3.client("s3", endpoint_url=s3_url, region_name=region)
-    written = s3.list_objects_v2(Bucket=media.recordings_bucket, Prefix="dev-call/")
-    keys = [item["Key"] for item in written.get("Contents", [])]
+
+    def artifacts() -> list[str]:
+        written = s3.list_objects_v2(Bucket=media.recordings_bucket, Prefix="dev-call/")
+        return [item["Key"] for item in written.get("Contents", [])]
+
+    deadline = time.monotonic() + 30
+    keys = artifacts()
+    while not any(k.startswith("dev-call/meeting-events/") for k in keys):
+        assert time.monotonic() < deadline, f"no capture artifacts: {keys}"
+        time.sleep(0.2)
+        keys = artifacts()
     assert any(k.startswith("dev-call/audio/") for k in keys), keys
     assert any(k.startswith("dev-call/meeting-events/") for k in keys), keys
