@@ -43,24 +43,35 @@ def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
+def _from_code(code: str, status: int) -> Exception | None:
+    if code in GONE or status == 404:
+        return Gone(code)
+    if code in THROTTLED or status == 429:
+        return RateLimited("the video service is busy; try again in a moment")
+    if code == "LimitExceededException":
+        return Conflict("the tour's call is full", reason="MEETING_FULL")
+    if code == "ResourceLimitExceededException":
+        return Conflict("the call is being captured already", reason="CAPTURE_RUNNING")
+    if code in FAILED or status >= 500:
+        return Unavailable("the video service is unavailable; try again shortly")
+    return None
+
+
 def translate(exc: Exception) -> Exception:
     """The error a caller should see for a failed Chime call."""
     if isinstance(exc, ClientError):
-        code = _code(exc)
-        status = _status(exc)
-        if code in GONE or status == 404:
-            return Gone(code)
-        if code in THROTTLED or status == 429:
-            return RateLimited("the video service is busy; try again in a moment")
-        if code == "LimitExceededException":
-            return Conflict("the tour's call is full", reason="MEETING_FULL")
-        if code == "ResourceLimitExceededException":
-            return Conflict("the call is being captured already", reason="CAPTURE_RUNNING")
-        if code in FAILED or status >= 500:
-            return Unavailable("the video service is unavailable; try again shortly")
-    elif isinstance(exc, BotoCoreError):
+        return _from_code(_code(exc), _status(exc)) or exc
+    if isinstance(exc, BotoCoreError):
         return Unavailable("the video service cannot be reached; try again shortly")
     return exc
+
+
+def refusal(error: dict[str, Any]) -> Exception:
+    """The error for one attendee a batch refused (`CreateAttendeeError.ErrorCode` names the
+    exception without its `Exception` suffix: `LimitExceeded`, `Throttling`, …)."""
+    code = str(error.get("ErrorCode") or "")
+    found = _from_code(code if code.endswith("Exception") else f"{code}Exception", 0)
+    return found or Unavailable("the video service refused the attendee; try again shortly")
 
 
 class _Chime:
@@ -78,7 +89,11 @@ class _Chime:
         client: Any = None,
     ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chime")
+        # Parameter validation off: every request is built here from typed values, and the
+        # service validates what it gets anyway; botocore's walk of the input costs CPU
+        # on every call.
         config = Config(
+            parameter_validation=False,
             retries={"mode": "standard", "max_attempts": max_attempts},
             connect_timeout=2,
             read_timeout=5,
@@ -129,6 +144,23 @@ class ChimeMeetings(_Chime):
         )
         attendee: dict[str, Any] = found["Attendee"]
         return attendee
+
+    async def batch_create_attendees(
+        self, *, meeting_id: str, attendees: list[tuple[str, dict[str, str]]]
+    ) -> dict[str, dict[str, Any] | Exception]:
+        """Up to 100 attendees in one call (`BatchCreateAttendee`): each `ExternalUserId` to
+        its Chime record, or to the error for the one attendee Chime refused."""
+        found = await self._call(
+            self._client.batch_create_attendee,
+            MeetingId=meeting_id,
+            Attendees=[{"ExternalUserId": key, "Capabilities": caps} for key, caps in attendees],
+        )
+        result: dict[str, dict[str, Any] | Exception] = {
+            str(a["ExternalUserId"]): a for a in found.get("Attendees", [])
+        }
+        for error in found.get("Errors", []):
+            result[str(error["ExternalUserId"])] = refusal(error)
+        return result
 
     async def get_attendee(self, *, meeting_id: str, attendee_id: str) -> dict[str, Any]:
         found = await self._call(

@@ -73,6 +73,7 @@ class FakeChime:
         self.calls: Counter[str] = Counter()
         self.failures: list[tuple[str, str, int]] = []
         self.create_delay = create_delay
+        self.refused: dict[str, str] = {}
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
 
@@ -145,6 +146,40 @@ class FakeChime:
             }
             people[attendee_id] = attendee
             return {"Attendee": attendee}
+
+    def batch_create_attendee(self, **kw: Any) -> dict[str, Any]:
+        """`refused` maps an ExternalUserId to the ErrorCode its entry in `Errors` gets."""
+        with self._lock:
+            self._enter("BatchCreateAttendee")
+            self._meeting(kw["MeetingId"], "BatchCreateAttendee")
+            people = self.attendees[kw["MeetingId"]]
+            made: list[dict[str, Any]] = []
+            errors: list[dict[str, Any]] = []
+            for item in kw["Attendees"]:
+                external = item["ExternalUserId"]
+                if external in self.refused:
+                    errors.append(
+                        {
+                            "ExternalUserId": external,
+                            "ErrorCode": self.refused[external],
+                            "ErrorMessage": self.refused[external],
+                        }
+                    )
+                    continue
+                known = [a for a in people.values() if a["ExternalUserId"] == external]
+                if known:
+                    made.append(known[0])
+                    continue
+                attendee_id = str(uuid.uuid4())
+                attendee = {
+                    "ExternalUserId": external,
+                    "AttendeeId": attendee_id,
+                    "JoinToken": f"token-{next(self._numbers)}",
+                    "Capabilities": dict(item["Capabilities"]),
+                }
+                people[attendee_id] = attendee
+                made.append(attendee)
+            return {"Attendees": made, "Errors": errors}
 
     def _attendee(self, kw: dict[str, Any], operation: str) -> dict[str, Any]:
         self._meeting(kw["MeetingId"], operation)

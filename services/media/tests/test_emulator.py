@@ -87,6 +87,23 @@ async def test_an_emulated_meeting_that_ended_is_made_again(
     assert again["meeting"]["MeetingId"] != first["meeting"]["MeetingId"]
 
 
+async def test_simultaneous_joins_of_a_tour_cost_one_meeting_and_one_batch_on_the_emulator(
+    emulated: Stack, chime: ChimeSim
+) -> None:
+    stack = emulated
+    tour, buyer, realtor = await stack.tour()
+    chime.reset_calls()
+    results = await asyncio.gather(
+        *(join(stack, tour.id, who, device=f"d{n}") for n, who in enumerate([buyer, realtor] * 4))
+    )
+    assert chime.calls() == {"CreateMeeting": 1, "BatchCreateAttendee": 1}
+    meeting_id = results[0]["meeting"]["MeetingId"]
+    meetings = chime.client("chime-sdk-meetings")
+    listed = meetings.list_attendees(MeetingId=meeting_id)["Attendees"]
+    assert {a["AttendeeId"] for a in listed} == {r["attendee"]["AttendeeId"] for r in results}
+    assert len(listed) == 8
+
+
 async def test_emulated_throttling_is_rate_limited_and_nothing_is_kept(
     emulated: Stack, chime: ChimeSim
 ) -> None:

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from media.domain import MAX_VIDEO_SENDERS, TourStatus
+from media.domain import MAX_VIDEO_SENDERS, TourStatus, device_key
 from servicekit.auth import Role
 
 from .conftest import Person, Stack
@@ -61,6 +61,54 @@ async def test_twenty_simultaneous_first_joins_make_one_meeting(stack: Stack) ->
     assert len({r["attendee"]["AttendeeId"] for r in results}) == 20
     found = await stack.rows("SELECT count(*) AS n FROM attendees WHERE tour_id = :t", t=tour.id)
     assert found[0].n == 20
+
+
+async def test_joins_arriving_together_cost_one_meeting_and_one_batch_of_attendees(
+    stack: Stack,
+) -> None:
+    """Joins that arrive while Chime makes the meeting are answered with it: one
+    CreateMeeting, then one BatchCreateAttendee for every device, nothing one by one."""
+    tour, buyer, realtor = await stack.tour()
+    stack.chime.create_delay = 1.0  # Chime taking its time: the others arrive meanwhile
+    people = [buyer if n % 2 else realtor for n in range(12)]
+    results = await asyncio.gather(
+        *(join(stack, tour.id, p, device=f"device-{n}") for n, p in enumerate(people))
+    )
+    assert stack.chime.calls == {"CreateMeeting": 1, "BatchCreateAttendee": 1}
+    meeting_id = results[0]["meeting"]["MeetingId"]
+    assert all(r["meeting"] == stack.chime.meetings[meeting_id] for r in results)
+    made = stack.chime.attendees[meeting_id]
+    assert [made[r["attendee"]["AttendeeId"]] for r in results] == [r["attendee"] for r in results]
+    assert [r["attendee"]["ExternalUserId"] for r in results] == [
+        device_key(p.id, f"device-{n}") for n, p in enumerate(people)
+    ]
+    found = await stack.rows("SELECT count(*) AS n FROM attendees WHERE tour_id = :t", t=tour.id)
+    assert found[0].n == 12
+
+
+async def test_an_attendee_the_batch_refuses_gets_its_own_coded_error(stack: Stack) -> None:
+    """Chime refuses one attendee of a batch (`Errors`): that caller is told why, in our
+    codes; the others are in the call."""
+    tour, buyer, realtor = await stack.tour()
+    stack.chime.refused[device_key(realtor.id, "full")] = "LimitExceeded"
+    stack.chime.create_delay = 1.0
+    refused, *joined = await asyncio.gather(
+        stack.gql(JOIN, {"tourId": str(tour.id), "deviceId": "full"}, as_=realtor),
+        stack.gql(JOIN, {"tourId": str(tour.id), "deviceId": "phone"}, as_=buyer),
+        stack.gql(JOIN, {"tourId": str(tour.id), "deviceId": "desk"}, as_=realtor),
+    )
+    assert stack.chime.calls == {"CreateMeeting": 1, "BatchCreateAttendee": 1}
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert refused["errors"][0]["extensions"]["reason"] == "MEETING_FULL"
+    assert [body["data"]["joinTour"]["attendee"]["ExternalUserId"] for body in joined] == [
+        device_key(buyer.id, "phone"),
+        device_key(realtor.id, "desk"),
+    ]
+    rows = await stack.rows("SELECT device_key FROM attendees WHERE tour_id = :t", t=tour.id)
+    assert sorted(r.device_key for r in rows) == sorted(
+        [device_key(buyer.id, "phone"), device_key(realtor.id, "desk")]
+    )
 
 
 async def test_one_attendee_per_device_and_one_chime_call_per_join_once_the_meeting_exists(

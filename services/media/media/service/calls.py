@@ -10,15 +10,23 @@ again by its `ClientRequestToken` on the next try.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from servicekit.db import Database, UnitOfWork
-from servicekit.vocabulary import BadUserInput, Conflict, NotFound, Principal, Unavailable
+from servicekit.vocabulary import (
+    BadUserInput,
+    Conflict,
+    NotFound,
+    Principal,
+    ServiceError,
+    Unavailable,
+)
 
 from media import store
 from media.chime import ChimeMeetings, Gone
@@ -68,6 +76,33 @@ class JoinInfo:
     attendee: dict[str, Any]
 
 
+MAX_BATCH = 100  # attendees one BatchCreateAttendee takes
+
+
+@dataclass(slots=True)
+class _Ask:
+    """One caller's join, waiting to be answered with its tour's batch."""
+
+    who: Principal
+    mode: JoinMode
+    key: str  # the device's ExternalUserId
+    answer: asyncio.Future[JoinInfo]
+
+    def succeed(self, info: JoinInfo) -> None:
+        if not self.answer.done():
+            self.answer.set_result(info)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(error)
+
+
+def _as_error(outcome: BaseException) -> Exception:
+    if isinstance(outcome, Exception):
+        return outcome
+    raise outcome  # cancellation and the like are not an answer
+
+
 class Media:
     def __init__(
         self,
@@ -87,6 +122,10 @@ class Media:
         self.invitations = invitations
         self.policy = policy
         self.clock = clock
+        # Joins waiting per tour, and the tours whose joins are being answered.
+        self._waiting: dict[uuid.UUID, list[_Ask]] = {}
+        self._joining: set[uuid.UUID] = set()
+        self._drains: set[asyncio.Task[None]] = set()
 
     # -- following scheduling ------------------------------------------------------------------
     async def follow_tour(self, uow: UnitOfWork, tour: Tour) -> None:
@@ -120,23 +159,105 @@ class Media:
     async def join(
         self, who: Principal, tour_id: uuid.UUID, mode: JoinMode, device: str | None
     ) -> JoinInfo:
-        async with self.db.uow(actor=str(who.user_id)) as uow:
+        """Join the tour's call from a device. Joins of one tour that arrive together are
+        answered together: one transaction, one `CreateMeeting` when there is no meeting,
+        one `BatchCreateAttendee` for the devices new to it."""
+        ask = _Ask(
+            who, mode, device_key(who.user_id, device), asyncio.get_running_loop().create_future()
+        )
+        self._waiting.setdefault(tour_id, []).append(ask)
+        if tour_id not in self._joining:
+            self._joining.add(tour_id)
+            task = asyncio.create_task(self._drain(tour_id))
+            self._drains.add(task)
+            task.add_done_callback(self._drains.discard)
+        return await ask.answer
+
+    async def _drain(self, tour_id: uuid.UUID) -> None:
+        """Answer the tour's waiting joins, a batch at a time, until none is left."""
+        try:
+            while self._waiting.get(tour_id):
+                batch = self._take(tour_id, [])
+                try:
+                    await self._join_batch(tour_id, batch)
+                except Exception as exc:  # the batch as a whole failed: each caller is told
+                    for ask in batch:
+                        ask.fail(exc)
+        finally:
+            self._joining.discard(tour_id)
+            self._waiting.pop(tour_id, None)
+
+    def _take(self, tour_id: uuid.UUID, batch: list[_Ask]) -> list[_Ask]:
+        """Move waiting joins into the batch, up to what one `BatchCreateAttendee` takes."""
+        waiting = self._waiting.get(tour_id, [])
+        room = MAX_BATCH - len(batch)
+        batch.extend(waiting[:room])
+        self._waiting[tour_id] = waiting[room:]
+        return batch
+
+    async def _admit(
+        self, uow: UnitOfWork, tour: Tour, asks: list[_Ask]
+    ) -> list[tuple[_Ask, Guest | None]]:
+        """The asks allowed to join now; each refused one is answered with its error."""
+        admitted: list[tuple[_Ask, Guest | None]] = []
+        now = self.clock()
+        for ask in asks:
+            try:
+                guest = (
+                    None
+                    if tour.is_participant(ask.who.user_id)
+                    else await self._guest_of(uow, tour, ask.who)
+                )
+                require_joiner(tour, ask.who, guest)
+                tour.require_open(now, self.policy.window)
+            except ServiceError as refused:
+                ask.fail(refused)
+                continue
+            admitted.append((ask, guest))
+        return admitted
+
+    async def _join_batch(self, tour_id: uuid.UUID, batch: list[_Ask]) -> None:
+        """One transaction for the batch. Joins still arriving while the meeting row is
+        locked, or while Chime makes the meeting, are taken into it (`batch` grows)."""
+        async with self.db.uow(actor=str(batch[0].who.user_id)) as uow:
             tour = await self._tour(uow, tour_id)
-            guest = (
-                None if tour.is_participant(who.user_id) else await self._guest_of(uow, tour, who)
-            )
-            require_joiner(tour, who, guest)
-            tour.require_open(self.clock(), self.policy.window)
             meeting = await store.lock_meeting(uow, tour_id, create=True)
             assert meeting is not None
-            attendee = await self._attend(meeting, device_key(who.user_id, device), who, mode)
-            if guest is not None and guest.status is GuestStatus.INVITED:
-                guest.status, guest.user_id = GuestStatus.JOINED, who.user_id
-                await store.save_guest(uow.session, guest)
+            admitted = await self._admit(uow, tour, list(batch))
+            fresh = False
+            if not meeting.live:
+                if not admitted:
+                    return
+                if meeting.meeting_id is not None:
+                    meeting.replace(self.clock())
+                await self._create(meeting)
+                fresh = True
+            more = len(batch)
+            admitted += await self._admit(uow, tour, self._take(tour_id, batch)[more:])
+            if not admitted:
+                return
+            asks = [ask for ask, _ in admitted]
+            found = await self._attend_all(meeting, asks, fresh=fresh)
+            if all(isinstance(found[ask.key], Exception) for ask in asks):
+                # Nobody got in: nothing is kept (the meeting Chime made is found again by
+                # its ClientRequestToken on the next join).
+                for ask in asks:
+                    ask.fail(cast(Exception, found[ask.key]))
+                raise cast(Exception, found[asks[0].key])
+            for ask, guest in admitted:
+                joined = not isinstance(found[ask.key], Exception)
+                if joined and guest is not None and guest.status is GuestStatus.INVITED:
+                    guest.status, guest.user_id = GuestStatus.JOINED, ask.who.user_id
+                    await store.save_guest(uow.session, guest)
             await store.save_meeting(uow, meeting)
             await uow.commit()
         assert meeting.chime is not None
-        return JoinInfo(meeting=meeting.chime, attendee=attendee.chime)
+        for ask in asks:
+            outcome = found[ask.key]
+            if isinstance(outcome, Exception):
+                ask.fail(outcome)
+            else:
+                ask.succeed(JoinInfo(meeting=meeting.chime, attendee=outcome.chime))
 
     async def _create(self, meeting: Meeting) -> None:
         chime = await self.chime.create_meeting(
@@ -144,60 +265,114 @@ class Media:
         )
         meeting.created(chime, self.clock())
 
-    async def _attend(self, meeting: Meeting, key: str, who: Principal, mode: JoinMode) -> Attendee:
-        """The device's attendee in the tour's live meeting: one Chime call when the meeting
-        exists (the device's attendee checked, or a new one made); a meeting Chime no longer
-        has is made again."""
-        fresh = False
-        if not meeting.live:
-            if meeting.meeting_id is not None:
-                meeting.replace(self.clock())
-            await self._create(meeting)
-            fresh = True
+    async def _attend_all(
+        self, meeting: Meeting, asks: list[_Ask], *, fresh: bool
+    ) -> dict[str, Attendee | Exception]:
+        """Each device's attendee in the tour's live meeting, or the error Chime gave for
+        it; a meeting Chime no longer has is made again and everyone joins the new one."""
         try:
-            return await self._attendee(meeting, key, who, mode)
+            return await self._attendees(meeting, asks)
         except Gone:
             if fresh:
                 raise Unavailable("the video service lost the new meeting; try again") from None
         meeting.replace(self.clock())
         await self._create(meeting)
         try:
-            return await self._attendee(meeting, key, who, mode)
+            return await self._attendees(meeting, asks)
         except Gone:
             raise Unavailable("the video service lost the new meeting; try again") from None
 
-    async def _attendee(
-        self, meeting: Meeting, key: str, who: Principal, mode: JoinMode
-    ) -> Attendee:
+    async def _attendees(
+        self, meeting: Meeting, asks: list[_Ask]
+    ) -> dict[str, Attendee | Exception]:
+        """A device seen before: its attendee checked (`GetAttendee`), or its capabilities
+        changed; new devices: one `CreateAttendee`, or one `BatchCreateAttendee` for
+        several. Video senders are counted in the order the joins came. `Gone` when Chime
+        no longer has the meeting."""
         assert meeting.meeting_id is not None
-        mine = meeting.attendee_for(key)
-        others = meeting.video_senders() - (1 if mine is not None and mine.video else 0)
-        wanted = capabilities(mode, others)
-        if mine is not None:
-            if mine.chime.get("Capabilities") == wanted:
-                mine.chime = await self.chime.get_attendee(
-                    meeting_id=meeting.meeting_id, attendee_id=mine.attendee_id
-                )
+        meeting_id = meeting.meeting_id
+        first: dict[str, _Ask] = {}
+        for ask in asks:
+            first.setdefault(ask.key, ask)
+        senders = meeting.video_senders()
+        found: dict[str, Attendee | Exception] = {}
+        checks: list[tuple[Attendee, dict[str, str]]] = []
+        new: list[tuple[_Ask, dict[str, str]]] = []
+        for key, ask in first.items():
+            mine = meeting.attendee_for(key)
+            if mine is None:
+                wanted = capabilities(ask.mode, senders)
+                new.append((ask, wanted))
             else:
-                updated = await self.chime.update_capabilities(
-                    meeting_id=meeting.meeting_id, attendee_id=mine.attendee_id, capabilities=wanted
-                )
-                mine.chime = {**mine.chime, **updated}
-            mine.video = sends_video(wanted)
-            return mine
-        chime = await self.chime.create_attendee(
-            meeting_id=meeting.meeting_id, external_user_id=key, capabilities=wanted
+                wanted = capabilities(ask.mode, senders - (1 if mine.video else 0))
+                senders -= 1 if mine.video else 0
+                checks.append((mine, wanted))
+            senders += 1 if sends_video(wanted) else 0
+        outcomes = await asyncio.gather(
+            *(self._check(meeting_id, mine, wanted) for mine, wanted in checks),
+            self._add(meeting_id, new),
+            return_exceptions=True,
         )
-        attendee = Attendee(
-            attendee_id=str(chime["AttendeeId"]),
-            meeting_id=meeting.meeting_id,
-            device_key=key,
-            user_id=who.user_id,
-            chime=chime,
-            video=sends_video(wanted),
+        for outcome in outcomes:
+            if isinstance(outcome, Gone):
+                raise outcome
+        for (mine, wanted), outcome in zip(checks, outcomes, strict=False):
+            if isinstance(outcome, BaseException):
+                found[mine.device_key] = _as_error(outcome)
+            else:
+                mine.video = sends_video(wanted)
+                found[mine.device_key] = mine
+        added = outcomes[-1]
+        if isinstance(added, BaseException):
+            for ask, _ in new:
+                found[ask.key] = _as_error(added)
+            return found
+        assert isinstance(added, dict)
+        for ask, wanted in new:
+            record = added.get(ask.key)
+            if isinstance(record, Gone):
+                raise record
+            if record is None or isinstance(record, Exception):
+                found[ask.key] = record or Unavailable("the video service made no attendee")
+                continue
+            attendee = Attendee(
+                attendee_id=str(record["AttendeeId"]),
+                meeting_id=meeting_id,
+                device_key=ask.key,
+                user_id=ask.who.user_id,
+                chime=record,
+                video=sends_video(wanted),
+            )
+            meeting.attendees.append(attendee)
+            found[ask.key] = attendee
+        return found
+
+    async def _check(self, meeting_id: str, mine: Attendee, wanted: dict[str, str]) -> None:
+        """The device's attendee, still in Chime's meeting, with the capabilities wanted."""
+        if mine.chime.get("Capabilities") == wanted:
+            mine.chime = await self.chime.get_attendee(
+                meeting_id=meeting_id, attendee_id=mine.attendee_id
+            )
+        else:
+            updated = await self.chime.update_capabilities(
+                meeting_id=meeting_id, attendee_id=mine.attendee_id, capabilities=wanted
+            )
+            mine.chime = {**mine.chime, **updated}
+
+    async def _add(
+        self, meeting_id: str, new: list[tuple[_Ask, dict[str, str]]]
+    ) -> dict[str, dict[str, Any] | Exception]:
+        if not new:
+            return {}
+        if len(new) == 1:
+            ask, wanted = new[0]
+            record = await self.chime.create_attendee(
+                meeting_id=meeting_id, external_user_id=ask.key, capabilities=wanted
+            )
+            return {ask.key: record}
+        return await self.chime.batch_create_attendees(
+            meeting_id=meeting_id, attendees=[(ask.key, wanted) for ask, wanted in new]
         )
-        meeting.attendees.append(attendee)
-        return attendee
 
     async def leave(self, who: Principal, tour_id: uuid.UUID, device: str | None) -> bool:
         """Delete the device's attendee; False when it was not in the tour's call."""
