@@ -23,6 +23,7 @@ from servicekit.db import Database
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.util import greenlet_spawn
 
 DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 
@@ -51,34 +52,66 @@ async def fetch_each(
 ) -> list[Sequence[Row]]:
     """The rows of each statement, run one after the other on one connection.
 
-    The engine's statement events (`before_cursor_execute`, `after_cursor_execute`) are
-    fired when anything listens, so statement counters and SQL tracing see these reads as
-    they see SQLAlchemy's; with no listener they cost nothing."""
+    The connection is borrowed from the engine's pool without a SQLAlchemy `Connection`
+    around it (that wrapper, its execution options and their reset cost several times the
+    statement itself) and put in autocommit for the reads, then back. When something
+    listens to the engine's statement events (statement counters, SQL tracing), the reads
+    go through a `Connection` instead and fire `before_cursor_execute` and
+    `after_cursor_execute`, so listeners see them as they see SQLAlchemy's own."""
+    if db.engine.sync_engine.dispatch.before_cursor_execute or (
+        db.engine.sync_engine.dispatch.after_cursor_execute
+    ):
+        return await _observed(db, statements)
+    try:
+        fairy = await db.engine.raw_connection()
+    except psycopg.Error as exc:  # the database cannot be reached: as `Engine.connect` says it
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+    driver = cast(psycopg.AsyncConnection[Any], fairy.driver_connection)
+    try:
+        await driver.set_autocommit(True)
+        found = [await _run(driver, sql, params) for sql, params in statements]
+        await driver.set_autocommit(False)
+        return found
+    except BaseException as exc:
+        if driver.broken or driver.closed or not isinstance(exc, DBAPIError):
+            # lost, or left mid-statement (cancelled): not for the next borrower
+            await greenlet_spawn(fairy.invalidate, exc)
+        else:
+            await driver.set_autocommit(False)
+        raise
+    finally:
+        await greenlet_spawn(fairy.close)
+
+
+async def _run(driver: psycopg.AsyncConnection[Any], sql: str, params: Mapping[str, Any]) -> Any:
+    try:
+        cursor = await driver.execute(sql, params, prepare=True)
+        return await cursor.fetchall()
+    except psycopg.Error as exc:
+        broken = driver.broken or driver.closed
+        raise DBAPIError.instance(
+            sql, dict(params), exc, psycopg.Error, connection_invalidated=broken
+        ) from exc
+
+
+async def _observed(
+    db: Database, statements: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[Sequence[Row]]:
     async with db.reads() as conn:
         raw = await conn.get_raw_connection()
         driver = cast(psycopg.AsyncConnection[Any], raw.driver_connection)
         sync = conn.sync_connection
         assert sync is not None
         dispatch = sync.dispatch
-        observed = bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
         found: list[Sequence[Row]] = []
         for sql, params in statements:
-            cursor = driver.cursor()
-            context = Execution() if observed else None
-            if observed:
-                dispatch.before_cursor_execute(sync, cursor, sql, params, context, False)
+            context = Execution()
+            dispatch.before_cursor_execute(sync, driver, sql, params, context, False)
             try:
-                await cursor.execute(sql, params, prepare=True)
-                found.append(await cursor.fetchall())
-            except psycopg.Error as exc:
-                broken = driver.broken or driver.closed
-                if broken:
+                found.append(await _run(driver, sql, params))
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
                     await conn.invalidate(exc)
-                raise DBAPIError.instance(
-                    sql, dict(params), exc, psycopg.Error, connection_invalidated=broken
-                ) from exc
-            finally:
-                await cursor.close()
-            if observed:
-                dispatch.after_cursor_execute(sync, cursor, sql, params, context, False)
+                raise
+            dispatch.after_cursor_execute(sync, driver, sql, params, context, False)
         return found
