@@ -7,7 +7,7 @@ import hashlib
 from importlib import resources
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 
 
 def environment() -> Environment:
@@ -38,11 +38,19 @@ def build_id() -> str:
 
 
 class Renderer:
-    """Renders the pages' templates (loaded once)."""
+    """Renders the pages' templates, each compiled once to Python code and kept: a render
+    is then one call of that code (no loader, cache key or up-to-date check per page)."""
 
     def __init__(self) -> None:
         self.env = environment()
         self.build = build_id()
+        self._compiled: dict[str, Template] = {}
+
+    def template(self, name: str) -> Template:
+        found = self._compiled.get(name)
+        if found is None:
+            found = self._compiled[name] = self.env.get_template(name)
+        return found
 
     def render(self, template: str, **context: Any) -> str:
-        return self.env.get_template(template).render(**context)
+        return self.template(template).render(**context)
