@@ -4,14 +4,18 @@ it, realtor key included), a Listing `_entities` lookup (10 references) and a ci
 The app is the one the production process serves (middleware, subgraph, real PostgreSQL),
 driven one request at a time over ASGI, so the figure is CPU per request, not a
 throughput that depends on what else runs on the machine. Also prints where that CPU
-goes by package (cProfile own time). Run with `make bench`.
+goes by package and the functions with the most own time (cProfile). Run with `make bench`.
 """
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import random
+import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,7 +28,7 @@ from servicekit.bus import Bus
 from servicekit.db import Database, libpq_url
 from servicekit.infrastructure import Infrastructure
 from servicekit.mail import build_mailer
-from servicekit.testing.cpu import cpu_per_request, profile_line, where_cpu_goes
+from servicekit.testing.cpu import Body, cpu_per_request, post, profile_line, where_cpu_goes
 from starlette.types import ASGIApp
 
 COUNT = 5000
@@ -75,6 +79,24 @@ async def served(
         await database_factory.drop(url)
 
 
+async def top_entries(app: ASGIApp, body: Body, *, count: int = 200, top: int = 8) -> list[str]:
+    """The functions with the most own CPU time over `count` requests (cProfile)."""
+    for i in range(20):
+        await post(app, body(i), {})
+    profile = cProfile.Profile(time.process_time)
+    profile.enable()
+    for i in range(count):
+        await post(app, body(i), {})
+    profile.disable()
+    stats: Any = getattr(pstats.Stats(profile), "stats")  # noqa: B009 (untyped in typeshed)
+    total = sum(row[2] for row in stats.values()) or 1.0
+    ranked = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    return [
+        f"{row[2] / total:4.0%} {row[2] * 1000 / count:5.3f} ms  {Path(f).name}:{line} {name}"
+        for (f, line, name), row in ranked
+    ]
+
+
 async def bench_cpu_per_request(served: tuple[ASGIApp, list[str]]) -> None:
     app, ids = served
     cities = [m.city for m in MARKETS]
@@ -98,3 +120,5 @@ async def bench_cpu_per_request(served: tuple[ASGIApp, list[str]]) -> None:
         figures = await cpu_per_request(app, body)
         print(figures.line(name))
         print("    where: " + profile_line(await where_cpu_goes(app, body)))
+        for entry in await top_entries(app, body):
+            print("      " + entry)

@@ -27,60 +27,29 @@ import pytest_asyncio
 from listings.app import MIGRATIONS_DIR
 from listings.demo import generate_listings
 from listings.store import copy_listings
-from realty.identity.v1 import identity_pb2_grpc
-from servicekit.access import Access, allow
 from servicekit.db import libpq_url
 from servicekit.embedded import free_port
-from servicekit.grpc import GrpcServer
-from servicekit.testing.identity import FakeIdentity
-from servicekit.tls import TlsMaterial
 
 from .keepalive import Connection
-from .serving import listings_process
+from .serving import listings_process, tree_cpu_seconds
 
 COUNT = int(os.environ.get("LISTINGS_BENCH_PAGES_COUNT", "20000"))
+# Connections that fetch every page seen before ahead of the cached rounds: the kernel
+# spreads connections over the service's processes and each keeps its own pages, so with
+# this many every process holds every page (a process missed by all of them: 2 in 1,000
+# with two processes).
+WARMING_CONNECTIONS = 10
 CLIENTS = int(os.environ.get("LISTINGS_BENCH_CLIENTS", "50"))
 REQUESTS_PER_CLIENT = int(os.environ.get("LISTINGS_BENCH_REQUESTS", "40"))
-
-
-async def ready() -> bool:
-    return True
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def identity(grpc_authority: Any, token_issuer: Any) -> AsyncIterator[str]:
-    """identity's gRPC contract (a stand-in knowing no one) over mutual TLS: pages are
-    rendered with the realtor's profile looked up, as in production."""
-    verifier = token_issuer.verifier()
-    cert, key = grpc_authority.issue(dns_names=["identity"], common_name="identity")
-    access = Access(
-        "realty.identity.v1.Identity", {"GetUser": allow("listings"), "BatchGetUsers": allow()}
-    )
-    fake = FakeIdentity()
-    server = GrpcServer(
-        host="127.0.0.1",
-        port=0,
-        registrations=[lambda s: identity_pb2_grpc.add_IdentityServicer_to_server(fake, s)],
-        service_names=[access.service],
-        readiness=ready,
-        tls=TlsMaterial(grpc_authority.ca_file.read_bytes(), cert, key),
-        access=[access],
-        verifier=verifier,
-    )
-    await server.start()
-    try:
-        yield f"127.0.0.1:{server.port}"
-    finally:
-        await server.stop(None)
-        await verifier.aclose()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def pages_process(
     database_factory: Any, aws_endpoint: str, nats_url: str, token_issuer: Any,
     grpc_authority: Any, tmp_path: Path, identity: str,
-) -> AsyncIterator[tuple[str, list[str]]]:  # fmt: skip
-    """The service serving COUNT listings; its base URL and the public slugs."""
+) -> AsyncIterator[tuple[str, int, list[str]]]:  # fmt: skip
+    """The service serving COUNT listings; its base URL, its first process's id and the
+    public slugs."""
     url = await database_factory.create(MIGRATIONS_DIR)
     rng = random.Random(3)
     realtors = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(100)]
@@ -115,8 +84,9 @@ async def pages_process(
         "GRPC_TLS_CERT_FILE": str(grpc_authority.directory / "listings.pem"),
         "GRPC_TLS_KEY_FILE": str(grpc_authority.directory / "listings.key"),
     }
-    async with listings_process(env, port, tmp_path / "listings.log") as base:
-        yield base, slugs
+    pid: list[int] = []
+    async with listings_process(env, port, tmp_path / "listings.log", pid=pid) as base:
+        yield base, pid[0], slugs
 
 
 async def load(
@@ -125,19 +95,20 @@ async def load(
     *,
     clients: int,
     tags: dict[str, str] | None = None,
-    warm_up: bool = True,
     each_once: bool = False,
+    seed: int = 0,
 ) -> tuple[list[float], float]:
     """`clients` visitors, each on its own kept-alive connection, asking for random pages
     one after another (with their ETag when `tags` are given); with `each_once`, every page
     of `slugs` exactly once (first renders)."""
     latencies: list[float] = []
+    base_seed = seed
     expected = 304 if tags else 200
     refused: list[int] = []  # other answers (503 when the shared database is exhausted)
 
     async def one_client(seed: int) -> None:
         rng = random.Random(seed)
-        mine = slugs[seed::clients] if each_once else None
+        mine = slugs[seed - base_seed :: clients] if each_once else None
         async with Connection(base) as connection:
             for n in range(len(mine) if mine is not None else REQUESTS_PER_CLIENT):
                 slug = mine[n] if mine is not None else rng.choice(slugs)
@@ -148,30 +119,24 @@ async def load(
                 if answer.status != expected:
                     refused.append(answer.status)
 
-    if warm_up:  # the process past its first requests
-        await asyncio.gather(*(one_client(10_000 + n) for n in range(min(clients, 10))))
-    latencies.clear()
     started = time.perf_counter()
-    await asyncio.gather(*(one_client(n) for n in range(clients)))
+    await asyncio.gather(*(one_client(seed + n) for n in range(clients)))
     if refused:
         print(f"  {len(refused)} of {len(latencies)} answered {sorted(set(refused))}")
     return latencies, time.perf_counter() - started
 
 
-async def server_cpu(base: str) -> float:
-    """CPU seconds the service process has used (its `process_cpu_seconds_total`)."""
-    async with Connection(base) as connection:
-        text = (await connection.get("/metrics")).body.decode()
-    (line,) = [x for x in text.splitlines() if x.startswith("process_cpu_seconds_total")]
-    return float(line.split()[1])
-
-
-async def measured(name: str, base: str, slugs: list[str], **options: Any) -> float:
+async def measured(
+    name: str, base: str, pid: int, slugs: list[str], *, warm_up: bool = True, **options: Any
+) -> float:
     """One phase of `load`, reported with the service's CPU per request (a figure the
-    machine's other work disturbs much less than latency)."""
-    before = await server_cpu(base)
+    machine's other work disturbs much less than latency): every process of the service,
+    from /proc (the service's own counter is per process; see `serving`)."""
+    if warm_up:  # the processes past their first requests, outside the measured phase
+        await load(base, slugs, **{**options, "clients": min(options["clients"], 10)}, seed=10_000)
+    before = tree_cpu_seconds(pid)
     latencies, elapsed = await load(base, slugs, **options)
-    cpu = (await server_cpu(base) - before) * 1000 / len(latencies)
+    cpu = (tree_cpu_seconds(pid) - before) * 1000 / len(latencies)
     return report(f"{name} [server CPU {cpu:.2f} ms/req]", latencies, elapsed)
 
 
@@ -186,23 +151,40 @@ def report(name: str, latencies: list[float], elapsed: float) -> float:
     return p95
 
 
+async def warm(base: str, slugs: list[str]) -> dict[str, str]:
+    """Every page of `slugs` fetched on WARMING_CONNECTIONS connections (so every process
+    has rendered each), and the pages' tags, the same from every process."""
+
+    async def through_one() -> dict[str, str]:
+        async with Connection(base) as connection:
+            return {s: (await connection.get(f"/homes/{s}")).headers["etag"] for s in slugs}
+
+    seen = await asyncio.gather(*(through_one() for _ in range(WARMING_CONNECTIONS)))
+    assert all(tags == seen[0] for tags in seen), "processes disagree on a page's ETag"
+    return seen[0]
+
+
 async def bench_public_pages(pages_process):
-    base, slugs = pages_process
+    base, pid, slugs = pages_process
     async with httpx.AsyncClient(base_url=base) as client:
         first = await client.get(f"/homes/{slugs[0]}")
         assert first.status_code == 200 and "RealEstateListing" in first.text
         print(f"\npage size {len(first.content):,} bytes; {COUNT:,} listings")
-    cold, warm = slugs[1000:], slugs[:1000]  # pages never asked for, and pages seen before
+    cold, seen = slugs[1000:], slugs[:1000]  # pages never asked for, and pages seen before
     await measured(
         f"first render (miss), {CLIENTS} clients",
         base,
+        pid,
         cold,
         clients=CLIENTS,
         warm_up=False,
         each_once=True,
     )
-    async with Connection(base) as connection:  # the pages seen, and their tags
-        tags = {s: (await connection.get(f"/homes/{s}")).headers["etag"] for s in warm}
-    await measured(f"GET /homes/{{slug}} (cached), {CLIENTS} clients", base, warm, clients=CLIENTS)
-    await measured(f"revalidation (304), {CLIENTS} clients", base, warm, clients=CLIENTS, tags=tags)
-    await measured("GET /homes/{slug} (cached), 1 client", base, warm, clients=1)
+    tags = await warm(base, seen)
+    await measured(
+        f"GET /homes/{{slug}} (cached), {CLIENTS} clients", base, pid, seen, clients=CLIENTS
+    )
+    await measured(
+        f"revalidation (304), {CLIENTS} clients", base, pid, seen, clients=CLIENTS, tags=tags
+    )
+    await measured("GET /homes/{slug} (cached), 1 client", base, pid, seen, clients=1)
