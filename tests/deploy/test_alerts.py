@@ -1,4 +1,6 @@
-"""Every metric an alert rule names is one the code exports, so no alert watches nothing."""
+"""Every metric an alert rule names is one the code exports, so no alert watches nothing,
+and every rule's expression is PromQL as Prometheus parses it (promql-parser, the same
+grammar and type rules; promtool is not packaged for an offline check)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import re
 from pathlib import Path
 
 import media.consumers  # noqa: F401 — registers media's Chime metrics
+import promql_parser
+import pytest
 import scheduling.live
 import scheduling.metrics  # noqa: F401 — registers scheduling's booking outcomes
 import servicekit.backlog  # registers the outbox, consumer and pool gauges
@@ -144,3 +148,44 @@ def test_the_slo_rules_hold_the_seeds_thresholds() -> None:
 def test_the_scan_sees_a_metric_the_code_does_not_export() -> None:
     assert "realty_no_such_metric_total" not in exported()
     assert "gateway_request_duration_seconds_bucket" in exported()
+
+
+COMPARISONS = {">", "<", ">=", "<=", "==", "!="}
+
+
+def selected(expr: str) -> set[str]:
+    """The metric names an expression selects, read from the parsed expression."""
+    names: set[str] = set()
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names.add(node.name)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names
+
+
+def test_every_rule_parses_as_promql_and_alerts_on_a_comparison() -> None:
+    for rule in rules():
+        expr = str(rule["expr"])
+        parsed = promql_parser.parse(expr)  # raises ValueError on a bad query or type
+        assert isinstance(parsed, promql_parser.BinaryExpr), rule["alert"]
+        assert str(parsed.op) in COMPARISONS, f"{rule['alert']}: alerts when a comparison holds"
+        # What the parser selects is what the export check above reads from the text.
+        assert selected(expr) == set(METRIC.findall(expr)), rule["alert"]
+        if "for" in rule:  # a rule without one fires on its first evaluation
+            assert promql_parser.parse_duration(str(rule["for"])).total_seconds() > 0
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "sum(rate(realty_http_requests_total[5m])",  # unclosed
+        "rate(realty_http_requests_total) > 1",  # rate of an instant vector
+        "sum by (service) (realty_outbox_unpublished) >",  # no right-hand side
+        'realty_outbox_unpublished{service="x" > 1',  # unclosed matcher
+    ],
+)
+def test_the_parser_refuses_broken_promql(broken: str) -> None:
+    with pytest.raises(ValueError):
+        promql_parser.parse(broken)

@@ -1,5 +1,6 @@
 """The Grafana dashboards: well-formed, and every metric a panel queries is one the code
-exports (the same reading of the code as the alert rules')."""
+exports (the same reading of the code as the alert rules'), and every query parses as
+PromQL once Grafana's variables are put in."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import pytest
 
-from tests.deploy.test_alerts import METRIC, exported, query_mistakes
+from tests.deploy.test_alerts import METRIC, exported, query_mistakes, selected
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "deploy" / "monitoring" / "dashboards").glob("*.json"))
@@ -91,3 +93,18 @@ def test_the_gateway_dashboard_covers_requests_errors_latency_and_subgraphs() ->
         "gateway_subgraph_fetch_errors_total",
     ):
         assert re.search(rf"\b{metric}", used), metric
+
+
+# Grafana's variables as it interpolates them before Prometheus sees the query.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$service": "identity"}
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_every_panel_query_parses_as_promql(path: Path) -> None:
+    for title, expr in queries(load(path)):
+        interpolated = expr
+        for variable, value in GRAFANA_VARIABLES.items():
+            interpolated = interpolated.replace(variable, value)
+        assert "$" not in interpolated, f"{title}: a variable this test does not know"
+        promql_parser.parse(interpolated)  # raises ValueError on a bad query or type
+        assert selected(interpolated) == set(METRIC.findall(interpolated)), title
