@@ -136,6 +136,7 @@ def test_the_network_lets_media_reach_the_emulator_and_the_emulator_reach_moto()
     chime_port = emulator_settings().port
     assert _egress_to(docs, media, EMULATOR, chime_port)
     assert _egress_to(docs, chime, "moto", 4566)
+    assert _egress_to(docs, media, "moto", 4566), "media's S3, KMS and SQS"
     policy = of_kind(docs, "NetworkPolicy")[EMULATOR]["spec"]
     callers = {
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
