@@ -9,6 +9,7 @@ are skipped, and a slot's length is real elapsed time.
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -172,19 +173,24 @@ class Availability:
         earliest, latest = self.bookable_window(now)
         buffer = timedelta(minutes=self.buffer_minutes)
         tz = self.zone
-        ordered = sorted(busy)
+        taken = _Busy(busy)
+        first, last = max(start, earliest), min(end, latest + _JUST_AFTER)
         slots: list[Range] = []
         day = start.astimezone(tz).date() - timedelta(days=1)
         last_day = end.astimezone(tz).date()
         while day <= last_day:
             for range_start, range_end in self.working_ranges(day):
+                # A range that ends before the first allowed start or begins after the last
+                # holds no candidate: its steps are not generated at all.
+                if range_end - duration < first or range_start >= last:
+                    continue
                 for candidate in _local_steps(day, range_start, range_end, tz, step):
                     finish = candidate + duration
                     if finish > range_end:
                         break
                     if not (start <= candidate < end and earliest <= candidate <= latest):
                         continue
-                    if not _overlaps_any(candidate, finish + buffer, ordered):
+                    if not taken.overlaps(candidate, finish + buffer):
                         slots.append((candidate, finish))
             day += timedelta(days=1)
         return slots
@@ -225,5 +231,22 @@ def _local_steps(
             return
 
 
-def _overlaps_any(start: datetime, end: datetime, busy: Sequence[Range]) -> bool:
-    return any(b_start < end and start < b_end for b_start, b_end in busy)
+_JUST_AFTER = timedelta(microseconds=1)
+
+
+class _Busy:
+    """Busy ranges asked "does [start, end) overlap any of you?" in O(log n): sorted by
+    start, with the latest end among each prefix, so the ranges starting before `end` are
+    one bisection and whether one of them ends after `start` one comparison."""
+
+    def __init__(self, busy: Sequence[Range]) -> None:
+        ordered = sorted(busy)
+        self._starts = [b_start for b_start, _ in ordered]
+        self._latest_end: list[datetime] = []
+        for _, b_end in ordered:
+            latest = self._latest_end[-1] if self._latest_end else b_end
+            self._latest_end.append(max(latest, b_end))
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        before_end = bisect_left(self._starts, end)  # these start before `end`
+        return before_end > 0 and self._latest_end[before_end - 1] > start

@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scheduling.availability import WEEKDAYS, Availability
 from servicekit.errors import BadUserInput
 
@@ -166,3 +168,29 @@ def test_invalid_availability_is_refused(change: dict[str, object]) -> None:
     }
     with pytest.raises(BadUserInput):
         Availability.create(**options)  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    busy=st.lists(
+        st.tuples(st.integers(0, 7 * 24 * 4), st.integers(1, 16)), max_size=12
+    ),  # quarter hours from Monday 00:00 UTC, and a length in quarter hours
+    buffer=st.sampled_from([0, 15, 45]),
+    offset_hours=st.integers(0, 72),
+    notice_minutes=st.sampled_from([0, 90, 60 * 30]),
+)
+def test_a_slot_is_free_exactly_when_no_busy_range_overlaps_it_and_its_buffer(
+    busy: list[tuple[int, int]], buffer: int, offset_hours: int, notice_minutes: int
+) -> None:
+    value = rules("America/New_York", buffer_minutes=buffer, minimum_notice_minutes=notice_minutes)
+    monday = datetime(2027, 1, 4, tzinfo=UTC)
+    ranges = [
+        (monday + timedelta(minutes=15 * at), monday + timedelta(minutes=15 * (at + length)))
+        for at, length in busy
+    ]
+    start = monday + timedelta(hours=offset_hours)
+    window = {"start": start, "end": start + timedelta(days=3), "duration": HALF_HOUR}
+    every = value.free_slots(**window, now=NOW, busy=[], step=HALF_HOUR)
+    free = value.free_slots(**window, now=NOW, busy=ranges, step=HALF_HOUR)
+    pad = timedelta(minutes=buffer)
+    assert free == [(s, e) for s, e in every if not any(b < e + pad and s < f for b, f in ranges)]
