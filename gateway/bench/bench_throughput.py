@@ -15,8 +15,10 @@ after `BENCH_WARM_UP_SECONDS` (2) of the same load unmeasured. The clients run i
 process on uvloop with aiohttp, the bodies encoded once (a cheap load generator leaves
 the machine's cores to the stack). Printed per gateway and query: req/s, p50/p95/p99,
 failures, the response cache's hits among the gateway's answers, and the CPU that the
-gateway, listings and identity spent per request (from /proc): on a shared machine the
-CPU per request is the figure to compare, the wall-clock ones move with the load.
+gateway, listings, identity and the load generator itself spent per request (from /proc
+and this process's resource usage): on a shared machine the CPU per request is the
+figure to compare, the wall-clock ones move with the load, and a load generator on the
+same cores as the stack takes its share of them.
 
 Targets: `listing` >= 1,000 req/s with p95 <= 100 ms, `search` >= 600 req/s.
 """
@@ -27,6 +29,7 @@ import asyncio
 import contextlib
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -81,6 +84,11 @@ class Result:
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _request(query: str, variables: dict[str, Any]) -> bytes:
@@ -158,11 +166,13 @@ async def _load(gateway: Gateway, requests: list[bytes], watched: dict[str, int]
         await asyncio.gather(*(client(i, deadline, False) for i in range(CONCURRENCY)))
         hits = _cache_hits(gateway.port)
         cpu = {name: _cpu_seconds(pid) for name, pid in watched.items()}
+        cpu["load generator"] = _own_cpu_seconds()
         started = time.perf_counter()
         deadline = started + SECONDS
         await asyncio.gather(*(client(i, deadline, True) for i in range(CONCURRENCY)))
         elapsed = time.perf_counter() - started
         spent = {name: _cpu_seconds(pid) - cpu[name] for name, pid in watched.items()}
+        spent["load generator"] = _own_cpu_seconds() - cpu["load generator"]
         hits = _cache_hits(gateway.port) - hits
     finally:
         await session.close()
