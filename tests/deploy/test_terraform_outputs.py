@@ -39,6 +39,7 @@ from .manifests import (
     kubectl,
     of_kind,
     rendered,
+    settings_of,
 )
 
 TERRAFORM = REPO / "deploy" / "terraform"
@@ -167,6 +168,16 @@ def test_no_placeholder_is_left() -> None:
     for path in committed:
         found = re.findall(r"\b\d{12}\b|replace-me", path.read_text())
         assert not found, f"{path.relative_to(REPO)}: {found}"
+
+
+@pytest.mark.parametrize("process", PROCESSES)
+def test_no_placeholder_reaches_a_process_in_production(process: str) -> None:
+    """A development default (a documentation account's ARN, say) that production leaves
+    unset would reach AWS as it is: every setting as production configures it is real."""
+    settings = settings_of(process, "production")
+    text = json.dumps(settings.model_dump(mode="json"))
+    for placeholder in PLACEHOLDERS:
+        assert placeholder not in text, f"{process}: {placeholder}"
 
 
 def test_the_ingress_serves_the_hosts_the_certificate_covers() -> None:
