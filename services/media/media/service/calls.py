@@ -162,9 +162,11 @@ class Media:
         """Join the tour's call from a device. Joins of one tour that arrive together are
         answered together: one transaction, one `CreateMeeting` when there is no meeting,
         one `BatchCreateAttendee` for the devices new to it."""
-        ask = _Ask(
-            who, mode, device_key(who.user_id, device), asyncio.get_running_loop().create_future()
-        )
+        key = device_key(who.user_id, device)
+        again = await self._again(who, tour_id, mode, key)
+        if again is not None:
+            return again
+        ask = _Ask(who, mode, key, asyncio.get_running_loop().create_future())
         self._waiting.setdefault(tour_id, []).append(ask)
         if tour_id not in self._joining:
             self._joining.add(tour_id)
@@ -172,6 +174,27 @@ class Media:
             self._drains.add(task)
             task.add_done_callback(self._drains.discard)
         return await ask.answer
+
+    async def _again(
+        self, who: Principal, tour_id: uuid.UUID, mode: JoinMode, key: str
+    ) -> JoinInfo | None:
+        """A participant's device already in the live call, joining as before: one read
+        and one `GetAttendee` (Chime still has it), nothing written. None: take the locked
+        path (a new device, a changed mode, a guest, a meeting Chime no longer has)."""
+        seen = await store.device_in_call(self.db, tour_id, key)
+        if seen is None or not seen.tour.is_participant(who.user_id):
+            return None
+        seen.tour.require_open(self.clock(), self.policy.window)
+        wanted = capabilities(mode, seen.senders - (1 if seen.video else 0))
+        if seen.attendee.get("Capabilities") != wanted:
+            return None
+        try:
+            attendee = await self.chime.get_attendee(
+                meeting_id=seen.meeting_id, attendee_id=seen.attendee_id
+            )
+        except Gone:
+            return None
+        return JoinInfo(meeting=seen.meeting, attendee=attendee)
 
     async def _drain(self, tour_id: uuid.UUID) -> None:
         """Answer the tour's waiting joins, a batch at a time, until none is left."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from media.store.calls import (
     CHIME_CONSUMER,
+    DeviceInCall,
     DuplicateGuest,
     active_guests,
     add_guest,
+    device_in_call,
     follow_tour,
     get_guest,
     get_tour,
@@ -37,11 +39,13 @@ from media.store.recordings import (
 
 __all__ = [
     "CHIME_CONSUMER",
+    "DeviceInCall",
     "DuplicateGuest",
     "RecordingUnderway",
     "active_guests",
     "add_guest",
     "add_recording",
+    "device_in_call",
     "follow_tour",
     "get_guest",
     "get_tour",

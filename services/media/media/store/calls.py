@@ -10,11 +10,12 @@ and then find it.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from psycopg import errors as pg_errors
-from servicekit.db import UnitOfWork
+from servicekit.db import Database, UnitOfWork
 from servicekit.tables import inbox
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,6 +40,21 @@ from media.tables import (
 )
 
 CHIME_CONSUMER = "chime-events"
+
+# A device's attendee in its tour's live call, with the tour and the call's video senders:
+# one prepared statement, no transaction (`device_in_call`).
+DEVICE_IN_CALL = """
+SELECT t.id, t.listing_id, t.buyer_id, t.realtor_id, t.status, t.starts_at, t.ends_at,
+       t.sequence, m.meeting_id, m.chime AS meeting, a.attendee_id, a.chime AS attendee,
+       a.video,
+       (SELECT count(*) FROM attendees v
+         WHERE v.meeting_id = m.meeting_id AND v.video AND NOT v.deleted) AS senders
+  FROM tours t
+  JOIN meetings m ON m.tour_id = t.id AND m.state = %(live)s
+  JOIN attendees a ON a.tour_id = t.id AND a.device_key = %(key)s AND NOT a.deleted
+                  AND a.meeting_id = m.meeting_id
+ WHERE t.id = %(tour)s
+"""
 
 
 class DuplicateGuest(Exception):
@@ -87,6 +103,40 @@ async def get_tour(session: AsyncSession, tour_id: uuid.UUID, *, lock: bool = Fa
         query = query.with_for_update()
     row = (await session.execute(query)).first()
     return tour_from_row(row) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInCall:
+    """What a device joining again needs: its tour, the live Chime meeting, its attendee
+    there, and how many attendees of the meeting send video."""
+
+    tour: Tour
+    meeting_id: str
+    meeting: dict[str, Any]
+    attendee_id: str
+    attendee: dict[str, Any]
+    video: bool
+    senders: int
+
+
+async def device_in_call(db: Database, tour_id: uuid.UUID, key: str) -> DeviceInCall | None:
+    """The device's attendee in the tour's live call, read without a transaction or a lock
+    (a join that then finds it gone takes the locked path); None when there is none."""
+    async with db.driver_reads() as reads:
+        row = await reads.first(
+            DEVICE_IN_CALL, {"tour": tour_id, "key": key, "live": MeetingState.LIVE.value}
+        )
+    if row is None or row.meeting is None:
+        return None
+    return DeviceInCall(
+        tour=tour_from_row(row),
+        meeting_id=row.meeting_id,
+        meeting=row.meeting,
+        attendee_id=row.attendee_id,
+        attendee=row.attendee,
+        video=row.video,
+        senders=int(row.senders),
+    )
 
 
 # -- meetings --------------------------------------------------------------------------------
