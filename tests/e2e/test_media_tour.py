@@ -5,9 +5,9 @@ subscription, and the buyer's tour library has the recording, playable, transcri
 speaker and summarised. Chime throttling and a Chime outage answer coded errors and leave
 nothing half-made.
 
-The stack is the real one (every service and the gateway as processes) with the Chime SDK
-emulator in this process, on a clock of its own, its events into an SQS queue of this
-module's that media reads.
+The stack is the shared end-to-end one (every service and the gateway as processes) with
+the Chime SDK emulator in the test process, on a clock of its own, its events into an SQS
+queue that media reads (`conftest.py`).
 """
 
 from __future__ import annotations
@@ -15,23 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import av
-import boto3
 import httpx
 import pytest
 import websockets
-from chimesim.clock import ManualClock
-from chimesim.settings import Settings as ChimeSettings
-from chimesim.testing import ChimeSim, ServerThread
-from servicekit.embedded import free_port
 
+from tests.e2e.conftest import MediaStack
 from tests.flows import (
     REGISTER,
     first_slot,
@@ -45,9 +37,9 @@ from tests.flows import (
     subscribe,
     until_listening,
 )
-from tests.stack import Stack, running_stack
+from tests.stack import Stack
 
-# The stack takes about a minute to start on a loaded machine; the tour itself seconds.
+# The shared stack takes about a minute to start on a loaded machine; the tour itself seconds.
 pytestmark = pytest.mark.timeout(300)
 
 JOIN = "mutation($t: ID!) { joinTour(tourId: $t) { meeting attendee } }"
@@ -58,90 +50,10 @@ LIBRARY = """query($search: String) { tourLibrary(search: $search, first: 10) { 
 } } } }"""
 
 
-@dataclass
-class Emulator:
-    """The Chime SDK emulator on a port of its own, which the test can take down."""
-
-    port: int
-    clock: ManualClock
-    aws_endpoint: str
-    queue_url: str
-    server: ServerThread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ChimeSim:
-        from chimesim.app import build_app
-
-        settings = ChimeSettings(
-            port=self.port,
-            aws_endpoint_url=self.aws_endpoint,
-            events_queue_url=self.queue_url,
-            throttle_rate=0.0,
-            max_chunks=24,
-        )
-        self.server = ServerThread(build_app(settings, self.clock), self.port)
-        self.server.start()
-        return ChimeSim(self.url, self.clock, self.aws_endpoint)
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-
-@dataclass
-class MediaStack:
-    stack: Stack
-    emulator: Emulator
-    chime: ChimeSim
-
-
-@pytest.fixture(scope="module")
-def media(
-    postgres_url: str, nats_url: str, aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MediaStack]:
-    sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
-    queue_name = f"chime-events-e2e-{uuid.uuid4().hex[:8]}"
-    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
-    # Chime's clock an hour behind the wall clock: calls left empty are due for deletion
-    # at once (grace 0) whatever the clock was moved by while people spoke.
-    emulator = Emulator(
-        free_port(), ManualClock(datetime.now(UTC) - timedelta(hours=1)), aws_endpoint, queue_url
-    )
-    chime = emulator.start()
-    env = {
-        "CHIME_ENDPOINT_URL": emulator.url,
-        "MEDIA_EVENTS_QUEUE_NAME": queue_name,
-        "MEDIA_EVENTS_WAIT_SECONDS": "1",
-        "MEDIA_JOIN_OPENS_MINUTES": str(3 * 24 * 60),  # the booked slot is hours away
-        "MEDIA_EMPTY_GRACE_SECONDS": "0",
-        "MEDIA_EMPTY_POLL_SECONDS": "0.5",
-        "MEDIA_RECORDINGS_POLL_SECONDS": "0.5",
-        "MEDIA_CHIME_MAX_ATTEMPTS": "2",
-    }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        with running_stack(
-            postgres_url=postgres_url,
-            nats_url=nats_url,
-            aws_endpoint=aws_endpoint,
-            data_dir=tmp_path_factory.mktemp("media-stack"),
-            name="e2emedia",
-        ) as stack:
-            yield MediaStack(stack, emulator, chime)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        emulator.stop()
-        chime.http.close()
-        sqs.delete_queue(QueueUrl=queue_url)
+@pytest.fixture
+def media(e2e: MediaStack) -> MediaStack:
+    """The shared end-to-end stack with its Chime SDK emulator (`conftest.py`)."""
+    return e2e
 
 
 async def register_as(
