@@ -7,7 +7,8 @@
    is a service elsewhere: in this process its request handling would take the same GIL as
    media's. Once with throttling off, once with the emulator's default 10 requests/s and
    burst 20 per operation (stricter than Chime's per-API quotas for CreateAttendee), to show
-   the throttle-bound figure.
+   the throttle-bound figure. `BENCH_PROFILE=<n>` prints the n functions of the event
+   loop's thread with the most own time in each round (cProfile).
 2. The Chime event consumer: EventBridge events through moto's SQS into the outbox, events/s,
    with the time spent receiving, handling and deleting.
 """
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import cProfile
 import json
 import os
+import pstats
 import statistics
 import subprocess
 import sys
@@ -114,17 +117,29 @@ def _percentile(values: list[float], share: float) -> float:
 
 @dataclass
 class ChimeTimer:
-    """Seconds spent inside Chime calls (thread pool, boto3, retries, the emulator)."""
+    """Seconds spent inside Chime calls (thread pool, boto3, retries, the emulator), and the
+    CPU seconds the calling threads spent in boto3 (serialising, signing, parsing)."""
 
     seconds: float = 0.0
+    cpu: float = 0.0
 
     def wrap(self, chime: Any) -> None:
         call = chime._call
 
+        def measured(fn: Any) -> Any:
+            def run(**kwargs: Any) -> Any:
+                began = time.thread_time()
+                try:
+                    return fn(**kwargs)
+                finally:
+                    self.cpu += time.thread_time() - began
+
+            return run
+
         async def timed(fn: Any, **kwargs: Any) -> Any:
             began = time.perf_counter()
             try:
-                return await call(fn, **kwargs)
+                return await call(measured(fn), **kwargs)
             finally:
                 self.seconds += time.perf_counter() - began
 
@@ -135,7 +150,7 @@ async def _round(
     stack: Stack, chime: ChimeSim, timer: ChimeTimer, name: str, tours: list[Any], device: str
 ) -> list[dict[str, Any]]:
     chime.reset_calls()
-    timer.seconds = 0.0
+    timer.seconds = timer.cpu = 0.0
     latencies: list[float] = []
     refused: list[str] = []
 
@@ -159,11 +174,18 @@ async def _round(
 
     engine = stack.db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", counted)
+    profile = cProfile.Profile(time.thread_time) if os.environ.get("BENCH_PROFILE") else None
+    if profile is not None:
+        profile.enable()
     cpu, wall = time.process_time(), time.perf_counter()
     results = await asyncio.gather(
         *(one(t.id, p) for t, buyer, realtor in tours for p in (buyer, realtor))
     )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if profile is not None:
+        profile.disable()
+        print(f"\n{name}: the event loop's thread, by own CPU time (BENCH_PROFILE)")
+        pstats.Stats(profile).sort_stats("tottime").print_stats(int(os.environ["BENCH_PROFILE"]))
     event.remove(engine, "before_cursor_execute", counted)
     calls = chime.calls()
     print(
@@ -172,7 +194,8 @@ async def _round(
         f"Chime calls per join {sum(calls.values()) / len(results):.2f} ({dict(calls)}); "
         f"media's CPU {cpu * 1000 / len(results):.1f} ms per join; "
         f"{statements / len(results):.1f} SQL statements per join; "
-        f"inside Chime calls {timer.seconds * 1000 / len(results):.0f} ms per join"
+        f"inside Chime calls {timer.seconds * 1000 / len(results):.0f} ms per join "
+        f"(boto3's CPU {timer.cpu * 1000 / len(results):.1f} ms)"
         + (f"; {len(refused)} RATE_LIMITED" if refused else "")
     )
     return list(results)
