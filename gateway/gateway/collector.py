@@ -20,9 +20,12 @@ __all__ = ["tune_collector"]
 
 def tune_collector(young_threshold: int) -> None:
     """Freeze everything alive now and collect the young generation every `young_threshold`
-    allocations (older generations after 10 young collections each, as by default);
-    0 leaves Python's defaults."""
-    if young_threshold <= 0:
+    allocations (older generations as by default); 0 leaves Python's defaults.
+
+    Once per process: when the threshold is already set (an app started before in this
+    process, as in tests), nothing more is frozen, so objects of apps that came and went
+    are not kept out of collection."""
+    if young_threshold <= 0 or gc.get_threshold()[0] == young_threshold:
         return
     gc.collect()
     gc.freeze()

@@ -20,12 +20,12 @@ def restored_collector() -> Iterator[None]:
 @pytest.mark.usefixtures("restored_collector")
 def test_tuning_spaces_young_collections_and_freezes_what_is_alive() -> None:
     gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
     loaded = [{"kept": index} for index in range(100)]
-    _, middle, old = gc.get_threshold()
 
     tune_collector(200_000)
 
-    assert gc.get_threshold() == (200_000, middle, old)
+    assert gc.get_threshold() == (200_000, 10, 10)
     assert gc.get_freeze_count() >= len(loaded)
     # Frozen objects are no collection's work any more: a full collection skips them.
     assert not any(obj is loaded for obj in gc.get_objects())
@@ -40,3 +40,17 @@ def test_zero_keeps_the_defaults() -> None:
 
     assert gc.get_threshold() == (700, 10, 10)
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.usefixtures("restored_collector")
+def test_a_second_tuning_in_the_process_freezes_nothing_more() -> None:
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    tune_collector(200_000)
+    frozen = gc.get_freeze_count()
+    later = [{"later": index} for index in range(100)]
+
+    tune_collector(200_000)
+
+    assert gc.get_freeze_count() == frozen
+    assert any(obj is later for obj in gc.get_objects())
