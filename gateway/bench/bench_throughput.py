@@ -7,7 +7,7 @@ process on the same services runs with its public response cache off, so both ar
 measured against the same data:
 
 - `listing`: the listing page, `listing(id)` with its realtor joined from identity, the
-  ids of the seeded listings taken in turn (the frontends' `LISTING` query);
+  ids of the first 100 seeded listings taken in turn (the frontends' `LISTING` query);
 - `search`: a city search, 20 listings with their realtors, the demo cities in turn.
 
 `BENCH_CONCURRENCY` (50) clients in a closed loop, each query for `BENCH_SECONDS` (8)
