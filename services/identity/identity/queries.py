@@ -75,16 +75,16 @@ class IdentityQueries:
         self.db = db
 
     async def user(self, user_id: uuid.UUID) -> User | None:
-        async with self.db.reads() as conn:  # autocommit: no BEGIN/ROLLBACK round trips
-            row = (await conn.exec_driver_sql(USER_BY_ID, {"key": user_id})).first()
+        async with self.db.driver_reads() as reads:  # autocommit, prepared on the server
+            row = await reads.first(USER_BY_ID, {"key": user_id})
         return user_from_row(row) if row else None
 
     async def users_by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
         """One query for any number of ids (reference resolution, gRPC batch)."""
         if not ids:
             return {}
-        async with self.db.reads() as conn:
-            rows = (await conn.exec_driver_sql(USERS_BY_IDS, {"keys": list(set(ids))})).all()
+        async with self.db.driver_reads() as reads:
+            rows = await reads.all(USERS_BY_IDS, {"keys": list(set(ids))})
         return {row.id: user_from_row(row) for row in rows}
 
     async def search_users(
