@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,7 @@ class JoinInfo:
 
 
 MAX_BATCH = 100  # attendees one BatchCreateAttendee takes
+REMEMBERED_DEVICES = 50_000
 
 
 @dataclass(slots=True)
@@ -126,6 +128,8 @@ class Media:
         self._waiting: dict[uuid.UUID, list[_Ask]] = {}
         self._joining: set[uuid.UUID] = set()
         self._drains: set[asyncio.Task[None]] = set()
+        # Devices that joined through this process, newest last.
+        self._joined: OrderedDict[tuple[uuid.UUID, str], None] = OrderedDict()
 
     # -- following scheduling ------------------------------------------------------------------
     async def follow_tour(self, uow: UnitOfWork, tour: Tour) -> None:
@@ -163,9 +167,10 @@ class Media:
         answered together: one transaction, one `CreateMeeting` when there is no meeting,
         one `BatchCreateAttendee` for the devices new to it."""
         key = device_key(who.user_id, device)
-        again = await self._again(who, tour_id, mode, key)
-        if again is not None:
-            return again
+        if (tour_id, key) in self._joined:  # a device this process saw join: likely again
+            again = await self._again(who, tour_id, mode, key)
+            if again is not None:
+                return again
         ask = _Ask(who, mode, key, asyncio.get_running_loop().create_future())
         self._waiting.setdefault(tour_id, []).append(ask)
         if tour_id not in self._joining:
@@ -173,7 +178,17 @@ class Media:
             task = asyncio.create_task(self._drain(tour_id))
             self._drains.add(task)
             task.add_done_callback(self._drains.discard)
-        return await ask.answer
+        info = await ask.answer
+        self._remember(tour_id, key)
+        return info
+
+    def _remember(self, tour_id: uuid.UUID, key: str) -> None:
+        """Note a device that joined (the newest `REMEMBERED_DEVICES`), so that its next
+        join tries the one-read path first and a new device's does not."""
+        self._joined[(tour_id, key)] = None
+        self._joined.move_to_end((tour_id, key))
+        while len(self._joined) > REMEMBERED_DEVICES:
+            self._joined.popitem(last=False)
 
     async def _again(
         self, who: Principal, tour_id: uuid.UUID, mode: JoinMode, key: str
