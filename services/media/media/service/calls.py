@@ -223,7 +223,8 @@ class Media:
                         ask.fail(exc)
         finally:
             self._joining.discard(tour_id)
-            self._waiting.pop(tour_id, None)
+            for ask in self._waiting.pop(tour_id, []):  # only when stopped mid-way
+                ask.fail(Unavailable("the service is stopping; try again"))
 
     def _take(self, tour_id: uuid.UUID, batch: list[_Ask]) -> list[_Ask]:
         """Move waiting joins into the batch, up to what one `BatchCreateAttendee` takes."""
