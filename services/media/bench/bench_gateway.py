@@ -5,7 +5,8 @@ per join (by operation) and the CPU each process spent per join; fails only when
 fails. Target: p95 under 150 ms on this machine.
 
 CPU is read from `/proc` for each process of the stack; this process's is split into the
-clients (its main thread) and the emulator (its other threads).
+clients (its main thread) and its other threads: the emulator and the moto server its
+events and media's SQS polls go to.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _cpu(media: MediaStack) -> dict[str, float]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     clients = time.thread_time()
     found["clients (bench main thread)"] = clients
-    found["emulator (bench other threads)"] = usage.ru_utime + usage.ru_stime - clients
+    found["emulator + moto (bench threads)"] = usage.ru_utime + usage.ru_stime - clients
     return found
 
 
