@@ -189,3 +189,56 @@ async def test_events_out_of_order_are_all_kept(stack: Any) -> None:
         "SELECT name FROM events WHERE tour_id = :t ORDER BY occurred_at", t=tour
     )
     assert [r.name for r in found] == ["Tour Requested", "Tour Completed"]
+
+
+async def test_a_batch_with_duplicates_inside_and_across_batches_counts_each_once(
+    stack: Any,
+) -> None:
+    tour, buyer, realtor, listing = (uuid.uuid4() for _ in range(4))
+    asked = tour_message(tour, buyer, realtor, listing, actor_id=str(buyer))
+    # Published before the consumers start, so they come in one fetch: an event twice, and
+    # a second request of the same tour a day earlier (it arrived late, in the same batch).
+    first = await stack.publish("scheduling.tour.requested", asked, at=NOW)
+    await stack.publish("scheduling.tour.requested", asked, event_id=first, copy="2", at=NOW)
+    late = await stack.publish("scheduling.tour.requested", asked, at=NOW - timedelta(days=1))
+    confirmed = await stack.publish(
+        "scheduling.tour.confirmed", tour_message(tour, buyer, realtor, listing),
+        at=NOW + timedelta(minutes=30),
+    )  # fmt: skip
+    stack.start_consumers()
+    await stack.consumed()
+    # The next batch repeats all three after the inbox forgot them, with one new event.
+    await stack.rows("DELETE FROM inbox RETURNING event_id")
+    for event_id, verb, at in ((first, "requested", NOW), (confirmed, "confirmed", NOW),
+                               (late, "requested", NOW - timedelta(days=1))):  # fmt: skip
+        await stack.publish(f"scheduling.tour.{verb}", asked, event_id=event_id, copy="3", at=at)
+    started = await stack.publish(
+        "scheduling.tour.started", tour_message(tour, buyer, realtor, listing),
+        at=NOW + timedelta(hours=1),
+    )  # fmt: skip
+    await stack.consumed()
+    stored = await stack.rows("SELECT id FROM events WHERE tour_id = :t", t=tour)
+    assert {r.id for r in stored} == {first, late, confirmed, started}
+    day, before = NOW.date(), (NOW - timedelta(days=1)).date()
+    rollups = await stack.rows(
+        "SELECT day, name, n FROM rollups WHERE realtor_id = :r AND n <> 0", r=realtor
+    )
+    expected = {(before, "Tour Requested", 1), (day, "Tour Scheduled", 1),
+                (day, "Tour Started", 1)}  # fmt: skip
+    assert {tuple(r) for r in rollups} == expected
+    days = await stack.rows(
+        "SELECT day, name, n FROM realtor_days WHERE realtor_id = :r AND n <> 0", r=realtor
+    )
+    assert {tuple(r) for r in days} == expected
+    platform = await stack.rows("SELECT day, name, n FROM platform_days WHERE n <> 0")
+    assert {tuple(r) for r in platform} == expected
+    [(took,)] = await stack.rows(
+        "SELECT took_seconds FROM tour_steps WHERE tour_id = :t AND name = 'Tour Requested'",
+        t=tour,
+    )
+    assert took == timedelta(days=1, minutes=30).total_seconds()
+    actives = await stack.rows("SELECT day, role, user_id FROM platform_actives")
+    assert {tuple(r) for r in actives} == {
+        (before, "realtor", realtor), (day, "realtor", realtor),
+        (before, "buyer", buyer), (day, "buyer", buyer),
+    }  # fmt: skip

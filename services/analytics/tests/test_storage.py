@@ -1,7 +1,8 @@
-"""Storage that stays fast: the rollups the dashboards read equal a recount from the raw
-events whatever the order, repetition and timing of the stream (property-based); raw events
-live in monthly partitions made ahead of time, and months past the retention are dropped
-while the rollups keep counting them."""
+"""Storage that stays fast: the rollups the dashboards read (per listing, per realtor and
+day, the platform's days and active users) equal a recount from the raw events whatever the
+order, repetition, batching and timing of the stream (property-based); raw events live in
+monthly partitions made ahead of time, and months past the retention are dropped while the
+rollups keep counting them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from analytics.domain import NOBODY, TOUR_STEPS, Incoming, ListingFacts, PersonFacts, Recorded
+from analytics.domain import (
+    BUYING,
+    NOBODY,
+    TOUR_STEPS,
+    VIDEO_SECONDS,
+    Incoming,
+    ListingFacts,
+    PersonFacts,
+    Recorded,
+)
+from analytics.store import link_identity
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,17 +48,49 @@ def stamp(value: datetime) -> Timestamp:
 
 # One thing the stream tells: (kind, which realtor/listing/tour, minute, variant).
 happening = st.tuples(
-    st.sampled_from(("view", "step", "step", "earlier", "replay", "zone", "listing")),
+    st.sampled_from(
+        ("view", "step", "step", "earlier", "replay", "zone", "listing", "signin", "call")
+    ),
     st.integers(0, 2),
     st.integers(0, 6 * 24 * 60),
     st.integers(0, 6),
 )
 
 
-async def _receive(stack: Any, incoming: Incoming) -> None:
+async def _receive(stack: Any, batch: list[Incoming]) -> None:
+    """One fetched batch, as the consumers hand it over: in one transaction."""
+    if not batch:
+        return
     async with stack.db.uow() as uow:
-        await stack.parts.analytics.receive(uow, incoming)
+        await stack.parts.analytics.receive_all(uow, batch)
         await uow.commit()
+
+
+def _platform(raw: list[Any]) -> tuple[Counter[tuple[Any, ...]], set[tuple[Any, ...]]]:
+    """The platform's days and active users, counted from the raw events alone: views and
+    each tour's first event of a step on their UTC day, the meetings' seconds; realtors
+    credited and signed-in buyers (not on their own listing) on the days of their events."""
+    counts: Counter[tuple[Any, ...]] = Counter()
+    first: dict[tuple[uuid.UUID, str], Any] = {}
+    actives: set[tuple[Any, ...]] = set()
+    for e in raw:
+        day = e.occurred_at.astimezone(UTC).date()
+        if e.realtor_id is not None:
+            actives.add((day, "realtor", e.realtor_id))
+        if e.user_id is not None and e.name in BUYING and e.user_id != e.realtor_id:
+            actives.add((day, "buyer", e.user_id))
+        if e.name == "Property View":
+            counts[(day, e.name, "")] += 1
+        elif e.name == "Video Call End":
+            counts[(day, VIDEO_SECONDS, "")] += e.properties["durationSeconds"]
+        elif e.name in TOUR_STEPS:
+            key = (e.tour_id, e.name)
+            if key not in first or e.occurred_at < first[key].occurred_at:
+                first[key] = e
+    for e in first.values():
+        day = e.occurred_at.astimezone(UTC).date()
+        counts[(day, e.name, (e.properties or {}).get("reason") or "")] += 1
+    return counts, actives
 
 
 def _recount(raw: list[Any], zones: dict[uuid.UUID, str]) -> Counter[tuple[Any, ...]]:
@@ -106,13 +149,18 @@ async def test_rollups_equal_a_recount_from_the_raw_events(
     realtors = [uuid.uuid4() for _ in range(3)]
     listings = [uuid.uuid4() for _ in range(3)]  # listing i belongs to realtor i
     tours = [uuid.uuid4() for _ in range(4)]
+    buyers = [uuid.uuid4() for _ in range(2)]
+    visitor = f"{uuid.uuid4()}-v"
     seen: list[Recorded] = []
+    # Events come in batches (the variant of an event ends its batch or not), with a batch
+    # ended by every fact (a zone, a listing, a sign-in), as the stream's order holds them.
+    batch: list[Incoming] = []
     for kind, which, minute, variant in stream:
         at = BASE + timedelta(minutes=minute)
         if kind == "view":
             known = variant % 2 == 0  # the listing's realtor known to the sender, or not
             event = Recorded(uuid.uuid4(), "Property View", at, "test",
-                             anonymous_id=f"v{variant}", listing_id=listings[which],
+                             anonymous_id=f"{visitor}{variant % 3}", listing_id=listings[which],
                              realtor_id=realtors[which] if known else None)  # fmt: skip
         elif kind == "step" or (kind == "replay" and not seen):
             tour = tours[(which + variant) % len(tours)]
@@ -122,26 +170,40 @@ async def test_rollups_equal_a_recount_from_the_raw_events(
                 {"reason": f"r{minute % 2}"} if name in ("Tour Cancelled", "Tour Declined") else {}
             )
             event = Recorded(uuid.uuid4(), name, at, "test", listing_id=listings[owner],
-                             realtor_id=realtors[owner], tour_id=tour, properties=reason)  # fmt: skip
+                             realtor_id=realtors[owner], tour_id=tour, properties=reason,
+                             user_id=buyers[variant % 2] if variant < 2 else None)  # fmt: skip
         elif kind == "replay":
             event = seen[minute % len(seen)]
         elif kind == "earlier":  # the same step of a tour again, earlier: it arrived late
-            steps = [e for e in seen if e.tour_id is not None]
+            steps = [e for e in seen if e.tour_id is not None and e.name != "Video Call End"]
             if not steps:
                 continue
             was = steps[minute % len(steps)]
             event = Recorded(uuid.uuid4(), was.name, was.occurred_at - timedelta(minutes=1 + variant),
                              "test", listing_id=was.listing_id, realtor_id=was.realtor_id,
                              tour_id=was.tour_id, properties={"reason": "late"} if was.properties else {})  # fmt: skip
+        elif kind == "call":
+            event = Recorded(uuid.uuid4(), "Video Call End", at, "test", tour_id=tours[which],
+                             properties={"durationSeconds": 60 * variant + which})  # fmt: skip
         elif kind == "zone":
-            await _receive(stack, Incoming(person=PersonFacts(realtors[which], ZONES[variant % 4])))
+            batch.append(Incoming(person=PersonFacts(realtors[which], ZONES[variant % 4])))
+            continue
+        elif kind == "signin":  # the visitor signs in: their views become a buyer's
+            await _receive(stack, batch)
+            batch = []
+            async with stack.db.uow() as uow:
+                await link_identity(uow, f"{visitor}{variant % 3}", buyers[which % 2], at)
+                await uow.commit()
             continue
         else:
-            facts = ListingFacts(listings[which], realtors[which], "UTC")
-            await _receive(stack, Incoming(listing=facts))
+            batch.append(Incoming(listing=ListingFacts(listings[which], realtors[which], "UTC")))
             continue
         seen.append(event)
-        await _receive(stack, Incoming(recorded=event))
+        batch.append(Incoming(recorded=event))
+        if variant % 3 == 0:
+            await _receive(stack, batch)
+            batch = []
+    await _receive(stack, batch)
 
     raw = await stack.rows("SELECT * FROM events WHERE listing_id = ANY(:ids)", ids=listings)
     people = await stack.rows("SELECT id, time_zone FROM people WHERE id = ANY(:ids)", ids=realtors)
@@ -158,6 +220,38 @@ async def test_rollups_equal_a_recount_from_the_raw_events(
         ids=tours,
     )
     assert {(r.tour_id, r.name): r.took_seconds for r in kept} == _timings(raw)
+    # Per realtor and day: the rollups summed over listings (the example's realtors; the
+    # views waiting for their realtor under the nil id are checked across examples below).
+    summed: Counter[tuple[Any, ...]] = Counter()
+    for (realtor, day, _, name, reason), n in expected.items():
+        summed[(realtor, day, name, reason)] += n
+    days = await stack.rows(
+        "SELECT realtor_id, day, name, reason, n FROM realtor_days "
+        "WHERE realtor_id = ANY(:ids) AND n <> 0",
+        ids=realtors,
+    )
+    assert {tuple(r[:4]): r.n for r in days} == {
+        k: n for k, n in summed.items() if n and k[0] != NOBODY
+    }
+    # Across every example so far (the platform's tables name no realtor or listing): the
+    # nil realtor's days, the platform's days and its active users.
+    every = await stack.rows("SELECT * FROM events")
+    zones = {p.id: p.time_zone for p in await stack.rows("SELECT id, time_zone FROM people")}
+    waiting: Counter[tuple[Any, ...]] = Counter()
+    for (realtor, day, _, name, reason), n in _recount(every, zones).items():
+        if realtor == NOBODY:
+            waiting[(realtor, day, name, reason)] += n
+    nobody = await stack.rows(
+        "SELECT realtor_id, day, name, reason, n FROM realtor_days "
+        "WHERE realtor_id = :nil AND n <> 0",
+        nil=NOBODY,
+    )
+    assert {tuple(r[:4]): r.n for r in nobody} == {k: n for k, n in waiting.items() if n}
+    platform, actives = _platform(every)
+    counted = await stack.rows("SELECT day, name, reason, n FROM platform_days WHERE n <> 0")
+    assert {tuple(r[:3]): r.n for r in counted} == {k: n for k, n in platform.items() if n}
+    active = await stack.rows("SELECT day, role, user_id FROM platform_actives")
+    assert {tuple(r) for r in active} == actives
 
 
 async def test_raw_months_are_made_ahead_and_dropped_after_the_retention(stack: Any) -> None:
@@ -204,3 +298,30 @@ async def test_raw_months_are_made_ahead_and_dropped_after_the_retention(stack: 
     assert not body.get("errors"), body
     funnel = body["data"]["_entities"][0]["dashboard"]["current"]["funnel"]
     assert funnel[1] == {"name": "Tour Requested", "count": 1, "conversion": None}
+
+
+async def test_an_id_twice_in_one_batch_and_again_in_the_next_is_counted_once(
+    stack: Any,
+) -> None:
+    realtor, listing, tour = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    def step(ident: uuid.UUID, name: str, at: datetime) -> Incoming:
+        return Incoming(recorded=Recorded(ident, name, at, "test", listing_id=listing,
+                                          realtor_id=realtor, tour_id=tour))  # fmt: skip
+
+    asked, answered = uuid.uuid4(), uuid.uuid4()
+    await _receive(stack, [step(asked, "Tour Requested", BASE), step(asked, "Tour Requested", BASE),
+                           step(answered, "Tour Scheduled", BASE + timedelta(hours=1))])  # fmt: skip
+    await _receive(stack, [step(answered, "Tour Scheduled", BASE + timedelta(hours=1)),
+                           step(asked, "Tour Requested", BASE)])  # fmt: skip
+    stored = await stack.rows("SELECT id FROM events WHERE tour_id = :t", t=tour)
+    assert sorted(r.id for r in stored) == sorted([asked, answered])
+    rows = await stack.rows(
+        "SELECT name, n FROM rollups WHERE realtor_id = :r AND n <> 0 ORDER BY name", r=realtor
+    )
+    assert [tuple(r) for r in rows] == [("Tour Requested", 1), ("Tour Scheduled", 1)]
+    days = await stack.rows(
+        "SELECT name, n FROM realtor_days WHERE realtor_id = :r AND n <> 0 ORDER BY name",
+        r=realtor,
+    )
+    assert [tuple(r) for r in days] == [("Tour Requested", 1), ("Tour Scheduled", 1)]
