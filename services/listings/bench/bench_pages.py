@@ -85,7 +85,9 @@ async def pages_process(
         "GRPC_TLS_KEY_FILE": str(grpc_authority.directory / "listings.key"),
     }
     pid: list[int] = []
-    async with listings_process(env, port, tmp_path / "listings.log", pid=pid) as base:
+    processes = len(os.sched_getaffinity(0))  # production's default: one per core
+    log = tmp_path / "listings.log"
+    async with listings_process(env, port, log, pid=pid, processes=processes) as base:
         yield base, pid[0], slugs
 
 

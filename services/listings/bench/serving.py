@@ -52,10 +52,17 @@ def tree_cpu_seconds(root: int) -> float:
 
 @contextlib.asynccontextmanager
 async def listings_process(
-    env: dict[str, str], port: int, log_path: Path, *, pid: list[int] | None = None
+    env: dict[str, str],
+    port: int,
+    log_path: Path,
+    *,
+    pid: list[int] | None = None,
+    processes: int = 1,
 ) -> AsyncIterator[str]:
-    """`python -m listings` with `env`, yielded as its base URL once `/healthz` answers (its
-    process id appended to `pid` when given)."""
+    """`python -m listings` with `env`, yielded as its base URL once `/healthz` answers and
+    all its `processes` serve (the first starts the others once built: measuring before
+    would count their start-up as requests' CPU and send every request to the first); its
+    process id appended to `pid` when given."""
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "listings"], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -73,6 +80,10 @@ async def listings_process(
                     if process.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"listings did not start:\n{log_path.read_text()}")
                     await asyncio.sleep(0.2)
+            while log_path.read_text().count("Started server process") < processes:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"listings did not start:\n{log_path.read_text()}")
+                await asyncio.sleep(0.2)
             yield base
         finally:
             process.terminate()
