@@ -20,7 +20,6 @@ import strawberry
 from graphql import (
     DocumentNode,
     GraphQLError,
-    GraphQLObjectType,
     OperationDefinitionNode,
     execute,
     parse,
@@ -36,7 +35,6 @@ from strawberry.dataloader import DataLoader
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
-from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import validate_document
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -54,6 +52,11 @@ from servicekit.auth import (
     require_principal,
 )
 from servicekit.errors import BadUserInput, ErrorCode, ServiceError, Unavailable
+from servicekit.execution import (
+    LeanExecutor,
+    call_self_only_methods_directly,
+    read_basic_fields_directly,
+)
 
 log = logging.getLogger(__name__)
 
@@ -275,33 +278,6 @@ class DocumentCache:
         return PreparedDocument(document, tuple(errors), operations)
 
 
-def _attribute(name: str) -> Callable[..., Any]:
-    def resolve(source: Any, info: Any, **_: Any) -> Any:
-        return getattr(source, name)
-
-    return resolve
-
-
-def _read_basic_fields_directly(schema: strawberry.federation.Schema) -> None:
-    """A field with no resolver of its own is read as the attribute it names, in one call.
-
-    Strawberry resolves such a field through two wrappers down to its default resolver,
-    `getattr`; a search page reads a few hundred of them. Only fields strawberry itself
-    marks basic (no resolver, no field extension) under the default resolver change."""
-    if schema.config.default_resolver is not getattr:
-        return
-    for named in schema._schema.type_map.values():
-        if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
-            continue
-        for core_field in named.fields.values():
-            if getattr(core_field.resolve, "__name__", "") != "_get_basic_result":
-                continue
-            definition = (core_field.extensions or {}).get("strawberry-definition")
-            python_name = getattr(definition, "python_name", None)
-            if python_name:
-                core_field.resolve = _attribute(python_name)
-
-
 class SubgraphSchema(strawberry.federation.Schema):
     """A subgraph's schema: coded errors, parse and validation caches (the gateway sends the
     same few documents over and over), and only unexpected errors logged — a CONFLICT or a
@@ -336,7 +312,9 @@ class SubgraphSchema(strawberry.federation.Schema):
             query=None, schema=self, allowed_operations=()
         ).validation_rules
         self.documents = DocumentCache(self, cache_size)
-        _read_basic_fields_directly(self)
+        self.execution_context_class = LeanExecutor
+        read_basic_fields_directly(self)
+        call_self_only_methods_directly(self)
         # What the lean path does not do; such a schema keeps strawberry's own path.
         self._lean = not self.directives and not (
             self.config.enable_experimental_incremental_execution
@@ -397,7 +375,7 @@ class SubgraphSchema(strawberry.federation.Schema):
                     operation_name=operation_name,
                     context_value=context_value,
                     is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-                    **execution_context_class_kwargs(self.execution_context_class),
+                    executor_class=self.execution_context_class,
                     operation_extensions=operation_extensions,
                 )
             )
@@ -448,6 +426,19 @@ class SubgraphApp(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         return Context(request=request, verifier=self.verifier, services=self.services)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """strawberry's response, with the body as orjson's bytes: no decode to a string and
+        encode back per answer (the same bytes as `encode_json` gives, as UTF-8)."""
+        response = Response(
+            orjson.dumps(response_data), status_code=200, media_type="application/json"
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
 
     def encode_json(self, data: object) -> str:
         """The response body by orjson: several times faster than the json module on the
