@@ -118,6 +118,40 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
+    def complete_value(  # type: ignore[override]
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """An object value (a list's items, a field's object) goes straight to its
+        sub-selection, which is where graphql-core's `complete_value` ends for it; every other
+        value takes graphql-core's way."""
+        object_type = _plain_object(return_type, result)
+        if object_type is None:
+            return super().complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        return self.collect_and_execute_subfields(
+            object_type, field_details_list, path, result, position_context
+        )
+
+
+def _plain_object(return_type: Any, result: Any) -> GraphQLObjectType | None:
+    """The object type `result` completes as without graphql-core's type dispatch: an object
+    type (non-null or not) with no `is_type_of` check, for a value that is not null, not
+    undefined and not an exception; None otherwise."""
+    if type(return_type) is GraphQLNonNull:
+        return_type = return_type.of_type
+    if type(return_type) is not GraphQLObjectType or return_type.is_type_of is not None:
+        return None
+    if result is None or result is Undefined or isinstance(result, Exception):
+        return None
+    return return_type
+
 
 def _inline(spec: PlainField, source: Any, is_awaitable: Any) -> Any:
     """The completed value of a plain field, or _MISSING when graphql-core must decide."""
