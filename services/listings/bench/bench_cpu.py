@@ -20,15 +20,19 @@ from typing import Any
 
 import psycopg
 import pytest_asyncio
-from listings.app import MIGRATIONS_DIR, assemble, runtime
+from listings.app import MIGRATIONS_DIR, Parts, assemble, runtime
+from listings.criteria import ListingQuery, ListingSort
 from listings.demo import MARKETS, generate_listings
+from listings.queries import search_statement
 from listings.settings import Settings
-from listings.store import copy_listings
+from listings.store import LISTING_COLUMNS, copy_listings, listing_from_row
+from listings.tables import listings
 from servicekit.bus import Bus
 from servicekit.db import Database, libpq_url
 from servicekit.infrastructure import Infrastructure
 from servicekit.mail import build_mailer
 from servicekit.testing.cpu import Body, cpu_per_request, post, profile_line, where_cpu_goes
+from sqlalchemy import select
 from starlette.types import ASGIApp
 
 COUNT = 5000
@@ -47,7 +51,7 @@ SEARCH = """query($f: ListingFilter, $first: Int) { listings(filter: $f, first: 
 @pytest_asyncio.fixture(loop_scope="session")
 async def served(
     database_factory: Any, aws_endpoint: str, nats_url: str, token_issuer: Any
-) -> AsyncIterator[tuple[ASGIApp, list[str]]]:
+) -> AsyncIterator[tuple[ASGIApp, list[str], Parts]]:
     url = await database_factory.create(MIGRATIONS_DIR)
     rng = random.Random(3)
     realtors = [uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(50)]
@@ -72,7 +76,7 @@ async def served(
     )
     parts = assemble(settings, infra)
     try:
-        yield runtime(parts).http_app, ids
+        yield runtime(parts).http_app, ids, parts
     finally:
         await infra.verifier.aclose()
         await db.dispose()
@@ -97,8 +101,51 @@ async def top_entries(app: ASGIApp, body: Body, *, count: int = 200, top: int = 
     ]
 
 
-async def bench_cpu_per_request(served: tuple[ASGIApp, list[str]]) -> None:
-    app, ids = served
+async def reads_side_by_side(parts: Parts, ids: list[str], *, rounds: int = 5) -> None:
+    """The same reads driver-level (`ListingQueries`) and through SQLAlchemy's `Connection`
+    (the statement built, compiled from its cache and executed, rows as `Row`s), rounds
+    alternated in this process: the read's own share of the figures above."""
+    queries, db = parts.queries, parts.infra.db
+    keys = [uuid.UUID(i) for i in ids]
+    city = ListingQuery(city=MARKETS[0].city)
+
+    async def driver_get(i: int) -> None:
+        await queries.get(None, listing_id=keys[i % len(keys)])
+
+    async def orm_get(i: int) -> None:
+        statement = select(*LISTING_COLUMNS).where(listings.c.id == keys[i % len(keys)])
+        async with db.reads() as conn:
+            listing_from_row((await conn.execute(statement)).one())
+
+    async def driver_search(i: int) -> None:
+        await queries.search(None, city, ListingSort.RELEVANCE, limit=20)
+
+    async def orm_search(i: int) -> None:
+        statement = search_statement(city, ListingSort.RELEVANCE, None, limit=20, after=None)
+        async with db.reads() as conn:
+            [listing_from_row(row) for row in (await conn.execute(statement)).all()]
+
+    cases = {
+        "listing by id": (driver_get, orm_get),
+        "city search, 20 rows": (driver_search, orm_search),
+    }
+    print("  reads alone, CPU per call (driver-level vs SQLAlchemy Connection, alternated):")
+    for name, (driver, orm) in cases.items():
+        spent = {"driver": 0.0, "sqlalchemy": 0.0}
+        for _ in range(rounds):
+            for label, read in (("driver", driver), ("sqlalchemy", orm)):
+                started = time.process_time()
+                for i in range(100):
+                    await read(i)
+                spent[label] += time.process_time() - started
+        per = {k: v * 1000 / (rounds * 100) for k, v in spent.items()}
+        print(
+            f"    {name:<22} driver {per['driver']:.3f} ms   sqlalchemy {per['sqlalchemy']:.3f} ms"
+        )
+
+
+async def bench_cpu_per_request(served: tuple[ASGIApp, list[str], Parts]) -> None:
+    app, ids, parts = served
     cities = [m.city for m in MARKETS]
     cases = {
         "listing(id)": lambda i: {"query": LISTING, "variables": {"id": ids[i % len(ids)]}},
@@ -122,3 +169,4 @@ async def bench_cpu_per_request(served: tuple[ASGIApp, list[str]]) -> None:
         print("    where: " + profile_line(await where_cpu_goes(app, body)))
         for entry in await top_entries(app, body):
             print("      " + entry)
+    await reads_side_by_side(parts, ids)
