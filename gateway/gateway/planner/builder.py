@@ -36,9 +36,9 @@ from gateway.planner.defer import split_deferred
 from gateway.planner.interface_objects import plan_interface_object
 from gateway.planner.operation import NField, NFragment, NSel, collect_fields
 from gateway.planner.plan import FetchSel, Group, PathSeg
-from gateway.planner.reentry import RawFrame, reenter
+from gateway.planner.reentry import RawFrame, keyed_by, reenter
 from gateway.planner.requirements import merge_field_sets, requirement
-from gateway.supergraph import EntityKey, FieldSet, Supergraph, split_field
+from gateway.supergraph import EntityKey, FieldSet, Supergraph, TypeJoin, split_field
 
 __all__ = ["Builder", "PlanningError"]
 
@@ -47,6 +47,7 @@ Fields = dict[str, list[NField]]  # response key -> every occurrence of that key
 
 _INFINITE = 1_000_000.0
 _MISSING_MEMBER = 100
+_NO_JOIN = TypeJoin("")
 
 
 def provided_of(field_set: FieldSet | None) -> Provided | None:
@@ -363,13 +364,26 @@ class Builder:
     ) -> set[Group]:
         deps: set[Group] = set()
         force_remote, self.force_remote = self.force_remote, False
-        routed = [(occ, self.routes(type_name, occ[0].name)) for occ in pending]
+        found = [(occ, self.routes(type_name, occ[0].name)) for occ in pending]
+        routed = found
+        if not self.sg.graphs_of_type(type_name).get(group.graph, _NO_JOIN).keys:
+            # A route whose every key needs the very field asked cannot give it: a key field
+            # of what is a value type here comes from an ancestor, as if it had no route.
+            routed = [
+                (occ, [r for r in routes if not keyed_by(self, r, occ[0].name)])
+                for occ, routes in found
+            ]
         unrouted = [occ for occ, routes in routed if not routes]
         if unrouted:
             # Fields of a value type: from an ancestor; what none reaches fails below.
             through, left = reenter(self, group, type_name, unrouted)
             deps |= through
-            routed = [(occ, routes) for occ, routes in routed if routes or occ in left]
+            # What no ancestor reaches keeps its routes, to fail (or not) as it did.
+            routed = [
+                (occ, routes or original)
+                for (occ, routes), (_, original) in zip(routed, found, strict=True)
+                if routes or occ in left
+            ]
         for occurrences, routes in routed:
             if force_remote:  # a deferred part: stay in the subgraph, but through `_entities`
                 here = [r for r in routes if r[0] == group.graph]

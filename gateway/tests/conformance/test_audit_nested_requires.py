@@ -19,9 +19,7 @@ def _federation(kit: Any) -> Any:
         type Agent @key(fields: "id") { id: ID!  firstName: String!  lastName: String!  office: String }
         """,
         root={"agent": {"id": "1", "firstName": "Ada", "lastName": "Moss", "office": "north"}},
-        entities={
-            "Agent": lambda rep: {"id": rep["id"], "firstName": "Ada", "lastName": "Moss"}
-        },
+        entities={"Agent": lambda rep: {"id": rep["id"], "firstName": "Ada", "lastName": "Moss"}},
     )
 
     def agent_in_stats(rep: dict[str, Any]) -> dict[str, Any]:

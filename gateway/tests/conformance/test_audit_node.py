@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-LISTINGS = {"l-1": {"title": "Listing 1", "price": 10.0}, "l-2": {"title": "Listing 2", "price": 20.0}}
+LISTINGS = {
+    "l-1": {"title": "Listing 1", "price": 10.0},
+    "l-2": {"title": "Listing 2", "price": 20.0},
+}
 OFFICES = {"o-1": "Office 1", "o-2": "Office 2"}
 
 
@@ -31,7 +34,10 @@ def _federation(kit: Any) -> Any:
             "listingNode": {"__typename": "Listing", "id": "l-1"},
             "officeNode": {"__typename": "Office", "id": "o-1"},
         },
-        entities={"Listing": lambda rep: {"id": rep["id"]}, "Office": lambda rep: {"id": rep["id"]}},
+        entities={
+            "Listing": lambda rep: {"id": rep["id"]},
+            "Office": lambda rep: {"id": rep["id"]},
+        },
     )
     mirror = kit.Service("mirror", entities, entities={"Listing": _never, "Office": _never})
     details = kit.Service(
