@@ -38,6 +38,7 @@ from graphql.language import (
     ValueNode,
 )
 
+from .directives import read_composed
 from .guards import GUARD_DIRECTIVES, read_guard
 from .subgraph import (
     ENUM,
@@ -250,6 +251,9 @@ class _Reader:
         subgraph = Subgraph(self.name, self.url, self.types, self.names.fed2)
         subgraph.positions = self.positions
         subgraph.sdl = sdl
+        subgraph.composed = read_composed(
+            document, self.name, self.names.canonical, self.rename, print_value, self.issues
+        )
         return subgraph
 
     def read_type(self, node: TypeDefinitionNode | TypeExtensionNode) -> None:

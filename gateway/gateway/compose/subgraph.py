@@ -7,9 +7,13 @@ also records which fields keys, `@requires` and `@provides` select).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .guards import Guards
 from .typeref import TypeRef
+
+if TYPE_CHECKING:
+    from .directives import ComposedDirective
 
 ROOT_NAMES = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
 
@@ -132,6 +136,7 @@ class Subgraph:
     required: set[tuple[str, str]] = field(default_factory=set)
     positions: dict[str, int] = field(default_factory=dict)  # coordinate -> offset in `sdl`
     sdl: str = ""
+    composed: dict[str, ComposedDirective] = field(default_factory=dict)  # @composeDirective
 
     def location(self, coordinate: str) -> tuple[int, int] | None:
         """1-based line and column where a type, field or argument is first written."""

@@ -321,7 +321,12 @@ class Builder:
         field_type = self.field_type(type_name, first.name)
         composite = not is_leaf_type(field_type)
         key = alias or first.key
-        sub = out.add(key, first.name, first.args if args is None else args, composite)
+        printed = first.args if args is None else args
+        for name, text, used in first.directives:
+            if self.sg.client_directives[name].sent_to(group.graph):
+                printed += " " + text
+                group.variables.update(used)
+        sub = out.add(key, first.name, printed, composite)
         if sub is None:
             return set()
         child_provided = provided.get(first.name) if provided else None
@@ -364,14 +369,14 @@ class Builder:
     ) -> set[Group]:
         deps: set[Group] = set()
         force_remote, self.force_remote = self.force_remote, False
-        found = [(occ, self.routes(type_name, occ[0].name)) for occ in pending]
-        routed = found
+        offered = [(occ, self.routes(type_name, occ[0].name)) for occ in pending]
+        routed = offered
         if not self.sg.graphs_of_type(type_name).get(group.graph, _NO_JOIN).keys:
             # A route whose every key needs the very field asked cannot give it: a key field
             # of what is a value type here comes from an ancestor, as if it had no route.
             routed = [
                 (occ, [r for r in routes if not keyed_by(self, r, occ[0].name)])
-                for occ, routes in found
+                for occ, routes in offered
             ]
         unrouted = [occ for occ, routes in routed if not routes]
         if unrouted:
@@ -381,7 +386,7 @@ class Builder:
             # What no ancestor reaches keeps its routes, to fail (or not) as it did.
             routed = [
                 (occ, routes or original)
-                for (occ, routes), (_, original) in zip(routed, found, strict=True)
+                for (occ, routes), (_, original) in zip(routed, offered, strict=True)
                 if routes or occ in left
             ]
         for occurrences, routes in routed:
