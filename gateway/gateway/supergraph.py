@@ -610,7 +610,7 @@ class _Reader:
                 return None
             if name in self.names.machinery_directives():
                 return None
-            return definition
+            return _forwardable(definition)
         if not isinstance(definition, TypeDefinitionNode):
             return definition
         name = definition.name.value
@@ -709,6 +709,32 @@ class _Reader:
                 if isinstance(definition, TypeDefinitionNode) and self._inaccessible(definition)
             }
         return type_name in self._inaccessible_types
+
+
+def _forwardable(definition: DirectiveDefinitionNode) -> DirectiveDefinitionNode | None:
+    """The directive as clients may write it: on fields among the executable locations.
+
+    The gateway sends a field's directives on with the field; it writes its own
+    operations and fragments, so a directive there would be dropped unseen: the API does
+    not offer those locations (a client using one is refused at validation).
+    """
+    kept = tuple(
+        location
+        for location in definition.locations
+        if location.value == DirectiveLocation.FIELD.name
+        or DirectiveLocation[location.value] not in _EXECUTABLE_LOCATIONS
+    )
+    if len(kept) == len(definition.locations):
+        return definition
+    if not kept:
+        return None
+    return DirectiveDefinitionNode(
+        description=definition.description,
+        name=definition.name,
+        arguments=definition.arguments,
+        repeatable=definition.repeatable,
+        locations=kept,
+    )
 
 
 def _context_arguments(value: object, where: str) -> tuple[ContextArgument, ...]:

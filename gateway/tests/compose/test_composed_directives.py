@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from gateway.compose import CompositionError, SubgraphSource, compose
 from gateway.supergraph import Supergraph
+from graphql import DirectiveLocation
 
 FED2 = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n'
 LINK = (
@@ -44,6 +45,9 @@ def test_the_definitions_merge_into_one() -> None:
         '@join__directive(graphs: [A, B], name: "composeDirective", args: {name: "@tour"})' in sdl
     )
     supergraph = Supergraph.parse(sdl)
+    # The gateway sends a field's directives on, not its own operation's: clients get FIELD.
+    offered = supergraph.api_schema.get_directive("tour")
+    assert offered is not None and tuple(offered.locations) == (DirectiveLocation.FIELD,)
     tour = supergraph.client_directives["tour"]
     assert tour.graphs == frozenset({"a", "b"})
     assert tour.defaults == (("slot", "9"), ("note", '"x"'))
