@@ -321,12 +321,7 @@ class Builder:
         field_type = self.field_type(type_name, first.name)
         composite = not is_leaf_type(field_type)
         key = alias or first.key
-        printed = first.args if args is None else args
-        for name, text, used in first.directives:
-            if self.sg.client_directives[name].sent_to(group.graph):
-                printed += " " + text
-                group.variables.update(used)
-        sub = out.add(key, first.name, printed, composite)
+        sub = out.add(key, first.name, self.with_directives(group, first, args), composite)
         if sub is None:
             return set()
         child_provided = provided.get(first.name) if provided else None
@@ -346,6 +341,16 @@ class Builder:
             )
         finally:
             self.trail.pop()
+
+    def with_directives(self, group: Group, selection: NField, args: str | None = None) -> str:
+        """The field's printed arguments (or `args`), then the client directives on it that
+        `group`'s subgraph defines (their variables become the fetch's)."""
+        printed = selection.args if args is None else args
+        for name, text, used in selection.directives:
+            if self.sg.client_directives[name].sent_to(group.graph):
+                printed += " " + text
+                group.variables.update(used)
+        return printed
 
     def plan_root(self, group: Group, root_type: str, occurrences: list[NField]) -> None:
         """Plan one root field (every occurrence of its response key) into a root group."""

@@ -186,7 +186,7 @@ def _descend(
             parent = hop
             continue
         fetch.variables.update(hop.variables)
-        inner = sel.add(hop.key, hop.name, hop.args, True)
+        inner = sel.add(hop.key, hop.name, builder.with_directives(fetch, hop), True)
         assert inner is not None  # a hop always leads to a composite value
         sel = inner
         parent = builder.field_type(parent, hop.name).name

@@ -28,16 +28,20 @@ def _federation(kit: Any) -> Any:
         ACCESS_LINK
         + "directive @access(level: Level!) on FIELD\n"
         + LEVEL
-        + "type Query { listingTitle: String }",
-        root={"listingTitle": "Loft"},
+        + "type Query { listingTitle: String  listing: Listing }\n"
+        + 'type Listing @key(fields: "id") { id: ID!  title: String }',
+        root={"listingTitle": "Loft", "listing": {"id": "l1", "title": "Loft"}},
+        entities={"Listing": lambda rep: {"id": rep["id"], "title": "Loft"}},
     )
     agents = kit.Service(
         "agents",
         ACCESS_LINK
         + "directive @access(level: Level! = OPEN) on FIELD\n"
         + LEVEL
-        + "type Query { agentName: String }",
+        + "type Query { agentName: String }\n"
+        + 'type Listing @key(fields: "id") { id: ID!  agentName: String }',
         root={"agentName": "Rosa"},
+        entities={"Listing": lambda rep: {"id": rep["id"], "agentName": "Rosa"}},
     )
     visits = kit.Service("visits", "type Query { visitCount: Int }", root={"visitCount": 3})
     return kit.Federation(listings, agents, visits)
@@ -80,6 +84,18 @@ async def test_a_subgraph_without_the_directive_gets_the_field_alone(kit: Any) -
     sent = _sent(federation)
     assert "@access" not in sent["visits"]
     assert "@access(level: PRIVATE)" in sent["agents"]
+
+
+async def test_a_field_of_an_entity_fetch_carries_its_directive_too(kit: Any) -> None:
+    federation = _federation(kit)
+    result = await federation.run(
+        "{ listing { title @access  agentName @access(level: PRIVATE) } }"
+    )
+    assert result == {"data": {"listing": {"title": "Loft", "agentName": "Rosa"}}}
+    assert federation.fetched == ["listings", "agents"]
+    sent = _sent(federation)
+    assert "title @access(level: OPEN)" in sent["listings"]
+    assert "... on Listing { agentName @access(level: PRIVATE) }" in sent["agents"]
 
 
 @pytest.mark.parametrize(
