@@ -8,7 +8,10 @@ given anywhere kept, two different defaults refused), the union of locations, re
 only where all agree. Which subgraphs define it is written on the schema as
 `@join__directive(graphs: [..], name: "composeDirective", args: {name: "@access"})`,
 so the gateway sends a client's executable directive only to the subgraphs that know it.
-Applications of composed type-system directives are not carried over.
+Where subgraphs apply a composed directive to their types, fields, arguments or enum
+values, the supergraph carries the application (`reader.py` records it, `fields.py`
+merges it: each distinct application once, of a non-repeatable directive the first
+subgraph's only).
 """
 
 from __future__ import annotations

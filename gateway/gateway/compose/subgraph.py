@@ -68,6 +68,8 @@ class Marks:
     order: list[str] = field(default_factory=list)
     # `@authenticated`, `@requiresScopes`, `@policy`, `@cost`, `@listSize`.
     guards: Guards = field(default_factory=Guards)
+    # Applications of `@composeDirective` directives: (name, printed, repeatable).
+    composed: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

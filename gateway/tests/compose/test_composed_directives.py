@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from gateway.compose import CompositionError, SubgraphSource, compose
 from gateway.supergraph import Supergraph
-from graphql import DirectiveLocation
+from graphql import DirectiveLocation, print_ast
 
 FED2 = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])\n'
 LINK = (
@@ -97,3 +97,30 @@ def test_a_composed_directive_needs_a_linked_definition(sdl: str, says: str) -> 
     found = _codes(a=sdl)
     assert [code for code, _ in found] == ["DIRECTIVE_COMPOSITION_ERROR"]
     assert says in found[0][1]
+
+
+LABEL = (
+    'extend schema @link(url: "https://specs.realtyforyou.dev/label/v1.0", import: ["@label"])'
+    ' @composeDirective(name: "@label")\n'
+    "directive @label(text: String) on OBJECT | FIELD_DEFINITION | ENUM_VALUE | FIELD\n"
+)
+
+
+def test_type_system_applications_are_carried_into_the_supergraph_and_the_api() -> None:
+    sdl = _compose(
+        a=LABEL
+        + 'type Query { home: Home @label(text: "entry") }\n'
+        + 'type Home @key(fields: "id") @label(text: "a") { id: ID!  kind: Kind }\n'
+        + 'enum Kind { FLAT @label(text: "flat")  HOUSE }',
+        b=LABEL + 'type Home @key(fields: "id") @label(text: "b") { id: ID!  rooms: Int }',
+    )
+    supergraph = Supergraph.parse(sdl)
+    home = supergraph.api_schema.type_map["Home"]
+    # Not repeatable: the first subgraph's application only.
+    assert [print_ast(d) for d in home.ast_node.directives] == ['@label(text: "a")']
+    query = supergraph.api_schema.query_type
+    assert query is not None
+    assert [print_ast(d) for d in query.fields["home"].ast_node.directives] == [
+        '@label(text: "entry")'
+    ]
+    assert 'FLAT @join__enumValue(graph: A) @label(text: "flat")' in sdl
