@@ -122,3 +122,19 @@ def test_the_supergraph_keeps_the_link_and_the_merged_definition(kit: Any) -> No
     api = print_schema(federation.supergraph.api_schema)
     assert "directive @access(level: Level! = OPEN) on FIELD" in api
     assert "join__" not in api
+
+
+async def test_a_supergraph_that_does_not_say_where_sends_it_to_every_subgraph(kit: Any) -> None:
+    """The reference composition writes the link and the definition only."""
+    composed = _federation(kit)
+    written = "\n".join(
+        line for line in composed.supergraph.sdl.splitlines() if "composeDirective" not in line
+    )
+    assert "@join__directive" not in written.split("directive @access")[0]
+    listings, agents = composed.services["listings"], composed.services["agents"]
+    federation = kit.Federation(listings, agents, supergraph=written)
+    result = await federation.run("{ listingTitle @access  agentName @access(level: PRIVATE) }")
+    assert result == {"data": {"listingTitle": "Loft", "agentName": "Rosa"}}
+    sent = _sent(federation)
+    assert "listingTitle @access(level: OPEN)" in sent["listings"]
+    assert "agentName @access(level: PRIVATE)" in sent["agents"]
