@@ -59,7 +59,10 @@ async def test_the_overridden_field_is_fetched_from_its_new_owner(kit: Any) -> N
     result = await federation.run("{ feed { id createdAt } }")
     assert result == {
         "data": {
-            "feed": [{"id": "p1", "createdAt": "p1-created"}, {"id": "p2", "createdAt": "p2-created"}]
+            "feed": [
+                {"id": "p1", "createdAt": "p1-created"},
+                {"id": "p2", "createdAt": "p2-created"},
+            ]
         }
     }
     assert federation.fetched == ["photos", "posts"]
@@ -83,12 +86,13 @@ async def test_the_new_owners_own_interface_is_answered_by_it_alone(kit: Any) ->
         "data": {"entries": [{"createdAt": "p1-created"}, {"createdAt": "p2-created"}]}
     }
     assert federation.fetched == ["posts"]
-    result = await federation.run(
-        "{ entries { createdAt id ... on PhotoPost { createdAt id } } }"
-    )
+    result = await federation.run("{ entries { createdAt id ... on PhotoPost { createdAt id } } }")
     assert result == {
         "data": {
-            "entries": [{"createdAt": "p1-created", "id": "p1"}, {"createdAt": "p2-created", "id": "p2"}]
+            "entries": [
+                {"createdAt": "p1-created", "id": "p1"},
+                {"createdAt": "p2-created", "id": "p2"},
+            ]
         }
     }
     assert federation.fetched == ["posts"]

@@ -75,8 +75,18 @@ async def test_every_root_gets_the_name_from_its_new_owner(kit: Any) -> None:
     )
     assert result == {
         "data": {
-            "agentInAgents": {"id": "a1", "name": "Ann", "badge": "badge:Ann", "signature": "sig:Ann"},
-            "agentInOffices": {"id": "a2", "name": "Bob", "badge": "badge:Bob", "signature": "sig:Bob"},
+            "agentInAgents": {
+                "id": "a1",
+                "name": "Ann",
+                "badge": "badge:Ann",
+                "signature": "sig:Ann",
+            },
+            "agentInOffices": {
+                "id": "a2",
+                "name": "Bob",
+                "badge": "badge:Bob",
+                "signature": "sig:Bob",
+            },
             "agentInTeams": {"id": "a3", "name": "Cy", "badge": "badge:Cy", "signature": "sig:Cy"},
         }
     }

@@ -90,9 +90,7 @@ async def test_the_provided_list_comes_with_the_root(kit: Any) -> None:
 
 async def test_a_member_field_not_provided_is_fetched_from_its_owner(kit: Any) -> None:
     federation = _federation(kit)
-    result = await federation.run(
-        "{ brochure { id rooms { id name ... on Kitchen { size } } } }"
-    )
+    result = await federation.run("{ brochure { id rooms { id name ... on Kitchen { size } } } }")
     assert result == {
         "data": {
             "brochure": {

@@ -66,9 +66,7 @@ def _federation(kit: Any) -> Any:
 
 async def test_the_provided_member_field_comes_with_the_root(kit: Any) -> None:
     federation = _federation(kit)
-    result = await federation.run(
-        "{ offers { ... on Sale { id headline } ... on Rental { id } } }"
-    )
+    result = await federation.run("{ offers { ... on Sale { id headline } ... on Rental { id } } }")
     assert result == {"data": {"offers": [{"id": "s1", "headline": "Sunny flat"}, {"id": "r1"}]}}
     assert federation.fetched == ["offers"]
     assert federation.subgraph_errors() == []

@@ -56,7 +56,10 @@ def _federation(kit: Any) -> Any:
     def contact(rep: dict[str, Any]) -> Any:
         buyer = BUYERS[rep["id"]]
         place = ADDRESSES[buyer["address"]]
-        return {"id": buyer["id"], "address": {"__typename": place["__typename"], "id": place["id"]}}
+        return {
+            "id": buyer["id"],
+            "address": {"__typename": place["__typename"], "id": place["id"]},
+        }
 
     contacts = kit.Service(
         "contacts",

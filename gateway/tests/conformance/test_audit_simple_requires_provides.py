@@ -107,8 +107,16 @@ CASES = [
         {
             "me": {
                 "opinions": [
-                    {"id": "o1", "author": {"id": "b1", "username": "ann-b"}, "home": {"available": True}},
-                    {"id": "o2", "author": {"id": "b1", "username": "ann-b"}, "home": {"available": False}},
+                    {
+                        "id": "o1",
+                        "author": {"id": "b1", "username": "ann-b"},
+                        "home": {"available": True},
+                    },
+                    {
+                        "id": "o2",
+                        "author": {"id": "b1", "username": "ann-b"},
+                        "home": {"available": False},
+                    },
                 ]
             }
         },
@@ -137,12 +145,20 @@ CASES = [
             "homes": [
                 {
                     "opinions": [
-                        {"id": "o1", "author": {"username": "ann-b"}, "home": {"name": "Mill house", "viewingFee": 110}}
+                        {
+                            "id": "o1",
+                            "author": {"username": "ann-b"},
+                            "home": {"name": "Mill house", "viewingFee": 110},
+                        }
                     ]
                 },
                 {
                     "opinions": [
-                        {"id": "o2", "author": {"username": "ann-b"}, "home": {"name": "Barn", "viewingFee": 440}}
+                        {
+                            "id": "o2",
+                            "author": {"username": "ann-b"},
+                            "home": {"name": "Barn", "viewingFee": 440},
+                        }
                     ]
                 },
             ]
