@@ -201,3 +201,27 @@ def test_the_accept_header_chooses_the_format() -> None:
     assert content_type("incrementalSpec=v0.2") == (
         'multipart/mixed; boundary="graphql"; incrementalSpec=v0.2'
     )
+
+
+async def test_a_fragment_with_nothing_to_complete_sends_no_payload(kit: Any) -> None:
+    # The second fragment's parent is null: nothing was announced for it, so the payload
+    # completing the first one is the last (the older format sends `{"hasNext": false}`).
+    federation = _tour_page(kit)
+    query = """
+      { tours { title ... @defer { recordings } } tour(id: "nope") { ... @defer { recordings } } }
+    """
+    assert await _payloads(federation, query) == [
+        {
+            "data": {"tours": [{"title": "Loft"}, {"title": "Barn"}], "tour": None},
+            "pending": [{"id": "0", "path": ["tours", 0]}, {"id": "1", "path": ["tours", 1]}],
+            "hasNext": True,
+        },
+        {
+            "incremental": [
+                {"id": "0", "data": {"recordings": ["t1.mp4"]}},
+                {"id": "1", "data": {"recordings": ["t2.mp4"]}},
+            ],
+            "completed": [{"id": "0"}, {"id": "1"}],
+            "hasNext": False,
+        },
+    ]
