@@ -211,6 +211,15 @@ class Builder:
         out.add("__typename", "__typename", "", False)
         deps: set[Group] = set()
         here = possible_types(self, group.graph, type_name, local_type)
+        if not here:
+            # No object type the subgraph could return: nothing is fetched below, yet an
+            # interface field no route reaches is still a planning error, as elsewhere.
+            for occurrences in self.collect(type_name, selections).values():
+                name = occurrences[0].name
+                if not name.startswith("__") and not self.local(
+                    group.graph, type_name, name, provided
+                ):
+                    self._refuse_unresolvable(type_name, name)
         types = [name for name in here if self.has_fields(name, selections)]
         if self._others_could_return(type_name, here, selections):
             self.missing_members += 1
