@@ -3,10 +3,10 @@
 `titles`, `zones` and `rents` each resolve `plot` / `plots` and one object field of it:
 `title` needs an authenticated caller, `zone` the scopes `zone-name` and `zone-id` (or
 `all`), `rent` the scope `rent` (or `all`). A field the caller may not see is left out of
-the fetches and answered null with an error at its path, the rest served. Every guarded field here
-is non-null, and the root too: a denied field nulls its parent up to `data`, as GraphQL's
-null propagation demands (the audit expects the field null in place, its parent kept,
-which no response valid for this schema can hold: a known difference).
+the fetches and answered null in place with an error at its path, the rest served. Every
+guarded field here is non-null, and the root too: the denied field is still null where it
+stands, its parent kept (it was taken out of the operation, it did not fail), as the
+audit expects.
 """
 
 from __future__ import annotations
@@ -71,13 +71,12 @@ def _wrap(root: str, value: dict[str, Any]) -> Any:
     return value if root == "plot" else [value]
 
 
-def _denied(result: dict[str, Any], *expected: list[Any]) -> bool:
-    """Every error is an unauthorized field among `expected` (the first one met nulls the
-    parent: the walk stops there), and there is one."""
-    errors = result.get("errors") or []
-    return bool(errors) and all(
-        e["path"] in expected and e["extensions"] == UNAUTHORIZED for e in errors
-    )
+def _errors(at: list[Any], *fields: str) -> list[dict[str, Any]]:
+    """One unauthorized error per denied field, in the order the client asked them."""
+    return [
+        {"message": "Unauthorized field or type", "path": [*at, f], "extensions": UNAUTHORIZED}
+        for f in fields
+    ]
 
 
 @pytest.mark.parametrize("root", ["plot", "plots"])
@@ -98,8 +97,10 @@ async def test_an_authenticated_caller_without_the_scopes(kit: Any, root: str) -
         claims=_claims("unused"),
     )
     at = [root] if root == "plot" else [root, 0]
-    assert result["data"] is None
-    assert _denied(result, [*at, "rent"], [*at, "zone"])
+    assert result == {
+        "data": {root: _wrap(root, {"id": "1", "title": TITLE, "zone": None, "rent": None})},
+        "errors": _errors(at, "zone", "rent"),
+    }
     # The denied fields are asked of no subgraph: `zones` and `rents` are not called.
     assert sorted(federation.fetched) == ["titles"]
 
@@ -111,8 +112,12 @@ async def test_an_anonymous_caller_gets_the_id_alone(kit: Any, root: str) -> Non
         f"{{ {root} {{ id title {{ street }} zone {{ name }} rent {{ amount }} }} }}"
     )
     at = [root] if root == "plot" else [root, 0]
-    assert result["data"] is None
-    assert _denied(result, [*at, "rent"], [*at, "title"], [*at, "zone"])
+    assert result == {
+        "data": {root: _wrap(root, {"id": "1", "title": None, "zone": None, "rent": None})},
+        "errors": _errors(at, "title", "zone", "rent"),
+    }
+    # Only the id is left: one subgraph answers it alone.
+    assert len(federation.fetched) == 1
 
 
 @pytest.mark.parametrize("root", ["plot", "plots"])
@@ -122,5 +127,8 @@ async def test_one_scope_of_a_required_pair_is_not_enough(kit: Any, root: str) -
         f"{{ {root} {{ id zone {{ id name }} }} }}", claims=_claims("zone-id")
     )
     at = [root] if root == "plot" else [root, 0]
-    assert result["data"] is None
-    assert _denied(result, [*at, "zone"])
+    assert result == {
+        "data": {root: _wrap(root, {"id": "1", "zone": None})},
+        "errors": _errors(at, "zone"),
+    }
+    assert federation.subgraph_errors() == []
