@@ -220,6 +220,7 @@ class Builder:
                     group.graph, type_name, name, provided
                 ):
                     self._refuse_unresolvable(type_name, name)
+            deps |= self._plan_unpublished(group, out, type_name, selections, path, provided)
         types = [name for name in here if self.has_fields(name, selections)]
         if self._others_could_return(type_name, here, selections):
             self.missing_members += 1
@@ -234,6 +235,56 @@ class Builder:
                 deps |= self.plan_object(
                     group, inner, name, selections, inner_path, inner_provided, aliases.get(name)
                 )
+            finally:
+                self.trail.pop()
+        return deps
+
+    def _plan_unpublished(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        selections: Sequence[NSel],
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+    ) -> set[Group]:
+        """An interface a subgraph publishes with no implementation of its own (a
+        Federation 1 `node` root): what it returns is of types it keeps to itself.
+
+        The interface's own leaf fields are all it can be asked, at the interface level;
+        an object type another subgraph keys by those fields alone is reached from there
+        by that key, for the objects whose `__typename` names it.
+        """
+        gtype = self.schema.type_map[type_name]
+        if not isinstance(gtype, GraphQLInterfaceType):
+            return set()
+        answered: Provided = {
+            name: None
+            for name, field_def in gtype.fields.items()
+            if is_leaf_type(get_named_type(field_def.type))
+            and self.local(group.graph, type_name, name, provided)
+        }
+        if not answered:
+            return set()
+        deps: set[Group] = set()
+        for member in self.schema.get_possible_types(gtype):
+            name = member.name
+            if group.graph in self.sg.graphs_of_type(name) or not self.has_fields(name, selections):
+                continue
+            reachable = any(
+                all(sub is None and field in answered for field, sub in key.fields)
+                for graph in self.sg.graphs_of_type(name)
+                for key in self.keys(name, graph)
+            )
+            if not reachable:
+                continue
+            inner_path = (*path, frozenset((name,)))
+            inner_provided = _merge_provided(_provided_for(provided, name), answered)
+            self.trail.append(
+                (name, inner_path, group, out, inner_provided, tuple(selections), name)
+            )
+            try:
+                deps |= self.plan_object(group, out, name, selections, inner_path, inner_provided)
             finally:
                 self.trail.pop()
         return deps
