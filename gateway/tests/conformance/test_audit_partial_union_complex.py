@@ -36,9 +36,7 @@ def _federation(kit: Any) -> Any:
         },
         entities={
             "Board": lambda rep: (
-                {"id": BOARD, "panel": {"steps": [VIEWING, OFFER]}}
-                if rep["id"] == BOARD
-                else None
+                {"id": BOARD, "panel": {"steps": [VIEWING, OFFER]}} if rep["id"] == BOARD else None
             )
         },
     )
