@@ -7,8 +7,9 @@ are read once per supergraph into rules per field coordinate: a field is guarded
 own rules, its parent type's, its return type's and, on an interface, those of every
 implementation. Per request the caller's grants (authenticated, scopes from a claim,
 policies from a hook) decide which coordinates are denied. The operation is planned
-without them; the response answers each with null and an `UNAUTHORIZED_FIELD_OR_TYPE`
-error at its path (a non-null one nulls its parent), and serves the rest.
+without them; the response answers each with null in place and an
+`UNAUTHORIZED_FIELD_OR_TYPE` error at its path (a non-null one too: its parent is kept),
+and serves the rest.
 """
 
 from __future__ import annotations

@@ -222,6 +222,10 @@ class DemandControl:
         base = MUTATION_COST if kind == "mutation" else 0
         return base + (self._measured(root, selections, data) if isinstance(data, dict) else 0)
 
+    def measured(self, type_name: str, selections: Sequence[NSel], data: Any) -> int:
+        """The cost of one object a response holds (a deferred fragment's data), by its type."""
+        return self._measured(type_name, selections, data) if isinstance(data, dict) else 0
+
     def _measured(self, type_name: str, selections: Sequence[NSel], data: dict[str, Any]) -> int:
         gtype = self.schema.type_map[type_name]
         runtime = data.get("__typename")

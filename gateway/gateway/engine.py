@@ -10,7 +10,7 @@ execution has a `data` key, possibly null, with errors beside it.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,13 @@ from gateway.planner import Plan, PlanningError, QueryPlanner
 from gateway.planner.operation import condition_variables, without_deferred
 from gateway.supergraph import Supergraph
 from gateway.tracing import spans_exported
-from gateway.types import JSON, GraphQLRequest, RequestContext, SubgraphTransport
+from gateway.types import (
+    DEFER_SPEC_20220824,
+    JSON,
+    GraphQLRequest,
+    RequestContext,
+    SubgraphTransport,
+)
 from gateway.variables import SimpleVariable, coerce_simple, simple_variables
 
 __all__ = ["FederatedEngine", "is_request_error"]
@@ -82,6 +88,36 @@ class _Document:
 
 # A plan ready to run (with its variables and document), or the result that answers instead.
 _Prepared = tuple[Plan, dict[str, Any], _Document] | JSON
+
+
+class _CostMeter:
+    """The actual cost of an incremental answer: each payload's data as it is sent.
+
+    The first payload is measured with the whole operation's selections (a deferred
+    field it lacks costs nothing there), each deferred object with its fragment's; a
+    field both inside and outside a deferred fragment is sent, and counted, in both. The
+    figures are recorded once the last payload is sent; a client that leaves before
+    has its estimate recorded alone, as a refused operation's is.
+    """
+
+    def __init__(
+        self, demand: DemandControl, metrics: GatewayMetrics, plan: Plan, estimated: int
+    ) -> None:
+        self._demand = demand
+        self._metrics = metrics
+        self._plan = plan
+        self._estimated = estimated
+        self._actual = 0
+
+    def first(self, data: Any) -> None:
+        plan = self._plan
+        self._actual += self._demand.actual(plan.kind, plan.shape.type_name, plan.selections, data)
+
+    def part(self, type_name: str, selections: Sequence[Any], data: Any) -> None:
+        self._actual += self._demand.measured(type_name, selections, data)
+
+    def done(self, finished: bool) -> None:
+        self._metrics.observe_cost(self._estimated, self._actual if finished else None)
 
 
 class FederatedEngine:
@@ -215,12 +251,13 @@ class FederatedEngine:
         return result
 
     async def execute_incremental(
-        self, request: GraphQLRequest, ctx: RequestContext
+        self, request: GraphQLRequest, ctx: RequestContext, *, spec: str = DEFER_SPEC_20220824
     ) -> AsyncIterator[JSON] | JSON:
         """`execute` for a client taking incremental delivery: payloads when `@defer` is used.
 
         An operation without deferred fragments (or one refused) is answered by `execute`
-        as one result; otherwise an iterator of payloads (`gateway.incremental`).
+        as one result; otherwise an iterator of payloads in the format `spec` names
+        (`gateway.incremental`), its cost estimated, refused and measured as `execute`'s.
         """
         denied = await self._denied(ctx) if self._authorization.rules else _NOTHING_DENIED
         prepared = self._prepare(request, subscription=False, denied=denied)
@@ -229,16 +266,18 @@ class FederatedEngine:
         if isinstance(prepared, dict) or not (prepared[0].deferred or prepared[0].streams):
             return await self.execute(request, ctx)
         plan, variables, _ = prepared
-        limit = self._max_directive_cost
-        if self._costed and limit is not None:
+        meter = None
+        if self._costed:
             estimated = self._demand.estimate(
                 plan.kind, plan.shape.type_name, plan.selections, variables
             )
-            if estimated > limit:  # refused as `execute` refuses it
+            limit = self._max_directive_cost
+            if limit is not None and estimated > limit:  # refused as `execute` refuses it
                 return await self.execute(request, ctx)
+            meter = _CostMeter(self._demand, self._metrics, plan, estimated)
         from gateway.incremental import payloads
 
-        return payloads(plan, self._execution(plan, ctx, variables))
+        return payloads(plan, self._execution(plan, ctx, variables), spec=spec, meter=meter)
 
     async def subscribe(
         self, request: GraphQLRequest, ctx: RequestContext

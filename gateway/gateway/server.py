@@ -29,7 +29,7 @@ from gateway.edge.csrf import check_csrf, media_type
 from gateway.edge.errors import EdgeError
 from gateway.edge.negotiation import GRAPHQL_RESPONSE_JSON, accepts_html, negotiate
 from gateway.edge.pipeline import BAD_REQUEST, Admitted, Edge
-from gateway.incremental import accepts_multipart, send_multipart
+from gateway.incremental import content_type, incremental_spec, send_multipart
 from gateway.metrics import GatewayMetrics
 from gateway.reload import EngineHolder, Generation
 from gateway.tracing import spans_exported
@@ -173,16 +173,18 @@ class GraphQLHttp:
                     )
                 generation = self._engines.lease()
                 try:
-                    # `@defer` for a client taking `multipart/mixed`: payloads as they come.
+                    # `@defer` for a client taking `multipart/mixed`: payloads as they come,
+                    # in the format its `Accept` names.
+                    spec = incremental_spec(accept)
                     incremental = (
                         await generation.engine.execute_incremental(
-                            admitted.request, admitted.context
+                            admitted.request, admitted.context, spec=spec[0]
                         )
-                        if (
+                        if spec is not None
+                        and (
                             "@defer" in admitted.request.query
                             or "@stream" in admitted.request.query
                         )
-                        and accepts_multipart(accept)
                         else None
                     )
                     if incremental is None:
@@ -198,7 +200,8 @@ class GraphQLHttp:
                         body, public = orjson.dumps(incremental), False
                     else:
                         status, streamed = 200, True
-                        await send_multipart(send, incremental)
+                        assert spec is not None
+                        await send_multipart(send, incremental, content_type(spec[1]))
                 finally:
                     self._engines.release(generation)
                 if method == "GET":

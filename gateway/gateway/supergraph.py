@@ -17,6 +17,7 @@ from graphql import (
     BooleanValueNode,
     DefinitionNode,
     DirectiveDefinitionNode,
+    DirectiveLocation,
     DirectiveNode,
     DocumentNode,
     EnumTypeDefinitionNode,
@@ -39,14 +40,17 @@ from graphql import (
     SelectionSetNode,
     StringValueNode,
     TypeDefinitionNode,
+    Undefined,
     UnionTypeDefinitionNode,
     ValueNode,
+    ast_from_value,
     build_ast_schema,
     parse,
     print_ast,
 )
 
 __all__ = [
+    "ClientDirective",
     "ContextArgument",
     "EntityKey",
     "FieldJoin",
@@ -60,6 +64,20 @@ __all__ = [
 
 _BUILTIN_DIRECTIVES = frozenset({"skip", "include", "deprecated", "specifiedBy", "oneOf"})
 
+
+_APOLLO_SPECS = "specs.apollo.dev/"
+_EXECUTABLE_LOCATIONS = frozenset(
+    {
+        DirectiveLocation.QUERY,
+        DirectiveLocation.MUTATION,
+        DirectiveLocation.SUBSCRIPTION,
+        DirectiveLocation.FIELD,
+        DirectiveLocation.FRAGMENT_DEFINITION,
+        DirectiveLocation.FRAGMENT_SPREAD,
+        DirectiveLocation.INLINE_FRAGMENT,
+        DirectiveLocation.VARIABLE_DEFINITION,
+    }
+)
 
 _INCREMENTAL_DIRECTIVES = """
 directive @defer(label: String, if: Boolean! = true) on FRAGMENT_SPREAD | INLINE_FRAGMENT
@@ -186,6 +204,23 @@ class FieldJoin:
         return enabled if self.override is not None else not enabled
 
 
+@dataclass(frozen=True, slots=True)
+class ClientDirective:
+    """An executable directive of the API a client may write on a field (a composed one).
+
+    `defaults` are the printed default values of its arguments, written out when the
+    directive goes to a subgraph (which may require what the API defaults); `graphs` the
+    subgraphs that define it, None when the supergraph does not say (then: every one).
+    """
+
+    name: str
+    defaults: tuple[tuple[str, str], ...]
+    graphs: frozenset[str] | None
+
+    def sent_to(self, graph: str) -> bool:
+        return self.graphs is None or graph in self.graphs
+
+
 @dataclass(slots=True)
 class Supergraph:
     """A parsed supergraph. Build it with `Supergraph.parse(sdl)`.
@@ -210,6 +245,8 @@ class Supergraph:
     contexts: dict[str, frozenset[str]] = field(default_factory=dict)
     # Every `overrideLabel` the supergraph uses: what a request's plan depends on.
     override_labels: frozenset[str] = frozenset()
+    # Executable directives beyond the built-in ones, by name: they go on to subgraphs.
+    client_directives: dict[str, ClientDirective] = field(default_factory=dict)
     _by_labels: dict[frozenset[str], Supergraph] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -358,10 +395,11 @@ class _Reader:
             for join in by_graph.values()
             if join.override_label is not None
         )
+        api_schema = self._api_schema()
         return Supergraph(
             sdl=self.sdl,
             schema=schema,
-            api_schema=self._api_schema(),
+            api_schema=api_schema,
             subgraph_urls=urls,
             graphs=graphs,
             type_joins=type_joins,
@@ -371,7 +409,49 @@ class _Reader:
             union_members={key: frozenset(value) for key, value in members.items()},
             contexts=_inherited_contexts(schema, contexts),
             override_labels=labels,
+            client_directives=self._client_directives(api_schema, graphs),
         )
+
+    def _client_directives(
+        self, api_schema: GraphQLSchema, graphs: dict[str, str]
+    ) -> dict[str, ClientDirective]:
+        """The API's own executable directives, with where each may go."""
+        composed: dict[str, set[str]] = {}
+        for definition in self.document.definitions:
+            if not isinstance(definition, SchemaDefinitionNode | SchemaExtensionNode):
+                continue
+            for directive in definition.directives or ():
+                if directive.name.value != self.names.join + "__directive":
+                    continue
+                args = _arguments(directive)
+                inner = args.get("args")
+                if args.get("name") != "composeDirective" or not isinstance(inner, dict):
+                    continue
+                name = str(inner.get("name", "")).lstrip("@")
+                listed = args.get("graphs")
+                for graph in listed if isinstance(listed, list) else ():
+                    composed.setdefault(name, set()).add(_graph(graphs, {"graph": graph}, name))
+        out: dict[str, ClientDirective] = {}
+        for defined in api_schema.directives:
+            if defined.name in _BUILTIN_DIRECTIVES or defined.name in ("defer", "stream"):
+                continue
+            if not _EXECUTABLE_LOCATIONS.intersection(defined.locations):
+                continue
+            defaults = []
+            for arg_name, arg in defined.args.items():
+                # The default as written in the supergraph, else as graphql-core holds it.
+                written = arg.ast_node.default_value if arg.ast_node is not None else None
+                if written is None and arg.default_value is not Undefined:
+                    written = ast_from_value(arg.default_value, arg.type)
+                if written is not None:
+                    defaults.append((arg_name, print_ast(written)))
+            graphs_of = composed.get(defined.name)
+            out[defined.name] = ClientDirective(
+                defined.name,
+                tuple(defaults),
+                frozenset(graphs_of) if graphs_of is not None else None,
+            )
+        return out
 
     def _read_links(self) -> None:
         for definition in self.document.definitions:
@@ -396,8 +476,10 @@ class _Reader:
                 elif spec == "context":
                     self.names.context = name
                     self.names.other_links.add(name)
-                elif spec:
+                elif spec and (directive.name.value == "core" or _APOLLO_SPECS in url):
                     self.names.other_links.add(name)
+                # Any other spec is a composed directive's (`@composeDirective`): its
+                # directives are the API's, clients may use the executable ones.
 
     def _read_graphs(self) -> tuple[dict[str, str], dict[str, str]]:
         enum_name = self.names.join + "__Graph"
@@ -528,7 +610,7 @@ class _Reader:
                 return None
             if name in self.names.machinery_directives():
                 return None
-            return definition
+            return _forwardable(definition)
         if not isinstance(definition, TypeDefinitionNode):
             return definition
         name = definition.name.value
@@ -627,6 +709,32 @@ class _Reader:
                 if isinstance(definition, TypeDefinitionNode) and self._inaccessible(definition)
             }
         return type_name in self._inaccessible_types
+
+
+def _forwardable(definition: DirectiveDefinitionNode) -> DirectiveDefinitionNode | None:
+    """The directive as clients may write it: on fields among the executable locations.
+
+    The gateway sends a field's directives on with the field; it writes its own
+    operations and fragments, so a directive there would be dropped unseen: the API does
+    not offer those locations (a client using one is refused at validation).
+    """
+    kept = tuple(
+        location
+        for location in definition.locations
+        if location.value == DirectiveLocation.FIELD.name
+        or DirectiveLocation[location.value] not in _EXECUTABLE_LOCATIONS
+    )
+    if len(kept) == len(definition.locations):
+        return definition
+    if not kept:
+        return None
+    return DirectiveDefinitionNode(
+        description=definition.description,
+        name=definition.name,
+        arguments=definition.arguments,
+        repeatable=definition.repeatable,
+        locations=kept,
+    )
 
 
 def _context_arguments(value: object, where: str) -> tuple[ContextArgument, ...]:

@@ -13,6 +13,11 @@ from typing import Any, Protocol
 
 JSON = dict[str, Any]
 
+# The incremental delivery formats a client may ask for (`gateway.incremental`): the one
+# Apollo Client speaks by default, and the newer one of the specification's working draft.
+DEFER_SPEC_20220824 = "20220824"
+INCREMENTAL_SPEC_V0_2 = "v0.2"
+
 
 @dataclass(frozen=True, slots=True)
 class GraphQLRequest:
@@ -83,7 +88,8 @@ class Engine(Protocol):
         ...
 
     async def execute_incremental(
-        self, request: GraphQLRequest, ctx: RequestContext
+        self, request: GraphQLRequest, ctx: RequestContext, *, spec: str = DEFER_SPEC_20220824
     ) -> AsyncIterator[JSON] | JSON:
-        """`execute` for a client taking incremental delivery (`@defer`): payloads, or one result."""
+        """`execute` for a client taking incremental delivery (`@defer`): payloads in the
+        format `spec` names, or one result."""
         ...

@@ -7,7 +7,9 @@ an anonymous connection, an invalid one closes the socket with 4403. Every `subs
 goes through the same edge checks as an HTTP request and then runs on the engine
 generation current at that moment, which it keeps until it ends, so a supergraph reload
 does not cut running subscriptions. Queries and mutations are allowed too (one `next`,
-then `complete`). Protocol violations close the socket with the codes the protocol
+then `complete`; with `@defer` a `next` per payload, in the format the operation's
+`extensions` or the `connection_init` payload name with `"incrementalSpec": "v0.2"`,
+else `deferSpec=20220824`). Protocol violations close the socket with the codes the protocol
 defines: 4400 invalid message, 4401 subscribe before ack, 4403 forbidden, 4406
 subprotocol, 4408 init timeout, 4409 duplicate id, 4429 repeated init. A connection runs
 at most `max_operations` operations at once; one more is refused with an `error` message.
@@ -46,7 +48,7 @@ from gateway.fanout import SubscriptionHub
 from gateway.metrics import GatewayMetrics
 from gateway.reload import EngineHolder
 from gateway.server import INTERNAL_ERROR, forward_headers, request_headers
-from gateway.types import JSON
+from gateway.types import DEFER_SPEC_20220824, INCREMENTAL_SPEC_V0_2, JSON
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,7 @@ class Connection:
         self._init_received = False
         self._acknowledged = False
         self._caller: Caller | None = None
+        self._incremental = DEFER_SPEC_20220824  # the connection's incremental format
         self._authorization: str | None = None
         self._operations: dict[str, asyncio.Task[None]] = {}
         self._send_lock = asyncio.Lock()
@@ -235,6 +238,7 @@ class Connection:
         if payload is not None and not isinstance(payload, dict):
             raise ProtocolViolation(4400, "Invalid message: connection_init payload")
         self._authorization = _authorization(payload or {}) or self._headers.get("authorization")
+        self._incremental = _incremental_spec(payload or {}, DEFER_SPEC_20220824)
         try:
             self._caller = await self._edge.authenticate(self._authorization)
         except EdgeError as error:
@@ -313,7 +317,10 @@ class Connection:
                 elif (
                     "@defer" in admitted.request.query or "@stream" in admitted.request.query
                 ):  # incremental: a `next` per payload
-                    results = await engine.execute_incremental(admitted.request, admitted.context)
+                    spec = _incremental_spec(admitted.request.extensions or {}, self._incremental)
+                    results = await engine.execute_incremental(
+                        admitted.request, admitted.context, spec=spec
+                    )
                     if isinstance(results, dict):
                         await self._send({"id": operation_id, "type": "next", "payload": results})
                     else:
@@ -438,3 +445,15 @@ def _authorization(payload: Mapping[str, Any]) -> str | None:
                 ):
                     return value
     return None
+
+
+def _incremental_spec(source: Mapping[str, Any], default: str) -> str:
+    """The incremental format a `connection_init` payload or an operation's `extensions`
+    asks for: `"incrementalSpec": "v0.2"` names the newer one (the parameter a client's
+    `Accept` carries over HTTP), `"20220824"` the default one; anything else keeps `default`."""
+    asked = source.get("incrementalSpec")
+    if asked == INCREMENTAL_SPEC_V0_2:
+        return INCREMENTAL_SPEC_V0_2
+    if asked == DEFER_SPEC_20220824:
+        return DEFER_SPEC_20220824
+    return default

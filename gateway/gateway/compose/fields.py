@@ -46,7 +46,7 @@ def pass_through(marks: Sequence[Marks]) -> tuple[list[str], bool, bool, set[str
 
     `@inaccessible` comes first (the printer places it where composition applies it, before
     the join directives of a field); the others follow in the order the subgraphs wrote
-    them, then the merged guards.
+    them, then the merged guards, then the applications of composed directives.
     """
     names: list[str] = []
     for mark in marks:
@@ -63,7 +63,21 @@ def pass_through(marks: Sequence[Marks]) -> tuple[list[str], bool, bool, set[str
         elif name == "tag":
             out.extend(f"@tag(name: {string(tag)})" for tag in tags)
     guarded, specs = merge_guards([mark.guards for mark in marks])
-    return out + guarded, "inaccessible" in names, bool(tags), specs
+    return out + guarded + _composed(marks), "inaccessible" in names, bool(tags), specs
+
+
+def _composed(marks: Sequence[Marks]) -> list[str]:
+    """Composed directives' applications: each distinct one once; of a non-repeatable
+    directive, the first subgraph's only."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for mark in marks:
+        for name, printed, repeatable in mark.composed:
+            if printed in out or (not repeatable and name in seen):
+                continue
+            seen.add(name)
+            out.append(printed)
+    return out
 
 
 class FieldMerger:

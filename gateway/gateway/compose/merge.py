@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .directives import merge_composed
 from .fields import FieldMerger, Source, pass_through
 from .model import Graph, JoinField, JoinType, SEnumValue, SField, SType, Supergraph
 from .subgraph import (
@@ -118,6 +119,9 @@ class Merger:
             uses_tag=self.fields.uses_tag,
             uses_specs=self.fields.uses_specs,
             uses_context=any(t.contexts for t in types.values()),
+            directives=merge_composed(
+                [(s.name, s.composed) for s in self.subgraphs], self.graph_enum, self.issues
+            ),
         )
 
     def _kind(self, name: str, sources: Sequence[tuple[Subgraph, Type]]) -> str | None:

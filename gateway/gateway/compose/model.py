@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .typeref import TypeRef
+
+if TYPE_CHECKING:
+    from .directives import SDirective
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +98,4 @@ class Supergraph:
     uses_tag: bool = False
     uses_specs: set[str] = field(default_factory=set)  # guard specs: see `guards.links`
     uses_context: bool = False
+    directives: list[SDirective] = field(default_factory=list)  # composed (`@composeDirective`)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from . import guards
+from .directives import SDirective
 from .model import JoinField, JoinType, SArgument, SEnumValue, SField, SType, Supergraph
 from .subgraph import ENUM, INPUT, INTERFACE, OBJECT, SCALAR, UNION
 
@@ -238,6 +239,33 @@ def _type(definition: SType) -> str:
     return "\n".join(lines) + opener + "\n" + "\n".join(body) + "\n}"
 
 
+def _composed_links(directives: list[SDirective]) -> list[str]:
+    """One `@link` per spec the composed directives come from, importing them by name."""
+    by_url: dict[str, list[str]] = {}
+    for directive in directives:
+        by_url.setdefault(directive.url, []).append(string("@" + directive.name))
+    return [
+        f"@link(url: {string(url)}, import: [{', '.join(names)}])" for url, names in by_url.items()
+    ]
+
+
+def _composed_graphs(directives: list[SDirective]) -> list[str]:
+    """Which subgraphs compose each directive: where the gateway may send it."""
+    return [
+        f'@join__directive(graphs: [{", ".join(d.graphs)}], name: "composeDirective", '
+        f"args: {{name: {string('@' + d.name)}}})"
+        for d in directives
+    ]
+
+
+def _directive(directive: SDirective) -> str:
+    text = description(directive.description) + f"directive @{directive.name}"
+    text += _arguments(directive.args, "")
+    if directive.repeatable:
+        text += " repeatable"
+    return text + " on " + " | ".join(directive.locations)
+
+
 def print_supergraph(supergraph: Supergraph) -> str:
     """The supergraph SDL, ending with a newline."""
     links = [f"@link(url: {string(LINK_SPEC)})", f"@link(url: {string(JOIN_SPEC)}, for: EXECUTION)"]
@@ -252,10 +280,12 @@ def print_supergraph(supergraph: Supergraph) -> str:
         links.append(f"@link(url: {string(CONTEXT_SPEC)}, for: SECURITY)")
         directives += ["context", "context__fromContext"]
     links += guards.links(supergraph.uses_specs)
+    links += _composed_links(supergraph.directives)
     guard_definitions = guards.definitions(supergraph.uses_specs)
     schema = (
         "schema\n"
         + "".join(f"  {link}\n" for link in links)
+        + "".join(f"  {applied}\n" for applied in _composed_graphs(supergraph.directives))
         + "{\n"
         + "".join(f"  {op}: {name}\n" for op, name in supergraph.roots.items())
         + "}"
@@ -263,6 +293,7 @@ def print_supergraph(supergraph: Supergraph) -> str:
     blocks = [schema]
     known = {n: DIRECTIVE_DEFINITIONS[n] for n in directives}
     known.update((n, t) for n, t in guard_definitions.items() if t.startswith("directive"))
+    known.update((d.name, _directive(d)) for d in supergraph.directives)
     blocks += [known[n] for n in sorted(known, key=sort_key)]
     printed: dict[str, str] = {name: _type(t) for name, t in supergraph.types.items()}
     graphs = "\n".join(

@@ -38,6 +38,7 @@ from graphql.language import (
     ValueNode,
 )
 
+from .directives import ComposedDirective, read_composed
 from .guards import GUARD_DIRECTIVES, read_guard
 from .subgraph import (
     ENUM,
@@ -172,6 +173,7 @@ class _Reader:
         self.renames: dict[str, str] = {}
         self.names = _Names([])
         self.positions: dict[str, int] = {}
+        self.composed: dict[str, ComposedDirective] = {}
 
     def position(self, coordinate: str, node: Node) -> None:
         """Remember where a type, field or argument is first written, for error reports."""
@@ -197,6 +199,14 @@ class _Reader:
             if canonical is not None:
                 out.append((canonical, args))
         return out
+
+    def composed_marks(self, node: object, into: Marks) -> None:
+        """Applications of the directives the subgraph composes, printed as written."""
+        applied: tuple[ConstDirectiveNode, ...] = getattr(node, "directives", None) or ()
+        for directive in applied:
+            composed = self.composed.get(directive.name.value)
+            if composed is not None:
+                into.composed.append((composed.name, print_ast(directive), composed.repeatable))
 
     def marks(self, applied: list[tuple[str, dict[str, ValueNode]]], into: Marks) -> None:
         for name, args in applied:
@@ -243,6 +253,9 @@ class _Reader:
                     if written != root:
                         self.renames[written] = root
         self.names = _Names(links)
+        self.composed = read_composed(
+            document, self.name, self.names.canonical, self.rename, print_value, self.issues
+        )
         for definition in document.definitions:
             if isinstance(definition, TypeDefinitionNode | TypeExtensionNode):
                 self.read_type(definition)
@@ -250,6 +263,7 @@ class _Reader:
         subgraph = Subgraph(self.name, self.url, self.types, self.names.fed2)
         subgraph.positions = self.positions
         subgraph.sdl = sdl
+        subgraph.composed = self.composed
         return subgraph
 
     def read_type(self, node: TypeDefinitionNode | TypeExtensionNode) -> None:
@@ -276,6 +290,7 @@ class _Reader:
             owner.description = _description(node)
         applied = self.directives(node)
         self.marks(applied, owner.marks)
+        self.composed_marks(node, owner.marks)
         extends = any(n == "extends" for n, _ in applied)
         is_extension = isinstance(node, TypeExtensionNode) or extends
         type_shareable = any(n == "shareable" for n, _ in applied)
@@ -312,6 +327,7 @@ class _Reader:
                 enum_value = EnumValue(value.name.value, _description(value))
                 self.position(f"{name}.{enum_value.name}", value)
                 self.marks(self.directives(value), enum_value.marks)
+                self.composed_marks(value, enum_value.marks)
                 owner.values.setdefault(enum_value.name, enum_value)
         for field_node in getattr(node, "fields", None) or ():
             if name == "Query" and field_node.name.value in MACHINERY_QUERY_FIELDS:
@@ -342,12 +358,14 @@ class _Reader:
             )
             arg_directives = self.directives(arg)
             self.marks(arg_directives, argument.marks)
+            self.composed_marks(arg, argument.marks)
             for directive_name, args in arg_directives:
                 if directive_name == "fromContext":
                     argument.from_context = _string(args.get("field"))
             result.args[argument.name] = argument
         applied = self.directives(node)
         self.marks(applied, result.marks)
+        self.composed_marks(node, result.marks)
         for directive_name, args in applied:
             if directive_name == "external":
                 result.external = True

@@ -7,9 +7,13 @@ also records which fields keys, `@requires` and `@provides` select).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .guards import Guards
 from .typeref import TypeRef
+
+if TYPE_CHECKING:
+    from .directives import ComposedDirective
 
 ROOT_NAMES = {"query": "Query", "mutation": "Mutation", "subscription": "Subscription"}
 
@@ -64,6 +68,8 @@ class Marks:
     order: list[str] = field(default_factory=list)
     # `@authenticated`, `@requiresScopes`, `@policy`, `@cost`, `@listSize`.
     guards: Guards = field(default_factory=Guards)
+    # Applications of `@composeDirective` directives: (name, printed, repeatable).
+    composed: list[tuple[str, str, bool]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -132,6 +138,7 @@ class Subgraph:
     required: set[tuple[str, str]] = field(default_factory=set)
     positions: dict[str, int] = field(default_factory=dict)  # coordinate -> offset in `sdl`
     sdl: str = ""
+    composed: dict[str, ComposedDirective] = field(default_factory=dict)  # @composeDirective
 
     def location(self, coordinate: str) -> tuple[int, int] | None:
         """1-based line and column where a type, field or argument is first written."""

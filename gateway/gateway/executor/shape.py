@@ -4,7 +4,9 @@ The merged data holds everything every fetch returned, including fields the plan
 added for keys and requirements. Shaping walks the client's selection (compiled once per
 plan), emits only the fields asked for, in the order asked, with `__typename` filled in,
 and applies the API schema's nullability: a null in a non-null position nulls the
-nearest nullable parent and records an error with the client-facing path.
+nearest nullable parent and records an error with the client-facing path. A field the
+caller may not see is the exception: it is null in place, with its own error, whatever
+its type says (it was left out of the operation; its parent and siblings are served).
 """
 
 from __future__ import annotations
@@ -213,9 +215,9 @@ class Shaper:
                 if field.kind == _TYPENAME:
                     out[key] = runtime
                     continue
-                self._unauthorized((path, key))  # _DENIED
-                if field.wrappers.startswith("N"):
-                    return _BUBBLE
+                # _DENIED: null in place, non-null or not, as the reference routers
+                # answer it (the field was taken out of the operation, not failed).
+                self._unauthorized((path, key))
                 out[key] = None
                 continue
             value = data.get(key)

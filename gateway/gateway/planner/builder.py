@@ -36,9 +36,9 @@ from gateway.planner.defer import split_deferred
 from gateway.planner.interface_objects import plan_interface_object
 from gateway.planner.operation import NField, NFragment, NSel, collect_fields
 from gateway.planner.plan import FetchSel, Group, PathSeg
-from gateway.planner.reentry import RawFrame, reenter
+from gateway.planner.reentry import RawFrame, keyed_by, reenter
 from gateway.planner.requirements import merge_field_sets, requirement
-from gateway.supergraph import EntityKey, FieldSet, Supergraph, split_field
+from gateway.supergraph import EntityKey, FieldSet, Supergraph, TypeJoin, split_field
 
 __all__ = ["Builder", "PlanningError"]
 
@@ -47,6 +47,7 @@ Fields = dict[str, list[NField]]  # response key -> every occurrence of that key
 
 _INFINITE = 1_000_000.0
 _MISSING_MEMBER = 100
+_NO_JOIN = TypeJoin("")
 
 
 def provided_of(field_set: FieldSet | None) -> Provided | None:
@@ -210,6 +211,16 @@ class Builder:
         out.add("__typename", "__typename", "", False)
         deps: set[Group] = set()
         here = possible_types(self, group.graph, type_name, local_type)
+        if not here:
+            # No object type the subgraph could return: nothing is fetched below, yet an
+            # interface field no route reaches is still a planning error, as elsewhere.
+            for occurrences in self.collect(type_name, selections).values():
+                name = occurrences[0].name
+                if not name.startswith("__") and not self.local(
+                    group.graph, type_name, name, provided
+                ):
+                    self._refuse_unresolvable(type_name, name)
+            deps |= self._plan_unpublished(group, out, type_name, selections, path, provided)
         types = [name for name in here if self.has_fields(name, selections)]
         if self._others_could_return(type_name, here, selections):
             self.missing_members += 1
@@ -224,6 +235,56 @@ class Builder:
                 deps |= self.plan_object(
                     group, inner, name, selections, inner_path, inner_provided, aliases.get(name)
                 )
+            finally:
+                self.trail.pop()
+        return deps
+
+    def _plan_unpublished(
+        self,
+        group: Group,
+        out: FetchSel,
+        type_name: str,
+        selections: Sequence[NSel],
+        path: tuple[PathSeg, ...],
+        provided: Provided | None,
+    ) -> set[Group]:
+        """An interface a subgraph publishes with no implementation of its own (a
+        Federation 1 `node` root): what it returns is of types it keeps to itself.
+
+        The interface's own leaf fields are all it can be asked, at the interface level;
+        an object type another subgraph keys by those fields alone is reached from there
+        by that key, for the objects whose `__typename` names it.
+        """
+        gtype = self.schema.type_map[type_name]
+        if not isinstance(gtype, GraphQLInterfaceType):
+            return set()
+        answered: Provided = {
+            name: None
+            for name, field_def in gtype.fields.items()
+            if is_leaf_type(get_named_type(field_def.type))
+            and self.local(group.graph, type_name, name, provided)
+        }
+        if not answered:
+            return set()
+        deps: set[Group] = set()
+        for member in self.schema.get_possible_types(gtype):
+            name = member.name
+            if group.graph in self.sg.graphs_of_type(name) or not self.has_fields(name, selections):
+                continue
+            reachable = any(
+                all(sub is None and field in answered for field, sub in key.fields)
+                for graph in self.sg.graphs_of_type(name)
+                for key in self.keys(name, graph)
+            )
+            if not reachable:
+                continue
+            inner_path = (*path, frozenset((name,)))
+            inner_provided = _merge_provided(_provided_for(provided, name), answered)
+            self.trail.append(
+                (name, inner_path, group, out, inner_provided, tuple(selections), name)
+            )
+            try:
+                deps |= self.plan_object(group, out, name, selections, inner_path, inner_provided)
             finally:
                 self.trail.pop()
         return deps
@@ -320,7 +381,7 @@ class Builder:
         field_type = self.field_type(type_name, first.name)
         composite = not is_leaf_type(field_type)
         key = alias or first.key
-        sub = out.add(key, first.name, first.args if args is None else args, composite)
+        sub = out.add(key, first.name, self.with_directives(group, first, args), composite)
         if sub is None:
             return set()
         child_provided = provided.get(first.name) if provided else None
@@ -340,6 +401,16 @@ class Builder:
             )
         finally:
             self.trail.pop()
+
+    def with_directives(self, group: Group, selection: NField, args: str | None = None) -> str:
+        """The field's printed arguments (or `args`), then the client directives on it that
+        `group`'s subgraph defines (their variables become the fetch's)."""
+        printed = selection.args if args is None else args
+        for name, text, used in selection.directives:
+            if self.sg.client_directives[name].sent_to(group.graph):
+                printed += " " + text
+                group.variables.update(used)
+        return printed
 
     def plan_root(self, group: Group, root_type: str, occurrences: list[NField]) -> None:
         """Plan one root field (every occurrence of its response key) into a root group."""
@@ -363,13 +434,26 @@ class Builder:
     ) -> set[Group]:
         deps: set[Group] = set()
         force_remote, self.force_remote = self.force_remote, False
-        routed = [(occ, self.routes(type_name, occ[0].name)) for occ in pending]
+        offered = [(occ, self.routes(type_name, occ[0].name)) for occ in pending]
+        routed = offered
+        if not self.sg.graphs_of_type(type_name).get(group.graph, _NO_JOIN).keys:
+            # A route whose every key needs the very field asked cannot give it: a key field
+            # of what is a value type here comes from an ancestor, as if it had no route.
+            routed = [
+                (occ, [r for r in routes if not keyed_by(self, r, occ[0].name)])
+                for occ, routes in offered
+            ]
         unrouted = [occ for occ, routes in routed if not routes]
         if unrouted:
             # Fields of a value type: from an ancestor; what none reaches fails below.
             through, left = reenter(self, group, type_name, unrouted)
             deps |= through
-            routed = [(occ, routes) for occ, routes in routed if routes or occ in left]
+            # What no ancestor reaches keeps its routes, to fail (or not) as it did.
+            routed = [
+                (occ, routes or original)
+                for (occ, routes), (_, original) in zip(routed, offered, strict=True)
+                if routes or occ in left
+            ]
         for occurrences, routes in routed:
             if force_remote:  # a deferred part: stay in the subgraph, but through `_entities`
                 here = [r for r in routes if r[0] == group.graph]

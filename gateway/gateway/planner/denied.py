@@ -40,7 +40,14 @@ def strip_denied(
         child = get_named_type(parent.fields[selection.name].type).name
         inner = strip_denied(schema, child, selection.selections, denied)
         out.append(
-            NField(selection.key, selection.name, selection.args, selection.variables, inner)
+            NField(
+                selection.key,
+                selection.name,
+                selection.args,
+                selection.variables,
+                inner,
+                directives=selection.directives,
+            )
         )
     if not any(isinstance(s, NField) for s in out) and selections:
         out.append(NField("__typename", "__typename", "", frozenset(), None))

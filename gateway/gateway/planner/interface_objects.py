@@ -47,6 +47,8 @@ def plan_interface_object(
             deps |= builder.add_local(group, out, type_name, occurrences, path, provided)
             done.add(key)
     rest = tuple(s for s in selections if not (isinstance(s, NField) and s.key in done))
+    rest, jumped = _through_other_interface_objects(builder, group, out, type_name, rest, path)
+    deps |= jumped
     if not _needs_concrete_type(builder, type_name, rest, done):
         return deps  # shaping reads interface-level fields without knowing the object type
     owners = [
@@ -63,6 +65,54 @@ def plan_interface_object(
     deps.add(fetch)
     deps |= builder.plan_position(fetch, fetch.selection, type_name, rest, path, None)
     return deps
+
+
+def _through_other_interface_objects(
+    builder: Builder,
+    group: Group,
+    out: FetchSel,
+    type_name: str,
+    selections: tuple[NSel, ...],
+    path: tuple[PathSeg, ...],
+) -> tuple[tuple[NSel, ...], set[Group]]:
+    """Interface fields another `@interfaceObject` subgraph resolves: fetched there at once.
+
+    Asked outside any type condition, such a field is the interface's whatever the
+    object's type, so it goes by the interface's key from one interface object to the
+    other, without first asking an owner for the concrete type (as the reference routers
+    plan it). Returns the selections still to plan and the new fetches.
+    """
+    by_graph: dict[str, list[NField]] = {}
+    for selection in selections:
+        if not isinstance(selection, NField) or selection.name.startswith("__"):
+            continue
+        for graph in builder.sg.resolving_graphs(type_name, selection.name):
+            join = builder.sg.graphs_of_type(type_name).get(graph)
+            if (
+                graph != group.graph
+                and join is not None
+                and join.is_interface_object
+                and join.resolvable_keys
+            ):
+                by_graph.setdefault(graph, []).append(selection)
+                break
+    if not by_graph:
+        return selections, set()
+    deps: set[Group] = set()
+    taken: set[int] = set()
+    for graph in sorted(by_graph, key=lambda g: builder.graph_order[g]):
+        chosen = tuple(by_graph[graph])
+        fields = builder.collect(type_name, chosen)
+        fetch = builder.entity_group(
+            group, out, type_name, type_name, graph, fields, path, None, None
+        )
+        deps.add(fetch)
+        # No `__typename` asked there: it would answer the interface's name, which must
+        # not stand over the concrete type an owner's fetch brings beside it.
+        for occurrences in fields.values():
+            deps |= builder.add_local(fetch, fetch.selection, type_name, occurrences, path, None)
+        taken.update(id(s) for s in chosen)
+    return tuple(s for s in selections if id(s) not in taken), deps
 
 
 def _needs_concrete_type(

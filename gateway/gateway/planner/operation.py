@@ -30,6 +30,8 @@ from graphql import (
     visit,
 )
 
+from gateway.supergraph import ClientDirective
+
 __all__ = [
     "NField",
     "NFragment",
@@ -55,6 +57,9 @@ class NField:
     selections: tuple[NSel, ...] | None  # None for a leaf
     # `@stream` on a list field, its `if` true: (label or "", initialCount).
     stream: tuple[str, int] | None = None
+    # The API's own executable directives on the field, sent on with it to the subgraphs
+    # that define them: (name, printed with every default written out, variables used).
+    directives: tuple[tuple[str, str, frozenset[str]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -203,12 +208,37 @@ def has_defer(
     return walk(operation.selection_set, frozenset())
 
 
+def _forwarded(
+    directives: Sequence[DirectiveNode], known: Mapping[str, ClientDirective]
+) -> tuple[tuple[str, str, frozenset[str]], ...]:
+    """A field's directives for the subgraphs, each argument the client left out that has
+    a default written out (a subgraph may require what the API defaults)."""
+    out = []
+    for directive in directives:
+        definition = known.get(directive.name.value)
+        if definition is None:
+            continue  # the gateway's own (`@skip`, `@defer` ...): decided here
+        args = [(arg.name.value, print_ast(arg.value)) for arg in directive.arguments or ()]
+        given = {name for name, _ in args}
+        args += [(name, value) for name, value in definition.defaults if name not in given]
+        text = "@" + definition.name
+        if args:
+            text += "(" + ", ".join(f"{name}: {value}" for name, value in args) + ")"
+        out.append((definition.name, text, _variables_in(directive)))
+    return tuple(out)
+
+
 def normalize(
     selection_set: SelectionSetNode,
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: Mapping[str, Any],
+    directives: Mapping[str, ClientDirective] | None = None,
 ) -> tuple[NSel, ...]:
-    """Turn a selection set into `NSel`s; `variables` decide `@skip`/`@include`."""
+    """Turn a selection set into `NSel`s; `variables` decide `@skip`/`@include`.
+
+    `directives` are the API's executable directives a field may carry on to subgraphs.
+    """
+    known = directives or {}
     out: list[NSel] = []
     for selection in selection_set.selections:
         if not _included(selection.directives, variables):
@@ -220,7 +250,7 @@ def normalize(
                 args = "(" + ", ".join(print_ast(arg) for arg in selection.arguments) + ")"
                 used = frozenset().union(*(_variables_in(arg) for arg in selection.arguments))
             sub = (
-                normalize(selection.selection_set, fragments, variables)
+                normalize(selection.selection_set, fragments, variables, known)
                 if selection.selection_set is not None
                 else None
             )
@@ -234,6 +264,9 @@ def normalize(
                     stream=_streamed(selection.directives, variables)
                     if selection.directives
                     else None,
+                    directives=_forwarded(selection.directives, known)
+                    if selection.directives and known
+                    else (),
                 )
             )
         elif isinstance(selection, InlineFragmentNode):
@@ -241,7 +274,7 @@ def normalize(
             out.append(
                 NFragment(
                     condition,
-                    normalize(selection.selection_set, fragments, variables),
+                    normalize(selection.selection_set, fragments, variables, known),
                     _deferred(selection.directives, variables),
                 )
             )
@@ -250,7 +283,7 @@ def normalize(
             out.append(
                 NFragment(
                     fragment.type_condition.name.value,
-                    normalize(fragment.selection_set, fragments, variables),
+                    normalize(fragment.selection_set, fragments, variables, known),
                     _deferred(selection.directives, variables),
                 )
             )
@@ -311,6 +344,7 @@ def without_deferred(selections: Sequence[NSel]) -> tuple[NSel, ...]:
                     selection.variables,
                     without_deferred(selection.selections),
                     selection.stream,
+                    selection.directives,
                 )
             )
     return tuple(out)

@@ -89,7 +89,9 @@ class QueryPlanner:
         }[kind]
         if root_type is None:
             raise PlanningError(f"the supergraph has no {kind} type", "UNSUPPORTED_OPERATION")
-        selections = normalize(operation.selection_set, fragments, variables)
+        selections = normalize(
+            operation.selection_set, fragments, variables, supergraph.client_directives
+        )
         roots: list[Group] = []
         builder = Builder(supergraph, kind=kind, roots=roots, budget=self._budget())
         planned = strip_denied(schema, root_type.name, selections, denied) if denied else selections

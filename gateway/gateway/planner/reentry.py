@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gateway.planner.operation import NField, NSel
 from gateway.planner.plan import FetchSel, Group, PathSeg
+from gateway.supergraph import split_field
 
 if TYPE_CHECKING:
     from gateway.planner.builder import Builder, Provided
 
-__all__ = ["Frame", "RawFrame", "reenter"]
+__all__ = ["Frame", "RawFrame", "keyed_by", "reenter"]
 
 
 class Frame(NamedTuple):
@@ -99,10 +100,25 @@ def _nearest(
         if _at_root(builder, trail, index):
             return index, usable
         if _is_object(builder, anchor.type_name):
-            keyed = [g for g in usable if builder.keys(anchor.type_name, g)]
+            keyed = [
+                g
+                for g in usable
+                if builder.keys(anchor.type_name, g)
+                # At the position itself, a key made of the field asked cannot fetch it.
+                and (hops or not keyed_by(builder, (g, anchor.type_name), name))
+            ]
             if keyed:
                 return index, keyed
     return None
+
+
+def keyed_by(builder: Builder, route: tuple[str, str], field_name: str) -> bool:
+    """Whether every resolvable key of the route's entity (subgraph, type) selects
+    `field_name` itself: such a route cannot give that field, it needs it first."""
+    keys = builder.keys(route[1], route[0])
+    return bool(keys) and all(
+        any(split_field(item)[0] == field_name for item, _ in key.fields) for key in keys
+    )
 
 
 def _at_root(builder: Builder, trail: list[Frame], index: int) -> bool:
@@ -170,7 +186,7 @@ def _descend(
             parent = hop
             continue
         fetch.variables.update(hop.variables)
-        inner = sel.add(hop.key, hop.name, hop.args, True)
+        inner = sel.add(hop.key, hop.name, builder.with_directives(fetch, hop), True)
         assert inner is not None  # a hop always leads to a composite value
         sel = inner
         parent = builder.field_type(parent, hop.name).name

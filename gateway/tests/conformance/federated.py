@@ -32,7 +32,7 @@ LINK = (
     'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", '
     'import: ["@key", "@shareable", "@external", "@requires", "@provides", "@override", '
     '"@inaccessible", "@interfaceObject", "@authenticated", "@requiresScopes", "@policy", '
-    '"@cost", "@listSize", "@context", "@fromContext", "@extends"])\n'
+    '"@cost", "@listSize", "@context", "@fromContext", "@extends", "@composeDirective"])\n'
 )
 
 _DECLARATIONS = """
@@ -53,6 +53,7 @@ directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | 
 directive @policy(policies: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
 directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR
 directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
+directive @composeDirective(name: String!) repeatable on SCHEMA
 scalar _Any
 """
 
@@ -66,12 +67,14 @@ class Service:
     `root` maps root field names to values, or to callables taking the field's arguments;
     `entities` maps a type name to a function from a representation to the object (or
     None). Every object a resolver returns carries `__typename` where the type is abstract.
+    `federation` 1 composes the SDL as a Federation 1 subgraph publishes it (no `@link`).
     """
 
     name: str
     sdl: str
     root: dict[str, Any] = field(default_factory=dict)
     entities: dict[str, Resolve] = field(default_factory=dict)
+    federation: int = 2
     schema: GraphQLSchema = field(init=False)
     representations: list[list[dict[str, Any]]] = field(init=False, default_factory=list)
 
@@ -162,13 +165,19 @@ class LocalTransport:
 
 
 def compose_sdl(*services: Service) -> str:
-    """The supergraph `gateway compose` writes for these services, as Federation v2 subgraphs.
+    """The supergraph `gateway compose` writes for these services.
 
-    Each SDL goes with the `@link` a v2 subgraph publishes, so composition applies the v2
-    rules (shareability, `@external` on key fields, `@requires` field sets) to the cases.
+    Each v2 SDL goes with the `@link` a v2 subgraph publishes, so composition applies the v2
+    rules (shareability, `@external` on key fields, `@requires` field sets) to the cases; a
+    `federation=1` service is composed as written, under the Federation 1 rules.
     """
     sdl: str = compose(
-        [SubgraphSource(s.name, f"http://{s.name}.invalid", LINK + s.sdl) for s in services]
+        [
+            SubgraphSource(
+                s.name, f"http://{s.name}.invalid", LINK + s.sdl if s.federation > 1 else s.sdl
+            )
+            for s in services
+        ]
     )
     return sdl
 

@@ -1,8 +1,8 @@
 """`@authenticated`, `@requiresScopes`, `@policy` at the gateway, composed from subgraph SDL.
 
 The whole operation is planned; fields the caller may not see are left out of every
-subgraph fetch and answered null with `UNAUTHORIZED_FIELD_OR_TYPE` at their path (a
-non-null one nulls its parent), and the rest is served.
+subgraph fetch and answered null in place with `UNAUTHORIZED_FIELD_OR_TYPE` at their path
+(a non-null one too: its parent is kept), and the rest is served.
 """
 
 from __future__ import annotations
@@ -108,7 +108,11 @@ async def test_scopes_from_the_claim_alternatives_or_and_all_of_a_set(kit: Any) 
     federation = _federation(kit)
     query = '{ user(id: "u1") { email phone } }'
     only_email = await federation.run(query, claims={"sub": "x", "scope": "read:email"})
-    assert only_email == {"data": {"user": None}, "errors": [_error("user", "phone")]}
+    # `phone` is non-null: denied, it is still null in place, and `user` is kept.
+    assert only_email == {
+        "data": {"user": {"email": "ada@example.com", "phone": None}},
+        "errors": [_error("user", "phone")],
+    }
     admin = await federation.run('{ user(id: "u1") { email } }', claims={"scope": "admin other"})
     assert admin == {"data": {"user": {"email": "ada@example.com"}}}
     both = await federation.run(query, claims={"scope": "read:phone read:email"})

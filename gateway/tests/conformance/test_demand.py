@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from gateway.metrics import GatewayMetrics
-from gateway.types import GraphQLRequest
+from gateway.types import (
+    DEFER_SPEC_20220824,
+    INCREMENTAL_SPEC_V0_2,
+    GraphQLRequest,
+    RequestContext,
+)
 
 HOMES = [
     {"id": "h1", "price": 100, "agent": {"name": "Ada"}},
@@ -110,3 +116,63 @@ async def test_no_costs_without_directives_or_a_maximum(kit: Any) -> None:
     federation = kit.Federation(plain, metrics=metrics)
     assert await federation.run("{ n }") == {"data": {"n": 1}}
     assert metrics.value("gateway_operation_cost_count", measure="estimated") == 0
+
+
+async def _incremental(federation: Any, query: str, spec: str) -> list[Any]:
+    payloads = await federation.engine.execute_incremental(
+        GraphQLRequest(query), RequestContext(), spec=spec
+    )
+    assert not isinstance(payloads, dict)
+    return [payload async for payload in payloads]
+
+
+@pytest.mark.parametrize("spec", [DEFER_SPEC_20220824, INCREMENTAL_SPEC_V0_2])
+async def test_the_actual_cost_with_defer_adds_up_every_payload(kit: Any, spec: str) -> None:
+    metrics = GatewayMetrics()
+    federation = _federation(kit, metrics=metrics)
+    query = "{ homes(first: 3) { id ... @defer { price agent { name } } } }"
+    payloads = await federation.engine.execute_incremental(
+        GraphQLRequest(query), RequestContext(), spec=spec
+    )
+    assert not isinstance(payloads, dict)
+    first = await anext(payloads)
+    assert first["data"] == {"homes": [{"id": "h1"}, {"id": "h2"}]}
+    # Measured once the last payload is out: the deferred prices and agent not yet.
+    assert metrics.value("gateway_operation_cost_count", measure="actual") == 0
+    rest = [payload async for payload in payloads]
+    assert rest[-1]["hasNext"] is False
+    # The same 9 as the answer without `@defer`: the homes in the first payload (1 each),
+    # then price 2 + agent 3 for the first, price 2 for the second, in the deferred one.
+    assert metrics.value("gateway_operation_cost_sum", measure="estimated") == 18
+    assert metrics.value("gateway_operation_cost_sum", measure="actual") == 9
+    assert metrics.value("gateway_operation_cost_count", measure="actual") == 1
+
+
+async def test_streamed_items_are_counted_and_a_departed_client_has_no_actual(
+    kit: Any,
+) -> None:
+    metrics = GatewayMetrics()
+    federation = _federation(kit, metrics=metrics)
+    streamed = "{ homes(first: 3) @stream(initialCount: 1) { id price } }"
+    payloads = await _incremental(federation, streamed, INCREMENTAL_SPEC_V0_2)
+    assert payloads[1]["incremental"] == [{"id": "0", "items": [{"id": "h2", "price": 200}]}]
+    assert metrics.value("gateway_operation_cost_sum", measure="actual") == 6  # (1 + 2) * 2
+    # A client that leaves after the first payload: its estimate is recorded alone.
+    deferred = "{ homes(first: 3) { id ... @defer { price } } }"
+    left = await federation.engine.execute_incremental(GraphQLRequest(deferred), RequestContext())
+    assert not isinstance(left, dict)
+    await anext(left)
+    await left.aclose()
+    assert metrics.value("gateway_operation_cost_count", measure="estimated") == 2
+    assert metrics.value("gateway_operation_cost_count", measure="actual") == 1
+
+
+async def test_an_expensive_deferred_operation_is_refused_whole(kit: Any) -> None:
+    federation = _federation(kit, max_directive_cost=17)
+    query = "{ homes(first: 3) { id ... @defer { price agent { name } } } }"
+    refused = await federation.engine.execute_incremental(
+        GraphQLRequest(query), RequestContext(), spec=INCREMENTAL_SPEC_V0_2
+    )
+    assert isinstance(refused, dict)  # one answer, no payloads
+    assert refused["errors"][0]["extensions"]["cost"] == {"estimated": 18, "max": 17}
+    assert "data" not in refused
