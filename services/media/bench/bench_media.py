@@ -185,7 +185,11 @@ async def _round(
     if profile is not None:
         profile.disable()
         print(f"\n{name}: the event loop's thread, by own CPU time (BENCH_PROFILE)")
-        pstats.Stats(profile).sort_stats("tottime").print_stats(int(os.environ["BENCH_PROFILE"]))
+        stats = pstats.Stats(profile)
+        stats.sort_stats("tottime").print_stats(int(os.environ["BENCH_PROFILE"]))
+        stats.sort_stats("cumulative").print_stats(int(os.environ["BENCH_PROFILE"]))
+        if os.environ.get("BENCH_PROFILE_DUMP"):
+            stats.dump_stats(f"{os.environ['BENCH_PROFILE_DUMP']}-{len(tours)}-{device}-{name[:5]}")
     event.remove(engine, "before_cursor_execute", counted)
     calls = chime.calls()
     print(

@@ -17,6 +17,12 @@ class Settings(ServiceSettings):
     # No gRPC surface: nothing asks media over gRPC, so no gRPC port is served or exposed.
     serves_grpc: ClassVar[bool] = False
 
+    # A join batch holds its connection across its Chime calls, and a tour's joins arriving
+    # together are one batch each: as many tours joining at once as the pool keeps, before
+    # the overflow opens (and closes) connections of its own, a few ms of CPU each.
+    db_pool_size: int = 25
+    db_max_overflow: int = 25
+
     # Identity, asked for the e-mail address of a caller who may be an invited guest.
     identity_grpc: str = "127.0.0.1:50051"
     grpc_timeout_seconds: float = 2.0

@@ -387,7 +387,7 @@ async def media_stack(
     )
     infra = Infrastructure(
         settings=settings,
-        db=Database(url, source="media", pool_size=5, max_overflow=25, events=outgoing),
+        db=Database(url, source="media", pool_size=25, max_overflow=25, events=outgoing),
         bus=bus,
         verifier=issuer.verifier(),
         mailer=SmtpMailer("127.0.0.1", mail.port),

@@ -139,7 +139,11 @@ class Media:
 
     # -- joining and leaving ---------------------------------------------------------------
     async def _tour(self, uow: UnitOfWork, tour_id: uuid.UUID, *, lock: bool = False) -> Tour:
-        tour = await store.get_tour(uow.session, tour_id, lock=lock)
+        tour = (
+            await store.get_tour(uow.session, tour_id, lock=True)
+            if lock
+            else await store.tour_of(uow, tour_id)
+        )
         if tour is None:
             raise NotFound("tour not found", field="tourId")
         return tour

@@ -21,6 +21,7 @@ from media.store.calls import (
     save_guest,
     save_meeting,
     tour_from_row,
+    tour_of,
 )
 from media.store.recordings import (
     RecordingUnderway,
@@ -66,5 +67,6 @@ __all__ = [
     "save_meeting",
     "save_recording",
     "tour_from_row",
+    "tour_of",
     "transcript_from_json",
 ]

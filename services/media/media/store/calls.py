@@ -9,15 +9,19 @@ and then find it.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import errors as pg_errors
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Jsonb
 from servicekit.db import Database, UnitOfWork
 from servicekit.tables import inbox
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +37,6 @@ from media.domain import (
 )
 from media.tables import (
     GUEST_EMAIL,
-    attendees,
     guests,
     meetings,
     tours,
@@ -55,6 +58,95 @@ SELECT t.id, t.listing_id, t.buyer_id, t.realtor_id, t.status, t.starts_at, t.en
                   AND a.meeting_id = m.meeting_id
  WHERE t.id = %(tour)s
 """
+
+
+# The join path's statements, compiled once and prepared on the server (`_Sql`).
+TOUR = """
+SELECT id, listing_id, buyer_id, realtor_id, status, starts_at, ends_at, sequence
+  FROM tours WHERE id = %(tour)s
+"""
+# Made on first use and locked in one statement: `ON CONFLICT DO UPDATE` takes the row lock
+# `FOR UPDATE` would, and waits for a concurrent first insert.
+MAKE_AND_LOCK_MEETING = """
+INSERT INTO meetings (tour_id) VALUES (%(tour)s)
+ON CONFLICT (tour_id) DO UPDATE SET tour_id = excluded.tour_id
+RETURNING tour_id, generation, state, meeting_id, chime, created_at, started_at, someone_joined,
+       empty_since, attendee_seconds
+"""
+LOCK_MEETING = """
+SELECT tour_id, generation, state, meeting_id, chime, created_at, started_at, someone_joined,
+       empty_since, attendee_seconds
+  FROM meetings WHERE tour_id = %(tour)s FOR UPDATE
+"""
+ATTENDEES_OF = """
+SELECT attendee_id, meeting_id, device_key, user_id, chime, video, present_since, last_seen,
+       deleted
+  FROM attendees WHERE meeting_id = %(meeting)s ORDER BY attendee_id
+"""
+# The meeting's row written, and the attendees of a Chime meeting the tour no longer holds
+# deleted in the same round trip.
+SAVE_MEETING = """
+WITH gone AS (
+  DELETE FROM attendees
+   WHERE tour_id = %(tour)s AND meeting_id IS DISTINCT FROM %(meeting_id)s::text
+  RETURNING attendee_id
+)
+UPDATE meetings
+   SET generation = %(generation)s, state = %(state)s, meeting_id = %(meeting_id)s::text,
+       chime = %(chime)s::jsonb, created_at = %(created_at)s, started_at = %(started_at)s,
+       someone_joined = %(someone_joined)s, empty_since = %(empty_since)s,
+       attendee_seconds = %(attendee_seconds)s
+ WHERE tour_id = %(tour)s
+"""
+# Every attendee of the meeting in one statement, from one JSON array.
+SAVE_ATTENDEES = """
+INSERT INTO attendees (attendee_id, tour_id, meeting_id, device_key, user_id, chime, video,
+                       present_since, last_seen, deleted)
+SELECT attendee_id, tour_id, meeting_id, device_key, user_id, chime, video, present_since,
+       last_seen, deleted
+  FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
+       attendee_id text, tour_id uuid, meeting_id text, device_key text, user_id uuid,
+       chime jsonb, video boolean, present_since timestamptz, last_seen timestamptz,
+       deleted boolean)
+ON CONFLICT (attendee_id) DO UPDATE
+   SET tour_id = excluded.tour_id, meeting_id = excluded.meeting_id,
+       device_key = excluded.device_key, user_id = excluded.user_id, chime = excluded.chime,
+       video = excluded.video, present_since = excluded.present_since,
+       last_seen = excluded.last_seen, deleted = excluded.deleted
+"""
+
+
+class _Sql:
+    """The unit of work's own connection, spoken to at the driver: the join path's few
+    statements are fixed texts, so SQLAlchemy's statement building, compiling and result
+    wrapping per call is work with no use there. Prepared on the server; through
+    SQLAlchemy's `exec_driver_sql` (the same text) when something listens to the engine's
+    statements, so tracing and statement counts still see them."""
+
+    def __init__(self, conn: Any, driver: psycopg.AsyncConnection[Any], observed: bool) -> None:
+        self._conn, self._driver, self._observed = conn, driver, observed
+
+    @classmethod
+    async def of(cls, uow: UnitOfWork) -> _Sql:
+        conn = await uow.session.connection()
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        observed = bool(uow.db.engine.sync_engine.dispatch.before_cursor_execute)
+        return cls(conn, driver, observed)
+
+    async def rows(self, statement: str, values: dict[str, Any]) -> list[Any]:
+        if self._observed:
+            return list((await self._conn.exec_driver_sql(statement, values)).all())
+        cursor = self._driver.cursor(row_factory=namedtuple_row)
+        await cursor.execute(statement, values, prepare=True)
+        return await cursor.fetchall()
+
+    async def run(self, statement: str, values: dict[str, Any]) -> None:
+        if self._observed:
+            await self._conn.exec_driver_sql(statement, values)
+            return
+        await self._driver.execute(statement, values, prepare=True)
 
 
 class DuplicateGuest(Exception):
@@ -95,6 +187,12 @@ async def follow_tour(session: AsyncSession, tour: Tour) -> None:
             where=tours.c.sequence <= statement.excluded.sequence,
         )
     )
+
+
+async def tour_of(uow: UnitOfWork, tour_id: uuid.UUID) -> Tour | None:
+    """The tour as media last heard of it, read in the unit of work's transaction."""
+    found = await (await _Sql.of(uow)).rows(TOUR, {"tour": tour_id})
+    return tour_from_row(found[0]) if found else None
 
 
 async def get_tour(session: AsyncSession, tour_id: uuid.UUID, *, lock: bool = False) -> Tour | None:
@@ -168,11 +266,7 @@ async def _load(uow: UnitOfWork, row: Any) -> Meeting:
         attendee_seconds=row.attendee_seconds,
     )
     if meeting.meeting_id is not None:
-        found = await uow.session.execute(
-            select(attendees)
-            .where(attendees.c.meeting_id == meeting.meeting_id)
-            .order_by(attendees.c.attendee_id)
-        )
+        found = await (await _Sql.of(uow)).rows(ATTENDEES_OF, {"meeting": meeting.meeting_id})
         meeting.attendees = [_attendee(r) for r in found]
     return uow.track(meeting)
 
@@ -184,23 +278,9 @@ async def lock_meeting(uow: UnitOfWork, tour_id: uuid.UUID, *, create: bool) -> 
     Creating is one statement: `INSERT … ON CONFLICT DO UPDATE … RETURNING` locks the row
     it finds as `FOR UPDATE` would (a concurrent first insert is waited for), and returns it.
     """
-    if create:
-        statement = pg_insert(meetings).values(tour_id=tour_id)
-        row = (
-            await uow.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[meetings.c.tour_id],
-                    set_={"tour_id": statement.excluded.tour_id},
-                ).returning(*meetings.c)
-            )
-        ).first()
-    else:
-        row = (
-            await uow.session.execute(
-                select(meetings).where(meetings.c.tour_id == tour_id).with_for_update()
-            )
-        ).first()
-    return await _load(uow, row) if row else None
+    sql = await _Sql.of(uow)
+    found = await sql.rows(MAKE_AND_LOCK_MEETING if create else LOCK_MEETING, {"tour": tour_id})
+    return await _load(uow, found[0]) if found else None
 
 
 async def lock_meeting_of(uow: UnitOfWork, meeting_id: str) -> Meeting | None:
@@ -233,29 +313,30 @@ async def lock_empty(uow: UnitOfWork, since: datetime, limit: int) -> list[Meeti
     return [await _load(uow, r) for r in rows]
 
 
+def _json(value: Any) -> str:
+    """JSON for `jsonb_to_recordset`: ids and times as text PostgreSQL casts back."""
+    return json.dumps(value, default=str)
+
+
 async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
-    session = uow.session
-    # Attendees of a Chime meeting the tour no longer holds are of no further use: deleted
-    # in the same statement as the meeting's row is written (one round trip).
-    stale = attendees.c.tour_id == meeting.tour_id
-    if meeting.meeting_id is not None:
-        stale = and_(stale, attendees.c.meeting_id != meeting.meeting_id)
-    gone = delete(attendees).where(stale).returning(attendees.c.attendee_id).cte("gone")
-    await session.execute(
-        update(meetings)
-        .add_cte(gone)
-        .where(meetings.c.tour_id == meeting.tour_id)
-        .values(
-            generation=meeting.generation,
-            state=meeting.state.value,
-            meeting_id=meeting.meeting_id,
-            chime=meeting.chime,
-            created_at=meeting.created_at,
-            started_at=meeting.started_at,
-            someone_joined=meeting.someone_joined,
-            empty_since=meeting.empty_since,
-            attendee_seconds=meeting.attendee_seconds,
-        )
+    """The meeting's row and its attendees: two statements, whatever the number of
+    attendees (attendees of a Chime meeting the tour no longer holds are deleted in the
+    first)."""
+    sql = await _Sql.of(uow)
+    await sql.run(
+        SAVE_MEETING,
+        {
+            "tour": meeting.tour_id,
+            "generation": meeting.generation,
+            "state": meeting.state.value,
+            "meeting_id": meeting.meeting_id,
+            "chime": Jsonb(meeting.chime) if meeting.chime is not None else None,
+            "created_at": meeting.created_at,
+            "started_at": meeting.started_at,
+            "someone_joined": meeting.someone_joined,
+            "empty_since": meeting.empty_since,
+            "attendee_seconds": meeting.attendee_seconds,
+        },
     )
     rows = [
         {
@@ -273,14 +354,7 @@ async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
         for a in meeting.attendees
     ]
     if rows:
-        statement = pg_insert(attendees)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[attendees.c.attendee_id],
-                set_={k: statement.excluded[k] for k in rows[0] if k != "attendee_id"},
-            ),
-            rows,
-        )
+        await sql.run(SAVE_ATTENDEES, {"rows": Jsonb(rows, dumps=_json)})
 
 
 async def record_chime_event(session: AsyncSession, event_id: uuid.UUID, kind: str) -> bool:
