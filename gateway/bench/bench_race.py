@@ -16,7 +16,8 @@ and weight, and their reviews with each author: two entity hops, three subgraphs
 the root), a light one (`me`, one subgraph) and `deep`, the public gateway benchmark's
 nested query (users and top products down through reviews, products, authors and their
 reviews again: three waves of entity fetches, a ~60 KiB answer); `BENCH_RACE_QUERIES`
-(default `heavy,light,deep`) picks them. Rounds alternate between the gateways
+(default `heavy,light,deep`) picks them, `BENCH_RACE_GATEWAYS` (names as printed, separated by
+`;`, e.g. `ours, no coalescing;Hive Gateway`; default all) the gateways. Rounds alternate between the gateways
 (`BENCH_RACE_ROUNDS`, each `BENCH_RACE_SECONDS` per gateway and operation after
 `BENCH_RACE_WARM_UP_SECONDS` of the same load unmeasured, at
 `BENCH_CONCURRENCY` clients from an aiohttp load generator in this process); for each
@@ -44,6 +45,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The gateway's project folder first: collected from the repository root, `gateway` has
+# already been imported as that folder (a namespace package without the code), so that
+# stand-in is dropped and the package imported from where it lives.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if getattr(sys.modules.get("gateway"), "__file__", "") is None:
+    del sys.modules["gateway"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from memoized import memoized_subgraphs
 
@@ -358,6 +365,10 @@ def contenders(supergraph: Path, with_node: bool) -> list[Contender]:
                 port,
             )
         )
+    wanted = os.environ.get("BENCH_RACE_GATEWAYS")
+    if wanted:
+        names = {name.strip() for name in wanted.split(";")}
+        found = [contender for contender in found if contender.name in names]
     return found
 
 
