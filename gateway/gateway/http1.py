@@ -58,7 +58,10 @@ class _Connection(asyncio.Protocol):
         self.max_body = max_body
         self.parser = httptools.HttpResponseParser(self)
         self.poller = select.poll()
-        self.body = bytearray()
+        # The body as the parser hands it over: one piece is the answer as it is, several
+        # are joined once (no growing buffer, no copy of a whole answer per piece).
+        self.pieces: list[bytes] = []
+        self.body_bytes = 0
         self.head_bytes = 0
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.lost = False
@@ -81,7 +84,7 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done():
             return
         if self.headed and not self.framed:  # the body ends where the connection does
-            waiter.set_result((self.parser.get_status_code(), bytes(self.body)))
+            waiter.set_result((self.parser.get_status_code(), self._body()))
         else:
             waiter.set_exception(Dropped("the subgraph closed the connection"))
 
@@ -109,7 +112,8 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is None or waiter.done():
             self.spoiled = True  # a second answer behind the one asked for
-        self.body = bytearray()
+        self.pieces = []
+        self.body_bytes = 0
         self.head_bytes = 0
         self.headed = self.framed = False
 
@@ -134,9 +138,10 @@ class _Connection(asyncio.Protocol):
         self.headed = True
 
     def on_body(self, body: bytes) -> None:
-        self.body += body
-        if len(self.body) > self.max_body:
+        self.body_bytes += len(body)
+        if self.body_bytes > self.max_body:
             raise ResponseTooLarge
+        self.pieces.append(body)
 
     def on_message_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -147,9 +152,16 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done() or self.spoiled:
             self.spoiled = True
             return
-        waiter.set_result((status, bytes(self.body)))
+        waiter.set_result((status, self._body()))
 
     # -----------------------------------------------------------------------------------------
+
+    def _body(self) -> bytes:
+        pieces = self.pieces
+        self.pieces = []
+        if len(pieces) == 1:
+            return pieces[0]
+        return b"".join(pieces)
 
     def send(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
         assert self.transport is not None
@@ -170,7 +182,7 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, waiter: asyncio.Future[tuple[int, bytes]], error: Exception) -> None:
         self.spoiled = True
-        self.body = bytearray()
+        self.pieces = []
         if not waiter.done():
             waiter.set_exception(error)
         self.close()

@@ -104,6 +104,9 @@ class HttpTransport:
         self._subscription_session: aiohttp.ClientSession | None = None
         self._targets = {name: _target(url) for name, url in self._urls.items()}
         self._pool: Http1Pool | None = None
+        # The forwarded part of a request head by the headers it forwards: the fetches of
+        # one client request (a deep query makes eight) encode it once between them.
+        self._forwarded: dict[tuple[tuple[str, str], ...], bytes] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         session = self._session
@@ -193,19 +196,30 @@ class HttpTransport:
         pool = self._pool
         if pool is None:
             pool = self._pool = Http1Pool(self._max_connections, max_body=self._max_response_bytes)
-        forwarded = "".join(
-            f"{name}: {value}\r\n"
-            for name, value in ctx.headers.items()
-            if name.lower() not in _HOP_HEADERS and "\r" not in value and "\n" not in value
-        )
         request = b"".join(
             (
                 target.head,
-                f"{forwarded}Content-Length: {len(body)}\r\n\r\n".encode("latin-1"),
+                self._forwarded_head(ctx.headers),
+                b"Content-Length: %d\r\n\r\n" % len(body),
                 body,
             )
         )
         return await pool.post(target.host, target.port, request, idempotent=idempotent)
+
+    def _forwarded_head(self, headers: Mapping[str, str]) -> bytes:
+        """The header lines forwarded to a plain-HTTP subgraph, encoded (hop headers and
+        values that would split the head left out)."""
+        key = tuple(headers.items())
+        found = self._forwarded.get(key)
+        if found is None:
+            if len(self._forwarded) >= 1024:  # bounded: the entries of past requests go
+                self._forwarded.clear()
+            found = self._forwarded[key] = "".join(
+                f"{name}: {value}\r\n"
+                for name, value in key
+                if name.lower() not in _HOP_HEADERS and "\r" not in value and "\n" not in value
+            ).encode("latin-1")
+        return found
 
     async def _post_tls(self, url: str, body: bytes, ctx: RequestContext) -> tuple[int, bytes]:
         """POST through aiohttp, reading at most `max_response_bytes` of the answer.

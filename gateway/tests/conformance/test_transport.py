@@ -85,6 +85,31 @@ async def test_forwards_headers_and_keeps_connections_alive(server: str) -> None
     assert len({port for _, _, port in SEEN}) == 1
 
 
+async def test_each_request_forwards_its_own_headers(server: str) -> None:
+    """The forwarded head is encoded once per set of headers: interleaved client requests
+    (and a header changed between fetches) each reach the subgraph as they are."""
+    client = transport(server)
+    first = RequestContext(headers={"authorization": "Bearer one", "x-request-id": "r1"})
+    second = RequestContext(headers={"x-request-id": "r2", "x-evil": "a\r\nx-injected: 1"})
+    try:
+        SEEN.clear()
+        for ctx in (first, second, first, second):
+            assert await client.fetch("ok", "{ ok }", None, ctx) == {"data": {"ok": True}}
+        first.headers["authorization"] = "Bearer changed"
+        assert await client.fetch("ok", "{ ok }", None, first) == {"data": {"ok": True}}
+    finally:
+        await client.close()
+    seen = [(h.get("authorization"), h["x-request-id"]) for h, _, _ in SEEN]
+    assert seen == [
+        ("Bearer one", "r1"),
+        (None, "r2"),
+        ("Bearer one", "r1"),
+        (None, "r2"),
+        ("Bearer changed", "r1"),
+    ]
+    assert all("x-injected" not in h and "x-evil" not in h for h, _, _ in SEEN)
+
+
 async def test_non_graphql_answer_becomes_an_error(server: str) -> None:
     client = transport(server)
     try:
