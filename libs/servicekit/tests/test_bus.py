@@ -254,3 +254,57 @@ async def test_streams_are_provisioned_with_the_configured_replicas(nats_url: st
             await js.delete_stream(stream)
         await one.close()
         await three.close()
+
+
+class ProcessDied(BaseException):
+    """The relay's process ending abruptly (not an error the relay could handle)."""
+
+
+class RelayDyingBeforeItMarks(OutboxRelay):
+    """A relay whose process dies after JetStream acknowledged a batch, before the mark."""
+
+    async def _mark_published(self, connection: Any, done: list[uuid.UUID]) -> None:
+        raise ProcessDied
+
+
+async def test_a_batch_published_but_never_marked_goes_out_again_and_once(
+    db: Database, bus: Bus
+) -> None:
+    for n in range(30):
+        async with db.uow() as uow:
+            uow.emit("demo.item.changed", StringValue(value=str(n)), subject_id=f"item-{n % 3}")
+            await uow.commit()
+    js = await bus.connect()
+    stream = await bus.ensure_stream_for("demo.item.changed")
+
+    with pytest.raises(ProcessDied):
+        await RelayDyingBeforeItMarks(db, bus).relay_once()
+    assert (await js.stream_info(stream)).state.messages == 30  # in JetStream already
+
+    async def unpublished() -> int:
+        async with db.session() as session:
+            query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            return (await session.execute(query)).scalar_one()
+
+    assert await unpublished() == 30  # the dead relay's transaction never committed
+
+    assert await OutboxRelay(db, bus).relay_once() == (30, 0)  # the next leader sends again
+    assert await unpublished() == 0
+    assert (await js.stream_info(stream)).state.messages == 30  # copies dropped by Nats-Msg-Id
+
+    received: list[Event] = []
+
+    async def record(event: Event, uow: UnitOfWork) -> None:
+        received.append(event)
+
+    runner = ConsumerRunner(
+        db, bus, "demo", [Subscription("demo.item.changed", record, durable="resent")]
+    )
+    async with running(runner.run()):
+        await wait_until(lambda: len(received) >= 30)
+        await drained(bus, "demo.item.changed", "demo-resent")
+    assert len({e.id for e in received}) == 30
+    by_entity: dict[str, list[int]] = defaultdict(list)
+    for event in received:
+        by_entity[event.subject_id].append(int(event.unpack(StringValue).value))
+    assert by_entity == {f"item-{e}": list(range(e, 30, 3)) for e in range(3)}

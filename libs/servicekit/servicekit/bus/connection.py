@@ -64,6 +64,8 @@ class Bus:
         self, *, retry_delay: float = 0.5, max_delay: float = 5.0
     ) -> JetStreamContext:
         """Connect, waiting for the server as long as it takes; returns the JetStream context."""
+        if self._js is not None and self._nc is not None and not self._nc.is_closed:
+            return self._js  # every publish passes here: no lock once connected
         async with self._lock:
             if self._js is not None and self._nc is not None and not self._nc.is_closed:
                 return self._js
