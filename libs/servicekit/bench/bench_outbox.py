@@ -92,7 +92,7 @@ async def _latency_at(db: Database, bus: Bus, rate: int, *, seconds: int) -> Non
         stdout=asyncio.subprocess.PIPE,
     )
     output, _ = await producer.communicate()
-    offered, producer_cpu_ms = (float(x) for x in output.decode().split())
+    offered, producer_cpu_ms, commit_p50, commit_p95 = (float(x) for x in output.decode().split())
     deadline = time.perf_counter() + 30
     while len(latencies) < total and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
@@ -108,6 +108,7 @@ async def _latency_at(db: Database, bus: Bus, rate: int, *, seconds: int) -> Non
         f"({len(ms)}/{total} received; commit → relay → JetStream → batched consumer with inbox; "
         f"producer and consumer in separate processes): "
         f"p50 {statistics.median(ms):.1f} ms, p95 {pct(ms, 0.95):.1f} ms, p99 {pct(ms, 0.99):.1f} ms; "
+        f"the commit itself p50 {commit_p50:.1f} ms, p95 {commit_p95:.1f} ms; "
         f"commit → JetStream p50 {statistics.median(to_stream):.1f} ms, "
         f"p95 {pct(to_stream, 0.95):.1f} ms; CPU per event: producer {producer_cpu_ms:.2f} ms, "
         f"consumer {consumer_cpu_ms:.2f} ms"
