@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import cProfile
 import os
 import statistics
 import time
@@ -30,6 +31,7 @@ from sqlalchemy import text
 INGEST = int(os.environ.get("ANALYTICS_BENCH_INGEST", "10000"))
 MINE = int(os.environ.get("ANALYTICS_BENCH_MINE", "100000"))
 TOTAL = int(os.environ.get("ANALYTICS_BENCH_TOTAL", "5000000"))
+PROFILE = os.environ.get("ANALYTICS_BENCH_PROFILE")  # a file for cProfile's stats of ingestion
 FORWARD = int(os.environ.get("ANALYTICS_BENCH_FORWARD", "10000"))
 START = datetime(2027, 2, 1, 5, 0, tzinfo=UTC)
 VERBS = ("requested", "confirmed", "started", "completed", "cancelled")
@@ -55,10 +57,16 @@ async def bench_ingestion_from_the_bus(stack: Any) -> None:
         verb = VERBS[i % len(VERBS)]
         await stack.publish(f"scheduling.tour.{verb}", scheduling_pb2.TourChanged(tour=tour),
                             at=START + timedelta(seconds=i))  # fmt: skip
+    profile = cProfile.Profile() if PROFILE else None
     began, cpu = time.perf_counter(), time.process_time()
+    if profile is not None:
+        profile.enable()
     stack.start_consumers()
     await stack.consumed(timeout=600)
     elapsed, spent = time.perf_counter() - began, time.process_time() - cpu
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(PROFILE)
     [(count,)] = await stack.rows("SELECT count(*) FROM events")
     assert count == INGEST
     [(steps,)] = await stack.rows("SELECT sum(n) FROM realtor_days")
