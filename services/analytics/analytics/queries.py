@@ -67,43 +67,68 @@ _TIMINGS = """
 """
 
 
-# A dashboard in one statement: the period's days (funnel, outcomes, the daily series) and
-# the period before's sums from `realtor_days`, the period's sums per listing from the
-# rollups, and both periods' timings from the tours' steps. Text for the driver
-# (`%(name)s`), sent as is and prepared by psycopg after a few uses.
+# A dashboard in one statement: the realtor's zone (from identity; UTC when unknown) and the
+# local days each period touches in it (as `reports.local_days` cuts them: the day of the
+# start, the day of the last instant before the end) with the instants those days span;
+# then the period's days (funnel, outcomes, the daily series) and the period before's sums
+# from `realtor_days`, the period's sums per listing from the rollups, and both periods'
+# timings from the tours' steps. Text for the driver (`%(name)s`), sent as is and prepared
+# by psycopg after a few uses.
 _BOARD = """
-    SELECT 'day' AS part, day, NULL::uuid AS listing_id, name, reason, n, NULL::float8 AS value
-    FROM realtor_days
-    WHERE realtor_id = %(realtor)s AND day >= %(first)s AND day <= %(last)s AND n <> 0
+    WITH zone AS (
+        SELECT coalesce((SELECT time_zone FROM people WHERE id = %(realtor)s), 'UTC') AS tz
+    ), cut AS (
+        SELECT tz, first, last, before_first, before_last,
+               first::timestamp AT TIME ZONE tz AS start,
+               (last + 1)::timestamp AT TIME ZONE tz AS "end",
+               before_first::timestamp AT TIME ZONE tz AS before_start,
+               (before_last + 1)::timestamp AT TIME ZONE tz AS before_end
+        FROM zone, LATERAL (
+            SELECT (%(start)s::timestamptz AT TIME ZONE tz)::date AS first,
+                   ((%(end)s::timestamptz - interval '1 microsecond') AT TIME ZONE tz)::date
+                       AS last,
+                   (%(before_start)s::timestamptz AT TIME ZONE tz)::date AS before_first,
+                   ((%(before_end)s::timestamptz - interval '1 microsecond') AT TIME ZONE tz)::date
+                       AS before_last
+        ) AS local
+    )
+    SELECT 'zone' AS part, NULL::date AS day, NULL::uuid AS listing_id, tz AS name,
+           '' AS reason, 0::bigint AS n, NULL::float8 AS value FROM cut
     UNION ALL
-    SELECT 'previous', NULL, NULL, name, reason, sum(n)::bigint, NULL FROM realtor_days
-    WHERE realtor_id = %(realtor)s AND day >= %(before_first)s AND day <= %(before_last)s
-    GROUP BY name, reason HAVING sum(n) <> 0
+    SELECT 'day', day, NULL, name, reason, n, NULL FROM realtor_days, cut
+    WHERE realtor_id = %(realtor)s AND day >= cut.first AND day <= cut.last AND n <> 0
     UNION ALL
-    SELECT 'listing', NULL, listing_id, name, '', sum(n)::bigint, NULL FROM rollups
-    WHERE realtor_id = %(realtor)s AND day >= %(first)s AND day <= %(last)s
+    SELECT 'previous', cut.before_first, NULL, name, reason, sum(n)::bigint, NULL
+    FROM realtor_days, cut
+    WHERE realtor_id = %(realtor)s AND day >= cut.before_first AND day <= cut.before_last
+    GROUP BY cut.before_first, name, reason HAVING sum(n) <> 0
+    UNION ALL
+    SELECT 'listing', cut.first, listing_id, name, '', sum(n)::bigint, NULL FROM rollups, cut
+    WHERE realtor_id = %(realtor)s AND day >= cut.first AND day <= cut.last
       AND name = ANY(%(funnel)s)
-    GROUP BY listing_id, name HAVING sum(n) <> 0
+    GROUP BY cut.first, listing_id, name HAVING sum(n) <> 0
     UNION ALL
     SELECT 'timing', NULL, NULL, 'current', '', 0, response FROM (
         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY took_seconds) / 60 AS response
-        FROM tour_steps WHERE realtor_id = %(realtor)s AND name = 'Tour Requested'
-          AND occurred_at >= %(start)s AND occurred_at < %(end)s
+        FROM tour_steps, cut WHERE realtor_id = %(realtor)s AND name = 'Tour Requested'
+          AND occurred_at >= cut.start AND occurred_at < cut."end"
           AND took_seconds IS NOT NULL) AS r
     UNION ALL
-    SELECT 'timing', NULL, NULL, 'current', 'tour', 0, avg(took_seconds) / 60 FROM tour_steps
+    SELECT 'timing', NULL, NULL, 'current', 'tour', 0, avg(took_seconds) / 60
+    FROM tour_steps, cut
     WHERE realtor_id = %(realtor)s AND name = 'Tour Completed'
-      AND occurred_at >= %(start)s AND occurred_at < %(end)s AND took_seconds IS NOT NULL
+      AND occurred_at >= cut.start AND occurred_at < cut."end" AND took_seconds IS NOT NULL
     UNION ALL
     SELECT 'timing', NULL, NULL, 'previous', '', 0, response FROM (
         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY took_seconds) / 60 AS response
-        FROM tour_steps WHERE realtor_id = %(realtor)s AND name = 'Tour Requested'
-          AND occurred_at >= %(before_start)s AND occurred_at < %(before_end)s
+        FROM tour_steps, cut WHERE realtor_id = %(realtor)s AND name = 'Tour Requested'
+          AND occurred_at >= cut.before_start AND occurred_at < cut.before_end
           AND took_seconds IS NOT NULL) AS r
     UNION ALL
-    SELECT 'timing', NULL, NULL, 'previous', 'tour', 0, avg(took_seconds) / 60 FROM tour_steps
+    SELECT 'timing', NULL, NULL, 'previous', 'tour', 0, avg(took_seconds) / 60
+    FROM tour_steps, cut
     WHERE realtor_id = %(realtor)s AND name = 'Tour Completed'
-      AND occurred_at >= %(before_start)s AND occurred_at < %(before_end)s
+      AND occurred_at >= cut.before_start AND occurred_at < cut.before_end
       AND took_seconds IS NOT NULL
 """
 
@@ -140,12 +165,14 @@ class Days:
 @dataclass(slots=True)
 class Board:
     """What a dashboard reads: the period's rows per day (no listing), the period before's
-    sums, the period's sums per listing (reason ''), and each period's timings."""
+    sums (on its first day), the period's sums per listing (reason '', on its first day), each
+    period's timings, and the realtor's zone the days were cut in."""
 
     days: list[Counted]
     previous: list[Counted]
     listings: list[Counted]
     timings: dict[str, tuple[float | None, float | None]]
+    time_zone: str
 
 
 @dataclass(slots=True)
@@ -226,24 +253,30 @@ class AnalyticsQueries:
             None if minutes is None else round(float(minutes), 2),
         )
 
-    async def board(self, realtor_id: uuid.UUID, period: Days, before: Days) -> Board:
-        """A realtor's dashboard rows for a period and the one before, in one round trip."""
+    async def board(
+        self,
+        realtor_id: uuid.UUID,
+        period: tuple[datetime, datetime],
+        before: tuple[datetime, datetime],
+    ) -> Board:
+        """A realtor's dashboard rows for a period and the one before, read as the local
+        days they touch in the realtor's zone (`Board.time_zone`), in one round trip."""
         values = {
-            "realtor": realtor_id, "first": period.first, "last": period.last,
-            "start": period.start, "end": period.end, "before_first": before.first,
-            "before_last": before.last, "before_start": before.start,
-            "before_end": before.end, "funnel": list(FUNNEL),
+            "realtor": realtor_id, "start": period[0], "end": period[1],
+            "before_start": before[0], "before_end": before[1], "funnel": list(FUNNEL),
         }  # fmt: skip
         async with self.db.reads() as conn:
             rows = (await conn.exec_driver_sql(_BOARD, values)).all()
-        board = Board([], [], [], {"current": (None, None), "previous": (None, None)})
+        board = Board([], [], [], {"current": (None, None), "previous": (None, None)}, "UTC")
         for part, day, listing, name, reason, n, value in rows:
             if part == "day":
                 board.days.append(Counted(day, NOBODY, name, reason, int(n)))
             elif part == "previous":
-                board.previous.append(Counted(period.first, NOBODY, name, reason, int(n)))
+                board.previous.append(Counted(day, NOBODY, name, reason, int(n)))
             elif part == "listing":
-                board.listings.append(Counted(period.first, listing, name, reason, int(n)))
+                board.listings.append(Counted(day, listing, name, reason, int(n)))
+            elif part == "zone":
+                board.time_zone = str(name)
             else:
                 response, minutes = board.timings[name]
                 if reason == "tour":

@@ -152,10 +152,10 @@ class Reports:
         """The realtor's funnel for the period and the one before it, per listing and day."""
         require_dashboard(who, realtor_id)
         period = Period.of(start, end)
-        zone = zone_of(await self.queries.time_zone(realtor_id)).key
         board = await self.queries.board(
-            realtor_id, _day_bounds(period, zone), _day_bounds(period.previous, zone)
+            realtor_id, (period.start, period.end), (period.previous.start, period.previous.end)
         )
+        zone = zone_of(board.time_zone).key
         current = Tally.of(board.days)
         before = Tally.of(board.previous)
         listings = Tally.of(board.listings)
