@@ -147,6 +147,28 @@ async def test_an_ended_meeting_is_made_again_on_the_next_join(stack: Stack) -> 
     assert stack.chime.calls["CreateMeeting"] == 2
 
 
+async def test_a_device_rejoining_an_ended_meeting_gets_a_new_attendee_in_the_new_one(
+    stack: Stack,
+) -> None:
+    # The old attendee's row is deleted in the statement that writes the new one, for the
+    # same device: one live attendee per device, and the new one kept.
+    tour, buyer, _ = await stack.tour()
+    first = await join(stack, tour.id, buyer, device="laptop")
+    stack.chime.end(first["meeting"]["MeetingId"])
+    back = await join(stack, tour.id, buyer, device="laptop")
+    assert back["meeting"]["MeetingId"] != first["meeting"]["MeetingId"]
+    assert back["attendee"]["AttendeeId"] != first["attendee"]["AttendeeId"]
+    rows = await stack.rows(
+        "SELECT attendee_id, meeting_id FROM attendees WHERE tour_id = :t AND NOT deleted",
+        t=tour.id,
+    )
+    assert [(r.attendee_id, r.meeting_id) for r in rows] == [
+        (back["attendee"]["AttendeeId"], back["meeting"]["MeetingId"])
+    ]
+    again = await join(stack, tour.id, buyer, device="laptop")
+    assert again["attendee"]["AttendeeId"] == back["attendee"]["AttendeeId"]
+
+
 async def test_data_saver_modes_and_a_changed_mode_on_the_same_device(stack: Stack) -> None:
     tour, buyer, realtor = await stack.tour()
     audio = await join(stack, tour.id, buyer, mode="AUDIO_ONLY", device="farm")

@@ -83,23 +83,24 @@ SELECT attendee_id, meeting_id, device_key, user_id, chime, video, present_since
        deleted
   FROM attendees WHERE meeting_id = %(meeting)s ORDER BY attendee_id
 """
-# The meeting's row written, and the attendees of a Chime meeting the tour no longer holds
-# deleted in the same round trip.
+# The meeting's row and all its attendees written in one statement, the attendees from one
+# JSON array; attendees of a Chime meeting the tour no longer holds are deleted first (the
+# insert reads `gone`, so the delete has run to its end before any row goes in, and a
+# device's new attendee does not meet its old one in the unique index).
 SAVE_MEETING = """
 WITH gone AS (
   DELETE FROM attendees
    WHERE tour_id = %(tour)s AND meeting_id IS DISTINCT FROM %(meeting_id)s::text
   RETURNING attendee_id
+), saved AS (
+  UPDATE meetings
+     SET generation = %(generation)s, state = %(state)s, meeting_id = %(meeting_id)s::text,
+         chime = %(chime)s::jsonb, created_at = %(created_at)s, started_at = %(started_at)s,
+         someone_joined = %(someone_joined)s, empty_since = %(empty_since)s,
+         attendee_seconds = %(attendee_seconds)s
+   WHERE tour_id = %(tour)s
+  RETURNING tour_id
 )
-UPDATE meetings
-   SET generation = %(generation)s, state = %(state)s, meeting_id = %(meeting_id)s::text,
-       chime = %(chime)s::jsonb, created_at = %(created_at)s, started_at = %(started_at)s,
-       someone_joined = %(someone_joined)s, empty_since = %(empty_since)s,
-       attendee_seconds = %(attendee_seconds)s
- WHERE tour_id = %(tour)s
-"""
-# Every attendee of the meeting in one statement, from one JSON array.
-SAVE_ATTENDEES = """
 INSERT INTO attendees (attendee_id, tour_id, meeting_id, device_key, user_id, chime, video,
                        present_since, last_seen, deleted)
 SELECT attendee_id, tour_id, meeting_id, device_key, user_id, chime, video, present_since,
@@ -108,6 +109,7 @@ SELECT attendee_id, tour_id, meeting_id, device_key, user_id, chime, video, pres
        attendee_id text, tour_id uuid, meeting_id text, device_key text, user_id uuid,
        chime jsonb, video boolean, present_since timestamptz, last_seen timestamptz,
        deleted boolean)
+ WHERE (SELECT count(*) FROM gone) >= 0 AND (SELECT count(*) FROM saved) >= 0
 ON CONFLICT (attendee_id) DO UPDATE
    SET tour_id = excluded.tour_id, meeting_id = excluded.meeting_id,
        device_key = excluded.device_key, user_id = excluded.user_id, chime = excluded.chime,
@@ -319,25 +321,7 @@ def _json(value: Any) -> str:
 
 
 async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
-    """The meeting's row and its attendees: two statements, whatever the number of
-    attendees (attendees of a Chime meeting the tour no longer holds are deleted in the
-    first)."""
-    sql = await _Sql.of(uow)
-    await sql.run(
-        SAVE_MEETING,
-        {
-            "tour": meeting.tour_id,
-            "generation": meeting.generation,
-            "state": meeting.state.value,
-            "meeting_id": meeting.meeting_id,
-            "chime": Jsonb(meeting.chime) if meeting.chime is not None else None,
-            "created_at": meeting.created_at,
-            "started_at": meeting.started_at,
-            "someone_joined": meeting.someone_joined,
-            "empty_since": meeting.empty_since,
-            "attendee_seconds": meeting.attendee_seconds,
-        },
-    )
+    """The meeting's row and its attendees, in one statement whatever their number."""
     rows = [
         {
             "attendee_id": a.attendee_id,
@@ -353,8 +337,22 @@ async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
         }
         for a in meeting.attendees
     ]
-    if rows:
-        await sql.run(SAVE_ATTENDEES, {"rows": Jsonb(rows, dumps=_json)})
+    await (await _Sql.of(uow)).run(
+        SAVE_MEETING,
+        {
+            "tour": meeting.tour_id,
+            "generation": meeting.generation,
+            "state": meeting.state.value,
+            "meeting_id": meeting.meeting_id,
+            "chime": Jsonb(meeting.chime) if meeting.chime is not None else None,
+            "created_at": meeting.created_at,
+            "started_at": meeting.started_at,
+            "someone_joined": meeting.someone_joined,
+            "empty_since": meeting.empty_since,
+            "attendee_seconds": meeting.attendee_seconds,
+            "rows": Jsonb(rows, dumps=_json),
+        },
+    )
 
 
 async def record_chime_event(session: AsyncSession, event_id: uuid.UUID, kind: str) -> bool:
