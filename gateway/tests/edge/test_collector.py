@@ -52,5 +52,6 @@ def test_a_second_tuning_in_the_process_freezes_nothing_more() -> None:
 
     tune_collector(200_000)
 
-    assert gc.get_freeze_count() == frozen
+    # Frozen objects may die meanwhile (the count falls), but nothing new joins them.
+    assert gc.get_freeze_count() <= frozen
     assert any(obj is later for obj in gc.get_objects())

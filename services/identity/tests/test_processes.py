@@ -32,7 +32,12 @@ def children(pid: int) -> list[int]:
 def two_processes(
     database_factory: DatabaseFactory, mail_catcher: MailCatcher, nats_url: str
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
-    url = asyncio.get_event_loop().run_until_complete(database_factory.create(MIGRATIONS_DIR))
+    # A loop of its own: an earlier test's asyncio.run() leaves the main thread without one.
+    loop = asyncio.new_event_loop()
+    try:
+        url = loop.run_until_complete(database_factory.create(MIGRATIONS_DIR))
+    finally:
+        loop.close()
     port = free_port()
     env = {
         **os.environ,
