@@ -163,7 +163,7 @@ def _local(url: str, names: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def running(aws_endpoint: str) -> Iterator[dict[str, str]]:
+def running(aws_endpoint: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The emulator's init container and process, run with the dev overlay's environment,
     moto and the emulator reached where they run here; yields the service-name mapping."""
     port = _free_port()
@@ -186,11 +186,14 @@ def running(aws_endpoint: str) -> Iterator[dict[str, str]]:
     assert created.stdout.strip() == environment["CHIMESIM_EVENTS_QUEUE_URL"]
     main = main_container(emulator())
     process_command = main.get("command") or [sys.executable, "-m", "chimesim"]
+    # Its log goes to a file: a pipe nobody reads would stall the emulator once full.
+    log = tmp_path / "chimesim.log"
+    log_file = log.open("wb")
     process = subprocess.Popen(
         process_command,
         env={**base, **environment},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
     )
     try:
         health = f"http://127.0.0.1:{port}{main['readinessProbe']['httpGet']['path']}"
@@ -201,7 +204,7 @@ def running(aws_endpoint: str) -> Iterator[dict[str, str]]:
                     assert answer.status == 200
                 break
             except OSError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                assert process.poll() is None, log.read_text(errors="replace")
                 assert time.monotonic() < deadline, "the emulator did not get ready"
                 time.sleep(0.2)
         for kind in ("startupProbe", "livenessProbe"):  # readiness answered above
@@ -214,6 +217,7 @@ def running(aws_endpoint: str) -> Iterator[dict[str, str]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log_file.close()
 
 
 def _control(base: str, path: str) -> None:
@@ -293,7 +297,8 @@ def test_a_call_in_dev_reaches_media_through_the_queue_and_records(
             await queue.poll_once()
 
     asyncio.run(receive_until_seen())
-    assert wanted <= seen(), seen()
+    emulator_log = tmp_path / "chimesim.log"
+    assert wanted <= seen(), (seen(), emulator_log.read_text(errors="replace")[-4000:])
     s3: Any = boto3.client("s3", endpoint_url=s3_url, region_name=region)
 
     def artifacts() -> list[str]:
