@@ -22,17 +22,24 @@ import strawberry
 from graphql import (
     GraphQLEnumType,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLUnionType,
     Undefined,
 )
 from graphql.execution.collect_fields import GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.cast import get_strawberry_type_cast
 
 PLAIN = "servicekit.plain"
+RUNTIME_TYPES = "servicekit.runtime-types"
 _MISSING: Any = object()
+_LEAVES = (GraphQLScalarType, GraphQLEnumType)
 
 
 class PlainField(NamedTuple):
@@ -43,9 +50,24 @@ class PlainField(NamedTuple):
     nullable: bool
 
 
+class PlainComposite(NamedTuple):
+    """A field read from one attribute whose value is an object of a concrete type (no
+    `is_type_of`) or a list, completed by the `LeanExecutor` without a resolve info."""
+
+    attribute: str
+    field_type: GraphQLOutputType
+    kind: GraphQLObjectType | GraphQLList[Any]
+    nullable: bool
+
+
+def _concrete(kind: Any) -> bool:
+    return type(kind) is GraphQLObjectType and kind.is_type_of is None
+
+
 def mark_plain(object_type: GraphQLObjectType, name: str, attribute: str) -> None:
-    """Mark `object_type.name` as read from `attribute`, when its type is a (non-null) leaf
-    and it takes no arguments; other fields stay with graphql-core."""
+    """Mark `object_type.name` as read from `attribute`, when it takes no arguments and its
+    type is a (non-null) leaf, a concrete object type or a list; other fields stay with
+    graphql-core."""
     field = object_type.fields[name]
     if field.args:
         return
@@ -53,14 +75,16 @@ def mark_plain(object_type: GraphQLObjectType, name: str, attribute: str) -> Non
     nullable = not isinstance(kind, GraphQLNonNull)
     if not nullable:
         kind = kind.of_type  # type: ignore[union-attr]
-    if not isinstance(kind, (GraphQLScalarType, GraphQLEnumType)):
-        return
-    plain: dict[str, PlainField] = object_type.extensions.setdefault(PLAIN, {})  # type: ignore[assignment]
-    plain[name] = PlainField(attribute, kind, nullable)
+    plain: dict[str, PlainField | PlainComposite] = object_type.extensions.setdefault(PLAIN, {})  # type: ignore[assignment]
+    if isinstance(kind, _LEAVES):
+        plain[name] = PlainField(attribute, kind, nullable)
+    elif _concrete(kind) or type(kind) is GraphQLList:
+        plain[name] = PlainComposite(attribute, field.type, kind, nullable)  # type: ignore[arg-type]
 
 
 class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor (its resolve info), with plain fields completed inline."""
+    """Strawberry's executor (its resolve info), with plain fields, lists and objects of a
+    known type completed inline."""
 
     def execute_fields(  # type: ignore[override]
         self,
@@ -70,7 +94,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        plain: dict[str, PlainField] | None = parent_type.extensions.get(PLAIN)
+        plain: dict[str, PlainField | PlainComposite] | None = parent_type.extensions.get(PLAIN)
         if plain is None or position_context is not None or self.middleware_manager:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
@@ -83,9 +107,19 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 node = field_details_list[0].node
                 spec = plain.get(node.name.value)
                 if spec is not None and not node.arguments:
-                    value = _inline(spec, source_value, is_awaitable)
+                    if type(spec) is PlainField:
+                        value = _inline(spec, source_value, is_awaitable)
+                    else:
+                        value = self._composite(
+                            spec,  # type: ignore[arg-type]
+                            source_value,
+                            field_details_list,
+                            Path(path, response_name, parent_type.name),
+                        )
                     if value is not _MISSING:
                         results[response_name] = value
+                        if is_awaitable(value):
+                            awaitable_fields.append(response_name)
                         continue
                 result = self.execute_field(
                     parent_type,
@@ -118,6 +152,50 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
+    def _composite(
+        self, spec: PlainComposite, source: Any, field_details_list: Any, path: Path
+    ) -> Any:
+        """The completed value of an object or list field read off its attribute, as
+        graphql-core's `execute_field` makes it, or _MISSING (nothing done yet) when the
+        value is one graphql-core must see."""
+        try:
+            value = getattr(source, spec.attribute)
+        except Exception:
+            return _MISSING
+        if value is None:
+            return None if spec.nullable else _MISSING
+        if isinstance(value, Exception) or value is Undefined or self.is_awaitable(value):
+            return _MISSING
+        try:
+            if type(spec.kind) is GraphQLList:
+                completed = self._complete_list(spec.kind, field_details_list, None, path, value)
+                if completed is _MISSING:
+                    return _MISSING
+            else:
+                completed = self.collect_and_execute_subfields(
+                    spec.kind,  # type: ignore[arg-type]
+                    field_details_list,
+                    path,
+                    value,
+                    None,
+                )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, spec.field_type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._settle(completed, spec.field_type, field_details_list, path)
+        return completed
+
+    async def _settle(
+        self, completed: Any, return_type: Any, field_details_list: Any, path: Path
+    ) -> Any:
+        """An awaited completion, its error handled where graphql-core handles it."""
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
     def complete_value(  # type: ignore[override]
         self,
         return_type: Any,
@@ -127,30 +205,212 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> Any:
-        """An object value (a list's items, a field's object) goes straight to its
-        sub-selection, which is where graphql-core's `complete_value` ends for it; every other
-        value takes graphql-core's way."""
-        object_type = _plain_object(return_type, result)
-        if object_type is None:
-            return super().complete_value(
-                return_type, field_details_list, info, path, result, position_context
-            )
-        return self.collect_and_execute_subfields(
-            object_type, field_details_list, path, result, position_context
+        """An object value (a list's items, a field's object, an entity of a union) goes
+        straight to its sub-selection, a list to `_complete_list`, which is where
+        graphql-core's `complete_value` ends for them; every other value takes
+        graphql-core's way."""
+        if position_context is None and not (
+            result is None or result is Undefined or isinstance(result, Exception)
+        ):
+            kind = return_type.of_type if type(return_type) is GraphQLNonNull else return_type
+            kind_type = type(kind)
+            if kind_type is GraphQLObjectType:
+                if kind.is_type_of is None:
+                    return self.collect_and_execute_subfields(
+                        kind, field_details_list, path, result, None
+                    )
+            elif kind_type is GraphQLList:
+                completed = self._complete_list(kind, field_details_list, info, path, result)
+                if completed is not _MISSING:
+                    return completed
+            elif kind_type is GraphQLUnionType:
+                runtime = self._runtime_type(kind, result, info)
+                if runtime is not None:
+                    return self.collect_and_execute_subfields(
+                        runtime, field_details_list, path, result, None
+                    )
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
         )
 
+    def _runtime_type(self, union: GraphQLUnionType, result: Any, info: Any) -> Any:
+        """The concrete object type strawberry's union resolver gives `result`, remembered
+        per Python class: for an instance of a non-generic strawberry type that is not a
+        `strawberry.cast`, the resolver's answer depends on the class alone. None when
+        graphql-core must decide (casts, generics, types with `is_type_of`, no type)."""
+        if get_strawberry_type_cast(result) is not None:
+            return None
+        known: dict[type, Any] = union.extensions.setdefault(RUNTIME_TYPES, {})  # type: ignore[assignment]
+        cls = type(result)
+        try:
+            return known[cls]
+        except KeyError:
+            pass
+        runtime = None
+        definition = getattr(cls, "__strawberry_definition__", None)
+        resolver = union.resolve_type
+        if (
+            isinstance(definition, StrawberryObjectDefinition)
+            and not definition.is_graphql_generic
+            and definition.concrete_of is None
+            and getattr(resolver, "__name__", "") == "_resolve_union_type"
+        ):
+            try:
+                name = resolver(result, info, union)  # type: ignore[misc]
+            except Exception:
+                name = None
+            found = self.schema.get_type(name) if isinstance(name, str) else None
+            if _concrete(found) and found in union.types:
+                runtime = found
+        known[cls] = runtime
+        return runtime
 
-def _plain_object(return_type: Any, result: Any) -> GraphQLObjectType | None:
-    """The object type `result` completes as without graphql-core's type dispatch: an object
-    type (non-null or not) with no `is_type_of` check, for a value that is not null, not
-    undefined and not an exception; None otherwise."""
-    if type(return_type) is GraphQLNonNull:
-        return_type = return_type.of_type
-    if type(return_type) is not GraphQLObjectType or return_type.is_type_of is not None:
-        return None
-    if result is None or result is Undefined or isinstance(result, Exception):
-        return None
-    return return_type
+    def _complete_list(
+        self,
+        list_type: GraphQLList[Any],
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        items: Any,
+    ) -> Any:
+        """A list (or tuple) of leaves, of objects of a concrete type or of union members,
+        completed item by item without graphql-core's per-item calls; an item that is
+        unusual goes to graphql-core's own item completion. Without `info` (a field read
+        off its attribute) any such item makes it _MISSING, before anything is done.
+        _MISSING too for other iterables, and where `@stream` exists."""
+        if (type(items) is not list and type(items) is not tuple) or self._streams():
+            return _MISSING
+        item_type = list_type.of_type
+        nullable = type(item_type) is not GraphQLNonNull
+        inner = item_type if nullable else item_type.of_type
+        is_awaitable = self.is_awaitable
+        if isinstance(inner, _LEAVES):
+            return self._complete_leaves(
+                inner, nullable, items, info, list_type, field_details_list, path
+            )
+        concrete = _concrete(inner)
+        if not concrete and type(inner) is not GraphQLUnionType:
+            return _MISSING
+        if info is None:
+            for item in items:
+                if item is None:
+                    if nullable:
+                        continue
+                    return _MISSING
+                if (
+                    not concrete
+                    or item is Undefined
+                    or isinstance(item, Exception)
+                    or is_awaitable(item)
+                ):
+                    return _MISSING
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                if item is None and nullable:
+                    completed.append(None)
+                    continue
+                item_path = path.add_key(index, None)
+                runtime = inner if concrete else None
+                if (
+                    item is None
+                    or item is Undefined
+                    or isinstance(item, Exception)
+                    or is_awaitable(item)
+                    or (
+                        runtime is None
+                        and (runtime := self._runtime_type(inner, item, info)) is None  # type: ignore[arg-type]
+                    )
+                ):
+                    # graphql-core's own item completion, for what is unusual.
+                    if is_awaitable(item):
+                        completed.append(
+                            self.complete_awaitable_list_item_value(
+                                item, item_type, field_details_list, info, item_path, None
+                            )
+                        )
+                        awaitable_indices.append(index)
+                    elif self.complete_list_item_value(
+                        item, completed, item_type, field_details_list, info, item_path, None
+                    ):
+                        awaitable_indices.append(index)
+                    continue
+                try:
+                    value = self.collect_and_execute_subfields(
+                        runtime, field_details_list, item_path, item, None
+                    )
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    completed.append(None)
+                    continue
+                if is_awaitable(value):
+                    completed.append(self._settle(value, item_type, field_details_list, item_path))
+                    awaitable_indices.append(index)
+                else:
+                    completed.append(value)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+
+        async def get_completed() -> list[Any]:
+            if len(awaitable_indices) == 1:
+                index = awaitable_indices[0]
+                completed[index] = await completed[index]
+            else:
+                awaited = await gather_with_cancel(*(completed[i] for i in awaitable_indices))
+                for index, value in zip(awaitable_indices, awaited, strict=True):
+                    completed[index] = value
+            return completed
+
+        return get_completed()
+
+    def _complete_leaves(
+        self,
+        leaf: GraphQLLeafType,
+        nullable: bool,
+        items: Any,
+        info: Any,
+        list_type: Any,
+        field_details_list: Any,
+        path: Path,
+    ) -> Any:
+        """A list of leaves coerced in one loop; any item graphql-core would refuse or
+        await hands the whole list to it (coercion has no effects, so nothing is lost)."""
+        coerce = leaf.coerce_output_value
+        is_awaitable = self.is_awaitable
+        completed: list[Any] = []
+        for item in items:
+            if item is None:
+                if nullable:
+                    completed.append(None)
+                    continue
+                break
+            if isinstance(item, Exception) or item is Undefined or is_awaitable(item):
+                break
+            try:
+                coerced = coerce(item)
+            except Exception:
+                break
+            if coerced is None or coerced is Undefined:
+                break
+            completed.append(coerced)
+        else:
+            return completed
+        if info is None:
+            return _MISSING
+        return super().complete_list_value(list_type, field_details_list, info, path, items, None)
+
+    def _streams(self) -> bool:
+        """Whether `@stream` is known to the schema, so a list may have to stream."""
+        streams: bool | None = getattr(self, "_may_stream", None)
+        if streams is None:
+            streams = self.schema.get_directive("stream") is not None
+            self._may_stream = streams
+        return streams
 
 
 def _inline(spec: PlainField, source: Any, is_awaitable: Any) -> Any:

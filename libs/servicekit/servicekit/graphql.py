@@ -35,12 +35,15 @@ from strawberry.dataloader import DataLoader
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import validate_document
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
+from strawberry.utils.inspect import get_func_args
 
 from servicekit.access import current_access_token
 from servicekit.auth import (
@@ -382,6 +385,58 @@ class SubgraphSchema(strawberry.federation.Schema):
         except Exception as error:
             return self._answer(None, [GraphQLError(str(error), original_error=error)])
         return self._answer(result.data, result.errors)
+
+    def entities_resolver(  # strawberry reads these annotations (`return` it sets itself)
+        self, info: strawberry.Info, representations: list[FederationAny]
+    ) -> list[Any]:
+        """`_entities` as strawberry resolves it, with each type's `resolve_reference` and
+        whether it takes `info` looked up once per type rather than by signature inspection
+        per representation (a tenth of a lookup's CPU for ten references). A representation
+        strawberry would convert as an input type, or one it cannot type, sends the whole
+        list to strawberry's own resolver, untouched."""
+        plan: list[tuple[Callable[..., Any], bool]] = []
+        for representation in representations:
+            reference = self._reference_of(representation)
+            if reference is None:
+                return super().entities_resolver(info, representations)  # type: ignore[no-any-return]
+            plan.append(reference)
+        results: list[Any] = []
+        for representation, (resolve_reference, takes_info) in zip(
+            representations, plan, strict=True
+        ):
+            representation.pop("__typename")  # type: ignore[attr-defined]
+            if takes_info:
+                representation["info"] = info  # type: ignore[index]
+            try:
+                result = resolve_reference(**representation)  # type: ignore[arg-type]
+            except Exception as error:  # an entity's error stays its item's, as in strawberry
+                result = error
+            results.append(result)
+        return results
+
+    def _reference_of(self, representation: Any) -> tuple[Callable[..., Any], bool] | None:
+        if not isinstance(representation, dict):
+            return None
+        name = representation.get("__typename")
+        if not isinstance(name, str):
+            return None
+        references: dict[str, tuple[Callable[..., Any], bool] | None] = self.__dict__.setdefault(
+            "_references", {}
+        )
+        if name not in references:
+            concrete = self.schema_converter.type_map.get(name)
+            definition = getattr(concrete, "definition", None)
+            resolve_reference = (
+                getattr(definition.origin, "resolve_reference", None)
+                if isinstance(definition, StrawberryObjectDefinition)
+                else None
+            )
+            references[name] = (
+                (resolve_reference, "info" in get_func_args(resolve_reference))
+                if resolve_reference is not None
+                else None
+            )
+        return references[name]
 
     def _answer(self, data: Any, errors: list[GraphQLError] | None) -> ExecutionResult:
         """The result with its errors logged (only unexpected ones) and coded."""

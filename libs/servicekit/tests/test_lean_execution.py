@@ -1,13 +1,15 @@
-"""A subgraph schema on its lean path (plain fields completed inline, `self`-only methods
-called directly) answers exactly as strawberry's own schema on graphql-core: the same
-bytes of data and the same errors (message, path, locations), for any selection over
-objects whose attributes hold anything, valid or not."""
+"""A subgraph schema on its lean path (plain fields, objects and lists completed inline,
+`self`-only methods called directly, entities typed once per class) answers exactly as
+strawberry's own schema on graphql-core: the same bytes of data and the same errors
+(message, path, locations), for any selection over objects whose attributes hold
+anything, valid or not: lists of leaves and of objects, nested objects, `_entities`
+whose references resolve to anything, errors inside lists."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
@@ -19,7 +21,7 @@ import strawberry
 from graphql import execute, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from servicekit.execution import PLAIN, LeanExecutor
+from servicekit.execution import PLAIN, LeanExecutor, PlainComposite
 from servicekit.graphql import SubgraphApp, SubgraphSchema
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -30,7 +32,7 @@ class Colour(Enum):
     BLUE = "BLUE"
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class Leaf:
     id: strawberry.ID
     name: str | None
@@ -41,6 +43,13 @@ class Leaf:
     day: date | None
     colour: Colour
     maybe_colour: Colour | None
+    tags: list[str] = strawberry.field(default_factory=list)
+    scores: list[int | None] | None = None
+
+    @classmethod
+    async def resolve_reference(cls, id: strawberry.ID) -> Any:
+        await asyncio.sleep(0)
+        return _ROOT["entities"][int(id)]
 
     @strawberry.field
     def shout(self, times: int = 1) -> str:
@@ -55,16 +64,39 @@ class Leaf:
         raise RuntimeError("no")
 
 
+@strawberry.federation.type(keys=["name"])
+class Tag:
+    name: str | None
+
+    @classmethod
+    def resolve_reference(cls, name: str) -> Any:
+        return _ROOT["entities"][int(name)]
+
+
 @strawberry.type
 class Node:
     id: strawberry.ID
     title: str
     leaf: Leaf | None
     leaves: list[Leaf]
+    parts: list[Leaf | None] | None = None
+    children: list[Node] = strawberry.field(default_factory=list)
 
     @strawberry.field
     def first(self) -> Leaf | None:
         return self.leaves[0] if self.leaves else None
+
+    @strawberry.field
+    def resolved(self) -> list[Leaf | None]:
+        return self.parts if isinstance(self.parts, list) else []
+
+    @strawberry.field
+    def pending(self, info: strawberry.Info) -> list[Leaf]:
+        async def later(leaf: Any) -> Any:
+            await asyncio.sleep(0)
+            return leaf
+
+        return [later(leaf) for leaf in self.leaves]  # type: ignore[misc]
 
 
 @strawberry.type
@@ -84,9 +116,9 @@ class Query:
 
 
 _ROOT: dict[str, Any] = {}
-SCHEMA = SubgraphSchema(query=Query)
+SCHEMA = SubgraphSchema(query=Query, types=[Tag])
 # The reference: strawberry's schema as it comes, on strawberry's executor.
-REFERENCE = strawberry.federation.Schema(query=Query)
+REFERENCE = strawberry.federation.Schema(query=Query, types=[Tag])
 
 # Values an attribute may hold: the right kind, null, and what a scalar refuses.
 ANY_VALUE = st.one_of(
@@ -102,6 +134,15 @@ ANY_VALUE = st.one_of(
     st.just(ValueError("held")),
 )
 LEAF_FIELDS = ["id", "name", "count", "ratio", "done", "at", "day", "colour", "maybeColour"]
+LIST_FIELDS = ["tags", "scores"]
+# What a list attribute may hold: lists of anything, a tuple, a non-list, null.
+ANY_LIST = st.one_of(
+    st.none(),
+    st.lists(ANY_VALUE, max_size=3),
+    st.lists(ANY_VALUE, max_size=2).map(tuple),
+    st.lists(st.text(max_size=3), max_size=3),
+    ANY_VALUE,
+)
 EXTRA_LEAF = ["shout", "shout(times: 2)", "later", "broken", "__typename"]
 
 
@@ -116,6 +157,8 @@ class AnyLeaf:
     day: Any
     colour: Any
     maybe_colour: Any
+    tags: Any = None
+    scores: Any = None
 
     # The strawberry resolvers read these through `self`.
     shout = Leaf.shout
@@ -129,16 +172,52 @@ class AnyNode:
     title: Any
     leaf: Any
     leaves: Any
+    parts: Any = None
+    children: Any = ()
     first = Node.first
+    resolved = Node.resolved
+    pending = Node.pending
 
 
-leaves = st.builds(AnyLeaf, *([ANY_VALUE] * 9))
+leaves = st.builds(AnyLeaf, *([ANY_VALUE] * 9), ANY_LIST, ANY_LIST)
+# Real strawberry instances too: `_entities` types them by class.
+LEAF_ATTRIBUTES = [*(f.name for f in fields(AnyLeaf))]
+typed_leaves = st.builds(
+    lambda *values: Leaf(**dict(zip(LEAF_ATTRIBUTES, values, strict=True))),
+    *([ANY_VALUE] * 9),
+    ANY_LIST,
+    ANY_LIST,
+)
+some_leaves = st.one_of(leaves, typed_leaves)
+odd = st.one_of(st.none(), st.just(ValueError("held")), ANY_VALUE)
+leaf_lists = st.one_of(
+    st.lists(some_leaves, max_size=3),
+    st.lists(st.one_of(some_leaves, odd), max_size=3),
+    st.lists(some_leaves, max_size=2).map(tuple),
+    odd,
+)
+plain_nodes = st.builds(
+    AnyNode,
+    ANY_VALUE,
+    ANY_VALUE,
+    st.one_of(st.none(), some_leaves),
+    leaf_lists,
+    leaf_lists,
+)
 nodes = st.builds(
     AnyNode,
     ANY_VALUE,
     ANY_VALUE,
-    st.one_of(st.none(), leaves),
-    st.lists(leaves, max_size=3),
+    st.one_of(st.none(), some_leaves),
+    leaf_lists,
+    leaf_lists,
+    st.one_of(st.lists(st.one_of(plain_nodes, odd), max_size=2), odd),
+)
+entities = st.lists(
+    st.one_of(
+        typed_leaves, leaves, st.builds(lambda name: Tag(name=name), ANY_VALUE), odd, plain_nodes
+    ),
+    max_size=4,
 )
 
 
@@ -149,10 +228,24 @@ def selections(draw: st.DrawFn) -> str:
         aliased = [f"a{i}: {n}" if draw(st.booleans()) else n for i, n in enumerate(chosen)]
         return " ".join(aliased)
 
-    leaf = "{ " + pick(LEAF_FIELDS + EXTRA_LEAF) + " }"
+    leaf = "{ " + pick(LEAF_FIELDS + LIST_FIELDS + EXTRA_LEAF) + " }"
+    lists = draw(st.lists(st.sampled_from(["leaves", "parts", "resolved", "pending"]), max_size=3))
+    inner = "{ " + pick(["id", "title", "__typename"]) + f" leaf {leaf} "
+    inner += "".join(f"{name} {leaf} " for name in lists) + "}"
     node = "{ " + pick(["id", "title", "__typename"]) + f" leaf {leaf} leaves {leaf} "
+    node += "".join(f"{name} {leaf} " for name in lists)
+    node += f"children {inner} " if draw(st.booleans()) else ""
     node += f"first {leaf} " + ("...on Node { title id }" if draw(st.booleans()) else "") + " }"
-    root = draw(st.sampled_from(["node", "nodes", "slow"]))
+    root = draw(st.sampled_from(["node", "nodes", "slow", "_entities"]))
+    if root == "_entities":
+        count = draw(st.integers(min_value=0, max_value=4))
+        kinds = [
+            draw(st.sampled_from(['Leaf", id', 'Tag", name', 'Node", id', 'Nope", id']))
+            for _ in range(count)
+        ]
+        references = ", ".join(f'{{__typename: "{k}: "{i}"}}' for i, k in enumerate(kinds))
+        typed = f"...on Leaf {leaf} " + ("...on Tag { name }" if draw(st.booleans()) else "")
+        return f"{{ _entities(representations: [{references}]) {{ __typename {typed} }} }}"
     skip = draw(st.sampled_from(["", " @skip(if: true)", " @include(if: true)"]))
     return "{ " + root + " " + node + (f" other: node{skip} {{ id }}" if skip else "") + " }"
 
@@ -175,13 +268,20 @@ def answer(schema: strawberry.Schema, executor: type, document: str) -> tuple[by
 # its parent first; it does so on both sides alike, so that warning says nothing here.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(root=nodes, more=st.lists(st.one_of(st.none(), nodes), max_size=3), document=selections())
+# The strategies nest deep enough for Hypothesis to warn that their repr is long.
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    root=nodes,
+    more=st.lists(st.one_of(st.none(), nodes), max_size=3),
+    found=entities,
+    document=selections(),
+)
 def test_the_lean_executor_answers_byte_for_byte_as_graphql_core(
-    root: AnyNode, more: list[AnyNode | None], document: str
+    root: AnyNode, more: list[AnyNode | None], found: list[Any], document: str
 ) -> None:
     _ROOT.clear()
-    _ROOT.update(node=root, nodes=more)
+    _ROOT.update(node=root, nodes=more, entities=found + [None] * 4)
     lean = answer(SCHEMA, LeanExecutor, document)
     assert lean == answer(REFERENCE, StrawberryGraphQLCoreExecutionContext, document)
 
@@ -195,14 +295,22 @@ def test_only_self_only_sync_methods_are_called_directly() -> None:
         for name, field in kind.fields.items()  # type: ignore[union-attr]
         if field.resolve.__qualname__.startswith("_method")
     }
-    assert direct == {"Leaf.broken", "Node.first"}  # not shout (arguments), not later (async)
+    # not shout (arguments), not later (async), not pending (`info`)
+    assert direct == {"Leaf.broken", "Node.first", "Node.resolved"}
 
 
-def test_only_argumentless_leaf_fields_without_resolvers_are_plain() -> None:
+def test_only_argumentless_fields_without_resolvers_are_plain() -> None:
     leaf = SCHEMA._schema.type_map["Leaf"]
     node = SCHEMA._schema.type_map["Node"]
-    assert set(leaf.extensions[PLAIN]) == set(LEAF_FIELDS)  # type: ignore[union-attr]
-    assert set(node.extensions[PLAIN]) == {"id", "title"}  # type: ignore[union-attr]
+    assert set(leaf.extensions[PLAIN]) == set(LEAF_FIELDS + LIST_FIELDS)  # type: ignore[union-attr]
+    plain = node.extensions[PLAIN]  # type: ignore[union-attr]
+    assert set(plain) == {"id", "title", "leaf", "leaves", "parts", "children"}
+    assert {name for name, spec in plain.items() if isinstance(spec, PlainComposite)} == {
+        "leaf",
+        "leaves",
+        "parts",
+        "children",
+    }
 
 
 async def test_the_subgraph_path_uses_it_and_codes_errors_as_before() -> None:
