@@ -90,9 +90,10 @@ $(LIGHTHOUSE): tools/lighthouse/package.json tools/lighthouse/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(TOOLS)/lighthouse --no-audit --no-fund --loglevel=error; \
 		else echo "==> npm not found: the Lighthouse test will skip"; fi
 
-## bench: benchmarks (print figures; they do not pass or fail)
+## bench: benchmarks (print figures; they do not pass or fail); BENCH=<file or folder> runs only those
+BENCH ?= $(wildcard bench libs/*/bench services/*/bench gateway/bench)
 bench: install
-	@$(PY) -m pytest -q -s -o python_files='bench_*.py' -o python_functions='bench_* test_*' --timeout=0 $(wildcard bench libs/*/bench services/*/bench gateway/bench) $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -s -o python_files='bench_*.py' -o python_functions='bench_* test_*' --timeout=0 $(BENCH) $(PYTEST_ARGS)
 
 ## load: open-loop load of the frontends' mix through the gateway of a running `make dev`
 ##   (LOAD_RATES=25,50,100,200,400 requests/s, LOAD_SECONDS=20 each, LOAD_URL); prints
