@@ -163,9 +163,26 @@ def _local(url: str, names: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def running(aws_endpoint: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+def dev_moto(aws_endpoint: str) -> Iterator[str]:
+    """A moto of this test's own, as the dev cluster has one: the session's moto is shared
+    with stacks that live the whole session (the chaos suite's), whose media reads a queue
+    of the same name and would take this call's events."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def running(dev_moto: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The emulator's init container and process, run with the dev overlay's environment,
     moto and the emulator reached where they run here; yields the service-name mapping."""
+    aws_endpoint = dev_moto
     port = _free_port()
     names = {
         urlsplit(service_url("moto", "main")).netloc: aws_endpoint,
