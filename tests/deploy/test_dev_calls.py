@@ -164,18 +164,31 @@ def _local(url: str, names: dict[str, str]) -> str:
 
 @pytest.fixture
 def dev_moto(aws_endpoint: str) -> Iterator[str]:
-    """A moto of this test's own, as the dev cluster has one: the session's moto is shared
-    with stacks that live the whole session (the chaos suite's), whose media reads a queue
-    of the same name and would take this call's events."""
-    from moto.server import ThreadedMotoServer
-
+    """A moto process of this test's own, as the dev cluster has one. Not the session's:
+    stacks that live the whole session (the chaos suite's) read a queue of the same name
+    there and would take this call's events; and not a second server in this process
+    either, since moto keeps its state per process."""
     port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                    break
+            except OSError:
+                assert process.poll() is None, "moto did not start"
+                assert time.monotonic() < deadline, "moto did not get ready"
+                time.sleep(0.2)
+        yield url
     finally:
-        server.stop()
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture
