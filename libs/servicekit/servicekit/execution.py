@@ -242,10 +242,8 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         known: dict[type, Any] = union.extensions.setdefault(RUNTIME_TYPES, {})  # type: ignore[assignment]
         cls = type(result)
-        try:
+        if cls in known:
             return known[cls]
-        except KeyError:
-            pass
         runtime = None
         definition = getattr(cls, "__strawberry_definition__", None)
         resolver = union.resolve_type
@@ -414,7 +412,10 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
 
 
 def _inline(spec: PlainField, source: Any, is_awaitable: Any) -> Any:
-    """The completed value of a plain field, or _MISSING when graphql-core must decide."""
+    """The completed value of a plain field, or _MISSING when graphql-core must decide.
+
+    Nothing is swallowed here: on _MISSING graphql-core completes the field itself and
+    reports any error with its path, exactly as without this shortcut."""
     try:
         value = getattr(source, spec.attribute)
     except Exception:
