@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,11 +24,11 @@ import pytest
 from chimesim.clock import ManualClock
 from chimesim.settings import Settings as ChimeSettings
 from chimesim.testing import ChimeSim, ServerThread
-from servicekit.embedded import free_port
+from servicekit.embedded import free_port, wait_for_port
 
 from tests.stack import Stack, running_stack
 
-__all__ = ["Emulator", "MediaStack", "Stack", "e2e_stack"]
+__all__ = ["Emulator", "EmulatorProcess", "MediaStack", "Stack", "e2e_stack"]
 
 
 @dataclass
@@ -64,6 +66,35 @@ class Emulator:
 
 
 @dataclass
+class EmulatorProcess(Emulator):
+    """The emulator as `make dev` runs it: a process of its own, on the wall clock (`clock`
+    is not its clock: tests that move Chime's time use `Emulator`)."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ChimeSim:
+        env = {
+            **os.environ,
+            "CHIMESIM_PORT": str(self.port),
+            "CHIMESIM_AWS_ENDPOINT_URL": self.aws_endpoint,
+            "CHIMESIM_EVENTS_QUEUE_URL": self.queue_url,
+            "CHIMESIM_THROTTLE_RATE": "0",
+            "CHIMESIM_MAX_CHUNKS": "24",
+        }
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "chimesim")], env=env, start_new_session=True
+        )
+        wait_for_port("127.0.0.1", self.port, 30, self.process)
+        return ChimeSim(self.url, self.clock, self.aws_endpoint)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@dataclass
 class MediaStack:
     stack: Stack
     emulator: Emulator
@@ -72,15 +103,23 @@ class MediaStack:
 
 @contextlib.contextmanager
 def e2e_stack(
-    *, postgres_url: str, nats_url: str, aws_endpoint: str, data_dir: Path, name: str = "e2e"
+    *,
+    postgres_url: str,
+    nats_url: str,
+    aws_endpoint: str,
+    data_dir: Path,
+    name: str = "e2e",
+    emulator_process: bool = False,
 ) -> Iterator[MediaStack]:
-    """The emulator, then every service and the gateway pointed at it; all stopped after."""
+    """The emulator (in this process, on a clock the test moves; or a process of its own),
+    then every service and the gateway pointed at it; all stopped after."""
     sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
     queue_name = f"chime-events-{name}-{uuid.uuid4().hex[:8]}"
     queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     # Chime's clock an hour behind the wall clock: calls left empty are due for deletion
     # at once (grace 0) whatever the clock was moved by while people spoke.
-    emulator = Emulator(
+    kind = EmulatorProcess if emulator_process else Emulator
+    emulator = kind(
         free_port(), ManualClock(datetime.now(UTC) - timedelta(hours=1)), aws_endpoint, queue_url
     )
     chime = emulator.start()
