@@ -17,10 +17,11 @@ class Settings(ServiceSettings):
     # No gRPC surface: nothing asks media over gRPC, so no gRPC port is served or exposed.
     serves_grpc: ClassVar[bool] = False
 
-    # A join batch holds its connection across its Chime calls, and a tour's joins arriving
-    # together are one batch each: as many tours joining at once as the pool keeps, before
-    # the overflow opens (and closes) connections of its own, a few ms of CPU each.
-    db_pool_size: int = 25
+    # A join batch holds its connection across its Chime calls, and a device joining again
+    # reads with one of its own: as many joins at once as the pool keeps (50 people in 25
+    # tours), before the overflow opens and closes connections of its own — a few ms of CPU
+    # each, the database's included — every time such a crowd comes.
+    db_pool_size: int = 50
     db_max_overflow: int = 25
 
     # Identity, asked for the e-mail address of a caller who may be an invited guest.
