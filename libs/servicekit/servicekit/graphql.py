@@ -8,7 +8,9 @@ matters. Errors leave with `extensions.code`; anything unexpected is masked.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
@@ -78,9 +81,14 @@ class Context:
     services: Any = None
     connection_params: dict[str, Any] | None = None
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    # The `Authorization` header when the HTTP layer already read it off the request.
+    authorization: Any = _UNSET
     _principal: Any = _UNSET
 
     def _authorization(self) -> str | None:
+        if self.authorization is not _UNSET:
+            header: str | None = self.authorization
+            return header
         if isinstance(self.connection_params, dict):
             value = self.connection_params.get("Authorization") or self.connection_params.get(
                 "authorization"
@@ -458,8 +466,61 @@ class SubgraphSchema(strawberry.federation.Schema):
             super().process_errors(unexpected, execution_context)
 
 
+# JSON with an integer literal of 19 digits or more: orjson reads integers past 64 bits as
+# floats, the json module exactly, so such a body is read by the json module.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+_POST_ONLY = frozenset({OperationType.QUERY, OperationType.MUTATION})
+_JSON_RESPONSE = b"application/json"
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for a request whose body was already read: the body once, then `receive`."""
+    pending = True
+
+    async def again() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
+
+
+def _decoded(body: bytes) -> Any:
+    """The request's JSON as the json module reads it (strawberry's own decoder), by orjson
+    where that gives the same value; _UNSET where the json module must say what is wrong."""
+    try:
+        if _LONG_NUMBER.search(body) is None:
+            return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # NaN, Infinity, lone surrogates, a BOM: what json accepts or refuses itself
+    try:
+        return json.loads(body)
+    except ValueError:
+        return _UNSET
+
+
+def _encoded(data: Any) -> bytes:
+    """`data` as JSON bytes by orjson, or by the json module for what orjson cannot write
+    (an integer past 64 bits, from a JSON scalar), in the same compact form."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 class SubgraphApp(GraphQL[Context, None]):
-    """The strawberry ASGI app of a subgraph, with our context."""
+    """The strawberry ASGI app of a subgraph, with our context.
+
+    A `POST` of one JSON operation (what the gateway sends, every time) takes a short way:
+    the body read off the ASGI messages and decoded by orjson, the context built with the
+    `Authorization` header already found, the schema executed, the answer sent as orjson's
+    bytes. That is strawberry's own sequence for such a request without its request
+    adapter, content negotiation, sub-response and response objects. Anything else (GET,
+    the IDE, WebSockets, batches, multipart, streaming `Accept`, a body strawberry refuses
+    or an operation it answers with 400) goes through strawberry, the body replayed, so
+    every such answer is strawberry's."""
 
     def __init__(
         self,
@@ -476,6 +537,97 @@ class SubgraphApp(GraphQL[Context, None]):
         )
         self.verifier = verifier
         self.services = services
+        # Incremental delivery answers in parts, which only strawberry's path sends; a
+        # subclass's own context or root value is built only by strawberry's path.
+        self._short = (
+            not schema.config.enable_experimental_incremental_execution
+            and type(self).get_context is SubgraphApp.get_context
+            and type(self).get_root_value is GraphQL.get_root_value
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._short and scope["type"] == "http" and scope["method"] == "POST":
+            await self._post(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        json_body, authorization = False, None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                json_body = value[:16].lower() == b"application/json"
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"accept" and (b"multipart/" in value or b"event-stream" in value):
+                json_body = False  # a streaming transport: strawberry's
+                break
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before its request was whole
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        data = _decoded(body) if json_body else _UNSET
+        operation = self._operation(data)
+        if operation is None:
+            await super().__call__(scope, _replay(body, receive), send)
+            return
+        query, variables, operation_name, extensions = operation
+        request = Request(scope, _replay(body, receive))
+        context = Context(
+            request=request,
+            verifier=self.verifier,
+            services=self.services,
+            authorization=authorization,
+        )
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                root_value=None,
+                operation_name=operation_name,
+                allowed_operation_types=_POST_ONLY,
+                operation_extensions=extensions,
+            )
+        except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError):
+            # Refused before anything ran: strawberry's 400 and its words.
+            await super().__call__(scope, _replay(body, receive), send)
+            return
+        answer = _encoded(await self.process_result(request, result))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(answer)).encode()),
+                    (b"content-type", _JSON_RESPONSE),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
+
+    @staticmethod
+    def _operation(
+        data: Any,
+    ) -> tuple[str, dict[str, Any] | None, str | None, dict[str, Any] | None] | None:
+        """(query, variables, operationName, extensions) of one operation whose parts
+        strawberry accepts as they are; None for anything else."""
+        if type(data) is not dict:
+            return None
+        query, variables = data.get("query"), data.get("variables")
+        name, extensions = data.get("operationName"), data.get("extensions")
+        if (
+            type(query) is not str
+            or (variables is not None and type(variables) is not dict)
+            or (name is not None and type(name) is not str)
+            or (extensions is not None and type(extensions) is not dict)
+        ):
+            return None
+        return query, variables, name, extensions
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -485,9 +637,7 @@ class SubgraphApp(GraphQL[Context, None]):
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         """strawberry's response, with the body as orjson's bytes: no decode to a string and
         encode back per answer (the same bytes as `encode_json` gives, as UTF-8)."""
-        response = Response(
-            orjson.dumps(response_data), status_code=200, media_type="application/json"
-        )
+        response = Response(_encoded(response_data), status_code=200, media_type="application/json")
         response.headers.raw.extend(sub_response.headers.raw)
         if sub_response.background:
             response.background = sub_response.background
@@ -501,4 +651,4 @@ class SubgraphApp(GraphQL[Context, None]):
 
         A string, not bytes: strawberry sends the WebSocket protocol's messages with this too,
         and bytes would go out as binary frames, which graphql-transport-ws does not allow."""
-        return orjson.dumps(data).decode()
+        return _encoded(data).decode()

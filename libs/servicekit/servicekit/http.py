@@ -1,4 +1,8 @@
-"""The HTTP surface every service shares besides its subgraph: probes and metrics."""
+"""The HTTP surface every service shares besides its subgraph: probes and metrics.
+
+`POST /graphql` is nearly every request a service serves, so it goes from the middleware
+straight to the subgraph (`GraphQLFirst`), without Starlette's routing and exception
+layer in between: the same middleware instances, the same route in the metrics."""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.headers import LimitHeaders
@@ -59,6 +64,45 @@ class RequestMetrics:
             HTTP_LATENCY.labels(self.service, path).observe(time.perf_counter() - started)
 
 
+class GraphQLFirst:
+    """The innermost middleware: `POST /graphql` handed to the subgraph at once, as the
+    router would hand it (the route, endpoint and router in the scope); everything else to
+    Starlette's exception layer and router. Built only when no route listed before
+    `/graphql` would take that request."""
+
+    def __init__(self, app: ASGIApp, route: Route) -> None:
+        self.app = app
+        self.route = route
+        self.graphql = route.app
+        self.path = route.path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and get_route_path(scope) == self.path
+        ):
+            scope["endpoint"] = self.graphql
+            scope["path_params"] = {}
+            scope["route"] = self.route
+            app = scope.get("app")
+            if app is not None:
+                scope["router"] = app.router
+            await self.graphql(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _first_to_take_a_post(routes: Sequence[BaseRoute], path: str) -> BaseRoute | None:
+    """The route Starlette's router would give `POST path` (the first full match)."""
+    scope = {"type": "http", "method": "POST", "path": path, "root_path": ""}
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return route
+    return None
+
+
 def probe_routes(checks: Mapping[str, Check]) -> list[BaseRoute]:
     """`/healthz` (the process is alive), `/readyz` (every dependency answers), `/metrics`."""
 
@@ -95,18 +139,20 @@ def service_app(
     """A service's HTTP app: `/graphql`, probes, metrics and its own extra routes, traced;
     oversized headers refused (431), requests past `max_in_flight` shed (503), requests
     past `request_timeout` seconds cancelled (503)."""
-    return Starlette(
-        routes=[
-            *probe_routes(checks),
-            *routes,
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),  # subscriptions on the same path
-        ],
-        middleware=[
-            Middleware(LimitHeaders),
-            Middleware(ShedLoad, max_in_flight=max_in_flight),
-            Middleware(Deadline, seconds=request_timeout),
-            Middleware(TraceRequests),
-            Middleware(RequestMetrics, service=service),
-        ],
-    )
+    endpoint = Route("/graphql", graphql, methods=["GET", "POST"])
+    every = [
+        *probe_routes(checks),
+        *routes,
+        endpoint,
+        WebSocketRoute("/graphql", graphql),  # subscriptions on the same path
+    ]
+    middleware = [
+        Middleware(LimitHeaders),
+        Middleware(ShedLoad, max_in_flight=max_in_flight),
+        Middleware(Deadline, seconds=request_timeout),
+        Middleware(TraceRequests),
+        Middleware(RequestMetrics, service=service),
+    ]
+    if _first_to_take_a_post(every, endpoint.path) is endpoint:
+        middleware.append(Middleware(GraphQLFirst, route=endpoint))
+    return Starlette(routes=every, middleware=middleware)
