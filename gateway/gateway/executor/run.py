@@ -673,10 +673,13 @@ def _identity(rep: dict[str, Any]) -> Any:
 
 def _identity_of(names: tuple[str, ...], values: list[Any]) -> Any:
     """Equal exactly when two representations' JSON is: the names and values when every
-    value is a string (the common key, `{"__typename", "id"}`), the JSON itself otherwise
-    (a tuple would equate `1`, `1.0` and `True`)."""
+    value is a string or an int (the common keys, `{"__typename", "id"}`, and requirements
+    like `{upc price weight}`), the JSON itself otherwise. A tuple of other values would
+    equate `1`, `1.0` and `True`; among exact `str` and `int` values (`bool` is a class of
+    its own) tuple equality is JSON equality, and a tuple never equals the bytes."""
     for value in values:
-        if value.__class__ is not str:
+        kind = value.__class__
+        if kind is not str and kind is not int:
             return orjson.dumps(dict(zip(names, values, strict=True)))
     return (names, *values)
 
