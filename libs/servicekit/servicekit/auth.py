@@ -6,9 +6,12 @@ without a restart. Only asymmetric algorithms are accepted, so `alg: none` and H
 with a public key fail before any signature check.
 
 A signature check costs more than the rest of a simple request, and a client sends the same
-token with every request, so tokens that verified are remembered (bounded LRU) for at most
-`remember_seconds` and never past their `exp`, by the wall clock passed in (`clock`, so
-tests move it instead of waiting). Failures are never remembered.
+token with every request, so the claims of tokens that verified are remembered (bounded
+LRU, by token string) until their `exp` (or for at most `remember_seconds`, when given),
+by the wall clock passed in (`clock`, so tests move it instead of waiting). A remembered
+token is still refused the moment its session or user is revoked (the revocation list is
+asked on every request) and once its signing key is gone from a refreshed key set.
+Failures are never remembered.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class _Verified:
     until: float
     issued_at: float
     session_id: str | None
+    kid: str
 
 
 current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
@@ -78,7 +82,7 @@ class JwtVerifier:
         cache_ttl: float = 300.0,
         min_refresh_interval: float = 1.0,
         leeway: float = 5.0,
-        remember_seconds: float = 60.0,
+        remember_seconds: float | None = None,
         remember_size: int = 10_000,
         max_lifetime_seconds: float = 3600.0,
         revocations: RevocationList | None = None,
@@ -132,7 +136,7 @@ class JwtVerifier:
     async def verify(self, token: str) -> Principal:
         remembered = self._verified.get(token)
         if remembered is not None:
-            if self._clock() < remembered.until:
+            if self._clock() < remembered.until and remembered.kid in self._keys:
                 self._verified.move_to_end(token)
                 self._check_not_revoked(remembered)
                 return remembered.principal
@@ -160,12 +164,12 @@ class JwtVerifier:
         except (jwt.PyJWTError, ValueError, TypeError):
             # TypeError/ValueError: a header `alg` that does not fit the key's type.
             raise Unauthenticated("invalid token") from None
-        verified = self._verified_from(claims)
+        verified = self._verified_from(claims, kid)
         self._check_not_revoked(verified)
         self._remember(token, verified)
         return verified.principal
 
-    def _verified_from(self, claims: dict[str, Any]) -> _Verified:
+    def _verified_from(self, claims: dict[str, Any], kid: str) -> _Verified:
         exp, iat = claims["exp"], claims["iat"]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (exp, iat))
         if not numeric or exp - iat > self._max_lifetime + self._leeway:
@@ -177,8 +181,10 @@ class JwtVerifier:
             )
         except (ValueError, KeyError):
             raise Unauthenticated("invalid token") from None
-        until = min(self._clock() + self._remember_seconds, float(exp))
-        return _Verified(principal, until, float(iat), sid if isinstance(sid, str) else None)
+        until = float(exp)
+        if self._remember_seconds is not None:
+            until = min(self._clock() + self._remember_seconds, until)
+        return _Verified(principal, until, float(iat), sid if isinstance(sid, str) else None, kid)
 
     def _check_not_revoked(self, verified: _Verified) -> None:
         if self.revocations is not None and self.revocations.refuses(
@@ -187,7 +193,9 @@ class JwtVerifier:
             raise Unauthenticated("session ended")
 
     def _remember(self, token: str, verified: _Verified) -> None:
-        if self._remember_size <= 0 or self._remember_seconds <= 0:
+        if self._remember_size <= 0 or (
+            self._remember_seconds is not None and self._remember_seconds <= 0
+        ):
             return
         self._verified[token] = verified
         while len(self._verified) > self._remember_size:

@@ -136,3 +136,35 @@ async def test_a_verified_token_is_checked_once_until_it_expires(
     await verifier.verify(token)  # past `exp` by the verifier's clock: checked again
     assert checks == 4
     await verifier.aclose()
+
+
+async def test_a_token_is_remembered_until_its_exp_and_not_past_its_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import servicekit.auth as auth
+
+    checks = 0
+    real = auth.jwt.decode
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal checks
+        checks += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(auth.jwt, "decode", counted)
+    token_issuer = TokenIssuer()  # its own: this test withdraws a key
+    token_issuer.start()
+    now = time.time()
+    verifier = token_issuer.verifier(clock=lambda: now, min_refresh_interval=0.0)
+    token = token_issuer.token(uuid.uuid4(), expires_in=900)
+    await verifier.verify(token)
+    now += 890
+    await verifier.verify(token)  # long past a minute, still before `exp`: remembered
+    assert checks == 1
+    token_issuer.rotate(keep_old=False)  # the old key withdrawn from the JWKS
+    await verifier.verify(token_issuer.token(uuid.uuid4()))  # a new kid: keys refreshed
+    assert checks == 2
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)  # its key is gone: checked again, and refused
+    await verifier.aclose()
+    token_issuer.stop()
