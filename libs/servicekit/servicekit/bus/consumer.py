@@ -5,6 +5,10 @@ runs the handler in that same transaction, commits, then acks. A redelivered eve
 id in the inbox and is acked without running the handler again. A handler that fails is
 retried with growing delays; after `max_deliver` attempts the event goes to the dead-letter
 subject `dlq.<service>.<durable>` with the error, and is acked so the stream moves on.
+
+A batched subscription may acknowledge cumulatively (`ack_through`): one ack for a whole
+fetched batch. An ack then also acknowledges every earlier message, so a failing event is
+retried in place, holding the events after it, until it is handled or dead-lettered.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import FetchTimeoutError
+from nats.js.client import JetStreamContext
+from nats.js.errors import FetchTimeoutError, NotFoundError
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Link, SpanKind
@@ -29,6 +34,7 @@ from realty.events.v1.envelope_pb2 import Envelope
 from servicekit.bus.connection import Bus
 from servicekit.bus.events import Event
 from servicekit.bus.failures import Failure, classify
+from servicekit.bus.pulls import Puller
 from servicekit.db import Database, UnitOfWork
 from servicekit.telemetry import context_from_headers, tracer
 
@@ -67,6 +73,12 @@ class Subscription:
     # trip per event); `handler` still meets a redelivered event alone.
     batch_handler: BatchHandler | None = None
     fetch: int | None = None  # messages per fetch; the runner's `batch` when None
+    # A batched subscription may be acknowledged a batch at a time (AckPolicy.ALL, one ack
+    # for the batch's last message), pulled in bulk (servicekit.bus.pulls). Its durable is
+    # `<service>-<durable>-through` (JetStream cannot change an existing durable's ack
+    # policy): it takes over from the explicit one at its ack floor, which is then deleted.
+    # A failing event is retried in place, after `backoff`, the events after it waiting.
+    ack_through: bool = False
 
 
 # The consumer's hottest statement, sent as is (no SQL compilation per event).
@@ -125,6 +137,9 @@ class ConsumerRunner:
                 task.cancel()
 
     async def _consume(self, sub: Subscription) -> None:
+        if sub.ack_through:
+            await self._consume_through(sub)
+            return
         js = await self.bus.connect()
         stream = await self.bus.ensure_stream_for(sub.subject)
         await self.bus.ensure_dlq_stream()
@@ -156,6 +171,96 @@ class ConsumerRunner:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
 
+    async def _consume_through(self, sub: Subscription) -> None:
+        """Pull in bulk from the cumulative durable, one ack per batch handled."""
+        js = await self.bus.connect()
+        stream = await self.bus.ensure_stream_for(sub.subject)
+        await self.bus.ensure_dlq_stream()
+        durable = await self._through_durable(js, stream, sub)
+        puller = Puller(self.bus.nc, stream, durable)
+        await puller.start()
+        self.ready.set()
+        try:
+            while True:
+                messages = await puller.fetch(sub.fetch or self.batch, timeout=1.0)
+                if not messages:
+                    continue
+                if not (len(messages) > 1 and await self._deliver_together(sub, messages)):
+                    for msg in messages:  # stream order: an ack covers all before it
+                        await self._deliver_holding(sub, msg)
+        finally:
+            with contextlib.suppress(Exception):
+                await puller.stop()
+
+    async def _through_durable(self, js: JetStreamContext, stream: str, sub: Subscription) -> str:
+        """The cumulative durable, created (or updated) as it is; when new, started where
+        the explicit durable of the same subscription had acknowledged everything (what it
+        had acked past its floor is delivered again and found in the inbox), which is then
+        deleted."""
+        explicit = f"{self.service}-{sub.durable}"
+        durable = f"{explicit}-through"
+        config = ConsumerConfig(
+            durable_name=durable,
+            filter_subject=self.bus.subject(sub.subject),
+            ack_policy=AckPolicy.ALL,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=sub.ack_wait,
+            max_deliver=-1,  # the runner dead-letters what is permanent
+            max_ack_pending=max(1000, 4 * (sub.fetch or self.batch)),
+        )
+        try:
+            current = await js.consumer_info(stream, durable)
+            config.deliver_policy = current.config.deliver_policy
+            config.opt_start_seq = current.config.opt_start_seq
+        except NotFoundError:
+            try:
+                before = await js.consumer_info(stream, explicit)
+            except NotFoundError:
+                before = None
+            if before is not None:
+                floor = before.ack_floor.stream_seq if before.ack_floor else 0
+                config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+                config.opt_start_seq = (floor or 0) + 1
+        await js.add_consumer(stream, config=config)
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(stream, explicit)
+            log.info("%s took over from %s", durable, explicit)
+        return durable
+
+    async def _deliver_holding(self, sub: Subscription, msg: Msg) -> None:
+        """One event of a cumulative durable, retried in place until it is handled or
+        dead-lettered (its ack would acknowledge any earlier one, so none may be left
+        pending). The message is kept from redelivery meanwhile (in progress)."""
+        try:
+            event = Event.from_envelope(msg.data)
+        except Exception as exc:
+            await self._dead_letter(sub, msg, f"undecodable envelope: {exc}")
+            return
+        attempt = msg.metadata.num_delivered if msg.metadata else 1
+        while True:
+            try:
+                await self._handle_traced(sub, event)
+            except Exception as exc:
+                delay = self._retry_in(sub, event, exc, attempt)
+                if delay is None:
+                    await self._dead_letter(sub, msg, repr(exc))
+                    return
+                await self._hold(msg, delay, sub.ack_wait)
+                attempt += 1
+                continue
+            self._back(sub)
+            await msg.ack()
+            return
+
+    @staticmethod
+    async def _hold(msg: Msg, delay: float, ack_wait: float) -> None:
+        """Wait `delay`, telling JetStream the message is still being worked on."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + delay
+        while (left := until - loop.time()) > 0:
+            await asyncio.sleep(min(left, ack_wait / 3))
+            await msg.in_progress()
+
     async def _deliver_batch(self, sub: Subscription, messages: list[Msg]) -> None:
         """Handle a batch: in one transaction when the subscription allows it and it works;
         else entities concurrently, each entity's events in stream order."""
@@ -177,6 +282,16 @@ class ConsumerRunner:
         except Exception as exc:
             await self._dead_letter(sub, msg, f"undecodable envelope: {exc}")
             return
+        try:
+            await self._handle_traced(sub, event)
+        except Exception as exc:
+            await self._failed(sub, msg, event, exc)
+            return
+        self._back(sub)
+        await msg.ack()
+
+    async def _handle_traced(self, sub: Subscription, event: Event) -> None:
+        """`_handle` in a consumer span, the child of the span that published the event."""
         parent = context_from_headers(
             {"traceparent": event.traceparent, "tracestate": event.tracestate}
         )
@@ -188,15 +303,14 @@ class ConsumerRunner:
                 span.set_attribute("messaging.message.id", str(event.id))
                 span.set_attribute("messaging.consumer.group.name", sub.durable)
                 await self._handle(sub, event)
-        except Exception as exc:
-            await self._failed(sub, msg, event, exc)
-            return
         finally:
             otel_context.detach(token)
+
+    def _back(self, sub: Subscription) -> None:
+        """A delivery went through: the subscription's dependencies are back, if they were out."""
         if self._waiting_out.pop(sub.durable, None) is not None:
             self._logged_waiting.discard(sub.durable)
             log.info("%s: its dependencies are back", sub.durable)
-        await msg.ack()
 
     async def _deliver_together(self, sub: Subscription, messages: list[Msg]) -> bool:
         """Record the batch in one transaction, in stream order; True when it was (and every
@@ -230,9 +344,10 @@ class ConsumerRunner:
                 str(exc)[:300],
             )
             return False
-        if self._waiting_out.pop(sub.durable, None) is not None:
-            self._logged_waiting.discard(sub.durable)
-            log.info("%s: its dependencies are back", sub.durable)
+        self._back(sub)
+        if sub.ack_through:
+            await messages[-1].ack()  # acknowledges the batch whole
+            return True
         for msg in messages:
             await msg.ack()
         return True
@@ -266,6 +381,17 @@ class ConsumerRunner:
 
     async def _failed(self, sub: Subscription, msg: Msg, event: Event, exc: Exception) -> None:
         attempt = msg.metadata.num_delivered if msg.metadata else 1
+        delay = self._retry_in(sub, event, exc, attempt)
+        if delay is None:
+            await self._dead_letter(sub, msg, repr(exc))
+            return
+        await msg.nak(delay=delay)
+
+    def _retry_in(
+        self, sub: Subscription, event: Event, exc: Exception, attempt: int
+    ) -> float | None:
+        """Seconds until a failed event is tried again, logged and counted as its kind of
+        failure is; None when it is to be dead-lettered."""
         kind = classify(exc)
         if kind is Failure.PERMANENT or (kind is Failure.UNKNOWN and attempt >= sub.max_deliver):
             self._waiting_out.pop(sub.durable, None)
@@ -276,8 +402,7 @@ class ConsumerRunner:
                 attempt,
                 exc,
             )
-            await self._dead_letter(sub, msg, repr(exc))
-            return
+            return None
         delay = sub.backoff[min(attempt - 1, len(sub.backoff) - 1)]
         if kind is Failure.TRANSIENT:
             TRANSIENT_FAILURES.labels(self.service, sub.durable).inc()
@@ -293,7 +418,7 @@ class ConsumerRunner:
                 delay,
                 str(exc)[:300],
             )
-        await msg.nak(delay=delay)
+        return delay
 
     async def _handle(self, sub: Subscription, event: Event) -> None:
         async with self.db.uow(actor=event.actor) as uow:
