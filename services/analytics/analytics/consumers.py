@@ -44,6 +44,7 @@ class Consumers:
                 batched=True,
                 batch_handler=self._batch_handler(mapper),
                 fetch=self.fetch,
+                ack_through=True,
             )
             for subject, (durable, mapper) in INCOMING.items()
         ]
