@@ -14,7 +14,8 @@ from servicekit.bus import BusRetention
 from servicekit.db import Database, Outgoing
 from servicekit.tables import inbox, outbox
 from servicekit.testing import DatabaseFactory
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 
 @dataclass
@@ -157,3 +158,96 @@ async def test_retention_prunes_only_what_is_due(db: Database) -> None:
         inbox_left = (await session.execute(select(func.count()).select_from(inbox))).scalar_one()
     assert kept == {i for i, (_, stays) in zip(ids, rows, strict=True) if stays}
     assert inbox_left == 1
+
+
+async def outbox_rows(db: Database) -> list[tuple[uuid.UUID, str, str, Envelope, str | None]]:
+    async with db.session() as session:
+        query = select(
+            outbox.c.id,
+            outbox.c.subject,
+            outbox.c.subject_id,
+            outbox.c.envelope,
+            outbox.c.traceparent,
+        ).order_by(outbox.c.seq)
+        rows = (await session.execute(query)).all()
+    return [(i, s, sid, Envelope.FromString(raw), tp) for i, s, sid, raw, tp in rows]
+
+
+@pytest.mark.parametrize("observed", [False, True], ids=["driver", "through-sqlalchemy"])
+@pytest.mark.parametrize("count", [1, 5])
+async def test_the_outbox_rows_are_the_emitted_events_in_emitting_order(
+    db: Database, observed: bool, count: int
+) -> None:
+    """Written at the driver (one prepared statement with the COMMIT) or, while something
+    listens to the engine's statements, through SQLAlchemy: the same rows either way."""
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    if observed:
+        event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        moment = datetime(2031, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+        before = datetime.now(UTC)
+        async with db.uow(actor="someone") as uow:
+            ids = [
+                uow.emit(
+                    f"demo.item.n{n}",
+                    StringValue(value=str(n)),
+                    subject_id=f"item-{n % 2}",
+                    time=moment if n == 0 else None,
+                )
+                for n in range(count)
+            ]
+            await uow.commit()
+    finally:
+        if observed:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert uow.committed
+    assert any("INSERT INTO outbox" in s for s in statements) == observed
+    rows = await outbox_rows(db)
+    assert [r[0] for r in rows] == ids
+    for n, (event_id, subject, subject_id, envelope, traceparent) in enumerate(rows):
+        assert (subject, subject_id) == (f"demo.item.n{n}", f"item-{n % 2}")
+        assert (envelope.id, envelope.subject, envelope.subject_id) == (
+            str(event_id),
+            subject,
+            subject_id,
+        )
+        assert (envelope.actor, envelope.source) == ("someone", "demo")
+        assert StringValue.FromString(envelope.payload).value == str(n)
+        assert traceparent is None  # no span here: no trace context to carry
+    assert rows[0][3].time.ToDatetime(tzinfo=UTC) == moment
+    if count > 1:  # the others stamped when emitted
+        assert before <= rows[1][3].time.ToDatetime(tzinfo=UTC) <= datetime.now(UTC)
+
+
+async def test_a_commit_that_fails_writes_no_event_and_raises_sqlalchemys_error(
+    db: Database,
+) -> None:
+    """A deferred constraint fails the COMMIT sent with the outbox insert: the error is
+    SQLAlchemy's, the unit of work is not committed, the relay is not woken, and the pooled
+    connection serves the next unit of work."""
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE checked (n int, CONSTRAINT unique_n UNIQUE (n) "
+                "DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+    woken = db.outbox_wakeup.written_here
+    woken.clear()
+    with pytest.raises(IntegrityError, match="unique_n"):
+        async with db.uow() as uow:
+            await uow.session.execute(text("INSERT INTO checked VALUES (1), (1)"))
+            uow.emit("demo.item.changed", StringValue(value="never"), subject_id="a")
+            await uow.commit()
+    assert not uow.committed
+    assert not woken.is_set()
+    assert await outbox_rows(db) == []
+    async with db.uow() as uow:
+        uow.emit("demo.item.changed", StringValue(value="kept"), subject_id="a")
+        await uow.commit()
+    assert woken.is_set()
+    assert [r[1] for r in await outbox_rows(db)] == ["demo.item.changed"]
