@@ -168,6 +168,7 @@ class Infrastructure:
             workers=[self.leadership.run, *everywhere],
             on_shutdown=[self.close],
             processes=s.resolved_processes(),
+            gc_young_threshold=s.gc_young_threshold,
         )
 
     async def close(self) -> None:

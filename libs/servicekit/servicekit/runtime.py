@@ -30,6 +30,7 @@ import uvicorn
 import uvloop
 from starlette.types import ASGIApp
 
+from servicekit.collector import tune_collector
 from servicekit.grpc import GrpcServer
 
 # Idle kept-alive connections stay open longer than any caller keeps them pooled — the
@@ -56,6 +57,8 @@ class Runtime:
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Processes serving this service on the same ports (the first starts the others).
     processes: int = 1
+    # The cyclic collector's young threshold once built (servicekit.collector); 0: defaults.
+    gc_young_threshold: int = 0
 
 
 async def supervise(name: str, worker: Worker) -> None:
@@ -178,6 +181,7 @@ def run(build: Callable[[], Awaitable[Runtime]]) -> None:
 
     async def main() -> None:
         runtime = await build()
+        tune_collector(runtime.gc_young_threshold)  # what was built is frozen
         siblings = Siblings(runtime.name, runtime.processes - 1) if first else None
         keeper = None
         if siblings is not None and siblings.count > 0:

@@ -114,6 +114,9 @@ class ServiceSettings(BaseSettings):
     # Processes serving this service on the same ports; 0: one per core in production,
     # one elsewhere. The background work runs in one of them (servicekit.leadership).
     processes: int = Field(0, ge=0)
+    # Container allocations between two young collections of the cyclic collector, once the
+    # process has started (Python's default is 700; see servicekit.collector); 0: defaults.
+    gc_young_threshold: int = Field(100_000, ge=0)
     infra: InfraSettings = Field(default_factory=InfraSettings)
 
     def resolved_processes(self) -> int:

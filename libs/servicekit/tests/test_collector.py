@@ -6,7 +6,7 @@ import gc
 from collections.abc import Iterator
 
 import pytest
-from gateway.collector import tune_collector
+from servicekit.collector import tune_collector
 
 
 @pytest.fixture
