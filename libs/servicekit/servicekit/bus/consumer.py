@@ -79,6 +79,11 @@ class Subscription:
     # policy): it takes over from the explicit one at its ack floor, which is then deleted.
     # A failing event is retried in place, after `backoff`, the events after it waiting.
     ack_through: bool = False
+    # With `ack_through`: the next batch is recorded (in its own transaction) while the one
+    # before commits and is acknowledged, so the handler's statements and this process's work
+    # overlap. Only for a handler whose batches may commit in any order, which waits on rows
+    # or locks that another batch holds rather than reading around them.
+    overlap: bool = False
 
 
 # The consumer's hottest statement, sent as is (no SQL compilation per event).
@@ -180,17 +185,39 @@ class ConsumerRunner:
         puller = Puller(self.bus.nc, stream, durable)
         await puller.start()
         self.ready.set()
+        # The batch recorded and not yet settled (acknowledged, or delivered one at a time).
+        previous: tuple[list[Msg], asyncio.Task[bool]] | None = None
         try:
             while True:
                 messages = await puller.fetch(sub.fetch or self.batch, timeout=1.0)
                 if not messages:
+                    if previous is not None:
+                        await self._settle(sub, *previous)
+                        previous = None
                     continue
-                if not (len(messages) > 1 and await self._deliver_together(sub, messages)):
-                    for msg in messages:  # stream order: an ack covers all before it
-                        await self._deliver_holding(sub, msg)
+                recording = asyncio.create_task(self._record_together(sub, messages))
+                if previous is not None:
+                    await self._settle(sub, *previous)  # while this batch is being recorded
+                previous = (messages, recording)
+                if not sub.overlap:
+                    await self._settle(sub, *previous)
+                    previous = None
         finally:
+            if previous is not None:
+                previous[1].cancel()
             with contextlib.suppress(Exception):
                 await puller.stop()
+
+    async def _settle(
+        self, sub: Subscription, messages: list[Msg], recording: asyncio.Task[bool]
+    ) -> None:
+        """Acknowledge a batch recorded whole, or deliver its events one at a time in stream
+        order (an ack covers every event before it). Batches are settled in stream order."""
+        if await recording:
+            await messages[-1].ack()  # acknowledges the batch whole
+            return
+        for msg in messages:
+            await self._deliver_holding(sub, msg)
 
     async def _through_durable(self, js: JetStreamContext, stream: str, sub: Subscription) -> str:
         """The cumulative durable, created (or updated) as it is; when new, started where
@@ -315,6 +342,17 @@ class ConsumerRunner:
     async def _deliver_together(self, sub: Subscription, messages: list[Msg]) -> bool:
         """Record the batch in one transaction, in stream order; True when it was (and every
         message is acked). False, with nothing recorded, when it has to go one at a time."""
+        if not await self._record_together(sub, messages):
+            return False
+        for msg in messages:
+            await msg.ack()
+        return True
+
+    async def _record_together(self, sub: Subscription, messages: list[Msg]) -> bool:
+        """Record the batch in one transaction, in stream order; True when it was. False,
+        with nothing recorded, when it has to go one at a time."""
+        if len(messages) < 2:
+            return False
         if any(msg.metadata and msg.metadata.num_delivered > 1 for msg in messages):
             return False  # a redelivery: something failed before, let each event meet it alone
         try:
@@ -345,11 +383,6 @@ class ConsumerRunner:
             )
             return False
         self._back(sub)
-        if sub.ack_through:
-            await messages[-1].ack()  # acknowledges the batch whole
-            return True
-        for msg in messages:
-            await msg.ack()
         return True
 
     async def _handle_together(self, sub: Subscription, events: list[Event]) -> None:
