@@ -45,6 +45,7 @@ class Consumers:
                 batch_handler=self._batch_handler(mapper),
                 fetch=self.fetch,
                 ack_through=True,
+                overlap=True,
             )
             for subject, (durable, mapper) in INCOMING.items()
         ]

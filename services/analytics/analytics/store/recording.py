@@ -184,12 +184,14 @@ class _Tally:
         self.platform[(_utc_day(at), name, reason)] += n
 
     def params(self) -> dict[str, Any]:
-        rollups = [(k, n) for k, n in self.rollups.items() if n]
+        # In key order: batches recorded at the same time lock their shared rows in the same
+        # order, so they wait for each other instead of deadlocking.
+        rollups = sorted((k, n) for k, n in self.rollups.items() if n)
         days: Counter[tuple[uuid.UUID, date, str, str]] = Counter()
         for (realtor, day, _, name, reason), n in rollups:
             days[(realtor, day, name, reason)] += n
-        summed = [(k, n) for k, n in days.items() if n]
-        platform = [(k, n) for k, n in self.platform.items() if n]
+        summed = sorted((k, n) for k, n in days.items() if n)
+        platform = sorted((k, n) for k, n in self.platform.items() if n)
         actives = sorted(self.actives)
         return {
             "r_realtor": _plain([k[0] for k, _ in rollups]), "r_day": _plain([k[1] for k, _ in rollups]),
