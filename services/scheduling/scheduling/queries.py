@@ -136,12 +136,18 @@ class TourQueries:
         return [tour_from_row(row) for row in await self._rows(query)]
 
     async def by_id(self, tour_id: uuid.UUID) -> Tour | None:
-        found = await self._tours(select(tours).where(tours.c.id == tour_id))
-        return found[0] if found else None
+        """One tour (the `tour` query, and every command's answer through the gateway)."""
+        async with self.db.driver_reads() as reads:
+            row = await reads.first(BY_ID, {"id": tour_id})
+        return None if row is None else tour_from_row(row)
 
     async def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Tour]:
-        found = await self._tours(select(tours).where(tours.c.id.in_(ids)))
-        return {tour.id: tour for tour in found}
+        """Tours by id in one statement whatever their number (Tour entities, one array)."""
+        if not ids:
+            return {}
+        async with self.db.driver_reads() as reads:
+            rows = await reads.all(BY_IDS, {"ids": list(ids)})
+        return {row.id: tour_from_row(row) for row in rows}
 
     async def by_idempotency_key(self, buyer_id: uuid.UUID, key: str) -> Tour | None:
         found = await self._tours(
@@ -326,6 +332,10 @@ def _driver_sql(statement: Select[Any]) -> str:
 
 
 NOW = bindparam("now", type_=DateTime(timezone=True))
+BY_ID = _driver_sql(select(tours).where(tours.c.id == bindparam("id", type_=UUID(as_uuid=True))))
+BY_IDS = _driver_sql(
+    select(tours).where(tours.c.id == func.any(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
+)
 
 
 def _pages(page: Callable[[TableValuedAlias], Select[Any]], *, descending: bool) -> str:
