@@ -330,12 +330,14 @@ def _collect_plain(
     out: _Entities,
 ) -> None:
     """`_collect_general` for a flat template: values read straight into the identity,
-    the representation built once per distinct entity."""
+    the representation built once per distinct entity. The located pairs are kept as
+    they are among the objects an entity fills (no new pair per object)."""
     names, keys, checked = plain
     typename = group.rep_typename
     if len(keys) == 1 and checked == (1,):  # the common `{id}`: no list, no loop
         only = keys[0]
-        for obj, where in located:
+        for found in located:
+            obj = found[0]
             rep_type = typename or obj.get("__typename")
             value = obj.get(only)
             if rep_type is None or value is None:
@@ -347,11 +349,12 @@ def _collect_plain(
             entry = out.get(identity)
             if entry is None:
                 rep = {names[0]: rep_type, names[1]: value}
-                out[identity] = (rep, [(obj, where)])
+                out[identity] = (rep, [found])
             else:
-                entry[1].append((obj, where))
+                entry[1].append(found)
         return
-    for obj, where in located:
+    for found in located:
+        obj = found[0]
         rep_type = typename or obj.get("__typename")
         if rep_type is None:
             continue
@@ -372,16 +375,17 @@ def _collect_plain(
             identity = _identity_of(names, values)
             entry = out.get(identity)
             if entry is None:
-                out[identity] = (dict(zip(names, values, strict=True)), [(obj, where)])
+                out[identity] = (dict(zip(names, values, strict=True)), [found])
             else:
-                entry[1].append((obj, where))
+                entry[1].append(found)
 
 
 def _collect_general(located: list[Found], group: Group, out: _Entities) -> None:
     typename = group.rep_typename
     flat = group.key_names
     nested = group.key_nested
-    for obj, where in located:
+    for found in located:
+        obj = found[0]
         fields = _representation(group.rep, obj)
         if fields is None:
             continue
@@ -399,9 +403,9 @@ def _collect_general(located: list[Found], group: Group, out: _Entities) -> None
         identity = _identity(rep)
         entry = out.get(identity)
         if entry is None:
-            out[identity] = (rep, [(obj, where)])
+            out[identity] = (rep, [found])
         else:
-            entry[1].append((obj, where))
+            entry[1].append(found)
 
 
 class _Batch:

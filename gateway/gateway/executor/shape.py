@@ -205,9 +205,11 @@ class Shaper:
     def _object(
         self, shape: ShapeSet, data: dict[str, Any], path: Path, runtime: Any
     ) -> dict[str, Any] | Any:
-        fields = shape.fields_for(runtime)
+        fields = shape._by_type.get(runtime)  # compiled: the lookup without a call
         if fields is None:
-            return None
+            fields = shape.fields_for(runtime)
+            if fields is None:
+                return None
         out: dict[str, Any] = {}
         for field in fields:
             key = field.key
