@@ -15,7 +15,7 @@ from servicekit.db import Database, Outgoing
 from servicekit.tables import inbox, outbox
 from servicekit.testing import DatabaseFactory
 from sqlalchemy import event, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 
 @dataclass
@@ -178,7 +178,7 @@ async def outbox_rows(db: Database) -> list[tuple[uuid.UUID, str, str, Envelope,
 async def test_the_outbox_rows_are_the_emitted_events_in_emitting_order(
     db: Database, observed: bool, count: int
 ) -> None:
-    """Written at the driver (one prepared statement with the COMMIT) or, while something
+    """Written at the driver (one prepared statement) or, while something
     listens to the engine's statements, through SQLAlchemy: the same rows either way."""
     statements: list[str] = []
 
@@ -226,7 +226,7 @@ async def test_the_outbox_rows_are_the_emitted_events_in_emitting_order(
 async def test_a_commit_that_fails_writes_no_event_and_raises_sqlalchemys_error(
     db: Database,
 ) -> None:
-    """A deferred constraint fails the COMMIT sent with the outbox insert: the error is
+    """A deferred constraint fails the COMMIT after the outbox insert: the error is
     SQLAlchemy's, the unit of work is not committed, the relay is not woken, and the pooled
     connection serves the next unit of work."""
     async with db.engine.begin() as conn:
@@ -251,3 +251,18 @@ async def test_a_commit_that_fails_writes_no_event_and_raises_sqlalchemys_error(
         await uow.commit()
     assert woken.is_set()
     assert [r[1] for r in await outbox_rows(db)] == ["demo.item.changed"]
+
+
+async def test_an_outbox_insert_that_fails_at_the_driver_raises_sqlalchemys_error(
+    db: Database,
+) -> None:
+    """The driver's error leaves as SQLAlchemy's, as from any other statement of the unit
+    of work (here: the transaction was already aborted by a statement the caller caught)."""
+    with pytest.raises(DBAPIError, match="current transaction is aborted"):
+        async with db.uow() as uow:
+            with pytest.raises(DBAPIError, match="division by zero"):
+                await uow.session.execute(text("SELECT 1 / 0"))
+            uow.emit("demo.item.changed", StringValue(value="never"), subject_id="a")
+            await uow.commit()
+    assert not uow.committed
+    assert await outbox_rows(db) == []
