@@ -166,6 +166,16 @@ def _plain(values: Iterable[uuid.UUID | datetime | date | int | None]) -> str:
     return "{" + joined + "}"
 
 
+def _texts(values: Iterable[str | None]) -> str:
+    """Text values as one array literal, each quoted (backslash and double quote escaped):
+    cheaper than psycopg's list dumper, which checks and dumps every element on its own."""
+    quoted = (
+        "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for v in values
+    )
+    return "{" + ",".join(quoted) + "}"
+
+
 def _utc_day(at: datetime) -> date:
     return at.astimezone(UTC).date()
 
@@ -195,14 +205,14 @@ class _Tally:
         actives = sorted(self.actives)
         return {
             "r_realtor": _plain([k[0] for k, _ in rollups]), "r_day": _plain([k[1] for k, _ in rollups]),
-            "r_listing": _plain([k[2] for k, _ in rollups]), "r_name": [k[3] for k, _ in rollups],
-            "r_reason": [k[4] for k, _ in rollups], "r_n": _plain([n for _, n in rollups]),
+            "r_listing": _plain([k[2] for k, _ in rollups]), "r_name": _texts([k[3] for k, _ in rollups]),
+            "r_reason": _texts([k[4] for k, _ in rollups]), "r_n": _plain([n for _, n in rollups]),
             "d_realtor": _plain([k[0] for k, _ in summed]), "d_day": _plain([k[1] for k, _ in summed]),
-            "d_name": [k[2] for k, _ in summed], "d_reason": [k[3] for k, _ in summed],
+            "d_name": _texts([k[2] for k, _ in summed]), "d_reason": _texts([k[3] for k, _ in summed]),
             "d_n": _plain([n for _, n in summed]),
-            "p_day": _plain([k[0] for k, _ in platform]), "p_name": [k[1] for k, _ in platform],
-            "p_reason": [k[2] for k, _ in platform], "p_n": _plain([n for _, n in platform]),
-            "a_day": _plain([k[0] for k in actives]), "a_role": [k[1] for k in actives],
+            "p_day": _plain([k[0] for k, _ in platform]), "p_name": _texts([k[1] for k, _ in platform]),
+            "p_reason": _texts([k[2] for k, _ in platform]), "p_n": _plain([n for _, n in platform]),
+            "a_day": _plain([k[0] for k in actives]), "a_role": _texts([k[1] for k in actives]),
             "a_user": _plain([k[2] for k in actives]),
         }  # fmt: skip
 
@@ -244,12 +254,12 @@ async def _store(uow: UnitOfWork, events: Sequence[Recorded], received_at: datet
         _ADD,
         {
             "received": received_at,
-            "id": _plain([e.id for e in events]), "name": [e.name for e in events],
-            "at": _plain([e.occurred_at for e in events]), "source": [e.source for e in events],
-            "user": _plain([e.user_id for e in events]), "anon": [e.anonymous_id for e in events],
+            "id": _plain([e.id for e in events]), "name": _texts([e.name for e in events]),
+            "at": _plain([e.occurred_at for e in events]), "source": _texts([e.source for e in events]),
+            "user": _plain([e.user_id for e in events]), "anon": _texts([e.anonymous_id for e in events]),
             "listing": _plain([e.listing_id for e in events]),
             "realtor": _plain([e.realtor_id for e in events]), "tour": _plain([e.tour_id for e in events]),
-            "props": [json.dumps(e.properties) for e in events],
+            "props": _texts([json.dumps(e.properties) for e in events]),
         },
     )  # fmt: skip
     return set(found.scalars())
@@ -269,7 +279,7 @@ async def _count_steps(
             earliest[key] = event
     keys = sorted(earliest, key=lambda k: (str(k[0]), k[1]))
     rows = await uow.session.execute(
-        _PRIOR_STEPS, {"tour": _plain([k[0] for k in keys]), "name": [k[1] for k in keys]}
+        _PRIOR_STEPS, {"tour": _plain([k[0] for k in keys]), "name": _texts([k[1] for k in keys])}
     )
     prior = {
         (r.tour_id, r.name): _Step(r.occurred_at, r.day, r.realtor_id, r.listing_id, r.reason)
@@ -287,11 +297,11 @@ async def _count_steps(
     written = await uow.session.execute(
         _KEEP_STEPS,
         {
-            "tour": _plain([k[0] for k, _, _ in kept]), "name": [k[1] for k, _, _ in kept],
+            "tour": _plain([k[0] for k, _, _ in kept]), "name": _texts([k[1] for k, _, _ in kept]),
             "at": _plain([e.occurred_at for _, e, _ in kept]), "day": _plain([d for _, _, d in kept]),
             "realtor": _plain([e.realtor_id for _, e, _ in kept]),
             "listing": _plain([e.listing_id for _, e, _ in kept]),
-            "reason": [e.reason for _, e, _ in kept],
+            "reason": _texts([e.reason for _, e, _ in kept]),
         },
     )  # fmt: skip
     inserted = {(r.tour_id, r.name): bool(r.inserted) for r in written}
@@ -365,7 +375,7 @@ async def record_all(
         _COUNT,
         tally.params()
         | {
-            "q_destination": [d for d, _ in queued],
+            "q_destination": _texts([d for d, _ in queued]),
             "q_event": _plain([i for _, i in queued]),
             "q_due": _plain([received_at] * len(queued)),
         },
