@@ -8,6 +8,13 @@ publish fails keeps its remaining events for the next round. The relay is woken 
 `idle_interval`. While NATS is down the relay waits and retries with backoff; rows stay in
 the outbox until JetStream acknowledges them. Re-publishing after a crash is harmless: the
 event id is the `Nats-Msg-Id`.
+
+While it leads, the relay reads and marks rows on a connection of its own, in autocommit with
+prepared statements: a round is two round trips to PostgreSQL (read, mark) and no SQLAlchemy
+session. Without row locks: the advisory lock already makes it the only relay, and a relay
+that lost the lock while publishing only sends copies that JetStream drops by their id, each
+entity's events still in order (every relay sends an entity's next event after the ack of
+the one before).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from sqlalchemy.ext.asyncio import AsyncConnection
+from psycopg.rows import namedtuple_row
 
 from servicekit.bus.connection import Bus
 from servicekit.db import Database, libpq_url
@@ -35,11 +42,12 @@ log = logging.getLogger(__name__)
 # trickle of commits a round carries a few events, so its fixed cost is what counts).
 _UNPUBLISHED = (
     "SELECT id, subject, subject_id, envelope, traceparent FROM outbox "
-    "WHERE published_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED"
+    "WHERE published_at IS NULL ORDER BY seq LIMIT %s"
 )
 # The mark needs no WAL flush of its own: lost in a database crash, it only makes the rows
 # go out again, and JetStream drops those as duplicates of their `Nats-Msg-Id`. The setting
-# rides in the statement (a one-row CTE, evaluated once): no round trip of its own.
+# rides in the statement (a one-row CTE, evaluated once; local to the statement's implicit
+# transaction in autocommit): no round trip of its own.
 _MARK_PUBLISHED = (
     "WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)) "
     "UPDATE outbox SET published_at = now() FROM unflushed WHERE outbox.id = ANY(%s)"
@@ -64,27 +72,35 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.published = 0
         self._lock_key = zlib.crc32(f"outbox-relay:{db.source}".encode())
+        self._rows: psycopg.AsyncConnection[Any] | None = None
+        """The leading relay's own connection for reading and marking rows."""
 
     async def run(self) -> None:
         """Relay forever (cancel to stop). Waits to become the leader first."""
         wakeup = self.db.outbox_wakeup
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    libpq_url(self.db.url),
-                    autocommit=True,
-                    application_name=f"{self.db.source} outbox relay pid={os.getpid()}",
-                ) as listener:
+                async with await self._connect("outbox relay") as listener:
                     await self._become_leader(listener)
                     await listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
-                    wakeup.relaying_here = True
-                    try:
-                        await self._relay_while_leader(listener)
-                    finally:
-                        wakeup.relaying_here = False
+                    async with await self._connect("outbox relay rows") as rows:
+                        self._rows = rows
+                        wakeup.relaying_here = True
+                        try:
+                            await self._relay_while_leader(listener)
+                        finally:
+                            wakeup.relaying_here = False
+                            self._rows = None
             except (psycopg.OperationalError, OSError) as exc:
                 log.warning("outbox relay lost its database connection: %s", exc)
                 await asyncio.sleep(1.0)
+
+    async def _connect(self, role: str) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            libpq_url(self.db.url),
+            autocommit=True,
+            application_name=f"{self.db.source} {role} pid={os.getpid()}",
+        )
 
     async def _become_leader(self, conn: psycopg.AsyncConnection[Any]) -> None:
         while True:
@@ -133,23 +149,34 @@ class OutboxRelay:
                     await asyncio.wait_for(woken.wait(), self.idle_interval)
 
     async def relay_once(self) -> tuple[int, int]:
-        """Publish one batch; returns (published, failed)."""
+        """Publish one batch; returns (published, failed). Outside `run` (a leader's own
+        connection) it borrows a pooled connection, in autocommit the same way."""
         await self.bus.connect()
-        async with self.db.uow() as uow:
-            connection = await uow.session.connection()
-            rows = (await connection.exec_driver_sql(_UNPUBLISHED, (self.batch_size,))).all()
-            if not rows:
-                return 0, 0
-            done, failed = await self._publish(rows)
-            if done:
-                await self._mark_published(connection, done)
-            await uow.commit()
+        if self._rows is not None:
+            return await self._relay_on(self._rows)
+        async with self.db.reads() as pooled:
+            raw = await pooled.get_raw_connection()
+            driver = raw.driver_connection
+            assert isinstance(driver, psycopg.AsyncConnection)
+            return await self._relay_on(driver)
+
+    async def _relay_on(self, conn: psycopg.AsyncConnection[Any]) -> tuple[int, int]:
+        cursor = conn.cursor(row_factory=namedtuple_row)
+        await cursor.execute(_UNPUBLISHED, (self.batch_size,), prepare=True)
+        rows = await cursor.fetchall()
+        if not rows:
+            return 0, 0
+        done, failed = await self._publish(rows)
+        if done:
+            await self._mark_published(conn, done)
         self.published += len(done)
         return len(done), failed
 
-    async def _mark_published(self, connection: AsyncConnection, done: list[uuid.UUID]) -> None:
+    async def _mark_published(
+        self, conn: psycopg.AsyncConnection[Any], done: list[uuid.UUID]
+    ) -> None:
         """Mark the acknowledged rows, committed without waiting for the WAL flush."""
-        await connection.exec_driver_sql(_MARK_PUBLISHED, (done,))
+        await conn.execute(_MARK_PUBLISHED, (done,), prepare=True)
 
     async def _publish(self, rows: Sequence[Any]) -> tuple[list[uuid.UUID], int]:
         by_entity: dict[tuple[str, str], list[Any]] = defaultdict(list)
