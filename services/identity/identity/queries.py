@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from servicekit.db import Database
+from servicekit.reads import fetch, fetch_first
 from servicekit.vocabulary import BadUserInput, Role
 from sqlalchemy import Select, and_, bindparam, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -75,16 +76,14 @@ class IdentityQueries:
         self.db = db
 
     async def user(self, user_id: uuid.UUID) -> User | None:
-        async with self.db.driver_reads() as reads:  # autocommit, prepared on the server
-            row = await reads.first(USER_BY_ID, {"key": user_id})
+        row = await fetch_first(self.db, USER_BY_ID, {"key": user_id})
         return user_from_row(row) if row else None
 
     async def users_by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
         """One query for any number of ids (reference resolution, gRPC batch)."""
         if not ids:
             return {}
-        async with self.db.driver_reads() as reads:
-            rows = await reads.all(USERS_BY_IDS, {"keys": list(set(ids))})
+        rows = await fetch(self.db, USERS_BY_IDS, {"keys": list(set(ids))}, named=True)
         return {row.id: user_from_row(row) for row in rows}
 
     async def search_users(

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from servicekit.db import Database
+from servicekit.reads import fetch, fetch_first
 from servicekit.vocabulary import BadUserInput
 from sqlalchemy import (
     ColumnElement,
@@ -137,16 +138,14 @@ class TourQueries:
 
     async def by_id(self, tour_id: uuid.UUID) -> Tour | None:
         """One tour (the `tour` query, and every command's answer through the gateway)."""
-        async with self.db.driver_reads() as reads:
-            row = await reads.first(BY_ID, {"id": tour_id})
+        row = await fetch_first(self.db, BY_ID, {"id": tour_id})
         return None if row is None else tour_from_row(row)
 
     async def by_ids(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Tour]:
         """Tours by id in one statement whatever their number (Tour entities, one array)."""
         if not ids:
             return {}
-        async with self.db.driver_reads() as reads:
-            rows = await reads.all(BY_IDS, {"ids": list(ids)})
+        rows = await fetch(self.db, BY_IDS, {"ids": list(ids)}, named=True)
         return {row.id: tour_from_row(row) for row in rows}
 
     async def by_idempotency_key(self, buyer_id: uuid.UUID, key: str) -> Tour | None:
@@ -183,10 +182,9 @@ class TourQueries:
     ) -> tuple[Availability | None, list[tuple[datetime, datetime]]]:
         """The realtor's availability and the blocked ranges of their live tours that touch
         [start, end), in one round trip (what `availableSlots` needs of the database)."""
-        async with self.db.driver_reads() as reads:
-            row = await reads.first(
-                BOOKING_RULES, {"realtor": realtor_id, "start": start, "end": end}
-            )
+        row = await fetch_first(
+            self.db, BOOKING_RULES, {"realtor": realtor_id, "start": start, "end": end}
+        )
         if row is None:
             return None, []
         busy = list(zip(row.busy_starts or [], row.busy_untils or [], strict=True))
@@ -223,8 +221,7 @@ class TourQueries:
         if not wanted:
             return []
         found: list[list[Client]] = [[] for _ in wanted]
-        async with self.db.driver_reads() as reads:
-            rows = await reads.all(CLIENTS, _request_values(wanted, AFTER_LAST))
+        rows = await fetch(self.db, CLIENTS, _request_values(wanted, AFTER_LAST), named=True)
         for row in rows:
             found[row.ordinal - 1].append(Client(row.buyer_id, row.last))
         return found
@@ -240,8 +237,7 @@ class TourQueries:
         if now is not None:
             values["now"] = now
         found: list[list[Tour]] = [[] for _ in wanted]
-        async with self.db.driver_reads() as reads:
-            rows = await reads.all(statement, values)
+        rows = await fetch(self.db, statement, values, named=True)
         for row in rows:
             found[row.ordinal - 1].append(tour_from_row(row))
         return found
