@@ -70,11 +70,11 @@ def federated_engine_factory(
 
     async def build(sdl: str) -> Built:
         from gateway.engine import FederatedEngine
+        from gateway.multiplex import MultiplexingTransport
         from gateway.supergraph import Supergraph
-        from gateway.transport import HttpTransport
 
         supergraph = await asyncio.to_thread(Supergraph.parse, sdl)
-        transport = HttpTransport(
+        transport = MultiplexingTransport(
             supergraph.subgraph_urls,
             timeout=settings.fetch_timeout,
             max_connections=settings.max_connections,
