@@ -20,6 +20,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from servicekit.db import Database, UnitOfWork
+from servicekit.reads import fetch_first
 from servicekit.tables import inbox
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -222,10 +223,9 @@ class DeviceInCall:
 async def device_in_call(db: Database, tour_id: uuid.UUID, key: str) -> DeviceInCall | None:
     """The device's attendee in the tour's live call, read without a transaction or a lock
     (a join that then finds it gone takes the locked path); None when there is none."""
-    async with db.driver_reads() as reads:
-        row = await reads.first(
-            DEVICE_IN_CALL, {"tour": tour_id, "key": key, "live": MeetingState.LIVE.value}
-        )
+    row = await fetch_first(
+        db, DEVICE_IN_CALL, {"tour": tour_id, "key": key, "live": MeetingState.LIVE.value}
+    )
     if row is None or row.meeting is None:
         return None
     return DeviceInCall(
