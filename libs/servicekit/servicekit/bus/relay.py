@@ -10,8 +10,9 @@ the outbox until JetStream acknowledges them. Re-publishing after a crash is har
 event id is the `Nats-Msg-Id`.
 
 While it leads, the relay reads and marks rows on a connection of its own, in autocommit with
-prepared statements: a round is two round trips to PostgreSQL (read, mark) and no SQLAlchemy
-session. Without row locks: the advisory lock already makes it the only relay, and a relay
+prepared statements: one round trip to PostgreSQL between two rounds (a round's rows are
+marked by the statement that reads the next round's) and no SQLAlchemy session. Without row
+locks: the advisory lock already makes it the only relay, and a relay
 that lost the lock while publishing only sends copies that JetStream drops by their id, each
 entity's events still in order (every relay sends an entity's next event after the ack of
 the one before).
@@ -53,6 +54,16 @@ _MARK_PUBLISHED = (
     "UPDATE outbox SET published_at = now() FROM unflushed WHERE outbox.id = ANY(%s)"
 )
 """One statement per batch, its ids one array parameter (not a thousand bound values)."""
+# A leading relay marks a round's rows in the statement that reads the next round's: one
+# round trip between two rounds, not two. The read sees the snapshot from before the update,
+# so it leaves out the rows being marked.
+_MARK_AND_READ_NEXT = (
+    "WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)), "
+    "marked AS (UPDATE outbox SET published_at = now() FROM unflushed "
+    "WHERE outbox.id = ANY(%s)) "
+    "SELECT id, subject, subject_id, envelope, traceparent FROM outbox "
+    "WHERE published_at IS NULL AND id <> ALL(%s) ORDER BY seq LIMIT %s"
+)
 
 
 class OutboxRelay:
@@ -132,25 +143,40 @@ class OutboxRelay:
             woken.set()
 
     async def _relay_when_woken(self, woken: asyncio.Event) -> None:
+        conn = self._rows
+        assert conn is not None, "relaying only while leading, on the leader's connection"
+        await self.bus.connect()
         backoff = 0.1
-        while True:
-            woken.clear()  # before reading: a commit from now on wakes the next round
-            sent, failed = await self.relay_once()
-            if failed:
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-                continue
-            backoff = 0.1
-            if sent >= self.batch_size:
-                continue
-            if sent == 0:
-                # Also a poll: rows written by a process whose NOTIFY was lost still go out.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self.idle_interval)
+        unmarked: list[uuid.UUID] = []  # published, marked by the next round's statement
+        try:
+            while True:
+                woken.clear()  # before reading: a commit from now on wakes the next round
+                marking, unmarked = unmarked, []
+                rows = await self._read(conn, _MARK_AND_READ_NEXT, (marking, marking))
+                unmarked, failed = await self._publish(rows) if rows else ([], 0)
+                self.published += len(unmarked)
+                if failed:
+                    marking, unmarked = unmarked, []
+                    if marking:
+                        await self._mark_published(conn, marking)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.max_backoff)
+                    continue
+                backoff = 0.1
+                if not rows:
+                    # Also a poll: rows written by a process whose NOTIFY was lost still go out.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), self.idle_interval)
+        finally:
+            if unmarked and not conn.closed:
+                # Stopping between two rounds: best effort, a row left unmarked only goes out
+                # again (and JetStream drops the copy).
+                with contextlib.suppress(psycopg.Error):
+                    await self._mark_published(conn, unmarked)
 
     async def relay_once(self) -> tuple[int, int]:
-        """Publish one batch; returns (published, failed). Outside `run` (a leader's own
-        connection) it borrows a pooled connection, in autocommit the same way."""
+        """Publish one batch and mark it; returns (published, failed). Outside `run` (a
+        leader's own connection) it borrows a pooled connection, in autocommit the same way."""
         await self.bus.connect()
         if self._rows is not None:
             return await self._relay_on(self._rows)
@@ -161,9 +187,7 @@ class OutboxRelay:
             return await self._relay_on(driver)
 
     async def _relay_on(self, conn: psycopg.AsyncConnection[Any]) -> tuple[int, int]:
-        cursor = conn.cursor(row_factory=namedtuple_row)
-        await cursor.execute(_UNPUBLISHED, (self.batch_size,), prepare=True)
-        rows = await cursor.fetchall()
+        rows = await self._read(conn, _UNPUBLISHED, ())
         if not rows:
             return 0, 0
         done, failed = await self._publish(rows)
@@ -171,6 +195,14 @@ class OutboxRelay:
             await self._mark_published(conn, done)
         self.published += len(done)
         return len(done), failed
+
+    async def _read(
+        self, conn: psycopg.AsyncConnection[Any], statement: str, values: tuple[Any, ...]
+    ) -> list[Any]:
+        """The next batch of unpublished rows, oldest first."""
+        cursor = conn.cursor(row_factory=namedtuple_row)
+        await cursor.execute(statement, (*values, self.batch_size), prepare=True)
+        return await cursor.fetchall()
 
     async def _mark_published(
         self, conn: psycopg.AsyncConnection[Any], done: list[uuid.UUID]
