@@ -1,6 +1,8 @@
 """A producing service: commits events at a fixed rate and runs its own outbox relay.
 
-Usage: python outbox_producer.py DATABASE_URL NATS_URL NAMESPACE SUBJECT RATE TOTAL WARMUP
+Usage: python outbox_producer.py DATABASE_URL NATS_URL NAMESPACE SUBJECT RATE TOTAL WARMUP RELAY
+RELAY is `here` (the relay runs in this process, as a service's leading process runs it) or
+`apart` (another process relays: `outbox_relay.py`; this one only commits).
 First WARMUP events at the same rate warm the process up (connections, prepared statements,
 the stream): their payload is the stamp negated, so whoever measures skips them. Then TOTAL
 measured events. Prints the commit rate achieved, the CPU this process spent per measured
@@ -19,15 +21,38 @@ import uvloop
 from google.protobuf.wrappers_pb2 import Int64Value
 from servicekit.bus import Bus, OutboxRelay
 from servicekit.db import Database
+from servicekit.tables import outbox
+from sqlalchemy import func, select
 
 
 async def produce(
-    url: str, nats_url: str, namespace: str, subject: str, rate: int, total: int, warmup: int
+    url: str,
+    nats_url: str,
+    namespace: str,
+    subject: str,
+    rate: int,
+    total: int,
+    warmup: int,
+    relay_here: bool,
 ) -> tuple[float, float, float, float]:
     db = Database(url, source="bench", pool_size=20)
     bus = Bus(nats_url, namespace=namespace)
     relay = OutboxRelay(db, bus)
-    relaying = asyncio.create_task(relay.run())
+    relaying = asyncio.create_task(relay.run()) if relay_here else None
+
+    async def relayed(count: int) -> None:
+        """Until `count` events went out, by this process's relay or the other one."""
+        while True:
+            if relaying is not None:
+                if relay.published >= count:
+                    return
+            else:
+                async with db.reads() as conn:
+                    waiting = select(func.count()).where(outbox.c.published_at.is_(None))
+                    if (await conn.execute(waiting)).scalar_one() == 0:
+                        return
+            await asyncio.sleep(0.01)
+
     slots = asyncio.Semaphore(20)
     commit_ms: list[float] = []
 
@@ -56,14 +81,13 @@ async def produce(
         return count / (time.perf_counter() - started)
 
     await offer(warmup, measured=False)
-    while relay.published < warmup:
-        await asyncio.sleep(0.01)
+    await relayed(warmup)
     cpu_started = time.process_time()
     achieved = await offer(total, measured=True)
-    while relay.published < warmup + total:
-        await asyncio.sleep(0.01)
-    relaying.cancel()
-    await asyncio.gather(relaying, return_exceptions=True)
+    await relayed(warmup + total)
+    if relaying is not None:
+        relaying.cancel()
+        await asyncio.gather(relaying, return_exceptions=True)
     await bus.close()
     cpu_ms = (time.process_time() - cpu_started) * 1000 / total
     await db.dispose()
@@ -72,9 +96,11 @@ async def produce(
 
 
 if __name__ == "__main__":
-    url, nats_url, namespace, subject, rate, total, warmup = sys.argv[1:8]
+    url, nats_url, namespace, subject, rate, total, warmup, where = sys.argv[1:9]
     # On uvloop, as every service process runs (servicekit.runtime).
     figures = uvloop.run(
-        produce(url, nats_url, namespace, subject, int(rate), int(total), int(warmup))
+        produce(
+            url, nats_url, namespace, subject, int(rate), int(total), int(warmup), where == "here"
+        )
     )
     print(*figures)
