@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Hashable, Mapping
 from typing import Any
 
 import aiohttp
@@ -357,7 +357,16 @@ class MultiplexedSubscriptions:
 
 
 class MultiplexingTransport(HttpTransport):
-    """`HttpTransport` whose subscriptions share upstream sockets (`MultiplexedSubscriptions`)."""
+    """`HttpTransport` whose subscriptions share upstream sockets (`MultiplexedSubscriptions`).
+
+    The fetches that complete a subscription's events are shared too: one change reaches
+    every subscription following it at the same moment, and each event's execution then
+    asks the same `_entities` of the same subgraph. Identical idempotent fetches made for
+    subscription events while one is in flight — same subgraph, document, variables and
+    forwarded headers (the request's own id and trace context aside, as for coalesced
+    queries) — ride that one request, and each gets its own copy of the answer. Queries
+    and mutations never share here (queries coalesce at the edge, `gateway.coalescing`).
+    """
 
     def __init__(
         self,
@@ -376,12 +385,71 @@ class MultiplexingTransport(HttpTransport):
         self.subscriptions = MultiplexedSubscriptions(
             urls, timeout=timeout, max_message_bytes=max_response_bytes
         )
+        # The contexts of running subscriptions (by identity: each stays alive while its
+        # subscription runs), and the shared fetches in flight.
+        self._live: dict[int, int] = {}
+        self._flights: dict[Hashable, asyncio.Future[bytes]] = {}
+        self.shared_fetches = 0
 
     def subscribe(
         self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
     ) -> AsyncIterator[JSON]:
         """Subscribe over a socket shared with the caller's other operations on `subgraph`."""
-        return self.subscriptions.subscribe(subgraph, query, variables, ctx)
+        return self._following(ctx, self.subscriptions.subscribe(subgraph, query, variables, ctx))
+
+    async def _following(
+        self, ctx: RequestContext, events: AsyncIterator[JSON]
+    ) -> AsyncIterator[JSON]:
+        key = id(ctx)
+        self._live[key] = self._live.get(key, 0) + 1
+        try:
+            async for event in events:
+                yield event
+        finally:
+            held = self._live.pop(key) - 1
+            if held:
+                self._live[key] = held
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def fetch(
+        self,
+        subgraph: str,
+        query: str,
+        variables: Mapping[str, Any] | None,
+        ctx: RequestContext,
+        *,
+        idempotent: bool = False,
+    ) -> JSON:
+        """A fetch; one for a subscription's event shares an identical one in flight."""
+        if not idempotent or id(ctx) not in self._live:
+            return await super().fetch(subgraph, query, variables, ctx, idempotent=idempotent)
+        try:
+            encoded = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b""
+        except TypeError:
+            return await super().fetch(subgraph, query, variables, ctx, idempotent=idempotent)
+        headers = tuple(
+            sorted(
+                (name, value) for name, value in ctx.headers.items() if name not in IDENTITY_HEADERS
+            )
+        )
+        key = (subgraph, query, encoded, headers)
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._encoded(subgraph, query, variables, ctx))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+        else:
+            self.shared_fetches += 1
+        answer: JSON = orjson.loads(await asyncio.shield(flight))  # a copy of its own
+        return answer
+
+    async def _encoded(
+        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
+    ) -> bytes:
+        """The answer as JSON bytes: each sharer decodes its own (executions merge into it)."""
+        return orjson.dumps(await super().fetch(subgraph, query, variables, ctx, idempotent=True))
 
     async def close(self) -> None:
         """Close the upstream subscription sockets and the pooled connections."""

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from gateway.multiplex import MultiplexedSubscriptions
+from gateway.multiplex import MultiplexedSubscriptions, MultiplexingTransport
 from gateway.types import JSON, RequestContext
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .test_integration import serve
@@ -42,6 +44,8 @@ class Subgraph:
     sockets: list[Upstream] = field(default_factory=list)
     refuse: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    fetched: list[dict[str, str]] = field(default_factory=list)  # each POST's headers
+    answer: asyncio.Event = field(default_factory=asyncio.Event)  # POSTs wait for it
 
     def touch(self) -> None:
         self.changed.set()
@@ -81,7 +85,14 @@ def subgraph_app(state: Subgraph) -> Starlette:
             upstream.closed = True
             state.touch()
 
-    return Starlette(routes=[WebSocketRoute("/live", ws)])
+    async def http(request: Request) -> JSONResponse:
+        state.fetched.append(dict(request.headers))
+        state.touch()
+        await state.answer.wait()
+        body = await request.json()
+        return JSONResponse({"data": {"_entities": body["variables"]["representations"]}})
+
+    return Starlette(routes=[Route("/live", http, methods=["POST"]), WebSocketRoute("/live", ws)])
 
 
 @pytest.fixture
@@ -312,6 +323,45 @@ async def test_an_operation_that_falls_behind_is_stopped_alone(subgraph: Subgrap
         await quick.aclose()
     finally:
         await client.close()
+
+
+ENTITIES = (
+    "query($representations: [_Any!]!) { _entities(representations: $representations) { id } }"
+)
+
+
+async def test_fetches_for_subscription_events_share_one_request(subgraph: Subgraph) -> None:
+    transport = MultiplexingTransport({"live": subgraph.url}, timeout=5)
+    ada, alan, query_caller = caller("ada"), caller("alan"), caller("ada")
+    streams = [transport.subscribe("live", QUERY, None, ctx) for ctx in (ada, alan)]
+    waiting = [asyncio.ensure_future(first(s)) for s in streams]
+    try:
+        await subgraph.until(lambda: sum(len(u.subscribed) for u in subgraph.sockets) == 2)
+        reps = {"representations": [{"__typename": "Item", "id": "1"}]}
+
+        def fetch(ctx: RequestContext, idempotent: bool = True) -> asyncio.Future[JSON]:
+            return asyncio.ensure_future(
+                transport.fetch("live", ENTITIES, reps, ctx, idempotent=idempotent)
+            )
+
+        # three events of ada's subscription (another socket's copy of the context too),
+        # one of alan's, a query and a mutation of ada's
+        fetches = [fetch(ada), fetch(ada), fetch(ada), fetch(alan), fetch(query_caller)]
+        fetches.append(fetch(ada, idempotent=False))
+        await subgraph.until(lambda: len(subgraph.fetched) == 4)
+        subgraph.answer.set()
+        answers = await asyncio.gather(*fetches)
+        expected = {"data": {"_entities": reps["representations"]}}
+        assert answers == [expected] * 6
+        assert answers[0] is not answers[1]  # each execution merges into its own copy
+        assert transport.shared_fetches == 2
+        authorizations = sorted(h["authorization"] for h in subgraph.fetched)
+        assert authorizations == ["Bearer ada", "Bearer ada", "Bearer ada", "Bearer alan"]
+    finally:
+        await cancel(waiting)
+        await transport.close()
+    # the subscriptions ended with their consumers: no socket is left open
+    assert transport.subscriptions.connections == 0
 
 
 async def cancel(tasks: list[asyncio.Future[Any]]) -> None:
