@@ -252,17 +252,43 @@ def _entity_representation(group: Group, obj: dict[str, Any]) -> dict[str, Any] 
 _Entities = dict[Any, tuple[dict[str, Any], list[Found]]]
 
 
+_Paths = dict[tuple[PathSeg, ...], list[Found]]
+
+
 class _WaveMemo:
     """What the groups of one wave share while nothing merges: located objects per path
     (`_find`), and the distinct entities per path and representation template, since
     groups bound for several subgraphs (a product's inventory and its reviews) often
-    need the same representations of the same objects."""
+    need the same representations of the same objects.
+
+    The located objects outlive the wave (`paths`, one per step): a merge changes what
+    lies *below* the objects it fills, and only through the fields it sets, so after a
+    wave `forget` drops the paths that go on from a filled position through one of those
+    fields (or through a type condition), and the rest are still true. The next wave,
+    often at the same positions (inventory's `shippingEstimate` once products answered
+    `price` and `weight`), walks no prefix twice."""
 
     __slots__ = ("entities", "paths")
 
-    def __init__(self) -> None:
-        self.paths: dict[tuple[PathSeg, ...], list[Found]] = {}
+    def __init__(self, paths: _Paths) -> None:
+        self.paths = paths
         self.entities: dict[tuple[Any, ...], _Entities] = {}
+
+
+def _forget(paths: _Paths, filled: tuple[PathSeg, ...], fields: set[str]) -> None:
+    """Drop the located objects a merge of `fields` into the objects at `filled` may
+    have changed: every path going on from there through one of them or a type
+    condition (a merged `__typename` changes which objects it keeps)."""
+    size = len(filled)
+    stale = [
+        path
+        for path in paths
+        if len(path) > size
+        and path[:size] == filled
+        and (not isinstance(path[size], str) or path[size] in fields)
+    ]
+    for path in stale:
+        del paths[path]
 
 
 def _entities_at(data: dict[str, Any], group: Group, memo: _WaveMemo) -> _Entities:
@@ -420,7 +446,7 @@ class _Batch:
     the representations' identities (`_identity_of`), in the order of `reps`.
     """
 
-    __slots__ = ("group", "identities", "key", "owners", "reps", "seen")
+    __slots__ = ("filled", "group", "identities", "key", "merged", "owners", "reps", "seen")
 
     def __init__(self, group: Group, key: _BatchKey) -> None:
         self.group = group
@@ -429,6 +455,9 @@ class _Batch:
         self.owners: list[list[Found]] = []
         self.identities: list[Any] = []
         self.seen: dict[Any, int] = {}
+        # Where its objects are (its groups' paths), and every field merged into them.
+        self.filled: list[tuple[PathSeg, ...]] = []
+        self.merged: set[str] = set()
 
     def reuse(self, known: dict[Any, dict[str, Any]]) -> None:
         """Merge the answers already known for some representations into their objects,
@@ -443,6 +472,7 @@ class _Batch:
                 owners.append(located)
                 identities.append(identity)
                 continue
+            self.merged.update(answer)
             for obj, _ in located:
                 merge_into(obj, answer)
         self.reps, self.owners, self.identities = reps, owners, identities
@@ -529,8 +559,9 @@ class Execution:
         await self.run_waves(step)
 
     async def run_waves(self, step: Step) -> None:
+        paths: _Paths = {}  # located objects, kept from wave to wave (see `_WaveMemo`)
         for wave in step.waves:
-            await self._wave(wave)
+            await self._wave(wave, paths)
 
     def variables_for(self, names: tuple[str, ...]) -> dict[str, Any]:
         variables = self.variables
@@ -600,10 +631,10 @@ class Execution:
                 path = [group.root_keys[0]]
             self.errors.append(_client_error(error, path))
 
-    async def _wave(self, groups: list[Group]) -> None:
+    async def _wave(self, groups: list[Group], paths: _Paths) -> None:
         shared: dict[tuple[str, str, str], _Batch] = {}
         contextual: list[Group] | None = None
-        memo = _WaveMemo()
+        memo = _WaveMemo(paths)
         for group in groups:
             if group.contexts:  # `@fromContext` arguments: fetched apart, see `_contextual`
                 contextual = [*(contextual or ()), group]
@@ -612,6 +643,7 @@ class Execution:
             batch = shared.get(key)
             if batch is None:
                 batch = shared[key] = _Batch(group, key)
+            batch.filled.append(group.path)
             self._collect(group, batch, memo)
         known = self.known
         by_graph: dict[str, list[_Batch]] = {}
@@ -622,15 +654,24 @@ class Execution:
                     batch.reuse(answers)
             if batch.reps:
                 by_graph.setdefault(batch.group.graph, []).append(batch)
-        if contextual is not None:
-            fetches = [self._entities(g, b) for g, b in by_graph.items()]
-            fetches += [self._contextual(group) for group in contextual]
-            await _together(fetches)
-        elif len(by_graph) == 1:
-            for graph, batches in by_graph.items():
-                await self._entities(graph, batches)
-        elif by_graph:
-            await _together([self._entities(g, b) for g, b in by_graph.items()])
+        try:
+            if contextual is not None:
+                fetches = [self._entities(g, b) for g, b in by_graph.items()]
+                fetches += [self._contextual(group) for group in contextual]
+                await _together(fetches)
+            elif len(by_graph) == 1:
+                for graph, batches in by_graph.items():
+                    await self._entities(graph, batches)
+            elif by_graph:
+                await _together([self._entities(g, b) for g, b in by_graph.items()])
+        finally:
+            if contextual is not None:
+                paths.clear()  # context groups merge on paths of their own
+            else:
+                for batch in shared.values():
+                    if batch.merged:
+                        for filled in batch.filled:
+                            _forget(paths, filled, batch.merged)
 
     def _collect(self, group: Group, batch: _Batch, memo: _WaveMemo) -> None:
         """Add the group's distinct representations, and the objects each fills, to `batch`."""
@@ -709,8 +750,11 @@ class Execution:
                 results = data.get(alias)
                 if isinstance(results, list):
                     owners: Sequence[Sequence[tuple[dict[str, Any], Any]]] = batch.owners
+                    merged = batch.merged if isinstance(batch, _Batch) else None
                     for result, located in zip(results, owners, strict=False):
                         if isinstance(result, dict):
+                            if merged is not None:
+                                merged.update(result)
                             for obj, _ in located:
                                 merge_into(obj, result)
         errors = response.get("errors") or ()

@@ -133,3 +133,26 @@ async def test_a_fetch_that_reported_errors_is_not_reused(kit: Any) -> None:
     assert result["data"]["homes"][1]["agent"]["name"] is None
     assert _asked(people) == [["a1", "a2"], ["a1", "a3"]]
     assert [error["path"] for error in result["errors"]] == [["homes", 1, "agent", "name"]]
+
+
+def test_a_merge_forgets_the_positions_below_the_fields_it_set() -> None:
+    from gateway.executor.run import _forget
+
+    typed = frozenset(("Agent",))
+    paths: dict[Any, Any] = {
+        (): [],
+        ("homes",): [],
+        ("homes", "agent"): [],
+        ("homes", "agent", "office"): [],
+        ("homes", "agent", "office", "manager"): [],
+        ("homes", "agent", "badge"): [],
+        ("homes", typed): [],
+        ("homes", "listing"): [],
+        ("offices",): [],
+    }
+    _forget(paths, ("homes",), {"__typename", "agent"})
+    # What lies below `homes` through `agent` or a type condition may have changed; the
+    # objects at `homes` themselves, above it, beside it and through other fields have not.
+    assert sorted(paths, key=str) == sorted(
+        [(), ("homes",), ("homes", "listing"), ("offices",)], key=str
+    )
