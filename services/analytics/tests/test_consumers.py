@@ -8,6 +8,8 @@ from typing import Any
 
 from analytics.domain import registration_id
 from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from realty.events.v1.envelope_pb2 import Envelope
 from realty.identity.v1 import identity_pb2
 from realty.listings.v1 import listings_pb2
 from realty.media.v1 import media_pb2
@@ -242,3 +244,65 @@ async def test_a_batch_with_duplicates_inside_and_across_batches_counts_each_onc
         (before, "realtor", realtor), (day, "realtor", realtor),
         (before, "buyer", buyer), (day, "buyer", buyer),
     }  # fmt: skip
+
+
+async def test_a_batch_with_an_undecodable_event_keeps_the_others_and_dead_letters_it(
+    stack: Any,
+) -> None:
+    """The batch fails whole, is delivered again one event at a time: the events before and
+    after the broken one are recorded, it alone is dead-lettered, and nothing stays pending
+    (one cumulative ack covers what came before)."""
+    tour, buyer, realtor, listing = (uuid.uuid4() for _ in range(4))
+    before = await stack.publish(
+        "scheduling.tour.requested", tour_message(tour, buyer, realtor, listing)
+    )
+    broken = Envelope(
+        id=str(uuid.uuid4()),
+        type="realty.scheduling.v1.TourChanged",
+        subject="scheduling.tour.confirmed",
+        subject_id=str(tour),
+        source="test",
+        payload=b"\x0a\xff\x01",
+    )  # a field longer than the message: undecodable
+    broken.time.FromDatetime(NOW)
+    await stack.bus.publish("scheduling.tour.confirmed", broken.SerializeToString(),
+                            msg_id=f"{broken.id}-1")  # fmt: skip
+    after = await stack.publish(
+        "scheduling.tour.started", tour_message(tour, buyer, realtor, listing)
+    )
+    stack.start_consumers()
+    await stack.consumed()
+    stored = await stack.rows("SELECT id FROM events WHERE tour_id = :t", t=tour)
+    assert {r.id for r in stored} == {before, after}
+    js = await stack.bus.jetstream()
+    dead = await js.get_last_msg(await stack.bus.ensure_dlq_stream(),
+                                 stack.bus.dlq_subject("analytics", "tours"))  # fmt: skip
+    assert Envelope.FromString(dead.data).id == broken.id
+
+
+async def test_the_cumulative_durable_takes_over_at_the_explicit_ones_ack_floor(
+    stack: Any,
+) -> None:
+    """A durable of the explicit kind acknowledged the first two events (recorded before the
+    change, say): its successor starts after them, records the third, and the old one is
+    gone, so nothing is lost and nothing replayed."""
+    tour, buyer, realtor, listing = (uuid.uuid4() for _ in range(4))
+    verbs = ("requested", "confirmed", "started")
+    ids = [await stack.publish(f"scheduling.tour.{verb}",
+                               tour_message(tour, buyer, realtor, listing)) for verb in verbs]  # fmt: skip
+    js = await stack.bus.jetstream()
+    stream = await stack.bus.ensure_stream_for("scheduling.tour.requested")
+    explicit = "analytics-tours"
+    await js.add_consumer(stream, config=ConsumerConfig(
+        durable_name=explicit, filter_subject=stack.bus.subject("scheduling.tour.>"),
+        ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL))  # fmt: skip
+    pull = await js.pull_subscribe_bind(durable=explicit, stream=stream)
+    for msg in await pull.fetch(2, timeout=5):
+        await msg.ack_sync()
+    await pull.unsubscribe()
+    stack.start_consumers()
+    await stack.consumed()
+    stored = await stack.rows("SELECT id FROM events WHERE tour_id = :t", t=tour)
+    assert [r.id for r in stored] == [ids[2]]
+    names = {info.name for info in await js.consumers_info(stream)}
+    assert f"{explicit}-through" in names and explicit not in names
