@@ -3,20 +3,25 @@
 Two subgraphs in one process: `live` streams `itemChanged(topic)` over graphql-transport-ws
 (every subscription of every topic receives each change fired by `POST /fire`, stamped
 with the wall clock), `catalog` resolves the item's `name` (one entity hop per event, as
-our tour and meeting subscriptions have). The real gateway (`python -m gateway`, one
-worker) sits in between; this process holds the client sockets.
+our tour and meeting subscriptions have). The subgraph runs any number of operations on
+one socket and executes a change once per document (the topic does not change it), so it
+stands for a subgraph that is not the limit. The real gateway (`python -m gateway`, one
+worker) sits in between; this process holds the client sockets (aiohttp clients, each
+receipt stamped as it is read). Each process's CPU per change is read from /proc across
+the measured changes: it is the figure to compare on a loaded machine.
 
 - **Fan-out** (`BENCH_LIVE_SUBSCRIBERS`, 1,000): every subscriber subscribes, a warm-up
   change is fired until every subscriber has seen one, then `BENCH_LIVE_FIRES` (3)
   changes are fired one at a time; for each, the delay from the fire to each subscriber's
-  receipt (same machine, same clock) gives p50/p95/max. Twice: all subscribers asking the
-  same subscription (same topic, anonymous), and each its own topic.
+  receipt (same machine, same clock) gives p50/p95/max. Three times: all subscribers asking
+  the same subscription (same topic, anonymous), each its own topic (anonymous, one
+  address: one caller), and each its own topic as a caller of its own (`x-device-id`).
 - **Idle** (`BENCH_LIVE_IDLE`, 10,000): that many subscriptions held open (10 per socket)
   with distinct topics, until the subgraph holds every one upstream; the gateway's
   resident memory before and after, per subscription.
 
-Run with `make bench` (or `python gateway/bench/bench_live.py`); figures move with the
-machine's load.
+Run with `make bench` (or `python gateway/bench/bench_live.py`; `BENCH_LIVE_CASES`, e.g.
+`distinct,idle`, picks cases); figures move with the machine's load.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ SUBSCRIBERS = int(os.environ.get("BENCH_LIVE_SUBSCRIBERS", "1000"))
 FIRES = int(os.environ.get("BENCH_LIVE_FIRES", "3"))
 IDLE = int(os.environ.get("BENCH_LIVE_IDLE", "10000"))
 PER_SOCKET = 10
-CASES = os.environ.get("BENCH_LIVE_CASES", "same,distinct,idle").split(",")
+CASES = os.environ.get("BENCH_LIVE_CASES", "same,distinct,callers,idle").split(",")
 SUBSCRIPTION = (
     "subscription Live($topic: String!) { itemChanged(topic: $topic) { id version firedAt name } }"
 )
@@ -204,10 +209,13 @@ def rss_mib(pid: int) -> float:
 class Subscriber:
     """One client socket holding `topics` subscriptions; records when each change arrived."""
 
-    def __init__(self, session: Any, url: str, topics: list[str]) -> None:
+    def __init__(
+        self, session: Any, url: str, topics: list[str], device: str | None = None
+    ) -> None:
         self._session = session
         self._url = url
         self.topics = topics
+        self._headers = {"x-device-id": device} if device else {}
         self.received: dict[int, list[float]] = {}
         self.fired: dict[int, float] = {}
         self.task: asyncio.Task[None] | None = None
@@ -217,7 +225,7 @@ class Subscriber:
         import orjson
 
         async with self._session.ws_connect(
-            self._url, protocols=("graphql-transport-ws",), max_msg_size=0
+            self._url, protocols=("graphql-transport-ws",), max_msg_size=0, headers=self._headers
         ) as ws:
             await ws.send_str('{"type":"connection_init"}')
             await ws.receive()
@@ -277,11 +285,20 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def fan_out(
-    session: Any, base: str, gateway: str, shared: bool, pids: dict[str, int]
+    session: Any, base: str, gateway: str, case: str, pids: dict[str, int]
 ) -> dict[str, float]:
-    """Delivery delays of `FIRES` changes, and each process's CPU per change meanwhile."""
+    """Delivery delays of `FIRES` changes, and each process's CPU per change meanwhile.
+
+    `same`: one subscription of one caller; `distinct`: one caller's subscriptions of as many
+    topics; `callers`: as many topics, each of its own caller (its own `x-device-id`, which
+    subgraphs are told, so nothing upstream is shared between them)."""
     subscribers = [
-        Subscriber(session, gateway, ["same" if shared else f"topic-{n}"])
+        Subscriber(
+            session,
+            gateway,
+            ["same" if case == "same" else f"topic-{n}"],
+            device=f"device-{n}" if case == "callers" else None,
+        )
         for n in range(SUBSCRIBERS)
     ]
     await _start(subscribers)
@@ -399,11 +416,15 @@ async def run(tmp: Path) -> list[str]:
                     raise RuntimeError((tmp / "g.log").read_text()[-2000:])
                 await asyncio.sleep(0.2)
             url = f"ws://{HOST}:{gw_port}/graphql"
-            for shared in (True, False):
-                if ("same" if shared else "distinct") not in CASES:
+            labels = {
+                "same": "same subscription",
+                "distinct": "distinct subscriptions",
+                "callers": "distinct subscriptions of distinct callers",
+            }
+            for case, label in labels.items():
+                if case not in CASES:
                     continue
-                figures = await fan_out(session, base, url, shared, pids)
-                label = "same subscription" if shared else "distinct subscriptions"
+                figures = await fan_out(session, base, url, case, pids)
                 _report(
                     lines,
                     f"  fan-out to {SUBSCRIBERS} subscribers ({label}): delivery "
