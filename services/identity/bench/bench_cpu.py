@@ -2,8 +2,8 @@
 private fields included) and a User `_entities` lookup of 10 references (what the gateway
 asks for every listing's realtor and every tour's participants).
 
-The app is the one the production process serves (middleware, subgraph, real PostgreSQL),
-driven one request at a time over ASGI, so the figure is CPU per request, not a
+The app is the one the production process serves (middleware, subgraph, real PostgreSQL,
+the cyclic collector tuned as the process tunes it), driven one request at a time over ASGI, so the figure is CPU per request, not a
 throughput that depends on what else runs on the machine. Also prints where that CPU
 goes by package (cProfile own time). Run with `make bench`.
 """
@@ -22,7 +22,13 @@ from servicekit.bus import Bus
 from servicekit.db import Database
 from servicekit.infrastructure import Infrastructure
 from servicekit.mail import build_mailer
-from servicekit.testing.cpu import cpu_per_request, post, profile_line, where_cpu_goes
+from servicekit.testing.cpu import (
+    collected_as_served,
+    cpu_per_request,
+    post,
+    profile_line,
+    where_cpu_goes,
+)
 from starlette.types import ASGIApp
 
 USERS = 20
@@ -49,7 +55,8 @@ async def served(
     )
     parts = assemble(settings, infra)
     await parts.identity.ensure_signing_key()
-    app = runtime(parts).http_app
+    process = runtime(parts)
+    app = process.http_app
     token, ids = "", []
     for n in range(USERS):
         answer = await post(
@@ -72,7 +79,8 @@ async def served(
         token = token or payload["accessToken"]
         ids.append(payload["user"]["id"])
     try:
-        yield app, token, ids
+        with collected_as_served(process.gc_young_threshold):
+            yield app, token, ids
     finally:
         await parts.verifier.aclose()
         await infra.verifier.aclose()

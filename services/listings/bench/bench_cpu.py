@@ -1,8 +1,8 @@
 """CPU per request of the hot read paths, in-process: `listing(id)` (as the gateway asks for
 it, realtor key included), a Listing `_entities` lookup (10 references) and a city search.
 
-The app is the one the production process serves (middleware, subgraph, real PostgreSQL),
-driven one request at a time over ASGI, so the figure is CPU per request, not a
+The app is the one the production process serves (middleware, subgraph, real PostgreSQL,
+the cyclic collector tuned as the process tunes it), driven one request at a time over ASGI, so the figure is CPU per request, not a
 throughput that depends on what else runs on the machine. Also prints where that CPU
 goes by package and the functions with the most own time (cProfile). Run with `make bench`.
 """
@@ -31,7 +31,14 @@ from servicekit.bus import Bus
 from servicekit.db import Database, libpq_url
 from servicekit.infrastructure import Infrastructure
 from servicekit.mail import build_mailer
-from servicekit.testing.cpu import Body, cpu_per_request, post, profile_line, where_cpu_goes
+from servicekit.testing.cpu import (
+    Body,
+    collected_as_served,
+    cpu_per_request,
+    post,
+    profile_line,
+    where_cpu_goes,
+)
 from sqlalchemy import select
 from starlette.types import ASGIApp
 
@@ -76,7 +83,9 @@ async def served(
     )
     parts = assemble(settings, infra)
     try:
-        yield runtime(parts).http_app, ids, parts
+        process = runtime(parts)
+        with collected_as_served(process.gc_young_threshold):
+            yield process.http_app, ids, parts
     finally:
         await infra.verifier.aclose()
         await db.dispose()

@@ -10,11 +10,13 @@ sums own time per top-level package (sqlalchemy, strawberry, graphql, psycopg, .
 from __future__ import annotations
 
 import cProfile
+import gc
 import json
 import pstats
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,24 @@ class CpuFigures:
             f"{name:<28} CPU {self.cpu_ms:6.2f} ms/request   wall {self.wall_ms:6.2f} ms/request"
             f"   (n={self.requests}, sequential, in-process)"
         )
+
+
+@contextmanager
+def collected_as_served(young_threshold: int) -> Iterator[None]:
+    """The cyclic collector as a service process runs it once built (`tune_collector`: what
+    exists now frozen, young collections every `young_threshold` allocations), so the
+    figures are those the process pays; Python's defaults again afterwards, nothing left
+    frozen for the benchmarks that follow."""
+    threshold = gc.get_threshold()
+    if young_threshold > 0:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(young_threshold, threshold[1], threshold[2])
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def _scope(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
