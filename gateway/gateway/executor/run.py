@@ -436,6 +436,9 @@ def _collect_general(located: list[Found], group: Group, out: _Entities) -> None
 
 # What selects an entity answer: the subgraph, the type and the selection asked of it.
 _BatchKey = tuple[str, str, str]
+# A fetch's answers to one batch: the representations' identities, and what came back
+# for each (kept as they are; only a batch asking the same again looks into them).
+_Answered = tuple[list[Any], list[Any]]
 
 
 class _Batch:
@@ -459,9 +462,16 @@ class _Batch:
         self.filled: list[tuple[PathSeg, ...]] = []
         self.merged: set[str] = set()
 
-    def reuse(self, known: dict[Any, dict[str, Any]]) -> None:
-        """Merge the answers already known for some representations into their objects,
-        and keep only the others to fetch."""
+    def reuse(self, answered: list[_Answered]) -> None:
+        """Merge the flat answers already given for some representations into their
+        objects, and keep only the others to fetch."""
+        known: dict[Any, dict[str, Any]] = {}
+        for asked, results in answered:
+            for identity, result in zip(asked, results, strict=True):
+                if result.__class__ is dict and _flat_answer(result):
+                    known[identity] = result
+        if not known:
+            return
         reps: list[dict[str, Any]] = []
         owners: list[list[Found]] = []
         identities: list[Any] = []
@@ -539,9 +549,7 @@ class Execution:
         self.traced = traced
         self.data: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
-        self.known: dict[_BatchKey, dict[Any, dict[str, Any]]] | None = (
-            {} if plan.kind == "query" else None
-        )
+        self.known: dict[_BatchKey, list[_Answered]] | None = {} if plan.kind == "query" else None
 
     async def run(self) -> None:
         for step in self.plan.steps:
@@ -706,9 +714,10 @@ class Execution:
         spec: EntityFetch,
         batches: list[_Batch],
         response: JSON,
-        known: dict[_BatchKey, dict[Any, dict[str, Any]]],
+        known: dict[_BatchKey, list[_Answered]],
     ) -> None:
-        """Remember the flat answers of a fetch that came back without errors."""
+        """Remember the answers of a fetch that came back without errors (which of them
+        are flat is asked only when the same batch comes again: usually it does not)."""
         data = response.get("data")
         if not isinstance(data, dict):
             return
@@ -718,10 +727,9 @@ class Execution:
                 continue
             kept = known.get(batch.key)
             if kept is None:
-                kept = known[batch.key] = {}
-            for identity, result in zip(batch.identities, results, strict=True):
-                if result.__class__ is dict and _flat_answer(result):
-                    kept[identity] = result
+                known[batch.key] = [(batch.identities, results)]
+            else:
+                kept.append((batch.identities, results))
 
     async def _contextual(self, group: Group) -> None:
         """A group taking context arguments: one alias per distinct set of their values."""
