@@ -450,12 +450,19 @@ def _report(lines: list[str], line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def bench_live() -> None:
+def report() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         lines = asyncio.run(run(Path(tmp)))
     print("\nlive updates through the gateway (2 shared cores; figures move with load)")
     for line in lines:
         print(line)
+
+
+def bench_live() -> None:
+    # A process of its own, where `gateway` imports as the installed package (collected
+    # from the repository root, `gateway` is that folder, a namespace without the code).
+    done = subprocess.run([sys.executable, __file__], timeout=1800, check=False)
+    assert done.returncode == 0, "bench_live failed (its output is above)"
 
 
 def _serve_subgraphs(port: int) -> None:
@@ -477,4 +484,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve-subgraphs":
         _serve_subgraphs(int(sys.argv[2]))
     else:
-        bench_live()
+        report()
