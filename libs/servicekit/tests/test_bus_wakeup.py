@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import psycopg
 from google.protobuf.wrappers_pb2 import StringValue
 from servicekit.bus import Bus, OutboxRelay
-from servicekit.db import Database
-from servicekit.tables import drop_outbox_notify_trigger
+from servicekit.db import Database, libpq_url
+from servicekit.outbox_wakeup import OutboxWakeup
+from servicekit.tables import OUTBOX_CHANNEL, drop_outbox_notify_trigger
 from sqlalchemy import text
 
 NEVER = 120.0  # an idle poll this long would fail every wait below
@@ -87,3 +89,36 @@ async def test_a_database_from_before_keeps_working_and_loses_its_trigger(db: Da
         ).scalar_one()
     assert triggers == 0
     await emit(db, "without it")
+
+
+async def test_a_burst_of_commits_elsewhere_shares_its_notifies(db: Database, bus: Bus) -> None:
+    """The first commit notifies at once, the rest of the burst share one NOTIFY after the
+    interval: every commit is announced, by a handful of NOTIFYs rather than one each."""
+    producer = Database(db.url, source="demo")
+    producer.outbox_wakeup = OutboxWakeup(
+        libpq_url(db.url), "demo outbox wake-up", min_interval=0.5
+    )
+    notifies: list[object] = []
+    await bus.ensure_stream_for("wake.item.changed")
+    relay = OutboxRelay(db, bus, idle_interval=NEVER)
+
+    async def count_notifies(conn: psycopg.AsyncConnection[object]) -> None:
+        async for notify in conn.notifies():
+            notifies.append(notify)
+
+    async with await psycopg.AsyncConnection.connect(
+        libpq_url(db.url), autocommit=True
+    ) as listener:
+        await listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        counting = asyncio.create_task(count_notifies(listener))
+        try:
+            async with relaying(relay, db):
+                await emit(producer, "first")
+                await wait_until(lambda: relay.published == 1)  # the first at once
+                await asyncio.gather(*(emit(producer, str(n)) for n in range(30)))
+                await wait_until(lambda: relay.published == 31)  # the rest, after the interval
+        finally:
+            counting.cancel()
+            await asyncio.gather(counting, return_exceptions=True)
+            await producer.dispose()
+    assert 2 <= len(notifies) <= 4
