@@ -19,7 +19,7 @@ from analytics.service import Analytics
 
 
 class Consumers:
-    def __init__(self, analytics: Analytics, *, fetch: int = 500) -> None:
+    def __init__(self, analytics: Analytics, *, fetch: int = 1000) -> None:
         self.analytics = analytics
         self.fetch = fetch
 

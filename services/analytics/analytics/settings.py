@@ -52,9 +52,9 @@ class Settings(ServiceSettings):
     ga4_property_id: str | None = None
     ga4_deletion_credentials: Path | None = None
 
-    # Events a stream consumer fetches at once and records in one transaction (JetStream lets
-    # a consumer hold 1,000 unacknowledged).
-    consumer_batch: int = Field(500, ge=1, le=1000)
+    # Events a stream consumer fetches at once and records in one transaction (its durable
+    # holds up to four batches unacknowledged: one recorded, one committing, one arriving).
+    consumer_batch: int = Field(1000, ge=1, le=5000)
 
     forward_poll_seconds: float = Field(5.0, gt=0)
     forward_timeout_seconds: float = Field(10.0, gt=0)
