@@ -347,9 +347,7 @@ class MultiplexedSubscriptions:
         self._open.clear()
         for connection in live:
             connection.shut()
-        for connection in live:
-            with contextlib.suppress(BaseException):
-                await connection.task
+        await asyncio.gather(*(connection.task for connection in live), return_exceptions=True)
         self._live.clear()
         if self._session is not None and not self._session.closed:
             await self._session.close()
