@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -79,11 +79,11 @@ class Subscription:
     # policy): it takes over from the explicit one at its ack floor, which is then deleted.
     # A failing event is retried in place, after `backoff`, the events after it waiting.
     ack_through: bool = False
-    # With `ack_through`: the next batch is recorded (in its own transaction) while the one
-    # before commits and is acknowledged, so the handler's statements and this process's work
-    # overlap. Only for a handler whose batches may commit in any order, which waits on rows
-    # or locks that another batch holds rather than reading around them.
-    overlap: bool = False
+    # With `ack_through`: this many later batches are recorded (each in its own transaction)
+    # while one commits and is acknowledged, so the handler's statements and this process's
+    # work overlap. Only for a handler whose batches may commit in any order, which waits on
+    # rows or locks that another batch holds rather than reading around them.
+    overlap: int = 0
 
 
 # The consumer's hottest statement, sent as is (no SQL compilation per event).
@@ -211,25 +211,24 @@ class ConsumerRunner:
         await puller.start()
         self.ready.set()
         # The batch recorded and not yet settled (acknowledged, or delivered one at a time).
-        previous: tuple[list[Msg], asyncio.Task[bool]] | None = None
+        # Batches being recorded and not yet settled (acknowledged, or delivered one at a
+        # time), oldest first: at most `overlap` more than the one settled next.
+        pending: deque[tuple[list[Msg], asyncio.Task[bool]]] = deque()
         try:
             while True:
                 messages = await puller.fetch(sub.fetch or self.batch, timeout=1.0)
                 if not messages:
-                    if previous is not None:
-                        await self._settle(sub, *previous)
-                        previous = None
+                    while pending:
+                        await self._settle(sub, *pending.popleft())
                     continue
-                recording = asyncio.create_task(self._record_together(sub, messages))
-                if previous is not None:
-                    await self._settle(sub, *previous)  # while this batch is being recorded
-                previous = (messages, recording)
-                if not sub.overlap:
-                    await self._settle(sub, *previous)
-                    previous = None
+                pending.append(
+                    (messages, asyncio.create_task(self._record_together(sub, messages)))
+                )
+                while len(pending) > sub.overlap:
+                    await self._settle(sub, *pending.popleft())  # while the later ones record
         finally:
-            if previous is not None:
-                previous[1].cancel()
+            for _, recording in pending:
+                recording.cancel()
             with contextlib.suppress(Exception):
                 await puller.stop()
 
@@ -258,7 +257,8 @@ class ConsumerRunner:
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=sub.ack_wait,
             max_deliver=-1,  # the runner dead-letters what is permanent
-            max_ack_pending=max(1000, 4 * (sub.fetch or self.batch)),
+            # what is recorded, committing and arriving, with room to spare
+            max_ack_pending=max(1000, (sub.overlap + 3) * (sub.fetch or self.batch)),
         )
         try:
             current = await js.consumer_info(stream, durable)
