@@ -354,6 +354,16 @@ class MultiplexedSubscriptions:
         self._session = None
 
 
+class _Flight:
+    """A fetch in flight for subscription events, and how many others wait on its answer."""
+
+    __slots__ = ("answer", "joiners")
+
+    def __init__(self, answer: asyncio.Future[bytes | None]) -> None:
+        self.answer = answer  # the answer encoded, or None when the fetch was abandoned
+        self.joiners = 0
+
+
 class MultiplexingTransport(HttpTransport):
     """`HttpTransport` whose subscriptions share upstream sockets (`MultiplexedSubscriptions`).
 
@@ -386,7 +396,7 @@ class MultiplexingTransport(HttpTransport):
         # The contexts of running subscriptions (by identity: each stays alive while its
         # subscription runs), and the shared fetches in flight.
         self._live: dict[int, int] = {}
-        self._flights: dict[Hashable, asyncio.Future[bytes]] = {}
+        self._flights: dict[Hashable, _Flight] = {}
         self.shared_fetches = 0
 
     def subscribe(
@@ -434,20 +444,29 @@ class MultiplexingTransport(HttpTransport):
         )
         key = (subgraph, query, encoded, headers)
         flight = self._flights.get(key)
-        if flight is None:
-            flight = asyncio.ensure_future(self._encoded(subgraph, query, variables, ctx))
-            self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
-        else:
+        if flight is not None:
+            flight.joiners += 1
             self.shared_fetches += 1
-        answer: JSON = orjson.loads(await asyncio.shield(flight))  # a copy of its own
-        return answer
-
-    async def _encoded(
-        self, subgraph: str, query: str, variables: Mapping[str, Any] | None, ctx: RequestContext
-    ) -> bytes:
-        """The answer as JSON bytes: each sharer decodes its own (executions merge into it)."""
-        return orjson.dumps(await super().fetch(subgraph, query, variables, ctx, idempotent=True))
+            encoded_answer = await asyncio.shield(flight.answer)
+            if encoded_answer is not None:
+                answer: JSON = orjson.loads(encoded_answer)  # a copy of its own
+                return answer
+            # the fetch it joined was abandoned (its caller went away): a fetch of its own
+            return await super().fetch(subgraph, query, variables, ctx, idempotent=True)
+        # The first one fetches itself (no task of its own: a fetch nobody joins costs what
+        # it did) and hands its joiners the answer encoded, before its execution merges
+        # into it.
+        flight = self._flights[key] = _Flight(asyncio.get_running_loop().create_future())
+        result: bytes | None = None
+        try:
+            fetched = await super().fetch(subgraph, query, variables, ctx, idempotent=True)
+            if flight.joiners:
+                result = orjson.dumps(fetched)
+            return fetched
+        finally:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+            flight.answer.set_result(result)
 
     async def close(self) -> None:
         """Close the upstream subscription sockets and the pooled connections."""

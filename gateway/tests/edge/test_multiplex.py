@@ -364,6 +364,35 @@ async def test_fetches_for_subscription_events_share_one_request(subgraph: Subgr
     assert transport.subscriptions.connections == 0
 
 
+async def test_a_shared_fetch_whose_first_caller_left_is_fetched_again(
+    subgraph: Subgraph,
+) -> None:
+    transport = MultiplexingTransport({"live": subgraph.url}, timeout=5)
+    ada = caller("ada")
+    stream = transport.subscribe("live", QUERY, None, ada)
+    waiting = asyncio.ensure_future(first(stream))
+    try:
+        await subgraph.until(lambda: sum(len(u.subscribed) for u in subgraph.sockets) == 1)
+        reps = {"representations": [{"__typename": "Item", "id": "1"}]}
+        leader = asyncio.ensure_future(
+            transport.fetch("live", ENTITIES, reps, ada, idempotent=True)
+        )
+        await subgraph.until(lambda: len(subgraph.fetched) == 1)
+        joiner = asyncio.ensure_future(
+            transport.fetch("live", ENTITIES, reps, ada, idempotent=True)
+        )
+        async with asyncio.timeout(10):  # until the joiner waits on the leader's answer
+            while transport.shared_fetches == 0:
+                await asyncio.sleep(0)
+        await cancel([leader])
+        await subgraph.until(lambda: len(subgraph.fetched) == 2)
+        subgraph.answer.set()
+        assert await joiner == {"data": {"_entities": reps["representations"]}}
+    finally:
+        await cancel([waiting])
+        await transport.close()
+
+
 async def cancel(tasks: list[asyncio.Future[Any]]) -> None:
     """Stop consumers waiting for an event (their stream ends as they are cancelled)."""
     for task in tasks:
