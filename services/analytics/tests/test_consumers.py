@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,11 +11,14 @@ from typing import Any
 from analytics.domain import registration_id
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from realty.events.v1.envelope_pb2 import Envelope
 from realty.identity.v1 import identity_pb2
 from realty.listings.v1 import listings_pb2
 from realty.media.v1 import media_pb2
 from realty.scheduling.v1 import scheduling_pb2
+from servicekit.bus import ConsumerRunner, Event, Subscription
+from servicekit.db import UnitOfWork
 
 NOW = datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # the stack's clock and the events' time
 STARTS = NOW + timedelta(days=1)
@@ -306,3 +311,39 @@ async def test_the_cumulative_durable_takes_over_at_the_explicit_ones_ack_floor(
     assert [r.id for r in stored] == [ids[2]]
     names = {info.name for info in await js.consumers_info(stream)}
     assert f"{explicit}-through" in names and explicit not in names
+
+
+async def test_a_failing_event_of_a_cumulative_durable_is_retried_in_place(stack: Any) -> None:
+    """While its database is down an event is retried where it is, the events after it
+    waiting: each is handled once, in stream order, and all end acknowledged."""
+    handled: list[uuid.UUID] = []
+    failures_left = 3
+
+    async def handle(event: Event, uow: UnitOfWork) -> None:
+        nonlocal failures_left
+        if event.id == ids[1] and failures_left:
+            failures_left -= 1
+            raise OSError("the database went away")  # transient: never dead-lettered
+        handled.append(event.id)
+
+    async def refuse(events: list[Event], uow: UnitOfWork) -> None:
+        raise OSError("the database went away")  # the batch fails whole, then one by one
+
+    tour, buyer, realtor, listing = (uuid.uuid4() for _ in range(4))
+    ids = [await stack.publish("scheduling.tour.requested",
+                               tour_message(tour, buyer, realtor, listing)) for _ in range(3)]  # fmt: skip
+    sub = Subscription("scheduling.tour.requested", handle, durable="flaky", batched=True,
+                       batch_handler=refuse, ack_through=True, backoff=(0.01,))  # fmt: skip
+    runner = ConsumerRunner(stack.db, stack.bus, "analytics", [sub])
+    stack.tasks.append(asyncio.create_task(runner.run()))
+    js = await stack.bus.jetstream()
+    stream = await stack.bus.ensure_stream_for("scheduling.tour.requested")
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        with contextlib.suppress(NotFoundError):
+            info = await js.consumer_info(stream, "analytics-flaky-through")
+            if info.num_pending == 0 and info.num_ack_pending == 0 and len(handled) == 3:
+                break
+        assert asyncio.get_running_loop().time() < deadline, "not all acknowledged"
+        await asyncio.sleep(0.05)
+    assert handled == ids and failures_left == 0
