@@ -43,6 +43,12 @@ _LOCK_REALTORS = text(
     """SELECT pg_advisory_xact_lock_shared(hashtextextended(CAST(r AS text), 1))
        FROM unnest(CAST(:ids AS uuid[])) AS r"""
 )
+# Held until commit by a transaction storing steps of the tours: another batch with steps of
+# the same tours waits, then reads (and times) them with what this one stored.
+_LOCK_TOURS = text(
+    """SELECT pg_advisory_xact_lock(hashtextextended(CAST(t AS text), 2))
+       FROM unnest(CAST(:ids AS uuid[])) AS t"""
+)
 _ZONES = text("SELECT id, time_zone FROM people WHERE id = ANY(CAST(:ids AS uuid[]))")
 # The ids into `event_keys` (nothing for those already there), and the rows of the new ones
 # into their months.
@@ -270,7 +276,9 @@ async def _count_steps(
 ) -> None:
     """Each tour's step counted once, on the local day of its earliest event: the batch's
     earliest per (tour, step) is stored when the step is new, or moves the count from the
-    day it had when it is earlier."""
+    day it had when it is earlier. The tours are locked first: a batch recorded at the same
+    time (overlapping batches of one stream) with steps of the same tours has committed
+    before these are read, so the timings, which read a tour's other steps, see them all."""
     earliest: dict[tuple[uuid.UUID, str], Recorded] = {}
     for event in steps:
         assert event.tour_id is not None
@@ -278,6 +286,9 @@ async def _count_steps(
         if key not in earliest or event.occurred_at < earliest[key].occurred_at:
             earliest[key] = event
     keys = sorted(earliest, key=lambda k: (str(k[0]), k[1]))
+    # In one order everywhere (the ids' text), so two batches never wait for each other both.
+    tours = sorted({k[0] for k in keys}, key=str)
+    await uow.session.execute(_LOCK_TOURS, {"ids": _plain(tours)})
     rows = await uow.session.execute(
         _PRIOR_STEPS, {"tour": _plain([k[0] for k in keys]), "name": _texts([k[1] for k in keys])}
     )
