@@ -16,7 +16,6 @@ that arrive after a fetch returned stay in the buffer and are the next fetch's f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 from collections import deque
@@ -111,8 +110,12 @@ class Puller:
         try:
             if self._asked and self._error is None and len(self._buffer) < want:
                 self._arrived.clear()
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._arrived.wait(), timeout)
+                except TimeoutError:
+                    # Over, as far as this side knows: expired, or lost with a reconnection
+                    # (what it still brings is kept all the same).
+                    self._asked = 0
         finally:
             self._want = _NOBODY
         if self._error is not None:
