@@ -210,7 +210,6 @@ class ConsumerRunner:
         puller = Puller(self.bus.nc, stream, durable)
         await puller.start()
         self.ready.set()
-        # The batch recorded and not yet settled (acknowledged, or delivered one at a time).
         # Batches being recorded and not yet settled (acknowledged, or delivered one at a
         # time), oldest first: at most `overlap` more than the one settled next.
         pending: deque[tuple[list[Msg], asyncio.Task[bool]]] = deque()
