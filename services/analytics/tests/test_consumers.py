@@ -347,3 +347,32 @@ async def test_a_failing_event_of_a_cumulative_durable_is_retried_in_place(stack
         assert asyncio.get_running_loop().time() < deadline, "not all acknowledged"
         await asyncio.sleep(0.05)
     assert handled == ids and failures_left == 0
+
+
+async def test_consumers_started_again_go_on_where_they_were(stack: Any) -> None:
+    """A restart finds its cumulative durables as they were: what came since is recorded,
+    nothing before it delivered again."""
+    tour, buyer, realtor, listing = (uuid.uuid4() for _ in range(4))
+    first = await stack.publish(
+        "scheduling.tour.requested", tour_message(tour, buyer, realtor, listing)
+    )
+    stack.start_consumers()
+    await stack.consumed()
+    running = stack.tasks.pop()
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    second = await stack.publish(
+        "scheduling.tour.confirmed", tour_message(tour, buyer, realtor, listing)
+    )
+    stack.start_consumers()
+    await stack.consumed()
+    stored = await stack.rows("SELECT id FROM events WHERE tour_id = :t", t=tour)
+    assert {r.id for r in stored} == {first, second}
+    [(inbox,)] = await stack.rows("SELECT count(*) FROM inbox WHERE consumer = 'tours'")
+    assert inbox == 2
+    js = await stack.bus.jetstream()
+    info = await js.consumer_info(
+        await stack.bus.ensure_stream_for("scheduling.tour.requested"), "analytics-tours-through"
+    )
+    assert info.delivered.stream_seq == 2 and info.num_redelivered == 0
