@@ -74,6 +74,24 @@ def refusal(error: dict[str, Any]) -> Exception:
     return found or Unavailable("the video service refused the attendee; try again shortly")
 
 
+WITH_MEETING = 20  # attendees one CreateMeetingWithAttendees takes
+
+
+def _requested(attendees: list[tuple[str, dict[str, str]]]) -> list[dict[str, Any]]:
+    return [{"ExternalUserId": key, "Capabilities": caps} for key, caps in attendees]
+
+
+def _outcomes(found: dict[str, Any]) -> dict[str, dict[str, Any] | Exception]:
+    """Each `ExternalUserId` of a call that makes attendees to its record (`Attendees`) or
+    to the error for that one attendee (`Errors`)."""
+    result: dict[str, dict[str, Any] | Exception] = {
+        str(a["ExternalUserId"]): a for a in found.get("Attendees") or []
+    }
+    for error in found.get("Errors") or []:
+        result[str(error["ExternalUserId"])] = refusal(error)
+    return result
+
+
 class _Chime:
     """A boto3 client of one Chime SDK API, its calls in a thread pool of its own."""
 
@@ -123,15 +141,23 @@ class ChimeMeetings(_Chime):
         super().__init__(**kwargs)
         self.media_region = media_region
 
-    async def create_meeting(self, *, tour_id: str, token: str) -> dict[str, Any]:
+    async def create_meeting_with_attendees(
+        self, *, tour_id: str, token: str, attendees: list[tuple[str, dict[str, str]]]
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any] | Exception]]:
+        """The tour's meeting made with its first attendees (1 to `WITH_MEETING`) in one call
+        (`CreateMeetingWithAttendees`): Chime's `Meeting`, and each `ExternalUserId` Chime
+        answered for to its record or to the error for that one attendee. A repeated
+        `ClientRequestToken` returns the meeting made before, with only the wanted attendees
+        it already has: a device left out of the answer is still to be added."""
         found = await self._call(
-            self._client.create_meeting,
+            self._client.create_meeting_with_attendees,
             ClientRequestToken=token,
             MediaRegion=self.media_region,
             ExternalMeetingId=tour_id,
+            Attendees=_requested(attendees),
         )
         meeting: dict[str, Any] = found["Meeting"]
-        return meeting
+        return meeting, _outcomes(found)
 
     async def create_attendee(
         self, *, meeting_id: str, external_user_id: str, capabilities: dict[str, str]
@@ -153,14 +179,9 @@ class ChimeMeetings(_Chime):
         found = await self._call(
             self._client.batch_create_attendee,
             MeetingId=meeting_id,
-            Attendees=[{"ExternalUserId": key, "Capabilities": caps} for key, caps in attendees],
+            Attendees=_requested(attendees),
         )
-        result: dict[str, dict[str, Any] | Exception] = {
-            str(a["ExternalUserId"]): a for a in found.get("Attendees", [])
-        }
-        for error in found.get("Errors", []):
-            result[str(error["ExternalUserId"])] = refusal(error)
-        return result
+        return _outcomes(found)
 
     async def get_attendee(self, *, meeting_id: str, attendee_id: str) -> dict[str, Any]:
         found = await self._call(

@@ -97,14 +97,21 @@ class FakeChime:
         with self._lock:
             self.meetings.pop(meeting_id, None)
 
-    def create_meeting(self, **kw: Any) -> dict[str, Any]:
+    def create_meeting_with_attendees(self, **kw: Any) -> dict[str, Any]:
+        """A repeated token returns the meeting made with it and, of the attendees asked
+        for, only those it already has (as the emulator does)."""
         if self.create_delay:
             threading.Event().wait(self.create_delay)
         with self._lock:
-            self._enter("CreateMeeting")
+            self._enter("CreateMeetingWithAttendees")
             known = self.tokens.get(kw["ClientRequestToken"])
             if known is not None and known in self.meetings:
-                return {"Meeting": self.meetings[known]}
+                wanted = {item["ExternalUserId"] for item in kw["Attendees"]}
+                people = self.attendees[known].values()
+                return {
+                    "Meeting": self.meetings[known],
+                    "Attendees": [a for a in people if a["ExternalUserId"] in wanted],
+                }
             meeting_id = str(uuid.uuid4())
             host = f"https://media.example/{meeting_id}"
             meeting = {
@@ -127,7 +134,8 @@ class FakeChime:
             self.meetings[meeting_id] = meeting
             self.tokens[kw["ClientRequestToken"]] = meeting_id
             self.attendees[meeting_id] = {}
-            return {"Meeting": meeting}
+            made, errors = self._add_all(meeting_id, kw["Attendees"])
+            return {"Meeting": meeting, "Attendees": made, "Errors": errors}
 
     def create_attendee(self, **kw: Any) -> dict[str, Any]:
         with self._lock:
@@ -148,38 +156,44 @@ class FakeChime:
             return {"Attendee": attendee}
 
     def batch_create_attendee(self, **kw: Any) -> dict[str, Any]:
-        """`refused` maps an ExternalUserId to the ErrorCode its entry in `Errors` gets."""
         with self._lock:
             self._enter("BatchCreateAttendee")
             self._meeting(kw["MeetingId"], "BatchCreateAttendee")
-            people = self.attendees[kw["MeetingId"]]
-            made: list[dict[str, Any]] = []
-            errors: list[dict[str, Any]] = []
-            for item in kw["Attendees"]:
-                external = item["ExternalUserId"]
-                if external in self.refused:
-                    errors.append(
-                        {
-                            "ExternalUserId": external,
-                            "ErrorCode": self.refused[external],
-                            "ErrorMessage": self.refused[external],
-                        }
-                    )
-                    continue
-                known = [a for a in people.values() if a["ExternalUserId"] == external]
-                if known:
-                    made.append(known[0])
-                    continue
-                attendee_id = str(uuid.uuid4())
-                attendee = {
-                    "ExternalUserId": external,
-                    "AttendeeId": attendee_id,
-                    "JoinToken": f"token-{next(self._numbers)}",
-                    "Capabilities": dict(item["Capabilities"]),
-                }
-                people[attendee_id] = attendee
-                made.append(attendee)
+            made, errors = self._add_all(kw["MeetingId"], kw["Attendees"])
             return {"Attendees": made, "Errors": errors}
+
+    def _add_all(
+        self, meeting_id: str, items: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """`refused` maps an ExternalUserId to the ErrorCode its entry in `Errors` gets."""
+        people = self.attendees[meeting_id]
+        made: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in items:
+            external = item["ExternalUserId"]
+            if external in self.refused:
+                errors.append(
+                    {
+                        "ExternalUserId": external,
+                        "ErrorCode": self.refused[external],
+                        "ErrorMessage": self.refused[external],
+                    }
+                )
+                continue
+            known = [a for a in people.values() if a["ExternalUserId"] == external]
+            if known:
+                made.append(known[0])
+                continue
+            attendee_id = str(uuid.uuid4())
+            attendee = {
+                "ExternalUserId": external,
+                "AttendeeId": attendee_id,
+                "JoinToken": f"token-{next(self._numbers)}",
+                "Capabilities": dict(item["Capabilities"]),
+            }
+            people[attendee_id] = attendee
+            made.append(attendee)
+        return made, errors
 
     def _attendee(self, kw: dict[str, Any], operation: str) -> dict[str, Any]:
         self._meeting(kw["MeetingId"], operation)

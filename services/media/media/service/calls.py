@@ -30,7 +30,7 @@ from servicekit.vocabulary import (
 )
 
 from media import store
-from media.chime import ChimeMeetings, Gone
+from media.chime import WITH_MEETING, ChimeMeetings, Gone
 from media.clients import IdentityClient
 from media.domain import (
     Attendee,
@@ -97,6 +97,15 @@ class _Ask:
     def fail(self, error: BaseException) -> None:
         if not self.answer.done():
             self.answer.set_exception(error)
+
+
+def _first_per_device(asks: list[_Ask]) -> list[_Ask]:
+    """The first ask of each device, in the order the joins came (a device asking twice in
+    one batch gets one attendee, and both asks its answer)."""
+    first: dict[str, _Ask] = {}
+    for ask in asks:
+        first.setdefault(ask.key, ask)
+    return list(first.values())
 
 
 def _as_error(outcome: BaseException) -> Exception:
@@ -168,8 +177,9 @@ class Media:
         self, who: Principal, tour_id: uuid.UUID, mode: JoinMode, device: str | None
     ) -> JoinInfo:
         """Join the tour's call from a device. Joins of one tour that arrive together are
-        answered together: one transaction, one `CreateMeeting` when there is no meeting,
-        one `BatchCreateAttendee` for the devices new to it."""
+        answered together: one transaction; when there is no live meeting, one
+        `CreateMeetingWithAttendees` makes it with the batch's devices (up to twenty), and
+        one `BatchCreateAttendee` adds the devices new to it beyond those."""
         key = device_key(who.user_id, device)
         if (tour_id, key) in self._joined:  # a device this process saw join: likely again
             again = await self._again(who, tour_id, mode, key)
@@ -266,21 +276,22 @@ class Media:
             tour = await self._tour(uow, tour_id)
             meeting = await store.lock_meeting(uow, tour_id, create=True)
             assert meeting is not None
-            admitted = await self._admit(uow, tour, list(batch))
-            fresh = False
+            # Joins that came while the row was locked ride on the call that makes the
+            # meeting too.
+            admitted = await self._admit(uow, tour, list(self._take(tour_id, batch)))
+            made: dict[str, Attendee | Exception] | None = None
             if not meeting.live:
                 if not admitted:
                     return
                 if meeting.meeting_id is not None:
                     meeting.replace(self.clock())
-                await self._create(meeting)
-                fresh = True
+                made = await self._create(meeting, [ask for ask, _ in admitted])
             more = len(batch)
             admitted += await self._admit(uow, tour, self._take(tour_id, batch)[more:])
             if not admitted:
                 return
             asks = [ask for ask, _ in admitted]
-            found = await self._attend_all(meeting, asks, fresh=fresh)
+            found = await self._attend_all(meeting, asks, made=made)
             if all(isinstance(found[ask.key], Exception) for ask in asks):
                 # Nobody got in: nothing is kept (the meeting Chime made is found again by
                 # its ClientRequestToken on the next join).
@@ -302,28 +313,57 @@ class Media:
             else:
                 ask.succeed(JoinInfo(meeting=meeting.chime, attendee=outcome.chime))
 
-    async def _create(self, meeting: Meeting) -> None:
-        chime = await self.chime.create_meeting(
-            tour_id=str(meeting.tour_id), token=meeting.request_token()
+    async def _create(self, meeting: Meeting, asks: list[_Ask]) -> dict[str, Attendee | Exception]:
+        """Make the tour's Chime meeting with the batch's first devices in one
+        `CreateMeetingWithAttendees` (the first ask of each device, at most `WITH_MEETING`,
+        video senders counted in the order the joins came) and record their attendees on it.
+        The result holds only the devices Chime answered for: one it left out (a repeated
+        token returns only the attendees made before) is still to be added."""
+        senders = meeting.video_senders()
+        wanted: list[tuple[_Ask, dict[str, str]]] = []
+        for ask in _first_per_device(asks)[:WITH_MEETING]:
+            caps = capabilities(ask.mode, senders)
+            senders += 1 if sends_video(caps) else 0
+            wanted.append((ask, caps))
+        chime, records = await self.chime.create_meeting_with_attendees(
+            tour_id=str(meeting.tour_id),
+            token=meeting.request_token(),
+            attendees=[(ask.key, caps) for ask, caps in wanted],
         )
         meeting.created(chime, self.clock())
+        made = self._record(meeting, wanted, records)
+        for key, outcome in made.items():
+            if isinstance(outcome, Gone):  # not for a meeting just made: Chime is failing
+                made[key] = Unavailable("the video service lost the new meeting; try again")
+        return made
 
     async def _attend_all(
-        self, meeting: Meeting, asks: list[_Ask], *, fresh: bool
+        self, meeting: Meeting, asks: list[_Ask], *, made: dict[str, Attendee | Exception] | None
     ) -> dict[str, Attendee | Exception]:
         """Each device's attendee in the tour's live meeting, or the error Chime gave for
-        it; a meeting Chime no longer has is made again and everyone joins the new one."""
+        it. `made`: the devices the meeting was just made with (None when it was live
+        already); the others are added to it. A meeting Chime no longer has is made again
+        with the batch's devices, and the rest join the new one."""
         try:
-            return await self._attendees(meeting, asks)
+            return await self._attend_rest(meeting, asks, made or {})
         except Gone:
-            if fresh:
+            if made is not None:
                 raise Unavailable("the video service lost the new meeting; try again") from None
         meeting.replace(self.clock())
-        await self._create(meeting)
+        made = await self._create(meeting, asks)
         try:
-            return await self._attendees(meeting, asks)
+            return await self._attend_rest(meeting, asks, made)
         except Gone:
             raise Unavailable("the video service lost the new meeting; try again") from None
+
+    async def _attend_rest(
+        self, meeting: Meeting, asks: list[_Ask], made: dict[str, Attendee | Exception]
+    ) -> dict[str, Attendee | Exception]:
+        """`made`, with the attendees of the devices not in it."""
+        rest = [ask for ask in asks if ask.key not in made]
+        if not rest:
+            return dict(made)
+        return {**made, **await self._attendees(meeting, rest)}
 
     async def _attendees(
         self, meeting: Meeting, asks: list[_Ask]
@@ -334,15 +374,12 @@ class Media:
         no longer has the meeting."""
         assert meeting.meeting_id is not None
         meeting_id = meeting.meeting_id
-        first: dict[str, _Ask] = {}
-        for ask in asks:
-            first.setdefault(ask.key, ask)
         senders = meeting.video_senders()
         found: dict[str, Attendee | Exception] = {}
         checks: list[tuple[Attendee, dict[str, str]]] = []
         new: list[tuple[_Ask, dict[str, str]]] = []
-        for key, ask in first.items():
-            mine = meeting.attendee_for(key)
+        for ask in _first_per_device(asks):
+            mine = meeting.attendee_for(ask.key)
             if mine is None:
                 wanted = capabilities(ask.mode, senders)
                 new.append((ask, wanted))
@@ -371,20 +408,37 @@ class Media:
                 found[ask.key] = _as_error(added)
             return found
         assert isinstance(added, dict)
-        for ask, wanted in new:
-            record = added.get(ask.key)
-            if isinstance(record, Gone):
-                raise record
+        recorded = self._record(meeting, new, added)
+        for ask, _ in new:
+            made = recorded.get(ask.key)
+            if isinstance(made, Gone):
+                raise made
+            found[ask.key] = made or Unavailable("the video service made no attendee")
+        return found
+
+    @staticmethod
+    def _record(
+        meeting: Meeting,
+        wanted: list[tuple[_Ask, dict[str, str]]],
+        records: dict[str, dict[str, Any] | Exception],
+    ) -> dict[str, Attendee | Exception]:
+        """The attendees Chime made for the devices `wanted`, recorded on the meeting, or
+        the error Chime gave for a device; a device Chime did not answer for is absent."""
+        assert meeting.meeting_id is not None
+        found: dict[str, Attendee | Exception] = {}
+        for ask, caps in wanted:
+            record = records.get(ask.key)
             if record is None or isinstance(record, Exception):
-                found[ask.key] = record or Unavailable("the video service made no attendee")
+                if record is not None:
+                    found[ask.key] = record
                 continue
             attendee = Attendee(
                 attendee_id=str(record["AttendeeId"]),
-                meeting_id=meeting_id,
+                meeting_id=meeting.meeting_id,
                 device_key=ask.key,
                 user_id=ask.who.user_id,
                 chime=record,
-                video=sends_video(wanted),
+                video=sends_video(caps),
             )
             meeting.attendees.append(attendee)
             found[ask.key] = attendee
