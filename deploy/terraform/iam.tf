@@ -98,11 +98,12 @@ data "aws_iam_policy_document" "irsa_listings" {
 # (queue.py), invitations by SES. MEDIA_RECORDINGS_PROVISION=false in production: the
 # bucket and key are Terraform's, media never creates or reconfigures them.
 data "aws_iam_policy_document" "irsa_media" {
-  # CreateMeeting names no meeting yet, so it cannot be scoped to one; it is held to
-  # this stack's region.
+  # A tour's meeting is made with its first attendees (CreateMeetingWithAttendees): the
+  # call names no meeting yet, so it cannot be scoped to one; it is held to this stack's
+  # region.
   statement {
     sid       = "CreateMeetings"
-    actions   = ["chime:CreateMeeting"]
+    actions   = ["chime:CreateMeetingWithAttendees"]
     resources = ["*"]
     condition {
       test     = "StringEquals"

@@ -338,3 +338,19 @@ def test_no_wildcard_actions() -> None:
     for service in SERVICES:
         for action in policy_actions(service):
             assert "*" not in action, (service, action)
+
+
+def test_media_makes_a_meeting_with_its_first_attendees_in_one_call() -> None:
+    """A tour's meeting is made by `CreateMeetingWithAttendees` (media's chime.py), which
+    the scan reads and the role allows, held to the region as a creation naming no ARN;
+    the two-call creation is gone, and so is its permission."""
+    assert "chime:CreateMeetingWithAttendees" in code_actions("media")
+    assert "chime:CreateMeeting" not in code_actions("media")
+    (creating,) = [
+        statement
+        for statement in policy_documents()["media"]
+        if "chime:CreateMeetingWithAttendees" in {_unquote(a) for a in statement["actions"]}
+    ]
+    assert [_unquote(a) for a in creating["actions"]] == ["chime:CreateMeetingWithAttendees"]
+    assert [_unquote(r) for r in creating["resources"]] == ["*"]
+    assert _unquote(creating["condition"][0]["variable"]) == "aws:RequestedRegion"
