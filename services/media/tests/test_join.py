@@ -309,6 +309,64 @@ async def test_a_retried_creation_answers_its_attendees_and_adds_the_devices_it_
     assert sorted(r.device_key for r in rows) == sorted([phone, desk])
 
 
+async def held(stack: Stack, tour_id: uuid.UUID, joins: list[tuple[Person, str]]) -> list[Any]:
+    """Each join's response body, the joins sent while the test holds the tour's meeting
+    row (making it, as a first join does, when the tour has none): every one of them is
+    waiting when media gets the row, so all are in the batch that finds the meeting."""
+    media = stack.parts.media
+    arrived: list[object] = []
+    answer = media.join
+
+    async def counted(*args: Any) -> Any:
+        arrived.append(args[-1])  # the join is queued with its tour's in this same step
+        return await answer(*args)
+
+    media.join = counted  # type: ignore[method-assign]
+    try:
+        async with stack.db.session() as session, session.begin():
+            await session.execute(
+                text(
+                    "INSERT INTO meetings (tour_id) VALUES (:t)"
+                    " ON CONFLICT (tour_id) DO UPDATE SET tour_id = excluded.tour_id"
+                ),
+                {"t": tour_id},
+            )
+            sent = [
+                asyncio.create_task(
+                    stack.gql(JOIN, {"tourId": str(tour_id), "deviceId": device}, as_=who)
+                )
+                for who, device in joins
+            ]
+            while len(arrived) < len(joins):
+                await asyncio.sleep(0.01)
+    finally:
+        media.join = answer  # type: ignore[method-assign]
+    return list(await asyncio.gather(*sent))
+
+
+async def test_a_device_the_creating_call_refuses_gets_its_own_coded_error(
+    stack: Stack,
+) -> None:
+    """Three first joins, all in the call that makes the meeting; Chime refuses one
+    attendee in its `Errors`: that caller is told why in our codes, the others are in."""
+    tour, buyer, realtor = await stack.tour()
+    stack.chime.refused[device_key(realtor.id, "full")] = "LimitExceeded"
+    refused, *joined = await held(
+        stack, tour.id, [(realtor, "full"), (buyer, "phone"), (realtor, "desk")]
+    )
+    assert stack.chime.calls == {"CreateMeetingWithAttendees": 1}
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["reason"] == "MEETING_FULL"
+    assert [body["data"]["joinTour"]["attendee"]["ExternalUserId"] for body in joined] == [
+        device_key(buyer.id, "phone"),
+        device_key(realtor.id, "desk"),
+    ]
+    rows = await stack.rows("SELECT device_key FROM attendees WHERE tour_id = :t", t=tour.id)
+    assert sorted(r.device_key for r in rows) == sorted(
+        [device_key(buyer.id, "phone"), device_key(realtor.id, "desk")]
+    )
+
+
 async def test_a_lost_meeting_is_made_again_with_twenty_devices_and_the_rest_in_one_batch(
     stack: Stack,
 ) -> None:
@@ -318,28 +376,9 @@ async def test_a_lost_meeting_is_made_again_with_twenty_devices_and_the_rest_in_
     first = await join(stack, tour.id, buyer, device="old")
     stack.chime.end(first["meeting"]["MeetingId"])
     stack.chime.calls.clear()
-    media = stack.parts.media
     people = [buyer if n % 2 else realtor for n in range(25)]
-    arrived: list[str] = []
-    answer = media.join
-
-    async def counted(*args: Any) -> Any:
-        arrived.append(args[-1])  # the join is queued with its tour's in this same step
-        return await answer(*args)
-
-    media.join = counted  # type: ignore[method-assign]
-    async with stack.db.session() as session, session.begin():
-        # The tour's meeting row held: every join is taken into the one batch.
-        await session.execute(
-            text("SELECT 1 FROM meetings WHERE tour_id = :t FOR UPDATE"), {"t": tour.id}
-        )
-        joins = [
-            asyncio.create_task(join(stack, tour.id, p, device=f"d{n}"))
-            for n, p in enumerate(people)
-        ]
-        while len(arrived) < len(people):
-            await asyncio.sleep(0.01)
-    results = await asyncio.gather(*joins)
+    bodies = await held(stack, tour.id, [(p, f"d{n}") for n, p in enumerate(people)])
+    results = [body["data"]["joinTour"] for body in bodies]
     assert stack.chime.calls == {
         "BatchCreateAttendee": 2,  # to the old meeting (found gone), then the five beyond
         "CreateMeetingWithAttendees": 1,
