@@ -38,7 +38,9 @@ async def test_a_tour_call_on_the_emulator_from_first_join_to_its_end(
 ) -> None:
     stack = emulated
     tour, buyer, realtor = await stack.tour()
+    chime.reset_calls()
     first = await join(stack, tour.id, buyer, device="laptop")
+    assert chime.calls() == {"CreateMeetingWithAttendees": 1}  # the first join: one call
     meeting = first["meeting"]
     assert meeting["ExternalMeetingId"] == str(tour.id)
     assert {"MeetingId", "MediaRegion", "MediaPlacement", "MeetingArn"} <= set(meeting)
