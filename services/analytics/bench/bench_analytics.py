@@ -3,8 +3,9 @@
 1. Ingestion from the bus, end to end: N tour events (five steps per tour) already in
    JetStream (published beforehand, 200 awaiting their acks at a time, not measured), from
    the consumers' start (their creation included) until every consumer has acknowledged
-   everything, recorded with inbox rows, raw rows and every count: the drain of a backlog,
-   not a steady state. Events per second, and this process's CPU per event (user and
+   everything, recorded with inbox rows, raw rows and every count: the drain of a backlog.
+   Events per second over the whole drain, and over its last nine tenths (the steady rate,
+   without the consumers' creation and first fetches), and this process's CPU per event (user and
    kernel; PostgreSQL's and NATS's are not in it, the wait's polling of JetStream is).
 2. `User.dashboard` through the subgraph for a realtor with `ANALYTICS_BENCH_MINE` events in
    range among `ANALYTICS_BENCH_TOTAL` in all; p50 and p95, and CPU per request in this
@@ -64,16 +65,22 @@ async def backends_cpu(stack: Any) -> dict[int, float]:
     return spent
 
 
-async def recorded(stack: Any, count: int) -> None:
+async def recorded(stack: Any, count: int) -> float:
     """Until the inbox holds `count` events. Polling JetStream alone (`consumed`) is what held
     ingestion back: the consumer info of a filtered durable counts its pending messages on
     every request (NATS 2.9's file store scans them), and twenty requests a second slowed the
     deliveries of the first half of the backlog to about a third (fetches waiting 0.3-0.9 s
-    for their 500 messages, against none once fewer were pending)."""
+    for their 500 messages, against none once fewer were pending).
+
+    Returns when a tenth had been recorded: the steady rate is taken from there, past the
+    consumers' creation and first fetches."""
+    tenth: float | None = None
     while True:
         [(n,)] = await stack.rows("SELECT count(*) FROM inbox")
+        if tenth is None and n >= count // 10:
+            tenth = time.perf_counter()
         if n >= count:
-            return
+            return tenth if tenth is not None else time.perf_counter()
         await asyncio.sleep(0.02)
 
 
@@ -106,7 +113,8 @@ async def bench_ingestion_from_the_bus(stack: Any) -> None:
     # The cyclic collector as the service process runs it (servicekit.collector).
     with collected_as_served(stack.parts.infra.settings.gc_young_threshold):
         stack.start_consumers()
-        await recorded(stack, INGEST)
+        tenth = await recorded(stack, INGEST)
+        steady = time.perf_counter() - tenth
         await stack.consumed(timeout=600)
     elapsed, spent = time.perf_counter() - began, time.process_time() - cpu
     used = resource.getrusage(resource.RUSAGE_SELF)
@@ -121,6 +129,7 @@ async def bench_ingestion_from_the_bus(stack: Any) -> None:
     assert steps == INGEST  # every step of every tour counted once
     print(
         f"\ningestion: {INGEST} events from the bus in {elapsed:.2f} s = {INGEST / elapsed:,.0f}/s"
+        f" (steady, past the first tenth: {(INGEST - INGEST // 10) / steady:,.0f}/s)"
         f" (this process: {spent * 1e6 / INGEST:.0f} us CPU per event, of which"
         f" {system * 1e6 / INGEST:.0f} us in the kernel; {user * 1e6 / INGEST:.0f} us user);"
         f" PostgreSQL's backends: {database * 1e6 / INGEST:.0f} us CPU per event (those still"
