@@ -37,7 +37,7 @@ class Settings(ServiceSettings):
     # Attempts per Chime call (botocore's standard retries, throttling included).
     chime_max_attempts: int = Field(3, ge=1)
     # Chime calls in flight at once (worker threads and HTTP connections).
-    chime_concurrency: int = Field(32, ge=1)
+    chime_concurrency: int = Field(8, ge=1)
     # The SQS queue an EventBridge rule fills with Chime's events.
     events_queue_name: str = "chime-events"
     sqs_endpoint_url: str | None = None
