@@ -20,6 +20,7 @@ import uvicorn
 from opentelemetry.trace import TracerProvider, get_tracer_provider
 from redis.asyncio import Redis
 from servicekit.bus.connection import Bus
+from servicekit.collector import tune_collector
 from servicekit.headers import LimitHeaders
 from servicekit.shedding import ShedLoad
 from starlette.applications import Starlette
@@ -34,7 +35,6 @@ from gateway.caching.policy import PublicFields
 from gateway.caching.public import PublicResponses
 from gateway.caching.store import ResponseCache
 from gateway.coalescing import Coalescer
-from gateway.collector import tune_collector
 from gateway.edge.apq import APQStore, MemoryAPQStore, PersistedQueries, RedisAPQStore
 from gateway.edge.auth import Authenticator, TokenVerifier
 from gateway.edge.cors import cors_middleware

@@ -169,7 +169,7 @@ class _Connection:
                 if not operation.ended:
                     operation.push(unavailable(self.owner.graph_of(self.url), failure), last=True)
             if self.socket is not None and not self.socket.closed:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(aiohttp.ClientError, OSError):  # already going away
                     await self.socket.close()
 
     async def _open(self) -> str | None:

@@ -196,7 +196,7 @@ class GatewaySettings(BaseSettings):
 
     gc_young_threshold: int = 200_000
     """Container allocations between two young collections of the cyclic collector (Python's
-    default is 700; see `gateway.collector`); 0 keeps Python's defaults."""
+    default is 700; see `servicekit.collector`); 0 keeps Python's defaults."""
 
     loop: str = "auto"
     """uvicorn's event loop: auto (uvloop when installed), asyncio or uvloop."""

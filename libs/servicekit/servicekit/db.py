@@ -31,7 +31,6 @@ import psycopg
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from psycopg import sql
-from psycopg.rows import namedtuple_row
 from realty.events.v1.envelope_pb2 import Envelope
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -203,21 +202,6 @@ class Database:
         async with self.engine.connect() as conn:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
-    @asynccontextmanager
-    async def driver_reads(self) -> AsyncIterator[DriverReads]:
-        """Reads for a hot path's statements compiled once (`%(name)s` parameters), on the
-        psycopg connection under `reads()`: no SQLAlchemy statement, result or greenlet hop
-        per call, and each statement prepared on the server. See `DriverReads`."""
-        async with self.reads() as conn:
-            raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
-            assert isinstance(driver, psycopg.AsyncConnection)
-            observed = _statements_observed(self.engine)
-            try:
-                yield DriverReads(conn, driver, observed=observed)
-            except psycopg.Error as error:
-                raise _as_dbapi_error(error, raw) from error
-
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:
@@ -229,36 +213,6 @@ class Database:
     async def dispose(self) -> None:
         await self.outbox_wakeup.close()
         await self.engine.dispose()
-
-
-class DriverReads:
-    """Statements on one pooled connection in autocommit, rows read by column name.
-
-    They go to psycopg directly, prepared, unless something listens to the engine's
-    statements (SQL tracing when an exporter is configured, a test counting round trips):
-    then through SQLAlchemy's `exec_driver_sql`, the same text and parameters, so what is
-    observed of every other statement is observed of these too. A driver error leaves as
-    SQLAlchemy's `DBAPIError` of the same class either way."""
-
-    def __init__(
-        self, conn: AsyncConnection, driver: psycopg.AsyncConnection[Any], *, observed: bool
-    ) -> None:
-        self._conn = conn
-        self._driver = driver
-        self._observed = observed
-
-    async def all(self, statement: str, values: dict[str, Any]) -> list[Any]:
-        """Every row of the statement, each with its columns as attributes."""
-        if self._observed:
-            return list((await self._conn.exec_driver_sql(statement, values)).all())
-        cursor = self._driver.cursor(row_factory=namedtuple_row)
-        await cursor.execute(statement, values, prepare=True)
-        return await cursor.fetchall()
-
-    async def first(self, statement: str, values: dict[str, Any]) -> Any | None:
-        """The first row of the statement, or None."""
-        rows = await self.all(statement, values)
-        return rows[0] if rows else None
 
 
 class UnitOfWork:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import FetchTimeoutError, NotFoundError
@@ -228,7 +229,7 @@ class ConsumerRunner:
         finally:
             for _, recording in pending:
                 recording.cancel()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(NatsError):  # the connection is closing with us
                 await puller.stop()
 
     async def _settle(
