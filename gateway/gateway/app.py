@@ -30,10 +30,11 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.caching.entities import EntityCache
 from gateway.caching.feed import InvalidationFeed, parse_invalidations
 from gateway.caching.policy import PublicFields
 from gateway.caching.public import PublicResponses
-from gateway.caching.store import ResponseCache
+from gateway.caching.store import ResponseCache, TaggedCache
 from gateway.coalescing import Coalescer
 from gateway.edge.apq import APQStore, MemoryAPQStore, PersistedQueries, RedisAPQStore
 from gateway.edge.auth import Authenticator, TokenVerifier
@@ -146,25 +147,45 @@ def _follow_revocations(
 def public_responses(
     settings: GatewaySettings, metrics: GatewayMetrics, bus: Bus | None
 ) -> tuple[PublicResponses, InvalidationFeed | None]:
-    """The response cache of public queries and the feed of events that invalidates it.
+    """The response and entity caches of public queries and the feed of events that
+    invalidates both.
 
-    Without a bus (or with `GATEWAY_RESPONSE_CACHE=false`) nothing is cached in process:
-    public GET answers still tell CDNs how long they may keep them.
+    Without a bus (or with `GATEWAY_RESPONSE_CACHE=false` and `GATEWAY_ENTITY_CACHE=false`)
+    nothing is cached in process: public GET answers still tell CDNs how long they may
+    keep them.
     """
     subjects = parse_invalidations(settings.cache_invalidations)
     feed: InvalidationFeed | None = None
     cache: ResponseCache | None = None
-    if settings.response_cache and bus is not None and subjects:
+    entities: EntityCache | None = None
+    if (settings.response_cache or settings.entity_cache) and bus is not None and subjects:
         feeds: list[InvalidationFeed] = []
-        cache = ResponseCache(
-            size=settings.response_cache_size,
-            ttl_seconds=settings.response_cache_ttl_seconds,
-            usable=lambda: feeds[0].live,
-        )
+
+        def live() -> bool:
+            return feeds[0].live
+
+        if settings.response_cache:
+            cache = ResponseCache(
+                size=settings.response_cache_size,
+                ttl_seconds=settings.response_cache_ttl_seconds,
+                usable=live,
+            )
+        if settings.entity_cache:
+            entities = EntityCache(
+                TaggedCache(
+                    size=settings.entity_cache_size,
+                    ttl_seconds=settings.response_cache_ttl_seconds,
+                    usable=live,
+                ),
+                frozenset(subjects.values()),
+            )
 
         def invalidate(type_name: str, identity: str) -> int:
-            assert cache is not None
-            dropped = cache.invalidate(type_name, identity)
+            dropped = 0
+            if cache is not None:
+                dropped += cache.invalidate(type_name, identity)
+            if entities is not None:
+                dropped += entities.invalidate(type_name, identity)
             metrics.record_invalidation(dropped)
             return dropped
 
@@ -176,12 +197,13 @@ def public_responses(
         cache=cache,
         cdn_max_age=settings.cdn_max_age,
         policy_cache_size=settings.plan_cache_size,
+        entities=entities,
     )
     return responses, feed
 
 
 def _cache_bus(settings: GatewaySettings) -> Bus | None:
-    if not settings.response_cache:
+    if not (settings.response_cache or settings.entity_cache):
         return None
     from servicekit.settings import InfraSettings
 

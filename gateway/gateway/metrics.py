@@ -197,6 +197,14 @@ class GatewayMetrics:
         )
         self._response_hit = self.response_cache.labels("hit")
         self._response_miss = self.response_cache.labels("miss")
+        self.entity_cache = Counter(
+            "gateway_entity_cache",
+            "Entity cache look-ups of public queries' entity fetches, one per entity.",
+            ["result"],
+            registry=registry,
+        )
+        self._entity_hit = self.entity_cache.labels("hit")
+        self._entity_miss = self.entity_cache.labels("miss")
         self.response_cache_invalidations = Counter(
             "gateway_response_cache_invalidations",
             "Events that dropped cached answers, and the answers they dropped.",
@@ -267,6 +275,13 @@ class GatewayMetrics:
     def record_response_cache(self, hit: bool) -> None:
         """Count one response cache look-up of a public query."""
         (self._response_hit if hit else self._response_miss).inc()
+
+    def record_entity_cache(self, hits: int, misses: int) -> None:
+        """Count one public query's entity cache look-ups."""
+        if hits:
+            self._entity_hit.inc(hits)
+        if misses:
+            self._entity_miss.inc(misses)
 
     def record_invalidation(self, dropped: int) -> None:
         """Count one invalidating event and the answers it dropped."""

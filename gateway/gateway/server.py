@@ -252,9 +252,13 @@ class GraphQLHttp:
                 if lookup is not None and lookup.body is not None:
                     self._metrics.record_response_cache(True)
                     return 200, lookup.body, None, True
+                admitted.context.entities = responses.entity_view(generation.fingerprint)
         # Misses of one public answer share one execution whoever asks: it is the same answer.
         shared = ("public", lookup.key) if lookup is not None else None
         result = await self._execute(generation.engine, admitted, shared)
+        entities = admitted.context.entities
+        if entities is not None:
+            self._metrics.record_entity_cache(entities.hits, entities.misses)
         status = 200 if "data" in result or media != GRAPHQL_RESPONSE_JSON else 400
         errors = result.get("errors")
         body = orjson.dumps(result)

@@ -173,6 +173,10 @@ class GatewaySettings(BaseSettings):
     response_cache_size: int = 10_000
     response_cache_ttl_seconds: float = 300.0
     """A backstop: answers are dropped by events long before, unless nothing changes."""
+    entity_cache: bool = True
+    """Cache public entities' answers across requests (`caching/entities.py`), under the
+    same events and time to live as the response cache."""
+    entity_cache_size: int = 50_000
     cache_public_fields: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_PUBLIC_FIELDS)
     )

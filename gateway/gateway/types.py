@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from gateway.caching.entities import EntityView
 
 JSON = dict[str, Any]
 
@@ -44,6 +47,9 @@ class RequestContext:
     # The verified token's claims (None: anonymous): what `@requiresScopes` and `@policy`
     # are decided on.
     claims: Mapping[str, Any] | None = None
+    # The entity cache's view, set by the server for a public query only: what every
+    # anonymous caller is answered, never read or written for anyone else.
+    entities: EntityView | None = None
 
 
 class SubgraphTransport(Protocol):

@@ -16,6 +16,7 @@ import orjson
 from cachetools import LRUCache
 from graphql import GraphQLError, GraphQLSchema, parse
 
+from gateway.caching.entities import EntityCache, EntityView
 from gateway.caching.policy import CachePolicy, PublicFields, analyse, tags
 from gateway.caching.store import Lookup, ResponseCache
 from gateway.types import GraphQLRequest, RequestContext
@@ -24,7 +25,8 @@ __all__ = ["PublicResponses"]
 
 
 class PublicResponses:
-    """Policies per operation and the response cache (`cache` None: CDN headers only)."""
+    """Policies per operation, the response cache (`cache` None: CDN headers only) and
+    the entity cache (`entities`)."""
 
     def __init__(
         self,
@@ -34,10 +36,12 @@ class PublicResponses:
         cache: ResponseCache | None,
         cdn_max_age: int,
         policy_cache_size: int = 2048,
+        entities: EntityCache | None = None,
     ) -> None:
         self._public = public
         self._watched = watched
         self.cache = cache
+        self.entities = entities
         self.cdn_max_age = cdn_max_age
         self._policies: LRUCache[tuple[str, str, str | None], CachePolicy | None] = LRUCache(
             max(1, policy_cache_size)
@@ -82,6 +86,11 @@ class PublicResponses:
         if key is None:
             return None
         return self.cache.lookup(key, policy)
+
+    def entity_view(self, fingerprint: str) -> EntityView | None:
+        """The entity cache's view for one public query on this supergraph, or None."""
+        entities = self.entities
+        return None if entities is None else entities.view(fingerprint)
 
     def store(self, lookup: Lookup, result: Mapping[str, Any], body: bytes) -> bool:
         """Keep a complete answer (one with errors is never kept)."""

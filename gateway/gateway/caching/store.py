@@ -1,19 +1,20 @@
-"""The response cache: encoded answers of public queries, dropped by the events that name them.
+"""Cached values of public data under the tags of the entities they hold, dropped by the
+events that name them: whole encoded answers (`ResponseCache`) and single entities'
+answers (`caching.entities`).
 
-Entries are the encoded response bodies (a hit costs no engine work and no JSON encode),
-kept in a bounded LRU with a time to live, each under the tags of the entities it holds
-(`policy.tags`). `invalidate(type, id)` drops the entries tagged with that entity or with
-the whole type.
+Entries are kept in a bounded LRU with a time to live, each under the tags of the
+entities it holds (`policy.tags`). `invalidate(type, id)` drops the entries tagged with
+that entity or with the whole type.
 
-An answer fetched while an event about one of its entities arrived must not be stored:
-it may predate the change. So a lookup records the invalidation count when the fetch
-starts (`Lookup.epoch`), and `store` refuses an answer when an invalidation since then
-touched one of its tags (remembered for the last `recent` invalidations; older than that,
-the answer is not stored at all).
+A value fetched while an event about one of its entities arrived must not be stored: it
+may predate the change. So a reader records the invalidation count when the fetch starts
+(`epoch`), and `put` refuses a value when an invalidation since then touched one of its
+tags (remembered for the last `recent` invalidations; older than that, the value is not
+stored at all).
 
-The cache only answers while `usable()` says its events are heard (the feed is
-subscribed and connected); when they stop it is emptied, because what it missed meanwhile
-cannot be known.
+A cache only answers while `usable()` says its events are heard (the feed is subscribed
+and connected); when they stop it is emptied, because what it missed meanwhile cannot be
+known.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 
 from gateway.caching.policy import ANY, CachePolicy, Tag
 
-__all__ = ["Lookup", "ResponseCache"]
+__all__ = ["Lookup", "ResponseCache", "TaggedCache"]
+
+V = TypeVar("V")
 
 
 @dataclass(slots=True)
@@ -40,7 +44,9 @@ class Lookup:
     epoch: int
 
 
-class ResponseCache:
+class TaggedCache(Generic[V]):
+    """Values under tags; see the module docstring."""
+
     def __init__(
         self,
         *,
@@ -50,7 +56,7 @@ class ResponseCache:
         clock: Callable[[], float] = time.monotonic,
         recent: int = 4096,
     ) -> None:
-        self._entries: TTLCache[Hashable, tuple[bytes, frozenset[Tag]]] = TTLCache(
+        self._entries: TTLCache[Hashable, tuple[V, frozenset[Tag]]] = TTLCache(
             max(1, size), ttl_seconds, timer=clock
         )
         self._by_tag: dict[Tag, set[Hashable]] = {}
@@ -73,32 +79,36 @@ class ResponseCache:
             self._was_usable = usable
         return usable
 
-    def lookup(self, key: Hashable, policy: CachePolicy) -> Lookup | None:
-        if not self.usable():
-            return None
+    @property
+    def epoch(self) -> int:
+        """The invalidation count a fetch starting now hands back to `put`."""
+        return self._epoch
+
+    def get(self, key: Hashable) -> V | None:
+        """The value kept under `key` (the caller has asked `usable()`), counted."""
         entry = self._entries.get(key)
         if entry is None:
             self.misses += 1
-            return Lookup(key, policy, None, self._epoch)
+            return None
         self.hits += 1
-        return Lookup(key, policy, entry[0], self._epoch)
+        return entry[0]
 
-    def store(self, lookup: Lookup, body: bytes, tags: set[Tag]) -> bool:
-        """Keep an answer unless an invalidation since its lookup may have made it stale."""
+    def put(self, key: Hashable, value: V, tags: set[Tag], epoch: int) -> bool:
+        """Keep a value unless an invalidation since `epoch` may have made it stale."""
         if not self.usable():
             return False
-        if self._epoch != lookup.epoch:
-            if self._epoch - lookup.epoch > len(self._recent):
+        if self._epoch != epoch:
+            if self._epoch - epoch > len(self._recent):
                 return False  # the record of what was dropped meanwhile is gone
-            for epoch, tag in reversed(self._recent):
-                if epoch <= lookup.epoch:
+            for since, tag in reversed(self._recent):
+                if since <= epoch:
                     break
                 if tag in tags or (tag[0], ANY) in tags:
                     return False
         frozen = frozenset(tags)
-        self._entries[lookup.key] = (body, frozen)
+        self._entries[key] = (value, frozen)
         for tag in frozen:
-            self._by_tag.setdefault(tag, set()).add(lookup.key)
+            self._by_tag.setdefault(tag, set()).add(key)
         self._stores += 1
         if self._stores >= self._entries.maxsize:
             self._reindex()
@@ -136,3 +146,16 @@ class ResponseCache:
             for tag in tags:
                 index.setdefault(tag, set()).add(key)
         self._by_tag = index
+
+
+class ResponseCache(TaggedCache[bytes]):
+    """Encoded response bodies of public queries (a hit costs no engine work and no JSON
+    encode), looked up and stored once per request."""
+
+    def lookup(self, key: Hashable, policy: CachePolicy) -> Lookup | None:
+        if not self.usable():
+            return None
+        return Lookup(key, policy, self.get(key), self._epoch)
+
+    def store(self, lookup: Lookup, body: bytes, tags: set[Tag]) -> bool:
+        return self.put(lookup.key, body, tags, lookup.epoch)

@@ -19,6 +19,7 @@ import orjson
 from opentelemetry.trace import Status, StatusCode, Tracer
 from servicekit.errors import ErrorCode
 
+from gateway.caching.entities import EntityView
 from gateway.deadlines import Deadlines
 from gateway.executor.contexts import ContextBatch, collect_contextual
 from gateway.metrics import GatewayMetrics
@@ -510,12 +511,17 @@ class Execution:
     fetch (the public benchmark's deep query asks inventory for the same five products'
     `inStock` and `shippingEstimate` in three waves). A mutation keeps nothing: its later
     steps may see what its earlier ones changed.
+
+    `ctx.entities`, set by the server for a public query only, is the cache of such
+    answers across requests (`gateway.caching.entities`): read before a wave's fetches,
+    written after.
     """
 
     __slots__ = (
         "ctx",
         "data",
         "deadlines",
+        "entities",
         "errors",
         "known",
         "metrics",
@@ -539,6 +545,7 @@ class Execution:
         traced: bool,
     ) -> None:
         """`deadlines` bound each fetch; None for a transport that times its fetches out."""
+        self.entities = ctx.entities if plan.kind == "query" else None
         self.plan = plan
         self.transport = transport
         self.ctx = ctx
@@ -654,12 +661,17 @@ class Execution:
             batch.filled.append(group.path)
             self._collect(group, batch, memo)
         known = self.known
+        entities = self.entities
         by_graph: dict[str, list[_Batch]] = {}
         for batch in shared.values():
             if known and batch.reps:
                 answers = known.get(batch.key)
                 if answers:
                     batch.reuse(answers)
+            if entities is not None and batch.reps:
+                cached = entities.known(batch.key, batch.identities, batch.reps)
+                if cached:
+                    batch.reuse([([i for i, _ in cached], [a for _, a in cached])])
             if batch.reps:
                 by_graph.setdefault(batch.group.graph, []).append(batch)
         try:
@@ -705,9 +717,13 @@ class Execution:
         # An `_entities` fetch is a query, whatever the operation it serves.
         response = await self.fetch(graph, spec.document, variables, idempotent=True)
         self._absorb_entities(spec, batches, response)
+        if response.get("errors"):
+            return
         known = self.known
-        if known is not None and not response.get("errors"):
+        if known is not None:
             self._keep(spec, batches, response, known)
+        if self.entities is not None:
+            self._keep_across(spec, batches, response, self.entities)
 
     @staticmethod
     def _keep(
@@ -730,6 +746,19 @@ class Execution:
                 known[batch.key] = [(batch.identities, results)]
             else:
                 kept.append((batch.identities, results))
+
+    @staticmethod
+    def _keep_across(
+        spec: EntityFetch, batches: list[_Batch], response: JSON, entities: EntityView
+    ) -> None:
+        """Offer the answers of a fetch without errors to the entity cache."""
+        data = response.get("data")
+        if not isinstance(data, dict):
+            return
+        for alias, batch in zip(spec.aliases, batches, strict=True):
+            results = data.get(alias)
+            if isinstance(results, list) and len(results) == len(batch.identities):
+                entities.keep(batch.key, batch.identities, batch.reps, results)
 
     async def _contextual(self, group: Group) -> None:
         """A group taking context arguments: one alias per distinct set of their values."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -185,8 +186,9 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
             await asyncio.sleep(0.005)
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, **settings: Any) -> AsyncIterator[Stack]:
+    """The gateway on the two subgraphs with its caches and NATS (`settings` override)."""
     world = World(
         listings={
             "l1": {"id": "l1", "title": "Loft by the river", "realtor": {"id": "u1"}},
@@ -202,14 +204,17 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     bus = Bus(NATS_URL, namespace=namespace, name="test-gateway-cache")
     await bus.connect()
     metrics = GatewayMetrics()
-    settings = GatewaySettings(
-        supergraph_path=path,
-        reload_interval=0,
-        rate_limit_per_second=0,
-        cache_public_fields=PUBLIC.split(","),
-        cache_invalidations=INVALIDATIONS,
+    chosen: dict[str, Any] = {
+        "cache_public_fields": PUBLIC.split(","),
+        "cache_invalidations": INVALIDATIONS,
+        **settings,
+    }
+    gateway_settings = GatewaySettings(
+        supergraph_path=path, reload_interval=0, rate_limit_per_second=0, **chosen
     )
-    app = build_app(settings, verifier=StaticVerifier(), redis=None, metrics=metrics, bus=bus)
+    app = build_app(
+        gateway_settings, verifier=StaticVerifier(), redis=None, metrics=metrics, bus=bus
+    )
     transport = httpx.ASGITransport(app=app)
     try:
         async with (
@@ -226,6 +231,12 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         await bus.close()
         sub_server.should_exit = True
         await sub_task
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with running(tmp_path) as running_stack:
+        yield running_stack
 
 
 LISTING = '{ listing(id: "ID") { id title realtor { id name } } }'
