@@ -21,6 +21,8 @@ from media.domain import (
     MeetingState,
     Tour,
     TourStatus,
+    Trust,
+    attendee_still_in_chime,
     capabilities,
     device_key,
     may_see,
@@ -217,3 +219,62 @@ def test_replacing_a_vanished_meeting_ends_it_and_changes_the_request_token() ->
     assert meeting.attendees == [] and meeting.meeting_id is None and not meeting.live
     meeting.chime_joined("m-1", "a-0", START + timedelta(minutes=11))  # the old meeting
     assert not isinstance(meeting.events[-1], AttendeeJoined)
+
+
+TRUST = Trust(age_margin=timedelta(minutes=30), quiet=timedelta(minutes=4))
+
+
+def trusted(now: datetime, **state: object) -> bool:
+    facts: dict[str, object] = {
+        "live": True,
+        "attendee_deleted": False,
+        "created_at": START,
+        "someone_present": False,
+        "empty_since": None,
+    }
+    facts.update(state)
+    return attendee_still_in_chime(now, trust=TRUST, **facts)  # type: ignore[arg-type]
+
+
+def test_a_stored_attendee_is_trusted_only_where_chime_cannot_have_ended_it() -> None:
+    minute = timedelta(minutes=1)
+    # Made a moment ago, nobody in yet: Chime waits five minutes for a first join.
+    assert trusted(START + 3 * minute)
+    assert trusted(START + 4 * minute - timedelta(seconds=1))
+    assert not trusted(START + 4 * minute)
+    # Someone is in it, as Chime's events tell: no empty end is coming.
+    assert trusted(START + 3 * 60 * minute, someone_present=True)
+    # Left empty: trusted for less than four of Chime's five minutes from then.
+    emptied = START + 60 * minute
+    assert trusted(emptied + 3 * minute, empty_since=emptied)
+    assert not trusted(emptied + 4 * minute, empty_since=emptied)
+    # Well short of Chime's 24 hours, never past them even with people in.
+    day = timedelta(hours=24)
+    assert trusted(START + day - 31 * minute, someone_present=True)
+    assert not trusted(START + day - 30 * minute, someone_present=True)
+    # Media deleted the meeting or the attendee, or never recorded its creation.
+    assert not trusted(START + minute, live=False, someone_present=True)
+    assert not trusted(START + minute, attendee_deleted=True, someone_present=True)
+    assert not trusted(START + minute, created_at=None, someone_present=True)
+
+
+def test_a_meeting_trusts_its_attendees_as_its_events_tell() -> None:
+    buyer, realtor = uuid.uuid4(), uuid.uuid4()
+    meeting = live_meeting(buyer, realtor)
+    mine, theirs = meeting.attendees
+    assert meeting.trusts(mine, START + timedelta(minutes=3), TRUST)
+    assert not meeting.trusts(mine, START + timedelta(minutes=5), TRUST)
+    meeting.chime_joined("m-1", "a-1", START + timedelta(minutes=1))
+    assert meeting.trusts(mine, START + timedelta(hours=2), TRUST)  # the realtor is in
+    meeting.chime_left("m-1", "a-1", START + timedelta(hours=2))
+    assert meeting.trusts(mine, START + timedelta(hours=2, minutes=3), TRUST)
+    assert not meeting.trusts(mine, START + timedelta(hours=2, minutes=4), TRUST)
+    # Chime deleting an attendee leaves the device with none to trust; it gets a new one.
+    meeting.chime_joined("m-1", "a-1", START + timedelta(hours=3))
+    meeting.chime_deleted("m-1", "a-0", START + timedelta(hours=3))
+    assert mine.deleted and meeting.attendee_for(mine.device_key) is None
+    assert not meeting.trusts(mine, START + timedelta(hours=3), TRUST)
+    assert meeting.trusts(theirs, START + timedelta(hours=3), TRUST)
+    # Media deleting the meeting: nothing in it is trusted any more.
+    meeting.deleting()
+    assert not meeting.trusts(theirs, START + timedelta(hours=3), TRUST)

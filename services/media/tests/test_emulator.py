@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from chimesim.testing import ChimeSim
+from media.domain import TourStatus
 
 from .conftest import Stack
 from .test_join import JOIN, LEAVE, join
@@ -51,7 +52,7 @@ async def test_a_tour_call_on_the_emulator_from_first_join_to_its_end(
     assert second["attendee"]["Capabilities"]["Video"] == "Receive"
     before = calls(chime)
     again = await join(stack, tour.id, buyer, device="laptop")
-    assert calls(chime) - before == 1
+    assert calls(chime) - before == 0  # a meeting made a moment ago still has it
     assert again["attendee"]["AttendeeId"] == first["attendee"]["AttendeeId"]
 
     meeting_id = meeting["MeetingId"]
@@ -85,8 +86,65 @@ async def test_an_emulated_meeting_that_ended_is_made_again(
     tour, buyer, _ = await stack.tour()
     first = await join(stack, tour.id, buyer)
     chime.advance(6 * 60)  # nobody connected: Chime ends it after five minutes
+    stack.clock.advance(timedelta(minutes=6))
+    chime.reset_calls()
     again = await join(stack, tour.id, buyer)
     assert again["meeting"]["MeetingId"] != first["meeting"]["MeetingId"]
+    # Asked about the old attendee, Chime said it is gone: the meeting is made again.
+    assert chime.calls() == {"GetAttendee": 1, "CreateMeetingWithAttendees": 1}
+
+
+async def until_row(stack: Stack, sql: str, timeout: float = 15.0, **params: object) -> None:
+    """Poll Chime's queue until `sql` finds a row (the events it waits for handled)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await stack.rows(sql, **params):
+        assert asyncio.get_running_loop().time() < deadline, sql
+        await stack.parts.queue.poll_once()
+
+
+async def test_joining_again_asks_chime_only_when_the_attendee_may_be_gone(
+    emulated: Stack, chime: ChimeSim
+) -> None:
+    """A device's stored attendee is the answer while Chime cannot have ended it (the
+    meeting young, or someone in it per Chime's events); otherwise one `GetAttendee`; an
+    attendee Chime reports deleted is replaced on the device's next join."""
+    stack = emulated
+    tour, buyer, realtor = await stack.tour(status=TourStatus.IN_PROGRESS)
+    first = await join(stack, tour.id, buyer, device="laptop")
+    meeting_id = first["meeting"]["MeetingId"]
+    chime.reset_calls()
+    assert await join(stack, tour.id, buyer, device="laptop") == first
+    assert chime.calls() == {}
+
+    # Four minutes and nobody in: Chime may be about to end it, so it is asked.
+    chime.advance(4 * 60)
+    stack.clock.advance(timedelta(minutes=4))
+    again = await join(stack, tour.id, buyer, device="laptop")
+    assert again["attendee"] == first["attendee"]
+    assert chime.calls() == {"GetAttendee": 1}
+
+    # The realtor is in as Chime's events tell: hours later, still no call.
+    theirs = await join(stack, tour.id, realtor, device="desk")
+    chime.join(meeting_id, theirs["attendee"]["AttendeeId"])
+    present = "SELECT 1 FROM attendees WHERE attendee_id = :a AND present_since IS NOT NULL"
+    await until_row(stack, present, a=theirs["attendee"]["AttendeeId"])
+    chime.advance(3 * 3600)
+    stack.clock.advance(timedelta(hours=3))
+    chime.reset_calls()
+    assert await join(stack, tour.id, buyer, device="laptop") == first
+    assert chime.calls() == {}
+
+    # Chime deletes the buyer's attendee (not media asking): once its event is handled,
+    # the device's next join makes it a new attendee in the same meeting.
+    meetings = chime.client("chime-sdk-meetings")
+    meetings.delete_attendee(MeetingId=meeting_id, AttendeeId=first["attendee"]["AttendeeId"])
+    gone = "SELECT 1 FROM attendees WHERE attendee_id = :a AND deleted"
+    await until_row(stack, gone, a=first["attendee"]["AttendeeId"])
+    chime.reset_calls()
+    back = await join(stack, tour.id, buyer, device="laptop")
+    assert chime.calls() == {"CreateAttendee": 1}
+    assert back["meeting"]["MeetingId"] == meeting_id
+    assert back["attendee"]["AttendeeId"] != first["attendee"]["AttendeeId"]
 
 
 async def test_simultaneous_joins_of_a_tour_cost_one_meeting_and_one_batch_on_the_emulator(

@@ -129,7 +129,15 @@ async def test_one_attendee_per_device_and_one_chime_call_per_join_once_the_meet
     tour, buyer, _ = await stack.tour()
     first = await join(stack, tour.id, buyer, device="laptop")
     before = sum(stack.chime.calls.values())
+    # Made a moment ago: Chime cannot have ended it, so the stored attendee is the answer.
     again = await join(stack, tour.id, buyer, device="laptop")
+    assert sum(stack.chime.calls.values()) - before == 0
+    assert again == first
+    # Four minutes with nobody in, as far as Chime's events tell: Chime is asked.
+    stack.clock.advance(timedelta(minutes=4))
+    before = sum(stack.chime.calls.values())
+    again = await join(stack, tour.id, buyer, device="laptop")
+    assert stack.chime.calls["GetAttendee"] == 1
     assert sum(stack.chime.calls.values()) - before == 1
     assert again["attendee"]["AttendeeId"] == first["attendee"]["AttendeeId"]
     assert again["attendee"]["JoinToken"] == first["attendee"]["JoinToken"]
@@ -148,7 +156,8 @@ async def test_one_attendee_per_device_and_one_chime_call_per_join_once_the_meet
 async def test_an_ended_meeting_is_made_again_on_the_next_join(stack: Stack) -> None:
     tour, buyer, realtor = await stack.tour()
     first = await join(stack, tour.id, buyer, device="laptop")
-    stack.chime.end(first["meeting"]["MeetingId"])
+    stack.chime.end(first["meeting"]["MeetingId"])  # nobody came for five minutes
+    stack.clock.advance(timedelta(minutes=5))
     again = await join(stack, tour.id, realtor)
     assert again["meeting"]["MeetingId"] != first["meeting"]["MeetingId"]
     assert again["meeting"]["ExternalMeetingId"] == str(tour.id)
@@ -166,7 +175,8 @@ async def test_a_device_rejoining_an_ended_meeting_gets_a_new_attendee_in_the_ne
     # same device: one live attendee per device, and the new one kept.
     tour, buyer, _ = await stack.tour()
     first = await join(stack, tour.id, buyer, device="laptop")
-    stack.chime.end(first["meeting"]["MeetingId"])
+    stack.chime.end(first["meeting"]["MeetingId"])  # nobody came for five minutes
+    stack.clock.advance(timedelta(minutes=5))
     back = await join(stack, tour.id, buyer, device="laptop")
     assert back["meeting"]["MeetingId"] != first["meeting"]["MeetingId"]
     assert back["attendee"]["AttendeeId"] != first["attendee"]["AttendeeId"]

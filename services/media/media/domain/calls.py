@@ -177,6 +177,51 @@ def sends_video(caps: Mapping[str, str]) -> bool:
     return caps.get("Video", "SendReceive") in ("SendReceive", "Send")
 
 
+# -- trusting an attendee without asking Chime ------------------------------------------------
+# Chime ends a meeting 24 hours after it was made, and five minutes after it was made with
+# nobody joining or after its last attendee left; an attendee lives as long as its meeting
+# unless deleted.
+CHIME_LONGEST_MEETING = timedelta(hours=24)
+CHIME_EMPTY_END = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """How close to Chime's own ends of a meeting a stored attendee stops being taken as
+    still there: `age_margin` before the 24 hours, `quiet` of the five empty minutes
+    (less than five, for clocks and events a little behind)."""
+
+    age_margin: timedelta = timedelta(minutes=30)
+    quiet: timedelta = timedelta(minutes=4)
+
+
+def attendee_still_in_chime(
+    now: datetime,
+    *,
+    live: bool,
+    attendee_deleted: bool,
+    created_at: datetime | None,
+    someone_present: bool,
+    empty_since: datetime | None,
+    trust: Trust = Trust(),
+) -> bool:
+    """Whether a device's stored attendee is certainly still in Chime's meeting, so that
+    joining again needs no `GetAttendee`: media did not delete the meeting (`live`) or the
+    attendee, the meeting is well short of Chime's 24 hours, and it cannot have hit Chime's
+    five-minute empty end: someone is in it as far as the Chime events consumed tell, or it
+    was made, or last left empty, less than `trust.quiet` ago. Anything Chime ended or
+    deleted otherwise is reported by its events, which make `live` or the attendee's row
+    say so; until then, and whenever this is False, the caller asks Chime."""
+    if not live or attendee_deleted or created_at is None:
+        return False
+    if now - created_at >= CHIME_LONGEST_MEETING - trust.age_margin:
+        return False
+    if someone_present:
+        return True
+    quiet_since = max(created_at, empty_since) if empty_since is not None else created_at
+    return now - quiet_since < trust.quiet
+
+
 # -- the meeting and what it announces ------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class MeetingStarted:
@@ -305,6 +350,18 @@ class Meeting:
                 return attendee
         return None
 
+    def trusts(self, attendee: Attendee, now: datetime, trust: Trust) -> bool:
+        """`attendee_still_in_chime` for one of this meeting's attendees."""
+        return attendee_still_in_chime(
+            now,
+            live=self.live and attendee.meeting_id == self.meeting_id,
+            attendee_deleted=attendee.deleted,
+            created_at=self.created_at,
+            someone_present=any(not a.deleted for a in self.present()),
+            empty_since=self.empty_since,
+            trust=trust,
+        )
+
     def video_senders(self) -> int:
         return sum(1 for a in self.attendees if a.video and not a.deleted)
 
@@ -346,6 +403,14 @@ class Meeting:
         self._close(attendee, at)
         if not self.present():
             self.empty_since = at
+
+    def chime_deleted(self, meeting_id: str, attendee_id: str, at: datetime) -> None:
+        """Chime deleted the attendee (whoever asked it to): it left, and its device's next
+        join makes it a new one instead of trusting the old."""
+        self.chime_left(meeting_id, attendee_id, at)
+        attendee = self.by_attendee_id(attendee_id)
+        if self._current(meeting_id) and attendee is not None:
+            attendee.deleted = True
 
     def _close(self, attendee: Attendee, at: datetime) -> None:
         since = attendee.present_since

@@ -41,6 +41,8 @@ from media.domain import (
     Meeting,
     Tour,
     TourStatus,
+    Trust,
+    attendee_still_in_chime,
     capabilities,
     device_key,
     normalize_email,
@@ -67,6 +69,7 @@ class Policy:
     window: JoinWindow = field(default_factory=JoinWindow)
     guest_limit: int = 8
     empty_grace: timedelta = timedelta(minutes=2)
+    trust: Trust = field(default_factory=Trust)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,8 @@ class _Ask:
     mode: JoinMode
     key: str  # the device's ExternalUserId
     answer: asyncio.Future[JoinInfo]
+    # The device's attendee Chime just said it no longer has (`GetAttendee` on the way in).
+    gone: str | None = None
 
     def succeed(self, info: JoinInfo) -> None:
         if not self.answer.done():
@@ -181,11 +186,12 @@ class Media:
         `CreateMeetingWithAttendees` makes it with the batch's devices (up to twenty), and
         one `BatchCreateAttendee` adds the devices new to it beyond those."""
         key = device_key(who.user_id, device)
+        gone: str | None = None
         if (tour_id, key) in self._joined:  # a device this process saw join: likely again
-            again = await self._again(who, tour_id, mode, key)
+            again, gone = await self._again(who, tour_id, mode, key)
             if again is not None:
                 return again
-        ask = _Ask(who, mode, key, asyncio.get_running_loop().create_future())
+        ask = _Ask(who, mode, key, asyncio.get_running_loop().create_future(), gone)
         self._waiting.setdefault(tour_id, []).append(ask)
         if tour_id not in self._joining:
             self._joining.add(tour_id)
@@ -206,24 +212,37 @@ class Media:
 
     async def _again(
         self, who: Principal, tour_id: uuid.UUID, mode: JoinMode, key: str
-    ) -> JoinInfo | None:
-        """A participant's device already in the live call, joining as before: one read
-        and one `GetAttendee` (Chime still has it), nothing written. None: take the locked
-        path (a new device, a changed mode, a guest, a meeting Chime no longer has)."""
+    ) -> tuple[JoinInfo | None, str | None]:
+        """A participant's device already in the live call, joining as before: one read,
+        nothing written, and no Chime call while the attendee is certainly still there
+        (`attendee_still_in_chime`), else one `GetAttendee`. No answer: take the locked path
+        (a new device, a changed mode, a guest, a meeting Chime no longer has), told which
+        attendee Chime said is gone, so that it is not asked about again."""
         seen = await store.device_in_call(self.db, tour_id, key)
         if seen is None or not seen.tour.is_participant(who.user_id):
-            return None
-        seen.tour.require_open(self.clock(), self.policy.window)
+            return None, None
+        now = self.clock()
+        seen.tour.require_open(now, self.policy.window)
         wanted = capabilities(mode, seen.senders - (1 if seen.video else 0))
         if seen.attendee.get("Capabilities") != wanted:
-            return None
+            return None, None
+        if attendee_still_in_chime(
+            now,
+            live=True,
+            attendee_deleted=False,
+            created_at=seen.created_at,
+            someone_present=seen.someone_present,
+            empty_since=seen.empty_since,
+            trust=self.policy.trust,
+        ):
+            return JoinInfo(meeting=seen.meeting, attendee=seen.attendee), None
         try:
             attendee = await self.chime.get_attendee(
                 meeting_id=seen.meeting_id, attendee_id=seen.attendee_id
             )
         except Gone:
-            return None
-        return JoinInfo(meeting=seen.meeting, attendee=attendee)
+            return None, seen.attendee_id
+        return JoinInfo(meeting=seen.meeting, attendee=attendee), None
 
     async def _drain(self, tour_id: uuid.UUID) -> None:
         """Answer the tour's waiting joins, a batch at a time, until none is left."""
@@ -376,7 +395,7 @@ class Media:
         meeting_id = meeting.meeting_id
         senders = meeting.video_senders()
         found: dict[str, Attendee | Exception] = {}
-        checks: list[tuple[Attendee, dict[str, str]]] = []
+        checks: list[tuple[Attendee, dict[str, str], bool]] = []
         new: list[tuple[_Ask, dict[str, str]]] = []
         for ask in _first_per_device(asks):
             mine = meeting.attendee_for(ask.key)
@@ -386,17 +405,17 @@ class Media:
             else:
                 wanted = capabilities(ask.mode, senders - (1 if mine.video else 0))
                 senders -= 1 if mine.video else 0
-                checks.append((mine, wanted))
+                checks.append((mine, wanted, ask.gone == mine.attendee_id))
             senders += 1 if sends_video(wanted) else 0
         outcomes = await asyncio.gather(
-            *(self._check(meeting_id, mine, wanted) for mine, wanted in checks),
+            *(self._check(meeting, mine, wanted, gone) for mine, wanted, gone in checks),
             self._add(meeting_id, new),
             return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, Gone):
                 raise outcome
-        for (mine, wanted), outcome in zip(checks, outcomes, strict=False):
+        for (mine, wanted, _), outcome in zip(checks, outcomes, strict=False):
             if isinstance(outcome, BaseException):
                 found[mine.device_key] = _as_error(outcome)
             else:
@@ -444,9 +463,19 @@ class Media:
             found[ask.key] = attendee
         return found
 
-    async def _check(self, meeting_id: str, mine: Attendee, wanted: dict[str, str]) -> None:
-        """The device's attendee, still in Chime's meeting, with the capabilities wanted."""
+    async def _check(
+        self, meeting: Meeting, mine: Attendee, wanted: dict[str, str], gone: bool
+    ) -> None:
+        """The device's attendee, still in Chime's meeting, with the capabilities wanted;
+        not asked about while the meeting's state proves Chime still has it, nor when Chime
+        has just said it is gone (`gone`: as Chime's `NotFound`)."""
+        assert meeting.meeting_id is not None
+        meeting_id = meeting.meeting_id
+        if gone:
+            raise Gone("NotFoundException")
         if mine.chime.get("Capabilities") == wanted:
+            if meeting.trusts(mine, self.clock(), self.policy.trust):
+                return
             mine.chime = await self.chime.get_attendee(
                 meeting_id=meeting_id, attendee_id=mine.attendee_id
             )
@@ -577,10 +606,10 @@ class Media:
                     meeting.chime_ended(signal.meeting_id, signal.at)
                 case Kind.ATTENDEE_JOINED if signal.attendee_id and person:
                     meeting.chime_joined(signal.meeting_id, signal.attendee_id, signal.at)
-                case Kind.ATTENDEE_LEFT | Kind.ATTENDEE_DROPPED | Kind.ATTENDEE_DELETED if (
-                    signal.attendee_id and person
-                ):
+                case Kind.ATTENDEE_LEFT | Kind.ATTENDEE_DROPPED if signal.attendee_id and person:
                     meeting.chime_left(signal.meeting_id, signal.attendee_id, signal.at)
+                case Kind.ATTENDEE_DELETED if signal.attendee_id and person:
+                    meeting.chime_deleted(signal.meeting_id, signal.attendee_id, signal.at)
             await store.save_meeting(uow, meeting)
             await uow.commit()
         return meeting.attendee_seconds - before

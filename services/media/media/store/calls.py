@@ -49,14 +49,17 @@ CHIME_CONSUMER = "chime-events"
 # one prepared statement, no transaction (`device_in_call`).
 DEVICE_IN_CALL = """
 SELECT t.id, t.listing_id, t.buyer_id, t.realtor_id, t.status, t.starts_at, t.ends_at,
-       t.sequence, m.meeting_id, m.chime AS meeting, a.attendee_id, a.chime AS attendee,
-       a.video,
-       (SELECT count(*) FROM attendees v
-         WHERE v.meeting_id = m.meeting_id AND v.video AND NOT v.deleted) AS senders
+       t.sequence, m.meeting_id, m.chime AS meeting, m.created_at, m.empty_since,
+       a.attendee_id, a.chime AS attendee, a.video, s.senders, s.present
   FROM tours t
   JOIN meetings m ON m.tour_id = t.id AND m.state = %(live)s
   JOIN attendees a ON a.tour_id = t.id AND a.device_key = %(key)s AND NOT a.deleted
                   AND a.meeting_id = m.meeting_id
+ CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE v.video) AS senders,
+              coalesce(bool_or(v.present_since IS NOT NULL), false) AS present
+         FROM attendees v
+        WHERE v.meeting_id = m.meeting_id AND NOT v.deleted) s
  WHERE t.id = %(tour)s
 """
 
@@ -209,7 +212,9 @@ async def get_tour(session: AsyncSession, tour_id: uuid.UUID, *, lock: bool = Fa
 @dataclass(frozen=True, slots=True)
 class DeviceInCall:
     """What a device joining again needs: its tour, the live Chime meeting, its attendee
-    there, and how many attendees of the meeting send video."""
+    there, how many attendees of the meeting send video, and what tells whether Chime
+    certainly still has the attendee (when the meeting was made, whether anyone is in it
+    per Chime's events, since when it is empty)."""
 
     tour: Tour
     meeting_id: str
@@ -218,6 +223,9 @@ class DeviceInCall:
     attendee: dict[str, Any]
     video: bool
     senders: int
+    created_at: datetime | None
+    someone_present: bool
+    empty_since: datetime | None
 
 
 async def device_in_call(db: Database, tour_id: uuid.UUID, key: str) -> DeviceInCall | None:
@@ -236,6 +244,9 @@ async def device_in_call(db: Database, tour_id: uuid.UUID, key: str) -> DeviceIn
         attendee=row.attendee,
         video=row.video,
         senders=int(row.senders),
+        created_at=row.created_at,
+        someone_present=bool(row.present),
+        empty_since=row.empty_since,
     )
 
 
