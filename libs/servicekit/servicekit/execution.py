@@ -1,25 +1,33 @@
 """How a subgraph's fields execute cheaply: resolvers rewritten where strawberry's wrapper
-ends with one plain call, and graphql-core's executor completing plain fields inline.
+ends with one plain call, and graphql-core's executor running compiled selection sets.
 
 Most of a subgraph's answer is leaves read straight off a dataclass (`id`, `status`,
 `startsAt`…). For each one graphql-core builds a response path, a resolve info, an empty
 argument map, calls the resolver, then walks `complete_value` down to the scalar's
 `coerce_output_value`: about as much work as the rest of a lookup by id. A field marked
-plain here (its resolver reads one attribute; its type a scalar or enum, non-null or
-not; no arguments in the document) is read and coerced in the loop over the selection,
-with exactly the calls graphql-core would make last. Everything else, and any plain
-field whose value is unusual (null where null is not allowed, a value the scalar
+plain here (its resolver reads one attribute; its type a scalar, an enum, an object of a
+concrete type or a list of them; no arguments in the document) needs none of that.
+
+Each selection set of an operation is compiled once, on its first request, into a plan
+(response key, attribute, coercer or nested plan), kept with the parsed document with
+graphql-core's own collected field sets, so later requests collect nothing again. A
+subtree of plain fields is then completed by one recursive function, with no path, no
+resolve info and exactly the calls graphql-core would make last. Everything else, and
+any subtree with an unusual value (null where null is not allowed, a value the scalar
 refuses, an exception, an awaitable), goes through graphql-core's own `execute_field`,
-so errors, paths and nulls come out as graphql-core makes them.
+so errors, paths and nulls come out as graphql-core makes them: the compiled path only
+reads and coerces, so nothing is lost when graphql-core does it all again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import CoroutineType, GeneratorType
 from typing import Any, NamedTuple
 
 import strawberry
 from graphql import (
+    FragmentDefinitionNode,
     GraphQLEnumType,
     GraphQLLeafType,
     GraphQLList,
@@ -28,9 +36,13 @@ from graphql import (
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLUnionType,
+    ListValueNode,
+    ObjectValueNode,
+    OperationDefinitionNode,
     Undefined,
+    VariableNode,
 )
-from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
@@ -82,9 +94,232 @@ def mark_plain(object_type: GraphQLObjectType, name: str, attribute: str) -> Non
         plain[name] = PlainComposite(attribute, field.type, kind, nullable)  # type: ignore[arg-type]
 
 
+# What a compiled step does with the attribute it reads.
+_TYPENAME, _LEAF, _OBJECT, _LEAF_LIST, _OBJECT_LIST, _COMPOSITE, _FIELD = range(7)
+_ORDINARY_CLASSES: dict[type, bool] = dict.fromkeys((str, int, float, bool), True)
+
+
+def _ordinary(cls: type) -> bool:
+    """Whether graphql-core takes every instance of `cls` as it is: not an exception
+    (raised as a field error), not awaitable (awaited), not `Undefined` (null). Known per
+    class: an instance is awaitable through its class (a coroutine, an iterable-coroutine
+    generator, `__await__`), and a class with `__getattr__` may answer anything."""
+    ordinary = _ORDINARY_CLASSES.get(cls)
+    if ordinary is None:
+        ordinary = not (
+            issubclass(cls, (BaseException, CoroutineType, GeneratorType))
+            or cls is type(Undefined)
+            or hasattr(cls, "__await__")
+            or hasattr(cls, "__getattr__")
+        )
+        _ORDINARY_CLASSES[cls] = ordinary
+    return ordinary
+
+
+class _Unusual(Exception):
+    """A value the compiled path leaves to graphql-core; nothing was done for it yet."""
+
+
+_UNUSUAL = _Unusual()
+
+
+class Step(NamedTuple):
+    """One response key of a compiled selection set: what to read and how to complete it."""
+
+    key: str
+    kind: int
+    # The attribute read, or for `__typename` the type's name.
+    attribute: str
+    nullable: bool
+    coerce: Callable[[Any], Any] | None
+    plan: Plan | None
+    items_nullable: bool
+    field_details_list: FieldDetailsList
+    spec: PlainComposite | None
+
+
+class Plan(NamedTuple):
+    """A selection set compiled for one object type: its steps in response order, and
+    whether all of them (down to the leaves) complete without graphql-core."""
+
+    steps: tuple[Step, ...]
+    pure: bool
+
+
+class OperationPlans:
+    """What one operation of one document compiles to, shared by every request running it:
+    the root field set, the sub-selections graphql-core collects (its own memo, which keys
+    on the identity of the field lists, so the lists themselves must be the same ones
+    every time) and a plan per (object type, field set)."""
+
+    def __init__(self) -> None:
+        self.root: GroupedFieldSet | None = None
+        self.subfields: dict[Any, Any] = {}
+        self.plans: dict[tuple[GraphQLObjectType, int], tuple[GroupedFieldSet, Plan]] = {}
+
+
+class DocumentPlans:
+    """The `OperationPlans` of a document's operations, by operation node. A document
+    whose selections depend on the variables (`@skip(if: $v)`, fragment variables)
+    has none: its field sets differ from one request to the next."""
+
+    def __init__(self) -> None:
+        self._operations: dict[int, tuple[OperationDefinitionNode, OperationPlans | None]] = {}
+
+    def of(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDefinitionNode],
+    ) -> OperationPlans | None:
+        known = self._operations.get(id(operation))
+        if known is None:
+            fixed = _selections_are_fixed(operation, fragments)
+            known = (operation, OperationPlans() if fixed else None)
+            self._operations[id(operation)] = known
+        return known[1]
+
+
+def _selections_are_fixed(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
+) -> bool:
+    """Whether no directive of the operation or its fragments takes a variable and no
+    fragment declares variables: then graphql-core collects the same fields every time."""
+    if any(fragment.variable_definitions for fragment in fragments.values()):
+        return False
+    pending: list[Any] = [operation.selection_set]
+    pending += [fragment.selection_set for fragment in fragments.values()]
+    while pending:
+        selection_set = pending.pop()
+        if selection_set is None:
+            continue
+        for selection in selection_set.selections:
+            for directive in selection.directives or ():
+                if any(_has_variable(argument.value) for argument in directive.arguments or ()):
+                    return False
+            pending.append(getattr(selection, "selection_set", None))
+    return True
+
+
+def _has_variable(value: Any) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(item.value) for item in value.fields)
+    return False
+
+
+def _complete(plan: Plan, source: Any) -> dict[str, Any]:
+    """The completed object of a pure plan, read straight off `source`: the same dict
+    graphql-core builds, or `_Unusual` (or whatever a read or a coercion raised) as soon as
+    a value is one graphql-core must see. Reads and coercions only, so nothing is lost when
+    graphql-core then does it all again."""
+    result: dict[str, Any] = {}
+    for key, kind, attribute, nullable, coerce, sub, items_nullable, _, _ in plan.steps:
+        if kind == _TYPENAME:
+            result[key] = attribute
+            continue
+        value = getattr(source, attribute)
+        if value is None:
+            if nullable:
+                result[key] = None
+                continue
+            raise _UNUSUAL
+        cls = type(value)
+        if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
+            raise _UNUSUAL
+        if kind == _LEAF:
+            value = coerce(value)  # type: ignore[misc]
+            if value is None or value is Undefined:
+                raise _UNUSUAL
+            result[key] = value
+        elif kind == _OBJECT:
+            result[key] = _complete(sub, value)  # type: ignore[arg-type]
+        elif cls is not list and cls is not tuple:
+            raise _UNUSUAL
+        elif kind == _LEAF_LIST:
+            result[key] = _leaves(value, coerce, items_nullable)  # type: ignore[arg-type]
+        else:
+            result[key] = _objects(value, sub, items_nullable)  # type: ignore[arg-type]
+    return result
+
+
+def _leaves(items: Any, coerce: Callable[[Any], Any], nullable: bool) -> list[Any]:
+    completed: list[Any] = []
+    for item in items:
+        if item is None:
+            if not nullable:
+                raise _UNUSUAL
+            completed.append(None)
+            continue
+        cls = type(item)
+        if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
+            raise _UNUSUAL
+        item = coerce(item)
+        if item is None or item is Undefined:
+            raise _UNUSUAL
+        completed.append(item)
+    return completed
+
+
+def _objects(items: Any, plan: Plan, nullable: bool) -> list[Any]:
+    completed: list[Any] = []
+    for item in items:
+        if item is None:
+            if not nullable:
+                raise _UNUSUAL
+            completed.append(None)
+            continue
+        cls = type(item)
+        if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
+            raise _UNUSUAL
+        completed.append(_complete(plan, item))
+    return completed
+
+
+def _complete_step(step: Step, source: Any) -> Any:
+    """One pure step alone, as `_complete` does it inside a plan."""
+    return _complete(Plan((step,), True), source)[step.key]
+
+
 class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor (its resolve info), with plain fields, lists and objects of a
-    known type completed inline."""
+    """Strawberry's executor (its resolve info), with each selection set compiled once per
+    operation into a plan: plain fields, lists and objects of a known type completed
+    inline, whole subtrees of them in one call; the rest through graphql-core.
+
+    `plans` (a `DocumentPlans`, kept with the parsed document) shares the compiled plans
+    between the requests that run the same document; without it they last one request."""
+
+    def __init__(self, *args: Any, plans: DocumentPlans | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._operation_plans: OperationPlans | None = None
+        if self.middleware_manager is None and not self._streams():
+            self._operation_plans = (plans or DocumentPlans()).of(
+                self.operation, self.fragment_definitions
+            )
+        if self._operation_plans is not None:
+            # graphql-core's memo of sub-selections, shared: the same field lists each time.
+            self._relevant_sub_fields = self._operation_plans.subfields
+
+    def execute_collected_root_fields(  # type: ignore[override]
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: GroupedFieldSet,
+        serially: bool,
+        new_defer_usages: Any,
+    ) -> Any:
+        """The root fields as collected the first time, so every field list under them is
+        the one the shared memo and plans know."""
+        shared = self._operation_plans
+        if shared is not None:
+            if shared.root is None:
+                shared.root = grouped_field_set
+            grouped_field_set = shared.root
+        return super().execute_collected_root_fields(
+            root_type, root_value, grouped_field_set, serially, new_defer_usages
+        )
 
     def execute_fields(  # type: ignore[override]
         self,
@@ -94,44 +329,129 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        plain: dict[str, PlainField | PlainComposite] | None = parent_type.extensions.get(PLAIN)
-        if plain is None or position_context is not None or self.middleware_manager:
+        shared = self._operation_plans
+        if shared is None or position_context is not None:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
+        known = shared.plans.get((parent_type, id(grouped_field_set)))
+        plan = known[1] if known is not None else self._plan(parent_type, grouped_field_set)
+        if plan.pure:
+            try:
+                return _complete(plan, source_value)
+            except Exception:  # noqa: S110 (graphql-core does it all again below)
+                pass
+        return self._execute_plan(plan, parent_type, source_value, path)
+
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> Plan:
+        """The plan of `grouped_field_set` on `parent_type`, compiled and remembered."""
+        shared = self._operation_plans
+        assert shared is not None
+        plain: dict[str, PlainField | PlainComposite] = parent_type.extensions.get(PLAIN) or {}
+        steps: list[Step] = []
+        for key, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            name = node.name.value
+            spec = None if node.arguments else plain.get(name)
+            step = Step(key, _FIELD, name, True, None, None, True, field_details_list, None)
+            if name == "__typename":
+                step = step._replace(kind=_TYPENAME, attribute=parent_type.name)
+            elif type(spec) is PlainField:
+                step = step._replace(
+                    kind=_LEAF,
+                    attribute=spec.attribute,
+                    nullable=spec.nullable,
+                    coerce=spec.leaf.coerce_output_value,
+                )
+            elif type(spec) is PlainComposite:
+                step = self._composite_step(step, spec)
+            steps.append(step)
+        pure = all(
+            step.kind in (_TYPENAME, _LEAF, _LEAF_LIST)
+            or (step.kind in (_OBJECT, _OBJECT_LIST) and step.plan.pure)  # type: ignore[union-attr]
+            for step in steps
+        )
+        plan = Plan(tuple(steps), pure)
+        shared.plans[(parent_type, id(grouped_field_set))] = (grouped_field_set, plan)
+        return plan
+
+    def _composite_step(self, step: Step, spec: PlainComposite) -> Step:
+        """The step of a plain object or list field: its items' leaf type or the plan of
+        its sub-selection where they are concrete, else the `_composite` way."""
+        step = step._replace(
+            kind=_COMPOSITE, attribute=spec.attribute, nullable=spec.nullable, spec=spec
+        )
+        kind: Any = spec.kind
+        items_nullable = True
+        if type(kind) is GraphQLList:
+            kind = kind.of_type
+            items_nullable = type(kind) is not GraphQLNonNull
+            if not items_nullable:
+                kind = kind.of_type
+            if isinstance(kind, _LEAVES):
+                return step._replace(
+                    kind=_LEAF_LIST,
+                    coerce=kind.coerce_output_value,
+                    items_nullable=items_nullable,
+                )
+            if not _concrete(kind):
+                return step
+            list_kind = _OBJECT_LIST
+        else:
+            list_kind = _OBJECT
+        collected = self.collect_subfields(kind, step.field_details_list)
+        known = self._operation_plans.plans.get(  # type: ignore[union-attr]
+            (kind, id(collected.grouped_field_set))
+        )
+        plan = known[1] if known is not None else self._plan(kind, collected.grouped_field_set)
+        return step._replace(kind=list_kind, plan=plan, items_nullable=items_nullable)
+
+    def _execute_plan(
+        self, plan: Plan, parent_type: GraphQLObjectType, source: Any, path: Path | None
+    ) -> Any:
+        """A plan step by step: pure steps inline, each falling back to graphql-core's
+        `execute_field` when its value is unusual; the others through graphql-core (a
+        plain composite through `_composite`), with their paths."""
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                node = field_details_list[0].node
-                spec = plain.get(node.name.value)
-                if spec is not None and not node.arguments:
-                    if type(spec) is PlainField:
-                        value = _inline(spec, source_value, is_awaitable)
-                    else:
-                        value = self._composite(
-                            spec,  # type: ignore[arg-type]
-                            source_value,
-                            field_details_list,
-                            Path(path, response_name, parent_type.name),
-                        )
+            for step in plan.steps:
+                key, kind = step.key, step.kind
+                if kind == _TYPENAME:
+                    results[key] = step.attribute
+                    continue
+                if kind != _FIELD and (
+                    kind in (_LEAF, _LEAF_LIST) or (kind != _COMPOSITE and step.plan.pure)  # type: ignore[union-attr]
+                ):
+                    try:
+                        results[key] = _complete_step(step, source)
+                        continue
+                    except Exception:  # noqa: S110 (graphql-core's execute_field below)
+                        pass
+                elif kind != _FIELD:
+                    value = self._composite(
+                        step.spec,  # type: ignore[arg-type]
+                        source,
+                        step.field_details_list,
+                        Path(path, key, parent_type.name),
+                    )
                     if value is not _MISSING:
-                        results[response_name] = value
+                        results[key] = value
                         if is_awaitable(value):
-                            awaitable_fields.append(response_name)
+                            awaitable_fields.append(key)
                         continue
                 result = self.execute_field(
                     parent_type,
-                    source_value,
-                    field_details_list,
-                    Path(path, response_name, parent_type.name),
-                    position_context,
+                    source,
+                    step.field_details_list,
+                    Path(path, key, parent_type.name),
+                    None,
                 )
                 if result is not Undefined:
-                    results[response_name] = result
+                    results[key] = result
                     if is_awaitable(result):
-                        awaitable_fields.append(response_name)
+                        awaitable_fields.append(key)
         except Exception:
             if awaitable_fields:
                 self.settle_in_background([results[field] for field in awaitable_fields])

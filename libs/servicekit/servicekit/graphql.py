@@ -59,6 +59,7 @@ from servicekit.auth import (
 )
 from servicekit.errors import BadUserInput, ErrorCode, ServiceError, Unavailable
 from servicekit.execution import (
+    DocumentPlans,
     LeanExecutor,
     call_self_only_methods_directly,
     read_basic_fields_directly,
@@ -235,6 +236,8 @@ class PreparedDocument:
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...]
     operations: dict[str | None, OperationType]
+    # What its operations compile to, for every request that runs them.
+    plans: DocumentPlans = field(default_factory=DocumentPlans)
 
     def operation_type(self, name: str | None) -> OperationType:
         """The type of the operation `name` selects (or the only one), as graphql-core
@@ -388,6 +391,7 @@ class SubgraphSchema(strawberry.federation.Schema):
                     is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
                     executor_class=self.execution_context_class,
                     operation_extensions=operation_extensions,
+                    plans=prepared.plans,
                 )
             )
         except Exception as error:

@@ -20,10 +20,10 @@ import httpx
 import orjson
 import pytest
 import strawberry
-from graphql import execute, parse
+from graphql import DocumentNode, execute, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from servicekit.execution import PLAIN, LeanExecutor, PlainComposite
+from servicekit.execution import PLAIN, DocumentPlans, LeanExecutor, PlainComposite
 from servicekit.graphql import SubgraphApp, SubgraphSchema
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -252,13 +252,28 @@ def selections(draw: st.DrawFn) -> str:
     return "{ " + root + " " + node + (f" other: node{skip} {{ id }}" if skip else "") + " }"
 
 
-def answer(schema: strawberry.Schema, executor: type, document: str) -> tuple[bytes, list[Any]]:
+# Documents parsed once with the plans they compile to, kept across examples: a plan
+# compiled for one example's values must answer every later example's values.
+COMPILED: dict[str, tuple[DocumentNode, DocumentPlans]] = {}
+
+
+def answer(
+    schema: strawberry.Schema, executor: type, document: str, *, shared: bool = False
+) -> tuple[bytes, list[Any]]:
+    extra: dict[str, Any] = {}
+    parsed = parse(document)
+    if shared:
+        if document not in COMPILED:
+            COMPILED[document] = (parsed, DocumentPlans())
+        parsed, extra["plans"] = COMPILED[document]
+
     async def run() -> Any:
         result = execute(
             schema._schema,
-            parse(document),
+            parsed,
             is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
             executor_class=executor,
+            **extra,
         )
         return await result if optimized_is_awaitable(result) else result
 
@@ -298,8 +313,11 @@ def test_the_lean_executor_answers_byte_for_byte_as_graphql_core(
 ) -> None:
     _ROOT.clear()
     _ROOT.update(node=root, nodes=more, entities=found + [None] * 4)
-    lean = answer(SCHEMA, LeanExecutor, document)
-    assert lean == answer(REFERENCE, StrawberryGraphQLCoreExecutionContext, document)
+    reference = answer(REFERENCE, StrawberryGraphQLCoreExecutionContext, document)
+    assert answer(SCHEMA, LeanExecutor, document) == reference
+    # Plans compiled by an earlier example (or by the run just before) give the same.
+    assert answer(SCHEMA, LeanExecutor, document, shared=True) == reference
+    assert answer(SCHEMA, LeanExecutor, document, shared=True) == reference
 
 
 def test_only_self_only_sync_methods_are_called_directly() -> None:
