@@ -2,9 +2,11 @@
 
 Every service and the gateway are started by the same supervisor as `make dev`
 (`tests.stack.running_stack`: one process each, real PostgreSQL and NATS), the demo data
-loaded with `python -m listings.seed`, the gateway's rate limit off. A second gateway
-process on the same services runs with its public response cache off, so both are
-measured against the same data:
+loaded with `python -m listings.seed`, the gateway's rate limit off. Two more gateway
+processes on the same services run with the public response cache off, one keeping its
+entity cache (`entities only`: every request reaches listings, the realtors come from
+the cache) and one with no cache at all (`no caches`: every request reaches listings
+and identity), so all three are measured against the same data:
 
 - `listing`: the listing page, `listing(id)` with its realtor joined from identity, the
   ids of the first 100 seeded listings taken in turn (the frontends' `LISTING` query);
@@ -103,7 +105,7 @@ def _cache_hits(port: int) -> int:
 
 
 @contextlib.contextmanager
-def _second_gateway(stack: Stack, env: dict[str, str], log: Path) -> Iterator[Gateway]:
+def _second_gateway(stack: Stack, name: str, env: dict[str, str], log: Path) -> Iterator[Gateway]:
     """Another gateway process on the same supergraph and services, with `env` on top."""
     port = free_port()
     with log.open("wb") as out:
@@ -123,7 +125,7 @@ def _second_gateway(stack: Stack, env: dict[str, str], log: Path) -> Iterator[Ga
                     if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
                         break
                 time.sleep(0.2)
-            yield Gateway("cache off", port, process.pid)
+            yield Gateway(name, port, process.pid)
         finally:
             process.terminate()
             try:
@@ -255,10 +257,21 @@ def bench_listing_and_search_through_the_gateway(stack: Stack, tmp_path: Path) -
     port = int(stack.graphql_url.split(":")[2].split("/")[0])
     services = {name: stack.child(name).proc.pid for name in ("listings", "identity")}
     results: dict[tuple[str, str], Result] = {}
-    with _second_gateway(
-        stack, {"GATEWAY_RESPONSE_CACHE": "false"}, tmp_path / "gateway-cache-off.log"
-    ) as uncached:
-        for gateway in (Gateway("cache on", port, main.proc.pid), uncached):
+    with (
+        _second_gateway(
+            stack,
+            "entities only",
+            {"GATEWAY_RESPONSE_CACHE": "false"},
+            tmp_path / "gateway-entities-only.log",
+        ) as entities_only,
+        _second_gateway(
+            stack,
+            "no caches",
+            {"GATEWAY_RESPONSE_CACHE": "false", "GATEWAY_ENTITY_CACHE": "false"},
+            tmp_path / "gateway-no-caches.log",
+        ) as uncached,
+    ):
+        for gateway in (Gateway("cache on", port, main.proc.pid), entities_only, uncached):
             workload = _workload(f"http://{HOST}:{gateway.port}/graphql")
             for query, requests in workload.items():
                 watched = {"gateway": gateway.pid, **services}
@@ -272,7 +285,7 @@ def bench_listing_and_search_through_the_gateway(stack: Stack, tmp_path: Path) -
     for (name, query), result in results.items():
         cpu = "  ".join(f"{who}={ms:.3f}" for who, ms in result.cpu_ms.items())
         print(
-            f"  {query:<8} {name:<10} rps={result.rps:7.0f}  p50={result.p50:7.2f} ms  "
+            f"  {query:<8} {name:<13} rps={result.rps:7.0f}  p50={result.p50:7.2f} ms  "
             f"p95={result.p95:7.2f} ms  p99={result.p99:7.2f} ms  n={result.requests:<6} "
             f"failures={result.failures}  cache hits={result.hits / max(1, result.requests):.0%}"
             f"  cpu/request: {cpu}"
