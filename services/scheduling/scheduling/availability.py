@@ -9,7 +9,7 @@ are skipped, and a slot's length is real elapsed time.
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -174,6 +174,7 @@ class Availability:
         buffer = timedelta(minutes=self.buffer_minutes)
         tz = self.zone
         taken = _Busy(busy)
+        # A candidate is allowed when start <= c < end and earliest <= c <= latest.
         first, last = max(start, earliest), min(end, latest + _JUST_AFTER)
         slots: list[Range] = []
         day = start.astimezone(tz).date() - timedelta(days=1)
@@ -184,12 +185,15 @@ class Availability:
                 # holds no candidate: its steps are not generated at all.
                 if range_end - duration < first or range_start >= last:
                     continue
-                for candidate in _local_steps(day, range_start, range_end, tz, step):
+                if _same_offset(range_start, range_end, tz):
+                    slots += _even_slots(
+                        range_start, range_end, first, last, step, duration, buffer, taken
+                    )
+                    continue
+                for candidate in _local_candidates(
+                    day, range_start, range_end, duration, first, last, tz, step
+                ):
                     finish = candidate + duration
-                    if finish > range_end:
-                        break
-                    if not (start <= candidate < end and earliest <= candidate <= latest):
-                        continue
                     if not taken.overlaps(candidate, finish + buffer):
                         slots.append((candidate, finish))
             day += timedelta(days=1)
@@ -204,11 +208,12 @@ def _bounded(value: int, low: int, high: int, name: str) -> None:
 def _local_instant(day: date, clock: time, tz: ZoneInfo) -> datetime:
     """The UTC instant of a local wall-clock time; a time in a DST gap moves forward."""
     local = datetime.combine(day, clock, tzinfo=tz)
-    instant = local.astimezone(UTC)
-    if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
-        # Nonexistent local time: the clock jumped over it; the range starts after the jump.
-        instant = local.replace(fold=1).astimezone(UTC)
-    return instant
+    later = local.replace(fold=1)
+    if local.utcoffset() < later.utcoffset():  # type: ignore[operator]
+        # Only in a gap is the offset before the change (fold 0) the smaller one: the local
+        # time does not exist, the clock jumped over it; the range starts after the jump.
+        return later.astimezone(UTC)
+    return local.astimezone(UTC)
 
 
 def _local_steps(
@@ -231,22 +236,103 @@ def _local_steps(
             return
 
 
+def _local_candidates(
+    day: date,
+    range_start: datetime,
+    range_end: datetime,
+    duration: timedelta,
+    first: datetime,
+    last: datetime,
+    tz: ZoneInfo,
+    step: timedelta,
+) -> Iterable[datetime]:
+    """The allowed candidates of a range the clock changes in: local wall-clock steps, each
+    converted (a range with one UTC offset throughout takes `_even_steps`)."""
+    for candidate in _local_steps(day, range_start, range_end, tz, step):
+        if candidate + duration > range_end:
+            return
+        if first <= candidate < last:
+            yield candidate
+
+
+def _same_offset(range_start: datetime, range_end: datetime, tz: ZoneInfo) -> bool:
+    """True when the zone keeps one UTC offset over [range_start, range_end): every local
+    step is then the same elapsed time. Offsets change months apart, never twice within
+    one working range, so comparing both ends decides it."""
+    before_end = range_end - _JUST_AFTER
+    return range_start.astimezone(tz).utcoffset() == before_end.astimezone(tz).utcoffset()
+
+
+def _even_slots(
+    range_start: datetime,
+    range_end: datetime,
+    first: datetime,
+    last: datetime,
+    step: timedelta,
+    duration: timedelta,
+    buffer: timedelta,
+    taken: _Busy,
+) -> list[Range]:
+    """The free slots of a range of one UTC offset, whose candidates are
+    `range_start + k * step`: the allowed k are bounds, each busy range near the window
+    takes out one run of k, and only the slots left are built."""
+    # ceil(x / step) is -(-x // step); timedelta // timedelta is an exact integer floor.
+    low = max(0, -((range_start - first) // step))
+    high = min((range_end - duration - range_start) // step, -((range_start - last) // step) - 1)
+    if high < low:
+        return []
+    reach = duration + buffer  # a candidate blocks [c, c + reach)
+    free: list[int] = []
+    k = low
+    for b_start, b_end in taken.near(range_start + low * step, range_start + high * step + reach):
+        # [c, c + reach) overlaps [b_start, b_end) exactly when b_start - reach < c < b_end.
+        blocked_from = (b_start - reach - range_start) // step + 1
+        blocked_to = -((range_start - b_end) // step) - 1
+        if blocked_to < k or blocked_from > high:
+            continue
+        free.extend(range(k, min(blocked_from, high + 1)))
+        k = max(k, blocked_to + 1)
+    free.extend(range(k, high + 1))
+    slots: list[Range] = []
+    for n in free:
+        candidate = range_start + n * step
+        slots.append((candidate, candidate + duration))
+    return slots
+
+
 _JUST_AFTER = timedelta(microseconds=1)
 
 
 class _Busy:
-    """Busy ranges asked "does [start, end) overlap any of you?" in O(log n): sorted by
-    start, with the latest end among each prefix, so the ranges starting before `end` are
-    one bisection and whether one of them ends after `start` one comparison."""
+    """Busy ranges asked "does [start, end) overlap any of you?" in O(log n): merged into
+    disjoint ranges sorted by start (so their ends are sorted too), the one range that can
+    overlap is the first ending after `start`, found by one bisection."""
 
     def __init__(self, busy: Sequence[Range]) -> None:
-        ordered = sorted(busy)
-        self._starts = [b_start for b_start, _ in ordered]
-        self._latest_end: list[datetime] = []
-        for _, b_end in ordered:
-            latest = self._latest_end[-1] if self._latest_end else b_end
-            self._latest_end.append(max(latest, b_end))
+        starts: list[datetime] = []
+        ends: list[datetime] = []
+        for b_start, b_end in sorted(busy):
+            if b_end <= b_start:
+                continue  # empty: overlaps nothing
+            if ends and b_start <= ends[-1]:
+                ends[-1] = max(ends[-1], b_end)
+            else:
+                starts.append(b_start)
+                ends.append(b_end)
+        self._starts = starts
+        self._ends = ends
+
+    def near(self, start: datetime, end: datetime) -> list[Range]:
+        """The ranges overlapping [start, end), in order."""
+        index = bisect_right(self._ends, start)
+        found: list[Range] = []
+        while index < len(self._ends) and self._starts[index] < end:
+            found.append((self._starts[index], self._ends[index]))
+            index += 1
+        return found
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
-        before_end = bisect_left(self._starts, end)  # these start before `end`
-        return before_end > 0 and self._latest_end[before_end - 1] > start
+        if not self._ends:
+            return False
+        index = bisect_right(self._ends, start)  # the first range ending after `start`
+        return index < len(self._ends) and self._starts[index] < end

@@ -194,3 +194,46 @@ def test_a_slot_is_free_exactly_when_no_busy_range_overlaps_it_and_its_buffer(
     free = value.free_slots(**window, now=NOW, busy=ranges, step=HALF_HOUR)
     pad = timedelta(minutes=buffer)
     assert free == [(s, e) for s, e in every if not any(b < e + pad and s < f for b, f in ranges)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    zone=st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "UTC"]),
+    day_offset=st.integers(0, 365),
+    hours=st.sampled_from([("09:00", "17:00"), ("00:30", "04:15"), ("22:00", "24:00")]),
+    minutes=st.sampled_from([15, 30, 45, 90]),
+    step_minutes=st.sampled_from([15, 30, 60]),
+    start_minutes=st.integers(0, 24 * 60),
+    span_hours=st.integers(1, 24 * 9),
+)
+def test_even_steps_are_the_local_wall_clock_steps(
+    zone: str,
+    day_offset: int,
+    hours: tuple[str, str],
+    minutes: int,
+    step_minutes: int,
+    start_minutes: int,
+    span_hours: int,
+) -> None:
+    """Ranges of one UTC offset are stepped by arithmetic; forcing every range through the
+    wall-clock stepping gives the same slots, DST changes and odd windows included."""
+    from scheduling import availability as module
+
+    value = rules(zone, *hours, buffer_minutes=15, minimum_notice_minutes=0)
+    start = datetime(2027, 1, 1, tzinfo=UTC) + timedelta(days=day_offset, minutes=start_minutes)
+    window = {
+        "start": start,
+        "end": start + timedelta(hours=span_hours),
+        "duration": timedelta(minutes=minutes),
+        "now": datetime(2026, 12, 31, tzinfo=UTC),
+        "busy": [(start + timedelta(hours=5), start + timedelta(hours=6))],
+        "step": timedelta(minutes=step_minutes),
+    }
+    fast = value.free_slots(**window)  # type: ignore[arg-type]
+    same_offset = module._same_offset
+    module._same_offset = lambda *_: False  # type: ignore[assignment]
+    try:
+        stepped = value.free_slots(**window)  # type: ignore[arg-type]
+    finally:
+        module._same_offset = same_offset
+    assert fast == stepped
