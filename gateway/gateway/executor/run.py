@@ -73,6 +73,24 @@ def merge_into(target: dict[str, Any], source: Mapping[str, Any]) -> None:
             target[key] = value
 
 
+def _merge_each(located: Sequence[tuple[dict[str, Any], Any]], source: dict[str, Any]) -> None:
+    """Merge one entity answer into every object it fills.
+
+    An answer of leaves, none of them null, merges as `dict.update` does: `merge_into`
+    sets each such value whatever the target holds. So it is checked once and copied in
+    C into each object (the deep query's products take the same answer at ~200 places),
+    instead of walked again for every one of them.
+    """
+    for value in source.values():
+        kind = value.__class__
+        if kind is dict or kind is list or value is None:
+            for obj, _ in located:
+                merge_into(obj, source)
+            return
+    for obj, _ in located:
+        obj.update(source)
+
+
 def _merge_lists(target: list[Any], source: list[Any]) -> None:
     for index, item in enumerate(source):
         current = target[index]
@@ -362,6 +380,9 @@ def _collect_plain(
     names, keys, checked = plain
     typename = group.rep_typename
     if len(keys) == 1 and checked == (1,):  # the common `{id}`: no list, no loop
+        if typename.__class__ is str and typename:
+            _collect_by_string(located, names, typename, keys[0], out)
+            return
         only = keys[0]
         for found in located:
             obj = found[0]
@@ -405,6 +426,40 @@ def _collect_plain(
                 out[identity] = (dict(zip(names, values, strict=True)), [found])
             else:
                 entry[1].append(found)
+
+
+def _collect_by_string(
+    located: list[Found], names: tuple[str, ...], typename: str, only: str, out: _Entities
+) -> None:
+    """`_collect_plain` for a one-field key of a type the group names: the objects are
+    bucketed by the key's value itself while it is a string (a dict look-up of a string
+    whose hash is cached), and each distinct entity's identity and representation are
+    built once at the end, in the order the entities were first found. Other values (an
+    int, a list, ...) are bucketed by their identity (`_identity_of`), which never equals
+    a string."""
+    buckets: dict[Any, list[Found]] = {}
+    reps: dict[Any, dict[str, Any]] = {}
+    for found in located:
+        value = found[0].get(only)
+        if value.__class__ is str:
+            bucket = buckets.get(value)
+            if bucket is None:
+                buckets[value] = [found]
+            else:
+                bucket.append(found)
+        elif value is not None:
+            identity = _identity_of(names, [typename, value])
+            bucket = buckets.get(identity)
+            if bucket is None:
+                buckets[identity] = [found]
+                reps[identity] = {names[0]: typename, names[1]: value}
+            else:
+                bucket.append(found)
+    for value, bucket in buckets.items():
+        if value.__class__ is str:
+            out[(names, typename, value)] = ({names[0]: typename, names[1]: value}, bucket)
+        else:
+            out[value] = (reps[value], bucket)
 
 
 def _collect_general(located: list[Found], group: Group, out: _Entities) -> None:
@@ -484,8 +539,7 @@ class _Batch:
                 identities.append(identity)
                 continue
             self.merged.update(answer)
-            for obj, _ in located:
-                merge_into(obj, answer)
+            _merge_each(located, answer)
         self.reps, self.owners, self.identities = reps, owners, identities
 
 
@@ -792,8 +846,7 @@ class Execution:
                         if isinstance(result, dict):
                             if merged is not None:
                                 merged.update(result)
-                            for obj, _ in located:
-                                merge_into(obj, result)
+                            _merge_each(located, result)
         errors = response.get("errors") or ()
         for error in errors:
             self._entity_error(error, batches, data)
