@@ -28,13 +28,16 @@ from typing import Any, NamedTuple
 import strawberry
 from graphql import (
     FragmentDefinitionNode,
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLString,
     GraphQLUnionType,
     ListValueNode,
     ObjectValueNode,
@@ -103,14 +106,14 @@ def _ordinary(cls: type) -> bool:
     """Whether graphql-core takes every instance of `cls` as it is: not an exception
     (raised as a field error), not awaitable (awaited), not `Undefined` (null). Known per
     class: an instance is awaitable through its class (a coroutine, an iterable-coroutine
-    generator, `__await__`), and a class with `__getattr__` may answer anything."""
+    generator, `__await__` on its class), and an instance whose class has `__getattr__` may
+    answer anything. The class's own attributes count, not its metaclass's (an enum's)."""
     ordinary = _ORDINARY_CLASSES.get(cls)
     if ordinary is None:
         ordinary = not (
             issubclass(cls, (BaseException, CoroutineType, GeneratorType))
             or cls is type(Undefined)
-            or hasattr(cls, "__await__")
-            or hasattr(cls, "__getattr__")
+            or any("__await__" in vars(k) or "__getattr__" in vars(k) for k in cls.__mro__)
         )
         _ORDINARY_CLASSES[cls] = ordinary
     return ordinary
@@ -136,6 +139,8 @@ class Step(NamedTuple):
     items_nullable: bool
     field_details_list: FieldDetailsList
     spec: PlainComposite | None
+    # The class whose instances the coercer returns as they are (str for String and ID).
+    same: type | None
 
 
 class Plan(NamedTuple):
@@ -216,7 +221,7 @@ def _complete(plan: Plan, source: Any) -> dict[str, Any]:
     a value is one graphql-core must see. Reads and coercions only, so nothing is lost when
     graphql-core then does it all again."""
     result: dict[str, Any] = {}
-    for key, kind, attribute, nullable, coerce, sub, items_nullable, _, _ in plan.steps:
+    for key, kind, attribute, nullable, coerce, sub, items_nullable, _, _, same in plan.steps:
         if kind == _TYPENAME:
             result[key] = attribute
             continue
@@ -230,22 +235,25 @@ def _complete(plan: Plan, source: Any) -> dict[str, Any]:
         if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
             raise _UNUSUAL
         if kind == _LEAF:
-            value = coerce(value)  # type: ignore[misc]
-            if value is None or value is Undefined:
-                raise _UNUSUAL
+            if cls is not same:
+                value = coerce(value)  # type: ignore[misc]
+                if value is None or value is Undefined:
+                    raise _UNUSUAL
             result[key] = value
         elif kind == _OBJECT:
             result[key] = _complete(sub, value)  # type: ignore[arg-type]
         elif cls is not list and cls is not tuple:
             raise _UNUSUAL
         elif kind == _LEAF_LIST:
-            result[key] = _leaves(value, coerce, items_nullable)  # type: ignore[arg-type]
+            result[key] = _leaves(value, coerce, items_nullable, same)  # type: ignore[arg-type]
         else:
             result[key] = _objects(value, sub, items_nullable)  # type: ignore[arg-type]
     return result
 
 
-def _leaves(items: Any, coerce: Callable[[Any], Any], nullable: bool) -> list[Any]:
+def _leaves(
+    items: Any, coerce: Callable[[Any], Any], nullable: bool, same: type | None
+) -> list[Any]:
     completed: list[Any] = []
     for item in items:
         if item is None:
@@ -254,11 +262,12 @@ def _leaves(items: Any, coerce: Callable[[Any], Any], nullable: bool) -> list[An
             completed.append(None)
             continue
         cls = type(item)
-        if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
-            raise _UNUSUAL
-        item = coerce(item)
-        if item is None or item is Undefined:
-            raise _UNUSUAL
+        if cls is not same:
+            if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
+                raise _UNUSUAL
+            item = coerce(item)
+            if item is None or item is Undefined:
+                raise _UNUSUAL
         completed.append(item)
     return completed
 
@@ -276,6 +285,19 @@ def _objects(items: Any, plan: Plan, nullable: bool) -> list[Any]:
             raise _UNUSUAL
         completed.append(_complete(plan, item))
     return completed
+
+
+_UNCHANGED = {
+    GraphQLString.coerce_output_value: str,
+    GraphQLID.coerce_output_value: str,
+    GraphQLBoolean.coerce_output_value: bool,
+}
+
+
+def _same(leaf: GraphQLLeafType) -> type | None:
+    """The class graphql-core's coercer of `leaf` returns unchanged, if any: a `str` for
+    String and ID, a `bool` for Boolean (exact classes, not subclasses)."""
+    return _UNCHANGED.get(leaf.coerce_output_value)
 
 
 def _complete_step(step: Step, source: Any) -> Any:
@@ -353,7 +375,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             node = field_details_list[0].node
             name = node.name.value
             spec = None if node.arguments else plain.get(name)
-            step = Step(key, _FIELD, name, True, None, None, True, field_details_list, None)
+            step = Step(key, _FIELD, name, True, None, None, True, field_details_list, None, None)
             if name == "__typename":
                 step = step._replace(kind=_TYPENAME, attribute=parent_type.name)
             elif type(spec) is PlainField:
@@ -362,6 +384,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                     attribute=spec.attribute,
                     nullable=spec.nullable,
                     coerce=spec.leaf.coerce_output_value,
+                    same=_same(spec.leaf),
                 )
             elif type(spec) is PlainComposite:
                 step = self._composite_step(step, spec)
@@ -393,6 +416,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                     kind=_LEAF_LIST,
                     coerce=kind.coerce_output_value,
                     items_nullable=items_nullable,
+                    same=_same(kind),
                 )
             if not _concrete(kind):
                 return step
