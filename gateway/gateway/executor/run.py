@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -401,6 +402,9 @@ def _collect_plain(
             else:
                 entry[1].append(found)
         return
+    if len(keys) > 1 and typename.__class__ is str and typename:
+        _collect_by_values(located, names, typename, keys, checked, out)
+        return
     for found in located:
         obj = found[0]
         rep_type = typename or obj.get("__typename")
@@ -460,6 +464,61 @@ def _collect_by_string(
             out[(names, typename, value)] = ({names[0]: typename, names[1]: value}, bucket)
         else:
             out[value] = (reps[value], bucket)
+
+
+def _collect_by_values(
+    located: list[Found],
+    names: tuple[str, ...],
+    typename: str,
+    keys: tuple[str, ...],
+    checked: tuple[int, ...],
+    out: _Entities,
+) -> None:
+    """`_collect_plain` for a flat template of several fields and a type the group names
+    (a key and its requirements, `{upc price weight}`): the values are read by one
+    `itemgetter` call, and objects whose values are all strings and ints are bucketed by
+    that tuple itself (for such values tuple equality is JSON equality, and none is
+    null); the others by their identity (`_identity_of`), which starts with the names
+    and so never equals such a tuple. Identities and representations are built once per
+    distinct entity, in the order the entities were first found."""
+    read = itemgetter(*keys)
+    nullable = [position - 1 for position in checked]  # positions among the values
+    buckets: dict[Any, list[Found]] = {}
+    reps: dict[Any, dict[str, Any]] = {}
+    for found in located:
+        try:
+            values = read(found[0])
+        except KeyError:
+            continue  # the data this fetch needs never arrived
+        for value in values:
+            kind = value.__class__
+            if kind is not str and kind is not int:
+                break
+        else:
+            bucket = buckets.get(values)
+            if bucket is None:
+                buckets[values] = [found]
+            else:
+                bucket.append(found)
+            continue
+        if any(values[position] is None for position in nullable):
+            continue  # a null key: no entity to resolve
+        identity = _identity_of(names, [typename, *values])
+        bucket = buckets.get(identity)
+        if bucket is None:
+            buckets[identity] = [found]
+            reps[identity] = dict(zip(names, (typename, *values), strict=True))
+        else:
+            bucket.append(found)
+    for values, bucket in buckets.items():
+        rep = reps.get(values)
+        if rep is None:
+            out[(names, typename, *values)] = (
+                dict(zip(names, (typename, *values), strict=True)),
+                bucket,
+            )
+        else:
+            out[values] = (rep, bucket)
 
 
 def _collect_general(located: list[Found], group: Group, out: _Entities) -> None:

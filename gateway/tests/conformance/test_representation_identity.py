@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gateway.executor.run import _collect_by_string, _identity_of
+from gateway.executor.run import _collect_by_string, _collect_by_values, _identity_of
 
 NAMES = ("__typename", "upc", "price")
 # Values Python equates (1 == 1.0 == True) but JSON does not, and their neighbours.
@@ -49,4 +49,34 @@ def test_one_field_keys_collected_by_json_value_in_order_found() -> None:
         [1, 7],
         [2],
         [6],
+    ]
+
+
+def test_key_and_requirements_collected_by_json_values_in_order_found() -> None:
+    """`{upc price}` of a named type: a price of 1, 1.0 or True makes three entities, a
+    null price is sent as it is, a null key or a missing requirement is no entity."""
+    names = ("__typename", "upc", "price")
+    objects: list[dict[str, Any]] = [
+        {"upc": "p1", "price": 1},
+        {"upc": "p1", "price": 1.0},
+        {"upc": "p1", "price": True},
+        {"upc": "p1", "price": None},
+        {"upc": None, "price": 1},
+        {"upc": "p1"},
+        {"upc": "p1", "price": 1},
+        {"upc": "p1", "price": None},
+    ]
+    located = [(obj, (None, index)) for index, obj in enumerate(objects)]
+    out: dict[Any, Any] = {}
+    _collect_by_values(located, names, "Product", ("upc", "price"), (1,), out)  # type: ignore[arg-type]
+    prices = (1, 1.0, True, None)
+    assert list(out) == [_identity_of(names, ["Product", "p1", price]) for price in prices]
+    assert [rep for rep, _ in out.values()] == [
+        {"__typename": "Product", "upc": "p1", "price": price} for price in prices
+    ]
+    assert [[where[1] for _, where in filled] for _, filled in out.values()] == [
+        [0, 6],
+        [1],
+        [2],
+        [3, 7],
     ]
