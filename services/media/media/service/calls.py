@@ -587,10 +587,10 @@ class Media:
         """Apply one Chime event once (its id goes to the inbox with its effect); the
         attendee-seconds it added to its tour."""
         async with self.db.uow() as uow:
-            if not await store.record_chime_event(uow.session, signal.id, signal.kind.value):
-                return 0
-            meeting = await store.lock_meeting_of(uow, signal.meeting_id)
-            if meeting is None:
+            meeting = await store.note_event_and_lock_meeting(
+                uow, signal.id, signal.kind.value, signal.meeting_id
+            )
+            if meeting is None:  # handled before, or no tour's meeting: nothing to apply
                 await uow.commit()
                 return 0
             before = meeting.attendee_seconds

@@ -82,6 +82,18 @@ SELECT tour_id, generation, state, meeting_id, chime, created_at, started_at, so
        empty_since, attendee_seconds
   FROM meetings WHERE tour_id = %(tour)s FOR UPDATE
 """
+# A Chime event noted in the inbox and its meeting's row locked, in one statement: no row
+# when the event was handled before, or its Chime meeting is no tour's (now).
+NOTE_EVENT_AND_LOCK_MEETING = """
+WITH fresh AS (
+  INSERT INTO inbox (consumer, event_id, subject) VALUES (%(consumer)s, %(event)s, %(kind)s)
+  ON CONFLICT DO NOTHING
+  RETURNING event_id
+)
+SELECT tour_id, generation, state, meeting_id, chime, created_at, started_at, someone_joined,
+       empty_since, attendee_seconds
+  FROM meetings WHERE meeting_id = %(meeting)s AND EXISTS (SELECT 1 FROM fresh) FOR UPDATE
+"""
 ATTENDEES_OF = """
 SELECT attendee_id, meeting_id, device_key, user_id, chime, video, present_since, last_seen,
        deleted
@@ -296,15 +308,18 @@ async def lock_meeting(uow: UnitOfWork, tour_id: uuid.UUID, *, create: bool) -> 
     return await _load(uow, found[0]) if found else None
 
 
-async def lock_meeting_of(uow: UnitOfWork, meeting_id: str) -> Meeting | None:
-    """The meeting whose current Chime meeting is `meeting_id`, locked; None for a Chime
-    meeting that is not (or no longer) any tour's."""
-    row = (
-        await uow.session.execute(
-            select(meetings).where(meetings.c.meeting_id == meeting_id).with_for_update()
-        )
-    ).first()
-    return await _load(uow, row) if row else None
+async def note_event_and_lock_meeting(
+    uow: UnitOfWork, event_id: uuid.UUID, kind: str, meeting_id: str
+) -> Meeting | None:
+    """Note a Chime event in the inbox and lock the meeting whose current Chime meeting is
+    `meeting_id`, in one statement; None when the event was handled before (a redelivery)
+    or the Chime meeting is not (or no longer) any tour's: either way there is nothing to
+    apply."""
+    found = await (await _Sql.of(uow)).rows(
+        NOTE_EVENT_AND_LOCK_MEETING,
+        {"consumer": CHIME_CONSUMER, "event": event_id, "kind": kind, "meeting": meeting_id},
+    )
+    return await _load(uow, found[0]) if found else None
 
 
 async def lock_empty(uow: UnitOfWork, since: datetime, limit: int) -> list[Meeting]:
