@@ -23,8 +23,15 @@ DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
 
+# One encoder for every cursor: `json.dumps` with options builds a new encoder per call.
+_JSON = json.JSONEncoder(separators=(",", ":")).encode
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def encode_cursor(key: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode()
+    """base64url (padded) of the key's compact JSON."""
+    text = _JSON(list(key)).encode()
+    return binascii.b2a_base64(text, newline=False).translate(_URLSAFE).decode()
 
 
 def decode_cursor(cursor: str | None) -> list[Any] | None:
