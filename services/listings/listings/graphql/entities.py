@@ -57,28 +57,23 @@ class Listing:
 
     @classmethod
     def of(cls, listing: domain.Listing) -> Listing:
+        # The domain's value objects are the `Money`, `Address` and `GeoPoint` objects
+        # themselves: their attributes are the types' fields (read as attributes, no type
+        # check on an object type without interfaces), so no copy is built per listing.
         d = listing.details
-        a = d.address
         return cls(
             id=strawberry.ID(str(listing.id)),
             slug=listing.slug,
             title=d.title,
             description=d.description,
-            price=Money(amount=d.price.amount, currency=d.price.currency),
+            price=cast(Money, d.price),
             status=listing.status,
             property_type=d.property_type,
             bedrooms=d.bedrooms,
             bathrooms=d.bathrooms,
             living_area_sqft=d.living_area_sqft,
-            address=Address(
-                street=a.street,
-                unit=a.unit,
-                city=a.city,
-                state=a.state,
-                postal_code=a.postal_code,
-                country=a.country,
-            ),
-            location=GeoPoint(lat=d.location.lat, lng=d.location.lng) if d.location else None,
+            address=cast(Address, d.address),
+            location=cast(GeoPoint | None, d.location),
             time_zone=listing.time_zone,
             created_at=listing.created_at,
             updated_at=listing.updated_at,

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from servicekit.db import Database
-from servicekit.pagination import decode_cursor, encode_cursor
+from servicekit.pagination import decode_cursor
 from servicekit.vocabulary import Principal
 from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -41,8 +41,8 @@ from listings.queries.search import (
     compiled,
     count_plan,
     cursor_position,
-    cursor_value,
     plan,
+    row_cursor,
     search_statement,
 )
 from listings.store import LISTING_COLUMNS, listing_from_row
@@ -176,10 +176,7 @@ class ListingQueries:
         rows, *counts = await fetch_each(self.db, statements)
         total = int(counts[0][0][0]) if counts else None
         key = page.sort.value
-        items = [
-            (encode_cursor([key, cursor_value(row[WIDTH]), str(row[0])]), listing_of(row))
-            for row in rows[:limit]
-        ]
+        items = [(row_cursor(key, row[WIDTH], row[0]), listing_of(row)) for row in rows[:limit]]
         return Page(
             items=items, has_next=len(rows) > limit, total=total, has_previous=after is not None
         )
@@ -214,9 +211,7 @@ class ListingQueries:
             Page(
                 items=[
                     (
-                        encode_cursor(
-                            [ListingSort.NEWEST.value, cursor_value(row.sort_value), str(row.id)]
-                        ),
+                        row_cursor(ListingSort.NEWEST.value, row.sort_value, row.id),
                         listing_from_row(row),
                     )
                     for row in rows[: w.limit]

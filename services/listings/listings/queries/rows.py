@@ -3,7 +3,7 @@
 The driver statements select `LISTING_COLUMNS` first, in that order, then whatever else a
 read needs (a sort key, a photo's columns); the positions below are checked against the
 table at import, so a new column cannot shift them unnoticed. Stored details are restored,
-not validated again (`ListingDetails.restore`), as the store does.
+not validated again (as `ListingDetails.restore` does for the store).
 """
 
 from __future__ import annotations
@@ -40,41 +40,71 @@ if tuple(c.name for c in photos.c) != PHOTO_ORDER:
     raise RuntimeError("listing_photos' columns changed: update queries.rows.photo_of")
 
 
+_STATUSES = {member.value: member for member in ListingStatus}
+_KINDS = {member.value: member for member in PropertyType}
+_new = object.__new__
+
+
+def _setters(cls: type[Any], *names: str) -> tuple[Any, ...]:
+    """The slot descriptors' setters of a frozen value object's fields: a stored value is
+    restored through them at a fraction of the frozen `__init__`'s cost (which goes through
+    `object.__setattr__` by name for each field), its rules not applied again."""
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_MONEY = _setters(Money, "amount", "currency")
+_ADDRESS = _setters(Address, "street", "unit", "city", "state", "postal_code", "country")
+_POINT = _setters(GeoPoint, "lat", "lng")
+_DETAILS = _setters(
+    ListingDetails,
+    "title", "description", "price", "property_type", "bedrooms", "bathrooms",
+    "living_area_sqft", "address", "location",
+)  # fmt: skip
+
+
 def listing_of(row: tuple[Any, ...]) -> Listing:
-    """The listing in the first `WIDTH` columns of a driver row."""
+    """The listing in the first `WIDTH` columns of a driver row: enums by lookup, value
+    objects restored through their slots (this runs for every row a search returns)."""
     (
         id_, slug, realtor_id, title, description, amount, currency, status, kind, bedrooms,
         bathrooms, area, street, unit, city, state, postal_code, country, lat, lng, zone,
         created_at, updated_at,
     ) = row[:WIDTH]  # fmt: skip
-    details = ListingDetails.restore(
-        title=title,
-        description=description,
-        price=Money(amount, currency),
-        property_type=PropertyType(kind),
-        bedrooms=bedrooms,
-        bathrooms=bathrooms,
-        living_area_sqft=area,
-        address=Address(
-            street=street,
-            unit=unit,
-            city=city,
-            state=state,
-            postal_code=postal_code,
-            country=country,
+    price = _new(Money)
+    _MONEY[0](price, amount)
+    _MONEY[1](price, currency)
+    address = _new(Address)
+    a_street, a_unit, a_city, a_state, a_postal, a_country = _ADDRESS
+    a_street(address, street)
+    a_unit(address, unit)
+    a_city(address, city)
+    a_state(address, state)
+    a_postal(address, postal_code)
+    a_country(address, country)
+    location = None
+    if lat is not None and lng is not None:
+        location = _new(GeoPoint)
+        _POINT[0](location, lat)
+        _POINT[1](location, lng)
+    details = _new(ListingDetails)
+    for setter, value in zip(
+        _DETAILS,
+        (
+            title, description, price, _KINDS.get(kind) or PropertyType(kind), bedrooms,
+            bathrooms, area, address, location,
         ),
-        location=GeoPoint(lat, lng) if lat is not None and lng is not None else None,
-    )
+        strict=True,
+    ):  # fmt: skip
+        setter(details, value)
     return Listing(
-        id=id_,
-        slug=slug,
-        realtor_id=realtor_id,
-        details=details,
-        status=ListingStatus(status),
-        time_zone=zone,
-        created_at=created_at,
-        updated_at=updated_at,
-        photos=[],
+        id_,
+        slug,
+        realtor_id,
+        details,
+        _STATUSES.get(status) or ListingStatus(status),
+        zone,
+        created_at,
+        updated_at,
     )
 
 
