@@ -22,6 +22,7 @@ reads and coerces, so nothing is lost when graphql-core does it all again.
 from __future__ import annotations
 
 from collections.abc import Callable
+from inspect import isasyncgenfunction
 from types import CoroutineType, GeneratorType
 from typing import Any, NamedTuple
 
@@ -47,9 +48,12 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
+from strawberry.relay.types import GlobalID
+from strawberry.schema.compat import is_scalar
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.base import StrawberryMaybe, StrawberryObjectDefinition, StrawberryOptional
 from strawberry.types.cast import get_strawberry_type_cast
+from strawberry.utils.await_maybe import await_maybe
 
 PLAIN = "servicekit.plain"
 RUNTIME_TYPES = "servicekit.runtime-types"
@@ -838,3 +842,99 @@ def call_self_only_methods_directly(schema: strawberry.federation.Schema) -> Non
                 continue
             if callable(resolver.wrapped_func):
                 core_field.resolve = _method(resolver.wrapped_func)
+
+
+def _scalar_argument(type_: Any, scalar_registry: Any) -> bool:
+    """Whether strawberry passes an argument of `type_` on as graphql-core coerced it: a
+    scalar (not a `GlobalID`, which it decodes), optional or not, never a `Maybe`."""
+    if isinstance(type_, StrawberryMaybe):
+        return False
+    if isinstance(type_, StrawberryOptional):
+        type_ = type_.of_type
+    return type_ is not GlobalID and is_scalar(type_, scalar_registry)
+
+
+def _with_scalar_arguments(
+    function: Callable[..., Any],
+    names: dict[str, str],
+    passes: tuple[bool, str | None, str | None, str | None],
+    info_of: Callable[[Any], Any],
+    is_async: bool,
+) -> Callable[..., Any]:
+    """The resolver strawberry would end with: arguments renamed to their Python names,
+    `self`, `root`, `parent` and `info` given as the resolver asks for them."""
+    takes_self, root, parent, info_name = passes
+
+    def call(source: Any, info: Any, arguments: dict[str, Any]) -> Any:
+        kwargs = {names[name]: value for name, value in arguments.items()}
+        if root is not None:
+            kwargs[root] = source
+        if parent is not None:
+            kwargs[parent] = source
+        if info_name is not None:
+            kwargs[info_name] = info_of(info)
+        return function(source, **kwargs) if takes_self else function(**kwargs)
+
+    if is_async:
+
+        async def resolve_async(source: Any, info: Any, **arguments: Any) -> Any:
+            # strawberry awaits whatever an async resolver's result is, once more
+            return await await_maybe(call(source, info, arguments))
+
+        resolve_async._is_default = False  # type: ignore[attr-defined]
+        return resolve_async
+
+    def resolve(source: Any, info: Any, **arguments: Any) -> Any:
+        return call(source, info, arguments)
+
+    resolve._is_default = False  # type: ignore[attr-defined]
+    return resolve
+
+
+def call_scalar_argument_resolvers_directly(schema: strawberry.federation.Schema) -> None:
+    """A resolver whose arguments are all scalars (`listing(id:)`, `me`) is called with the
+    values graphql-core coerced, under their Python names, and strawberry's `Info`.
+
+    That is what strawberry's wrapper ends with for such a field, after converting each
+    argument (a scalar's value is passed on as it is), looking its reserved parameters up
+    and chaining its field extensions; a root field pays it on every request. A field
+    extension or permission, an exception handler, an input, enum, list, `Maybe` or
+    `GlobalID` argument, an async generator or a subscription keeps strawberry's path."""
+    converter = schema.schema_converter
+    registry = converter.scalar_registry
+    subscription = schema._schema.subscription_type
+    for named in schema._schema.type_map.values():
+        if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
+            continue
+        if named is subscription:
+            continue
+        for core_field in named.fields.values():
+            definition: Any = (core_field.extensions or {}).get("strawberry-definition")
+            resolver = getattr(definition, "base_resolver", None)
+            if resolver is None or definition.extensions or not callable(resolver.wrapped_func):
+                continue
+            if converter._get_field_exception_handlers(definition):
+                continue
+            if isasyncgenfunction(resolver._unbound_wrapped_func):
+                continue
+            arguments = definition.arguments
+            if not all(_scalar_argument(a.type, registry) for a in arguments):
+                continue
+            if getattr(core_field.resolve, "__qualname__", "").startswith("_method."):
+                continue  # already called directly (`self`-only methods)
+            names = {
+                converter.config.name_converter.from_argument(a): a.python_name for a in arguments
+            }
+
+            def info_of(info: Any, field: Any = definition) -> Any:
+                return converter.config.info_class(_raw_info=info, _field=field)
+
+            passes = (
+                resolver.self_parameter is not None,
+                getattr(resolver.root_parameter, "name", None),
+                getattr(resolver.parent_parameter, "name", None),
+                getattr(resolver.info_parameter, "name", None),
+            )
+            core_field.resolve = _with_scalar_arguments(
+                resolver.wrapped_func, names, passes, info_of, resolver.is_async
+            )

@@ -61,6 +61,7 @@ from servicekit.errors import BadUserInput, ErrorCode, ServiceError, Unavailable
 from servicekit.execution import (
     DocumentPlans,
     LeanExecutor,
+    call_scalar_argument_resolvers_directly,
     call_self_only_methods_directly,
     read_basic_fields_directly,
 )
@@ -329,6 +330,7 @@ class SubgraphSchema(strawberry.federation.Schema):
         self.execution_context_class = LeanExecutor
         read_basic_fields_directly(self)
         call_self_only_methods_directly(self)
+        call_scalar_argument_resolvers_directly(self)
         # What the lean path does not do; such a schema keeps strawberry's own path.
         self._lean = not self.directives and not (
             self.config.enable_experimental_incremental_execution

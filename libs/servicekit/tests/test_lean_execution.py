@@ -54,8 +54,9 @@ class Leaf:
         return _ROOT["entities"][int(id)]
 
     @strawberry.field
-    def shout(self, times: int = 1) -> str:
-        return self.name.upper() * times if self.name else ""
+    def shout(self, info: strawberry.Info, times_over: int = 1) -> str:
+        assert info.field_name == "shout"
+        return self.name.upper() * times_over if self.name else ""
 
     @strawberry.field
     async def later(self) -> int:
@@ -145,7 +146,7 @@ ANY_LIST = st.one_of(
     st.lists(st.text(max_size=3), max_size=3),
     ANY_VALUE,
 )
-EXTRA_LEAF = ["shout", "shout(times: 2)", "later", "broken", "__typename"]
+EXTRA_LEAF = ["shout", "shout(timesOver: 2)", "later", "broken", "__typename"]
 
 
 @dataclass
@@ -331,6 +332,24 @@ def test_only_self_only_sync_methods_are_called_directly() -> None:
     }
     # not shout (arguments), not later (async), not pending (`info`)
     assert direct == {"Leaf.broken", "Node.first", "Node.resolved"}
+
+
+def test_resolvers_of_scalar_arguments_are_called_directly() -> None:
+    query = SCHEMA._schema.type_map["Query"]
+    direct = {
+        f"{kind.name}.{name}"
+        for kind in (SCHEMA._schema.type_map["Leaf"], SCHEMA._schema.type_map["Node"], query)
+        for name, field in kind.fields.items()  # type: ignore[union-attr]
+        if field.resolve.__qualname__.startswith("_with_scalar_arguments")
+    }
+    # not _entities (a list of representations), nor those called as `self`-only methods
+    assert direct == {
+        "Leaf.shout",
+        "Leaf.later",
+        "Node.pending",
+        "Query.slow",
+        "Query._service",
+    }
 
 
 def test_only_argumentless_fields_without_resolvers_are_plain() -> None:
