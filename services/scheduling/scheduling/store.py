@@ -87,13 +87,16 @@ async def _write(session: AsyncSession, statement: Any) -> None:
 
 
 # -- tours ---------------------------------------------------------------------------------
+_STATUSES = {status.value: status for status in TourStatus}
+
+
 def tour_from_row(row: Row[Any] | Any) -> Tour:
     return Tour(
         id=row.id,
         listing_id=row.listing_id,
         buyer_id=row.buyer_id,
         realtor_id=row.realtor_id,
-        status=TourStatus(row.status),
+        status=_STATUSES.get(row.status) or TourStatus(row.status),
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         time_zone=row.time_zone,

@@ -160,12 +160,17 @@ class Tour:
     listing_id: strawberry.Private[uuid.UUID]
     buyer_id: strawberry.Private[uuid.UUID]
     realtor_id: strawberry.Private[uuid.UUID]
+    # Plain values, not resolvers: read as attributes, the references a list of tours
+    # always carries cost no resolver call per tour.
+    listing: Listing = strawberry.field(description="The listing toured.")
+    buyer: User = strawberry.field(description="The buyer who requested the tour.")
+    realtor: User = strawberry.field(description="The realtor who hosts the tour.")
 
     @classmethod
     def of(cls, tour: domain.Tour) -> Tour:
         return cls(
             id=strawberry.ID(str(tour.id)),
-            status=TourStatus(tour.status.value),
+            status=tour.status,  # the GraphQL enum is the domain's own class
             starts_at=tour.starts_at,
             ends_at=tour.ends_at,
             time_zone=tour.time_zone,
@@ -176,6 +181,9 @@ class Tour:
             listing_id=tour.listing_id,
             buyer_id=tour.buyer_id,
             realtor_id=tour.realtor_id,
+            listing=Listing(id=strawberry.ID(str(tour.listing_id))),
+            buyer=User(id=strawberry.ID(str(tour.buyer_id))),
+            realtor=User(id=strawberry.ID(str(tour.realtor_id))),
         )
 
     @classmethod
@@ -185,18 +193,6 @@ class Tour:
         loader = context(info).loader("tour", lambda: _tour_loader(scheduling, who))
         tour = await loader.load(parse_id(id, "id"))
         return None if tour is None else cls.of(tour)
-
-    @strawberry.field(description="The listing toured.")
-    def listing(self) -> Listing:
-        return Listing(id=strawberry.ID(str(self.listing_id)))
-
-    @strawberry.field(description="The buyer who requested the tour.")
-    def buyer(self) -> User:
-        return User(id=strawberry.ID(str(self.buyer_id)))
-
-    @strawberry.field(description="The realtor who hosts the tour.")
-    def realtor(self) -> User:
-        return User(id=strawberry.ID(str(self.realtor_id)))
 
     @strawberry.field(description="Every status change, oldest first.")
     async def history(self, info: Info[Context, None]) -> list[TourStatusChange]:
