@@ -369,6 +369,52 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 pass
         return self._execute_plan(plan, parent_type, source_value, path)
 
+    def collect_and_execute_subfields(  # type: ignore[override]
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """An object's sub-selection straight to `execute_fields` where nothing is deferred,
+        which is where graphql-core's incremental executor ends for it."""
+        if self._operation_plans is not None and position_context is None:
+            grouped_field_set, new_defer_usages, _ = self.collect_subfields(
+                return_type, field_details_list
+            )
+            if not new_defer_usages:
+                return self.execute_fields(return_type, result, path, grouped_field_set, None)
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
+
+    async def complete_awaitable_list_item_value(  # type: ignore[override]
+        self,
+        item: Any,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        item_path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's, with the item awaited in place where no abort signal can cut it
+        short (its `with_abort_signal` then only awaits it, in one more coroutine)."""
+        if self.abort_signal is not None or position_context is not None:
+            return await super().complete_awaitable_list_item_value(
+                item, item_type, field_details_list, info, item_path, position_context
+            )
+        try:
+            completed = self.complete_value(
+                item_type, field_details_list, info, item_path, await item, None
+            )
+            if self.is_awaitable(completed):
+                completed = await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+            return None
+        return completed
+
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> Plan:
         """The plan of `grouped_field_set` on `parent_type`, compiled and remembered."""
         shared = self._operation_plans

@@ -388,3 +388,23 @@ async def test_the_http_answer_is_orjsons_bytes_of_the_result() -> None:
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/json"
     assert answer.content == orjson.dumps({"data": {"node": {"id": "n1", "title": "Ünïcode ✓"}}})
+
+
+async def test_selections_that_depend_on_variables_are_collected_per_request() -> None:
+    _ROOT.clear()
+    _ROOT.update(node=AnyNode("n1", "t", None, []), nodes=[])
+    query = "query($v: Boolean!) { node { id title @include(if: $v) ...on Node @skip(if: $v) { leaves { id } } } }"
+    for v in (True, False, True, False):
+        result = await SCHEMA.execute(query, variable_values={"v": v})
+        assert result.errors is None
+        assert result.data == {
+            "node": {"id": "n1", "title": "t"} if v else {"id": "n1", "leaves": []}
+        }
+    fixed = "{ node { id title @include(if: false) } }"
+    for _ in range(2):
+        assert (await SCHEMA.execute(fixed)).data == {"node": {"id": "n1"}}
+    operation = SCHEMA.documents.get(fixed).document.definitions[0]  # type: ignore[union-attr]
+    shared = SCHEMA.documents.get(fixed).plans.of(operation, {})  # type: ignore[arg-type]
+    assert shared is not None and shared.root is not None and shared.plans
+    varying = SCHEMA.documents.get(query)
+    assert varying.plans.of(varying.document.definitions[0], {}) is None  # type: ignore[union-attr, arg-type]
