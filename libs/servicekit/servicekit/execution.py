@@ -22,7 +22,9 @@ reads and coerces, so nothing is lost when graphql-core does it all again.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 from inspect import isasyncgenfunction
+from math import isfinite
 from types import CoroutineType, GeneratorType
 from typing import Any, NamedTuple
 
@@ -31,7 +33,9 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLFloat,
     GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -143,8 +147,11 @@ class Step(NamedTuple):
     items_nullable: bool
     field_details_list: FieldDetailsList
     spec: PlainComposite | None
-    # The class whose instances the coercer returns as they are (str for String and ID).
+    # The class of the values completed without the coercer (`_quick_leaf`), what they
+    # complete to by value (an enum's members) and the check they need (`_INT32`...).
     same: type | None
+    memo: dict[Any, Any] | None
+    check: int
 
 
 class Plan(NamedTuple):
@@ -225,7 +232,20 @@ def _complete(plan: Plan, source: Any) -> dict[str, Any]:
     a value is one graphql-core must see. Reads and coercions only, so nothing is lost when
     graphql-core then does it all again."""
     result: dict[str, Any] = {}
-    for key, kind, attribute, nullable, coerce, sub, items_nullable, _, _, same in plan.steps:
+    for (
+        key,
+        kind,
+        attribute,
+        nullable,
+        coerce,
+        sub,
+        items_nullable,
+        _,
+        _,
+        same,
+        memo,
+        check,
+    ) in plan.steps:
         if kind == _TYPENAME:
             result[key] = attribute
             continue
@@ -236,27 +256,42 @@ def _complete(plan: Plan, source: Any) -> dict[str, Any]:
                 continue
             raise _UNUSUAL
         cls = type(value)
-        if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
-            raise _UNUSUAL
         if kind == _LEAF:
-            if cls is not same:
+            if cls is same:
+                if memo is not None:
+                    value = memo[value]
+                elif check and not (
+                    -2147483648 <= value <= 2147483647 if check == _INT32 else isfinite(value)
+                ):
+                    raise _UNUSUAL
+            else:
+                if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
+                    raise _UNUSUAL
                 value = coerce(value)  # type: ignore[misc]
                 if value is None or value is Undefined:
                     raise _UNUSUAL
             result[key] = value
-        elif kind == _OBJECT:
+            continue
+        if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
+            raise _UNUSUAL
+        if kind == _OBJECT:
             result[key] = _complete(sub, value)  # type: ignore[arg-type]
         elif cls is not list and cls is not tuple:
             raise _UNUSUAL
         elif kind == _LEAF_LIST:
-            result[key] = _leaves(value, coerce, items_nullable, same)  # type: ignore[arg-type]
+            result[key] = _leaves(value, coerce, items_nullable, same, memo, check)  # type: ignore[arg-type]
         else:
             result[key] = _objects(value, sub, items_nullable)  # type: ignore[arg-type]
     return result
 
 
 def _leaves(
-    items: Any, coerce: Callable[[Any], Any], nullable: bool, same: type | None
+    items: Any,
+    coerce: Callable[[Any], Any],
+    nullable: bool,
+    same: type | None,
+    memo: dict[Any, Any] | None,
+    check: int,
 ) -> list[Any]:
     completed: list[Any] = []
     for item in items:
@@ -266,7 +301,14 @@ def _leaves(
             completed.append(None)
             continue
         cls = type(item)
-        if cls is not same:
+        if cls is same:
+            if memo is not None:
+                item = memo[item]
+            elif check and not (
+                -2147483648 <= item <= 2147483647 if check == _INT32 else isfinite(item)
+            ):
+                raise _UNUSUAL
+        else:
             if not (_ORDINARY_CLASSES.get(cls) or _ordinary(cls)):
                 raise _UNUSUAL
             item = coerce(item)
@@ -291,17 +333,38 @@ def _objects(items: Any, plan: Plan, nullable: bool) -> list[Any]:
     return completed
 
 
-_UNCHANGED = {
-    GraphQLString.coerce_output_value: str,
-    GraphQLID.coerce_output_value: str,
-    GraphQLBoolean.coerce_output_value: bool,
+# What a value of the exact class needs to complete as graphql-core's coercer completes it.
+_AS_IS, _INT32, _FINITE = range(3)
+_QUICK: dict[Any, tuple[type, int]] = {
+    GraphQLString.coerce_output_value: (str, _AS_IS),
+    GraphQLID.coerce_output_value: (str, _AS_IS),
+    GraphQLBoolean.coerce_output_value: (bool, _AS_IS),
+    GraphQLInt.coerce_output_value: (int, _INT32),  # its own value, if 32-bit
+    GraphQLFloat.coerce_output_value: (float, _FINITE),  # its own value, if finite
 }
 
 
-def _same(leaf: GraphQLLeafType) -> type | None:
-    """The class graphql-core's coercer of `leaf` returns unchanged, if any: a `str` for
-    String and ID, a `bool` for Boolean (exact classes, not subclasses)."""
-    return _UNCHANGED.get(leaf.coerce_output_value)
+def _quick_leaf(leaf: GraphQLLeafType) -> dict[str, Any]:
+    """How values of `leaf` complete without its coercer: graphql-core's String, ID and
+    Boolean return a `str` or `bool` as it is, Int and Float an `int` or `float` as it is
+    once in range; strawberry's enum coerces a member to its name, always the same one, so
+    each member's name is known once (members are the enum class's only instances)."""
+    quick = _QUICK.get(leaf.coerce_output_value)
+    if quick is not None:
+        return {"same": quick[0], "check": quick[1]}
+    members = getattr(leaf, "wrapped_cls", None)
+    if (
+        isinstance(leaf, GraphQLEnumType)
+        and isinstance(members, type)
+        and issubclass(members, Enum)
+    ):
+        try:
+            memo = {member: leaf.coerce_output_value(member) for member in members}
+        except Exception:
+            return {}
+        if all(isinstance(name, str) for name in memo.values()):
+            return {"same": members, "memo": memo}
+    return {}
 
 
 def _complete_step(step: Step, source: Any) -> Any:
@@ -425,7 +488,9 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             node = field_details_list[0].node
             name = node.name.value
             spec = None if node.arguments else plain.get(name)
-            step = Step(key, _FIELD, name, True, None, None, True, field_details_list, None, None)
+            step = Step(
+                key, _FIELD, name, True, None, None, True, field_details_list, None, None, None, 0
+            )
             if name == "__typename":
                 step = step._replace(kind=_TYPENAME, attribute=parent_type.name)
             elif type(spec) is PlainField:
@@ -434,7 +499,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                     attribute=spec.attribute,
                     nullable=spec.nullable,
                     coerce=spec.leaf.coerce_output_value,
-                    same=_same(spec.leaf),
+                    **_quick_leaf(spec.leaf),
                 )
             elif type(spec) is PlainComposite:
                 step = self._composite_step(step, spec)
@@ -466,7 +531,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                     kind=_LEAF_LIST,
                     coerce=kind.coerce_output_value,
                     items_nullable=items_nullable,
-                    same=_same(kind),
+                    **_quick_leaf(kind),
                 )
             if not _concrete(kind):
                 return step
