@@ -259,7 +259,7 @@ def _complete(plan: Plan, source: Any) -> dict[str, Any]:
         if kind == _LEAF:
             if cls is same:
                 if memo is not None:
-                    value = memo[value]
+                    value = memo[id(value)]
                 elif check and not (
                     -2147483648 <= value <= 2147483647 if check == _INT32 else isfinite(value)
                 ):
@@ -303,7 +303,7 @@ def _leaves(
         cls = type(item)
         if cls is same:
             if memo is not None:
-                item = memo[item]
+                item = memo[id(item)]
             elif check and not (
                 -2147483648 <= item <= 2147483647 if check == _INT32 else isfinite(item)
             ):
@@ -359,7 +359,9 @@ def _quick_leaf(leaf: GraphQLLeafType) -> dict[str, Any]:
         and issubclass(members, Enum)
     ):
         try:
-            memo = {member: leaf.coerce_output_value(member) for member in members}
+            # by identity: an enum's hash is a Python call, and its members live as long
+            # as their class
+            memo = {id(member): leaf.coerce_output_value(member) for member in members}
         except Exception:
             return {}
         if all(isinstance(name, str) for name in memo.values()):
