@@ -292,9 +292,10 @@ class Media:
         """One transaction for the batch. Joins still arriving while the meeting row is
         locked, or while Chime makes the meeting, are taken into it (`batch` grows)."""
         async with self.db.uow(actor=str(batch[0].who.user_id)) as uow:
-            tour = await self._tour(uow, tour_id)
-            meeting = await store.lock_meeting(uow, tour_id, create=True)
-            assert meeting is not None
+            held = await store.tour_and_meeting(uow, tour_id)
+            if held is None:
+                raise NotFound("tour not found", field="tourId")
+            tour, meeting = held
             # Joins that came while the row was locked ride on the call that makes the
             # meeting too.
             admitted = await self._admit(uow, tour, list(self._take(tour_id, batch)))
@@ -503,7 +504,7 @@ class Media:
     async def leave(self, who: Principal, tour_id: uuid.UUID, device: str | None) -> bool:
         """Delete the device's attendee; False when it was not in the tour's call."""
         async with self.db.uow(actor=str(who.user_id)) as uow:
-            meeting = await store.lock_meeting(uow, tour_id, create=False)
+            meeting = await store.lock_meeting(uow, tour_id)
             mine = meeting.attendee_for(device_key(who.user_id, device)) if meeting else None
             if meeting is None or mine is None or meeting.meeting_id is None:
                 return False
@@ -570,7 +571,7 @@ class Media:
     async def _remove_from_call(
         self, uow: UnitOfWork, tour_id: uuid.UUID, user_id: uuid.UUID
     ) -> None:
-        meeting = await store.lock_meeting(uow, tour_id, create=False)
+        meeting = await store.lock_meeting(uow, tour_id)
         if meeting is None or meeting.meeting_id is None:
             return
         for attendee in meeting.attendees:

@@ -78,7 +78,7 @@ class Recordings:
         async with self.db.uow(actor=str(who.user_id)) as uow:
             tour = await self._tour(uow, tour_id)
             require_recorder(tour, who)
-            meeting = await store.lock_meeting(uow, tour_id, create=False)
+            meeting = await store.lock_meeting(uow, tour_id)
             if meeting is None or not meeting.live or meeting.chime is None:
                 raise Conflict("the tour's call is not on", reason="NO_CALL")
             if await store.lock_running_recording(uow, tour_id) is not None:
@@ -130,7 +130,7 @@ class Recordings:
         async with self.db.uow(actor=str(who.user_id)) as uow:
             tour = await self._tour(uow, tour_id)
             require_recorder(tour, who)
-            await store.lock_meeting(uow, tour_id, create=False)
+            await store.lock_meeting(uow, tour_id)
             recording = await store.lock_running_recording(uow, tour_id)
             if recording is None:
                 raise Conflict("the tour is not being recorded", reason="NOT_RECORDING")

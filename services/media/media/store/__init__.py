@@ -20,6 +20,7 @@ from media.store.calls import (
     record_chime_event,
     save_guest,
     save_meeting,
+    tour_and_meeting,
     tour_from_row,
     tour_of,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "save_guest",
     "save_meeting",
     "save_recording",
+    "tour_and_meeting",
     "tour_from_row",
     "tour_of",
     "transcript_from_json",

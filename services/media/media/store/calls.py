@@ -69,13 +69,20 @@ TOUR = """
 SELECT id, listing_id, buyer_id, realtor_id, status, starts_at, ends_at, sequence
   FROM tours WHERE id = %(tour)s
 """
-# Made on first use and locked in one statement: `ON CONFLICT DO UPDATE` takes the row lock
-# `FOR UPDATE` would, and waits for a concurrent first insert.
-MAKE_AND_LOCK_MEETING = """
-INSERT INTO meetings (tour_id) VALUES (%(tour)s)
-ON CONFLICT (tour_id) DO UPDATE SET tour_id = excluded.tour_id
-RETURNING tour_id, generation, state, meeting_id, chime, created_at, started_at, someone_joined,
-       empty_since, attendee_seconds
+# The tour, and its meeting made on first use and locked, in one statement: `ON CONFLICT DO
+# UPDATE` takes the row lock `FOR UPDATE` would, and waits for a concurrent first insert; a
+# tour media has not heard of gets no meeting and no row.
+TOUR_AND_MEETING = """
+WITH meeting AS (
+  INSERT INTO meetings (tour_id) SELECT id FROM tours WHERE id = %(tour)s
+  ON CONFLICT (tour_id) DO UPDATE SET tour_id = excluded.tour_id
+  RETURNING tour_id, generation, state, meeting_id, chime, created_at, started_at,
+            someone_joined, empty_since, attendee_seconds
+)
+SELECT t.id, t.listing_id, t.buyer_id, t.realtor_id, t.status, t.starts_at, t.ends_at,
+       t.sequence, m.tour_id, m.generation, m.state, m.meeting_id, m.chime, m.created_at,
+       m.started_at, m.someone_joined, m.empty_since, m.attendee_seconds
+  FROM meeting m JOIN tours t ON t.id = m.tour_id
 """
 LOCK_MEETING = """
 SELECT tour_id, generation, state, meeting_id, chime, created_at, started_at, someone_joined,
@@ -296,16 +303,23 @@ async def _load(uow: UnitOfWork, row: Any) -> Meeting:
     return uow.track(meeting)
 
 
-async def lock_meeting(uow: UnitOfWork, tour_id: uuid.UUID, *, create: bool) -> Meeting | None:
-    """The tour's meeting, its row locked until the unit of work ends; with `create`, the
-    row is made first when the tour has none yet.
-
-    Creating is one statement: `INSERT … ON CONFLICT DO UPDATE … RETURNING` locks the row
-    it finds as `FOR UPDATE` would (a concurrent first insert is waited for), and returns it.
-    """
-    sql = await _Sql.of(uow)
-    found = await sql.rows(MAKE_AND_LOCK_MEETING if create else LOCK_MEETING, {"tour": tour_id})
+async def lock_meeting(uow: UnitOfWork, tour_id: uuid.UUID) -> Meeting | None:
+    """The tour's meeting, its row locked until the unit of work ends; None when the tour
+    has none yet."""
+    found = await (await _Sql.of(uow)).rows(LOCK_MEETING, {"tour": tour_id})
     return await _load(uow, found[0]) if found else None
+
+
+async def tour_and_meeting(uow: UnitOfWork, tour_id: uuid.UUID) -> tuple[Tour, Meeting] | None:
+    """The tour and its meeting, the meeting's row made when the tour has none yet and
+    locked until the unit of work ends; None for a tour media has not heard of.
+
+    One statement: `INSERT … ON CONFLICT DO UPDATE … RETURNING` locks the row it finds as
+    `FOR UPDATE` would (a concurrent first insert is waited for), joined to the tour."""
+    found = await (await _Sql.of(uow)).rows(TOUR_AND_MEETING, {"tour": tour_id})
+    if not found:
+        return None
+    return tour_from_row(found[0]), await _load(uow, found[0])
 
 
 async def note_event_and_lock_meeting(
