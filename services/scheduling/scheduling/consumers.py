@@ -38,18 +38,40 @@ class Consumers:
         if user_id is not None:
             await self.scheduling.forget_user(uow, user_id)
 
+    async def on_listing_written(self, event: Event, uow: UnitOfWork) -> None:
+        """A listing created or updated: the copy `availableSlots` reads."""
+        if event.subject.endswith(".created"):
+            listing = event.unpack(listings_pb2.ListingCreated).listing
+        else:
+            listing = event.unpack(listings_pb2.ListingUpdated).listing
+        listing_id, realtor_id = _id(listing.id), _id(listing.realtor_id)
+        if listing_id is not None and realtor_id is not None:
+            await self.scheduling.listing_written(
+                uow,
+                listing_id,
+                realtor_id=realtor_id,
+                status=listing_status(listing.status),
+                time_zone=listing.time_zone,
+                at=event.time,
+            )
+
     async def on_listing_status_changed(self, event: Event, uow: UnitOfWork) -> None:
         changed = event.unpack(listings_pb2.ListingStatusChanged)
         listing_id = _id(changed.listing_id)
         if listing_id is not None:
-            await self.scheduling.listing_status_changed(
-                uow, listing_id, listing_status(changed.to_status)
-            )
+            status = listing_status(changed.to_status)
+            await self.scheduling.listing_status_noted(uow, listing_id, status, event.time)
+            await self.scheduling.listing_status_changed(uow, listing_id, status)
 
     async def on_listing_deleted(self, event: Event, uow: UnitOfWork) -> None:
-        listing_id = _id(event.unpack(listings_pb2.ListingDeleted).listing_id)
-        if listing_id is not None:
+        deleted = event.unpack(listings_pb2.ListingDeleted)
+        listing_id, realtor_id = _id(deleted.listing_id), _id(deleted.realtor_id)
+        if listing_id is None:
+            return
+        if realtor_id is None:
             await self.scheduling.cancel_for_listing(uow, listing_id, "the listing was removed")
+        else:
+            await self.scheduling.listing_deleted(uow, listing_id, realtor_id, event.time)
 
     async def on_attendee_joined(self, event: Event, uow: UnitOfWork) -> None:
         joined = event.unpack(media_pb2.AttendeeJoined)
@@ -75,6 +97,12 @@ class Consumers:
     def subscriptions(self) -> list[Subscription]:
         return [
             Subscription("identity.user.deleted", self.on_user_deleted, durable="user-deleted"),
+            Subscription(
+                "listings.listing.created", self.on_listing_written, durable="listing-created"
+            ),
+            Subscription(
+                "listings.listing.updated", self.on_listing_written, durable="listing-updated"
+            ),
             Subscription(
                 "listings.listing.status_changed",
                 self.on_listing_status_changed,

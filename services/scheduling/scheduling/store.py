@@ -31,6 +31,7 @@ from scheduling.tables import (
     REALTOR_OVERLAP,
     availability,
     calendar_feeds,
+    listing_copies,
     reminder_jobs,
     tour_transitions,
     tours,
@@ -353,6 +354,62 @@ async def put_availability(uow: UnitOfWork, value: Availability, now: datetime) 
     statement = pg_insert(availability).values(realtor_id=value.realtor_id, **fields)
     await uow.session.execute(
         statement.on_conflict_do_update(index_elements=[availability.c.realtor_id], set_=fields)
+    )
+
+
+# -- what listings' events said of each listing --------------------------------------------
+# The status of a listing listings deleted: kept, so a late event cannot bring it back.
+LISTING_DELETED = "DELETED"
+
+
+async def copy_listing(
+    uow: UnitOfWork,
+    listing_id: uuid.UUID,
+    *,
+    realtor_id: uuid.UUID,
+    status: str,
+    time_zone: str,
+    at: datetime,
+) -> None:
+    """The listing as an event of time `at` describes it, unless a later event (or its
+    deletion) wrote it already."""
+    fields = {"realtor_id": realtor_id, "status": status, "time_zone": time_zone, "changed_at": at}
+    statement = pg_insert(listing_copies).values(listing_id=listing_id, **fields)
+    await uow.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[listing_copies.c.listing_id],
+            set_=fields,
+            where=(listing_copies.c.changed_at <= at)
+            & (listing_copies.c.status != LISTING_DELETED),
+        )
+    )
+
+
+async def copy_listing_status(
+    uow: UnitOfWork, listing_id: uuid.UUID, status: str, at: datetime
+) -> None:
+    """A known listing's new status, unless a later event wrote it already."""
+    await uow.session.execute(
+        update(listing_copies)
+        .where(
+            listing_copies.c.listing_id == listing_id,
+            listing_copies.c.changed_at <= at,
+            listing_copies.c.status != LISTING_DELETED,
+        )
+        .values(status=status, changed_at=at)
+    )
+
+
+async def copy_listing_deleted(
+    uow: UnitOfWork, listing_id: uuid.UUID, realtor_id: uuid.UUID, at: datetime
+) -> None:
+    """A deleted listing, for good whatever comes after."""
+    fields = {"status": LISTING_DELETED, "changed_at": at}
+    statement = pg_insert(listing_copies).values(
+        listing_id=listing_id, realtor_id=realtor_id, time_zone="", **fields
+    )
+    await uow.session.execute(
+        statement.on_conflict_do_update(index_elements=[listing_copies.c.listing_id], set_=fields)
     )
 
 

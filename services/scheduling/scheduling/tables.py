@@ -148,3 +148,17 @@ calendar_feeds = Table(
     Column("token_hash", LargeBinary, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# What scheduling knows of listings from listings' events (`listings.listing.*`): enough to
+# answer `availableSlots` without asking listings. `changed_at` is the time of the event
+# that wrote the row, so an older event delivered late changes nothing; a deleted listing
+# stays as a DELETED row for the same reason.
+listing_copies = Table(
+    "listing_copies",
+    metadata,
+    Column("listing_id", UUID(as_uuid=True), primary_key=True),
+    Column("realtor_id", UUID(as_uuid=True), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("time_zone", Text, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)

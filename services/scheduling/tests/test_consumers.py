@@ -19,8 +19,11 @@ FIRST = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)  # Tuesday 10:00 New York
 SPACING = timedelta(minutes=45)
 
 
-async def publish_twice(stack: Any, subject: str, payload: Message, subject_id: str) -> None:
-    """Publish one event, then the very same event again (as a redelivery would bring it)."""
+async def publish_twice(
+    stack: Any, subject: str, payload: Message, subject_id: str, at: datetime | None = None
+) -> None:
+    """Publish one event (of time `at`, now by default), then the very same event again
+    (as a redelivery would bring it)."""
     envelope = Envelope(
         id=str(uuid.uuid4()),
         type=payload.DESCRIPTOR.full_name,
@@ -29,7 +32,7 @@ async def publish_twice(stack: Any, subject: str, payload: Message, subject_id: 
         source="test",
         payload=payload.SerializeToString(),
     )
-    envelope.time.FromDatetime(datetime.now(UTC))
+    envelope.time.FromDatetime(at or datetime.now(UTC))
     data = envelope.SerializeToString()
     # Different message ids get past JetStream's duplicate window, like a redelivery does.
     await stack.bus.publish(subject, data, msg_id=f"{envelope.id}-1")
@@ -205,3 +208,64 @@ async def test_deleted_user_loses_future_tours_and_notes(stack: Any) -> None:
     )
     assert {r.reason for r in reasons} == {None}
     assert await status_of(stack, other_buyer_tour) == "SCHEDULED"
+
+
+SLOTS = """query($l: ID!, $f: DateTime!, $t: DateTime!) {
+  availableSlots(listingId: $l, from: $f, to: $t, durationMinutes: 30) { startsAt } }"""
+
+
+async def test_available_slots_read_the_listing_as_its_events_describe_it(stack: Any) -> None:
+    stack.start_consumers()
+    realtor, listing = await stack.open_for_tours()
+    window = {
+        "l": str(listing),
+        "f": FIRST.isoformat(),
+        "t": (FIRST + timedelta(days=1)).isoformat(),
+    }
+    buyer = stack.peers.person(Role.BUYER)
+    known = datetime.now(UTC)
+
+    async def slots() -> int:
+        return len((await stack.ok(SLOTS, window, as_=buyer))["availableSlots"])
+
+    async def publish(subject: str, payload: Message, at: datetime) -> None:
+        await publish_twice(stack, subject, payload, str(listing), at)
+        await consumed(stack, subject)
+
+    def described(status: int) -> listings_pb2.Listing:
+        return listings_pb2.Listing(
+            id=str(listing), realtor_id=str(realtor.id), status=status, time_zone="America/New_York"
+        )
+
+    asked = stack.peers.listings.calls
+    assert await slots() > 0  # no event yet: listings is asked
+    assert stack.peers.listings.calls == asked + 1
+
+    active = listings_pb2.LISTING_STATUS_ACTIVE
+    created = listings_pb2.ListingCreated(listing=described(active))
+    await publish("listings.listing.created", created, known)
+    # What listings answers no longer matters: the events' copy is read.
+    stack.peers.listings.listings[str(listing)].status = listings_pb2.LISTING_STATUS_WITHDRAWN
+    asked = stack.peers.listings.calls
+    assert await slots() > 0
+    assert stack.peers.listings.calls == asked
+
+    withdrawn = listings_pb2.ListingStatusChanged(
+        listing_id=str(listing), to_status=listings_pb2.LISTING_STATUS_WITHDRAWN
+    )
+    await publish("listings.listing.status_changed", withdrawn, known + timedelta(seconds=2))
+    assert await slots() == 0
+    # An older update delivered late changes nothing; a newer one does.
+    older = listings_pb2.ListingUpdated(listing=described(active))
+    await publish("listings.listing.updated", older, known + timedelta(seconds=1))
+    assert await slots() == 0
+    await publish("listings.listing.updated", older, known + timedelta(seconds=3))
+    assert await slots() > 0
+
+    deleted = listings_pb2.ListingDeleted(listing_id=str(listing), realtor_id=str(realtor.id))
+    await publish("listings.listing.deleted", deleted, known + timedelta(seconds=4))
+    assert await stack.error_code(SLOTS, window, as_=buyer) == "NOT_FOUND"
+    # Nothing brings a deleted listing back, however late it comes.
+    await publish("listings.listing.updated", older, known + timedelta(seconds=5))
+    assert await stack.error_code(SLOTS, window, as_=buyer) == "NOT_FOUND"
+    assert stack.peers.listings.calls == asked

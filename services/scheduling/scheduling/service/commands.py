@@ -292,6 +292,45 @@ class Commands(UseCases):
             if tour is not None and tour.status is TourStatus.IN_PROGRESS:
                 await self._change(system, tour_id, lambda t, now: t.complete(system, now), uow=uow)
 
+    async def listing_written(
+        self,
+        uow: UnitOfWork,
+        listing_id: uuid.UUID,
+        *,
+        realtor_id: uuid.UUID,
+        status: ListingStatus,
+        time_zone: str,
+        at: datetime,
+    ) -> None:
+        """Listings created or changed the listing (at `at`): what `availableSlots` reads."""
+        async with uow:
+            await store.copy_listing(
+                uow,
+                listing_id,
+                realtor_id=realtor_id,
+                status=status.value,
+                time_zone=time_zone,
+                at=at,
+            )
+            await uow.commit()
+
+    async def listing_status_noted(
+        self, uow: UnitOfWork, listing_id: uuid.UUID, status: ListingStatus, at: datetime
+    ) -> None:
+        async with uow:
+            await store.copy_listing_status(uow, listing_id, status.value, at)
+            await uow.commit()
+
+    async def listing_deleted(
+        self, uow: UnitOfWork, listing_id: uuid.UUID, realtor_id: uuid.UUID, at: datetime
+    ) -> int:
+        """The listing is gone: noted as such, and its live tours cancelled."""
+        async with uow:
+            await store.copy_listing_deleted(uow, listing_id, realtor_id, at)
+            cancelled = await self.cancel_for_listing(uow, listing_id, "the listing was removed")
+            await uow.commit()
+        return cancelled
+
     async def listing_status_changed(
         self, uow: UnitOfWork, listing_id: uuid.UUID, status: ListingStatus
     ) -> int:
