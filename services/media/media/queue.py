@@ -18,6 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from media.chime import USER_AGENT
 from media.eventbridge import ChimeSignal, PipelineSignal, parse
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ class ChimeEventQueue:
         self.handler = handler
         self.wait_seconds = wait_seconds
         # Long polls outlast botocore's default read timeout.
-        config = Config(read_timeout=wait_seconds + 10, retries={"mode": "standard"})
+        config = Config(
+            read_timeout=wait_seconds + 10, retries={"mode": "standard"}, user_agent=USER_AGENT
+        )
         self._sqs: Any = client or boto3.client(
             "sqs", endpoint_url=endpoint_url, region_name=region, config=config
         )
