@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.sql.selectable import Subquery, TableValuedAlias
 
 from scheduling.availability import WEEKDAYS, Availability
 from scheduling.domain import LIVE_STATUSES, ListingStatus, Tour, TourStatus, Transition
@@ -254,13 +254,21 @@ class TourQueries:
         return found
 
     async def _tour_pages(
-        self, statement: str, wanted: Sequence[PageOf], first: Position, now: datetime | None
+        self,
+        statements: PageStatements,
+        wanted: Sequence[PageOf],
+        first: Position,
+        now: datetime | None,
     ) -> list[list[Tour]]:
         """One of the page statements for every request at once: the pages in the
-        requests' order, each cut at its request's size."""
+        requests' order, each cut at its request's size (one request, the usual case, as
+        plain parameters: no arrays to send and unnest)."""
         if not wanted:
             return []
-        values = _request_values(wanted, first)
+        if len(wanted) == 1:
+            statement, values = statements.one, _one_request_values(wanted[0], first)
+        else:
+            statement, values = statements.many, _request_values(wanted, first)
         if now is not None:
             values["now"] = now
         found: list[list[Tour]] = [[] for _ in wanted]
@@ -325,6 +333,30 @@ def _request_values(wanted: Sequence[PageOf], first: Position) -> dict[str, Any]
     }
 
 
+def _one_request_values(wanted: PageOf, first: Position) -> dict[str, Any]:
+    """One request as the single-request statements' parameters."""
+    after_at, after_id = wanted.after or first
+    return {
+        "owner": wanted.owner,
+        "status": wanted.status.value if wanted.status else None,
+        "after_at": after_at,
+        "after_id": after_id,
+        "fetch": wanted.limit + 1,
+    }
+
+
+def _one_request() -> Subquery:
+    """One request as a row of plain parameters, with the columns of `_requests()`."""
+    return select(
+        literal_column("1", Integer).label("ordinal"),
+        bindparam("owner", type_=UUID(as_uuid=True)).label("owner"),
+        bindparam("status", type_=Text).label("status"),
+        bindparam("after_at", type_=DateTime(timezone=True)).label("after_at"),
+        bindparam("after_id", type_=UUID(as_uuid=True)).label("after_id"),
+        bindparam("fetch", type_=Integer).label("fetch"),
+    ).subquery("wanted")
+
+
 def _requests() -> TableValuedAlias:
     """The requests as rows numbered from 1 (`ordinal`), one array parameter per column."""
     return (
@@ -361,10 +393,24 @@ BY_IDS = _driver_sql(
 )
 
 
-def _pages(page: Callable[[TableValuedAlias], Select[Any]], *, descending: bool) -> str:
+@dataclass(frozen=True, slots=True)
+class PageStatements:
+    """A list's page statement for one request (`one`) and for any number (`many`)."""
+
+    one: str
+    many: str
+
+
+def _pages(page: Callable[[Any], Select[Any]], *, descending: bool) -> PageStatements:
+    return PageStatements(
+        one=_page_sql(page, _one_request(), descending=descending),
+        many=_page_sql(page, _requests(), descending=descending),
+    )
+
+
+def _page_sql(page: Callable[[Any], Select[Any]], requests: Any, *, descending: bool) -> str:
     """`page(request)`, ordered by (start, id) and cut at each request's size, for every
     request in one statement."""
-    requests = _requests()
     key = [tours.c.starts_at, tours.c.id]
     lateral = (
         page(requests)
