@@ -2,9 +2,9 @@
 attendees, guests.
 
 A meeting is always loaded with its row locked (`FOR UPDATE`), and a tour's meeting row is
-made on first use with `INSERT … ON CONFLICT DO NOTHING`: however many first joins arrive
-at once, PostgreSQL lets one of them create the Chime meeting while the others wait for it
-and then find it.
+made on first use with `INSERT … ON CONFLICT DO UPDATE` (which locks the row it finds):
+however many first joins arrive at once, PostgreSQL lets one of them create the Chime
+meeting while the others wait for it and then find it.
 """
 
 from __future__ import annotations
