@@ -213,3 +213,18 @@ async def test_pagination_with_inserts_between_pages_has_no_duplicates_or_gaps(
         ordered = sorted(shown, reverse=sort == "PRICE_DESC")
         assert sort == "NEWEST" or shown == ordered, f"{sort}: in order"
     assert late > 20, "listings were added between pages"
+
+
+async def test_total_count_is_counted_when_selected_even_through_fragments(api, homes):
+    """The count is a second statement, made when `totalCount` is selected, however the
+    document selects it (directly, in an inline fragment, in a named one)."""
+    portland = {"f": {"city": "Portland"}}
+    shapes = {
+        "plain": "query($f: ListingFilter) { listings(filter: $f) { totalCount } }",
+        "inline": "query($f: ListingFilter) { listings(filter: $f) { ... on ListingConnection "
+        "{ totalCount } } }",
+        "named": "query($f: ListingFilter) { listings(filter: $f) { ...Counted } } "
+        "fragment Counted on ListingConnection { totalCount }",
+    }
+    for name, query in shapes.items():
+        assert (await api.data(query, portland))["listings"]["totalCount"] == 2, name

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from servicekit.graphql import Context
 from servicekit.vocabulary import BadUserInput, Principal
@@ -107,9 +108,25 @@ def realtor_listings_loader(info: ListingInfo) -> DataLoader[RealtorListings, Pa
 
 
 def wants_total(info: ListingInfo) -> bool:
-    """Whether the connection's `totalCount` was selected (it costs a second query)."""
-    return any(
-        getattr(selection, "name", None) == "totalCount"
-        for field in info.selected_fields
-        for selection in field.selections
-    )
+    """Whether the connection's `totalCount` was selected (it costs a second query), read
+    off graphql-core's nodes of this field alone, fragments included: strawberry's
+    `selected_fields` converts the field's whole subtree on every call (7% of a search)."""
+    raw = info._raw_info
+    return any(_selects_total(node.selection_set, raw.fragments) for node in raw.field_nodes)
+
+
+def _selects_total(selections: Any, fragments: dict[str, Any]) -> bool:
+    """Whether a selection set (graphql-core's node, read by its `kind`) holds `totalCount`."""
+    for selection in selections.selections if selections is not None else ():
+        kind = selection.kind
+        if kind == "field":
+            if selection.name.value == "totalCount":
+                return True
+        elif kind == "inline_fragment":
+            if _selects_total(selection.selection_set, fragments):
+                return True
+        elif kind == "fragment_spread":
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None and _selects_total(fragment.selection_set, fragments):
+                return True
+    return False
