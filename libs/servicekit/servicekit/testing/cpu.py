@@ -160,3 +160,33 @@ async def where_cpu_goes(
 
 def profile_line(shares: list[tuple[str, float]]) -> str:
     return "  ".join(f"{name} {share:.0%}" for name, share in shares)
+
+
+def _subgraph_schema(app: Any) -> Any:
+    """The schema behind `app`'s `/graphql` route, under whatever middleware wraps it."""
+    while not hasattr(app, "routes"):
+        app = app.app
+    route = next(r for r in app.routes if getattr(r, "path", "") == "/graphql")
+    return route.app.schema
+
+
+async def entities_batched_side_by_side(
+    app: ASGIApp, body: Body, typename: str, *, rounds: int = 6, count: int = 100
+) -> dict[str, float]:
+    """CPU per request of an `_entities` body resolved as one batch (`resolve_references`)
+    and item by item (`resolve_reference`, a task each), rounds alternated in this process
+    so the machine's load weighs on both alike: {"batched": ms, "per item": ms}."""
+    batches = _subgraph_schema(app).__dict__.setdefault("_batches", {})
+    await post(app, body(0), {})
+    declared = batches[typename]
+    spent = {"batched": 0.0, "per item": 0.0}
+    try:
+        for _ in range(rounds):
+            for label, batch in (("batched", declared), ("per item", None)):
+                batches[typename] = batch
+                started = time.process_time()
+                await _loop(app, body, count, {})
+                spent[label] += time.process_time() - started
+    finally:
+        batches[typename] = declared
+    return {k: v * 1000 / (rounds * count) for k, v in spent.items()}
