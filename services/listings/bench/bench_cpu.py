@@ -35,6 +35,7 @@ from servicekit.testing.cpu import (
     Body,
     collected_as_served,
     cpu_per_request,
+    entities_batched_side_by_side,
     post,
     profile_line,
     where_cpu_goes,
@@ -178,4 +179,9 @@ async def bench_cpu_per_request(served: tuple[ASGIApp, list[str], Parts]) -> Non
         print("    where: " + profile_line(await where_cpu_goes(app, body)))
         for entry in await top_entries(app, body):
             print("      " + entry)
+    ab = await entities_batched_side_by_side(app, cases["_entities Listing x10"], "Listing")
+    print(
+        f"  _entities Listing x10, alternated: batched {ab['batched']:.3f} ms"
+        f"   per item {ab['per item']:.3f} ms CPU/request"
+    )
     await reads_side_by_side(parts, ids)

@@ -19,6 +19,7 @@ from listings.graphql.context import (
     photo_loader,
     realtor_listings_loader,
     services,
+    viewer,
     wants_total,
 )
 from listings.graphql.types import (
@@ -89,6 +90,30 @@ class Listing:
             return None
         found = await listing_loader(info, references=True).load(key)
         return cls.of(found) if found else None
+
+    @classmethod
+    async def resolve_references(
+        cls, info: ListingInfo, references: list[dict[str, strawberry.ID]]
+    ) -> list[Listing | Exception | None]:
+        """Every reference of one `_entities` call resolved at once (servicekit calls this
+        instead of `resolve_reference` per item): the statement the references' loader
+        runs, with no coroutine, loader future or task per item."""
+        keys: list[uuid.UUID | None] = []
+        for reference in references:
+            try:
+                keys.append(uuid.UUID(str(reference["id"])))
+            except ValueError:
+                keys.append(None)
+        wanted = [k for k in keys if k is not None]
+        if not wanted:
+            return [None] * len(keys)
+        try:
+            found = await services(info).queries.visible_by_ids(
+                wanted, await viewer(info), references=True
+            )
+        except Exception as error:  # each wanted item's error, as its failed load was
+            return [None if k is None else error for k in keys]
+        return [None if k is None or (hit := found.get(k)) is None else cls.of(hit) for k in keys]
 
     @strawberry.field(description="Photos in gallery order.")
     async def photos(self, info: ListingInfo) -> list[Photo]:
