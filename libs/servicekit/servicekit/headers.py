@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from itertools import chain
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -31,6 +32,7 @@ class LimitHeaders:
     def __init__(self, app: ASGIApp, limits: HeaderLimits | None = None) -> None:
         self.app = app
         self.limits = limits or HeaderLimits()
+        self._within = min(self.limits.max_header_bytes, self.limits.max_total_bytes)
         self._logged: set[tuple[str, str]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -73,6 +75,10 @@ class LimitHeaders:
         limits = self.limits
         if len(headers) > limits.max_count:
             return "(header count)", str(len(headers)).encode()
+        # Every request but a refused one: all headers together within both byte limits,
+        # summed in C, so no header alone can pass one either.
+        if sum(map(len, chain.from_iterable(headers))) <= self._within:
+            return None
         total = 0
         for name, value in headers:
             size = len(name) + len(value)

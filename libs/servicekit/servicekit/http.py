@@ -1,15 +1,19 @@
 """The HTTP surface every service shares besides its subgraph: probes and metrics.
 
-`POST /graphql` is nearly every request a service serves, so it goes from the middleware
-straight to the subgraph (`GraphQLFirst`), without Starlette's routing and exception
-layer in between: the same middleware instances, the same route in the metrics."""
+`POST /graphql` is nearly every request a service serves, so it goes through the whole
+middleware chain folded into one callable (`ServiceFront`) straight to the subgraph,
+without Starlette's routing and exception layer in between: the same middleware
+instances, the same route in the metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
+from opentelemetry import context as otel_context
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
@@ -19,9 +23,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit import telemetry
 from servicekit.headers import LimitHeaders
-from servicekit.shedding import Deadline, ShedLoad
+from servicekit.shedding import Deadline, ShedLoad, send_late
 from servicekit.telemetry import TraceRequests
+
+_NO_DEADLINE = nullcontext()
 
 Check = Callable[[], Awaitable[bool]]
 
@@ -110,6 +117,84 @@ class GraphQLFirst:
             await self.app(scope, receive, send)
 
 
+class ServiceFront:
+    """The whole middleware chain in one callable for `POST /graphql`, nearly every request
+    a service serves: the header limits checked, the request admitted against
+    `max_in_flight`, its deadline, trace context and metrics kept, and the subgraph called,
+    in one frame with one `send` wrapper, where the chain (`LimitHeaders`, `ShedLoad`,
+    `Deadline`, `TraceRequests`, `RequestMetrics`, `GraphQLFirst`) spent six frames and two.
+    Everything else — other requests, refused headers, a request to shed, spans recorded —
+    goes through the chain itself, whose middleware instances (and the in-flight count)
+    this shares, so every answer, count and series is the chain's."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        route: Route,
+        service: str,
+        max_in_flight: int = 0,
+        request_timeout: float = 0.0,
+    ) -> None:
+        self.metrics = RequestMetrics(GraphQLFirst(app, route), service)
+        self.shed = ShedLoad(Deadline(TraceRequests(self.metrics), request_timeout), max_in_flight)
+        self.limits = LimitHeaders(self.shed)
+        self.chain: ASGIApp = self.limits
+        self.route = route
+        self.graphql = route.app
+        self.path = route.path
+        self.seconds = request_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        shed = self.shed
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or get_route_path(scope) != self.path
+            or telemetry.recording()
+            or (0 < shed.max_in_flight <= shed.in_flight)
+            or self.limits._offending(scope["headers"]) is not None
+        ):
+            await self.chain(scope, receive, send)
+            return
+        started = False
+        status = 500
+
+        async def tracked(message: Message) -> None:
+            nonlocal started, status
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+            await send(message)
+
+        scope["endpoint"] = self.graphql
+        scope["path_params"] = {}
+        scope["route"] = self.route
+        app = scope.get("app")
+        if app is not None:
+            scope["router"] = app.router
+        admitted = shed.max_in_flight > 0
+        if admitted:
+            shed.in_flight += 1
+        try:
+            async with asyncio.timeout(self.seconds) if self.seconds > 0 else _NO_DEADLINE:
+                token = otel_context.attach(telemetry.request_context(scope["headers"]))
+                began = time.perf_counter()
+                try:
+                    await self.graphql(scope, receive, tracked)
+                finally:
+                    requests, latency = self.metrics._series_of(self.path, status)
+                    requests.inc()
+                    latency.observe(time.perf_counter() - began)
+                    otel_context.detach(token)
+        except TimeoutError:
+            if started or self.seconds <= 0:
+                raise
+            await send_late(send)
+        finally:
+            if admitted:
+                shed.in_flight -= 1
+
+
 def _first_to_take_a_post(routes: Sequence[BaseRoute], path: str) -> BaseRoute | None:
     """The route Starlette's router would give `POST path` (the first full match)."""
     scope = {"type": "http", "method": "POST", "path": path, "root_path": ""}
@@ -163,6 +248,15 @@ def service_app(
         endpoint,
         WebSocketRoute("/graphql", graphql),  # subscriptions on the same path
     ]
+    if _first_to_take_a_post(every, endpoint.path) is endpoint:
+        front = Middleware(
+            ServiceFront,
+            route=endpoint,
+            service=service,
+            max_in_flight=max_in_flight,
+            request_timeout=request_timeout,
+        )
+        return Starlette(routes=every, middleware=[front])
     middleware = [
         Middleware(LimitHeaders),
         Middleware(ShedLoad, max_in_flight=max_in_flight),
@@ -170,6 +264,4 @@ def service_app(
         Middleware(TraceRequests),
         Middleware(RequestMetrics, service=service),
     ]
-    if _first_to_take_a_post(every, endpoint.path) is endpoint:
-        middleware.append(Middleware(GraphQLFirst, route=endpoint))
     return Starlette(routes=every, middleware=middleware)

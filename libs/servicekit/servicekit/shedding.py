@@ -108,14 +108,19 @@ class Deadline:
         except TimeoutError:
             if started:
                 raise
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(_LATE)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": _LATE})
+            await send_late(send)
+
+
+async def send_late(send: Send) -> None:
+    """The 503 DEADLINE_EXCEEDED answer of a request cancelled before it began to answer."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(_LATE)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": _LATE})

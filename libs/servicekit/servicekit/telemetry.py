@@ -59,7 +59,7 @@ def recording() -> bool:
     return _recording
 
 
-def _context_of(headers: list[tuple[bytes, bytes]]) -> otel_context.Context:
+def request_context(headers: list[tuple[bytes, bytes]]) -> otel_context.Context:
     """The caller's trace context from `traceparent`/`tracestate`, else a new trace of ours."""
     carrier = {
         k.decode("latin-1"): v.decode("latin-1")
@@ -93,7 +93,7 @@ class TraceRequests:
         if _recording or scope["type"] not in ("http", "websocket"):
             await self.traced(scope, receive, send)
             return
-        token = otel_context.attach(_context_of(scope["headers"]))
+        token = otel_context.attach(request_context(scope["headers"]))
         try:
             await self.app(scope, receive, send)
         finally:

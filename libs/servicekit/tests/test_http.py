@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
+import pytest
+from opentelemetry import trace as trace_api
 from prometheus_client import REGISTRY
-from servicekit.http import service_app
+from servicekit.headers import LimitHeaders
+from servicekit.http import GraphQLFirst, RequestMetrics, ServiceFront, service_app
+from servicekit.shedding import Deadline, ShedLoad
+from servicekit.telemetry import TraceRequests
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 
 def sample(name: str, **labels: str) -> float:
@@ -60,3 +71,81 @@ async def test_readyz_reports_each_dependency_and_metrics_count_requests() -> No
     # /metrics serves the same registry, in the exposition format.
     line = f'realty_http_requests_total{{path="/graphql",service="{service}",status="200"}}'
     assert f"{line} {sample(requests, service=service, path='/graphql', status='200')}" in exposed
+
+
+class _Handler:
+    """A subgraph stand-in: answers, raises, or outlives the deadline, by the request body."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = (await receive())["body"]
+        if body == b"raise":
+            raise RuntimeError("no")
+        if body == b"slow":
+            await asyncio.sleep(1)
+        if body == b"late":  # begins its answer, then outlives the deadline
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await asyncio.sleep(1)
+        trace = trace_api.get_current_span().get_span_context()
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"%d" % (trace.trace_id != 0)})
+
+
+def _chained(**options: Any) -> Starlette:
+    """The service app as its middleware chain alone, without `ServiceFront`."""
+    app = service_app(graphql=_Handler(), checks={}, **options)
+    endpoint = next(r for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
+    return Starlette(
+        routes=app.routes,
+        middleware=[
+            Middleware(LimitHeaders),
+            Middleware(ShedLoad, max_in_flight=options.get("max_in_flight", 0)),
+            Middleware(Deadline, seconds=options.get("request_timeout", 0.0)),
+            Middleware(TraceRequests),
+            Middleware(RequestMetrics, service=options["service"]),
+            Middleware(GraphQLFirst, route=endpoint),
+        ],
+    )
+
+
+@pytest.mark.parametrize("timeout", [0.0, 0.05])
+async def test_the_front_answers_and_counts_as_the_middleware_chain(timeout: float) -> None:
+    """Each request through `ServiceFront` and through the chain it folds: the same status,
+    body and metric series, for answers, errors, deadlines, refused headers and shedding."""
+    requests: list[tuple[str, dict[str, str]]] = [
+        ("ok", {}),
+        ("raise", {}),
+        ("slow", {}),
+        ("late", {}),
+        ("ok", {"x-big": "y" * 9000}),
+        ("ok", {"traceparent": "00-0af7651916cd43dd8420000000000000-b7ad6b7169203331-01"}),
+    ]
+    seen: dict[str, list[Any]] = {}
+    for kind, make in (("front", service_app), ("chain", None)):
+        service = f"front-{kind}-{timeout}"
+        options = {"service": service, "request_timeout": timeout, "max_in_flight": 3}
+        app = service_app(graphql=_Handler(), checks={}, **options) if make else _chained(**options)
+        answers: list[Any] = []
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for body, headers in requests:
+                if body in ("slow", "late") and not timeout:
+                    continue
+                try:
+                    got = await client.post("/graphql", content=body, headers=headers)
+                    answers.append((got.status_code, got.content))
+                except Exception as error:  # a cancelled answer that had begun
+                    answers.append(type(error).__name__)
+        statuses = ("200", "201", "431", "500", "503")
+        answers.append(
+            [
+                sample("realty_http_requests_total", service=service, path="/graphql", status=s)
+                for s in statuses
+            ]
+        )
+        answers.append(
+            sample("realty_http_request_seconds_count", service=service, path="/graphql")
+        )
+        seen[kind] = answers
+        assert isinstance(getattr(app.middleware_stack, "app", None), ServiceFront) == bool(make)
+    assert seen["front"] == seen["chain"]
+    assert (201, b"1") in seen["front"]
