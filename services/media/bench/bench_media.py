@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
-import inspect
 import json
 import os
 import pstats
@@ -119,8 +118,7 @@ def _percentile(values: list[float], share: float) -> float:
 @dataclass
 class ChimeTimer:
     """Seconds spent inside Chime calls (thread pool, boto3, retries, the emulator), and the
-    CPU seconds the calling threads spent in boto3 (serialising, signing, parsing); the calls
-    signed on the event loop (`media.signed`) have their CPU in the loop thread's."""
+    CPU seconds the calling threads spent in boto3 (serialising, signing, parsing)."""
 
     seconds: float = 0.0
     cpu: float = 0.0
@@ -141,8 +139,6 @@ class ChimeTimer:
         async def timed(fn: Any, **kwargs: Any) -> Any:
             began = time.perf_counter()
             try:
-                if inspect.iscoroutinefunction(fn):
-                    return await call(fn, **kwargs)
                 return await call(measured(fn), **kwargs)
             finally:
                 self.seconds += time.perf_counter() - began

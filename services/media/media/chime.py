@@ -1,11 +1,9 @@
 """Amazon Chime SDK through boto3: meetings and transcription (`chime-sdk-meetings`), capture
 and concatenation pipelines (`chime-sdk-media-pipelines`).
 
-A join's calls (`ChimeMeetings.signed_operations`) are signed and sent from the event loop
-by `media.signed`, with boto3's model, credentials and retry rules: boto3 spent ~1 ms of CPU
-on each in a worker thread. boto3 is synchronous, so every other call runs in a worker
-thread of the client's own pool (sized for the calls in flight: the default executor's few
-threads would queue them), and the event loop keeps serving.
+boto3 is synchronous; every call runs in a worker thread of the client's own pool (sized
+for the joins in flight: the default executor's few threads would queue them), so the
+event loop keeps serving.
 botocore retries throttling and transient failures itself (standard mode); what is left
 after its attempts becomes our vocabulary: RATE_LIMITED when Chime throttles, UNAVAILABLE
 when it fails or cannot be reached, and `Gone` when the meeting no longer exists (so the
@@ -16,19 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import boto3
 import botocore
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from servicekit.vocabulary import Conflict, RateLimited, Unavailable
-
-from media.signed import SignedJson
 
 T = TypeVar("T")
 
@@ -105,8 +100,6 @@ class _Chime:
     """A boto3 client of one Chime SDK API, its calls in a thread pool of its own."""
 
     service = ""
-    # boto3 method name to the API operation sent by `SignedJson` instead (see `_op`).
-    signed_operations: dict[str, str] = {}
 
     def __init__(
         self,
@@ -129,37 +122,12 @@ class _Chime:
             read_timeout=5,
             max_pool_connections=concurrency,
         )
-        self._session = boto3.session.Session(region_name=region)
-        self._client: Any = client or self._session.client(
+        self._client: Any = client or boto3.client(
             self.service, endpoint_url=endpoint_url, region_name=region, config=config
         )
-        self._signed: SignedJson | None = None
-        if client is None and self.signed_operations:
-            self._signed = SignedJson(
-                self._client,
-                self._session.get_credentials,
-                operations=list(self.signed_operations.values()),
-                max_attempts=max_attempts,
-                connections=concurrency,
-                user_agent=USER_AGENT,
-            )
-
-    def _op(self, method: str) -> Callable[..., Any]:
-        """The operation as a coroutine on the event loop when it is one of
-        `signed_operations` (and no client was given), else the boto3 client's method."""
-        if self._signed is not None and method in self.signed_operations:
-            signed, name = self._signed, self.signed_operations[method]
-
-            async def send(**kwargs: Any) -> dict[str, Any]:
-                return await signed.call(name, kwargs)
-
-            return send
-        return cast(Callable[..., Any], getattr(self._client, method))
 
     async def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
         try:
-            if inspect.iscoroutinefunction(fn):
-                return cast(T, await fn(**kwargs))
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._pool, functools.partial(fn, **kwargs))
         except (ClientError, BotoCoreError) as exc:
@@ -167,22 +135,12 @@ class _Chime:
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        if self._signed is not None:
-            await self._signed.close()
 
 
 class ChimeMeetings(_Chime):
     """The meeting operations media uses; each returns Chime's record as Chime returned it."""
 
     service = "chime-sdk-meetings"
-    # A join's calls: signed and sent from the event loop (`media.signed`), no thread.
-    signed_operations = {
-        "create_meeting_with_attendees": "CreateMeetingWithAttendees",
-        "create_attendee": "CreateAttendee",
-        "batch_create_attendee": "BatchCreateAttendee",
-        "get_attendee": "GetAttendee",
-        "update_attendee_capabilities": "UpdateAttendeeCapabilities",
-    }
 
     def __init__(self, *, media_region: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -197,7 +155,7 @@ class ChimeMeetings(_Chime):
         `ClientRequestToken` returns the meeting made before, with only the wanted attendees
         it already has: a device left out of the answer is still to be added."""
         found = await self._call(
-            self._op("create_meeting_with_attendees"),
+            self._client.create_meeting_with_attendees,
             ClientRequestToken=token,
             MediaRegion=self.media_region,
             ExternalMeetingId=tour_id,
@@ -210,7 +168,7 @@ class ChimeMeetings(_Chime):
         self, *, meeting_id: str, external_user_id: str, capabilities: dict[str, str]
     ) -> dict[str, Any]:
         found = await self._call(
-            self._op("create_attendee"),
+            self._client.create_attendee,
             MeetingId=meeting_id,
             ExternalUserId=external_user_id,
             Capabilities=capabilities,
@@ -224,7 +182,7 @@ class ChimeMeetings(_Chime):
         """Up to 100 attendees in one call (`BatchCreateAttendee`): each `ExternalUserId` to
         its Chime record, or to the error for the one attendee Chime refused."""
         found = await self._call(
-            self._op("batch_create_attendee"),
+            self._client.batch_create_attendee,
             MeetingId=meeting_id,
             Attendees=_requested(attendees),
         )
@@ -232,7 +190,7 @@ class ChimeMeetings(_Chime):
 
     async def get_attendee(self, *, meeting_id: str, attendee_id: str) -> dict[str, Any]:
         found = await self._call(
-            self._op("get_attendee"), MeetingId=meeting_id, AttendeeId=attendee_id
+            self._client.get_attendee, MeetingId=meeting_id, AttendeeId=attendee_id
         )
         attendee: dict[str, Any] = found["Attendee"]
         return attendee
@@ -241,7 +199,7 @@ class ChimeMeetings(_Chime):
         self, *, meeting_id: str, attendee_id: str, capabilities: dict[str, str]
     ) -> dict[str, Any]:
         found = await self._call(
-            self._op("update_attendee_capabilities"),
+            self._client.update_attendee_capabilities,
             MeetingId=meeting_id,
             AttendeeId=attendee_id,
             Capabilities=capabilities,
