@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
@@ -48,6 +49,7 @@ MAX_IN_FLIGHT = int(os.environ.get("LOAD_MAX_IN_FLIGHT", "2000"))
 VISITORS = int(os.environ.get("LOAD_VISITORS", "1000"))
 TIMEOUT = float(os.environ.get("LOAD_TIMEOUT_SECONDS", "10"))
 SLO_P95_MS, SLO_ERRORS = 200.0, 0.01
+TIME_ZONE = "America/New_York"
 WEEK = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 SEARCH = """query($f: ListingFilter, $first: Int) { listings(filter: $f, first: $first) {
@@ -131,6 +133,17 @@ async def register(client: aiohttp.ClientSession, role: str, name: str) -> str:
     return token
 
 
+def _open_all_day(now: datetime) -> list[dict[str, str]]:
+    """The realtor's week, open all day, each day's slots stepping from a couple of
+    minutes from now (slots step from a range's start): the soonest tour's call is inside
+    its join window (from 10 minutes before its start) at any time of day, as it would not
+    be with slots on the half hour. One range from then to midnight, one from midnight."""
+    local = (now + timedelta(minutes=2)).astimezone(ZoneInfo(TIME_ZONE))
+    start = f"{local.hour:02d}:{local.minute:02d}"
+    ranges = [(start, "23:59")] if start == "00:00" else [("00:00", start), (start, "23:59")]
+    return [{"weekday": d, "start": a, "end": b} for d in WEEK for a, b in ranges]
+
+
 async def setup(client: aiohttp.ClientSession) -> World:
     realtor = await register(client, "REALTOR", "Rita")
     buyers = [await register(client, "BUYER", f"Buyer{i}") for i in range(BUYERS)]
@@ -139,8 +152,8 @@ async def setup(client: aiohttp.ClientSession) -> World:
         "mutation($i: AvailabilityInput!) { setAvailability(input: $i) { timeZone } }",
         realtor,
         i={
-            "timeZone": "America/New_York",
-            "weeklyHours": [{"weekday": d, "start": "00:00", "end": "23:59"} for d in WEEK],
+            "timeZone": TIME_ZONE,
+            "weeklyHours": _open_all_day(datetime.now(UTC)),
             "minimumNoticeMinutes": 0,  # the first slot is soon: its call can be joined
             "bufferMinutes": 0,
             "maxDaysAhead": 60,
