@@ -12,8 +12,9 @@ import inspect
 import json
 import logging
 import re
+import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -545,6 +546,35 @@ async def _resolve_batch(
             f"resolve_references gave {len(found)} entities for {len(references)} references"
         )
     return list(found)
+
+
+E = TypeVar("E")
+R = TypeVar("R")
+
+
+async def references_by_id(
+    references: Sequence[Mapping[str, Any]],
+    read: Callable[[list[uuid.UUID]], Awaitable[Mapping[uuid.UUID, E]]],
+    build: Callable[[E], R],
+) -> list[R | Exception | None]:
+    """A `resolve_references` of an entity keyed by a UUID `id`, for the services' types:
+    a reference whose id is no UUID is null (as its `resolve_reference` answers), the others
+    are read by one `read` of their ids and built in order; a failed read is each of their
+    errors, as each item's failed load was."""
+    keys: list[uuid.UUID | None] = []
+    for reference in references:
+        try:
+            keys.append(uuid.UUID(str(reference["id"])))
+        except ValueError:
+            keys.append(None)
+    wanted = [key for key in keys if key is not None]
+    if not wanted:
+        return [None] * len(keys)
+    try:
+        found = await read(wanted)
+    except Exception as error:
+        return [None if key is None else error for key in keys]
+    return [None if key is None or (hit := found.get(key)) is None else build(hit) for key in keys]
 
 
 # JSON with an integer literal of 19 digits or more: orjson reads integers past 64 bits as

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
 import strawberry
 from servicekit.errors import NotFound
-from servicekit.graphql import SubgraphSchema
+from servicekit.graphql import SubgraphSchema, references_by_id
 from strawberry.dataloader import DataLoader
 
 _KNOWN = {"1": "one", "2": "two", "3": "three"}
@@ -144,3 +145,31 @@ async def test_a_batch_of_the_wrong_length_is_an_error_of_the_field() -> None:
     assert [e.formatted["extensions"] for e in result.errors or []] == [
         {"code": "INTERNAL_SERVER_ERROR"}
     ]
+
+
+async def test_references_by_id_reads_the_uuids_once_and_keeps_their_order() -> None:
+    one, two, missing = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    reads: list[list[uuid.UUID]] = []
+
+    async def read(ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        reads.append(ids)
+        return {one: "one", two: "two"}
+
+    references = [{"id": str(two)}, {"id": "not-a-uuid"}, {"id": str(missing)}, {"id": str(one)}]
+    assert await references_by_id(references, read, str.upper) == ["TWO", None, None, "ONE"]
+    assert reads == [[two, missing, one]]
+
+
+async def test_references_by_id_gives_a_failed_read_to_each_uuid_and_asks_nothing_for_none() -> (
+    None
+):
+    failure = NotFound("the store is gone")
+
+    async def read(ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not ids:
+            raise AssertionError("asked for nothing")
+        raise failure
+
+    answers = await references_by_id([{"id": "x"}, {"id": str(uuid.uuid4())}], read, str)
+    assert answers == [None, failure]
+    assert await references_by_id([{"id": "x"}], read, str) == [None]

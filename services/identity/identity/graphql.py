@@ -19,7 +19,7 @@ from typing import Annotated
 
 import strawberry
 from servicekit.auth import bearer_token
-from servicekit.graphql import Context, SubgraphSchema
+from servicekit.graphql import Context, SubgraphSchema, references_by_id
 from servicekit.pagination import Connection, build_connection, decode_cursor, page_size
 from servicekit.vocabulary import Principal, ServiceError, parse_id
 from servicekit.vocabulary import Role as AuthRole
@@ -152,20 +152,7 @@ class User:
     ) -> list[User | Exception | None]:
         """Every reference of one `_entities` call at once (servicekit calls this instead of
         `resolve_reference` per item): the users' one query, no coroutine or task per item."""
-        keys: list[uuid.UUID | None] = []
-        for reference in references:
-            try:
-                keys.append(uuid.UUID(str(reference["id"])))
-            except ValueError:
-                keys.append(None)
-        wanted = [k for k in keys if k is not None]
-        if not wanted:
-            return [None] * len(keys)
-        try:
-            found = await _services(info).queries.users_by_ids(wanted)
-        except Exception as error:  # each wanted item's error, as its failed load was
-            return [None if k is None else error for k in keys]
-        return [None if k is None or (user := found.get(k)) is None else cls.of(user) for k in keys]
+        return await references_by_id(references, _services(info).queries.users_by_ids, cls.of)
 
     async def _private(self, info: GqlInfo) -> domain.PrivateFields:
         viewer = self.viewer or await info.context.principal()

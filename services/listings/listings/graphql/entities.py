@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import cast
 
 import strawberry
+from servicekit.graphql import references_by_id
 from servicekit.pagination import Connection, Edge, PageInfo, page_size
 from strawberry.scalars import JSON
 
@@ -98,22 +100,13 @@ class Listing:
         """Every reference of one `_entities` call resolved at once (servicekit calls this
         instead of `resolve_reference` per item): the statement the references' loader
         runs, with no coroutine, loader future or task per item."""
-        keys: list[uuid.UUID | None] = []
-        for reference in references:
-            try:
-                keys.append(uuid.UUID(str(reference["id"])))
-            except ValueError:
-                keys.append(None)
-        wanted = [k for k in keys if k is not None]
-        if not wanted:
-            return [None] * len(keys)
-        try:
-            found = await services(info).queries.visible_by_ids(
-                wanted, await viewer(info), references=True
+
+        async def read(ids: list[uuid.UUID]) -> Mapping[uuid.UUID, domain.Listing]:
+            return await services(info).queries.visible_by_ids(
+                ids, await viewer(info), references=True
             )
-        except Exception as error:  # each wanted item's error, as its failed load was
-            return [None if k is None else error for k in keys]
-        return [None if k is None or (hit := found.get(k)) is None else cls.of(hit) for k in keys]
+
+        return await references_by_id(references, read, cls.of)
 
     @strawberry.field(description="Photos in gallery order.")
     async def photos(self, info: ListingInfo) -> list[Photo]:
