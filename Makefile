@@ -96,7 +96,7 @@ bench: install
 	@$(PY) -m pytest -q -s -o python_files='bench_*.py' -o python_functions='bench_* test_*' --timeout=0 $(BENCH) $(PYTEST_ARGS)
 
 ## load: open-loop load of the frontends' mix through the gateway of a running `make dev`
-##   (LOAD_RATES=25,50,100,200,400 requests/s, LOAD_SECONDS=20 each, LOAD_URL); prints
+##   (LOAD_RATES=25,50,100,200,400 requests/s, LOAD_SECONDS=20 each, LOAD_URL, LOAD_VISITORS); prints
 ##   p50/p95/p99 and errors per operation and the highest rate holding p95 < 200 ms, < 1% errors
 load: install
 	@$(PY) tools/load/load.py
