@@ -241,8 +241,9 @@ def _field_lines(index: int, field: ShapeField, env: dict[str, Any]) -> list[str
     sub = field.sub
     assert sub is not None
     env[f"S{index}"] = sub
-    if sub.static_type is not None:
-        env[f"C{index}"] = sub.compiled(sub.static_type)
+    nested = sub.compiled(sub.static_type) if sub.static_type is not None else None
+    if nested is not None:
+        env[f"C{index}"] = nested
         call = f"C{index}(self, {{item}}, {{where}})"
     else:
         call = f"self._object(S{index}, {{item}}, {{where}}, {{item}}.get('__typename'))"

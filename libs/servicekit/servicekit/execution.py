@@ -427,12 +427,15 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             )
         known = shared.plans.get((parent_type, id(grouped_field_set)))
         plan = known[1] if known is not None else self._plan(parent_type, grouped_field_set)
-        if plan.pure:
-            try:
-                return _complete(plan, source_value)
-            except Exception:  # noqa: S110 (graphql-core does it all again below)
-                pass
-        return self._execute_plan(plan, parent_type, source_value, path)
+        if not plan.pure:
+            return self._execute_plan(plan, parent_type, source_value, path)
+        try:
+            return _complete(plan, source_value)
+        except Exception:
+            # Anything unusual on the plain path (a null, a refused value, an attribute
+            # that raised): the plan again through graphql-core, which re-reads the same
+            # attributes and makes the errors, paths and nulls as it does.
+            return self._execute_plan(plan, parent_type, source_value, path)
 
     def collect_and_execute_subfields(  # type: ignore[override]
         self,

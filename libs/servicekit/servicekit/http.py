@@ -106,12 +106,7 @@ class GraphQLFirst:
             and scope["method"] == "POST"
             and get_route_path(scope) == self.path
         ):
-            scope["endpoint"] = self.graphql
-            scope["path_params"] = {}
-            scope["route"] = self.route
-            app = scope.get("app")
-            if app is not None:
-                scope["router"] = app.router
+            _enter_route(scope, self.route)
             await self.graphql(scope, receive, send)
         else:
             await self.app(scope, receive, send)
@@ -166,12 +161,7 @@ class ServiceFront:
                 status = message["status"]
             await send(message)
 
-        scope["endpoint"] = self.graphql
-        scope["path_params"] = {}
-        scope["route"] = self.route
-        app = scope.get("app")
-        if app is not None:
-            scope["router"] = app.router
+        _enter_route(scope, self.route)
         admitted = shed.max_in_flight > 0
         if admitted:
             shed.in_flight += 1
@@ -193,6 +183,16 @@ class ServiceFront:
         finally:
             if admitted:
                 shed.in_flight -= 1
+
+
+def _enter_route(scope: Scope, route: Route) -> None:
+    """What Starlette's router would have put in the scope on its way to `route`."""
+    scope["endpoint"] = route.app
+    scope["path_params"] = {}
+    scope["route"] = route
+    app = scope.get("app")
+    if app is not None:
+        scope["router"] = app.router
 
 
 def _first_to_take_a_post(routes: Sequence[BaseRoute], path: str) -> BaseRoute | None:
