@@ -328,10 +328,14 @@ def build_app(
         feed_task: asyncio.Task[None] | None = None
         if follow is not None:
             feed_task = asyncio.get_running_loop().create_task(follow())
+        keys_task: asyncio.Task[None] | None = None
+        keep_fresh = getattr(verifier, "keep_fresh", None)
+        if keep_fresh is not None:
+            keys_task = asyncio.get_running_loop().create_task(keep_fresh())
         try:
             yield
         finally:
-            for task in (watcher_task, feed_task, cache_task):
+            for task in (watcher_task, feed_task, cache_task, keys_task):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

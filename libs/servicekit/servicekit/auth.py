@@ -69,6 +69,10 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
+# Share of the JWKS cache's lifetime after which `keep_fresh` fetches the keys again.
+_REFRESH_AT = 0.8
+
+
 class JwtVerifier:
     """Verifies access tokens: signature (JWKS), `iss`, `aud`, `exp`, `sub`, `role`."""
 
@@ -110,19 +114,39 @@ class JwtVerifier:
             age = time.monotonic() - self._fetched_at
             if (force and age < self._min_refresh) or (not force and age < self._cache_ttl):
                 return
-            try:
-                response = await self._http.get(self.jwks_url)
-                response.raise_for_status()
-                keys: dict[str, jwt.PyJWK] = {}
-                for entry in response.json().get("keys", []):
-                    if "kid" in entry:
-                        keys[entry["kid"]] = jwt.PyJWK(entry)
-            except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
-                if not self._keys:
-                    raise Unauthenticated("cannot verify tokens right now") from exc
-                return
-            self._keys = keys
-            self._fetched_at = time.monotonic()
+            if not await self._fetch() and not self._keys:
+                raise Unauthenticated("cannot verify tokens right now")
+
+    async def _fetch(self) -> bool:
+        """Replace the keys with identity's JWKS (call with the lock held); False when it
+        could not be read, the keys held so far kept."""
+        try:
+            response = await self._http.get(self.jwks_url)
+            response.raise_for_status()
+            keys: dict[str, jwt.PyJWK] = {}
+            for entry in response.json().get("keys", []):
+                if "kid" in entry:
+                    keys[entry["kid"]] = jwt.PyJWK(entry)
+        except (httpx.HTTPError, ValueError, jwt.PyJWKError):
+            return False
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+        return True
+
+    async def keep_fresh(self) -> None:
+        """Fetch the keys when the process starts and again before they age out (a worker).
+
+        Without it the first request after a deploy, and one request every `cache_ttl`,
+        waits on a round trip to identity while every request behind it queues on the
+        lock; the first fetch also pays the HTTP client's one-time imports. A fetch that
+        fails is tried again after `min_refresh_interval`; requests still fetch on demand.
+        """
+        while True:
+            async with self._lock:
+                if time.monotonic() - self._fetched_at >= self._cache_ttl * _REFRESH_AT:
+                    await self._fetch()
+            due = self._fetched_at + self._cache_ttl * _REFRESH_AT - time.monotonic()
+            await asyncio.sleep(max(self._min_refresh, due))
 
     async def _key_for(self, kid: str) -> jwt.PyJWK:
         await self._refresh(force=False)

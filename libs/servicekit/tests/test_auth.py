@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -90,6 +91,33 @@ async def test_rotated_key_is_picked_up_without_restart() -> None:
         assert (await verifier.verify(old)).role is Role.BUYER  # old key still published
         await verifier.aclose()
     finally:
+        issuer.stop()
+
+
+async def test_keep_fresh_fetches_the_keys_before_requests_need_them() -> None:
+    """At start and again before the cache ages out, so no request waits on identity."""
+    issuer = TokenIssuer()
+    issuer.start()
+    verifier = issuer.verifier(cache_ttl=1.0, min_refresh_interval=0.0)
+    worker = asyncio.create_task(verifier.keep_fresh())
+
+    async def fetched(count: int) -> None:
+        async with asyncio.timeout(10):
+            while issuer.fetches < count:
+                await asyncio.sleep(0.01)
+
+    try:
+        await fetched(1)
+        await verifier.verify(issuer.token(uuid.uuid4()))
+        assert issuer.fetches == 1
+        issuer.rotate(keep_old=False)
+        await fetched(2)
+        before = issuer.fetches
+        assert (await verifier.verify(issuer.token(uuid.uuid4()))).role is Role.BUYER
+        assert issuer.fetches == before
+    finally:
+        worker.cancel()
+        await verifier.aclose()
         issuer.stop()
 
 

@@ -27,6 +27,7 @@ class TokenIssuer:
         self.audience = audience
         self.keys: dict[str, Ed25519PrivateKey] = {}
         self.current_kid = self.rotate()
+        self.fetches = 0  # JWKS requests served
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -85,6 +86,7 @@ class TokenIssuer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                issuer.fetches += 1
                 body = json.dumps(issuer.jwks()).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
