@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,10 @@ class Infrastructure:
             inbox_retention=timedelta(hours=s.infra.inbox_retention_hours),
         )
         elected: list[Worker] = [relay.run, retention.run, *workers]
-        everywhere: list[Worker] = list(process_workers)
+        # Every process verifies tokens, so every process keeps identity's keys at hand.
+        everywhere: list[Worker] = [*process_workers, self.verifier.keep_fresh]
+        if s.db_pool_warm:
+            everywhere.append(partial(self.db.keep_warm, s.db_pool_warm))
         if self.verifier.revocations is not None:
             everywhere.append(RevocationFeed(self.bus, self.verifier.revocations).run)
         checks = {"database": self.db.ping, "nats": self.bus_ready}
@@ -169,6 +173,7 @@ class Infrastructure:
             on_shutdown=[self.close],
             processes=s.resolved_processes(),
             gc_young_threshold=s.gc_young_threshold,
+            gil_switch_interval_ms=s.gil_switch_interval_ms,
         )
 
     async def close(self) -> None:

@@ -59,6 +59,8 @@ class Runtime:
     processes: int = 1
     # The cyclic collector's young threshold once built (servicekit.collector); 0: defaults.
     gc_young_threshold: int = 0
+    # sys.setswitchinterval, in milliseconds (servicekit.settings).
+    gil_switch_interval_ms: float = 5.0
 
 
 async def supervise(name: str, worker: Worker) -> None:
@@ -182,6 +184,7 @@ def run(build: Callable[[], Awaitable[Runtime]]) -> None:
     async def main() -> None:
         runtime = await build()
         tune_collector(runtime.gc_young_threshold)  # what was built is frozen
+        sys.setswitchinterval(runtime.gil_switch_interval_ms / 1000)
         siblings = Siblings(runtime.name, runtime.processes - 1) if first else None
         keeper = None
         if siblings is not None and siblings.count > 0:

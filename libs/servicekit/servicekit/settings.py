@@ -111,12 +111,19 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = Field(None)
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # Pooled connections each process opens at start and keeps fresh (Database.keep_warm).
+    db_pool_warm: int = Field(0, ge=0)
     # Processes serving this service on the same ports; 0: one per core in production,
     # one elsewhere. The background work runs in one of them (servicekit.leadership).
     processes: int = Field(0, ge=0)
     # Container allocations between two young collections of the cyclic collector, once the
     # process has started (Python's default is 700; see servicekit.collector); 0: defaults.
     gc_young_threshold: int = Field(100_000, ge=0)
+    # How long a thread holding the GIL keeps it while another waits (Python's default is
+    # 5 ms): the event loop's thread comes back from each socket call by taking the GIL
+    # from whichever worker thread holds it, so threads running Python (boto3, say) add up
+    # to that much to every step of every request on the loop.
+    gil_switch_interval_ms: float = Field(5.0, gt=0)
     infra: InfraSettings = Field(default_factory=InfraSettings)
 
     def resolved_processes(self) -> int:

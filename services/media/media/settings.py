@@ -23,6 +23,12 @@ class Settings(ServiceSettings):
     # each, the database's included — every time such a crowd comes.
     db_pool_size: int = 50
     db_max_overflow: int = 25
+    # Tours starting on the hour are joined together: one connection per tour's first join
+    # batch, opened before the crowd comes rather than on its requests.
+    db_pool_warm: int = 25
+    # The Chime calls run boto3 in threads: each would otherwise keep the GIL from the
+    # event loop for up to 5 ms at every socket call of every join.
+    gil_switch_interval_ms: float = 0.5
 
     # Identity, asked for the e-mail address of a caller who may be an invited guest.
     identity_grpc: str = "127.0.0.1:50051"
@@ -42,6 +48,8 @@ class Settings(ServiceSettings):
     events_queue_name: str = "chime-events"
     sqs_endpoint_url: str | None = None
     events_wait_seconds: int = Field(20, ge=0, le=20)
+    # After a receive that was not a full batch, the next waits this long (ChimeEventQueue).
+    events_batch_window_seconds: float = Field(0.25, ge=0, le=5)
 
     # A SCHEDULED tour's call opens this long before its start and closes this long after its end.
     join_opens_minutes: int = Field(10, ge=0)
