@@ -150,6 +150,7 @@ def assemble(
         handler=consumers.on_chime,
         endpoint_url=settings.sqs_endpoint(),
         wait_seconds=settings.events_wait_seconds,
+        batch_window=settings.events_batch_window_seconds,
     )
     return Parts(
         infra=infra,

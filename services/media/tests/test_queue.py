@@ -84,3 +84,55 @@ async def test_a_batch_is_handled_per_meeting_at_once_in_order_and_deleted(
         "ApproximateNumberOfMessagesNotVisible": "1",
     }
     sqs.delete_queue(QueueUrl=url)
+
+
+async def test_after_a_partial_batch_events_that_come_together_arrive_in_one_receive(
+    aws_endpoint: str,
+) -> None:
+    sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
+    name = f"chime-window-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    meeting = str(uuid.uuid4())
+    handled: list[int] = []
+
+    async def handler(signal: ChimeSignal | PipelineSignal) -> None:
+        assert isinstance(signal, ChimeSignal) and signal.attendee_id is not None
+        handled.append(int(signal.attendee_id.rsplit("-", 1)[1]))
+
+    queue = ChimeEventQueue(
+        queue_name=name,
+        region="us-east-1",
+        handler=handler,
+        endpoint_url=aws_endpoint,
+        wait_seconds=1,
+        batch_window=1.0,
+    )
+    batches: list[int] = []
+    handle = queue.handle
+
+    async def recorded(messages: list[dict[str, Any]]) -> int:
+        if messages:
+            batches.append(len(messages))
+        return await handle(messages)
+
+    queue.handle = recorded  # type: ignore[method-assign]
+
+    async def until_handled(count: int) -> None:
+        async with asyncio.timeout(15):
+            while len(handled) < count:
+                await asyncio.sleep(0.01)
+
+    running = asyncio.create_task(queue.run())
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody=_event(meeting, 0))
+        await until_handled(1)
+        # Sent one by one right after the first was received: the receive they would each
+        # have answered waits out the window, then takes them together.
+        for n in (1, 2, 3):
+            sqs.send_message(QueueUrl=url, MessageBody=_event(meeting, n))
+        await until_handled(4)
+    finally:
+        running.cancel()
+    assert batches == [1, 3]
+    assert sorted(handled) == [0, 1, 2, 3]
+    sqs.delete_queue(QueueUrl=url)
