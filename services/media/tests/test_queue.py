@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 from media.eventbridge import ChimeSignal, PipelineSignal
-from media.queue import ChimeEventQueue
+from media.queue import ChimeEventQueue, Handler
 
 
 def _event(meeting_id: str, n: int) -> str:
@@ -31,12 +34,37 @@ def _event(meeting_id: str, n: int) -> str:
     )
 
 
-async def test_a_batch_is_handled_per_meeting_at_once_in_order_and_deleted(
-    aws_endpoint: str,
-) -> None:
+@dataclass
+class Queue:
+    sqs: Any
+    name: str
+    url: str
+
+    def consumer(self, endpoint: str, handler: Handler, **options: Any) -> ChimeEventQueue:
+        return ChimeEventQueue(
+            queue_name=self.name,
+            region="us-east-1",
+            handler=handler,
+            endpoint_url=endpoint,
+            wait_seconds=1,
+            **options,
+        )
+
+
+@pytest.fixture
+def queue(aws_endpoint: str) -> Iterator[Queue]:
+    """A queue of its own in moto's SQS, deleted after the test."""
     sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
-    name = f"chime-order-{uuid.uuid4().hex[:8]}"
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    name = f"chime-{uuid.uuid4().hex[:8]}"
+    made = Queue(sqs, name, sqs.create_queue(QueueName=name)["QueueUrl"])
+    yield made
+    sqs.delete_queue(QueueUrl=made.url)
+
+
+async def test_a_batch_is_handled_per_meeting_at_once_in_order_and_deleted(
+    aws_endpoint: str, queue: Queue
+) -> None:
+    sqs, url = queue.sqs, queue.url
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     bodies = [_event(first if n % 2 else second, n) for n in range(8)] + ["not json"]
     sqs.send_message_batch(
@@ -60,18 +88,12 @@ async def test_a_batch_is_handled_per_meeting_at_once_in_order_and_deleted(
             raise RuntimeError("this one fails and comes again")
         seen[signal.meeting_id].append(n)
 
-    queue = ChimeEventQueue(
-        queue_name=name,
-        region="us-east-1",
-        handler=handler,
-        endpoint_url=aws_endpoint,
-        wait_seconds=1,
-    )
+    consumer = queue.consumer(aws_endpoint, handler)
     handled = 0
     while handled < len(bodies) - 1:
-        got = await queue.receive()
+        got = await consumer.receive()
         assert got, "messages missing"
-        handled += await queue.handle(got) + sum(1 for m in got if "attendee-6" in m["Body"])
+        handled += await consumer.handle(got) + sum(1 for m in got if "attendee-6" in m["Body"])
     assert seen == {first: [1, 3, 5, 7], second: [0, 2, 4]}
     assert overlapped, "the two meetings' events were handled one after another"
     left: Any = sqs.get_queue_attributes(
@@ -83,15 +105,12 @@ async def test_a_batch_is_handled_per_meeting_at_once_in_order_and_deleted(
         "ApproximateNumberOfMessages": "0",
         "ApproximateNumberOfMessagesNotVisible": "1",
     }
-    sqs.delete_queue(QueueUrl=url)
 
 
 async def test_after_a_partial_batch_events_that_come_together_arrive_in_one_receive(
-    aws_endpoint: str,
+    aws_endpoint: str, queue: Queue
 ) -> None:
-    sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
-    name = f"chime-window-{uuid.uuid4().hex[:8]}"
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs, url = queue.sqs, queue.url
     meeting = str(uuid.uuid4())
     handled: list[int] = []
 
@@ -99,30 +118,23 @@ async def test_after_a_partial_batch_events_that_come_together_arrive_in_one_rec
         assert isinstance(signal, ChimeSignal) and signal.attendee_id is not None
         handled.append(int(signal.attendee_id.rsplit("-", 1)[1]))
 
-    queue = ChimeEventQueue(
-        queue_name=name,
-        region="us-east-1",
-        handler=handler,
-        endpoint_url=aws_endpoint,
-        wait_seconds=1,
-        batch_window=1.0,
-    )
+    consumer = queue.consumer(aws_endpoint, handler, batch_window=1.0)
     batches: list[int] = []
-    handle = queue.handle
+    handle = consumer.handle
 
     async def recorded(messages: list[dict[str, Any]]) -> int:
         if messages:
             batches.append(len(messages))
         return await handle(messages)
 
-    queue.handle = recorded  # type: ignore[method-assign]
+    consumer.handle = recorded  # type: ignore[method-assign]
 
     async def until_handled(count: int) -> None:
         async with asyncio.timeout(15):
             while len(handled) < count:
                 await asyncio.sleep(0.01)
 
-    running = asyncio.create_task(queue.run())
+    running = asyncio.create_task(consumer.run())
     try:
         sqs.send_message(QueueUrl=url, MessageBody=_event(meeting, 0))
         await until_handled(1)
@@ -135,4 +147,3 @@ async def test_after_a_partial_batch_events_that_come_together_arrive_in_one_rec
         running.cancel()
     assert batches == [1, 3]
     assert sorted(handled) == [0, 1, 2, 3]
-    sqs.delete_queue(QueueUrl=url)
