@@ -110,9 +110,12 @@ def e2e_stack(
     data_dir: Path,
     name: str = "e2e",
     emulator_process: bool = False,
+    media_pool_warm: int = 0,
 ) -> Iterator[MediaStack]:
     """The emulator (in this process, on a clock the test moves; or a process of its own),
-    then every service and the gateway pointed at it; all stopped after."""
+    then every service and the gateway pointed at it; all stopped after. Media opens no
+    connections ahead (`media_pool_warm`): the tests share one PostgreSQL and its 100
+    connections, where the benchmark warms media's pool as `make dev` does."""
     sqs = boto3.client("sqs", endpoint_url=aws_endpoint, region_name="us-east-1")
     queue_name = f"chime-events-{name}-{uuid.uuid4().hex[:8]}"
     queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
@@ -132,6 +135,7 @@ def e2e_stack(
         "MEDIA_EMPTY_POLL_SECONDS": "0.5",
         "MEDIA_RECORDINGS_POLL_SECONDS": "0.5",
         "MEDIA_CHIME_MAX_ATTEMPTS": "2",
+        "MEDIA_DB_POOL_WARM": str(media_pool_warm),
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

@@ -29,6 +29,7 @@ import boto3
 import httpx
 import orjson
 import pytest
+from media.settings import Settings
 from servicekit.embedded import free_port, wait_for_port
 
 from tests.e2e.conftest import EmulatorProcess, MediaStack, e2e_stack
@@ -78,6 +79,7 @@ def media(
         data_dir=tmp_path_factory.mktemp("bench-stack"),
         name="benchjoin",
         emulator_process=True,
+        media_pool_warm=Settings().db_pool_warm,
     ) as stack:
         yield stack
 
