@@ -62,16 +62,29 @@ class ChimeEventQueue:
             self.url = str(found["QueueUrl"])
         return self.url
 
-    async def receive(self) -> list[dict[str, Any]]:
-        """Up to ten messages, waiting up to `wait_seconds` for the first."""
+    async def receive(self, *, up_to: int = BATCH, wait: bool = True) -> list[dict[str, Any]]:
+        """Up to `up_to` messages (ten at most), waiting up to `wait_seconds` for the first
+        unless `wait` is False."""
         url = await self.ensure_ready()
         found = await asyncio.to_thread(
             self._sqs.receive_message,
             QueueUrl=url,
-            MaxNumberOfMessages=BATCH,
-            WaitTimeSeconds=self.wait_seconds,
+            MaxNumberOfMessages=up_to,
+            WaitTimeSeconds=self.wait_seconds if wait else 0,
         )
         messages: list[dict[str, Any]] = found.get("Messages", [])
+        return messages
+
+    async def gather(self) -> list[dict[str, Any]]:
+        """A batch: what one receive brings and, when that is not a full batch, what else
+        came within `batch_window` — as Lambda's batching window gathers records before it
+        invokes. Events that come a few at a time (a crowd joining) are then handled and
+        deleted ten at a time, not one receive, transaction round and delete each: requests
+        SQS bills, and CPU here and in SQS, for a delay EventBridge's own dwarfs."""
+        messages = await self.receive()
+        if messages and len(messages) < BATCH and self.batch_window > 0:
+            await asyncio.sleep(self.batch_window)
+            messages += await self.receive(up_to=BATCH - len(messages), wait=False)
         return messages
 
     async def handle(self, messages: list[dict[str, Any]]) -> int:
@@ -117,31 +130,20 @@ class ChimeEventQueue:
         """Receive up to ten messages and handle them; how many were handled."""
         return await self.handle(await self.receive())
 
-    async def _receive_after(self, delay: float) -> list[dict[str, Any]]:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return await self.receive()
-
     async def run(self) -> None:
-        """Receive the next batch while this one is handled: a receive costs a round trip
-        (more on a busy queue) that need not wait for the handler's transactions.
-
-        After a batch that was not full the next receive waits `batch_window` first, as
-        Lambda's batching window does: events that come a few at a time (a crowd joining)
-        then arrive in full batches, not one receive and one delete per event — requests
-        SQS bills, and CPU here and in SQS, for a delay that EventBridge's own dwarfs."""
+        """Gather the next batch while this one is handled: a receive costs a round trip
+        (more on a busy queue) that need not wait for the handler's transactions."""
         pending: asyncio.Task[list[dict[str, Any]]] | None = None
         try:
             while True:
                 try:
-                    messages = await (pending or self.receive())
+                    messages = await (pending or self.gather())
                 except (BotoCoreError, ClientError):
                     pending = None
                     log.warning("the Chime event queue cannot be read; trying again", exc_info=True)
                     await asyncio.sleep(2.0)
                     continue
-                delay = 0.0 if len(messages) >= BATCH else self.batch_window
-                pending = asyncio.ensure_future(self._receive_after(delay))
+                pending = asyncio.ensure_future(self.gather())
                 try:
                     await self.handle(messages)
                 except (BotoCoreError, ClientError):

@@ -48,7 +48,7 @@ class Settings(ServiceSettings):
     events_queue_name: str = "chime-events"
     sqs_endpoint_url: str | None = None
     events_wait_seconds: int = Field(20, ge=0, le=20)
-    # After a receive that was not a full batch, the next waits this long (ChimeEventQueue).
+    # A receive that is not a full batch waits this long for more (ChimeEventQueue.gather).
     events_batch_window_seconds: float = Field(0.25, ge=0, le=5)
 
     # A SCHEDULED tour's call opens this long before its start and closes this long after its end.

@@ -107,7 +107,7 @@ async def test_a_batch_is_handled_per_meeting_at_once_in_order_and_deleted(
     }
 
 
-async def test_after_a_partial_batch_events_that_come_together_arrive_in_one_receive(
+async def test_events_that_come_within_the_batching_window_are_handled_as_one_batch(
     aws_endpoint: str, queue: Queue
 ) -> None:
     sqs, url = queue.sqs, queue.url
@@ -138,8 +138,8 @@ async def test_after_a_partial_batch_events_that_come_together_arrive_in_one_rec
     try:
         sqs.send_message(QueueUrl=url, MessageBody=_event(meeting, 0))
         await until_handled(1)
-        # Sent one by one right after the first was received: the receive they would each
-        # have answered waits out the window, then takes them together.
+        # Sent one by one while the next receive waits: it returns with the first, waits out
+        # the window, then takes the others into the same batch.
         for n in (1, 2, 3):
             sqs.send_message(QueueUrl=url, MessageBody=_event(meeting, n))
         await until_handled(4)
