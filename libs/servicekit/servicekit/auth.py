@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import time
 import uuid
 from collections import OrderedDict
@@ -30,6 +31,8 @@ import jwt
 
 from servicekit.revocation import RevocationList
 from servicekit.vocabulary import Principal, Role, Unauthenticated, require_principal
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "JwtVerifier",
@@ -127,7 +130,11 @@ class JwtVerifier:
             for entry in response.json().get("keys", []):
                 if "kid" in entry:
                     keys[entry["kid"]] = jwt.PyJWK(entry)
-        except (httpx.HTTPError, ValueError, jwt.PyJWKError):
+        except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
+            # Quiet while none were ever fetched (identity starting alongside); loud when
+            # keys are going stale.
+            level = logging.WARNING if self._keys else logging.DEBUG
+            log.log(level, "signing keys not fetched from %s: %s", self.jwks_url, exc)
             return False
         self._keys = keys
         self._fetched_at = time.monotonic()

@@ -19,6 +19,7 @@ commit than the round trip: 600-740 against 520-570 µs, alternated in one proce
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -41,6 +42,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from servicekit.outbox_wakeup import OutboxWakeup
 from servicekit.tables import outbox
 from servicekit.telemetry import current_trace_headers
+
+log = logging.getLogger(__name__)
 
 
 def async_url(url: str) -> str:
@@ -220,6 +223,15 @@ class Database:
         )
         opened = [c for c in held if isinstance(c, AsyncConnection)]
         await asyncio.gather(*(c.close() for c in opened))
+        failed = [e for e in held if isinstance(e, BaseException)]
+        if failed:  # the pool opens them on demand instead; the next warming tries again
+            log.warning(
+                "%s: %d of %d connections not opened ahead: %s",
+                self.source,
+                len(failed),
+                wanted,
+                failed[0],
+            )
         return len(opened)
 
     async def keep_warm(self, connections: int) -> None:
