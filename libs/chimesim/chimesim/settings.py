@@ -22,6 +22,10 @@ class Settings:
     throttle_rate: float = 10.0
     throttle_burst: int = 20
     max_chunks: int = 120
+    # How long an idle client connection is kept. AWS's API endpoints keep one open for
+    # tens of seconds; uvicorn's 5 s default would have every SDK client reconnect (a TCP
+    # handshake, a socket and a thread's worth of setup) after any pause between calls.
+    keep_alive_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,4 +53,5 @@ class Settings:
             throttle_rate=number("THROTTLE_RATE", cls.throttle_rate, float),
             throttle_burst=int(number("THROTTLE_BURST", cls.throttle_burst, int)),
             max_chunks=int(number("MAX_CHUNKS", cls.max_chunks, int)),
+            keep_alive_seconds=int(number("KEEP_ALIVE_SECONDS", cls.keep_alive_seconds, int)),
         )
