@@ -228,7 +228,9 @@ async def join_when_open(
         # Media knows tours from scheduling's events: until they arrive the tour is unknown
         # (NOT_FOUND) or not yet confirmed (TOUR_NOT_JOINABLE).
         extensions = body["errors"][0]["extensions"]
-        assert extensions.get("reason") == "TOUR_NOT_JOINABLE" or extensions["code"] == "NOT_FOUND", body
+        assert (
+            extensions.get("reason") == "TOUR_NOT_JOINABLE" or extensions["code"] == "NOT_FOUND"
+        ), body
         assert asyncio.get_running_loop().time() < deadline, body
         await asyncio.sleep(0.2)
 
