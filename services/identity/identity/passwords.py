@@ -24,7 +24,6 @@ import dataclasses
 import os
 import unicodedata
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TypeVar
@@ -32,6 +31,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from servicekit.threads import started_pool
 from servicekit.vocabulary import BadUserInput
 from zxcvbn import zxcvbn
 
@@ -120,7 +120,7 @@ class PasswordHasher:
     def __init__(self, params: Argon2Parameters, *, workers: int | None = None) -> None:
         self.params = params
         self.workers = workers or default_workers()
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="argon2")
+        self._pool = started_pool(self.workers, "argon2")
         # Sign-ins let in at once: each holds a database connection and row locks while
         # its hash waits, so the rest wait here, holding nothing.
         self.admission = asyncio.Semaphore(2 * self.workers)

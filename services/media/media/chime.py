@@ -2,7 +2,8 @@
 and concatenation pipelines (`chime-sdk-media-pipelines`).
 
 boto3 is synchronous; every call runs in a worker thread of the client's own pool (sized
-for the joins in flight: the default executor's few threads would queue them), so the
+for the joins in flight: the default executor's few threads would queue them; started
+with the client, so a burst of first joins does not wait for threads to start), so the
 event loop keeps serving.
 botocore retries throttling and transient failures itself (standard mode); what is left
 after its attempts becomes our vocabulary: RATE_LIMITED when Chime throttles, UNAVAILABLE
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ import boto3
 import botocore
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from servicekit.threads import started_pool
 from servicekit.vocabulary import Conflict, RateLimited, Unavailable
 
 T = TypeVar("T")
@@ -110,7 +111,7 @@ class _Chime:
         concurrency: int = 32,
         client: Any = None,
     ) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chime")
+        self._pool = started_pool(concurrency, "chime")
         # Parameter validation off: every request is built here from typed values, and the
         # service validates what it gets anyway; botocore's walk of the input costs CPU
         # on every call.
