@@ -9,12 +9,12 @@ meeting while the others wait for it and then find it.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import namedtuple_row
@@ -355,9 +355,10 @@ async def lock_empty(uow: UnitOfWork, since: datetime, limit: int) -> list[Meeti
     return [await _load(uow, r) for r in rows]
 
 
-def _json(value: Any) -> str:
-    """JSON for `jsonb_to_recordset`: ids and times as text PostgreSQL casts back."""
-    return json.dumps(value, default=str)
+def _json(value: Any) -> bytes:
+    """JSON for `jsonb_to_recordset`: ids and times as text PostgreSQL casts back (orjson
+    writes both itself, several times faster than `json.dumps` calling `str` on each)."""
+    return orjson.dumps(value, default=str)
 
 
 async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
