@@ -159,10 +159,9 @@ class TourQueries:
         return {row.id: tour_from_row(row) for row in rows}
 
     async def by_idempotency_key(self, buyer_id: uuid.UUID, key: str) -> Tour | None:
-        found = await self._tours(
-            select(tours).where(tours.c.buyer_id == buyer_id, tours.c.idempotency_key == key)
-        )
-        return found[0] if found else None
+        """The buyer's tour booked with `key` (every booking that carries one asks first)."""
+        row = await fetch_first(self.db, BY_IDEMPOTENCY_KEY, {"buyer": buyer_id, "key": key})
+        return None if row is None else tour_from_row(row)
 
     async def history(self, tour_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Transition]]:
         rows = await self._rows(
@@ -184,8 +183,9 @@ class TourQueries:
         return found
 
     async def availability_of(self, realtor_id: uuid.UUID) -> Availability | None:
-        rows = await self._rows(select(availability).where(availability.c.realtor_id == realtor_id))
-        return availability_from_row(rows[0]) if rows else None
+        """The realtor's published availability (every booking reads it)."""
+        row = await fetch_first(self.db, AVAILABILITY_OF, {"realtor": realtor_id})
+        return None if row is None else availability_from_row(row)
 
     async def booking_rules(
         self, realtor_id: uuid.UUID, start: datetime, end: datetime
@@ -390,6 +390,17 @@ NOW = bindparam("now", type_=DateTime(timezone=True))
 BY_ID = _driver_sql(select(tours).where(tours.c.id == bindparam("id", type_=UUID(as_uuid=True))))
 BY_IDS = _driver_sql(
     select(tours).where(tours.c.id == func.any(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
+)
+BY_IDEMPOTENCY_KEY = _driver_sql(
+    select(tours).where(
+        tours.c.buyer_id == bindparam("buyer", type_=UUID(as_uuid=True)),
+        tours.c.idempotency_key == bindparam("key", type_=Text()),
+    )
+)
+AVAILABILITY_OF = _driver_sql(
+    select(availability).where(
+        availability.c.realtor_id == bindparam("realtor", type_=UUID(as_uuid=True))
+    )
 )
 
 
