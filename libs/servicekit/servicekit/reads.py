@@ -24,12 +24,23 @@ from typing import Any, cast
 
 import psycopg
 from psycopg.rows import namedtuple_row
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
 from servicekit.db import Database
 
 Statement = tuple[str, Mapping[str, Any]]
+
+DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+
+
+def driver_sql(statement: ClauseElement) -> str:
+    """`statement` as psycopg's SQL text (`%(name)s` parameters, typed casts), for `fetch`
+    and `UnitOfWork.rows`/`run`: compile it at import, or once per statement shape, never
+    per call. The text is the same on every call, so psycopg prepares it on the server."""
+    return str(statement.compile(dialect=DIALECT))  # type: ignore[no-untyped-call]
 
 
 async def fetch(

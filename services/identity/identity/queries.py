@@ -12,11 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from servicekit.db import Database
-from servicekit.reads import fetch, fetch_first
+from servicekit.reads import driver_sql, fetch, fetch_first
 from servicekit.vocabulary import BadUserInput, Role
-from sqlalchemy import Select, and_, bindparam, func, literal, or_, select, tuple_
+from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg as psycopg_dialect
 from sqlalchemy.sql.elements import ColumnElement
 
 from identity.audit import AuditRecord, ChainCheck, ChainReport
@@ -28,16 +27,8 @@ from identity.tables import audit_log, signing_keys, users
 SEARCH_MAX = 200
 
 
-def _driver_sql(statement: Select[Any]) -> str:
-    """A statement as psycopg's SQL text (`%(name)s` parameters), compiled once at import:
-    `me` and every entity lookup skip SQLAlchemy's per-call statement building, coercion
-    and cache key; the columns are plain types psycopg returns as the row mapper expects
-    (UUID, text, boolean, timestamptz)."""
-    return str(statement.compile(dialect=psycopg_dialect()))  # type: ignore[no-untyped-call]
-
-
-USER_BY_ID = _driver_sql(select(users).where(users.c.id == bindparam("key")))
-USERS_BY_IDS = _driver_sql(
+USER_BY_ID = driver_sql(select(users).where(users.c.id == bindparam("key")))
+USERS_BY_IDS = driver_sql(
     select(users).where(users.c.id == func.any(bindparam("keys", type_=ARRAY(UUID(as_uuid=True)))))
 )
 

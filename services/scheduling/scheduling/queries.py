@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from servicekit.db import Database
-from servicekit.reads import fetch, fetch_first
+from servicekit.reads import driver_sql, fetch, fetch_first
 from servicekit.vocabulary import BadUserInput
 from sqlalchemy import (
     ColumnElement,
@@ -39,7 +39,6 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.sql.selectable import Subquery, TableValuedAlias
 
 from scheduling.availability import WEEKDAYS, Availability
@@ -379,25 +378,18 @@ def _requests() -> TableValuedAlias:
     )
 
 
-def _driver_sql(statement: Select[Any]) -> str:
-    """A statement as psycopg's SQL text (`%(name)s` parameters), compiled once at import:
-    the hot lists skip SQLAlchemy's per-call statement building, and the text is the same
-    on every call, so psycopg prepares it on the server."""
-    return str(statement.compile(dialect=PGDialect_psycopg()))  # type: ignore[no-untyped-call]
-
-
 NOW = bindparam("now", type_=DateTime(timezone=True))
-BY_ID = _driver_sql(select(tours).where(tours.c.id == bindparam("id", type_=UUID(as_uuid=True))))
-BY_IDS = _driver_sql(
+BY_ID = driver_sql(select(tours).where(tours.c.id == bindparam("id", type_=UUID(as_uuid=True))))
+BY_IDS = driver_sql(
     select(tours).where(tours.c.id == func.any(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
 )
-BY_IDEMPOTENCY_KEY = _driver_sql(
+BY_IDEMPOTENCY_KEY = driver_sql(
     select(tours).where(
         tours.c.buyer_id == bindparam("buyer", type_=UUID(as_uuid=True)),
         tours.c.idempotency_key == bindparam("key", type_=Text()),
     )
 )
-AVAILABILITY_OF = _driver_sql(
+AVAILABILITY_OF = driver_sql(
     select(availability).where(
         availability.c.realtor_id == bindparam("realtor", type_=UUID(as_uuid=True))
     )
@@ -430,7 +422,7 @@ def _page_sql(page: Callable[[Any], Select[Any]], requests: Any, *, descending: 
         .lateral("page")
     )
     outer = [lateral.c.starts_at, lateral.c.id]
-    return _driver_sql(
+    return driver_sql(
         select(requests.c.ordinal, lateral)
         .select_from(requests.join(lateral, true()))
         .order_by(requests.c.ordinal, *(k.desc() if descending else k.asc() for k in outer))
@@ -476,7 +468,7 @@ def _clients() -> str:
         .limit(requests.c.fetch)
         .lateral("page")
     )
-    return _driver_sql(
+    return driver_sql(
         select(requests.c.ordinal, page.c.buyer_id, page.c.last)
         .select_from(requests.join(page, true()))
         .order_by(requests.c.ordinal, page.c.last.desc(), page.c.buyer_id.desc())
@@ -503,7 +495,7 @@ def _booking_rules() -> str:
     )
     rules = select(availability).where(availability.c.realtor_id == realtor).subquery("rules")
     # One row always: the busy ranges, and the rules when the realtor has set them.
-    return _driver_sql(
+    return driver_sql(
         select(rules, busy.c.busy_starts, busy.c.busy_untils).select_from(
             busy.outerjoin(rules, true())
         )
@@ -535,7 +527,7 @@ def _slot_rules() -> str:
     rules = select(availability).where(availability.c.realtor_id == copy.c.realtor_id)
     lateral_rules = rules.lateral("rules")
     # No row for an unknown listing; otherwise one, with the rules when the realtor set them.
-    return _driver_sql(
+    return driver_sql(
         select(
             copy.c.status.label("listing_status"),
             *lateral_rules.c,

@@ -10,16 +10,6 @@ the statement's columns, with errors in SQLAlchemy's shape (`DBAPIError`).
 
 from __future__ import annotations
 
-from servicekit.reads import fetch, fetch_each
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.sql import ClauseElement
+from servicekit.reads import DIALECT, driver_sql, fetch, fetch_each
 
 __all__ = ["DIALECT", "driver_sql", "fetch", "fetch_each"]
-
-DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
-
-
-def driver_sql(statement: ClauseElement) -> str:
-    """`statement` as psycopg's SQL text (`%(name)s` parameters): compile at import or once
-    per statement shape, never per call."""
-    return str(statement.compile(dialect=DIALECT))  # type: ignore[no-untyped-call]
