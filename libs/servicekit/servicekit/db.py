@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +33,7 @@ import psycopg
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from psycopg import sql
+from psycopg.rows import namedtuple_row
 from realty.events.v1.envelope_pb2 import Envelope
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -400,6 +401,35 @@ class UnitOfWork:
         if self._wrote_events:
             self._wrote_events = False
             self.db.outbox_wakeup.written()  # after the commit: the relay can see the rows
+
+    async def rows(self, statement: str, values: Mapping[str, Any]) -> list[Any]:
+        """The rows (named tuples) of one fixed statement in psycopg's text (`%(name)s`
+        parameters), run in this transaction at the driver and prepared on the server: no
+        SQLAlchemy statement built, compiled or wrapped per call. While something listens to
+        the engine's statements it goes through `exec_driver_sql`, the same text, so it is
+        seen. A refusal is raised as SQLAlchemy raises it (`IntegrityError`, …) either way."""
+        if _statements_observed(self.db.engine):
+            connection = await self.session.connection()
+            return list((await connection.exec_driver_sql(statement, dict(values))).all())
+        raw = await self._raw_connection()
+        cursor = raw.driver_connection.cursor(row_factory=namedtuple_row)
+        try:
+            await cursor.execute(statement, values, prepare=True)
+            return list(await cursor.fetchall())
+        except psycopg.Error as error:
+            raise _as_dbapi_error(error, raw) from error
+
+    async def run(self, statement: str, values: Mapping[str, Any]) -> None:
+        """One fixed statement whose rows are not wanted, as `rows` runs it."""
+        if _statements_observed(self.db.engine):
+            connection = await self.session.connection()
+            await connection.exec_driver_sql(statement, dict(values))
+            return
+        raw = await self._raw_connection()
+        try:
+            await raw.driver_connection.execute(statement, values, prepare=True)
+        except psycopg.Error as error:
+            raise _as_dbapi_error(error, raw) from error
 
     async def _raw_connection(self) -> Any:
         """The pooled DB-API connection under this unit of work's session (in its transaction)."""

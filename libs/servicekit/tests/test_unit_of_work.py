@@ -266,3 +266,40 @@ async def test_an_outbox_insert_that_fails_at_the_driver_raises_sqlalchemys_erro
             await uow.commit()
     assert not uow.committed
     assert await outbox_rows(db) == []
+
+
+INSERT_EFFECT = "INSERT INTO effects (event_id, body) VALUES (%(id)s, %(body)s)"
+EFFECT_BODY = "SELECT body FROM effects WHERE event_id = %(id)s"
+
+
+@pytest.mark.parametrize("observed", [False, True], ids=["driver", "through-sqlalchemy"])
+async def test_driver_statements_run_in_the_unit_of_works_transaction(
+    db: Database, observed: bool
+) -> None:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    if observed:
+        event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        kept, dropped = uuid.uuid4(), uuid.uuid4()
+        async with db.uow() as uow:
+            await uow.run(INSERT_EFFECT, {"id": kept, "body": "kept"})
+            # A statement of the same transaction sees the row; `rows` names the columns.
+            (row,) = await uow.rows(EFFECT_BODY, {"id": kept})
+            assert row.body == "kept"
+            await uow.commit()
+        async with db.uow() as uow:
+            await uow.run(INSERT_EFFECT, {"id": dropped, "body": "dropped"})
+            # A duplicate key is refused as SQLAlchemy refuses it, driver or not.
+            with pytest.raises(IntegrityError):
+                await uow.run(INSERT_EFFECT, {"id": kept, "body": "again"})
+        async with db.uow() as uow:
+            assert [r.body for r in await uow.rows(EFFECT_BODY, {"id": kept})] == ["kept"]
+            assert await uow.rows(EFFECT_BODY, {"id": dropped}) == []  # rolled back
+    finally:
+        if observed:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert any(s == INSERT_EFFECT for s in seen) == observed
