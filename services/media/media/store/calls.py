@@ -15,9 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-import psycopg
 from psycopg import errors as pg_errors
-from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from servicekit.db import Database, UnitOfWork
 from servicekit.reads import fetch_first
@@ -64,7 +62,7 @@ SELECT t.id, t.listing_id, t.buyer_id, t.realtor_id, t.status, t.starts_at, t.en
 """
 
 
-# The join path's statements, compiled once and prepared on the server (`_Sql`).
+# The join path's statements, compiled once and prepared on the server (`UnitOfWork.rows`).
 TOUR = """
 SELECT id, listing_id, buyer_id, realtor_id, status, starts_at, ends_at, sequence
   FROM tours WHERE id = %(tour)s
@@ -141,39 +139,6 @@ ON CONFLICT (attendee_id) DO UPDATE
 """
 
 
-class _Sql:
-    """The unit of work's own connection, spoken to at the driver: the join path's few
-    statements are fixed texts, so SQLAlchemy's statement building, compiling and result
-    wrapping per call is work with no use there. Prepared on the server; through
-    SQLAlchemy's `exec_driver_sql` (the same text) when something listens to the engine's
-    statements, so tracing and statement counts still see them."""
-
-    def __init__(self, conn: Any, driver: psycopg.AsyncConnection[Any], observed: bool) -> None:
-        self._conn, self._driver, self._observed = conn, driver, observed
-
-    @classmethod
-    async def of(cls, uow: UnitOfWork) -> _Sql:
-        conn = await uow.session.connection()
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        assert isinstance(driver, psycopg.AsyncConnection)
-        observed = bool(uow.db.engine.sync_engine.dispatch.before_cursor_execute)
-        return cls(conn, driver, observed)
-
-    async def rows(self, statement: str, values: dict[str, Any]) -> list[Any]:
-        if self._observed:
-            return list((await self._conn.exec_driver_sql(statement, values)).all())
-        cursor = self._driver.cursor(row_factory=namedtuple_row)
-        await cursor.execute(statement, values, prepare=True)
-        return await cursor.fetchall()
-
-    async def run(self, statement: str, values: dict[str, Any]) -> None:
-        if self._observed:
-            await self._conn.exec_driver_sql(statement, values)
-            return
-        await self._driver.execute(statement, values, prepare=True)
-
-
 class DuplicateGuest(Exception):
     """The email is already invited to the tour."""
 
@@ -216,7 +181,7 @@ async def follow_tour(session: AsyncSession, tour: Tour) -> None:
 
 async def tour_of(uow: UnitOfWork, tour_id: uuid.UUID) -> Tour | None:
     """The tour as media last heard of it, read in the unit of work's transaction."""
-    found = await (await _Sql.of(uow)).rows(TOUR, {"tour": tour_id})
+    found = await uow.rows(TOUR, {"tour": tour_id})
     return tour_from_row(found[0]) if found else None
 
 
@@ -298,7 +263,7 @@ async def _load(uow: UnitOfWork, row: Any) -> Meeting:
         attendee_seconds=row.attendee_seconds,
     )
     if meeting.meeting_id is not None:
-        found = await (await _Sql.of(uow)).rows(ATTENDEES_OF, {"meeting": meeting.meeting_id})
+        found = await uow.rows(ATTENDEES_OF, {"meeting": meeting.meeting_id})
         meeting.attendees = [_attendee(r) for r in found]
     return uow.track(meeting)
 
@@ -306,7 +271,7 @@ async def _load(uow: UnitOfWork, row: Any) -> Meeting:
 async def lock_meeting(uow: UnitOfWork, tour_id: uuid.UUID) -> Meeting | None:
     """The tour's meeting, its row locked until the unit of work ends; None when the tour
     has none yet."""
-    found = await (await _Sql.of(uow)).rows(LOCK_MEETING, {"tour": tour_id})
+    found = await uow.rows(LOCK_MEETING, {"tour": tour_id})
     return await _load(uow, found[0]) if found else None
 
 
@@ -316,7 +281,7 @@ async def tour_and_meeting(uow: UnitOfWork, tour_id: uuid.UUID) -> tuple[Tour, M
 
     One statement: `INSERT … ON CONFLICT DO UPDATE … RETURNING` locks the row it finds as
     `FOR UPDATE` would (a concurrent first insert is waited for), joined to the tour."""
-    found = await (await _Sql.of(uow)).rows(TOUR_AND_MEETING, {"tour": tour_id})
+    found = await uow.rows(TOUR_AND_MEETING, {"tour": tour_id})
     if not found:
         return None
     return tour_from_row(found[0]), await _load(uow, found[0])
@@ -329,7 +294,7 @@ async def note_event_and_lock_meeting(
     `meeting_id`, in one statement; None when the event was handled before (a redelivery)
     or the Chime meeting is not (or no longer) any tour's: either way there is nothing to
     apply."""
-    found = await (await _Sql.of(uow)).rows(
+    found = await uow.rows(
         NOTE_EVENT_AND_LOCK_MEETING,
         {"consumer": CHIME_CONSUMER, "event": event_id, "kind": kind, "meeting": meeting_id},
     )
@@ -378,7 +343,7 @@ async def save_meeting(uow: UnitOfWork, meeting: Meeting) -> None:
         }
         for a in meeting.attendees
     ]
-    await (await _Sql.of(uow)).run(
+    await uow.run(
         SAVE_MEETING,
         {
             "tour": meeting.tour_id,
