@@ -18,10 +18,20 @@ from typing import Any
 
 from psycopg import errors as pg_errors
 from servicekit.db import UnitOfWork
-from sqlalchemy import ColumnElement, Row, delete, insert, or_, select, text, true, update
+from servicekit.reads import driver_sql
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling.availability import WEEKDAYS, Availability, format_clock
 from scheduling.domain import Tour, TourStatus
@@ -74,10 +84,10 @@ def _raise_known(exc: IntegrityError) -> None:
         raise Overlap("realtor") from exc
 
 
-async def _write(session: AsyncSession, statement: Any) -> None:
+async def _write(uow: UnitOfWork, statement: str, values: dict[str, Any]) -> None:
     """Run a write to `tours`, turning the constraints' refusals into this module's errors."""
     try:
-        await session.execute(statement)
+        await uow.run(statement, values)
     except IntegrityError as exc:
         _raise_known(exc)
         raise
@@ -135,6 +145,55 @@ async def load_tour(uow: UnitOfWork, tour_id: uuid.UUID, *, lock: bool = False) 
     return uow.track(tour_from_row(row)) if row else None
 
 
+# A booking's and a status change's statements, compiled once and run at the driver in the
+# unit of work's transaction (`UnitOfWork.run`): no SQLAlchemy statement built per call.
+_TOUR_STATE = (
+    "status",
+    "starts_at",
+    "ends_at",
+    "blocked_until",
+    "note",
+    "status_reason",
+    "sequence",
+    "updated_at",
+)
+_TOUR_ADDED = (
+    "id",
+    "listing_id",
+    "buyer_id",
+    "realtor_id",
+    "time_zone",
+    "buffer_minutes",
+    "listing_title",
+    "location",
+    "idempotency_key",
+    "created_at",
+    *_TOUR_STATE,
+)
+INSERT_TOUR = driver_sql(insert(tours).values({c: bindparam(c) for c in _TOUR_ADDED}))
+UPDATE_TOUR = driver_sql(
+    update(tours)
+    .where(tours.c.id == bindparam("tour"))
+    .values({c: bindparam(c) for c in _TOUR_STATE})
+)
+INSERT_TRANSITION = driver_sql(
+    insert(tour_transitions)
+    .values(
+        {
+            c: bindparam(c)
+            for c in ("tour_id", "from_status", "to_status", "at", "by_user", "reason")
+        }
+    )
+    .inline()
+)
+LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%(name)s, 0))"
+KEY_TAKEN = driver_sql(
+    select(tours.c.id).where(
+        tours.c.buyer_id == bindparam("buyer"), tours.c.idempotency_key == bindparam("key")
+    )
+)
+
+
 async def add_tour(uow: UnitOfWork, tour: Tour, idempotency_key: str | None) -> None:
     """Insert a new tour with its first transition; the constraints decide overlaps."""
     values = {
@@ -150,9 +209,9 @@ async def add_tour(uow: UnitOfWork, tour: Tour, idempotency_key: str | None) -> 
         "created_at": tour.created_at,
         **_tour_values(tour),
     }
-    await _write(uow.session, insert(tours).values(**values))
+    await _write(uow, INSERT_TOUR, values)
     uow.track(tour)
-    await _append_transitions(uow.session, tour)
+    await _append_transitions(uow, tour)
 
 
 async def claim_idempotency_key(uow: UnitOfWork, buyer_id: uuid.UUID, key: str) -> bool:
@@ -163,31 +222,22 @@ async def claim_idempotency_key(uow: UnitOfWork, buyer_id: uuid.UUID, key: str) 
     one another into the constraints, whose refusal would be a CONFLICT for a tour that is
     in fact the caller's.
     """
-    await uow.session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
-        {"name": f"tour-request:{buyer_id}:{key}"},
-    )
-    found = await uow.session.execute(
-        select(tours.c.id).where(tours.c.buyer_id == buyer_id, tours.c.idempotency_key == key)
-    )
-    return found.first() is not None
+    # Two statements: the second's snapshot must be taken after the lock is held.
+    await uow.run(LOCK_KEY, {"name": f"tour-request:{buyer_id}:{key}"})
+    return bool(await uow.rows(KEY_TAKEN, {"buyer": buyer_id, "key": key}))
 
 
 async def save_tour(uow: UnitOfWork, tour: Tour) -> None:
     """Write the tour's new state and the transitions it recorded since it was loaded."""
     uow.track(tour)
-    await _write(
-        uow.session, update(tours).where(tours.c.id == tour.id).values(**_tour_values(tour))
-    )
-    await _append_transitions(uow.session, tour)
+    await _write(uow, UPDATE_TOUR, {"tour": tour.id, **_tour_values(tour)})
+    await _append_transitions(uow, tour)
 
 
-async def _append_transitions(session: AsyncSession, tour: Tour) -> None:
-    if not tour.transitions:
-        return
-    await session.execute(
-        insert(tour_transitions),
-        [
+async def _append_transitions(uow: UnitOfWork, tour: Tour) -> None:
+    for t in tour.transitions:  # one as a rule: the change the tour was saved for
+        await uow.run(
+            INSERT_TRANSITION,
             {
                 "tour_id": tour.id,
                 "from_status": t.from_status.value if t.from_status else None,
@@ -195,10 +245,8 @@ async def _append_transitions(session: AsyncSession, tour: Tour) -> None:
                 "at": t.at,
                 "by_user": t.by,
                 "reason": t.reason,
-            }
-            for t in tour.transitions
-        ],
-    )
+            },
+        )
     tour.transitions.clear()
 
 
