@@ -1,7 +1,9 @@
-"""CPU per request of scheduling's hot read paths, in-process: a buyer's `upcomingTours`
+"""CPU per request of scheduling's hot paths, in-process: a buyer's `upcomingTours`
 (as the gateway asks for it, under the User entity) and a listing's `availableSlots` over
 a working week, for a listing no event told scheduling of (asked of listings over gRPC)
-and for one known from listings' events (read with the realtor's rules in one statement).
+and for one known from listings' events (read with the realtor's rules in one statement);
+and a booking (`requestTour` with an idempotency key, each one a new half hour of another
+realtor's calendar: the listing asked of listings, the transaction, the outbox row).
 
 The app is the subgraph the production process serves (probes, middleware, real
 PostgreSQL, the cyclic collector tuned as the process tunes it; listings and identity are
@@ -13,6 +15,9 @@ depends on what else runs on the machine. Also prints where that CPU goes by pac
 
 from __future__ import annotations
 
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +33,7 @@ from servicekit.testing.cpu import (
     profile_line,
     where_cpu_goes,
 )
+from sqlalchemy import text
 from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp
 
@@ -37,8 +43,38 @@ UPCOMING = """query($reps: [_Any!]!, $first: Int) { _entities(representations: $
   ... on User { id upcomingTours(first: $first) { edges { cursor node { id status startsAt
   endsAt listing { id } realtor { id } buyer { id } } }
   pageInfo { hasNextPage endCursor } } } } }"""
+REQUEST = """mutation($i: RequestTourInput!) { requestTour(input: $i) { id status } }"""
+# The booking realtor's first bookable half hour, a week after the stack's clock (Monday
+# 2027-01-04 12:00 UTC): 09:00 in New York on Monday 2027-01-11.
+FIRST_FREE = datetime(2027, 1, 11, 14, 0, tzinfo=UTC)
 SLOTS = """query($l: ID!, $f: DateTime!, $t: DateTime!) {
   availableSlots(listingId: $l, from: $f, to: $t, durationMinutes: 30) { startsAt endsAt } }"""
+
+
+def free_half_hours() -> Iterator[datetime]:
+    """Weekday half hours from 09:00 to 17:00 in New York (14:00–22:00 UTC in winter), from
+    `FIRST_FREE` on: within the realtor's hours and 60-day horizon for ~590 bookings."""
+    for day in itertools.count():
+        date = FIRST_FREE + timedelta(days=day)
+        if date.weekday() < 5:
+            for half in range(16):
+                yield date + timedelta(minutes=30 * half)
+
+
+def bookings(listing: uuid.UUID) -> Callable[[int], dict[str, Any]]:
+    """A new booking per call, whatever `i` (the warm-ups and the profile take their own)."""
+    starts = free_half_hours()
+    return lambda i: {
+        "query": REQUEST,
+        "variables": {
+            "i": {
+                "listingId": str(listing),
+                "startsAt": next(starts).isoformat(),
+                "durationMinutes": 30,
+                "idempotencyKey": uuid.uuid4().hex,
+            }
+        },
+    }
 
 
 def app_of(stack: Any) -> ASGIApp:
@@ -94,4 +130,15 @@ async def bench_cpu_per_request(stack: Any) -> None:
             print("    where: " + profile_line(await where_cpu_goes(app, body, headers=headers)))
             if name == "availableSlots 5 days":
                 asked = stack.peers.listings.calls
-    assert stack.peers.listings.calls == asked, "the known listing was asked of listings"
+        assert stack.peers.listings.calls == asked, "the known listing was asked of listings"
+        _, booked = await stack.open_for_tours(buffer=0)
+        book = bookings(booked)
+        figures = await cpu_per_request(app, book, count=200, warmup=20, headers=headers)
+        print(figures.line("requestTour"))
+        where = await where_cpu_goes(app, book, count=100, headers=headers)
+        print("    where: " + profile_line(where))
+    async with stack.db.session() as session:
+        made = await session.scalar(
+            text("SELECT count(*) FROM tours WHERE listing_id = :l"), {"l": booked}
+        )
+    assert made == 20 + 200 + 20 + 100, f"{made} bookings accepted of 340"
