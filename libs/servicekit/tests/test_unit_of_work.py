@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -173,6 +175,23 @@ async def outbox_rows(db: Database) -> list[tuple[uuid.UUID, str, str, Envelope,
     return [(i, s, sid, Envelope.FromString(raw), tp) for i, s, sid, raw, tp in rows]
 
 
+@contextmanager
+def statements_seen(db: Database, observed: bool) -> Iterator[list[str]]:
+    """The statements the engine's listeners see while `observed` (none listen otherwise)."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    if observed:
+        event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        if observed:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
 @pytest.mark.parametrize("observed", [False, True], ids=["driver", "through-sqlalchemy"])
 @pytest.mark.parametrize("count", [1, 5])
 async def test_the_outbox_rows_are_the_emitted_events_in_emitting_order(
@@ -180,14 +199,7 @@ async def test_the_outbox_rows_are_the_emitted_events_in_emitting_order(
 ) -> None:
     """Written at the driver (one prepared statement) or, while something
     listens to the engine's statements, through SQLAlchemy: the same rows either way."""
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    if observed:
-        event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_seen(db, observed) as statements:
         moment = datetime(2031, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
         before = datetime.now(UTC)
         async with db.uow(actor="someone") as uow:
@@ -201,9 +213,6 @@ async def test_the_outbox_rows_are_the_emitted_events_in_emitting_order(
                 for n in range(count)
             ]
             await uow.commit()
-    finally:
-        if observed:
-            event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert uow.committed
     assert any("INSERT INTO outbox" in s for s in statements) == observed
     rows = await outbox_rows(db)
@@ -276,14 +285,7 @@ EFFECT_BODY = "SELECT body FROM effects WHERE event_id = %(id)s"
 async def test_driver_statements_run_in_the_unit_of_works_transaction(
     db: Database, observed: bool
 ) -> None:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    if observed:
-        event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_seen(db, observed) as seen:
         kept, dropped = uuid.uuid4(), uuid.uuid4()
         async with db.uow() as uow:
             await uow.run(INSERT_EFFECT, {"id": kept, "body": "kept"})
@@ -299,7 +301,4 @@ async def test_driver_statements_run_in_the_unit_of_works_transaction(
         async with db.uow() as uow:
             assert [r.body for r in await uow.rows(EFFECT_BODY, {"id": kept})] == ["kept"]
             assert await uow.rows(EFFECT_BODY, {"id": dropped}) == []  # rolled back
-    finally:
-        if observed:
-            event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     assert any(s == INSERT_EFFECT for s in seen) == observed
