@@ -124,6 +124,10 @@ _INSERT_EVENTS = (
 )
 
 
+# A driver statement's parameters: by name (`%(name)s`) or by position (`%s`).
+Parameters = Mapping[str, Any] | Sequence[Any]
+
+
 def _outbox_insert(pending: Sequence[PendingEvent]) -> tuple[str, tuple[Any, ...]]:
     """The driver-level statement and parameters writing `pending` to the outbox."""
     if len(pending) == 1:
@@ -382,12 +386,7 @@ class UnitOfWork:
             ]
             await self.session.execute(outbox.insert(), rows)
         else:
-            statement, values = _outbox_insert(pending)
-            raw = await self._raw_connection()
-            try:
-                await raw.driver_connection.execute(statement, values, prepare=True)
-            except psycopg.Error as error:
-                raise _as_dbapi_error(error, raw) from error
+            await self.run(*_outbox_insert(pending))
         self._wrote_events = True
 
     async def commit(self) -> None:
@@ -402,32 +401,28 @@ class UnitOfWork:
             self._wrote_events = False
             self.db.outbox_wakeup.written()  # after the commit: the relay can see the rows
 
-    async def rows(self, statement: str, values: Mapping[str, Any]) -> list[Any]:
+    async def rows(self, statement: str, values: Parameters) -> list[Any]:
         """The rows (named tuples) of one fixed statement in psycopg's text (`%(name)s`
         parameters), run in this transaction at the driver and prepared on the server: no
         SQLAlchemy statement built, compiled or wrapped per call. While something listens to
         the engine's statements it goes through `exec_driver_sql`, the same text, so it is
         seen. A refusal is raised as SQLAlchemy raises it (`IntegrityError`, …) either way."""
+        return await self._at_driver(statement, values, fetch=True)
+
+    async def run(self, statement: str, values: Parameters) -> None:
+        """One fixed statement whose rows are not wanted, as `rows` runs it."""
+        await self._at_driver(statement, values, fetch=False)
+
+    async def _at_driver(self, statement: str, values: Parameters, *, fetch: bool) -> list[Any]:
         if _statements_observed(self.db.engine):
             connection = await self.session.connection()
-            return list((await connection.exec_driver_sql(statement, dict(values))).all())
+            result = await connection.exec_driver_sql(statement, values)
+            return list(result.all()) if fetch else []
         raw = await self._raw_connection()
         cursor = raw.driver_connection.cursor(row_factory=namedtuple_row)
         try:
             await cursor.execute(statement, values, prepare=True)
-            return list(await cursor.fetchall())
-        except psycopg.Error as error:
-            raise _as_dbapi_error(error, raw) from error
-
-    async def run(self, statement: str, values: Mapping[str, Any]) -> None:
-        """One fixed statement whose rows are not wanted, as `rows` runs it."""
-        if _statements_observed(self.db.engine):
-            connection = await self.session.connection()
-            await connection.exec_driver_sql(statement, dict(values))
-            return
-        raw = await self._raw_connection()
-        try:
-            await raw.driver_connection.execute(statement, values, prepare=True)
+            return list(await cursor.fetchall()) if fetch else []
         except psycopg.Error as error:
             raise _as_dbapi_error(error, raw) from error
 

@@ -33,14 +33,14 @@ from servicekit.db import Database
 
 Statement = tuple[str, Mapping[str, Any]]
 
-DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 
 
 def driver_sql(statement: ClauseElement) -> str:
     """`statement` as psycopg's SQL text (`%(name)s` parameters, typed casts), for `fetch`
     and `UnitOfWork.rows`/`run`: compile it at import, or once per statement shape, never
     per call. The text is the same on every call, so psycopg prepares it on the server."""
-    return str(statement.compile(dialect=DIALECT))  # type: ignore[no-untyped-call]
+    return str(statement.compile(dialect=_DIALECT))  # type: ignore[no-untyped-call]
 
 
 async def fetch(

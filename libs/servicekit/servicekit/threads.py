@@ -11,10 +11,13 @@ pool's threads cost that once, before any request is taken.
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["started_pool"]
+
+log = logging.getLogger(__name__)
 
 # Long enough for any machine to start a few dozen threads; a pool that could not start
 # them all still works, starting the rest on demand as a plain pool would.
@@ -28,6 +31,8 @@ def started_pool(workers: int, name: str) -> ThreadPoolExecutor:
     # so the pool starts a new thread for each, up to `workers`.
     gathered = threading.Barrier(workers, timeout=_START_TIMEOUT_SECONDS)
     waits = [pool.submit(gathered.wait) for _ in range(workers)]
-    for wait in waits:
-        wait.exception()  # a broken barrier only means some threads start later
+    if any(wait.exception() is not None for wait in waits):  # the barrier timed out
+        log.warning(
+            "%s: not every one of %d threads started; the rest start on demand", name, workers
+        )
     return pool

@@ -43,7 +43,7 @@ from sqlalchemy.sql.selectable import Subquery, TableValuedAlias
 
 from scheduling.availability import WEEKDAYS, Availability
 from scheduling.domain import LIVE_STATUSES, ListingStatus, Tour, TourStatus, Transition
-from scheduling.store import LISTING_DELETED, tour_from_row
+from scheduling.store import LISTING_DELETED, TOUR_BY_KEY, tour_from_row
 from scheduling.tables import availability, calendar_feeds, listing_copies, tour_transitions, tours
 
 
@@ -159,7 +159,7 @@ class TourQueries:
 
     async def by_idempotency_key(self, buyer_id: uuid.UUID, key: str) -> Tour | None:
         """The buyer's tour booked with `key` (every booking that carries one asks first)."""
-        row = await fetch_first(self.db, BY_IDEMPOTENCY_KEY, {"buyer": buyer_id, "key": key})
+        row = await fetch_first(self.db, TOUR_BY_KEY, {"buyer": buyer_id, "key": key})
         return None if row is None else tour_from_row(row)
 
     async def history(self, tour_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Transition]]:
@@ -382,12 +382,6 @@ NOW = bindparam("now", type_=DateTime(timezone=True))
 BY_ID = driver_sql(select(tours).where(tours.c.id == bindparam("id", type_=UUID(as_uuid=True))))
 BY_IDS = driver_sql(
     select(tours).where(tours.c.id == func.any(bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))))
-)
-BY_IDEMPOTENCY_KEY = driver_sql(
-    select(tours).where(
-        tours.c.buyer_id == bindparam("buyer", type_=UUID(as_uuid=True)),
-        tours.c.idempotency_key == bindparam("key", type_=Text()),
-    )
 )
 AVAILABILITY_OF = driver_sql(
     select(availability).where(

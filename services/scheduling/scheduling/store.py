@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from psycopg import errors as pg_errors
@@ -22,6 +23,7 @@ from servicekit.reads import driver_sql
 from sqlalchemy import (
     ColumnElement,
     Row,
+    Table,
     bindparam,
     delete,
     insert,
@@ -145,50 +147,27 @@ async def load_tour(uow: UnitOfWork, tour_id: uuid.UUID, *, lock: bool = False) 
     return uow.track(tour_from_row(row)) if row else None
 
 
-# A booking's and a status change's statements, compiled once and run at the driver in the
-# unit of work's transaction (`UnitOfWork.run`): no SQLAlchemy statement built per call.
-_TOUR_STATE = (
-    "status",
-    "starts_at",
-    "ends_at",
-    "blocked_until",
-    "note",
-    "status_reason",
-    "sequence",
-    "updated_at",
-)
-_TOUR_ADDED = (
-    "id",
-    "listing_id",
-    "buyer_id",
-    "realtor_id",
-    "time_zone",
-    "buffer_minutes",
-    "listing_title",
-    "location",
-    "idempotency_key",
-    "created_at",
-    *_TOUR_STATE,
-)
-INSERT_TOUR = driver_sql(insert(tours).values({c: bindparam(c) for c in _TOUR_ADDED}))
-UPDATE_TOUR = driver_sql(
-    update(tours)
-    .where(tours.c.id == bindparam("tour"))
-    .values({c: bindparam(c) for c in _TOUR_STATE})
-)
-INSERT_TRANSITION = driver_sql(
-    insert(tour_transitions)
-    .values(
-        {
-            c: bindparam(c)
-            for c in ("tour_id", "from_status", "to_status", "at", "by_user", "reason")
-        }
+# A booking's and a status change's writes, compiled once per set of columns written (always
+# the same for each) and run at the driver in the unit of work's transaction
+# (`UnitOfWork.run`): no SQLAlchemy statement built per call.
+@cache
+def _insert(table: Table, columns: tuple[str, ...]) -> str:
+    return driver_sql(insert(table).values({c: bindparam(c) for c in columns}).inline())
+
+
+@cache
+def _update_tour(columns: tuple[str, ...]) -> str:
+    return driver_sql(
+        update(tours)
+        .where(tours.c.id == bindparam("tour"))
+        .values({c: bindparam(c) for c in columns})
     )
-    .inline()
-)
+
+
 LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended(%(name)s, 0))"
-KEY_TAKEN = driver_sql(
-    select(tours.c.id).where(
+# The buyer's tour booked with a key (`claim_idempotency_key`, and the queries' look-up).
+TOUR_BY_KEY = driver_sql(
+    select(tours).where(
         tours.c.buyer_id == bindparam("buyer"), tours.c.idempotency_key == bindparam("key")
     )
 )
@@ -209,7 +188,7 @@ async def add_tour(uow: UnitOfWork, tour: Tour, idempotency_key: str | None) -> 
         "created_at": tour.created_at,
         **_tour_values(tour),
     }
-    await _write(uow, INSERT_TOUR, values)
+    await _write(uow, _insert(tours, tuple(values)), values)
     uow.track(tour)
     await _append_transitions(uow, tour)
 
@@ -224,29 +203,28 @@ async def claim_idempotency_key(uow: UnitOfWork, buyer_id: uuid.UUID, key: str) 
     """
     # Two statements: the second's snapshot must be taken after the lock is held.
     await uow.run(LOCK_KEY, {"name": f"tour-request:{buyer_id}:{key}"})
-    return bool(await uow.rows(KEY_TAKEN, {"buyer": buyer_id, "key": key}))
+    return bool(await uow.rows(TOUR_BY_KEY, {"buyer": buyer_id, "key": key}))
 
 
 async def save_tour(uow: UnitOfWork, tour: Tour) -> None:
     """Write the tour's new state and the transitions it recorded since it was loaded."""
     uow.track(tour)
-    await _write(uow, UPDATE_TOUR, {"tour": tour.id, **_tour_values(tour)})
+    values = _tour_values(tour)
+    await _write(uow, _update_tour(tuple(values)), {"tour": tour.id, **values})
     await _append_transitions(uow, tour)
 
 
 async def _append_transitions(uow: UnitOfWork, tour: Tour) -> None:
     for t in tour.transitions:  # one as a rule: the change the tour was saved for
-        await uow.run(
-            INSERT_TRANSITION,
-            {
-                "tour_id": tour.id,
-                "from_status": t.from_status.value if t.from_status else None,
-                "to_status": t.to_status.value,
-                "at": t.at,
-                "by_user": t.by,
-                "reason": t.reason,
-            },
-        )
+        row = {
+            "tour_id": tour.id,
+            "from_status": t.from_status.value if t.from_status else None,
+            "to_status": t.to_status.value,
+            "at": t.at,
+            "by_user": t.by,
+            "reason": t.reason,
+        }
+        await uow.run(_insert(tour_transitions, tuple(row)), row)
     tour.transitions.clear()
 
 

@@ -22,13 +22,13 @@ from typing import Any
 
 from servicekit.db import Database
 from servicekit.pagination import decode_cursor
+from servicekit.reads import driver_sql, fetch, fetch_each
 from servicekit.vocabulary import Principal
 from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from listings.criteria import ListingQuery, ListingSort
 from listings.domain import Listing, ListingStatus, Photo, sees_private_listings_of
-from listings.queries.driver import driver_sql, fetch, fetch_each
 from listings.queries.realtors import (
     BEFORE_NEWEST,
     realtor_counts_statement,

@@ -28,6 +28,7 @@ from typing import Any
 
 from servicekit.errors import BadUserInput
 from servicekit.pagination import decode_cursor, encode_cursor
+from servicekit.reads import driver_sql
 from servicekit.vocabulary import Principal
 from sqlalchemy import (
     BigInteger,
@@ -50,7 +51,6 @@ from sqlalchemy.types import TypeEngine
 
 from listings.criteria import ListingQuery, ListingSort, effective_sort
 from listings.domain import PUBLIC_STATUSES
-from listings.queries.driver import DIALECT
 from listings.store import LISTING_COLUMNS
 from listings.tables import listings
 
@@ -260,7 +260,7 @@ def count_select(shape: Shape) -> Select[Any]:
 def compiled(shape: Shape, *, count: bool = False) -> str:
     """The driver SQL of a shape (page or count), built and compiled once per shape."""
     statement = count_select(shape) if count else page_select(shape)
-    return str(statement.compile(dialect=DIALECT))  # type: ignore[no-untyped-call]
+    return driver_sql(statement)
 
 
 def search_statement(
